@@ -1,0 +1,36 @@
+"""Domain errors. Every error a user can cause or meet carries a one-line message that names the problem."""
+
+
+class CompanionError(Exception):
+    """Base class of every error the project raises on purpose."""
+
+    #: Process exit code the CLI uses for this error.
+    exit_code: int = 1
+
+
+class InvalidInputError(CompanionError):
+    """The caller passed a value that is not acceptable (empty message, bad user id, ...)."""
+
+    exit_code = 2
+
+
+class ConfigurationError(CompanionError):
+    """A setting is missing, malformed or points somewhere unusable."""
+
+    exit_code = 2
+
+
+class RateLimitedError(CompanionError):
+    """Too many messages: the caller should wait ``retry_after`` seconds and try again."""
+
+    exit_code = 3
+
+    def __init__(self, message: str, *, retry_after: float) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
+
+
+class StoreUnavailableError(CompanionError):
+    """Redis or Chroma cannot be reached or used."""
+
+    exit_code = 4

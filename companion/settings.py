@@ -1,0 +1,99 @@
+"""All configuration, read once from ``COMPANION_*`` environment variables and an optional ``.env`` file."""
+
+from __future__ import annotations
+
+import os
+from functools import lru_cache
+from pathlib import Path
+
+from pydantic import Field, SecretStr, ValidationError, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from companion.errors import ConfigurationError
+
+
+def default_data_dir() -> Path:
+    """Where embedded stores keep their files: ``$XDG_DATA_HOME/companion`` or ``~/.local/share/companion``."""
+    base = os.environ.get("XDG_DATA_HOME") or str(Path.home() / ".local" / "share")
+    return Path(base) / "companion"
+
+
+class Settings(BaseSettings):
+    """Every setting of the project. Environment variables use the ``COMPANION_`` prefix."""
+
+    model_config = SettingsConfigDict(
+        env_prefix="COMPANION_", env_file=".env", env_file_encoding="utf-8", extra="ignore"
+    )
+
+    data_dir: Path = Field(
+        default_factory=default_data_dir,
+        description="Directory for embedded Redis, Chroma, the checkpointer database and model caches.",
+    )
+    redis_url: str | None = Field(
+        default=None,
+        description="Redis >= 6.2 to use (redis://, rediss:// or unix://). Unset: an embedded server under data_dir.",
+    )
+    chroma_url: str | None = Field(
+        default=None, description="Chroma server URL (http://host:port). Unset: embedded Chroma under data_dir."
+    )
+    chroma_path: Path | None = Field(
+        default=None, description="Directory of the embedded Chroma store. Default: data_dir/chroma."
+    )
+    chat_model: str | None = Field(
+        default=None,
+        description="Chat model as 'provider:model' for init_chat_model, e.g. 'openai:gpt-4o-mini'. "
+        "Unset: the offline responder answers.",
+    )
+    openai_api_key: SecretStr | None = Field(default=None, description="Passed to OpenAI models if set.")
+    openai_base_url: str | None = Field(default=None, description="OpenAI-compatible endpoint, if not OpenAI.")
+    persona: str = Field(default="default", description="Persona name.")
+    max_message_chars: int = Field(default=4000, ge=1, le=100_000, description="Longest accepted message.")
+    context_turns: int = Field(default=20, ge=1, le=500, description="Recent turns kept in short-term memory.")
+    retrieval_k: int = Field(default=5, ge=1, le=50, description="Memories retrieved per turn.")
+    rate_limit_per_user: int = Field(default=30, ge=1, description="Messages per minute per user.")
+    rate_limit_global: int = Field(default=10_000, ge=1, description="Messages per minute, all users together.")
+    active_ttl_seconds: int = Field(default=24 * 3600, ge=60, description="Short-term TTL for active users.")
+    inactive_ttl_seconds: int = Field(default=3600, ge=60, description="Short-term TTL for inactive users.")
+
+    @field_validator("redis_url")
+    @classmethod
+    def _check_redis_url(cls, value: str | None) -> str | None:
+        if value and not value.startswith(("redis://", "rediss://", "unix://")):
+            raise ValueError("must start with redis://, rediss:// or unix://")
+        return value or None
+
+    @field_validator("chroma_url")
+    @classmethod
+    def _check_chroma_url(cls, value: str | None) -> str | None:
+        if value and not value.startswith(("http://", "https://")):
+            raise ValueError("must start with http:// or https://")
+        return value or None
+
+    @field_validator("chat_model")
+    @classmethod
+    def _check_chat_model(cls, value: str | None) -> str | None:
+        if value and ":" not in value:
+            raise ValueError("must look like 'provider:model', e.g. 'openai:gpt-4o-mini'")
+        return value or None
+
+    @property
+    def resolved_chroma_path(self) -> Path:
+        """The embedded Chroma directory."""
+        return self.chroma_path or self.data_dir / "chroma"
+
+
+def load_settings(**overrides: object) -> Settings:
+    """Read settings, turning validation errors into one-line ``ConfigurationError``s."""
+    try:
+        return Settings(**overrides)  # type: ignore[arg-type]
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        field = ".".join(str(part) for part in first["loc"]) or "settings"
+        env_name = f"COMPANION_{field.upper()}"
+        raise ConfigurationError(f"invalid setting {env_name}: {first['msg']}") from None
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    """The process-wide settings, read once."""
+    return load_settings()
