@@ -1,0 +1,216 @@
+"""Maximal Marginal Relevance (MMR) selection of retrieved memories.
+
+The long-term store returns up to :func:`candidate_count` candidates ranked by cosine similarity to the query.
+:func:`mmr_select` then picks ``k`` of them that are both relevant and different from each other, with small
+boosts for important and recent memories. Everything here is pure numpy: no I/O, no clients.
+
+Score of candidate ``d`` in a selection round, given the already selected set ``S``::
+
+    score(d) = λ · sim(q, d) − (1 − λ) · max_{s ∈ S} sim(d, s)
+               + IMPORTANCE_WEIGHT · importance(d) + RECENCY_WEIGHT · recency(d)
+
+* ``sim(q, d)`` is the relevance the store reported (:attr:`Candidate.similarity`); it is not recomputed
+  against the query, so ranking agrees with the store's own distance function. The query vector is only used
+  to check that the embedding dimensions match.
+* ``sim(d, s)`` is the cosine similarity of the candidate embeddings, computed once as an ``n × n`` matrix.
+  Embeddings are normalised defensively; a zero vector has similarity 0 to everything.
+* In the first round ``S`` is empty and the redundancy term is 0, so the first pick is the candidate with the
+  highest ``λ · relevance + boosts``. The boosts are applied in every round, the first included.
+* Candidates whose reported similarity is below the threshold are dropped before selection.
+* Ties are broken by input order (the store's ranking): :func:`numpy.argmax` returns the first maximum.
+"""
+
+import math
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+
+__all__ = [
+    "IMPORTANCE_WEIGHT",
+    "MAX_CANDIDATES",
+    "MMR_LAMBDA",
+    "RECENCY_WEIGHT",
+    "SIMILARITY_THRESHOLD",
+    "Candidate",
+    "Selected",
+    "candidate_count",
+    "mmr_select",
+    "recency_score",
+]
+
+MMR_LAMBDA = 0.7
+"""Trade-off between relevance (1.0) and diversity (0.0)."""
+
+SIMILARITY_THRESHOLD = 0.3
+"""Candidates whose reported similarity to the query is below this are dropped."""
+
+IMPORTANCE_WEIGHT = 0.1
+"""Weight of a memory's importance (in [0, 1]) in the final score."""
+
+RECENCY_WEIGHT = 0.05
+"""Weight of a memory's recency (in [0, 1]) in the final score."""
+
+MAX_CANDIDATES = 50
+"""Upper bound on the number of candidates fetched from the store."""
+
+_SECONDS_PER_DAY = 86_400.0
+
+
+def candidate_count(k: int) -> int:
+    """Return how many candidates to fetch from the store to select ``k``: ``min(3k, MAX_CANDIDATES)``.
+
+    Raises:
+        ValueError: If ``k`` is smaller than 1.
+    """
+    if k < 1:
+        raise ValueError(f"k must be >= 1, got {k}")
+    return min(3 * k, MAX_CANDIDATES)
+
+
+@dataclass(frozen=True, slots=True)
+class Candidate:
+    """A memory returned by the store, before selection.
+
+    Attributes:
+        id: The memory's id in the store.
+        text: The memory's text.
+        embedding: The memory's embedding, shape ``(dim,)``.
+        similarity: Cosine similarity to the query, as the store reported it.
+        importance: Importance in [0, 1].
+        recency: Recency in [0, 1] (see :func:`recency_score`).
+        metadata: Any other fields the store returned.
+    """
+
+    id: str
+    text: str
+    embedding: npt.NDArray[Any]
+    similarity: float
+    importance: float = 0.0
+    recency: float = 0.0
+    metadata: Mapping[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class Selected:
+    """A candidate chosen by :func:`mmr_select`.
+
+    Attributes:
+        candidate: The chosen candidate.
+        score: Its MMR score, boosts included, in the round it was picked.
+        rank: 0-based position in the selection.
+    """
+
+    candidate: Candidate
+    score: float
+    rank: int
+
+
+def recency_score(age_seconds: float, *, half_life_days: float = 30.0) -> float:
+    """Map a memory's age to a recency in (0, 1] by exponential decay.
+
+    ``recency = 0.5 ** (age_days / half_life_days)``: 1.0 for a brand-new memory, 0.5 after one half-life,
+    0.25 after two, and so on. A negative age (clock skew, a timestamp in the future) counts as brand new and
+    gives 1.0. Mathematically the value never reaches 0; in floating point it underflows to 0.0 only after
+    more than a thousand half-lives.
+
+    Raises:
+        ValueError: If ``half_life_days`` is not a positive finite number or ``age_seconds`` is NaN.
+    """
+    if not (math.isfinite(half_life_days) and half_life_days > 0):
+        raise ValueError(f"half_life_days must be a positive finite number, got {half_life_days}")
+    if math.isnan(age_seconds):
+        raise ValueError("age_seconds must not be NaN")
+    if age_seconds <= 0:
+        return 1.0
+    age_days = age_seconds / _SECONDS_PER_DAY
+    return float(0.5 ** (age_days / half_life_days))
+
+
+def mmr_select(
+    query: npt.NDArray[Any],
+    candidates: Sequence[Candidate],
+    k: int,
+    *,
+    lambda_: float = MMR_LAMBDA,
+    threshold: float = SIMILARITY_THRESHOLD,
+) -> list[Selected]:
+    """Select up to ``k`` candidates by Maximal Marginal Relevance with importance and recency boosts.
+
+    See the module docstring for the score. Candidates with ``similarity < threshold`` are dropped first; if
+    fewer than ``k`` remain, all of them are returned (in MMR order).
+
+    Args:
+        query: The query embedding, shape ``(dim,)``; used to check the candidates' dimensions.
+        candidates: Candidates from the store, usually ranked by similarity.
+        k: How many to select, at least 1.
+        lambda_: Relevance/diversity trade-off in [0, 1]; 1.0 ignores diversity.
+        threshold: Minimum reported similarity to the query, in [-1, 1].
+
+    Returns:
+        The selected candidates in pick order, with their scores and 0-based ranks.
+
+    Raises:
+        ValueError: If ``k < 1``, ``lambda_`` or ``threshold`` is out of range, the query is not a finite
+            1-D vector, a candidate's embedding does not match the query's dimension or is not finite, or a
+            candidate's similarity, importance or recency is out of range.
+    """
+    if k < 1:
+        raise ValueError(f"k must be >= 1, got {k}")
+    if not 0.0 <= lambda_ <= 1.0:
+        raise ValueError(f"lambda_ must be in [0, 1], got {lambda_}")
+    if not -1.0 <= threshold <= 1.0:
+        raise ValueError(f"threshold must be in [-1, 1], got {threshold}")
+    q = np.asarray(query)
+    if q.ndim != 1 or q.shape[0] == 0:
+        raise ValueError(f"query must be a non-empty 1-D vector, got shape {q.shape}")
+    if not np.all(np.isfinite(q)):
+        raise ValueError("query contains non-finite values")
+    dim = q.shape[0]
+    for cand in candidates:
+        _validate_candidate(cand, dim)
+
+    kept = [c for c in candidates if c.similarity >= threshold]
+    if not kept:
+        return []
+
+    embeddings = np.stack([np.asarray(c.embedding, dtype=np.float64) for c in kept])
+    norms = np.linalg.norm(embeddings, axis=1, keepdims=True)
+    unit = np.divide(embeddings, norms, out=np.zeros_like(embeddings), where=norms > 0)
+    pairwise = np.clip(unit @ unit.T, -1.0, 1.0)
+
+    relevance = np.array([c.similarity for c in kept], dtype=np.float64)
+    boosts = np.array(
+        [IMPORTANCE_WEIGHT * c.importance + RECENCY_WEIGHT * c.recency for c in kept], dtype=np.float64
+    )
+    base = lambda_ * relevance + boosts
+    redundancy = np.zeros(len(kept), dtype=np.float64)  # max sim to the selected set; 0 while it is empty
+    available = np.ones(len(kept), dtype=bool)
+
+    selected: list[Selected] = []
+    for rank in range(min(k, len(kept))):
+        scores = np.where(available, base - (1.0 - lambda_) * redundancy, -np.inf)
+        best = int(np.argmax(scores))
+        selected.append(Selected(candidate=kept[best], score=float(scores[best]), rank=rank))
+        available[best] = False
+        redundancy = pairwise[best] if rank == 0 else np.maximum(redundancy, pairwise[best])
+    return selected
+
+
+def _validate_candidate(cand: Candidate, dim: int) -> None:
+    """Raise ValueError if a candidate's embedding or scores cannot be used."""
+    emb = np.asarray(cand.embedding)
+    if emb.shape != (dim,):
+        raise ValueError(
+            f"candidate {cand.id!r}: embedding shape {emb.shape} does not match query dimension ({dim},)"
+        )
+    if not np.all(np.isfinite(emb)):
+        raise ValueError(f"candidate {cand.id!r}: embedding contains non-finite values")
+    if not -1.0 - 1e-6 <= cand.similarity <= 1.0 + 1e-6:
+        raise ValueError(f"candidate {cand.id!r}: similarity must be in [-1, 1], got {cand.similarity}")
+    if not 0.0 <= cand.importance <= 1.0:
+        raise ValueError(f"candidate {cand.id!r}: importance must be in [0, 1], got {cand.importance}")
+    if not 0.0 <= cand.recency <= 1.0:
+        raise ValueError(f"candidate {cand.id!r}: recency must be in [0, 1], got {cand.recency}")
