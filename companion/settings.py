@@ -34,7 +34,8 @@ class Settings(BaseSettings):
         description="Redis >= 6.2 to use (redis://, rediss:// or unix://). Unset: an embedded server under data_dir.",
     )
     chroma_url: str | None = Field(
-        default=None, description="Chroma server URL (http://host:port). Unset: embedded Chroma under data_dir."
+        default=None,
+        description="Chroma server URL (http://host:port). Unset: embedded Chroma under data_dir.",
     )
     chroma_path: Path | None = Field(
         default=None, description="Directory of the embedded Chroma store. Default: data_dir/chroma."

@@ -182,9 +182,7 @@ def mmr_select(
     pairwise = np.clip(unit @ unit.T, -1.0, 1.0)
 
     relevance = np.array([c.similarity for c in kept], dtype=np.float64)
-    boosts = np.array(
-        [IMPORTANCE_WEIGHT * c.importance + RECENCY_WEIGHT * c.recency for c in kept], dtype=np.float64
-    )
+    boosts = np.array([IMPORTANCE_WEIGHT * c.importance + RECENCY_WEIGHT * c.recency for c in kept], dtype=np.float64)
     base = lambda_ * relevance + boosts
     redundancy = np.zeros(len(kept), dtype=np.float64)  # max sim to the selected set; 0 while it is empty
     available = np.ones(len(kept), dtype=bool)
@@ -203,9 +201,7 @@ def _validate_candidate(cand: Candidate, dim: int) -> None:
     """Raise ValueError if a candidate's embedding or scores cannot be used."""
     emb = np.asarray(cand.embedding)
     if emb.shape != (dim,):
-        raise ValueError(
-            f"candidate {cand.id!r}: embedding shape {emb.shape} does not match query dimension ({dim},)"
-        )
+        raise ValueError(f"candidate {cand.id!r}: embedding shape {emb.shape} does not match query dimension ({dim},)")
     if not np.all(np.isfinite(emb)):
         raise ValueError(f"candidate {cand.id!r}: embedding contains non-finite values")
     if not -1.0 - 1e-6 <= cand.similarity <= 1.0 + 1e-6:

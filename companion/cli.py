@@ -1,0 +1,269 @@
+"""The ``companion`` command.
+
+    companion chat --user ID [--conversation ID] [--message TEXT] [--json]
+    companion memories search --user ID --query TEXT [--k N] [--json]
+    companion memories list --user ID [--limit N] [--json]
+    companion services start|stop|status [--json]
+    companion demo
+
+Errors a user can cause print one line on stderr and exit with the error's code (2 for bad input or
+configuration, 3 when rate limited, 4 when a store is unreachable); ``--debug`` shows tracebacks.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import logging
+import sys
+import time
+from collections.abc import Sequence
+from typing import Any
+
+from rich.console import Console
+from rich.markup import escape
+from rich.table import Table
+
+from companion.errors import CompanionError
+from companion.settings import Settings, load_settings
+
+console = Console()
+err_console = Console(stderr=True)
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="companion", description="An AI companion that remembers.")
+    parser.add_argument("--debug", action="store_true", help="show tracebacks and debug logs")
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    chat = commands.add_parser("chat", help="talk to the companion (one turn with --message, else interactive)")
+    chat.add_argument("--user", required=True, help="user id")
+    chat.add_argument("--conversation", default="default", help="conversation id (default: default)")
+    chat.add_argument("--message", help="send one message and exit")
+    chat.add_argument("--json", action="store_true", help="print one JSON object per turn")
+
+    memories = commands.add_parser("memories", help="inspect a user's long-term memories")
+    memory_commands = memories.add_subparsers(dest="memories_command", required=True, metavar="ACTION")
+    search = memory_commands.add_parser("search", help="memories relevant to a query (MMR)")
+    search.add_argument("--user", required=True)
+    search.add_argument("--query", required=True)
+    search.add_argument("--k", type=_positive_int, default=5, help="how many (1-50, default 5)")
+    search.add_argument("--json", action="store_true")
+    listing = memory_commands.add_parser("list", help="memories, newest first")
+    listing.add_argument("--user", required=True)
+    listing.add_argument("--limit", type=_positive_int, default=50)
+    listing.add_argument("--json", action="store_true")
+
+    services = commands.add_parser("services", help="the embedded Redis and shared Chroma server")
+    services.add_argument("action", choices=["start", "stop", "status"])
+    services.add_argument("--json", action="store_true")
+
+    commands.add_parser("demo", help="a short scripted conversation that shows recall")
+    return parser
+
+
+def _positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a whole number: {text!r}") from None
+    if not 1 <= value <= 50:
+        raise argparse.ArgumentTypeError(f"must be between 1 and 50, got {value}")
+    return value
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the ``companion`` command."""
+    args = _parser().parse_args(argv)
+    logging.basicConfig(
+        level=logging.DEBUG if args.debug else logging.WARNING, format="%(levelname)s %(name)s: %(message)s"
+    )
+    try:
+        settings = load_settings()
+        handler = {"chat": _chat, "memories": _memories, "services": _services, "demo": _demo}[args.command]
+        return handler(args, settings)
+    except CompanionError as exc:
+        if args.debug:
+            raise
+        err_console.print(f"[bold red]error:[/] {exc}", highlight=False, soft_wrap=True)
+        return exc.exit_code
+    except KeyboardInterrupt:
+        return 130
+
+
+# -- chat --------------------------------------------------------------------------------------------------
+def _chat(args: argparse.Namespace, settings: Settings) -> int:
+    from memory.records import validate_conversation_id, validate_message, validate_user_id
+
+    validate_user_id(args.user)
+    validate_conversation_id(args.conversation)
+    if args.message is not None:
+        validate_message(args.message, max_chars=settings.max_message_chars)
+    return asyncio.run(_chat_async(args, settings))
+
+
+async def _chat_async(args: argparse.Namespace, settings: Settings) -> int:
+    from companion.services import open_checkpointer, open_services
+    from graphs.conversation import build_graph, run_turn
+
+    async with open_services(settings) as services, open_checkpointer(settings) as checkpointer:
+        graph = build_graph(
+            long_term=services.long_term,
+            short_term=services.short_term,
+            embedder=services.embedder,
+            chat_model=services.chat_model,
+            checkpointer=checkpointer,
+            retrieval_k=settings.retrieval_k,
+            max_message_chars=settings.max_message_chars,
+        )
+
+        async def turn(message: str) -> None:
+            started = time.perf_counter()
+            state = await run_turn(graph, user_id=args.user, conversation_id=args.conversation, message=message)
+            total_ms = round((time.perf_counter() - started) * 1000.0, 3)
+            if args.json:
+                print(json.dumps(turn_summary(state, total_ms), ensure_ascii=False))
+            else:
+                console.print(f"[bold magenta]companion:[/] {escape(state['reply'])}", highlight=False)
+
+        if args.message is not None:
+            await turn(args.message)
+            return 0
+        if not args.json:
+            console.print(f"[dim]Talking as user [bold]{escape(args.user)}[/]. Empty line or Ctrl-D to stop.[/]")
+        while True:
+            try:
+                line = await asyncio.to_thread(input, "" if args.json else "you: ")
+            except EOFError:
+                return 0
+            if not line.strip() or line.strip() in {"/quit", "/exit"}:
+                return 0
+            try:
+                await turn(line)
+            except CompanionError as exc:  # keep the session going after a bad message or a rate limit
+                err_console.print(f"[bold red]error:[/] {exc}", highlight=False)
+
+
+def turn_summary(state: dict[str, Any], total_ms: float) -> dict[str, Any]:
+    """The JSON object ``companion chat --json`` prints for one turn."""
+    return {
+        "reply": state.get("reply", ""),
+        "responder": state.get("responder", ""),
+        "memory_id": state.get("memory_id"),
+        "context_source": state.get("context_source"),
+        "memories": [
+            {"id": m["id"], "text": m["text"], "score": m["score"], "similarity": m["similarity"]}
+            for m in state.get("memories", [])
+        ],
+        "timings_ms": {**state.get("timings_ms", {}), "total": total_ms},
+    }
+
+
+# -- memories ----------------------------------------------------------------------------------------------
+def _memories(args: argparse.Namespace, settings: Settings) -> int:
+    from memory.records import validate_message, validate_user_id
+
+    validate_user_id(args.user)
+    if args.memories_command == "search":
+        validate_message(args.query, max_chars=settings.max_message_chars)
+    return asyncio.run(_memories_async(args, settings))
+
+
+async def _memories_async(args: argparse.Namespace, settings: Settings) -> int:
+    from companion.services import open_services
+    from tools.recall import recall
+
+    async with open_services(settings) as services:
+        if args.memories_command == "search":
+            found = recall(services.long_term, services.embedder, args.user, args.query.strip(), args.k)
+            rows = [
+                {
+                    "id": s.candidate.id,
+                    "text": s.candidate.text,
+                    "score": round(s.score, 6),
+                    "similarity": round(s.candidate.similarity, 6),
+                }
+                for s in found.selected
+            ]
+            if args.json:
+                print(json.dumps({"user": args.user, "query": args.query, "memories": rows}, ensure_ascii=False))
+            else:
+                _table(f"memories of {args.user} for {args.query!r}", rows, ["score", "similarity", "text", "id"])
+            return 0
+        records = services.long_term.list(args.user, limit=args.limit)
+        total = services.long_term.count(args.user)
+        if args.json:
+            print(
+                json.dumps(
+                    {"user": args.user, "total": total, "memories": [r.to_dict() for r in records]}, ensure_ascii=False
+                )
+            )
+        else:
+            rows = [
+                {
+                    "created": time.strftime("%Y-%m-%d %H:%M", time.localtime(r.created_at)),
+                    "kind": r.kind.value,
+                    "text": r.text,
+                    "id": r.id,
+                }
+                for r in records
+            ]
+            _table(f"{len(records)} of {total} memories of {args.user}", rows, ["created", "kind", "text", "id"])
+        return 0
+
+
+def _table(title: str, rows: list[dict[str, Any]], columns: list[str]) -> None:
+    table = Table(title=title, show_lines=False)
+    for column in columns:
+        table.add_column(column, overflow="fold")
+    for row in rows:
+        table.add_row(*(str(row[column]) for column in columns))
+    console.print(table)
+
+
+# -- services ----------------------------------------------------------------------------------------------
+def _services(args: argparse.Namespace, settings: Settings) -> int:
+    from companion.services import ensure_data_dir
+    from memory.embedded import EmbeddedChromaServer, EmbeddedRedis
+
+    ensure_data_dir(settings.data_dir)
+    redis, chroma = EmbeddedRedis(settings.data_dir), EmbeddedChromaServer(settings.data_dir)
+    if args.action == "start":
+        if settings.redis_url is None:
+            redis.ensure_running()
+        if settings.chroma_url is None:
+            chroma.ensure_running()
+    elif args.action == "stop":
+        redis.stop()
+        chroma.stop()
+    status = {
+        "data_dir": str(settings.data_dir),
+        "redis": {
+            "url": settings.redis_url or redis.url,
+            "embedded": settings.redis_url is None,
+            "running": settings.redis_url is not None or redis.is_running(),
+        },
+        "chroma": {
+            "url": settings.chroma_url or (chroma.url if chroma.is_running() else None),
+            "embedded": settings.chroma_url is None,
+            "shared_server_running": settings.chroma_url is None and chroma.is_running(),
+            "path": str(settings.resolved_chroma_path),
+        },
+    }
+    if args.json:
+        print(json.dumps(status))
+    else:
+        console.print_json(data=status)
+    return 0
+
+
+# -- demo --------------------------------------------------------------------------------------------------
+def _demo(args: argparse.Namespace, settings: Settings) -> int:
+    from companion.demo import run_demo
+
+    return asyncio.run(run_demo(settings, console))
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,209 @@
+"""Builds the real services (Redis, Chroma, embedder, chat model, checkpointer) from settings.
+
+Which Redis:  ``COMPANION_REDIS_URL`` if set (any Redis >= 6.2), else the embedded server under the data dir,
+              started on first use and shared by every process (``companion services stop`` stops it).
+Which Chroma: ``COMPANION_CHROMA_URL`` if set; else the project's shared Chroma server if one runs for this
+              data dir (``companion services start``); else an in-process ``PersistentClient``, which holds a
+              lock on the directory so that no second process can write to it at the same time.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import os
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import aiosqlite
+import chromadb
+from chromadb.api import ClientAPI
+from chromadb.config import Settings as ChromaSettings
+from langchain_core.language_models import BaseChatModel
+from langgraph.checkpoint.sqlite.aio import AsyncSqliteSaver
+from redis import Redis as SyncRedis
+from redis.asyncio import Redis
+from redis.exceptions import RedisError
+
+from companion.errors import ConfigurationError, StoreUnavailableError
+from companion.settings import Settings
+from memory.embedded import ChromaDirectoryLock, EmbeddedRedis, running_chroma_server
+from memory.embeddings import Embedder, load_embedder
+from memory.long_term import LongTermStore
+from memory.short_term import ShortTermStore
+
+logger = logging.getLogger(__name__)
+
+MIN_REDIS_VERSION = (6, 2)
+
+
+@dataclass
+class Services:
+    """The live clients one process uses. Close with ``aclose()``."""
+
+    settings: Settings
+    redis_url: str
+    redis: Redis
+    chroma: ClientAPI
+    chroma_mode: str  # "embedded" (in-process), "shared-server" (project-managed) or "external"
+    long_term: LongTermStore
+    short_term: ShortTermStore
+    embedder: Embedder
+    chat_model: BaseChatModel | None
+    chroma_lock: ChromaDirectoryLock | None = None
+    started: list[str] = field(default_factory=list)
+
+    async def aclose(self) -> None:
+        """Close clients and release the embedded Chroma lock (servers keep running for other processes)."""
+        with contextlib.suppress(RedisError, OSError):
+            await self.redis.aclose()
+        if self.chroma_lock is not None:
+            self.chroma_lock.release()
+            self.chroma_lock = None
+
+
+def ensure_data_dir(path: Path) -> Path:
+    """Create the data dir if needed and check it is writable; a clear error otherwise."""
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+        probe = path / ".write-test"
+        probe.write_text("ok")
+        probe.unlink()
+    except OSError as exc:
+        raise ConfigurationError(
+            f"data directory {path} is not writable ({exc.strerror or exc}); set COMPANION_DATA_DIR"
+        ) from None
+    return path
+
+
+def resolve_redis_url(settings: Settings) -> tuple[str, bool]:
+    """The Redis URL to use, starting the embedded server if needed; returns (url, started_now)."""
+    if settings.redis_url:
+        return settings.redis_url, False
+    server = EmbeddedRedis(settings.data_dir)
+    started = server.ensure_running()
+    return server.url, started
+
+
+def check_redis(url: str) -> None:
+    """Fail fast, with one line, if Redis is unreachable or older than 6.2."""
+    client = SyncRedis.from_url(url, socket_connect_timeout=3, socket_timeout=3)
+    try:
+        info = client.info("server")
+    except (RedisError, OSError) as exc:
+        raise StoreUnavailableError(f"cannot reach Redis at {_redact(url)}: {exc}") from None
+    finally:
+        client.close()
+    version = tuple(int(part) for part in str(info.get("redis_version", "0.0")).split(".")[:2])
+    if version < MIN_REDIS_VERSION:
+        raise StoreUnavailableError(f"Redis at {_redact(url)} is {info.get('redis_version')}; 6.2 or newer is needed")
+
+
+def open_chroma(settings: Settings) -> tuple[ClientAPI, str, ChromaDirectoryLock | None]:
+    """The Chroma client to use (see module docstring); returns (client, mode, lock held for embedded)."""
+    chroma_settings = ChromaSettings(anonymized_telemetry=False, allow_reset=False)
+    url = settings.chroma_url
+    mode = "external"
+    if url is None:
+        url = running_chroma_server(settings.data_dir)
+        mode = "shared-server"
+    if url is not None:
+        try:
+            return chromadb.HttpClient(host=url, settings=chroma_settings), mode, None
+        except Exception as exc:  # chromadb raises several types when the server is not there
+            raise StoreUnavailableError(f"cannot reach Chroma at {url}: {_first_line(exc)}") from None
+    path = settings.resolved_chroma_path
+    ensure_data_dir(path)
+    lock = ChromaDirectoryLock(path)
+    lock.acquire()
+    try:
+        client = chromadb.PersistentClient(path=str(path), settings=chroma_settings)
+    except Exception as exc:
+        lock.release()
+        raise StoreUnavailableError(f"cannot open the Chroma store at {path}: {_first_line(exc)}") from None
+    return client, "embedded", lock
+
+
+def build_chat_model(settings: Settings) -> BaseChatModel | None:
+    """The configured chat model via ``init_chat_model``, or ``None`` (offline responder)."""
+    if not settings.chat_model:
+        return None
+    from langchain.chat_models import init_chat_model
+
+    kwargs: dict[str, Any] = {}
+    provider = settings.chat_model.split(":", 1)[0]
+    if provider == "openai":
+        if settings.openai_api_key is not None:
+            kwargs["api_key"] = settings.openai_api_key.get_secret_value()
+        if settings.openai_base_url:
+            kwargs["base_url"] = settings.openai_base_url
+    try:
+        return init_chat_model(settings.chat_model, **kwargs)
+    except (ImportError, ValueError) as exc:
+        raise ConfigurationError(f"cannot use chat model {settings.chat_model!r}: {_first_line(exc)}") from None
+
+
+def build_services(settings: Settings) -> Services:
+    """Open every service the graphs need. Raises one-line ``CompanionError``s for unusable configuration."""
+    ensure_data_dir(settings.data_dir)
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")  # the embedder never needs the hub; make sure nothing asks it
+    redis_url, redis_started = resolve_redis_url(settings)
+    check_redis(redis_url)
+    chat_model = build_chat_model(settings)
+    embedder = load_embedder(settings.data_dir / "models")
+    chroma, chroma_mode, chroma_lock = open_chroma(settings)
+    redis = Redis.from_url(redis_url, socket_connect_timeout=3)
+    short_term = ShortTermStore(
+        redis,
+        context_turns=settings.context_turns,
+        active_ttl=settings.active_ttl_seconds,
+        inactive_ttl=settings.inactive_ttl_seconds,
+        per_user_per_minute=settings.rate_limit_per_user,
+        global_per_minute=settings.rate_limit_global,
+    )
+    return Services(
+        settings=settings,
+        redis_url=redis_url,
+        redis=redis,
+        chroma=chroma,
+        chroma_mode=chroma_mode,
+        long_term=LongTermStore(chroma),
+        short_term=short_term,
+        embedder=embedder,
+        chat_model=chat_model,
+        chroma_lock=chroma_lock,
+        started=["redis"] if redis_started else [],
+    )
+
+
+@contextlib.asynccontextmanager
+async def open_checkpointer(settings: Settings) -> AsyncIterator[AsyncSqliteSaver]:
+    """The durable LangGraph checkpointer: SQLite under the data dir."""
+    path = ensure_data_dir(settings.data_dir) / "checkpoints.sqlite"
+    async with aiosqlite.connect(str(path)) as connection:
+        yield AsyncSqliteSaver(connection)
+
+
+@contextlib.asynccontextmanager
+async def open_services(settings: Settings) -> AsyncIterator[Services]:
+    """``build_services`` as an async context manager that closes everything on exit."""
+    services = build_services(settings)
+    try:
+        yield services
+    finally:
+        await services.aclose()
+
+
+def _redact(url: str) -> str:
+    """Hide a password in a Redis URL."""
+    if "@" in url and "://" in url:
+        scheme, rest = url.split("://", 1)
+        return f"{scheme}://***@{rest.rsplit('@', 1)[1]}"
+    return url
+
+
+def _first_line(exc: BaseException) -> str:
+    text = str(exc).strip() or type(exc).__name__
+    return text.splitlines()[0]

@@ -1,0 +1,192 @@
+"""Long-term memory in Chroma: the source of truth, one collection per user.
+
+Per-user isolation is enforced here and only here: every public method takes a ``user_id``, and the only way
+to reach a Chroma collection is ``_collection(user_id)``, which derives the collection from that id. There is
+no method that queries across users. As a second guard, every record read back is checked to carry the same
+``user_id`` in its metadata; a mismatch is dropped and logged.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import threading
+import time
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+from chromadb.api import ClientAPI
+from chromadb.api.models.Collection import Collection
+from chromadb.errors import NotFoundError
+
+from companion.errors import StoreUnavailableError
+from memory.records import MemoryRecord, validate_user_id
+from tools.retrieval import Candidate, recency_score
+
+logger = logging.getLogger(__name__)
+
+#: Chroma metadata key naming the owner of a collection.
+OWNER_KEY = "companion_user_id"
+
+
+def collection_name(user_id: str, *, namespace: str = "companion") -> str:
+    """The Chroma collection of one user: a hash, so any valid user id maps to a valid collection name."""
+    digest = hashlib.sha256(user_id.encode("utf-8")).hexdigest()[:40]
+    return f"{namespace}-u-{digest}"
+
+
+class LongTermStore:
+    """Chroma-backed long-term memory, scoped per user."""
+
+    def __init__(self, client: ClientAPI, *, namespace: str = "companion") -> None:
+        self._client = client
+        self._namespace = namespace
+        self._collections: dict[str, Collection] = {}
+        self._lock = threading.Lock()
+
+    # -- the one place that resolves a user's collection -------------------------------------------------
+    def _collection(self, user_id: str, *, create: bool) -> Collection | None:
+        validate_user_id(user_id)
+        cached = self._collections.get(user_id)
+        if cached is not None:
+            return cached
+        name = collection_name(user_id, namespace=self._namespace)
+        with self._lock:
+            try:
+                if create:
+                    collection = self._client.get_or_create_collection(
+                        name,
+                        metadata={OWNER_KEY: user_id},
+                        configuration={"hnsw": {"space": "cosine"}},
+                        embedding_function=None,
+                    )
+                else:
+                    collection = self._client.get_collection(name, embedding_function=None)
+            except NotFoundError:
+                return None
+            except Exception as exc:  # chromadb raises many types for I/O problems; report them as one
+                raise StoreUnavailableError(f"Chroma is not usable: {exc}") from exc
+            self._collections[user_id] = collection
+            return collection
+
+    def _checked(self, user_id: str, records: list[MemoryRecord]) -> list[MemoryRecord]:
+        kept = [record for record in records if record.user_id == user_id]
+        if len(kept) != len(records):
+            logger.error("dropped %d records of another user from collection of %s", len(records) - len(kept), user_id)
+        return kept
+
+    # -- writes ----------------------------------------------------------------------------------------
+    def add(self, user_id: str, records: Sequence[MemoryRecord], embeddings: np.ndarray) -> None:
+        """Store ``records`` (all of ``user_id``) with their precomputed embeddings."""
+        if not records:
+            return
+        if len(records) != len(embeddings):
+            raise ValueError("one embedding per record is required")
+        for record in records:
+            if record.user_id != user_id:
+                raise ValueError("a record of another user was passed to add()")
+        collection = self._collection(user_id, create=True)
+        assert collection is not None
+        collection.add(
+            ids=[record.id for record in records],
+            documents=[record.text for record in records],
+            metadatas=[record.to_metadata() for record in records],  # type: ignore[misc]
+            embeddings=np.asarray(embeddings, dtype=np.float32),
+        )
+
+    def delete_user(self, user_id: str) -> bool:
+        """Delete every memory of ``user_id``; returns whether there was anything."""
+        validate_user_id(user_id)
+        self._collections.pop(user_id, None)
+        try:
+            self._client.delete_collection(collection_name(user_id, namespace=self._namespace))
+        except (NotFoundError, ValueError):
+            return False
+        return True
+
+    # -- reads -----------------------------------------------------------------------------------------
+    def search(self, user_id: str, query_embedding: np.ndarray, n_results: int) -> list[Candidate]:
+        """The ``n_results`` nearest memories of ``user_id`` as MMR candidates (with their embeddings)."""
+        collection = self._collection(user_id, create=False)
+        if collection is None:
+            return []
+        result = collection.query(
+            query_embeddings=np.asarray(query_embedding, dtype=np.float32).reshape(1, -1),
+            n_results=n_results,
+            include=["documents", "metadatas", "distances", "embeddings"],  # type: ignore[list-item]
+        )
+        ids = result["ids"][0]
+        documents = (result["documents"] or [[]])[0]
+        metadatas = (result["metadatas"] or [[]])[0]
+        distances = (result["distances"] or [[]])[0]
+        vectors = (result["embeddings"] or [[]])[0]
+        now = time.time()
+        candidates = []
+        for index, memory_id in enumerate(ids):
+            record = MemoryRecord.from_chroma(memory_id, documents[index], dict(metadatas[index] or {}))
+            if record.user_id != user_id:
+                logger.error("dropped a record of another user from the collection of %s", user_id)
+                continue
+            candidates.append(
+                Candidate(
+                    id=memory_id,
+                    text=record.text,
+                    embedding=np.asarray(vectors[index], dtype=np.float32),
+                    # cosine space: distance = 1 - similarity (clipped: float error can leave it a hair outside [-1, 1])
+                    similarity=min(1.0, max(-1.0, 1.0 - float(distances[index]))),
+                    importance=record.importance,
+                    recency=recency_score(now - record.created_at),
+                    metadata=record.to_dict(),
+                )
+            )
+        return candidates
+
+    def get(self, user_id: str, memory_id: str) -> MemoryRecord | None:
+        """One memory of ``user_id`` by id, or ``None``."""
+        collection = self._collection(user_id, create=False)
+        if collection is None:
+            return None
+        result = collection.get(ids=[memory_id], include=["documents", "metadatas"])  # type: ignore[list-item]
+        records = self._records(result)
+        checked = self._checked(user_id, records)
+        return checked[0] if checked else None
+
+    def list(self, user_id: str, *, limit: int = 100, offset: int = 0) -> list[MemoryRecord]:
+        """Memories of ``user_id``, newest first (reads every record's metadata: for listing, not the hot path)."""
+        records = self._all(user_id)
+        records.sort(key=lambda record: record.created_at, reverse=True)
+        return records[offset : offset + limit]
+
+    def count(self, user_id: str) -> int:
+        """How many memories ``user_id`` has."""
+        collection = self._collection(user_id, create=False)
+        return 0 if collection is None else collection.count()
+
+    def recent_turns(self, user_id: str, conversation_id: str, *, since: float, limit: int) -> list[MemoryRecord]:
+        """The last ``limit`` messages of one conversation newer than ``since``, oldest first (for recovery)."""
+        collection = self._collection(user_id, create=False)
+        if collection is None:
+            return []
+        result = collection.get(
+            where={"$and": [{"conversation_id": conversation_id}, {"created_at": {"$gte": since}}]},
+            include=["documents", "metadatas"],  # type: ignore[list-item]
+        )
+        records = self._checked(user_id, self._records(result))
+        records.sort(key=lambda record: record.created_at)
+        return records[-limit:]
+
+    def _all(self, user_id: str) -> list[MemoryRecord]:
+        collection = self._collection(user_id, create=False)
+        if collection is None:
+            return []
+        return self._checked(user_id, self._records(collection.get(include=["documents", "metadatas"])))  # type: ignore[list-item]
+
+    @staticmethod
+    def _records(result: Any) -> list[MemoryRecord]:
+        documents = result.get("documents") or [None] * len(result["ids"])
+        metadatas = result.get("metadatas") or [None] * len(result["ids"])
+        return [
+            MemoryRecord.from_chroma(memory_id, documents[index], dict(metadatas[index] or {}))
+            for index, memory_id in enumerate(result["ids"])
+        ]

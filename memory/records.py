@@ -1,0 +1,139 @@
+"""Record models shared by the stores: memories, conversation turns, and the validation of ids and messages."""
+
+from __future__ import annotations
+
+import re
+import time
+import uuid
+from dataclasses import asdict, dataclass, field
+from enum import StrEnum
+from typing import Any
+
+from companion.errors import InvalidInputError
+
+#: User ids are opaque to the project but must be safe in keys and logs: letters, digits and ``_ . : @ -``,
+#: starting with a letter or digit, at most 128 characters. Platform ids (Discord, Telegram) fit.
+USER_ID_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.:@-]{0,127}$")
+CONVERSATION_ID_PATTERN = USER_ID_PATTERN
+
+#: Importance given to a memory before any scorer has looked at it (scoring lands with the perception tools).
+DEFAULT_IMPORTANCE = 0.5
+
+
+class MemoryKind(StrEnum):
+    """Episodic memories are things that happened or were said; semantic ones are distilled facts."""
+
+    EPISODIC = "episodic"
+    SEMANTIC = "semantic"
+
+
+def validate_user_id(user_id: str) -> str:
+    """Return ``user_id`` if it is well formed, else raise ``InvalidInputError`` naming the problem."""
+    if not isinstance(user_id, str) or not USER_ID_PATTERN.fullmatch(user_id):
+        shown = repr(user_id) if len(str(user_id)) <= 40 else repr(str(user_id)[:40]) + "..."
+        raise InvalidInputError(
+            f"invalid user id {shown}: use 1-128 letters, digits or _ . : @ - (starting with a letter or digit)"
+        )
+    return user_id
+
+
+def validate_conversation_id(conversation_id: str) -> str:
+    """Return ``conversation_id`` if it is well formed, else raise ``InvalidInputError``."""
+    if not isinstance(conversation_id, str) or not CONVERSATION_ID_PATTERN.fullmatch(conversation_id):
+        raise InvalidInputError(f"invalid conversation id {conversation_id!r}: use 1-128 letters, digits or _ . : @ -")
+    return conversation_id
+
+
+def validate_message(message: str, *, max_chars: int) -> str:
+    """Strip and check a user message: not empty, not longer than ``max_chars``, no NUL bytes."""
+    if not isinstance(message, str):
+        raise InvalidInputError("message must be text")
+    text = message.strip()
+    if not text:
+        raise InvalidInputError("message is empty")
+    if len(text) > max_chars:
+        raise InvalidInputError(f"message is {len(text)} characters long; the limit is {max_chars}")
+    if "\x00" in text:
+        raise InvalidInputError("message contains a NUL character")
+    return text
+
+
+def new_id() -> str:
+    """A new random id for a memory or a turn."""
+    return uuid.uuid4().hex
+
+
+@dataclass(frozen=True, slots=True)
+class MemoryRecord:
+    """One long-term memory as stored in Chroma (the text is the document, the rest is metadata)."""
+
+    id: str
+    user_id: str
+    text: str
+    kind: MemoryKind = MemoryKind.EPISODIC
+    importance: float = DEFAULT_IMPORTANCE
+    category: str = ""
+    emotion: str = ""
+    emotion_intensity: int = 0
+    created_at: float = field(default_factory=time.time)
+    last_accessed: float = 0.0
+    version: int = 1
+    conversation_id: str = ""
+    #: The companion's reply to this message, kept so the short-term context can be rebuilt from Chroma.
+    reply: str = ""
+
+    def to_metadata(self) -> dict[str, str | int | float]:
+        """Chroma metadata (everything but id and text); Chroma accepts no ``None`` values."""
+        return {
+            "user_id": self.user_id,
+            "kind": self.kind.value,
+            "importance": float(self.importance),
+            "category": self.category,
+            "emotion": self.emotion,
+            "emotion_intensity": int(self.emotion_intensity),
+            "created_at": float(self.created_at),
+            "last_accessed": float(self.last_accessed or self.created_at),
+            "version": int(self.version),
+            "conversation_id": self.conversation_id,
+            "reply": self.reply,
+        }
+
+    @classmethod
+    def from_chroma(cls, memory_id: str, document: str | None, metadata: dict[str, Any] | None) -> MemoryRecord:
+        """Rebuild a record from what Chroma returns."""
+        meta = dict(metadata or {})
+        created = float(meta.get("created_at", 0.0))
+        return cls(
+            id=memory_id,
+            user_id=str(meta.get("user_id", "")),
+            text=document or "",
+            kind=MemoryKind(meta.get("kind", MemoryKind.EPISODIC.value)),
+            importance=float(meta.get("importance", DEFAULT_IMPORTANCE)),
+            category=str(meta.get("category", "")),
+            emotion=str(meta.get("emotion", "")),
+            emotion_intensity=int(meta.get("emotion_intensity", 0)),
+            created_at=created,
+            last_accessed=float(meta.get("last_accessed", created)),
+            version=int(meta.get("version", 1)),
+            conversation_id=str(meta.get("conversation_id", "")),
+            reply=str(meta.get("reply", "")),
+        )
+
+    def to_dict(self) -> dict[str, Any]:
+        """A JSON-able dict."""
+        data = asdict(self)
+        data["kind"] = self.kind.value
+        return data
+
+
+@dataclass(frozen=True, slots=True)
+class Turn:
+    """One message of the short-term context."""
+
+    role: str  # "user" or "assistant"
+    content: str
+    ts: float
+
+    def to_dict(self) -> dict[str, Any]:
+        """A JSON-able dict."""
+        return {"role": self.role, "content": self.content, "ts": self.ts}

@@ -1,0 +1,166 @@
+"""Short-term memory in Redis: recent turns per conversation, activity-based TTL, rate limits, the association queue.
+
+Keys (all under ``companion:``, one set per user, so a user's short-term state can be read or dropped alone):
+
+- ``companion:u:{<user>}:c:{<conversation>}:turns``  JSON turns, oldest first, trimmed to ``context_turns``
+- ``companion:u:{<user>}:last_active``                epoch seconds of the user's last message
+- ``companion:stream:association``                  stream of stored messages awaiting background association
+
+Ids are wrapped in braces, which ids cannot contain, so ``a:c:b`` + ``d`` never collides with ``a`` + ``b:c:d``
+(the braces also make every key of a user one Redis Cluster hash slot).
+
+Activity-based TTL (design seed 004): when a message arrives, a user whose previous message is less than
+``active_ttl`` (24 h) old is *active* and their turns expire ``active_ttl`` after this message; a user who is
+new or comes back after a longer silence is *inactive* and their turns expire after ``inactive_ttl`` (1 h)
+unless they keep talking. Anything Redis forgets is rebuilt from Chroma (see ``nodes.conversation``).
+
+Rate limits use the ``limits`` library's sliding-window counter in the same Redis: per user and global.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from limits import RateLimitItemPerMinute
+from limits.aio.storage import RedisStorage
+from limits.aio.strategies import SlidingWindowCounterRateLimiter
+from redis.asyncio import Redis
+from redis.exceptions import RedisError
+
+from companion.errors import RateLimitedError, StoreUnavailableError
+from memory.records import Turn
+
+PREFIX = "companion"
+ASSOCIATION_STREAM = f"{PREFIX}:stream:association"
+
+
+def turns_key(user_id: str, conversation_id: str) -> str:
+    """Redis key of one conversation's recent turns."""
+    return f"{PREFIX}:u:{{{user_id}}}:c:{{{conversation_id}}}:turns"
+
+
+def last_active_key(user_id: str) -> str:
+    """Redis key of a user's last activity time."""
+    return f"{PREFIX}:u:{{{user_id}}}:last_active"
+
+
+@dataclass(frozen=True, slots=True)
+class ShortTermContext:
+    """What a turn reads from Redis before answering."""
+
+    turns: list[Turn]
+    last_active: float | None
+
+
+class ShortTermStore:
+    """Recent turns, activity and queues in Redis."""
+
+    def __init__(
+        self,
+        redis: Redis,
+        *,
+        context_turns: int = 20,
+        active_ttl: int = 24 * 3600,
+        inactive_ttl: int = 3600,
+        per_user_per_minute: int = 30,
+        global_per_minute: int = 10_000,
+    ) -> None:
+        self.redis = redis
+        self.context_turns = context_turns
+        self.active_ttl = active_ttl
+        self.inactive_ttl = inactive_ttl
+        # The limiter shares this client's connection pool (the URI only selects the redis-py implementation).
+        self._storage = RedisStorage(
+            "async+redis://", implementation="redispy", key_prefix=f"{PREFIX}:rl", connection_pool=redis.connection_pool
+        )
+        self._limiter = SlidingWindowCounterRateLimiter(self._storage)
+        self._per_user = RateLimitItemPerMinute(per_user_per_minute)
+        self._global = RateLimitItemPerMinute(global_per_minute)
+
+    # -- rate limits -------------------------------------------------------------------------------------
+    async def admit(self, user_id: str) -> None:
+        """Count one message of ``user_id``; raise ``RateLimitedError`` with a retry time when over a limit."""
+        try:
+            for item, scope, identifiers in (
+                (self._per_user, "you are sending messages too fast", ("user", user_id)),
+                (self._global, "the companion is busy", ("global",)),
+            ):
+                if not await self._limiter.hit(item, *identifiers):
+                    stats = await self._limiter.get_window_stats(item, *identifiers)
+                    retry_after = max(1, math.ceil(stats.reset_time - time.time()))
+                    raise RateLimitedError(
+                        f"slow down: {scope} (limit {item.amount} per minute); retry in {retry_after} s",
+                        retry_after=retry_after,
+                    )
+        except RedisError as exc:
+            raise StoreUnavailableError(f"Redis is not usable: {exc}") from exc
+
+    # -- context -----------------------------------------------------------------------------------------
+    async def load(self, user_id: str, conversation_id: str) -> ShortTermContext:
+        """Recent turns of a conversation and the user's last activity time."""
+        try:
+            async with self.redis.pipeline(transaction=False) as pipe:
+                pipe.lrange(turns_key(user_id, conversation_id), 0, -1)
+                pipe.get(last_active_key(user_id))
+                raw_turns, raw_last_active = await pipe.execute()
+        except RedisError as exc:
+            raise StoreUnavailableError(f"Redis is not usable: {exc}") from exc
+        turns = [Turn(**json.loads(item)) for item in raw_turns]
+        return ShortTermContext(turns=turns, last_active=float(raw_last_active) if raw_last_active else None)
+
+    def ttl_for(self, last_active: float | None, now: float) -> int:
+        """Activity-based TTL: long while the user is active, short for new or returning users."""
+        active = last_active is not None and now - last_active < self.active_ttl
+        return self.active_ttl if active else self.inactive_ttl
+
+    async def restore(self, user_id: str, conversation_id: str, turns: Sequence[Turn], *, ttl: int) -> None:
+        """Put turns recovered from long-term memory back into Redis."""
+        if not turns:
+            return
+        key = turns_key(user_id, conversation_id)
+        async with self.redis.pipeline(transaction=True) as pipe:
+            pipe.delete(key)
+            pipe.rpush(key, *[json.dumps(turn.to_dict()) for turn in turns])
+            pipe.ltrim(key, -self.context_turns, -1)
+            pipe.expire(key, ttl)
+            await pipe.execute()
+
+    async def record_turn(
+        self,
+        user_id: str,
+        conversation_id: str,
+        turns: Sequence[Turn],
+        *,
+        now: float,
+        ttl: int,
+        association: dict[str, str] | None = None,
+    ) -> str | None:
+        """Append a turn's messages, refresh TTL and activity, and queue the message for association.
+
+        Returns the stream entry id of the association job, if one was queued.
+        """
+        key = turns_key(user_id, conversation_id)
+        try:
+            async with self.redis.pipeline(transaction=True) as pipe:
+                pipe.rpush(key, *[json.dumps(turn.to_dict()) for turn in turns])
+                pipe.ltrim(key, -self.context_turns, -1)
+                pipe.expire(key, ttl)
+                pipe.set(last_active_key(user_id), repr(now), ex=self.active_ttl)
+                if association is not None:
+                    pipe.xadd(ASSOCIATION_STREAM, association)  # type: ignore[arg-type]
+                results = await pipe.execute()
+        except RedisError as exc:
+            raise StoreUnavailableError(f"Redis is not usable: {exc}") from exc
+        if association is None:
+            return None
+        entry_id = results[-1]
+        return entry_id.decode() if isinstance(entry_id, bytes) else str(entry_id)
+
+    async def forget_user(self, user_id: str) -> int:
+        """Drop every short-term key of ``user_id``; returns how many were deleted."""
+        keys = [key async for key in self.redis.scan_iter(match=f"{PREFIX}:u:{{{user_id}}}:*", count=500)]
+        return int(await self.redis.delete(*keys)) if keys else 0

@@ -1,0 +1,283 @@
+"""Nodes of the conversation graph. Each takes ``(state, runtime)`` plus services bound by ``build_graph``.
+
+Nodes that talk to Chroma or run the embedder are synchronous (LangGraph runs them in its thread pool);
+nodes that talk to Redis or the chat model are coroutines.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from dataclasses import dataclass
+from typing import Annotated, Any, NotRequired, TypedDict
+
+import numpy as np
+from langchain_core.language_models import BaseChatModel
+from langchain_core.messages import AIMessage, AnyMessage, HumanMessage, SystemMessage
+from langgraph.runtime import Runtime
+
+from memory.embeddings import Embedder
+from memory.long_term import LongTermStore
+from memory.records import (
+    MemoryRecord,
+    Turn,
+    new_id,
+    validate_conversation_id,
+    validate_message,
+    validate_user_id,
+)
+from memory.short_term import ShortTermStore
+from prompts.conversation import (
+    COMPANION_SYSTEM_PROMPT,
+    DEFAULT_PERSONA_DESCRIPTION,
+    DEFAULT_PERSONA_NAME,
+    MEMORY_LINE,
+    NO_MEMORIES,
+    OFFLINE_NO_RECALL_REPLY,
+    OFFLINE_RECALL_ITEM,
+    OFFLINE_RECALL_REPLY,
+)
+from tools.recall import recall
+
+#: The offline responder quotes at most this many memories, and only those at least this similar.
+OFFLINE_MAX_QUOTES = 2
+OFFLINE_MIN_SIMILARITY = 0.35
+
+
+@dataclass(frozen=True, kw_only=True)
+class Context:
+    """Per-run configuration: plain values only (Studio renders it from its JSON schema)."""
+
+    user_id: str
+    conversation_id: str = "default"
+    persona: str = "default"
+
+
+class RetrievedMemory(TypedDict):
+    """A memory the turn used, with the MMR score that selected it."""
+
+    id: str
+    text: str
+    score: float
+    similarity: float
+    kind: str
+    created_at: float
+
+
+class ContextTurn(TypedDict):
+    """One message of the short-term context."""
+
+    role: str
+    content: str
+    ts: float
+
+
+def merge_timings(left: dict[str, float] | None, right: dict[str, float] | None) -> dict[str, float]:
+    """Reducer: nodes add their own timing entries."""
+    return {**(left or {}), **(right or {})}
+
+
+class ConversationState(TypedDict):
+    """State of one conversation turn."""
+
+    message: str
+    turn_id: NotRequired[str]
+    received_at: NotRequired[float]
+    context: NotRequired[list[ContextTurn]]
+    context_source: NotRequired[str]  # "redis", "chroma" (rebuilt after Redis lost it) or "empty"
+    last_active: NotRequired[float | None]
+    query_embedding: NotRequired[list[float]]
+    memories: NotRequired[list[RetrievedMemory]]
+    reply: NotRequired[str]
+    responder: NotRequired[str]  # "offline" or the chat model's name
+    memory_id: NotRequired[str]
+    association_entry: NotRequired[str | None]
+    timings_ms: Annotated[NotRequired[dict[str, float]], merge_timings]
+
+
+class TurnInput(TypedDict):
+    """What a caller passes in."""
+
+    message: str
+
+
+def _elapsed_ms(started: float) -> float:
+    return round((time.perf_counter() - started) * 1000.0, 3)
+
+
+# -- nodes ---------------------------------------------------------------------------------------------------
+async def admit_message(
+    state: ConversationState, runtime: Runtime[Context], *, short_term: ShortTermStore, max_message_chars: int
+) -> dict[str, Any]:
+    """Validate the ids and the message, then count it against the rate limits."""
+    started = time.perf_counter()
+    user_id = validate_user_id(runtime.context.user_id)
+    validate_conversation_id(runtime.context.conversation_id)
+    message = validate_message(state.get("message", ""), max_chars=max_message_chars)
+    await short_term.admit(user_id)
+    return {
+        "message": message,
+        "turn_id": new_id(),
+        "received_at": time.time(),
+        "timings_ms": {"admit": _elapsed_ms(started)},
+    }
+
+
+async def load_context(
+    state: ConversationState,
+    runtime: Runtime[Context],
+    *,
+    short_term: ShortTermStore,
+    long_term: LongTermStore,
+) -> dict[str, Any]:
+    """Recent turns from Redis; if Redis has none, rebuild them from Chroma and put them back."""
+    started = time.perf_counter()
+    user_id, conversation_id = runtime.context.user_id, runtime.context.conversation_id
+    loaded = await short_term.load(user_id, conversation_id)
+    turns, source = loaded.turns, "redis"
+    if not turns:
+        now = time.time()
+        records = await asyncio.to_thread(
+            long_term.recent_turns,
+            user_id,
+            conversation_id,
+            since=now - short_term.active_ttl,
+            limit=short_term.context_turns,
+        )
+        turns = turns_from_records(records)[-short_term.context_turns :]
+        source = "chroma" if turns else "empty"
+        if turns:
+            await short_term.restore(user_id, conversation_id, turns, ttl=short_term.ttl_for(loaded.last_active, now))
+    return {
+        "context": [ContextTurn(role=t.role, content=t.content, ts=t.ts) for t in turns],
+        "context_source": source,
+        "last_active": loaded.last_active,
+        "timings_ms": {"load_context": _elapsed_ms(started)},
+    }
+
+
+def retrieve_memories(
+    state: ConversationState,
+    runtime: Runtime[Context],
+    *,
+    long_term: LongTermStore,
+    embedder: Embedder,
+    k: int,
+) -> dict[str, Any]:
+    """Embed the message and pick ``k`` relevant, diverse memories with MMR."""
+    started = time.perf_counter()
+    found = recall(long_term, embedder, runtime.context.user_id, state["message"], k)
+    memories = [
+        RetrievedMemory(
+            id=item.candidate.id,
+            text=item.candidate.text,
+            score=round(item.score, 6),
+            similarity=round(item.candidate.similarity, 6),
+            kind=str(item.candidate.metadata.get("kind", "episodic")),
+            created_at=float(item.candidate.metadata.get("created_at", 0.0)),
+        )
+        for item in found.selected
+    ]
+    return {
+        "query_embedding": found.query_embedding.tolist(),
+        "memories": memories,
+        "timings_ms": {"embed": found.embed_ms, "search": found.search_ms, "retrieve": _elapsed_ms(started)},
+    }
+
+
+async def respond(
+    state: ConversationState, runtime: Runtime[Context], *, chat_model: BaseChatModel | None
+) -> dict[str, Any]:
+    """Answer with the chat model, or with the clearly labelled offline responder when there is none."""
+    started = time.perf_counter()
+    memories = state.get("memories", [])
+    if chat_model is None:
+        reply, responder = offline_reply(memories), "offline"
+    else:
+        response = await chat_model.ainvoke(build_messages(state))
+        reply = response.text if isinstance(response, AIMessage) else str(response.content)
+        responder = _model_name(chat_model)
+    return {"reply": reply.strip(), "responder": responder, "timings_ms": {"respond": _elapsed_ms(started)}}
+
+
+def store_long_term(state: ConversationState, runtime: Runtime[Context], *, long_term: LongTermStore) -> dict[str, Any]:
+    """Write the message (with the reply) to Chroma first: it is the source of truth."""
+    started = time.perf_counter()
+    record = MemoryRecord(
+        id=state["turn_id"],
+        user_id=runtime.context.user_id,
+        text=state["message"],
+        created_at=state["received_at"],
+        conversation_id=runtime.context.conversation_id,
+        reply=state.get("reply", ""),
+    )
+    long_term.add(record.user_id, [record], np.asarray([state["query_embedding"]], dtype=np.float32))
+    return {"memory_id": record.id, "timings_ms": {"store_long_term": _elapsed_ms(started)}}
+
+
+async def store_short_term(
+    state: ConversationState, runtime: Runtime[Context], *, short_term: ShortTermStore
+) -> dict[str, Any]:
+    """Then Redis: append the turn, refresh the activity TTL, queue the message for background association."""
+    started = time.perf_counter()
+    user_id, conversation_id = runtime.context.user_id, runtime.context.conversation_id
+    now = time.time()
+    received = state["received_at"]
+    entry = await short_term.record_turn(
+        user_id,
+        conversation_id,
+        [Turn("user", state["message"], received), Turn("assistant", state.get("reply", ""), now)],
+        now=now,
+        ttl=short_term.ttl_for(state.get("last_active"), received),
+        association={
+            "user_id": user_id,
+            "conversation_id": conversation_id,
+            "memory_id": state["memory_id"],
+            "created_at": repr(received),
+        },
+    )
+    return {"association_entry": entry, "timings_ms": {"store_short_term": _elapsed_ms(started)}}
+
+
+# -- helpers -------------------------------------------------------------------------------------------------
+def turns_from_records(records: list[MemoryRecord]) -> list[Turn]:
+    """Rebuild alternating user/assistant turns from stored messages (oldest first)."""
+    turns: list[Turn] = []
+    for record in records:
+        turns.append(Turn("user", record.text, record.created_at))
+        if record.reply:
+            turns.append(Turn("assistant", record.reply, record.created_at))
+    return turns
+
+
+def offline_reply(memories: list[RetrievedMemory]) -> str:
+    """The offline responder: quote the most relevant memories, labelled as offline."""
+    quoted = [m for m in memories if m["similarity"] >= OFFLINE_MIN_SIMILARITY][:OFFLINE_MAX_QUOTES]
+    if not quoted:
+        return OFFLINE_NO_RECALL_REPLY
+    recalled = " and ".join(OFFLINE_RECALL_ITEM.format(text=m["text"]) for m in quoted)
+    return OFFLINE_RECALL_REPLY.format(recalled=recalled)
+
+
+def build_messages(state: ConversationState) -> list[AnyMessage]:
+    """The chat model's input: persona and memories as the system prompt, then recent turns, then the message."""
+    memories = state.get("memories", [])
+    memory_lines = "\n".join(MEMORY_LINE.format(text=m["text"]) for m in memories) or NO_MEMORIES
+    system = COMPANION_SYSTEM_PROMPT.format(
+        persona_name=DEFAULT_PERSONA_NAME,
+        persona_description=DEFAULT_PERSONA_DESCRIPTION,
+        memories=memory_lines,
+    )
+    messages: list[AnyMessage] = [SystemMessage(system)]
+    for turn in state.get("context", []):
+        messages.append(HumanMessage(turn["content"]) if turn["role"] == "user" else AIMessage(turn["content"]))
+    messages.append(HumanMessage(state["message"]))
+    return messages
+
+
+def _model_name(chat_model: BaseChatModel) -> str:
+    for attribute in ("model_name", "model"):
+        value = getattr(chat_model, attribute, None)
+        if isinstance(value, str) and value:
+            return value
+    return type(chat_model).__name__

@@ -1,0 +1,38 @@
+"""Recall: embed a text, fetch MMR candidates of one user from long-term memory, select ``k`` with MMR."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+
+import numpy as np
+
+from memory.embeddings import Embedder
+from memory.long_term import LongTermStore
+from tools.retrieval import Selected, candidate_count, mmr_select
+
+
+@dataclass(frozen=True, slots=True)
+class Recall:
+    """What a recall found, with the query vector (reused to store the message) and stage timings."""
+
+    query_embedding: np.ndarray
+    selected: list[Selected]
+    embed_ms: float
+    search_ms: float
+
+
+def recall(long_term: LongTermStore, embedder: Embedder, user_id: str, text: str, k: int) -> Recall:
+    """The ``k`` most relevant, mutually diverse memories of ``user_id`` for ``text``."""
+    started = time.perf_counter()
+    query = embedder.embed([text])[0]
+    embedded = time.perf_counter()
+    candidates = long_term.search(user_id, query, candidate_count(k))
+    selected = mmr_select(query, candidates, k)
+    finished = time.perf_counter()
+    return Recall(
+        query_embedding=query,
+        selected=selected,
+        embed_ms=round((embedded - started) * 1000.0, 3),
+        search_ms=round((finished - embedded) * 1000.0, 3),
+    )
