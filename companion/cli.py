@@ -191,7 +191,7 @@ async def _memories_async(args: argparse.Namespace, settings: Settings) -> int:
             else:
                 _table(f"memories of {args.user} for {args.query!r}", rows, ["score", "similarity", "text", "id"])
             return 0
-        records = services.long_term.list(args.user, limit=args.limit)
+        records = services.long_term.list_memories(args.user, limit=args.limit)
         total = services.long_term.count(args.user)
         if args.json:
             print(

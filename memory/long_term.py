@@ -13,11 +13,12 @@ import logging
 import threading
 import time
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 from chromadb.api import ClientAPI
 from chromadb.api.models.Collection import Collection
+from chromadb.api.types import Where
 from chromadb.errors import NotFoundError
 
 from companion.errors import StoreUnavailableError
@@ -91,7 +92,7 @@ class LongTermStore:
         collection.add(
             ids=[record.id for record in records],
             documents=[record.text for record in records],
-            metadatas=[record.to_metadata() for record in records],  # type: ignore[misc]
+            metadatas=[record.to_metadata() for record in records],
             embeddings=np.asarray(embeddings, dtype=np.float32),
         )
 
@@ -114,7 +115,7 @@ class LongTermStore:
         result = collection.query(
             query_embeddings=np.asarray(query_embedding, dtype=np.float32).reshape(1, -1),
             n_results=n_results,
-            include=["documents", "metadatas", "distances", "embeddings"],  # type: ignore[list-item]
+            include=["documents", "metadatas", "distances", "embeddings"],
         )
         ids = result["ids"][0]
         documents = (result["documents"] or [[]])[0]
@@ -147,12 +148,12 @@ class LongTermStore:
         collection = self._collection(user_id, create=False)
         if collection is None:
             return None
-        result = collection.get(ids=[memory_id], include=["documents", "metadatas"])  # type: ignore[list-item]
+        result = collection.get(ids=[memory_id], include=["documents", "metadatas"])
         records = self._records(result)
         checked = self._checked(user_id, records)
         return checked[0] if checked else None
 
-    def list(self, user_id: str, *, limit: int = 100, offset: int = 0) -> list[MemoryRecord]:
+    def list_memories(self, user_id: str, *, limit: int = 100, offset: int = 0) -> list[MemoryRecord]:
         """Memories of ``user_id``, newest first (reads every record's metadata: for listing, not the hot path)."""
         records = self._all(user_id)
         records.sort(key=lambda record: record.created_at, reverse=True)
@@ -168,9 +169,11 @@ class LongTermStore:
         collection = self._collection(user_id, create=False)
         if collection is None:
             return []
+        recent = cast(Where, {"created_at": {"$gte": since}})
+        where: Where = {"$and": [{"conversation_id": conversation_id}, recent]}
         result = collection.get(
-            where={"$and": [{"conversation_id": conversation_id}, {"created_at": {"$gte": since}}]},
-            include=["documents", "metadatas"],  # type: ignore[list-item]
+            where=where,
+            include=["documents", "metadatas"],
         )
         records = self._checked(user_id, self._records(result))
         records.sort(key=lambda record: record.created_at)
@@ -180,7 +183,7 @@ class LongTermStore:
         collection = self._collection(user_id, create=False)
         if collection is None:
             return []
-        return self._checked(user_id, self._records(collection.get(include=["documents", "metadatas"])))  # type: ignore[list-item]
+        return self._checked(user_id, self._records(collection.get(include=["documents", "metadatas"])))
 
     @staticmethod
     def _records(result: Any) -> list[MemoryRecord]:

@@ -75,7 +75,10 @@ class ShortTermStore:
         self.inactive_ttl = inactive_ttl
         # The limiter shares this client's connection pool (the URI only selects the redis-py implementation).
         self._storage = RedisStorage(
-            "async+redis://", implementation="redispy", key_prefix=f"{PREFIX}:rl", connection_pool=redis.connection_pool
+            "async+redis://",
+            implementation="redispy",
+            key_prefix=f"{PREFIX}:rl",
+            connection_pool=redis.connection_pool,  # type: ignore[arg-type]
         )
         self._limiter = SlidingWindowCounterRateLimiter(self._storage)
         self._per_user = RateLimitItemPerMinute(per_user_per_minute)
