@@ -25,7 +25,9 @@ from langchain_core.language_models import BaseChatModel
 from langgraph.checkpoint.sqlite.aio import AsyncSqliteSaver
 from redis import Redis as SyncRedis
 from redis.asyncio import Redis
+from redis.backoff import NoBackoff
 from redis.exceptions import RedisError
+from redis.retry import Retry
 
 from companion.errors import ConfigurationError, StoreUnavailableError
 from companion.settings import Settings
@@ -89,7 +91,8 @@ def resolve_redis_url(settings: Settings) -> tuple[str, bool]:
 
 def check_redis(url: str) -> None:
     """Fail fast, with one line, if Redis is unreachable or older than 6.2."""
-    client = SyncRedis.from_url(url, socket_connect_timeout=3, socket_timeout=3)
+    # No retries here: redis-py 8 retries with backoff by default, which turns "unreachable" into a long wait.
+    client = SyncRedis.from_url(url, socket_connect_timeout=3, socket_timeout=3, retry=Retry(NoBackoff(), 0))
     try:
         info = client.info("server")
     except (RedisError, OSError) as exc:
