@@ -19,7 +19,7 @@ import logging
 import sys
 import time
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, NoReturn
 
 from rich.console import Console
 from rich.markup import escape
@@ -32,8 +32,18 @@ console = Console()
 err_console = Console(stderr=True)
 
 
+class _ArgumentParser(argparse.ArgumentParser):
+    """argparse whose usage errors are one line on stderr, like every other error of the command."""
+
+    def error(self, message: str) -> NoReturn:
+        """Print ``error: <prog>: <message>`` and exit with code 2."""
+        text = f"{self.prog}: {message}"
+        err_console.print(f"[bold red]error:[/] {escape(text)}", highlight=False, soft_wrap=True)
+        self.exit(2)
+
+
 def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="companion", description="An AI companion that remembers.")
+    parser = _ArgumentParser(prog="companion", description="An AI companion that remembers.")
     parser.add_argument("--debug", action="store_true", help="show tracebacks and debug logs")
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
@@ -86,7 +96,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except CompanionError as exc:
         if args.debug:
             raise
-        err_console.print(f"[bold red]error:[/] {exc}", highlight=False, soft_wrap=True)
+        err_console.print(f"[bold red]error:[/] {escape(str(exc))}", highlight=False, soft_wrap=True)
         return exc.exit_code
     except KeyboardInterrupt:
         return 130
@@ -142,7 +152,7 @@ async def _chat_async(args: argparse.Namespace, settings: Settings) -> int:
             try:
                 await turn(line)
             except CompanionError as exc:  # keep the session going after a bad message or a rate limit
-                err_console.print(f"[bold red]error:[/] {exc}", highlight=False)
+                err_console.print(f"[bold red]error:[/] {escape(str(exc))}", highlight=False, soft_wrap=True)
 
 
 def turn_summary(state: dict[str, Any], total_ms: float) -> dict[str, Any]:

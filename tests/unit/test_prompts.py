@@ -1,0 +1,107 @@
+"""Every prompt's placeholders are exactly the keys the code formats it with."""
+
+import ast
+import string
+from pathlib import Path
+
+import pytest
+
+import nodes.conversation
+import prompts.conversation
+from nodes.conversation import ConversationState, RetrievedMemory, build_messages, offline_reply
+
+PROMPTS = {
+    name: value
+    for name, value in vars(prompts.conversation).items()
+    if name.isupper() and not name.startswith("_") and isinstance(value, str)
+}
+#: The keys ``nodes/conversation.py`` passes to each prompt it formats (``{}``: used as it is, never formatted).
+EXPECTED_KEYS: dict[str, set[str]] = {
+    "COMPANION_SYSTEM_PROMPT": {"persona_name", "persona_description", "memories"},
+    "MEMORY_LINE": {"text"},
+    "NO_MEMORIES": set(),
+    "OFFLINE_RECALL_REPLY": {"recalled"},
+    "OFFLINE_NO_RECALL_REPLY": set(),
+    "OFFLINE_RECALL_ITEM": {"text"},
+    "DEFAULT_PERSONA_NAME": set(),
+    "DEFAULT_PERSONA_DESCRIPTION": set(),
+}
+
+
+def placeholders(template: str) -> set[str]:
+    return {field for _, field, _, _ in string.Formatter().parse(template) if field is not None}
+
+
+def format_calls_in(module_file: str) -> dict[str, list[set[str]]]:
+    """For each prompt constant ``NAME.format(...)`` is called on in the module, the keyword sets passed."""
+    tree = ast.parse(Path(module_file).read_text())
+    calls: dict[str, list[set[str]]] = {}
+    for node in ast.walk(tree):
+        if (
+            isinstance(node, ast.Call)
+            and isinstance(node.func, ast.Attribute)
+            and node.func.attr == "format"
+            and isinstance(node.func.value, ast.Name)
+            and node.func.value.id in PROMPTS
+        ):
+            assert not node.args, f"{node.func.value.id} is formatted with positional arguments"
+            assert all(keyword.arg is not None for keyword in node.keywords), "no **kwargs: keys must be visible"
+            calls.setdefault(node.func.value.id, []).append({str(keyword.arg) for keyword in node.keywords})
+    return calls
+
+
+def test_every_prompt_constant_is_covered_by_this_test() -> None:
+    assert set(PROMPTS) == set(EXPECTED_KEYS)
+
+
+@pytest.mark.parametrize("name", sorted(EXPECTED_KEYS))
+def test_prompt_placeholders_are_the_keys_the_code_passes(name: str) -> None:
+    assert placeholders(PROMPTS[name]) == EXPECTED_KEYS[name]
+    calls = format_calls_in(nodes.conversation.__file__).get(name, [])
+    if EXPECTED_KEYS[name]:
+        assert calls, f"{name} has placeholders but nodes/conversation.py never formats it"
+    for keys in calls:
+        assert keys == EXPECTED_KEYS[name]
+
+
+@pytest.mark.parametrize("name", sorted(EXPECTED_KEYS))
+def test_prompt_formats_with_those_keys_and_keeps_no_braces(name: str) -> None:
+    values = {key: f"<{key} value>" for key in EXPECTED_KEYS[name]}
+    formatted = PROMPTS[name].format(**values)
+    for value in values.values():
+        assert value in formatted
+    assert "{" not in formatted and "}" not in formatted
+
+
+def memory(text: str, similarity: float) -> RetrievedMemory:
+    return RetrievedMemory(id=text, text=text, score=similarity, similarity=similarity, kind="episodic", created_at=0.0)
+
+
+def test_system_prompt_as_built_lists_each_memory_and_the_persona() -> None:
+    state = ConversationState(
+        message="What is my cat called?",
+        memories=[memory("I have a cat called Miso.", 0.7), memory("I live in Lisbon.", 0.4)],
+        context=[],
+    )
+    system = build_messages(state)[0].text
+    assert system.startswith(f"You are {prompts.conversation.DEFAULT_PERSONA_NAME},")
+    assert prompts.conversation.DEFAULT_PERSONA_DESCRIPTION in system
+    assert "- I have a cat called Miso.\n- I live in Lisbon." in system
+    assert prompts.conversation.NO_MEMORIES not in system
+    assert "{" not in system
+
+
+def test_system_prompt_without_memories_says_nothing_is_known_yet() -> None:
+    system = build_messages(ConversationState(message="hi"))[0].text
+    assert prompts.conversation.NO_MEMORIES in system
+
+
+def test_offline_reply_quotes_at_most_two_similar_memories() -> None:
+    reply = offline_reply([memory("A.", 0.9), memory("B.", 0.8), memory("C.", 0.7), memory("D.", 0.1)])
+    assert reply.startswith("[offline]")
+    assert reply.endswith("You told me: \u201cA.\u201d and \u201cB.\u201d")
+
+
+def test_offline_reply_without_similar_memories_is_the_no_recall_reply() -> None:
+    assert offline_reply([memory("far away", 0.1)]) == prompts.conversation.OFFLINE_NO_RECALL_REPLY
+    assert offline_reply([]) == prompts.conversation.OFFLINE_NO_RECALL_REPLY
