@@ -10,6 +10,7 @@ from fastapi.responses import JSONResponse
 
 from app.routers import chat, health
 from companion.errors import (
+    ChatModelError,
     CompanionError,
     ConfigurationError,
     InvalidInputError,
@@ -51,7 +52,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             status, headers = 429, {"Retry-After": str(int(exc.retry_after))}
         elif isinstance(exc, InvalidInputError | ConfigurationError):
             status = 400
-        elif isinstance(exc, StoreUnavailableError):
+        elif isinstance(exc, StoreUnavailableError | ChatModelError):
             status = 503
         else:
             status = 400

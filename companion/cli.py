@@ -7,7 +7,8 @@
     companion demo
 
 Errors a user can cause print one line on stderr and exit with the error's code (2 for bad input or
-configuration, 3 when rate limited, 4 when a store is unreachable); ``--debug`` shows tracebacks.
+configuration, 3 when rate limited, 4 when a store is unreachable, 5 when the chat model fails);
+``--debug`` shows tracebacks.
 """
 
 from __future__ import annotations

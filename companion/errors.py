@@ -34,3 +34,9 @@ class StoreUnavailableError(CompanionError):
     """Redis or Chroma cannot be reached or used."""
 
     exit_code = 4
+
+
+class ChatModelError(CompanionError):
+    """The configured chat model could not be reached or refused the request."""
+
+    exit_code = 5

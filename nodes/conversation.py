@@ -16,6 +16,7 @@ from langchain_core.language_models import BaseChatModel
 from langchain_core.messages import AIMessage, AnyMessage, HumanMessage, SystemMessage
 from langgraph.runtime import Runtime
 
+from companion.errors import ChatModelError
 from memory.embeddings import Embedder
 from memory.long_term import LongTermStore
 from memory.records import (
@@ -194,7 +195,10 @@ async def respond(
     if chat_model is None:
         reply, responder = offline_reply(memories), "offline"
     else:
-        response = await chat_model.ainvoke(build_messages(state))
+        try:
+            response = await chat_model.ainvoke(build_messages(state))
+        except Exception as exc:  # providers raise their own types; all mean "no reply", so report them as one
+            raise ChatModelError(f"the chat model failed: {_first_line(exc)}") from exc
         reply = response.text if isinstance(response, AIMessage) else str(response.content)
         responder = _model_name(chat_model)
     return {"reply": reply.strip(), "responder": responder, "timings_ms": {"respond": _elapsed_ms(started)}}
@@ -281,3 +285,8 @@ def _model_name(chat_model: BaseChatModel) -> str:
         if isinstance(value, str) and value:
             return value
     return type(chat_model).__name__
+
+
+def _first_line(exc: BaseException) -> str:
+    text = str(exc).strip() or type(exc).__name__
+    return f"{type(exc).__name__}: {text.splitlines()[0]}"

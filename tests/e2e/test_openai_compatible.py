@@ -158,3 +158,33 @@ def test_companion_talks_to_an_openai_compatible_server_and_sends_it_what_it_rem
     assert messages[1]["content"] == "What is my cat called?"
     # The first turn's system prompt had nothing to remember yet.
     assert "(nothing relevant yet)" in fake_openai.requests[0]["body"]["messages"][0]["content"]
+
+
+def test_an_unreachable_model_is_one_line_exit_5_and_nothing_is_written(
+    data_dir: Path, tmp_path: Path, redis_url: str, sync_redis: redis_sync.Redis
+) -> None:
+    env = {key: value for key, value in os.environ.items() if not key.startswith(("COMPANION_", "OPENAI_"))}
+    env.update(
+        HF_HUB_OFFLINE="1",
+        ANONYMIZED_TELEMETRY="False",
+        COMPANION_CHAT_MODEL="openai:gpt-4o-mini",
+        COMPANION_OPENAI_BASE_URL="http://127.0.0.1:1/v1",  # nothing listens on port 1
+        COMPANION_OPENAI_API_KEY="test",
+        COMPANION_REDIS_URL=redis_url,
+        COMPANION_DATA_DIR=str(data_dir),
+    )
+    result = subprocess.run(
+        [str(COMPANION), "chat", "--user", "e2e-down", "--message", "hello there"],
+        env=env,
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=PROCESS_TIMEOUT,
+        check=False,
+    )
+    assert result.returncode == 5, result.stderr
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and "the chat model failed" in lines[0], result.stderr
+    assert "Traceback" not in result.stderr
+    assert sync_redis.keys("companion:u:{e2e-down}:*") == []
+    assert sync_redis.xlen("companion:stream:association") == 0
