@@ -213,9 +213,7 @@ def test_mmr_select_rejects_bad_parameters(kwargs: dict, message: str) -> None:
 
 def test_mmr_select_rejects_dimension_mismatch() -> None:
     with pytest.raises(ValueError, match="does not match query dimension"):
-        mmr_select(
-            QUERY, [cand("A", A), Candidate(id="bad", text="", embedding=np.ones(4), similarity=0.9)], 2
-        )
+        mmr_select(QUERY, [cand("A", A), Candidate(id="bad", text="", embedding=np.ones(4), similarity=0.9)], 2)
 
 
 def test_mmr_select_rejects_non_vector_query() -> None:
