@@ -176,7 +176,7 @@ def build_onnx_model(directory: Path, *, include_pooling: bool = True) -> "onnx.
     # Shapes stay symbolic ([batch, seq, hidden]) throughout and GELU is written as x / sqrt(2), so ONNX
     # Runtime's optimiser can fuse bias + GELU into BiasGelu (and Add + LayerNormalization into
     # SkipLayerNormalization, which we disable: it measured slower). Its Attention fusion only matches
-    # opset <= 13 graphs, so attention stays as plain ops; Q, K and V share one MatMul (faster than three).
+    # opset <= 13 graphs, so attention stays as plain ops; Q, K and V share one MatMul.
 
     # Embeddings: word[input_ids] + position[position_ids] + token_type[0] -> LayerNorm. Position ids are
     # cumsum(ones_like(input_ids)) - 1, which keeps the [batch, seq] shape visible to shape inference.
