@@ -19,7 +19,7 @@ from companion.errors import (
 )
 from companion.services import open_checkpointer, open_services
 from companion.settings import Settings, get_settings
-from graphs.conversation import build_graph
+from graphs.conversation import build_graph_from_services
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
@@ -30,15 +30,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         async with open_services(settings) as services, open_checkpointer(settings) as checkpointer:
             app.state.services = services
-            app.state.conversation_graph = build_graph(
-                long_term=services.long_term,
-                short_term=services.short_term,
-                embedder=services.embedder,
-                chat_model=services.chat_model,
-                checkpointer=checkpointer,
-                retrieval_k=settings.retrieval_k,
-                max_message_chars=settings.max_message_chars,
-            )
+            app.state.conversation_graph = build_graph_from_services(services, checkpointer=checkpointer)
             yield
 
     app = FastAPI(title="companion", version="0.1.0", lifespan=lifespan)

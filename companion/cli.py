@@ -116,18 +116,10 @@ def _chat(args: argparse.Namespace, settings: Settings) -> int:
 
 async def _chat_async(args: argparse.Namespace, settings: Settings) -> int:
     from companion.services import open_checkpointer, open_services
-    from graphs.conversation import build_graph, run_turn
+    from graphs.conversation import build_graph_from_services, run_turn
 
     async with open_services(settings) as services, open_checkpointer(settings) as checkpointer:
-        graph = build_graph(
-            long_term=services.long_term,
-            short_term=services.short_term,
-            embedder=services.embedder,
-            chat_model=services.chat_model,
-            checkpointer=checkpointer,
-            retrieval_k=settings.retrieval_k,
-            max_message_chars=settings.max_message_chars,
-        )
+        graph = build_graph_from_services(services, checkpointer=checkpointer)
 
         async def turn(message: str) -> None:
             started = time.perf_counter()

@@ -16,7 +16,7 @@ from rich.table import Table
 
 from companion.services import open_checkpointer, open_services
 from companion.settings import Settings
-from graphs.conversation import build_graph, run_turn
+from graphs.conversation import build_graph_from_services, run_turn
 from memory.embedded import EmbeddedRedis
 
 DEMO_USER = "demo-user"
@@ -53,15 +53,7 @@ async def run_demo(settings: Settings, console: Console) -> int:
         # A clean slate for the demo user, so the demo behaves the same on every run.
         services.long_term.delete_user(DEMO_USER)
         await services.short_term.forget_user(DEMO_USER)
-        graph = build_graph(
-            long_term=services.long_term,
-            short_term=services.short_term,
-            embedder=services.embedder,
-            chat_model=services.chat_model,
-            checkpointer=checkpointer,
-            retrieval_k=settings.retrieval_k,
-            max_message_chars=settings.max_message_chars,
-        )
+        graph = build_graph_from_services(services, checkpointer=checkpointer)
         console.print("\n[bold]Conversation 1[/] — Sam talks about their life")
         for message in TELLING:
             state = await run_turn(graph, user_id=DEMO_USER, conversation_id="monday", message=message)

@@ -11,7 +11,7 @@ for background association.
 from __future__ import annotations
 
 from functools import partial
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from langchain_core.language_models import BaseChatModel
 from langchain_core.runnables import RunnableConfig
@@ -34,6 +34,9 @@ from nodes.conversation import (
     store_long_term,
     store_short_term,
 )
+
+if TYPE_CHECKING:
+    from companion.services import Services
 
 GRAPH_NAME = "conversation"
 
@@ -68,20 +71,27 @@ def build_graph(
     return graph.compile(checkpointer=checkpointer, name=GRAPH_NAME)
 
 
-def make_graph(config: RunnableConfig) -> CompiledStateGraph[Any, Any, Any, Any]:
-    """Entry point for ``langgraph.json``: services from settings, no checkpointer (the server brings one)."""
-    from companion.services import build_services
-    from companion.settings import get_settings
-
-    services = build_services(get_settings())
+def build_graph_from_services(
+    services: Services, *, checkpointer: BaseCheckpointSaver[Any] | None = None
+) -> CompiledStateGraph[Any, Any, Any, Any]:
+    """``build_graph`` wired to a process's live services and settings (used by the CLI, the app and Studio)."""
     return build_graph(
         long_term=services.long_term,
         short_term=services.short_term,
         embedder=services.embedder,
         chat_model=services.chat_model,
+        checkpointer=checkpointer,
         retrieval_k=services.settings.retrieval_k,
         max_message_chars=services.settings.max_message_chars,
     )
+
+
+def make_graph(config: RunnableConfig) -> CompiledStateGraph[Any, Any, Any, Any]:
+    """Entry point for ``langgraph.json``: services from settings, no checkpointer (the server brings one)."""
+    from companion.services import build_services
+    from companion.settings import get_settings
+
+    return build_graph_from_services(build_services(get_settings()))
 
 
 async def run_turn(
