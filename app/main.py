@@ -1,25 +1,25 @@
-"""The FastAPI service: ``create_app()`` opens the stores in its lifespan and maps domain errors to 4xx/503."""
+"""The FastAPI service: ``create_app()`` opens the stores in its lifespan; routers per area under ``/v1``."""
 
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
-from fastapi import FastAPI, Request
-from fastapi.responses import JSONResponse
+from fastapi import FastAPI
 
-from app.routers import chat, health
-from companion.errors import (
-    ChatModelError,
-    CompanionError,
-    ConfigurationError,
-    InvalidInputError,
-    RateLimitedError,
-    StoreUnavailableError,
-)
+from app.errors import install_error_handlers
+from app.metrics import install_metrics
+from app.routers import admin, chat, health, memories, users
 from companion.services import open_checkpointer, open_services
 from companion.settings import Settings, get_settings
 from graphs.conversation import build_graph_from_services
+
+DESCRIPTION = """An AI companion that remembers, over HTTP.
+
+Every `/v1` route needs an API key (`companion keys create`) as `Authorization: Bearer cmp_...`. A user key may
+only touch its own user's data (403 otherwise); an admin key may touch every user and the `/v1/admin` routes.
+Every error is an `ErrorBody` (`error`, `detail`); 429 responses carry `Retry-After`.
+"""
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
@@ -30,24 +30,13 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         async with open_services(settings) as services, open_checkpointer(settings) as checkpointer:
             app.state.services = services
+            app.state.checkpointer = checkpointer
             app.state.conversation_graph = build_graph_from_services(services, checkpointer=checkpointer)
             yield
 
-    app = FastAPI(title="companion", version="0.1.0", lifespan=lifespan)
-    app.include_router(health.router)
-    app.include_router(chat.router)
-
-    @app.exception_handler(CompanionError)
-    async def companion_error(request: Request, exc: CompanionError) -> JSONResponse:
-        headers = {}
-        if isinstance(exc, RateLimitedError):
-            status, headers = 429, {"Retry-After": str(int(exc.retry_after))}
-        elif isinstance(exc, InvalidInputError | ConfigurationError):
-            status = 400
-        elif isinstance(exc, StoreUnavailableError | ChatModelError):
-            status = 503
-        else:
-            status = 400
-        return JSONResponse({"error": type(exc).__name__, "detail": str(exc)}, status_code=status, headers=headers)
-
+    app = FastAPI(title="companion", version="0.1.0", description=DESCRIPTION, lifespan=lifespan)
+    for module in (health, chat, memories, users, admin):
+        app.include_router(module.router)
+    install_error_handlers(app)
+    app.state.metrics = install_metrics(app)
     return app

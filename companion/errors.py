@@ -40,3 +40,31 @@ class ChatModelError(CompanionError):
     """The configured chat model could not be reached or refused the request."""
 
     exit_code = 5
+
+
+class NotFoundError(CompanionError):
+    """The thing asked for does not exist (or is not visible to the caller)."""
+
+    exit_code = 2
+
+
+class AuthenticationError(CompanionError):
+    """No API key, or one that is unknown or revoked."""
+
+    exit_code = 2
+
+
+class PermissionDeniedError(CompanionError):
+    """A valid API key that may not do this (another user's data, an admin route)."""
+
+    exit_code = 2
+
+
+class InjectionBlockedError(CompanionError):
+    """The user is blocked or cooling down after repeated prompt-injection attempts."""
+
+    exit_code = 3
+
+    def __init__(self, message: str, *, retry_after: float) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after

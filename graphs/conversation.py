@@ -39,6 +39,8 @@ if TYPE_CHECKING:
     from companion.services import Services
 
 GRAPH_NAME = "conversation"
+#: Checkpoint metadata key naming the user a thread belongs to.
+CHECKPOINT_USER_KEY = "companion_user_id"
 
 
 def build_graph(
@@ -107,9 +109,21 @@ async def run_turn(
     The checkpoint is written once, when the turn finishes (``durability="exit"``): the turn's intermediate
     steps are not worth a disk write each on the hot path, and a failed turn leaves no half-written state.
     """
-    validate_user_id(user_id)
-    validate_conversation_id(conversation_id)
-    config: RunnableConfig = {"configurable": {"thread_id": f"{user_id}:{conversation_id}"}}
-    context = Context(user_id=user_id, conversation_id=conversation_id, persona=persona)
+    config, context = turn_config(user_id=user_id, conversation_id=conversation_id, persona=persona)
     result = await graph.ainvoke({"message": message}, config, context=context, durability="exit")
     return dict(result)
+
+
+def turn_config(*, user_id: str, conversation_id: str, persona: str = "default") -> tuple[RunnableConfig, Context]:
+    """Checked ids -> the run config (thread ``user:conversation``) and the runtime context of one turn.
+
+    The user id also goes into the checkpoint metadata (``CHECKPOINT_USER_KEY``) so that erasing a user finds
+    every one of their threads without parsing thread ids (user ids may contain ``:``).
+    """
+    validate_user_id(user_id)
+    validate_conversation_id(conversation_id)
+    config: RunnableConfig = {
+        "configurable": {"thread_id": f"{user_id}:{conversation_id}"},
+        "metadata": {CHECKPOINT_USER_KEY: user_id},
+    }
+    return config, Context(user_id=user_id, conversation_id=conversation_id, persona=persona)

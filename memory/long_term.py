@@ -106,6 +106,25 @@ class LongTermStore:
             return False
         return True
 
+    def delete(self, user_id: str, memory_id: str) -> bool:
+        """Delete one memory of ``user_id``; returns whether it existed (and was theirs)."""
+        if self.get(user_id, memory_id) is None:
+            return False
+        collection = self._collection(user_id, create=False)
+        assert collection is not None
+        collection.delete(ids=[memory_id])
+        return True
+
+    def list_users(self) -> list[str]:
+        """Every user with a collection in this namespace (admin listing), sorted."""
+        users = []
+        for collection in self._client.list_collections():
+            if collection.name.startswith(f"{self._namespace}-u-"):
+                owner = (collection.metadata or {}).get(OWNER_KEY)
+                if isinstance(owner, str):
+                    users.append(owner)
+        return sorted(users)
+
     # -- reads -----------------------------------------------------------------------------------------
     def search(self, user_id: str, query_embedding: np.ndarray, n_results: int) -> list[Candidate]:
         """The ``n_results`` nearest memories of ``user_id`` as MMR candidates (with their embeddings)."""

@@ -24,6 +24,7 @@ import math
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
 from limits import RateLimitItemPerMinute
 from limits.aio.storage import RedisStorage
@@ -167,3 +168,32 @@ class ShortTermStore:
         """Drop every short-term key of ``user_id``; returns how many were deleted."""
         keys = [key async for key in self.redis.scan_iter(match=f"{PREFIX}:u:{{{user_id}}}:*", count=500)]
         return int(await self.redis.delete(*keys)) if keys else 0
+
+    async def forget_rate_limits(self, user_id: str) -> int:
+        """Drop the per-user rate-limit counters of ``user_id``; returns how many keys were deleted."""
+        pattern = f"{PREFIX}:rl*/user/{user_id}/*"
+        keys = [key async for key in self.redis.scan_iter(match=pattern, count=500)]
+        return int(await self.redis.delete(*keys)) if keys else 0
+
+    async def queued_entries(self, user_id: str) -> list[tuple[str, dict[str, str]]]:
+        """Association-queue entries of ``user_id`` (id, fields), oldest first."""
+        found: list[tuple[str, dict[str, str]]] = []
+        start = "-"
+        while True:
+            batch: list[Any] = await self.redis.xrange(ASSOCIATION_STREAM, min=start, max="+", count=1000) or []
+            for entry_id, fields in batch:
+                decoded = {_text(k): _text(v) for k, v in fields.items()}
+                if decoded.get("user_id") == user_id:
+                    found.append((_text(entry_id), decoded))
+            if len(batch) < 1000:
+                return found
+            start = "(" + _text(batch[-1][0])
+
+    async def forget_queued(self, user_id: str) -> int:
+        """Delete ``user_id``'s entries from the association queue; returns how many."""
+        entry_ids = [entry_id for entry_id, _ in await self.queued_entries(user_id)]
+        return int(await self.redis.xdel(ASSOCIATION_STREAM, *entry_ids)) if entry_ids else 0
+
+
+def _text(value: Any) -> str:
+    return value.decode() if isinstance(value, bytes) else value

@@ -1,57 +1,40 @@
-"""Chat: one conversation turn."""
+"""Chat: one conversation turn, or one turn streamed as Server-Sent Events."""
 
 from __future__ import annotations
 
 from fastapi import APIRouter
-from pydantic import BaseModel, Field
+from fastapi.sse import EventSourceResponse
 
-from app.deps import ConversationGraphDep
-from graphs.conversation import run_turn
+from app.deps import CallerDep, ConversationGraphDep
+from app.errors import AUTH, BAD_INPUT, RATE_LIMITED, UNAVAILABLE, Responses
+from app.schemas import ChatRequest, ChatResponse
+from app.services.chat import chat_turn, start_stream
 
 router = APIRouter(prefix="/v1", tags=["chat"])
 
-
-class ChatRequest(BaseModel):
-    """One message from a user."""
-
-    user_id: str = Field(min_length=1, max_length=128, examples=["alice"])
-    conversation_id: str = Field(default="default", min_length=1, max_length=128)
-    message: str = Field(min_length=1, max_length=100_000, examples=["I adopted a cat called Miso!"])
+ERRORS: Responses = {**BAD_INPUT, **AUTH, **RATE_LIMITED, **UNAVAILABLE}
 
 
-class RecalledMemory(BaseModel):
-    """A memory the turn used."""
-
-    id: str
-    text: str
-    score: float
-    similarity: float
+@router.post("/chat", response_model=ChatResponse, responses=ERRORS)
+async def chat(request: ChatRequest, graph: ConversationGraphDep, caller: CallerDep) -> ChatResponse:
+    """Run one conversation turn for ``user_id`` (the key must belong to that user, or be an admin key)."""
+    caller.authorize_user(request.user_id)
+    return await chat_turn(graph, request)
 
 
-class ChatResponse(BaseModel):
-    """The companion's answer and what it recalled."""
-
-    reply: str
-    responder: str
-    memory_id: str
-    context_source: str
-    memories: list[RecalledMemory]
-    timings_ms: dict[str, float]
-
-
-@router.post("/chat", response_model=ChatResponse, responses={400: {}, 429: {}, 503: {}})
-async def chat(request: ChatRequest, graph: ConversationGraphDep) -> ChatResponse:
-    """Run one conversation turn."""
-    state = await run_turn(
-        graph, user_id=request.user_id, conversation_id=request.conversation_id, message=request.message
-    )
-    return ChatResponse(
-        reply=state["reply"],
-        responder=state["responder"],
-        memory_id=state["memory_id"],
-        context_source=state["context_source"],
-        memories=[
-            RecalledMemory(**{k: m[k] for k in ("id", "text", "score", "similarity")}) for m in state["memories"]
-        ],
-        timings_ms=state.get("timings_ms", {}),
-    )
+@router.post(
+    "/chat/stream",
+    response_class=EventSourceResponse,
+    responses={
+        200: {
+            "description": '`token` events ({"text": ...}) as the reply is produced, then one `done` event '
+            "carrying a ChatResponse (or an `error` event carrying an ErrorBody)",
+            "content": {"text/event-stream": {"schema": {"type": "string"}}},
+        },
+        **ERRORS,
+    },
+)
+async def chat_stream(request: ChatRequest, graph: ConversationGraphDep, caller: CallerDep) -> EventSourceResponse:
+    """Run one turn and stream the reply as Server-Sent Events."""
+    caller.authorize_user(request.user_id)
+    return EventSourceResponse(await start_stream(graph, request))

@@ -1,0 +1,29 @@
+"""Data rights: export everything about a user, or erase it."""
+
+from __future__ import annotations
+
+from dataclasses import asdict
+
+from fastapi import APIRouter
+
+from app.deps import AuthorizedUser, CheckpointerDep, ServicesDep
+from app.errors import AUTH, BAD_INPUT, UNAVAILABLE, Responses
+from app.schemas import UserErasure, UserExport
+from app.services.users import erase_user, export_user
+
+router = APIRouter(prefix="/v1/users/{user_id}", tags=["users"])
+
+ERRORS: Responses = {**BAD_INPUT, **AUTH, **UNAVAILABLE}
+
+
+@router.get("/export", response_model=UserExport, responses=ERRORS)
+async def export(user_id: AuthorizedUser, services: ServicesDep, checkpointer: CheckpointerDep) -> UserExport:
+    """All of the user's data as JSON: memories, short-term turns, queued messages, checkpoints, key ids."""
+    return UserExport.model_validate(await export_user(services, checkpointer, user_id))
+
+
+@router.delete("", response_model=UserErasure, responses=ERRORS)
+async def erase(user_id: AuthorizedUser, services: ServicesDep, checkpointer: CheckpointerDep) -> UserErasure:
+    """Erase the user from Chroma, Redis (turns, activity, rate limits, queue, keys) and the checkpoints."""
+    report = await erase_user(services, checkpointer, user_id)
+    return UserErasure(user_id=user_id, **asdict(report))

@@ -1,0 +1,113 @@
+"""Request and response models of the REST API (field constraints are the first line of validation)."""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from pydantic import BaseModel, Field
+
+from memory.records import USER_ID_PATTERN
+
+ID_PATTERN = USER_ID_PATTERN.pattern
+MAX_MESSAGE_CHARS = 100_000  # hard ceiling; COMPANION_MAX_MESSAGE_CHARS (default 4000) is checked by the graph
+
+
+class ChatRequest(BaseModel):
+    """One message from a user."""
+
+    user_id: str = Field(min_length=1, max_length=128, pattern=ID_PATTERN, examples=["alice"])
+    conversation_id: str = Field(default="default", min_length=1, max_length=128, pattern=ID_PATTERN)
+    message: str = Field(min_length=1, max_length=MAX_MESSAGE_CHARS, examples=["I adopted a cat called Miso!"])
+
+
+class RecalledMemory(BaseModel):
+    """A memory the turn used."""
+
+    id: str
+    text: str
+    score: float
+    similarity: float
+
+
+class ChatResponse(BaseModel):
+    """The companion's answer and what it recalled."""
+
+    reply: str
+    responder: str = Field(description="'offline' or the chat model's name")
+    memory_id: str | None = Field(description="The stored message, or null when nothing was stored")
+    context_source: str = Field(description="'redis', 'chroma' (rebuilt) or 'empty'")
+    memories: list[RecalledMemory]
+    timings_ms: dict[str, float]
+
+
+class Memory(BaseModel):
+    """One long-term memory."""
+
+    id: str
+    user_id: str
+    text: str
+    kind: Literal["episodic", "semantic"]
+    importance: float
+    category: str
+    emotion: str
+    emotion_intensity: int
+    created_at: float
+    last_accessed: float
+    version: int
+    conversation_id: str
+    reply: str
+
+
+class MemorySearchHit(BaseModel):
+    """A memory selected by MMR for a query."""
+
+    memory: Memory
+    score: float
+    similarity: float
+
+
+class MemoryPage(BaseModel):
+    """A page of memories, newest first, or the MMR selection for ``q``."""
+
+    user_id: str
+    total: int = Field(description="How many memories the user has")
+    query: str | None
+    memories: list[Memory]
+    hits: list[MemorySearchHit] = Field(description="With `q`: the selected memories with their scores")
+
+
+class Deleted(BaseModel):
+    """What a delete removed."""
+
+    deleted: bool
+
+
+class UserErasure(BaseModel):
+    """How much of each kind of data erasing a user removed."""
+
+    user_id: str
+    memories: int
+    redis_keys: int
+    rate_limit_keys: int
+    queued_messages: int
+    checkpoint_threads: int
+    api_keys: int
+
+
+class UserExport(BaseModel):
+    """Everything stored about one user."""
+
+    user_id: str
+    exported_at: float
+    memories: list[Memory]
+    short_term: dict[str, Any] = Field(description="last_active and the recent turns of each conversation")
+    queued_messages: list[dict[str, str]] = Field(description="Entries still waiting on the association queue")
+    checkpoint_threads: list[dict[str, Any]] = Field(description="LangGraph threads with their latest state")
+    api_keys: list[dict[str, Any]] = Field(description="The user's API keys (ids and names, never secrets)")
+
+
+class UserList(BaseModel):
+    """Users with long-term memories."""
+
+    users: list[str]
+    total: int

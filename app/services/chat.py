@@ -1,0 +1,87 @@
+"""Chat turns for the API: one turn, or one turn streamed as Server-Sent Events."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import AsyncIterator
+from typing import Any, cast
+
+from fastapi.sse import format_sse_event
+from langchain_core.messages import AIMessageChunk
+from langgraph.graph.state import CompiledStateGraph
+
+from app.errors import ErrorBody
+from app.schemas import ChatRequest, ChatResponse, RecalledMemory
+from companion.errors import CompanionError
+from graphs.conversation import run_turn, turn_config
+
+
+def to_response(state: dict[str, Any]) -> ChatResponse:
+    """The API view of a finished turn's state."""
+    return ChatResponse(
+        reply=state.get("reply", ""),
+        responder=state.get("responder", ""),
+        memory_id=state.get("memory_id"),
+        context_source=state.get("context_source", "empty"),
+        memories=[
+            RecalledMemory(**{k: m[k] for k in ("id", "text", "score", "similarity")})
+            for m in state.get("memories", [])
+        ],
+        timings_ms=state.get("timings_ms", {}),
+    )
+
+
+async def chat_turn(graph: CompiledStateGraph[Any, Any, Any, Any], request: ChatRequest) -> ChatResponse:
+    """Run one turn."""
+    state = await run_turn(
+        graph, user_id=request.user_id, conversation_id=request.conversation_id, message=request.message
+    )
+    return to_response(state)
+
+
+async def start_stream(graph: CompiledStateGraph[Any, Any, Any, Any], request: ChatRequest) -> AsyncIterator[bytes]:
+    """Start a streamed turn and return its SSE byte stream.
+
+    The first graph step (validation and rate limits) runs before this returns, so bad input and rate limits
+    still answer with a 4xx instead of an error inside a 200 stream; a later failure (the chat model) ends
+    the stream with an ``error`` event carrying an ``ErrorBody``. Events: ``token`` (chunks of the reply as the
+    chat model produces them; the offline responder sends its reply as one chunk) and a final ``done`` carrying
+    the full ``ChatResponse``.
+    """
+    config, context = turn_config(user_id=request.user_id, conversation_id=request.conversation_id)
+    steps: AsyncIterator[Any] = graph.astream(
+        {"message": request.message},
+        config,
+        context=context,
+        stream_mode=["messages", "values"],
+        durability="exit",
+    ).__aiter__()
+    first = await steps.__anext__()
+
+    async def events() -> AsyncIterator[bytes]:
+        state: dict[str, Any] = {}
+        streamed = False
+        item = first
+        while True:
+            mode, payload = cast(tuple[str, Any], item)
+            if mode == "messages":
+                chunk, _ = payload
+                if isinstance(chunk, AIMessageChunk) and chunk.text:
+                    streamed = True
+                    yield format_sse_event(event="token", data_str=json.dumps({"text": chunk.text}))
+            else:
+                state = dict(payload)
+            try:
+                item = await steps.__anext__()
+            except StopAsyncIteration:
+                break
+            except CompanionError as exc:  # headers are sent: report the failure as the stream's last event
+                body = ErrorBody(error=type(exc).__name__, detail=str(exc))
+                yield format_sse_event(event="error", data_str=body.model_dump_json())
+                return
+        response = to_response(state)
+        if not streamed:
+            yield format_sse_event(event="token", data_str=json.dumps({"text": response.reply}))
+        yield format_sse_event(event="done", data_str=response.model_dump_json())
+
+    return events()

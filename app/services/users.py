@@ -1,0 +1,120 @@
+"""Data rights: everything stored about one user, exported as JSON or erased.
+
+A user's data lives in four places:
+
+- Chroma: their collection (``LongTermStore``), the source of truth;
+- Redis: short-term turns and last activity (``companion:u:{<user>}:*``), their rate-limit counters, their entries
+  on the association queue, and their API keys;
+- the LangGraph checkpointer (SQLite): threads ``<user>:<conversation>``, found through the user id the
+  conversation graph writes into each checkpoint's metadata (and, for older checkpoints, through the
+  conversation ids Chroma and Redis know).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+from dataclasses import dataclass
+from typing import Any
+
+from langgraph.checkpoint.base import BaseCheckpointSaver
+
+from companion.services import Services
+from graphs.conversation import CHECKPOINT_USER_KEY
+from memory.api_keys import ApiKeyStore
+from memory.records import validate_user_id
+from memory.short_term import PREFIX
+
+
+@dataclass(frozen=True, slots=True)
+class ErasureReport:
+    """How much of each kind of data an erasure removed."""
+
+    memories: int
+    redis_keys: int
+    rate_limit_keys: int
+    queued_messages: int
+    checkpoint_threads: int
+    api_keys: int
+
+
+async def conversation_ids(services: Services, checkpointer: BaseCheckpointSaver[Any], user_id: str) -> set[str]:
+    """Every conversation id of ``user_id`` that any store knows."""
+    records = await asyncio.to_thread(services.long_term.list_memories, user_id, limit=1_000_000)
+    found = {record.conversation_id for record in records if record.conversation_id}
+    async for key in services.redis.scan_iter(match=f"{PREFIX}:u:{{{user_id}}}:c:*:turns", count=500):
+        text = key.decode() if isinstance(key, bytes) else key
+        found.add(text.split(":c:{", 1)[1].rsplit("}:turns", 1)[0])
+    for thread_id in await checkpoint_threads(checkpointer, user_id, set()):
+        found.add(thread_id[len(user_id) + 1 :])
+    return found
+
+
+async def checkpoint_threads(checkpointer: BaseCheckpointSaver[Any], user_id: str, conversations: set[str]) -> set[str]:
+    """Thread ids of ``user_id`` in the checkpointer: tagged with the user, or one of their known conversations."""
+    threads: set[str] = set()
+    async for item in checkpointer.alist(None, filter={CHECKPOINT_USER_KEY: user_id}):
+        threads.add(str(item.config["configurable"]["thread_id"]))
+    for conversation_id in conversations:
+        thread_id = f"{user_id}:{conversation_id}"
+        if await checkpointer.aget_tuple({"configurable": {"thread_id": thread_id}}) is not None:
+            threads.add(thread_id)
+    return threads
+
+
+async def export_user(services: Services, checkpointer: BaseCheckpointSaver[Any], user_id: str) -> dict[str, Any]:
+    """All data of ``user_id`` as one JSON-able dict."""
+    validate_user_id(user_id)
+    records = await asyncio.to_thread(services.long_term.list_memories, user_id, limit=1_000_000)
+    conversations = await conversation_ids(services, checkpointer, user_id)
+    short_term = {}
+    for conversation_id in sorted(conversations):
+        context = await services.short_term.load(user_id, conversation_id)
+        if context.turns:
+            short_term[conversation_id] = [turn.to_dict() for turn in context.turns]
+    last_active = (await services.short_term.load(user_id, "default")).last_active
+    threads = []
+    for thread_id in sorted(await checkpoint_threads(checkpointer, user_id, conversations)):
+        latest = await checkpointer.aget_tuple({"configurable": {"thread_id": thread_id}})
+        values = dict(latest.checkpoint["channel_values"]) if latest else {}
+        values.pop("query_embedding", None)  # a 384-float vector of the message, which is exported as text
+        threads.append({"thread_id": thread_id, "latest_state": json.loads(json.dumps(values, default=str))})
+    keys = [key.to_dict() for key in await ApiKeyStore(services.redis).list() if key.user_id == user_id]
+    queued = [fields for _, fields in await services.short_term.queued_entries(user_id)]
+    return {
+        "user_id": user_id,
+        "exported_at": time.time(),
+        "memories": [record.to_dict() for record in records],
+        "short_term": {"last_active": last_active, "conversations": short_term},
+        "queued_messages": queued,
+        "checkpoint_threads": threads,
+        "api_keys": keys,
+    }
+
+
+async def erase_user(services: Services, checkpointer: BaseCheckpointSaver[Any], user_id: str) -> ErasureReport:
+    """Erase every trace of ``user_id`` from Chroma, Redis and the checkpointer.
+
+    A write, so it is rate limited like a message (the counter it adds is erased with the rest).
+    """
+    validate_user_id(user_id)
+    await services.short_term.admit(user_id)
+    conversations = await conversation_ids(services, checkpointer, user_id)
+    threads = await checkpoint_threads(checkpointer, user_id, conversations)
+    memories = await asyncio.to_thread(services.long_term.count, user_id)
+    await asyncio.to_thread(services.long_term.delete_user, user_id)
+    queued = await services.short_term.forget_queued(user_id)
+    redis_keys = await services.short_term.forget_user(user_id)
+    rate_limit_keys = await services.short_term.forget_rate_limits(user_id)
+    for thread_id in threads:
+        await checkpointer.adelete_thread(thread_id)
+    api_keys = await ApiKeyStore(services.redis).revoke_user(user_id)
+    return ErasureReport(
+        memories=memories,
+        redis_keys=redis_keys,
+        rate_limit_keys=rate_limit_keys,
+        queued_messages=queued,
+        checkpoint_threads=len(threads),
+        api_keys=api_keys,
+    )

@@ -1,0 +1,34 @@
+"""Helpers for API tests: an app over the session's Redis and a fresh data dir, and API keys made in that Redis."""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+
+from fastapi.testclient import TestClient
+from redis.asyncio import Redis
+
+from app.main import create_app
+from companion.settings import load_settings
+from memory.api_keys import ApiKeyStore, KeyScope
+
+
+def api_client(tmp_path: Path, redis_url: str, **overrides: object) -> TestClient:
+    settings = load_settings(data_dir=tmp_path, redis_url=redis_url, **overrides)
+    return TestClient(create_app(settings))
+
+
+def make_key(redis_url: str, *, user_id: str = "", admin: bool = False) -> dict[str, str]:
+    """A new API key as request headers."""
+
+    async def create() -> str:
+        redis = Redis.from_url(redis_url)
+        try:
+            secret, _ = await ApiKeyStore(redis).create(
+                scope=KeyScope.ADMIN if admin else KeyScope.USER, user_id=user_id, name="test"
+            )
+            return secret
+        finally:
+            await redis.aclose()
+
+    return {"Authorization": f"Bearer {asyncio.run(create())}"}
