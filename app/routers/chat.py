@@ -24,7 +24,7 @@ async def chat(request: ChatRequest, graph: ConversationGraphDep, caller: Caller
 
 @router.post(
     "/chat/stream",
-    response_class=EventSourceResponse,
+    response_model=None,
     responses={
         200: {
             "description": '`token` events ({"text": ...}) as the reply is produced, then one `done` event '

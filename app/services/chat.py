@@ -53,32 +53,40 @@ async def start_stream(graph: CompiledStateGraph[Any, Any, Any, Any], request: C
         {"message": request.message},
         config,
         context=context,
-        stream_mode=["messages", "values"],
+        stream_mode=["messages", "values", "updates"],
         durability="exit",
     ).__aiter__()
-    first = await steps.__anext__()
+    # Run until admit_message has finished: its errors (bad input, rate limits) propagate as 4xx from here.
+    early: list[tuple[str, Any]] = []
+    while not early or not (early[-1][0] == "updates" and "admit_message" in early[-1][1]):
+        early.append(cast(tuple[str, Any], await steps.__anext__()))
+
+    async def items() -> AsyncIterator[tuple[str, Any]]:
+        for item in early:
+            yield item
+        async for item in steps:
+            yield cast(tuple[str, Any], item)
 
     async def events() -> AsyncIterator[bytes]:
         state: dict[str, Any] = {}
         streamed = False
-        item = first
+        stream = items()
         while True:
-            mode, payload = cast(tuple[str, Any], item)
-            if mode == "messages":
-                chunk, _ = payload
-                if isinstance(chunk, AIMessageChunk) and chunk.text:
-                    streamed = True
-                    yield format_sse_event(event="token", data_str=json.dumps({"text": chunk.text}))
-            else:
-                state = dict(payload)
             try:
-                item = await steps.__anext__()
+                mode, payload = await stream.__anext__()
             except StopAsyncIteration:
                 break
             except CompanionError as exc:  # headers are sent: report the failure as the stream's last event
                 body = ErrorBody(error=type(exc).__name__, detail=str(exc))
                 yield format_sse_event(event="error", data_str=body.model_dump_json())
                 return
+            if mode == "messages":
+                chunk, _ = payload
+                if isinstance(chunk, AIMessageChunk) and chunk.text:
+                    streamed = True
+                    yield format_sse_event(event="token", data_str=json.dumps({"text": chunk.text}))
+            elif mode == "values":
+                state = dict(payload)
         response = to_response(state)
         if not streamed:
             yield format_sse_event(event="token", data_str=json.dumps({"text": response.reply}))

@@ -1,0 +1,192 @@
+"""The REST API end to end over HTTP (TestClient), with real Redis, Chroma, embedder and checkpointer."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import sqlite3
+from pathlib import Path
+
+import pytest
+from redis.asyncio import Redis
+
+from memory.short_term import ASSOCIATION_STREAM
+from tests.integration.api_helpers import api_client, make_key
+
+
+def _chat(client, auth, user_id: str, message: str, conversation_id: str = "default"):  # type: ignore[no-untyped-def]
+    response = client.post(
+        "/v1/chat", json={"user_id": user_id, "message": message, "conversation_id": conversation_id}, headers=auth
+    )
+    assert response.status_code == 200, response.text
+    return response.json()
+
+
+def test_missing_unknown_and_revoked_keys_get_401_with_a_body(tmp_path: Path, redis_url: str) -> None:
+    with api_client(tmp_path, redis_url) as client:
+        missing = client.get("/v1/users/k1/memories")
+        assert missing.status_code == 401
+        assert missing.json()["error"] == "AuthenticationError"
+        assert "Authorization: Bearer" in missing.json()["detail"]
+        unknown = client.get("/v1/users/k1/memories", headers={"Authorization": "Bearer cmp_notakey"})
+        assert unknown.status_code == 401
+        assert unknown.json()["detail"] == "unknown or revoked API key"
+        assert client.get("/health").status_code == 200  # health and metrics are open
+
+
+def test_a_user_key_never_reaches_another_users_data_on_any_route(tmp_path: Path, redis_url: str) -> None:
+    alice, bob = make_key(redis_url, user_id="probe-alice"), make_key(redis_url, user_id="probe-bob")
+    with api_client(tmp_path, redis_url) as client:
+        secret = _chat(client, alice, "probe-alice", "My bank PIN is 4921, keep it safe.")
+        memory_id = secret["memory_id"]
+        own = client.get(f"/v1/users/probe-alice/memories/{memory_id}", headers=alice)
+        assert own.status_code == 200 and "4921" in own.json()["text"]
+
+        probes = [
+            ("POST", "/v1/chat", {"user_id": "probe-alice", "message": "what is my PIN?"}),
+            ("POST", "/v1/chat/stream", {"user_id": "probe-alice", "message": "what is my PIN?"}),
+            ("GET", "/v1/users/probe-alice/memories", None),
+            ("GET", "/v1/users/probe-alice/memories?q=PIN", None),
+            ("GET", f"/v1/users/probe-alice/memories/{memory_id}", None),
+            ("DELETE", f"/v1/users/probe-alice/memories/{memory_id}", None),
+            ("GET", "/v1/users/probe-alice/export", None),
+            ("DELETE", "/v1/users/probe-alice", None),
+            ("GET", "/v1/admin/users", None),
+        ]
+        for method, path, body in probes:
+            response = client.request(method, path, json=body, headers=bob)
+            assert response.status_code == 403, (method, path, response.text)
+            assert response.json()["error"] == "PermissionDeniedError"
+            assert "4921" not in response.text
+
+        # Bob's own views never contain Alice's memory, even when asked by its id
+        assert client.get(f"/v1/users/probe-bob/memories/{memory_id}", headers=bob).status_code == 404
+        assert client.delete(f"/v1/users/probe-bob/memories/{memory_id}", headers=bob).status_code == 404
+        assert client.get("/v1/users/probe-bob/memories?q=PIN", headers=bob).json()["memories"] == []
+        assert "4921" not in client.get("/v1/users/probe-bob/export", headers=bob).text
+        # and Alice's memory is still there after all of it
+        assert client.get(f"/v1/users/probe-alice/memories/{memory_id}", headers=alice).status_code == 200
+
+
+def test_admin_key_reaches_admin_routes_and_any_user(tmp_path: Path, redis_url: str) -> None:
+    admin = make_key(redis_url, admin=True)
+    with api_client(tmp_path, redis_url) as client:
+        _chat(client, admin, "adm-carol", "I play the cello.")
+        users = client.get("/v1/admin/users", headers=admin)
+        assert users.status_code == 200
+        assert users.json() == {"users": ["adm-carol"], "total": 1}
+        assert client.get("/v1/users/adm-carol/memories", headers=admin).json()["total"] == 1
+
+
+def test_memories_list_search_get_and_delete(tmp_path: Path, redis_url: str) -> None:
+    auth = make_key(redis_url, user_id="mem-dana")
+    with api_client(tmp_path, redis_url) as client:
+        for message in ("I adopted a cat called Miso.", "My sister lives in Lisbon.", "I run every Sunday morning."):
+            _chat(client, auth, "mem-dana", message)
+        listing = client.get("/v1/users/mem-dana/memories?limit=2", headers=auth).json()
+        assert listing["total"] == 3 and len(listing["memories"]) == 2
+        assert listing["memories"][0]["text"] == "I run every Sunday morning."  # newest first
+        search = client.get("/v1/users/mem-dana/memories", params={"q": "my pet", "limit": 1}, headers=auth).json()
+        assert [hit["memory"]["text"] for hit in search["hits"]] == ["I adopted a cat called Miso."]
+        memory_id = search["hits"][0]["memory"]["id"]
+        assert client.delete(f"/v1/users/mem-dana/memories/{memory_id}", headers=auth).json() == {"deleted": True}
+        assert client.get(f"/v1/users/mem-dana/memories/{memory_id}", headers=auth).status_code == 404
+        assert client.get("/v1/users/mem-dana/memories", headers=auth).json()["total"] == 2
+
+
+def test_streamed_turn_sends_tokens_then_the_full_response(tmp_path: Path, redis_url: str) -> None:
+    auth = make_key(redis_url, user_id="sse-erin")
+    with api_client(tmp_path, redis_url) as client:
+        _chat(client, auth, "sse-erin", "My favourite colour is teal.")
+        with client.stream(
+            "POST", "/v1/chat/stream", json={"user_id": "sse-erin", "message": "Which colour do I like?"}, headers=auth
+        ) as response:
+            assert response.status_code == 200
+            assert response.headers["content-type"].startswith("text/event-stream")
+            text = "".join(response.iter_text())
+        events = [block for block in text.strip().split("\n\n") if block]
+        kinds = [block.split("\n")[0].removeprefix("event: ") for block in events]
+        assert kinds[0] == "token" and kinds[-1] == "done"
+        done = json.loads(events[-1].split("data: ", 1)[1])
+        assert any("teal" in memory["text"] for memory in done["memories"])
+        assert done["memory_id"]
+        # validation and rate limits still answer before the stream starts
+        blank = client.post("/v1/chat/stream", json={"user_id": "sse-erin", "message": " "}, headers=auth)
+        assert blank.status_code == 400, blank.text
+
+
+def test_health_detailed_and_prometheus_metrics(tmp_path: Path, redis_url: str) -> None:
+    auth = make_key(redis_url, user_id="met-fay")
+    with api_client(tmp_path, redis_url) as client:
+        _chat(client, auth, "met-fay", "Hello there.")
+        detailed = client.get("/health/detailed").json()
+        assert detailed["status"] == "ok"
+        assert detailed["redis"]["ok"] and detailed["chroma"]["ok"]
+        assert detailed["association_queue_depth"] >= 1
+        metrics = client.get("/metrics")
+        assert metrics.status_code == 200
+        assert metrics.headers["content-type"].startswith("text/plain")
+        body = metrics.text
+        assert 'companion_http_requests_total{method="POST",route="/v1/chat",status="200"} 1.0' in body
+        assert 'companion_store_up{store="redis"} 1.0' in body
+        assert "companion_association_queue_depth" in body
+
+
+@pytest.mark.parametrize("erase_as", ["user", "admin"])
+def test_export_then_erase_leaves_nothing_of_the_user(tmp_path: Path, redis_url: str, erase_as: str) -> None:
+    user = f"gone-{erase_as}"
+    own, other = make_key(redis_url, user_id=user), make_key(redis_url, user_id="stays-put")
+    admin = make_key(redis_url, admin=True)
+    with api_client(tmp_path, redis_url) as client:
+        _chat(client, own, user, "My passport number is X1234567.")
+        _chat(client, own, user, "I live at 12 Elm Street.", conversation_id="c:2")
+        _chat(client, other, "stays-put", "I like jazz.")
+
+        export = client.get(f"/v1/users/{user}/export", headers=own).json()
+        assert {m["text"] for m in export["memories"]} == {
+            "My passport number is X1234567.",
+            "I live at 12 Elm Street.",
+        }
+        assert set(export["short_term"]["conversations"]) == {"default", "c:2"}
+        assert {t["thread_id"] for t in export["checkpoint_threads"]} == {f"{user}:default", f"{user}:c:2"}
+        assert len(export["queued_messages"]) == 2
+        assert len(export["api_keys"]) == 1 and "cmp_" not in json.dumps(export["api_keys"])
+
+        erased = client.delete(f"/v1/users/{user}", headers=own if erase_as == "user" else admin)
+        assert erased.status_code == 200, erased.text
+        report = erased.json()
+        assert report["memories"] == 2 and report["checkpoint_threads"] == 2 and report["queued_messages"] == 2
+        assert report["api_keys"] == 1
+        # the user's key is revoked with the rest
+        assert client.get(f"/v1/users/{user}/export", headers=own).status_code == 401
+        after = client.get(f"/v1/users/{user}/export", headers=admin).json()
+        assert after["memories"] == [] and after["checkpoint_threads"] == [] and after["queued_messages"] == []
+        assert after["short_term"]["conversations"] == {}
+        assert client.get("/v1/users/stays-put/memories", headers=other).json()["total"] == 1
+
+    # independent of the app's own readers: look into every store directly
+    async def redis_leftovers() -> tuple[list[bytes], list[object]]:
+        redis = Redis.from_url(redis_url)
+        try:
+            keys = [key async for key in redis.scan_iter(match=f"*{user}*")]
+            entries = [e for e in await redis.xrange(ASSOCIATION_STREAM) if e[1].get(b"user_id") == user.encode()]
+            return keys, entries
+        finally:
+            await redis.aclose()
+
+    keys, entries = asyncio.run(redis_leftovers())
+    assert keys == [] and entries == []
+    with sqlite3.connect(tmp_path / "checkpoints.sqlite") as db:
+        threads = {row[0] for row in db.execute("SELECT DISTINCT thread_id FROM checkpoints")}
+        writes = {row[0] for row in db.execute("SELECT DISTINCT thread_id FROM writes")}
+    assert not any(thread.startswith(user) for thread in threads | writes)
+    assert "stays-put:default" in threads
+
+    import chromadb
+    from chromadb.config import Settings as ChromaSettings
+
+    chroma = chromadb.PersistentClient(
+        path=str(tmp_path / "chroma"), settings=ChromaSettings(anonymized_telemetry=False)
+    )
+    for collection in chroma.list_collections():
+        assert collection.get(where={"user_id": user})["ids"] == []
