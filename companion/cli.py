@@ -5,6 +5,8 @@
     companion memories list --user ID [--limit N] [--json]
     companion services start|stop|status [--json]
     companion demo
+    companion serve [--host H] [--port P]
+    companion keys create (--user ID | --admin) [--name N] | list | revoke KEY_ID
 
 Errors a user can cause print one line on stderr and exit with the error's code (2 for bad input or
 configuration, 3 when rate limited, 4 when a store is unreachable, 5 when the chat model fails);
@@ -71,6 +73,10 @@ def _parser() -> argparse.ArgumentParser:
     services.add_argument("--json", action="store_true")
 
     commands.add_parser("demo", help="a short scripted conversation that shows recall")
+
+    from companion import api_cli
+
+    api_cli.add_parsers(commands)
     return parser
 
 
@@ -92,7 +98,16 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     try:
         settings = load_settings()
-        handler = {"chat": _chat, "memories": _memories, "services": _services, "demo": _demo}[args.command]
+        from companion import api_cli
+
+        handler = {
+            "chat": _chat,
+            "memories": _memories,
+            "services": _services,
+            "demo": _demo,
+            "serve": api_cli.serve,
+            "keys": api_cli.keys,
+        }[args.command]
         return handler(args, settings)
     except CompanionError as exc:
         if args.debug:

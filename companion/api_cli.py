@@ -1,0 +1,108 @@
+"""``companion serve`` (the REST API under uvicorn) and ``companion keys create|list|revoke``."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import time
+
+from rich.console import Console
+from rich.markup import escape
+from rich.table import Table
+
+from companion.settings import Settings
+
+console = Console()
+
+
+def add_parsers(commands: argparse._SubParsersAction) -> None:
+    """The ``serve`` and ``keys`` subcommands."""
+    serve = commands.add_parser("serve", help="serve the REST API (uvicorn)")
+    serve.add_argument("--host", default="127.0.0.1", help="interface to bind (default 127.0.0.1)")
+    serve.add_argument("--port", type=_port, default=8000, help="port (default 8000)")
+    serve.add_argument("--log-level", default="info", choices=["critical", "error", "warning", "info", "debug"])
+
+    keys = commands.add_parser("keys", help="API keys for the REST API (stored only as hashes)")
+    key_commands = keys.add_subparsers(dest="keys_command", required=True, metavar="ACTION")
+    create = key_commands.add_parser("create", help="a new key; the secret is printed once")
+    scope = create.add_mutually_exclusive_group(required=True)
+    scope.add_argument("--user", help="the one user this key may act on")
+    scope.add_argument("--admin", action="store_true", help="an admin key (every user, admin routes)")
+    create.add_argument("--name", default="", help="a label to recognise the key by")
+    create.add_argument("--json", action="store_true")
+    listing = key_commands.add_parser("list", help="live keys (ids, never secrets)")
+    listing.add_argument("--json", action="store_true")
+    revoke = key_commands.add_parser("revoke", help="revoke a key by its id")
+    revoke.add_argument("key_id")
+    revoke.add_argument("--json", action="store_true")
+
+
+def _port(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a port number: {text!r}") from None
+    if not 1 <= value <= 65535:
+        raise argparse.ArgumentTypeError(f"must be between 1 and 65535, got {value}")
+    return value
+
+
+def serve(args: argparse.Namespace, settings: Settings) -> int:
+    """Run the API under uvicorn until interrupted."""
+    import uvicorn
+
+    from app.main import create_app
+
+    uvicorn.run(create_app(settings), host=args.host, port=args.port, log_level=args.log_level)
+    return 0
+
+
+def keys(args: argparse.Namespace, settings: Settings) -> int:
+    """Create, list or revoke API keys."""
+    return asyncio.run(_keys(args, settings))
+
+
+async def _keys(args: argparse.Namespace, settings: Settings) -> int:
+    from redis.asyncio import Redis
+
+    from companion.services import check_redis, ensure_data_dir, resolve_redis_url
+    from memory.api_keys import ApiKeyStore, KeyScope
+
+    ensure_data_dir(settings.data_dir)
+    url, _ = resolve_redis_url(settings)
+    check_redis(url)
+    redis = Redis.from_url(url)
+    try:
+        store = ApiKeyStore(redis)
+        if args.keys_command == "create":
+            scope = KeyScope.ADMIN if args.admin else KeyScope.USER
+            secret, key = await store.create(scope=scope, user_id=args.user or "", name=args.name)
+            if args.json:
+                print(json.dumps({"secret": secret, **key.to_dict()}))
+            else:
+                who = "admin" if args.admin else f"user {args.user}"
+                console.print(f"created key [bold]{key.key_id}[/] for {escape(who)}; the secret is shown only now:")
+                print(secret)
+            return 0
+        if args.keys_command == "revoke":
+            key = await store.revoke(args.key_id)
+            if args.json:
+                print(json.dumps({"revoked": key.key_id}))
+            else:
+                console.print(f"revoked key [bold]{escape(key.key_id)}[/]")
+            return 0
+        listed = await store.list()
+        if args.json:
+            print(json.dumps({"keys": [key.to_dict() for key in listed]}))
+            return 0
+        table = Table(title=f"{len(listed)} API keys")
+        for column in ("id", "scope", "user", "name", "created"):
+            table.add_column(column)
+        for key in listed:
+            created = time.strftime("%Y-%m-%d %H:%M", time.localtime(key.created_at))
+            table.add_row(key.key_id, key.scope.value, key.user_id, key.name, created)
+        console.print(table)
+        return 0
+    finally:
+        await redis.aclose()

@@ -1,0 +1,45 @@
+"""``companion keys`` in a subprocess, and the keys it makes used against the API."""
+
+import json
+import subprocess
+from pathlib import Path
+
+from tests.integration.api_helpers import api_client
+from tests.integration.test_cli import COMPANION, PROCESS_TIMEOUT, cli_env
+
+
+def _run(data_dir: Path, redis_url: str, *args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [str(COMPANION), *args],
+        env=cli_env(data_dir, redis_url),
+        capture_output=True,
+        text=True,
+        timeout=PROCESS_TIMEOUT,
+    )
+
+
+def test_keys_create_list_revoke_and_the_api_honours_them(tmp_path: Path, redis_url: str) -> None:
+    created = _run(tmp_path, redis_url, "keys", "create", "--user", "cli-gina", "--name", "phone", "--json")
+    assert created.returncode == 0, created.stderr
+    key = json.loads(created.stdout)
+    assert key["secret"].startswith("cmp_") and key["scope"] == "user" and key["user_id"] == "cli-gina"
+
+    listed = _run(tmp_path, redis_url, "keys", "list", "--json")
+    rows = [row for row in json.loads(listed.stdout)["keys"] if row["key_id"] == key["key_id"]]
+    assert rows and rows[0]["name"] == "phone"
+    assert key["secret"] not in listed.stdout  # only hashes are stored, secrets are never shown again
+
+    auth = {"Authorization": f"Bearer {key['secret']}"}
+    with api_client(tmp_path, redis_url) as client:
+        assert client.get("/v1/users/cli-gina/memories", headers=auth).status_code == 200
+        assert client.get("/v1/users/someone-else/memories", headers=auth).status_code == 403
+        revoked = _run(tmp_path, redis_url, "keys", "revoke", key["key_id"])
+        assert revoked.returncode == 0, revoked.stderr
+        assert client.get("/v1/users/cli-gina/memories", headers=auth).status_code == 401
+
+
+def test_keys_and_serve_reject_bad_arguments_in_one_line(tmp_path: Path, redis_url: str) -> None:
+    unknown = _run(tmp_path, redis_url, "keys", "revoke", "nope")
+    assert unknown.returncode == 2 and unknown.stderr.strip() == "error: no API key with id 'nope'"
+    bad_port = _run(tmp_path, redis_url, "serve", "--port", "70000")
+    assert bad_port.returncode == 2 and "between 1 and 65535" in bad_port.stderr
