@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from typing import Annotated, Any
 
 from fastapi import Depends, Path, Request
+from fastapi.exceptions import RequestValidationError
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from langgraph.checkpoint.base import BaseCheckpointSaver
 from langgraph.graph.state import CompiledStateGraph
@@ -32,6 +33,27 @@ def get_checkpointer(request: Request) -> BaseCheckpointSaver[Any]:
     """The LangGraph checkpointer of this app."""
     checkpointer: BaseCheckpointSaver[Any] = request.app.state.checkpointer
     return checkpointer
+
+
+def reject_unknown_query_parameters(request: Request) -> None:
+    """422 for a query parameter the route does not declare, or one given twice (neither is silently ignored)."""
+    route = request.scope.get("route")
+    dependant = getattr(route, "dependant", None)
+    if dependant is None or not request.query_params:
+        return
+    known = {param.alias for param in dependant.query_params}
+    for dependency in dependant.dependencies:
+        known |= {param.alias for param in dependency.query_params}
+    unknown = sorted(set(request.query_params) - known)
+    if unknown:
+        raise RequestValidationError(
+            [{"loc": ("query", unknown[0][:100]), "msg": "unknown query parameter", "type": "extra_forbidden"}]
+        )
+    repeated = sorted(name for name in known if len(request.query_params.getlist(name)) > 1)
+    if repeated:
+        raise RequestValidationError(
+            [{"loc": ("query", repeated[0]), "msg": "given more than once", "type": "repeated_parameter"}]
+        )
 
 
 ServicesDep = Annotated[Services, Depends(get_services)]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from fastapi import FastAPI, Request
@@ -70,6 +71,15 @@ def error_response(exc: CompanionError) -> JSONResponse:
     return JSONResponse(body.model_dump(), status_code=status_for(exc), headers=headers)
 
 
+def allowed_methods(app: FastAPI, path: str) -> list[str]:
+    """Methods the app's documented paths allow for ``path`` (for the ``Allow`` header of a 405)."""
+    methods: set[str] = set()
+    for template, operations in app.openapi()["paths"].items():
+        if re.fullmatch(re.sub(r"\\\{[^}]+\\\}", "[^/]+", re.escape(template)), path):
+            methods |= {method.upper() for method in operations}
+    return sorted(methods)
+
+
 def install_error_handlers(app: FastAPI) -> None:
     """Map domain errors, validation errors and HTTP errors to ``ErrorBody`` responses."""
 
@@ -81,10 +91,14 @@ def install_error_handlers(app: FastAPI) -> None:
     async def validation_error(request: Request, exc: RequestValidationError) -> JSONResponse:
         first = exc.errors()[0] if exc.errors() else {"loc": (), "msg": "invalid request"}
         where = ".".join(str(part) for part in first.get("loc", ()) if part != "body") or "request"
-        body = ErrorBody(error="ValidationError", detail=f"{where}: {first.get('msg', 'invalid')}")
+        body = ErrorBody(error="ValidationError", detail=f"{where[:200]}: {first.get('msg', 'invalid')}"[:500])
         return JSONResponse(body.model_dump(), status_code=422)
 
     @app.exception_handler(StarletteHTTPException)
     async def http_error(request: Request, exc: StarletteHTTPException) -> JSONResponse:
+        headers = dict(exc.headers or {})
+        if exc.status_code == 405:
+            # Starlette names only the methods of the first route whose path matched; name those of all of them.
+            headers["Allow"] = ", ".join(allowed_methods(app, request.url.path))
         body = ErrorBody(error="HTTPError", detail=str(exc.detail))
-        return JSONResponse(body.model_dump(), status_code=exc.status_code, headers=exc.headers)
+        return JSONResponse(body.model_dump(), status_code=exc.status_code, headers=headers)

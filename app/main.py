@@ -5,8 +5,9 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
-from fastapi import FastAPI
+from fastapi import Depends, FastAPI
 
+from app.deps import reject_unknown_query_parameters
 from app.errors import install_error_handlers
 from app.metrics import install_metrics
 from app.routers import admin, chat, health, memories, users
@@ -34,7 +35,13 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             app.state.conversation_graph = build_graph_from_services(services, checkpointer=checkpointer)
             yield
 
-    app = FastAPI(title="companion", version="0.1.0", description=DESCRIPTION, lifespan=lifespan)
+    app = FastAPI(
+        title="companion",
+        version="0.1.0",
+        description=DESCRIPTION,
+        lifespan=lifespan,
+        dependencies=[Depends(reject_unknown_query_parameters)],
+    )
     for module in (health, chat, memories, users, admin):
         app.include_router(module.router)
     install_error_handlers(app)

@@ -12,6 +12,16 @@ from app.services.chat import chat_turn, start_stream
 
 router = APIRouter(prefix="/v1", tags=["chat"])
 
+#: One Server-Sent Event of a streamed turn (OpenAPI 3.2 ``itemSchema``); ``data`` is JSON.
+SSE_EVENT_SCHEMA = {
+    "type": "object",
+    "required": ["event", "data"],
+    "properties": {
+        "event": {"type": "string", "enum": ["token", "done", "error"]},
+        "data": {"type": "string", "contentMediaType": "application/json"},
+    },
+}
+
 ERRORS: Responses = {**BAD_INPUT, **AUTH, **RATE_LIMITED, **UNAVAILABLE}
 
 
@@ -29,7 +39,7 @@ async def chat(request: ChatRequest, graph: ConversationGraphDep, caller: Caller
         200: {
             "description": '`token` events ({"text": ...}) as the reply is produced, then one `done` event '
             "carrying a ChatResponse (or an `error` event carrying an ErrorBody)",
-            "content": {"text/event-stream": {"schema": {"type": "string"}}},
+            "content": {"text/event-stream": {"itemSchema": SSE_EVENT_SCHEMA}},
         },
         **ERRORS,
     },

@@ -190,3 +190,19 @@ def test_export_then_erase_leaves_nothing_of_the_user(tmp_path: Path, redis_url:
     )
     for collection in chroma.list_collections():
         assert collection.get(where={"user_id": user})["ids"] == []
+
+
+def test_unknown_or_repeated_query_parameters_and_wrong_methods_are_4xx(tmp_path: Path, redis_url: str) -> None:
+    auth = make_key(redis_url, user_id="qp-hal")
+    with api_client(tmp_path, redis_url) as client:
+        typo = client.get("/v1/users/qp-hal/memories?query=tea", headers=auth)
+        assert typo.status_code == 422
+        assert typo.json() == {"error": "ValidationError", "detail": "query.query: unknown query parameter"}
+        twice = client.get("/v1/users/qp-hal/memories?q=tea&q=cats", headers=auth)
+        assert twice.status_code == 422 and twice.json()["detail"] == "query.q: given more than once"
+        wrong = client.put("/v1/users/qp-hal/memories/abc", headers=auth)
+        assert wrong.status_code == 405
+        assert wrong.headers["Allow"] == "DELETE, GET"
+        assert client.get("/v1/users/qp-hal/memories?limit=0", headers=auth).status_code == 422
+        huge = client.post("/v1/chat", json={"user_id": "qp-hal", "message": "x" * 100_001}, headers=auth)
+        assert huge.status_code == 422 and "at most 100000 characters" in huge.json()["detail"]
