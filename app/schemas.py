@@ -29,6 +29,16 @@ class RecalledMemory(BaseModel):
     similarity: float
 
 
+class InjectionInfo(BaseModel):
+    """The injection guard's verdict on the message."""
+
+    flagged: bool
+    kind: Literal["role_manipulation", "system_query", "injection_attempt"] | None
+    score: float = Field(ge=0, le=1, description="max(rule score, classifier score); flagged at >= 0.7")
+    severity: Literal["none", "medium", "high"]
+    escalation_level: int | None = Field(default=None, description="1 warning, 2 cooldown, 3 block (when flagged)")
+
+
 class ChatResponse(BaseModel):
     """The companion's answer and what it recalled."""
 
@@ -38,6 +48,9 @@ class ChatResponse(BaseModel):
     context_source: str = Field(description="'redis', 'chroma' (rebuilt) or 'empty'")
     memories: list[RecalledMemory]
     timings_ms: dict[str, float]
+    injection: InjectionInfo | None = Field(
+        default=None, description="Set when the guard ran; a flagged message is answered by the guard, not stored"
+    )
 
 
 class Memory(BaseModel):
@@ -92,6 +105,7 @@ class UserErasure(BaseModel):
     queued_messages: int
     checkpoint_threads: int
     api_keys: int
+    security_incidents: int
 
 
 class UserExport(BaseModel):
@@ -104,6 +118,28 @@ class UserExport(BaseModel):
     queued_messages: list[dict[str, str]] = Field(description="Entries still waiting on the association queue")
     checkpoint_threads: list[dict[str, Any]] = Field(description="LangGraph threads with their latest state")
     api_keys: list[dict[str, Any]] = Field(description="The user's API keys (ids and names, never secrets)")
+    security_incidents: list[dict[str, Any]] = Field(description="Injection attempts detected in their messages")
+
+
+class Incident(BaseModel):
+    """A detected injection attempt."""
+
+    id: str
+    user_id: str
+    kind: str
+    score: float
+    severity: str
+    indicators: list[str]
+    offences_7d: int
+    escalation_level: int
+    excerpt: str = Field(description="The first 300 characters of the message")
+    detected_at: float
+
+
+class IncidentList(BaseModel):
+    """Incidents, newest first."""
+
+    incidents: list[Incident]
 
 
 class UserList(BaseModel):

@@ -55,6 +55,9 @@ class Settings(BaseSettings):
     rate_limit_global: int = Field(default=10_000, ge=1, description="Messages per minute, all users together.")
     active_ttl_seconds: int = Field(default=24 * 3600, ge=60, description="Short-term TTL for active users.")
     inactive_ttl_seconds: int = Field(default=3600, ge=60, description="Short-term TTL for inactive users.")
+    injection_cooldown_seconds: int = Field(
+        default=900, ge=1, le=7 * 24 * 3600, description="Cooldown after a second injection attempt within 7 days."
+    )
 
     @field_validator("redis_url")
     @classmethod

@@ -1,7 +1,9 @@
 """The conversation graph: one chat turn.
 
-    admit_message ─┬─> load_context ──────┬─> respond -> store_long_term -> store_short_term
-                   └─> retrieve_memories ─┘
+    admit_message ─┬─> load_context ──────┬─> screen_message ─┬─> respond -> store_long_term -> store_short_term
+                   └─> retrieve_memories ─┘                  └─> defend (injection: nothing stored)
+
+``screen_message`` (the injection guard, when one is given) reuses the embedding ``retrieve_memories`` computed.
 
 ``load_context`` (Redis, or Chroma when Redis lost it) and ``retrieve_memories`` (embed + Chroma + MMR) run in
 parallel. The turn is written to Chroma (source of truth) before Redis; the Redis step also queues the message
@@ -22,6 +24,7 @@ from langgraph.graph.state import CompiledStateGraph
 from memory.embeddings import Embedder
 from memory.long_term import LongTermStore
 from memory.records import validate_conversation_id, validate_user_id
+from memory.security import SecurityStore
 from memory.short_term import ShortTermStore
 from nodes.conversation import (
     Context,
@@ -34,6 +37,8 @@ from nodes.conversation import (
     store_long_term,
     store_short_term,
 )
+from nodes.injection import defend, route_after_screen, screen_message
+from tools.injection import InjectionClassifier, load_classifier
 
 if TYPE_CHECKING:
     from companion.services import Services
@@ -52,8 +57,14 @@ def build_graph(
     checkpointer: BaseCheckpointSaver[Any] | None = None,
     retrieval_k: int = 5,
     max_message_chars: int = 4000,
+    security: SecurityStore | None = None,
+    injection_classifier: InjectionClassifier | None = None,
 ) -> CompiledStateGraph[Any, Any, Any, Any]:
-    """Compile the conversation graph over the given services."""
+    """Compile the conversation graph over the given services.
+
+    With ``security``, the injection guard screens every message before ``respond`` (rules, plus the classifier
+    when ``injection_classifier`` is given); without it the graph goes straight to ``respond``.
+    """
     graph = StateGraph(ConversationState, context_schema=Context, input_schema=TurnInput)
     graph.add_node("admit_message", partial(admit_message, short_term=short_term, max_message_chars=max_message_chars))
     graph.add_node("load_context", partial(load_context, short_term=short_term, long_term=long_term))
@@ -66,7 +77,14 @@ def build_graph(
     graph.add_edge(START, "admit_message")
     graph.add_edge("admit_message", "load_context")
     graph.add_edge("admit_message", "retrieve_memories")
-    graph.add_edge(["load_context", "retrieve_memories"], "respond")
+    if security is None:
+        graph.add_edge(["load_context", "retrieve_memories"], "respond")
+    else:
+        graph.add_node("screen_message", partial(screen_message, security=security, classifier=injection_classifier))
+        graph.add_node("defend", defend)
+        graph.add_edge(["load_context", "retrieve_memories"], "screen_message")
+        graph.add_conditional_edges("screen_message", route_after_screen, {"respond": "respond", "defend": "defend"})
+        graph.add_edge("defend", END)
     graph.add_edge("respond", "store_long_term")
     graph.add_edge("store_long_term", "store_short_term")
     graph.add_edge("store_short_term", END)
@@ -85,6 +103,8 @@ def build_graph_from_services(
         checkpointer=checkpointer,
         retrieval_k=services.settings.retrieval_k,
         max_message_chars=services.settings.max_message_chars,
+        security=SecurityStore(services.redis, cooldown_seconds=services.settings.injection_cooldown_seconds),
+        injection_classifier=load_classifier(),
     )
 
 

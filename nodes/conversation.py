@@ -93,6 +93,7 @@ class ConversationState(TypedDict):
     responder: NotRequired[str]  # "offline" or the chat model's name
     memory_id: NotRequired[str]
     association_entry: NotRequired[str | None]
+    injection: NotRequired[dict[str, Any]]  # the injection guard's verdict (nodes/injection.py)
     timings_ms: Annotated[NotRequired[dict[str, float]], merge_timings]
 
 

@@ -11,7 +11,7 @@ from langchain_core.messages import AIMessageChunk
 from langgraph.graph.state import CompiledStateGraph
 
 from app.errors import ErrorBody
-from app.schemas import ChatRequest, ChatResponse, RecalledMemory
+from app.schemas import ChatRequest, ChatResponse, InjectionInfo, RecalledMemory
 from companion.errors import CompanionError
 from graphs.conversation import run_turn, turn_config
 
@@ -28,6 +28,7 @@ def to_response(state: dict[str, Any]) -> ChatResponse:
             for m in state.get("memories", [])
         ],
         timings_ms=state.get("timings_ms", {}),
+        injection=InjectionInfo.model_validate(state["injection"]) if state.get("injection") else None,
     )
 
 

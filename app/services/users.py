@@ -3,8 +3,8 @@
 A user's data lives in four places:
 
 - Chroma: their collection (``LongTermStore``), the source of truth;
-- Redis: short-term turns and last activity (``companion:u:{<user>}:*``), their rate-limit counters, their entries
-  on the association queue, and their API keys;
+- Redis: short-term turns, last activity, injection offences and restrictions (``companion:u:{<user>}:*``), their
+  rate-limit counters, their entries on the association queue, their security incidents and their API keys;
 - the LangGraph checkpointer (SQLite): threads ``<user>:<conversation>``, found through the user id the
   conversation graph writes into each checkpoint's metadata (and, for older checkpoints, through the
   conversation ids Chroma and Redis know).
@@ -24,6 +24,7 @@ from companion.services import Services
 from graphs.conversation import CHECKPOINT_USER_KEY
 from memory.api_keys import ApiKeyStore
 from memory.records import validate_user_id
+from memory.security import INCIDENTS_MAX, SecurityStore
 from memory.short_term import PREFIX
 
 
@@ -37,6 +38,7 @@ class ErasureReport:
     queued_messages: int
     checkpoint_threads: int
     api_keys: int
+    security_incidents: int
 
 
 async def conversation_ids(services: Services, checkpointer: BaseCheckpointSaver[Any], user_id: str) -> set[str]:
@@ -90,6 +92,7 @@ async def export_user(services: Services, checkpointer: BaseCheckpointSaver[Any]
         "queued_messages": queued,
         "checkpoint_threads": threads,
         "api_keys": keys,
+        "security_incidents": await SecurityStore(services.redis).incidents(limit=INCIDENTS_MAX, user_id=user_id),
     }
 
 
@@ -110,6 +113,7 @@ async def erase_user(services: Services, checkpointer: BaseCheckpointSaver[Any],
     for thread_id in threads:
         await checkpointer.adelete_thread(thread_id)
     api_keys = await ApiKeyStore(services.redis).revoke_user(user_id)
+    incidents = await SecurityStore(services.redis).forget_incidents(user_id)
     return ErasureReport(
         memories=memories,
         redis_keys=redis_keys,
@@ -117,4 +121,5 @@ async def erase_user(services: Services, checkpointer: BaseCheckpointSaver[Any],
         queued_messages=queued,
         checkpoint_threads=len(threads),
         api_keys=api_keys,
+        security_incidents=incidents,
     )

@@ -1,0 +1,211 @@
+"""Prompt-injection detection (design seed 003): rules plus a small classifier on the turn's MiniLM embedding.
+
+Three kinds, as in the seed: ``role_manipulation`` (make the companion drop its persona or rules),
+``system_query`` (extract the system prompt, instructions or configuration) and ``injection_attempt``
+(instructions smuggled in as markup, templates, fake system tags, SQL).
+
+- The rules are regular expressions per kind, each with the score a match is worth.
+- The classifier is logistic regression over the all-MiniLM-L6-v2 sentence embedding that the turn computes
+  anyway for retrieval, so the check costs one 384-float dot product, no second model call. It was fitted by
+  ``scripts/train_injection_classifier.py`` on the public labelled sets in ``../shared/data/injection`` (train
+  splits); the weights ship as ``tools/injection_classifier.json``.
+- A message is flagged when ``max(rule score, classifier score) >= 0.7`` (the seed's threshold). The kind is the
+  matching rule's, or ``injection_attempt`` when only the classifier fired.
+
+The LLM second opinion of the seed is not wired (see README: missing).
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import asdict, dataclass, field
+from enum import StrEnum
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+
+#: Score at or above which a message is treated as an injection (design seed 003).
+INJECTION_THRESHOLD = 0.7
+#: Score at or above which an injection is high severity.
+HIGH_SEVERITY_SCORE = 0.9
+
+CLASSIFIER_PATH = Path(__file__).with_name("injection_classifier.json")
+
+
+class InjectionKind(StrEnum):
+    """What an injection tries to do."""
+
+    ROLE_MANIPULATION = "role_manipulation"
+    SYSTEM_QUERY = "system_query"
+    INJECTION_ATTEMPT = "injection_attempt"
+
+
+@dataclass(frozen=True, slots=True)
+class Rule:
+    """A pattern of one kind and the score a match is worth."""
+
+    name: str
+    kind: InjectionKind
+    pattern: re.Pattern[str]
+    score: float
+
+
+def _rule(name: str, kind: InjectionKind, pattern: str, score: float) -> Rule:
+    return Rule(name, kind, re.compile(pattern, re.IGNORECASE | re.DOTALL), score)
+
+
+_ROLE, _SYSTEM, _INJECT = InjectionKind.ROLE_MANIPULATION, InjectionKind.SYSTEM_QUERY, InjectionKind.INJECTION_ATTEMPT
+_PRIOR = r"(?:all |any |the |your |my )?(?:previous|prior|above|earlier|preceding|initial|original)"
+
+RULES: tuple[Rule, ...] = (
+    _rule(
+        "ignore_instructions",
+        _ROLE,
+        rf"\b(?:ignore|disregard|forget|skip|override)\b.{{0,20}}{_PRIOR}.{{0,20}}"
+        r"\b(?:instructions?|prompts?|rules?|tasks?|directions?|guidelines?|messages?|context)",
+        0.95,
+    ),
+    _rule(
+        "ignore_german",
+        _ROLE,
+        r"\b(?:ignorier\w*|vergiss|vergessen)\b.{0,40}\b(?:vorherigen?|bisherigen?|obigen?|alle)\b.{0,30}"
+        r"\b(?:anweisungen|aufgaben|befehle|instruktionen|regeln)",
+        0.95,
+    ),
+    _rule("dan", _ROLE, r"\bDAN\b|\bdo anything now\b|\bjailbr(?:oken|eak)\b|\bdeveloper mode\b", 0.9),
+    _rule(
+        "no_restrictions",
+        _ROLE,
+        r"\b(?:no|without|free of|ignore (?:all |your )?)\s*(?:restrictions|limitations|filters|safety guidelines"
+        r"|content polic(?:y|ies)|ethical guidelines|rules)\b",
+        0.8,
+    ),
+    _rule(
+        "override_persona",
+        _ROLE,
+        r"\b(?:override|abandon|drop|change|reset)\b.{0,20}\b(?:your )?(?:personality|persona|character|programming)\b",
+        0.85,
+    ),
+    _rule(
+        "new_instructions",
+        _ROLE,
+        r"\b(?:from now on|now you are|you are now|henceforth)\b.{0,60}"
+        r"\b(?:no|without|unrestricted|unfiltered|not bound|any(?:thing)?)\b",
+        0.8,
+    ),
+    _rule(
+        "system_prompt",
+        _SYSTEM,
+        r"\b(?:system|initial|hidden|original|internal|secret)\s+(?:prompt|instructions?|message|rules|configuration)",
+        0.9,
+    ),
+    _rule(
+        "reveal_instructions",
+        _SYSTEM,
+        r"\b(?:show|print|reveal|repeat|output|tell|display|dump|list)\b.{0,20}\b(?:me )?(?:your|the)\b.{0,25}"
+        r"\b(?:instructions|prompt|rules you(?:'re| are) following|configuration|config settings|settings)\b",
+        0.85,
+    ),
+    _rule(
+        "exact_values",
+        _SYSTEM,
+        r"\b(?:exact|precise|numeric)\s+(?:values?|rules|numbers?)\b.{0,40}\b(?:traits?|personality|rules|following)"
+        r"|\b(?:traits?|personality|parameters?)\b.{0,60}\bexact(?:ly)?\s+(?:values?|numbers?|scores?)\b",
+        0.8,
+    ),
+    _rule("html_comment", _INJECT, r"<!--.*?(?:ignore|override|instead|system|prompt).*?-->", 0.9),
+    _rule("template", _INJECT, r"\{\{.*?(?:override|personality|system|prompt|user\.).*?\}\}", 0.9),
+    _rule(
+        "sql", _INJECT, r"\b(?:DELETE\s+FROM|DROP\s+TABLE|UPDATE\s+\w+\s+SET|INSERT\s+INTO|TRUNCATE\s+TABLE)\b", 0.85
+    ),
+    _rule("fake_system_tag", _INJECT, r"\[(?:SYSTEM|ADMIN|INST|DEVELOPER)\]|<\|?(?:system|im_start)\|?>", 0.9),
+    _rule("override_keyword", _INJECT, r"\b[A-Z_]*(?:INSTRUCTION|PROMPT|SYSTEM)_?OVERRIDE\b", 0.9),
+)
+
+
+@dataclass(frozen=True, slots=True)
+class InjectionVerdict:
+    """What the detector concluded about one message."""
+
+    flagged: bool
+    kind: InjectionKind | None
+    score: float
+    rule_score: float
+    classifier_score: float
+    severity: str  # "none", "medium" or "high"
+    indicators: list[str] = field(default_factory=list)
+
+    def to_dict(self) -> dict[str, Any]:
+        """A JSON-able dict."""
+        data = asdict(self)
+        data["kind"] = self.kind.value if self.kind else None
+        return data
+
+
+@dataclass(frozen=True, slots=True)
+class InjectionClassifier:
+    """Logistic regression over a normalised MiniLM embedding."""
+
+    weights: npt.NDArray[np.float32]
+    bias: float
+    trained_on: dict[str, Any]
+
+    def score(self, embedding: npt.ArrayLike) -> float:
+        """Probability that the embedded text is an injection."""
+        logit = float(np.dot(self.weights, np.asarray(embedding, dtype=np.float32)) + self.bias)
+        return float(1.0 / (1.0 + np.exp(-logit)))
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> InjectionClassifier:
+        """Load the JSON the training script writes."""
+        return cls(
+            weights=np.asarray(data["weights"], dtype=np.float32),
+            bias=float(data["bias"]),
+            trained_on=dict(data.get("trained_on", {})),
+        )
+
+
+@lru_cache(maxsize=1)
+def load_classifier(path: Path = CLASSIFIER_PATH) -> InjectionClassifier:
+    """The shipped classifier weights."""
+    return InjectionClassifier.from_dict(json.loads(path.read_text(encoding="utf-8")))
+
+
+def rule_matches(text: str) -> list[Rule]:
+    """Every rule that matches ``text``, strongest first."""
+    return sorted((rule for rule in RULES if rule.pattern.search(text)), key=lambda rule: -rule.score)
+
+
+def detect_injection(
+    text: str,
+    embedding: npt.ArrayLike | None,
+    classifier: InjectionClassifier | None,
+    *,
+    threshold: float = INJECTION_THRESHOLD,
+) -> InjectionVerdict:
+    """Rules, plus the classifier when an embedding and a classifier are given (rules only otherwise)."""
+    matches = rule_matches(text)
+    rule_score = matches[0].score if matches else 0.0
+    classifier_score = classifier.score(embedding) if classifier is not None and embedding is not None else 0.0
+    score = max(rule_score, classifier_score)
+    flagged = score >= threshold
+    kind = None
+    if flagged:
+        kind = matches[0].kind if matches and rule_score >= threshold else InjectionKind.INJECTION_ATTEMPT
+    severity = "none" if not flagged else "high" if score >= HIGH_SEVERITY_SCORE else "medium"
+    indicators = [rule.name for rule in matches]
+    if classifier_score >= threshold:
+        indicators.append("classifier")
+    return InjectionVerdict(
+        flagged=flagged,
+        kind=kind,
+        score=round(score, 4),
+        rule_score=round(rule_score, 4),
+        classifier_score=round(classifier_score, 4),
+        severity=severity,
+        indicators=indicators,
+    )
