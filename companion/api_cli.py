@@ -1,4 +1,8 @@
-"""``companion serve`` (the REST API under uvicorn) and ``companion keys create|list|revoke``."""
+"""API and security commands: ``serve``, ``keys create|list|revoke``, ``injection-check``.
+
+``companion serve`` runs the REST API under uvicorn; ``companion injection-check --text T [--json]`` scores a text
+with the injection detector (the same rules and classifier the conversation graph uses).
+"""
 
 from __future__ import annotations
 
@@ -36,6 +40,10 @@ def add_parsers(commands: argparse._SubParsersAction) -> None:
     revoke = key_commands.add_parser("revoke", help="revoke a key by its id")
     revoke.add_argument("key_id")
     revoke.add_argument("--json", action="store_true")
+
+    check = commands.add_parser("injection-check", help="score a text with the injection detector (rules + classifier)")
+    check.add_argument("--text", required=True)
+    check.add_argument("--json", action="store_true")
 
 
 def _port(text: str) -> int:
@@ -106,3 +114,24 @@ async def _keys(args: argparse.Namespace, settings: Settings) -> int:
         return 0
     finally:
         await redis.aclose()
+
+
+def injection_check(args: argparse.Namespace, settings: Settings) -> int:
+    """Print the injection verdict of one text (exit 0 either way: this reports, it does not judge)."""
+    from memory.embeddings import load_embedder
+    from memory.records import validate_message
+    from tools.injection import detect_injection, load_classifier
+
+    text = validate_message(args.text, max_chars=settings.max_message_chars)
+    embedder = load_embedder(settings.data_dir / "models")
+    verdict = detect_injection(text, embedder.embed([text])[0], load_classifier())
+    if args.json:
+        print(json.dumps({"injection": verdict.to_dict()}))
+    else:
+        state = "[bold red]flagged[/]" if verdict.flagged else "[green]not flagged[/]"
+        kind = f" as {verdict.kind.value}" if verdict.kind else ""
+        console.print(
+            f"{state}{kind}: score {verdict.score:.3f} (rules {verdict.rule_score:.2f}, "
+            f"classifier {verdict.classifier_score:.3f}; threshold 0.7)"
+        )
+    return 0

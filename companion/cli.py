@@ -7,6 +7,7 @@
     companion demo
     companion serve [--host H] [--port P]
     companion keys create (--user ID | --admin) [--name N] | list | revoke KEY_ID
+    companion injection-check --text T [--json]
 
 Errors a user can cause print one line on stderr and exit with the error's code (2 for bad input or
 configuration, 3 when rate limited, 4 when a store is unreachable, 5 when the chat model fails);
@@ -107,6 +108,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             "demo": _demo,
             "serve": api_cli.serve,
             "keys": api_cli.keys,
+            "injection-check": api_cli.injection_check,
         }[args.command]
         return handler(args, settings)
     except CompanionError as exc:
