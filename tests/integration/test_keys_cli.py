@@ -8,10 +8,10 @@ from tests.integration.api_helpers import api_client
 from tests.integration.test_cli import COMPANION, PROCESS_TIMEOUT, cli_env, data_dir  # noqa: F401 (fixture)
 
 
-def _run(data_dir: Path, redis_url: str, *args: str) -> subprocess.CompletedProcess[str]:
+def _run(directory: Path, redis_url: str, *args: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         [str(COMPANION), *args],
-        env=cli_env(data_dir, redis_url),
+        env=cli_env(directory, redis_url),
         capture_output=True,
         text=True,
         timeout=PROCESS_TIMEOUT,
