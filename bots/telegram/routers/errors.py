@@ -1,0 +1,39 @@
+"""The errors router: one line to the user for errors they can act on, a log entry for the rest."""
+
+from __future__ import annotations
+
+import logging
+
+from aiogram import Router
+from aiogram.exceptions import TelegramAPIError
+from aiogram.types import ErrorEvent
+
+from bots.common.chat_manager import ChatManager
+from companion.errors import CompanionError, InvalidInputError, RateLimitedError
+
+logger = logging.getLogger(__name__)
+router = Router(name="errors")
+
+FAILED_TEXT = "Sorry, I couldn't answer that just now. Please try again in a little while."
+
+
+@router.error()
+async def on_error(event: ErrorEvent, chats: ChatManager) -> None:
+    """Tell the user what went wrong, in one line, and count the failure against the chat's health."""
+    message = event.update.message
+    exc = event.exception
+    if isinstance(exc, RateLimitedError | InvalidInputError):
+        text = str(exc)
+    elif isinstance(exc, CompanionError):
+        logger.warning("turn failed: %s", exc)
+        text = FAILED_TEXT
+    else:
+        logger.error("unexpected error in update %s", event.update.update_id, exc_info=exc)
+        text = FAILED_TEXT
+    if message is None:
+        return
+    await chats.record(str(message.chat.id), "errors")
+    try:
+        await message.answer(text)
+    except TelegramAPIError as send_error:
+        logger.warning("could not report an error in chat %s: %s", message.chat.id, send_error)
