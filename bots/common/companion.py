@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import warnings
 from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
@@ -36,6 +37,15 @@ class Audience(StrEnum):
 
     PRIVATE = "private"  # only the user: a DM, a private chat, an ephemeral answer
     GROUP = "group"  # a group chat or a server channel
+
+
+def quiet_durability_warning() -> None:
+    """Silence LangGraph's per-turn warning that ``durability`` has no effect without a checkpointer.
+
+    The bots run the graph without one: the context lives in Redis and Chroma, and ``/forget`` must be able to
+    delete everything a user left behind (checkpoint threads cannot be listed per user cheaply).
+    """
+    warnings.filterwarnings("ignore", message="`durability` has no effect", category=UserWarning)
 
 
 def platform_user_id(platform: str, user_id: int | str) -> str:

@@ -15,7 +15,7 @@ from discord.ext import commands
 
 from bots.common.chat_manager import ChatManager
 from bots.common.clock import Clock, SystemClock
-from bots.common.companion import Companion
+from bots.common.companion import Companion, quiet_durability_warning
 from bots.common.relationships import RelationshipStore
 from bots.common.tokens import discord_token
 from companion.errors import CompanionError, ConfigurationError, InvalidInputError, RateLimitedError
@@ -107,6 +107,7 @@ async def run_discord_bot(settings: Settings, *, sync_commands: bool = True) -> 
     from graphs.conversation import build_graph_from_services
 
     token = discord_token(settings.discord_token)
+    quiet_durability_warning()
     async with open_services(settings) as services:
         clock = SystemClock()
         companion = Companion(

@@ -21,7 +21,7 @@ from redis.asyncio import Redis
 from bots.common.chat_buffer import ChatBatchQueue, ChatBuffer
 from bots.common.chat_manager import ChatManager
 from bots.common.clock import Clock, SystemClock
-from bots.common.companion import Companion
+from bots.common.companion import Companion, quiet_durability_warning
 from bots.common.relationships import RelationshipStore
 from bots.common.response_flow import ResponseFlow
 from bots.common.tokens import telegram_token
@@ -59,7 +59,14 @@ def build_dispatcher(
         rng=rng,
     )
     # Commands before free text; the errors router sees failures of every other router.
-    dispatcher.include_routers(errors.router, membership.router, forget.router, commands.router, conversation.router)
+    # Routers are built per dispatcher (an aiogram router belongs to one parent).
+    dispatcher.include_routers(
+        errors.build_router(),
+        membership.build_router(),
+        forget.build_router(),
+        commands.build_router(),
+        conversation.build_router(),
+    )
     return dispatcher
 
 
@@ -91,6 +98,7 @@ async def run_telegram_bot(settings: Settings) -> None:
     from graphs.conversation import build_graph_from_services
 
     token = telegram_token(settings.telegram_token)
+    quiet_durability_warning()
     async with open_services(settings) as services:
         companion = Companion(
             graph=build_graph_from_services(services),

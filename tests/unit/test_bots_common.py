@@ -4,6 +4,7 @@ import asyncio
 import random
 
 import pytest
+from bot_support import FixedRandom, ManualClock
 from pydantic import SecretStr
 
 from bots.common.chat_buffer import BufferedMessage, ChatBuffer, summary_lines
@@ -23,30 +24,6 @@ from bots.common.sensitivity import sensitivity_level
 from bots.common.tokens import discord_token, telegram_token
 from companion.errors import ConfigurationError
 from companion.settings import load_settings
-
-
-class ManualClock:
-    def __init__(self, now: float = 1_750_000_000.0) -> None:
-        self.current = now
-        self.slept: list[float] = []
-
-    def now(self) -> float:
-        return self.current
-
-    async def sleep(self, seconds: float) -> None:
-        self.slept.append(seconds)
-        self.current += seconds
-
-
-class FixedRandom(random.Random):
-    """A random source whose draws all sit at one point of their range (uniform(a, b) = a + (b - a) * f)."""
-
-    def __init__(self, fraction: float) -> None:
-        super().__init__(0)
-        self.fraction = fraction
-
-    def random(self) -> float:
-        return self.fraction
 
 
 # -- replies ---------------------------------------------------------------------------------------------------

@@ -12,8 +12,6 @@ from bots.common.companion import Companion, platform_user_id
 from bots.common.replies import TELEGRAM_MESSAGE_LIMIT, split_reply
 from bots.telegram.chats import PLATFORM, is_private
 
-router = Router(name="commands")
-
 START_TEXT = (
     "Hi, I'm {persona}, a companion that remembers. Just write to me here; in a group, mention me or reply to "
     "me.\n\n/memories [words] - what I remember about you (private chat only)\n/personality - how I am\n"
@@ -23,13 +21,11 @@ MEMORIES_PRIVATE_ONLY = "I only show memories in a private chat with me."
 NO_MEMORIES = "I don't remember anything about you yet."
 
 
-@router.message(CommandStart())
 async def start(message: Message, companion: Companion) -> None:
     """Greet and list the commands."""
     await message.answer(START_TEXT.format(persona=companion.persona))
 
 
-@router.message(Command("memories"))
 async def memories(message: Message, command: CommandObject, companion: Companion) -> None:
     """The user's memories: relevant to the words after the command, else the newest."""
     if message.from_user is None:
@@ -46,7 +42,15 @@ async def memories(message: Message, command: CommandObject, companion: Companio
         await message.answer(chunk)
 
 
-@router.message(Command("personality"))
 async def personality(message: Message, companion: Companion) -> None:
     """What the companion can tell about its personality."""
     await message.answer(companion.personality())
+
+
+def build_router() -> Router:
+    """/start, /memories, /personality."""
+    router = Router(name="commands")
+    router.message.register(start, CommandStart())
+    router.message.register(memories, Command("memories"))
+    router.message.register(personality, Command("personality"))
+    return router

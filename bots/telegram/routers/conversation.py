@@ -19,10 +19,15 @@ from bots.common.response_flow import ResponseFlow
 from bots.telegram.chats import PLATFORM, addresses_bot, is_private, validate_chat, without_mention
 
 logger = logging.getLogger(__name__)
-router = Router(name="conversation")
 
 
-@router.message(F.text, ~F.text.startswith("/"))
+def build_router() -> Router:
+    """Free text in private chats and groups."""
+    router = Router(name="conversation")
+    router.message.register(on_text, F.text, ~F.text.startswith("/"))
+    return router
+
+
 async def on_text(
     message: Message,
     bot: Bot,

@@ -12,12 +12,10 @@ from bots.common.chat_manager import ChatManager
 from companion.errors import CompanionError, InvalidInputError, RateLimitedError
 
 logger = logging.getLogger(__name__)
-router = Router(name="errors")
 
 FAILED_TEXT = "Sorry, I couldn't answer that just now. Please try again in a little while."
 
 
-@router.error()
 async def on_error(event: ErrorEvent, chats: ChatManager) -> None:
     """Tell the user what went wrong, in one line, and count the failure against the chat's health."""
     message = event.update.message
@@ -37,3 +35,10 @@ async def on_error(event: ErrorEvent, chats: ChatManager) -> None:
         await message.answer(text)
     except TelegramAPIError as send_error:
         logger.warning("could not report an error in chat %s: %s", message.chat.id, send_error)
+
+
+def build_router() -> Router:
+    """Errors of every other router."""
+    router = Router(name="errors")
+    router.errors.register(on_error)
+    return router

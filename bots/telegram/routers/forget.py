@@ -11,8 +11,6 @@ from bots.common.chat_buffer import ChatBuffer
 from bots.common.companion import Companion, platform_user_id
 from bots.telegram.chats import PLATFORM
 
-router = Router(name="forget")
-
 CONFIRM_TEXT = "Delete everything I remember about you? This cannot be undone."
 DONE_TEXT = "Done: I have forgotten everything about you."
 KEPT_TEXT = "Nothing was deleted."
@@ -26,7 +24,6 @@ class ForgetCallback(CallbackData, prefix="forget"):
     confirm: bool
 
 
-@router.message(Command("forget"))
 async def ask(message: Message) -> None:
     """Ask for confirmation with two buttons."""
     if message.from_user is None:
@@ -45,7 +42,6 @@ async def ask(message: Message) -> None:
     await message.reply(CONFIRM_TEXT, reply_markup=keyboard)
 
 
-@router.callback_query(ForgetCallback.filter(F.confirm))
 async def confirmed(
     query: CallbackQuery, callback_data: ForgetCallback, companion: Companion, buffer: ChatBuffer
 ) -> None:
@@ -63,7 +59,6 @@ async def confirmed(
         )
 
 
-@router.callback_query(ForgetCallback.filter(~F.confirm))
 async def declined(query: CallbackQuery, callback_data: ForgetCallback) -> None:
     """Keep everything."""
     if query.from_user.id != callback_data.user:
@@ -74,3 +69,12 @@ async def declined(query: CallbackQuery, callback_data: ForgetCallback) -> None:
         await query.bot.edit_message_text(  # type: ignore[union-attr]
             KEPT_TEXT, chat_id=query.message.chat.id, message_id=query.message.message_id
         )
+
+
+def build_router() -> Router:
+    """/forget and its confirmation buttons."""
+    router = Router(name="forget")
+    router.message.register(ask, Command("forget"))
+    router.callback_query.register(confirmed, ForgetCallback.filter(F.confirm))
+    router.callback_query.register(declined, ForgetCallback.filter(~F.confirm))
+    return router

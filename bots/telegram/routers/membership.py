@@ -14,10 +14,7 @@ from bots.common.chat_manager import ChatManager
 from bots.common.relationships import is_admin
 from bots.telegram.chats import PLATFORM, validate_chat
 
-router = Router(name="membership")
 
-
-@router.my_chat_member(ChatMemberUpdatedFilter(JOIN_TRANSITION))
 async def added(
     event: ChatMemberUpdated,
     bot: Bot,
@@ -41,8 +38,15 @@ async def added(
     )
 
 
-@router.my_chat_member(ChatMemberUpdatedFilter(LEAVE_TRANSITION))
 async def removed(event: ChatMemberUpdated, chats: ChatManager, buffer: ChatBuffer) -> None:
     """Someone removed the bot: mark the chat left and drop its buffer."""
     await chats.set_status(str(event.chat.id), "left", "removed from the chat", title=event.chat.title or "")
     buffer.drop_chat(str(event.chat.id))
+
+
+def build_router() -> Router:
+    """The bot's own membership changes."""
+    router = Router(name="membership")
+    router.my_chat_member.register(added, ChatMemberUpdatedFilter(JOIN_TRANSITION))
+    router.my_chat_member.register(removed, ChatMemberUpdatedFilter(LEAVE_TRANSITION))
+    return router
