@@ -79,6 +79,9 @@ class CompanionBot(commands.Bot):
             synced = await self.tree.sync()
             logger.info("published %d slash commands", len(synced))
 
+    async def on_message(self, message: discord.Message, /) -> None:
+        """No prefix commands (the cogs answer messages; commands are slash commands)."""
+
     async def on_app_command_error(self, interaction: discord.Interaction, error: app_commands.AppCommandError) -> None:
         """One line to the user, only to them; unexpected errors are logged."""
         original = getattr(error, "original", error)
