@@ -12,15 +12,17 @@ def run_bot(platform: str, settings: Settings, *, sync_commands: bool = True) ->
     """Run the Discord or Telegram bot until interrupted."""
     if platform == "discord":
         from bots.common.tokens import discord_token
+
+        discord_token(settings.discord_token)  # fail before importing the client or opening any service
         from bots.discord.bot import run_discord_bot
 
-        discord_token(settings.discord_token)  # fail before opening any service
         asyncio.run(run_discord_bot(settings, sync_commands=sync_commands))
     else:
         from bots.common.tokens import telegram_token
-        from bots.telegram.bot import run_telegram_bot
 
         telegram_token(settings.telegram_token)
+        from bots.telegram.bot import run_telegram_bot
+
         asyncio.run(run_telegram_bot(settings))
     return 0
 

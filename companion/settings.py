@@ -62,6 +62,10 @@ class Settings(BaseSettings):
     inactive_ttl_seconds: int = Field(default=3600, ge=60, description="Short-term TTL for inactive users.")
     discord_token: SecretStr | None = Field(default=None, description="Discord bot token (`companion bot discord`).")
     telegram_token: SecretStr | None = Field(default=None, description="Telegram bot token (`companion bot telegram`).")
+    telegram_api_base: str | None = Field(
+        default=None,
+        description="Bot API server for the Telegram bot (a self-hosted telegram-bot-api). Unset: api.telegram.org.",
+    )
     admin_ids: Annotated[frozenset[str], NoDecode] = Field(
         default=frozenset(),
         description="Comma-separated platform user ids of the companion's admins: a bare id ('1234') matches on "
@@ -81,6 +85,13 @@ class Settings(BaseSettings):
         if value and not value.startswith(("http://", "https://")):
             raise ValueError("must start with http:// or https://")
         return value or None
+
+    @field_validator("telegram_api_base")
+    @classmethod
+    def _check_telegram_api_base(cls, value: str | None) -> str | None:
+        if value and not value.startswith(("http://", "https://")):
+            raise ValueError("must start with http:// or https://")
+        return value.rstrip("/") if value else None
 
     @field_validator("chat_model")
     @classmethod

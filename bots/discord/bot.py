@@ -9,6 +9,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Collection
 
+import aiohttp
 import discord
 from discord import app_commands
 from discord.ext import commands
@@ -16,6 +17,7 @@ from discord.ext import commands
 from bots.common.chat_manager import ChatManager
 from bots.common.clock import Clock, SystemClock
 from bots.common.companion import Companion, quiet_durability_warning
+from bots.common.errors import PlatformUnavailableError
 from bots.common.relationships import RelationshipStore
 from bots.common.tokens import discord_token
 from companion.errors import CompanionError, ConfigurationError, InvalidInputError, RateLimitedError
@@ -131,6 +133,8 @@ async def run_discord_bot(settings: Settings, *, sync_commands: bool = True) -> 
         try:
             async with bot:
                 await bot.start(token)
+        except (aiohttp.ClientConnectionError, TimeoutError) as exc:
+            raise PlatformUnavailableError(f"cannot reach Discord: {exc}") from None
         except discord.LoginFailure:
             raise ConfigurationError(
                 "Discord rejected COMPANION_DISCORD_TOKEN; reset it in the developer portal"

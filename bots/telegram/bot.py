@@ -15,13 +15,14 @@ from collections.abc import Collection
 from aiogram import Bot, Dispatcher
 from aiogram.client.session.aiohttp import AiohttpSession
 from aiogram.client.telegram import TelegramAPIServer
-from aiogram.exceptions import TelegramAPIError, TelegramUnauthorizedError
+from aiogram.exceptions import TelegramAPIError, TelegramNetworkError, TelegramUnauthorizedError
 from redis.asyncio import Redis
 
 from bots.common.chat_buffer import ChatBatchQueue, ChatBuffer
 from bots.common.chat_manager import ChatManager
 from bots.common.clock import Clock, SystemClock
 from bots.common.companion import Companion, quiet_durability_warning
+from bots.common.errors import PlatformUnavailableError
 from bots.common.relationships import RelationshipStore
 from bots.common.response_flow import ResponseFlow
 from bots.common.tokens import telegram_token
@@ -107,7 +108,7 @@ async def run_telegram_bot(settings: Settings) -> None:
             embedder=services.embedder,
             persona=settings.persona,
         )
-        bot = create_bot(token)
+        bot = create_bot(token, api_base=settings.telegram_api_base)
         try:
             me = await bot.get_me()
         except TelegramUnauthorizedError:
@@ -115,7 +116,10 @@ async def run_telegram_bot(settings: Settings) -> None:
             raise ConfigurationError(
                 "Telegram rejected COMPANION_TELEGRAM_TOKEN; get a valid one from @BotFather"
             ) from None
-        logger.warning("Telegram bot @%s is running", me.username)
+        except TelegramNetworkError as exc:
+            await bot.session.close()
+            raise PlatformUnavailableError(f"cannot reach the Telegram Bot API: {exc.message}") from None
+        logger.info("Telegram bot @%s is running", me.username)
         dispatcher = build_dispatcher(companion=companion, redis=services.redis, admin_ids=settings.admin_ids)
         recheck = asyncio.create_task(recheck_periodically(bot, dispatcher, interval=RECHECK_INTERVAL_SECONDS))
         try:

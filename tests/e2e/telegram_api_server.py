@@ -1,12 +1,13 @@
 """A small local Telegram Bot API server for the bot tests: aiogram's real client talks HTTP to it.
 
-It speaks the methods the bot uses (getMe, sendMessage, leaveChat, getChatMember, answerCallbackQuery,
+It speaks the methods the bot uses (getMe, getUpdates, sendMessage, leaveChat, getChatMember, answerCallbackQuery,
 editMessageText), answers like Telegram (``{"ok": true, "result": ...}`` or an error with its code), and records
-every call. Updates go in through ``Dispatcher.feed_update``.
+every call. Updates go in through ``Dispatcher.feed_update``, or through getUpdates for a polling bot.
 """
 
 from __future__ import annotations
 
+import asyncio
 import itertools
 import json
 import time
@@ -37,6 +38,7 @@ class TelegramAPI:
     chat_types: dict[int, str] = field(default_factory=dict)
     members: dict[int, set[int]] = field(default_factory=dict)
     blocked: set[int] = field(default_factory=set)
+    updates: list[dict[str, Any]] = field(default_factory=list)
     _ids: itertools.count[int] = field(default_factory=lambda: itertools.count(1000))
 
     def sent(self, chat_id: int | None = None) -> list[str]:
@@ -75,7 +77,10 @@ class TelegramAPI:
                 "text": params["text"],
             }
             return 200, {"ok": True, "result": result}
-        if method in ("leaveChat", "answerCallbackQuery"):
+        if method == "getUpdates":
+            offset = int(params.get("offset") or 0)
+            return 200, {"ok": True, "result": [u for u in self.updates if u["update_id"] >= offset]}
+        if method in ("leaveChat", "answerCallbackQuery", "deleteWebhook"):
             return 200, {"ok": True, "result": True}
         if method == "getChatMember":
             chat_id, user_id = int(params["chat_id"]), int(params["user_id"])
@@ -94,6 +99,8 @@ async def start_server(api: TelegramAPI) -> web.AppRunner:
         form = await request.post()
         params = {key: _decode(value) for key, value in form.items()}
         status, body = api.handle(request.match_info["method"], params)
+        if request.match_info["method"] == "getUpdates" and not body["result"]:
+            await asyncio.sleep(0.2)  # a short long-poll
         return web.json_response(body, status=status)
 
     app = web.Application()

@@ -5,11 +5,13 @@ real dispatcher, real Redis, real Chroma, the real embedder. Only the chat model
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import itertools
 import json
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -24,9 +26,11 @@ from bots.common.chat_manager import ChatManager
 from bots.common.companion import GROUP_WITHHELD_REPLY, Companion
 from bots.common.relationships import RelationshipStore, relation_key
 from bots.common.sensitivity import SENSITIVITY_KEY
-from bots.telegram.bot import build_dispatcher, create_bot
+from bots.telegram.bot import build_dispatcher, create_bot, run_telegram_bot
 from bots.telegram.chats import deliver_outreach, recheck_chats
 from bots.telegram.routers.forget import CONFIRM_TEXT, DONE_TEXT, ForgetCallback
+from companion.errors import ConfigurationError
+from companion.settings import load_settings
 from graphs.conversation import build_graph
 from memory.embeddings import Embedder
 from memory.long_term import LongTermStore
@@ -354,3 +358,36 @@ async def test_outreach_goes_private_then_falls_back_to_the_last_group(make_harn
     await harness.feed(text_message(GROUP, 16, "hello", mention=True))
     assert await deliver_outreach(harness.bot, relations, 16, "still there? <3") == "channel"
     assert harness.api.sent(GROUP)[-1] == '<a href="tg://user?id=16">↪</a> still there? &lt;3'
+
+
+async def test_companion_bot_telegram_polls_the_api_and_answers(
+    redis_url: str, session_dir: Path, embedder: Embedder, tmp_path: Path
+) -> None:
+    """``run_telegram_bot`` as ``companion bot telegram`` runs it: real services from settings, long polling."""
+    api = TelegramAPI()
+    runner = await start_server(api)
+    data_dir = tmp_path / "data"
+    data_dir.mkdir()
+    (data_dir / "models").symlink_to(session_dir / "models", target_is_directory=True)
+    settings = load_settings(data_dir=data_dir, redis_url=redis_url, telegram_token=TOKEN, telegram_api_base=api.url)
+    try:
+        bad = load_settings(
+            data_dir=data_dir, redis_url=redis_url, telegram_token="123456:" + "x" * 35, telegram_api_base=api.url
+        )
+        with pytest.raises(ConfigurationError, match="Telegram rejected COMPANION_TELEGRAM_TOKEN"):
+            await run_telegram_bot(bad)
+
+        api.updates.append({"update_id": 1, **text_message(77, 77, "hello from polling")})
+        task = asyncio.create_task(run_telegram_bot(settings))
+        for _ in range(600):  # bounds a hung bot; not a speed assertion
+            if api.sent(77) or task.done():
+                break
+            await asyncio.sleep(0.1)
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+        [reply] = api.sent(77)
+        assert reply.startswith("[offline]")
+        assert [call.method for call in api.calls][:1] == ["getMe"] and api.called("getUpdates")
+    finally:
+        await runner.cleanup()
