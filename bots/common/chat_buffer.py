@@ -14,6 +14,7 @@ batch (those are in Redis).
 from __future__ import annotations
 
 import json
+import logging
 import math
 import re
 from collections import Counter, deque
@@ -31,6 +32,9 @@ DEFAULT_BATCH_SIZE = 50
 SUMMARY_LINES_PER_BATCH = 3
 SUMMARY_MAX_LINES = 12
 SUMMARY_LINE_CHARS = 200
+MAX_PENDING_BATCHES = 1000
+
+logger = logging.getLogger(__name__)
 
 _WORD = re.compile(r"\w+", re.UNICODE)
 # Frequent function words of the two languages the bots greet in; they say nothing about a chat's topic.
@@ -148,15 +152,42 @@ def _line(message: BufferedMessage) -> str:
 
 
 class ChatBatchQueue:
-    """Queues chat batches on the association stream for the memory implicator."""
+    """Queues chat batches on the association stream for the memory implicator.
+
+    A batch that cannot be queued (Redis unreachable) is kept in process memory and sent, in order, before the
+    next one; up to ``MAX_PENDING_BATCHES``, beyond which the oldest is dropped with an error in the log.
+    """
 
     def __init__(self, redis: Redis, *, platform: str) -> None:
         self.redis = redis
         self.platform = platform
+        self._pending: deque[ChatBatch] = deque()
 
-    async def push(self, batch: ChatBatch) -> str:
-        """Queue one batch; returns the stream entry id."""
-        fields = {
+    @property
+    def pending(self) -> int:
+        """Batches waiting for Redis."""
+        return len(self._pending)
+
+    async def push(self, *batches: ChatBatch) -> list[str]:
+        """Queue ``batches`` after any batches still pending; returns the stream entry ids written now."""
+        self._pending.extend(batches)
+        while len(self._pending) > MAX_PENDING_BATCHES:
+            dropped = self._pending.popleft()
+            logger.error(
+                "dropped a batch of %d messages of chat %s: Redis unreachable", len(dropped.messages), dropped.chat_id
+            )
+        written = []
+        while self._pending:
+            try:
+                entry = await self.redis.xadd(ASSOCIATION_STREAM, self._fields(self._pending[0]))  # type: ignore[arg-type]
+            except RedisError as exc:
+                raise StoreUnavailableError(f"Redis is not usable: {exc}") from exc
+            self._pending.popleft()
+            written.append(entry.decode() if isinstance(entry, bytes) else str(entry))
+        return written
+
+    def _fields(self, batch: ChatBatch) -> dict[str, str]:
+        return {
             "kind": "chat_batch",
             "platform": self.platform,
             "chat_id": batch.chat_id,
@@ -164,8 +195,3 @@ class ChatBatchQueue:
             "messages": json.dumps([message.to_dict() for message in batch.messages], ensure_ascii=False),
             "summary": batch.summary,
         }
-        try:
-            entry = await self.redis.xadd(ASSOCIATION_STREAM, fields)  # type: ignore[arg-type]
-        except RedisError as exc:
-            raise StoreUnavailableError(f"Redis is not usable: {exc}") from exc
-        return entry.decode() if isinstance(entry, bytes) else str(entry)

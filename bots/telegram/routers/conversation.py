@@ -63,9 +63,10 @@ async def on_text(
             return
     user_id = platform_user_id(PLATFORM, sender.id)
     author = sender.full_name or sender.username or str(sender.id)
-    for batch in buffer.add(BufferedMessage(chat_key, user_id, author, message.text, clock.now())):
-        await batch_queue.push(batch)
-        await chats.record(chat_key, "batches")
+    batches = buffer.add(BufferedMessage(chat_key, user_id, author, message.text, clock.now()))
+    if batches or batch_queue.pending:
+        written = await batch_queue.push(*batches)
+        await chats.record(chat_key, "batches", len(written))
     title = message.chat.title or ("private" if private else "")
     await chats.record_message(chat_key, title=title, chat_type=message.chat.type, buffered=buffer.size(chat_key))
 

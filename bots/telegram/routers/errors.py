@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import logging
 
-from aiogram import Router
+from aiogram import Bot, Router
 from aiogram.exceptions import TelegramAPIError
 from aiogram.types import ErrorEvent
 
 from bots.common.chat_manager import ChatManager
+from bots.telegram.chats import addresses_bot, is_private
 from companion.errors import CompanionError, InvalidInputError, RateLimitedError
 
 logger = logging.getLogger(__name__)
@@ -16,8 +17,12 @@ logger = logging.getLogger(__name__)
 FAILED_TEXT = "Sorry, I couldn't answer that just now. Please try again in a little while."
 
 
-async def on_error(event: ErrorEvent, chats: ChatManager) -> None:
-    """Tell the user what went wrong, in one line, and count the failure against the chat's health."""
+async def on_error(event: ErrorEvent, bot: Bot, chats: ChatManager) -> None:
+    """Tell the user what went wrong, in one line, and count the failure against the chat's health.
+
+    In a group, only a message addressed to the companion gets the line; a failure while buffering someone
+    else's message is only logged and counted.
+    """
     message = event.update.message
     exc = event.exception
     if isinstance(exc, RateLimitedError | InvalidInputError):
@@ -31,6 +36,8 @@ async def on_error(event: ErrorEvent, chats: ChatManager) -> None:
     if message is None:
         return
     await chats.record(str(message.chat.id), "errors")
+    if not is_private(message) and not addresses_bot(message, await bot.me()):
+        return
     try:
         await message.answer(text)
     except TelegramAPIError as send_error:
