@@ -391,3 +391,24 @@ async def test_companion_bot_telegram_polls_the_api_and_answers(
         assert [call.method for call in api.calls][:1] == ["getMe"] and api.called("getUpdates")
     finally:
         await runner.cleanup()
+
+
+async def test_start_and_personality_answer_honestly(make_harness: HarnessFactory) -> None:
+    harness = await make_harness()
+    await harness.feed(text_message(18, 18, "/start"))
+    await harness.feed(text_message(18, 18, "/personality"))
+    start, personality = harness.api.sent(18)
+    assert "/forget" in start and "/memories" in start
+    assert "not tracked yet" in personality
+
+
+async def test_forget_declined_keeps_everything(make_harness: HarnessFactory) -> None:
+    harness = await make_harness(chat_model=EchoChatModel(delay=0))
+    await harness.feed(text_message(19, 19, "I like tea"))
+    no = ForgetCallback(user=19, confirm=False).pack()
+    message = {"message_id": 6, "date": int(time.time()), "chat": chat(19), "text": CONFIRM_TEXT}
+    await harness.feed(
+        {"callback_query": {"id": "19", "from": user(19), "chat_instance": "x", "data": no, "message": message}}
+    )
+    assert harness.long_term.count("telegram:19") == 1
+    assert harness.api.called("editMessageText")[-1].params["text"] == "Nothing was deleted."
