@@ -4,6 +4,8 @@
     companion memories search --user ID --query TEXT [--k N] [--json]
     companion memories list --user ID [--limit N] [--json]
     companion services start|stop|status [--json]
+    companion bot discord|telegram [--no-sync]
+    companion chats [--json]
     companion demo
     companion serve [--host H] [--port P]
     companion keys create (--user ID | --admin) [--name N] | list | revoke KEY_ID
@@ -73,6 +75,13 @@ def _parser() -> argparse.ArgumentParser:
     services.add_argument("action", choices=["start", "stop", "status"])
     services.add_argument("--json", action="store_true")
 
+    bot = commands.add_parser("bot", help="run the Discord or Telegram bot")
+    bot.add_argument("platform", choices=["discord", "telegram"])
+    bot.add_argument("--no-sync", action="store_true", help="Discord: do not publish the slash commands at start-up")
+
+    chats = commands.add_parser("chats", help="every chat of the bots with activity level and health")
+    chats.add_argument("--json", action="store_true")
+
     commands.add_parser("demo", help="a short scripted conversation that shows recall")
 
     from companion import api_cli
@@ -105,6 +114,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             "chat": _chat,
             "memories": _memories,
             "services": _services,
+            "bot": _bot,
+            "chats": _chats,
             "demo": _demo,
             "serve": api_cli.serve,
             "keys": api_cli.keys,
@@ -275,6 +286,26 @@ def _services(args: argparse.Namespace, settings: Settings) -> int:
         print(json.dumps(status))
     else:
         console.print_json(data=status)
+    return 0
+
+
+# -- bots -------------------------------------------------------------------------------------------------
+def _bot(args: argparse.Namespace, settings: Settings) -> int:
+    from bots.commands import run_bot
+
+    logging.getLogger().setLevel(logging.DEBUG if args.debug else logging.INFO)
+    return run_bot(args.platform, settings, sync_commands=not args.no_sync)
+
+
+def _chats(args: argparse.Namespace, settings: Settings) -> int:
+    from bots.commands import chats_report
+
+    report = asyncio.run(chats_report(settings))
+    if args.json:
+        print(json.dumps(report, ensure_ascii=False))
+        return 0
+    columns = ["platform", "chat_id", "title", "status", "activity", "health", "messages_24h", "replies_24h"]
+    _table(f"{report['totals']['chats']} chats", report["chats"], columns)
     return 0
 
 

@@ -3,13 +3,18 @@
 from __future__ import annotations
 
 import os
+import re
 from functools import lru_cache
 from pathlib import Path
+from typing import Annotated
 
 from pydantic import Field, SecretStr, ValidationError, field_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from companion.errors import ConfigurationError
+
+#: An admin id: a platform's numeric user id, optionally prefixed with the platform.
+ADMIN_ID_PATTERN = re.compile(r"^(?:(?:telegram|discord):)?[0-9]{1,20}$")
 
 
 def default_data_dir() -> Path:
@@ -58,6 +63,17 @@ class Settings(BaseSettings):
     injection_cooldown_seconds: int = Field(
         default=900, ge=1, le=7 * 24 * 3600, description="Cooldown after a second injection attempt within 7 days."
     )
+    discord_token: SecretStr | None = Field(default=None, description="Discord bot token (`companion bot discord`).")
+    telegram_token: SecretStr | None = Field(default=None, description="Telegram bot token (`companion bot telegram`).")
+    telegram_api_base: str | None = Field(
+        default=None,
+        description="Bot API server for the Telegram bot (a self-hosted telegram-bot-api). Unset: api.telegram.org.",
+    )
+    admin_ids: Annotated[frozenset[str], NoDecode] = Field(
+        default=frozenset(),
+        description="Comma-separated platform user ids of the companion's admins: a bare id ('1234') matches on "
+        "every platform, a prefixed one ('telegram:1234', 'discord:1234') on that platform only.",
+    )
 
     @field_validator("redis_url")
     @classmethod
@@ -73,12 +89,29 @@ class Settings(BaseSettings):
             raise ValueError("must start with http:// or https://")
         return value or None
 
+    @field_validator("telegram_api_base")
+    @classmethod
+    def _check_telegram_api_base(cls, value: str | None) -> str | None:
+        if value and not value.startswith(("http://", "https://")):
+            raise ValueError("must start with http:// or https://")
+        return value.rstrip("/") if value else None
+
     @field_validator("chat_model")
     @classmethod
     def _check_chat_model(cls, value: str | None) -> str | None:
         if value and ":" not in value:
             raise ValueError("must look like 'provider:model', e.g. 'openai:gpt-4o-mini'")
         return value or None
+
+    @field_validator("admin_ids", mode="before")
+    @classmethod
+    def _parse_admin_ids(cls, value: object) -> frozenset[str]:
+        items = value.split(",") if isinstance(value, str) else list(value or [])  # type: ignore[call-overload]
+        ids = {str(item).strip() for item in items if str(item).strip()}
+        for item in ids:
+            if not ADMIN_ID_PATTERN.fullmatch(item):
+                raise ValueError(f"{item!r} is not a user id (digits, optionally prefixed 'telegram:' or 'discord:')")
+        return frozenset(ids)
 
     @property
     def resolved_chroma_path(self) -> Path:

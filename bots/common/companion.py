@@ -1,0 +1,145 @@
+"""What both bots call: one turn of the conversation graph under a per-conversation lock, memories, forgetting.
+
+The bots hold no memory logic: a turn is ``graphs.conversation.run_turn``; recall is ``tools.recall``; forgetting
+deletes through the stores' own methods. This module adds only what a chat front-end needs around them:
+serialised turns, the group-reply sensitivity guard, and ids that name the platform.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import warnings
+from dataclasses import dataclass, field
+from enum import StrEnum
+from typing import Any
+
+from langgraph.graph.state import CompiledStateGraph
+
+from bots.common.locks import ConversationLocks
+from bots.common.sensitivity import sensitive_memories
+from memory.embeddings import Embedder
+from memory.long_term import LongTermStore
+from memory.short_term import ShortTermStore
+from tools.recall import recall
+
+logger = logging.getLogger(__name__)
+
+#: Sent instead of a group reply that drew on a confidential memory.
+GROUP_WITHHELD_REPLY = "That touches on something personal, so I'd rather talk about it in a private chat."
+PERSONALITY_NOT_TRACKED = (
+    "I'm {persona}. My mood, needs and quirks are not tracked yet: they arrive with the personality engine."
+)
+
+
+class Audience(StrEnum):
+    """Who will read a reply."""
+
+    PRIVATE = "private"  # only the user: a DM, a private chat, an ephemeral answer
+    GROUP = "group"  # a group chat or a server channel
+
+
+def quiet_durability_warning() -> None:
+    """Silence LangGraph's per-turn warning that ``durability`` has no effect without a checkpointer.
+
+    The bots run the graph without one: the context lives in Redis and Chroma, and ``/forget`` must be able to
+    delete everything a user left behind (checkpoint threads cannot be listed per user cheaply).
+    """
+    warnings.filterwarnings("ignore", message="`durability` has no effect", category=UserWarning)
+
+
+def platform_user_id(platform: str, user_id: int | str) -> str:
+    """The companion's user id of a platform user (``telegram:42``)."""
+    return f"{platform}:{user_id}"
+
+
+def conversation_id_for(platform: str, chat_id: int | str | None) -> str:
+    """The conversation id of a chat; ``None`` (a direct message) is the user's private conversation."""
+    return f"{platform}:dm" if chat_id is None else f"{platform}:chat:{chat_id}"
+
+
+@dataclass(frozen=True, slots=True)
+class Answer:
+    """The reply to send and what it was built from."""
+
+    reply: str
+    memory_ids: list[str]
+    withheld: list[str] = field(default_factory=list)  # memories that made a group reply unsafe to send
+
+
+@dataclass(frozen=True, slots=True)
+class MemoryView:
+    """A memory as the ``/memories`` command shows it."""
+
+    id: str
+    text: str
+    created_at: float
+    score: float | None = None
+
+
+class Companion:
+    """The conversation graph and stores, as the bots use them."""
+
+    def __init__(
+        self,
+        *,
+        graph: CompiledStateGraph[Any, Any, Any, Any],
+        long_term: LongTermStore,
+        short_term: ShortTermStore,
+        embedder: Embedder,
+        persona: str = "default",
+        locks: ConversationLocks | None = None,
+    ) -> None:
+        self.graph = graph
+        self.long_term = long_term
+        self.short_term = short_term
+        self.embedder = embedder
+        self.persona = persona
+        self.locks = locks or ConversationLocks()
+
+    async def answer(self, *, user_id: str, conversation_id: str, message: str, audience: Audience) -> Answer:
+        """Run one turn; turns of one conversation run one at a time, in arrival order.
+
+        In a group, a reply that drew on a memory classified confidential or above is replaced by
+        ``GROUP_WITHHELD_REPLY`` (see ``bots.common.sensitivity``).
+        """
+        from graphs.conversation import run_turn
+
+        async with self.locks.hold(f"{user_id}/{conversation_id}"):
+            state = await run_turn(
+                self.graph, user_id=user_id, conversation_id=conversation_id, message=message, persona=self.persona
+            )
+        memory_ids = [memory["id"] for memory in state.get("memories", [])]
+        reply = str(state.get("reply", ""))
+        if audience is Audience.GROUP and memory_ids:
+            withheld = await asyncio.to_thread(sensitive_memories, self.long_term, user_id, memory_ids)
+            if withheld:
+                logger.info("withheld a group reply to %s: %d confidential memories", user_id, len(withheld))
+                return Answer(reply=GROUP_WITHHELD_REPLY, memory_ids=memory_ids, withheld=withheld)
+        return Answer(reply=reply, memory_ids=memory_ids)
+
+    async def memories(self, user_id: str, *, query: str | None = None, limit: int = 5) -> list[MemoryView]:
+        """The user's memories relevant to ``query`` (MMR), or the newest ones without a query."""
+        if query and query.strip():
+            found = await asyncio.to_thread(recall, self.long_term, self.embedder, user_id, query.strip(), limit)
+            return [
+                MemoryView(
+                    id=item.candidate.id,
+                    text=item.candidate.text,
+                    created_at=float(item.candidate.metadata.get("created_at", 0.0)),
+                    score=round(item.score, 3),
+                )
+                for item in found.selected
+            ]
+        records = await asyncio.to_thread(self.long_term.list_memories, user_id, limit=limit)
+        return [MemoryView(id=record.id, text=record.text, created_at=record.created_at) for record in records]
+
+    async def forget(self, user_id: str) -> tuple[bool, int]:
+        """Delete the user's long-term memories and short-term state; returns (had memories, Redis keys removed)."""
+        had_memories = await asyncio.to_thread(self.long_term.delete_user, user_id)
+        removed = await self.short_term.forget_user(user_id)
+        return had_memories, removed
+
+    def personality(self) -> str:
+        """What the companion can say about its personality today."""
+        return PERSONALITY_NOT_TRACKED.format(persona=self.persona)

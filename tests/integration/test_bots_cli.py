@@ -1,0 +1,63 @@
+"""``companion chats --json`` and the bots' start-up errors, through the real command in a subprocess."""
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+from bot_support import ManualClock
+from redis.asyncio import Redis
+
+from bots.common.chat_manager import ChatManager
+
+COMPANION = Path(sys.executable).parent / "companion"
+PROCESS_TIMEOUT = 120  # bounds a hung process; not a speed assertion
+
+
+def run(tmp_path: Path, redis_url: str, *args: str, **env: str) -> subprocess.CompletedProcess[str]:
+    environment = {key: value for key, value in os.environ.items() if not key.startswith("COMPANION_")}
+    environment.update(COMPANION_DATA_DIR=str(tmp_path / "data"), COMPANION_REDIS_URL=redis_url, **env)
+    return subprocess.run(
+        [str(COMPANION), *args], env=environment, capture_output=True, text=True, timeout=PROCESS_TIMEOUT, check=False
+    )
+
+
+async def test_chats_json_shows_activity_and_health_of_every_chat(redis: Redis, redis_url: str, tmp_path: Path) -> None:
+    clock = ManualClock(now=__import__("time").time())
+    telegram = ChatManager(redis, platform="telegram", clock=clock)
+    for _ in range(12):
+        await telegram.record_message("-1001", title="hikers", chat_type="supergroup", buffered=12)
+    await telegram.set_status("-1001", "allowed", "an admin is a member")
+    await telegram.record("-1001", "replies", 2)
+    await telegram.record("-1001", "errors", 3)
+    await telegram.set_status("-1002", "left", "no admin in the chat", title="spam", chat_type="group")
+    discord = ChatManager(redis, platform="discord", clock=clock)
+    await discord.record_message("555", title="general", chat_type="channel", buffered=0)
+    await discord.record("555", "replies")
+
+    result = run(tmp_path, redis_url, "chats", "--json")
+    assert result.returncode == 0, result.stderr
+    report = json.loads(result.stdout)
+    chats = {(chat["platform"], chat["chat_id"]): chat for chat in report["chats"]}
+    hikers = chats[("telegram", "-1001")]
+    assert (hikers["activity"], hikers["health"], hikers["messages_24h"], hikers["buffered"]) == (
+        "medium",
+        "critical",
+        12,
+        12,
+    )
+    assert chats[("telegram", "-1002")]["health"] == "left"
+    assert chats[("discord", "555")]["activity"] == "low" and chats[("discord", "555")]["health"] == "healthy"
+    assert report["totals"]["chats"] == 3 and report["totals"]["messages_24h"] == 13
+
+
+def test_bot_start_with_a_missing_or_malformed_token_is_one_line(tmp_path: Path, redis_url: str) -> None:
+    missing = run(tmp_path, redis_url, "bot", "telegram")
+    assert missing.returncode == 2
+    assert missing.stderr.strip().splitlines() == [
+        "error: COMPANION_TELEGRAM_TOKEN is not set: create a bot token at @BotFather (see README, 'Bots')"
+    ]
+    malformed = run(tmp_path, redis_url, "bot", "discord", COMPANION_DISCORD_TOKEN="oops")
+    assert malformed.returncode == 2
+    assert len(malformed.stderr.strip().splitlines()) == 1 and "COMPANION_DISCORD_TOKEN" in malformed.stderr
