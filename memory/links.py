@@ -308,10 +308,9 @@ class LinkStore:
         ]
         return sorted(summaries, key=lambda summary: summary.created_at)
 
-    def delete_raw_older_than(self, user_id: str, cutoff: float) -> int:
-        """Remove the user's raw transcripts stored before ``cutoff`` (epoch seconds); returns how many."""
-        where = cast(Where, {"$and": [{"type": "raw"}, {"created_at": {"$lt": cutoff}}]})
-        ids = [row["id"] for row in self._get(user_id, where=where)]
+    def delete_raw(self, user_id: str, submission_ids: Sequence[str]) -> int:
+        """Remove raw transcripts of the user; returns how many there were."""
+        ids = [row["id"] for row in self._get(user_id, ids=[f"raw:{sid}" for sid in submission_ids])]
         collection = self._collection(user_id, create=False)
         if ids and collection is not None:
             collection.delete(ids=ids)
