@@ -174,7 +174,10 @@ class LinkStore:
         versions: Sequence[Version] = (),
         relations: Sequence[Relation] = (),
     ) -> None:
-        """Store outcomes (message id, plan), versions and relations (each direction as given) in one write."""
+        """Store outcomes (message id, plan), versions and relations (each direction as given) in one write.
+
+        Records with the same id are written once (the last given wins).
+        """
         now = time.time()
         rows: list[tuple[str, str, dict[str, str | int | float]]] = []
         for message_id, plan in outcomes:
@@ -200,7 +203,8 @@ class LinkStore:
                 "created_at": relation.created_at,
             }
             rows.append((relation_id(relation.from_id, relation.to_id), relation.reason, meta))
-        self._put(user_id, rows)
+        # Two messages of one batch may relate the same pair: the later one's strength and reason stand.
+        self._put(user_id, list({row[0]: row for row in rows}.values()))
 
     def outcomes(self, user_id: str, message_ids: Iterable[str]) -> dict[str, dict[str, Any]]:
         """Stored plans of the messages already decided, by message id."""

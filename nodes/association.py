@@ -322,6 +322,19 @@ async def apply_writes(
     plans = list(state.get("plans", []))
     order = {message["message_id"]: index for index, message in enumerate(state.get("messages", []))}
     plans.sort(key=lambda plan: order.get(plan["message_id"], 0))
+    planned = {plan["message_id"] for plan in plans}
+    for message in state.get("messages", []):  # recorded too, so every decided message has an outcome
+        if message["message_id"] not in planned:
+            plans.append(
+                Plan(
+                    message_id=message["message_id"],
+                    decision=Decision.NO_ACTION.value,
+                    cause_text=message["text"],
+                    target_id=message["message_id"],
+                    relations=[],
+                    memory=None,
+                )
+            )
     replays = list(state.get("replays", []))
 
     targets = {plan["target_id"] for plan in plans if plan["decision"] == Decision.NEW_VERSION.value}
@@ -388,8 +401,6 @@ async def apply_writes(
         vectors = await asyncio.to_thread(embedder.embed, [record.text for record in to_write])
         await asyncio.to_thread(long_term.upsert, user_id, to_write, vectors)
     outcomes_by_id = {plan["message_id"]: plan["decision"] for plan in [*replays, *plans]}
-    for message in state.get("messages", []):
-        outcomes_by_id.setdefault(message["message_id"], Decision.NO_ACTION.value)
     for message_id in state.get("skipped", []):
         outcomes_by_id.setdefault(message_id, "skipped")
     return {"outcomes": outcomes_by_id}
