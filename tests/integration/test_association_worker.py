@@ -11,11 +11,11 @@ from typing import Any
 
 import pytest
 from chromadb.api import ClientAPI
+from conftest import fake_chat_model
 from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
 from companion.worker import AssociationWorker
-from conftest import fake_chat_model
 from graphs.association import build_graph
 from memory.association_queue import AssociationQueue, RedisLLMBudget
 from memory.embedded import EmbeddedRedis
