@@ -22,7 +22,7 @@ from chromadb.api.types import Where
 from chromadb.errors import NotFoundError
 
 from companion.errors import StoreUnavailableError
-from memory.records import MemoryRecord, validate_user_id
+from memory.records import IMPORTANCE_SCALE, MemoryRecord, validate_user_id
 from tools.retrieval import Candidate, recency_score
 
 logger = logging.getLogger(__name__)
@@ -45,6 +45,11 @@ class LongTermStore:
         self._namespace = namespace
         self._collections: dict[str, Collection] = {}
         self._lock = threading.Lock()
+
+    @property
+    def client(self) -> ClientAPI:
+        """The Chroma client (other durable records of the project, like personality states, share it)."""
+        return self._client
 
     # -- the one place that resolves a user's collection -------------------------------------------------
     def _collection(self, user_id: str, *, create: bool) -> Collection | None:
@@ -198,7 +203,7 @@ class LongTermStore:
                     embedding=np.asarray(vectors[index], dtype=np.float32),
                     # cosine space: distance = 1 - similarity (clipped: float error can leave it a hair outside [-1, 1])
                     similarity=min(1.0, max(-1.0, 1.0 - float(distances[index]))),
-                    importance=record.importance,
+                    importance=record.importance / IMPORTANCE_SCALE,  # 100-900 -> 0.1-0.9 for MMR
                     recency=recency_score(now - record.created_at),
                     metadata=record.to_dict(),
                 )
