@@ -103,7 +103,7 @@ def records_for(user: str, count: int, rng: random.Random, *, stored: bool) -> l
                 user_id=user,
                 text=text(rng),
                 kind=MemoryKind.SEMANTIC if stored and rng.random() < 0.25 else MemoryKind.EPISODIC,
-                importance=rng.choice([0.3, 0.45, 0.6, 0.8]),  # the 0-1 scale of main (read as 300-800)
+                importance=rng.choice([300, 500, 700, 900]),
                 category=rng.choice(CATEGORIES),
                 emotion=rng.choice(EMOTIONS),
                 emotion_intensity=rng.choice([10, 25, 40, 60, 80, 95]) if not stored else 50,

@@ -39,7 +39,7 @@ from langchain_core.messages import AIMessage, HumanMessage
 from redis.asyncio import Redis
 from tenacity import AsyncRetrying, stop_after_attempt, wait_exponential
 
-from companion.errors import ConfigurationError, InvalidInputError
+from companion.errors import InvalidInputError
 from memory.association_queue import AssociationQueue, Entry, RedisLLMBudget
 from memory.embeddings import Embedder
 from memory.links import LinkStore, RawTranscript, SessionSummary
@@ -385,7 +385,7 @@ class Ingestor:
                         **record.to_metadata(),
                         "emotion": detection.emotion,
                         "emotion_intensity": int(detection.intensity),
-                        "importance": float(detection.importance),
+                        "importance": int(detection.importance),
                         "category": detection.category,
                     },
                 )
@@ -468,14 +468,10 @@ def extractive_summary(records: Sequence[MemoryRecord], *, sentences: int = SUMM
 
 
 def default_detector() -> Detector:
-    """The personality tools' detector (``tools.detection.load_detector``)."""
-    try:
-        from tools.detection import load_detector  # type: ignore[import-not-found,unused-ignore]
-    except ImportError:
-        raise ConfigurationError(
-            "ingestion needs the emotion/importance detector (tools/detection.py), which is not installed"
-        ) from None
-    return load_detector()  # type: ignore[no-any-return,unused-ignore]
+    """The local detector (``tools.detection.load_detector``: committed weights, no network)."""
+    from tools.detection import load_detector
+
+    return load_detector()
 
 
 # -- reading the hierarchy ----------------------------------------------------------------------------------

@@ -68,7 +68,7 @@ class QueuedMessage(TypedDict):
     embedding: list[float]
     emotion: str
     emotion_intensity: int
-    importance: float
+    importance: int
     category: str
     created_at: float
 
@@ -160,7 +160,7 @@ async def load_messages(
             skipped.append(message_id)
             continue
         record, vector = found[message_id]
-        if not is_emotional_signal(record.emotion_intensity):
+        if not is_emotional_signal(record.emotion_intensity, record.emotion):
             skipped.append(message_id)
             continue
         messages.append(

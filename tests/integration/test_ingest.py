@@ -16,6 +16,7 @@ from companion.cli import main
 from companion.errors import InvalidInputError
 from companion.ingest import (
     INGEST_STREAM,
+    Ingestor,
     cleanup_raw,
     memory_tree,
     parse_transcript,
@@ -23,8 +24,14 @@ from companion.ingest import (
     submission_status,
     submit_transcript,
 )
+from companion.worker import AssociationWorker
+from graphs.association import build_graph
+from memory.association_queue import AssociationQueue
+from memory.embeddings import Embedder
 from memory.links import LinkStore
 from memory.long_term import LongTermStore
+from memory.records import MemoryRecord
+from tools.detection import load_detector
 
 GOOD = [
     {"role": "user", "content": "I adopted a kitten called Miso today!"},
@@ -133,3 +140,82 @@ def test_cli_rejects_a_malformed_file_in_one_line_naming_the_lines(
     err = capsys.readouterr().err.strip()
     assert len(err.splitlines()) == 1 and "line 2:" in err and "--skip-invalid" in err
     assert not (tmp_path / "data" / "chroma").exists()  # rejected before any store was opened
+
+
+# -- processing, with the real local detector ----------------------------------------------------------------
+SESSION = [
+    {"role": "user", "content": "I am so excited, I finally got the job at the aquarium!"},
+    {"role": "assistant", "content": "That is wonderful news!"},
+    {"role": "user", "content": "My grandmother died last week and I miss her terribly."},
+    {"role": "assistant", "content": "I am so sorry."},
+    {"role": "user", "content": "What time is it?"},
+    {"role": "user", "content": "I am terrified of the surgery on Monday."},
+]
+
+
+def worker_for(redis: Redis, long_term: LongTermStore, links: LinkStore, embedder: Embedder) -> AssociationWorker:
+    ingestor = Ingestor(
+        redis=redis,
+        long_term=long_term,
+        links=links,
+        embedder=embedder,
+        detector_factory=load_detector,
+        retry_wait_seconds=0.01,
+    )
+    graph = build_graph(long_term=long_term, links=links, embedder=embedder)
+    return AssociationWorker(
+        queue=AssociationQueue(redis), graph=graph, ingestor=ingestor.process_submissions, retry_wait_seconds=0.01
+    )
+
+
+async def test_an_ingested_session_becomes_memories_a_summary_and_associations(
+    redis: Redis, long_term: LongTermStore, links: LinkStore, embedder: Embedder
+) -> None:
+    parsed = parse_transcript("\n".join(json.dumps(line) for line in SESSION))
+    submission = await submit_transcript(redis, links, user_id="ing-p", session_id="week", parsed=parsed)
+    result = await worker_for(redis, long_term, links, embedder).drain()
+    assert result.ingested == 1 and result.processed == 4  # every user message went through association
+
+    status = await submission_status(redis, submission.submission_id)
+    assert status["status"] == "done" and status["memories"] == 4
+    stored = long_term.recent_turns("ing-p", "week", since=0, limit=100)
+    assert [r.text for r in stored] == [line["content"] for line in SESSION if line["role"] == "user"]
+    assert [r.reply for r in stored] == ["That is wonderful news!", "I am so sorry.", "", ""]
+    assert all(r.emotion and 100 <= r.importance <= 900 for r in stored)  # detected, not defaults
+    detections = load_detector().detect_batch([r.text for r in stored], embedder.embed([r.text for r in stored]))
+    assert [(r.emotion, r.emotion_intensity) for r in stored] == [(d.emotion, d.intensity) for d in detections]
+    signals = {r.id for r, d in zip(stored, detections, strict=True) if d.is_emotional_signal}
+    assert signals and set(links.outcomes("ing-p", [r.id for r in stored])) == signals
+
+    summary = links.summaries("ing-p", session_id="week")
+    assert len(summary) == 1 and summary[0].memory_ids == [r.id for r in stored]
+    assert summary[0].text and all(part in {r.text for r in stored} for part in _sentences_of(summary[0].text, stored))
+
+    tree = memory_tree(long_term, links, "ing-p")
+    (session,) = tree["sessions"]
+    assert session["session_id"] == "week" and session["summary"]["memory_count"] == 4
+    assert [m["id"] for m in session["memories"]] == [r.id for r in stored]
+    assert session["raw"][0]["submission_id"] == submission.submission_id
+    assert len(memory_tree(long_term, links, "ing-p", memory_type="discrete", limit=2)["sessions"][0]["memories"]) == 2
+
+    again = Ingestor(redis=redis, long_term=long_term, links=links, embedder=embedder, detector_factory=load_detector)
+    count = long_term.count("ing-p")
+    assert await again.ingest_submission("ing-p", submission.submission_id) == 4
+    assert long_term.count("ing-p") == count  # processing a submission twice stores one copy
+
+
+def _sentences_of(summary: str, stored: list[MemoryRecord]) -> list[str]:
+    return [r.text for r in stored if r.text in summary]
+
+
+async def test_a_submission_that_keeps_failing_is_marked_failed_with_the_reason(
+    redis: Redis, long_term: LongTermStore, links: LinkStore, embedder: Embedder
+) -> None:
+    parsed = parse_transcript("\n".join(json.dumps(line) for line in SESSION))
+    submission = await submit_transcript(redis, links, user_id="ing-f", session_id="gone", parsed=parsed)
+    links.delete_raw("ing-f", [submission.submission_id])  # its transcript vanished before processing
+    result = await worker_for(redis, long_term, links, embedder).drain()
+    assert result.dead == 1
+    status = await submission_status(redis, submission.submission_id)
+    assert status["status"] == "failed" and "is gone" in status["error"]
+    assert long_term.count("ing-f") == 0

@@ -21,8 +21,9 @@ def rel(memory_id: str, strength: float, *, semantic: bool = True) -> ScoredRela
 
 
 def test_only_intensity_above_30_is_an_emotional_signal() -> None:
-    assert not is_emotional_signal(30)
-    assert is_emotional_signal(31)
+    assert not is_emotional_signal(30, "joy")
+    assert is_emotional_signal(31, "joy")
+    assert not is_emotional_signal(90, "neutral")
 
 
 def test_importance_above_500_without_a_strong_match_is_a_new_memory_related_to_the_top_five() -> None:
