@@ -3,9 +3,13 @@
     companion chat --user ID [--conversation ID] [--message TEXT] [--json]
     companion memories search --user ID --query TEXT [--k N] [--json]
     companion memories list --user ID [--limit N] [--json]
+    companion memories tree --user ID [--session ID] [--type all|discrete|summary|raw] [--since D] [--until D]
+    companion memories versions|relations --user ID --memory ID [--json]
     companion services start|stop|status [--json]
     companion bot discord|telegram [--no-sync]
     companion chats [--json]
+    companion worker [--interval S] [--run-once] [--cleanup] [--status] [--dead-letters] [--replay ID|all]
+    companion ingest --user ID --session ID FILE [--skip-invalid] [--wait] [--json] | --status SUBMISSION
     companion demo
     companion serve [--host H] [--port P]
     companion keys create (--user ID | --admin) [--name N] | list | revoke KEY_ID
@@ -71,6 +75,39 @@ def _parser() -> argparse.ArgumentParser:
     listing.add_argument("--limit", type=_positive_int, default=50)
     listing.add_argument("--json", action="store_true")
 
+    tree = memory_commands.add_parser("tree", help="session -> summary -> memories -> raw transcripts")
+    tree.add_argument("--user", required=True)
+    tree.add_argument("--session", help="one session only")
+    tree.add_argument("--type", choices=["all", "discrete", "summary", "raw"], default="all")
+    tree.add_argument("--since", help="ISO date: only items created at or after it")
+    tree.add_argument("--until", help="ISO date: only items created at or before it")
+    tree.add_argument("--limit", type=_limit_1000, default=50, help="items per list (1-1000, default 50)")
+    tree.add_argument("--json", action="store_true")
+    for name, what in (("versions", "every version of a memory"), ("relations", "a memory's relations")):
+        history = memory_commands.add_parser(name, help=what)
+        history.add_argument("--user", required=True)
+        history.add_argument("--memory", required=True, help="memory id")
+        history.add_argument("--json", action="store_true")
+
+    worker = commands.add_parser("worker", help="background association and ingestion (the association stream)")
+    worker.add_argument("--interval", type=_seconds, help="seconds between runs (default 15)")
+    worker.add_argument("--run-once", action="store_true", help="process what is queued now, then exit")
+    worker.add_argument("--cleanup", action="store_true", help="remove expired raw transcripts, then exit")
+    worker.add_argument("--retention-days", type=_seconds, help="days raw transcripts are kept (default 30)")
+    worker.add_argument("--status", action="store_true", help="backlog, today's stats and worker heartbeats")
+    worker.add_argument("--dead-letters", action="store_true", help="list entries that failed every retry")
+    worker.add_argument("--replay", metavar="ID|all", help="put a dead letter (or all) back on the queue")
+    worker.add_argument("--json", action="store_true")
+
+    ingest = commands.add_parser("ingest", help="queue a session transcript (JSON lines) for processing")
+    ingest.add_argument("file", nargs="?", metavar="FILE", help='JSON lines: {"role": "user", "content": "..."}')
+    ingest.add_argument("--user", help="user id")
+    ingest.add_argument("--session", help="session id")
+    ingest.add_argument("--skip-invalid", action="store_true", help="import the valid lines, report the others")
+    ingest.add_argument("--wait", action="store_true", help="process it now instead of leaving it to the worker")
+    ingest.add_argument("--status", metavar="SUBMISSION", help="show a submission's processing status")
+    ingest.add_argument("--json", action="store_true")
+
     services = commands.add_parser("services", help="the embedded Redis and shared Chroma server")
     services.add_argument("action", choices=["start", "stop", "status"])
     services.add_argument("--json", action="store_true")
@@ -100,6 +137,26 @@ def _positive_int(text: str) -> int:
     return value
 
 
+def _limit_1000(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a whole number: {text!r}") from None
+    if not 1 <= value <= 1000:
+        raise argparse.ArgumentTypeError(f"must be between 1 and 1000, got {value}")
+    return value
+
+
+def _seconds(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
+    if not 0 < value <= 86400:
+        raise argparse.ArgumentTypeError(f"must be more than 0 and at most 86400, got {value:g}")
+    return value
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``companion`` command."""
     args = _parser().parse_args(argv)
@@ -120,6 +177,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             "serve": api_cli.serve,
             "keys": api_cli.keys,
             "injection-check": api_cli.injection_check,
+            "worker": _worker,
+            "ingest": _ingest,
         }[args.command]
         return handler(args, settings)
     except CompanionError as exc:
@@ -194,6 +253,11 @@ def turn_summary(state: dict[str, Any], total_ms: float) -> dict[str, Any]:
 # -- memories ----------------------------------------------------------------------------------------------
 def _memories(args: argparse.Namespace, settings: Settings) -> int:
     from memory.records import validate_message, validate_user_id
+
+    if args.memories_command in ("tree", "versions", "relations"):
+        from companion.association_cli import memories_command
+
+        return memories_command(args, settings)
 
     validate_user_id(args.user)
     if args.memories_command == "search":
@@ -307,6 +371,19 @@ def _chats(args: argparse.Namespace, settings: Settings) -> int:
     columns = ["platform", "chat_id", "title", "status", "activity", "health", "messages_24h", "replies_24h"]
     _table(f"{report['totals']['chats']} chats", report["chats"], columns)
     return 0
+
+
+# -- worker and ingest (companion/association_cli.py) ---------------------------------------------------------
+def _worker(args: argparse.Namespace, settings: Settings) -> int:
+    from companion.association_cli import worker_command
+
+    return worker_command(args, settings)
+
+
+def _ingest(args: argparse.Namespace, settings: Settings) -> int:
+    from companion.association_cli import ingest_command
+
+    return ingest_command(args, settings)
 
 
 # -- demo --------------------------------------------------------------------------------------------------

@@ -74,6 +74,21 @@ class Settings(BaseSettings):
         description="Comma-separated platform user ids of the companion's admins: a bare id ('1234') matches on "
         "every platform, a prefixed one ('telegram:1234', 'discord:1234') on that platform only.",
     )
+    association_interval_seconds: float = Field(
+        default=15.0, gt=0, le=86400, description="How often the association worker looks at its queue."
+    )
+    association_llm_per_minute: int = Field(
+        default=5, ge=1, description="Chat-model calls the association worker may make per minute (all workers)."
+    )
+    association_batch_size: int = Field(default=256, ge=1, le=10_000, description="Queue entries read per tick.")
+    association_claim_idle_seconds: float = Field(
+        default=60.0, gt=0, description="Pending entries idle this long (their worker died) are taken over."
+    )
+    association_lock_seconds: float = Field(
+        default=30.0, gt=0, description="Expiry of a worker's per-user lock (if the worker dies holding it)."
+    )
+    association_max_retries: int = Field(default=3, ge=0, le=20, description="Retries before a dead letter.")
+    raw_retention_days: float = Field(default=30.0, gt=0, description="Days an ingested raw transcript is kept.")
 
     @field_validator("redis_url")
     @classmethod

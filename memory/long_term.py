@@ -22,7 +22,7 @@ from chromadb.api.types import Where
 from chromadb.errors import NotFoundError
 
 from companion.errors import StoreUnavailableError
-from memory.records import MemoryRecord, validate_user_id
+from memory.records import IMPORTANCE_SCALE, MemoryRecord, validate_user_id
 from tools.retrieval import Candidate, recency_score
 
 logger = logging.getLogger(__name__)
@@ -45,6 +45,11 @@ class LongTermStore:
         self._namespace = namespace
         self._collections: dict[str, Collection] = {}
         self._lock = threading.Lock()
+
+    @property
+    def client(self) -> ClientAPI:
+        """The Chroma client (other durable records of the project, like personality states, share it)."""
+        return self._client
 
     # -- the one place that resolves a user's collection -------------------------------------------------
     def _collection(self, user_id: str, *, create: bool) -> Collection | None:
@@ -95,6 +100,68 @@ class LongTermStore:
             metadatas=[record.to_metadata() for record in records],
             embeddings=np.asarray(embeddings, dtype=np.float32),
         )
+
+    def upsert(self, user_id: str, records: Sequence[MemoryRecord], embeddings: np.ndarray) -> None:
+        """Store or replace ``records`` (all of ``user_id``): writing the same record twice leaves one."""
+        if not records:
+            return
+        if len(records) != len(embeddings):
+            raise ValueError("one embedding per record is required")
+        if any(record.user_id != user_id for record in records):
+            raise ValueError("a record of another user was passed to upsert()")
+        collection = self._collection(user_id, create=True)
+        assert collection is not None
+        collection.upsert(
+            ids=[record.id for record in records],
+            documents=[record.text for record in records],
+            metadatas=[record.to_metadata() for record in records],
+            embeddings=np.asarray(embeddings, dtype=np.float32),
+        )
+
+    def get_with_embeddings(
+        self, user_id: str, memory_ids: Sequence[str]
+    ) -> dict[str, tuple[MemoryRecord, np.ndarray]]:
+        """Memories of ``user_id`` by id, with their stored embeddings (missing ids are left out)."""
+        collection = self._collection(user_id, create=False)
+        if collection is None or not memory_ids:
+            return {}
+        result = collection.get(ids=list(memory_ids), include=["documents", "metadatas", "embeddings"])
+        vectors = result.get("embeddings")
+        found: dict[str, tuple[MemoryRecord, np.ndarray]] = {}
+        for index, record in enumerate(self._records(result)):
+            if record.user_id != user_id:
+                logger.error("dropped a record of another user from the collection of %s", user_id)
+                continue
+            assert vectors is not None
+            found[record.id] = (record, np.asarray(vectors[index], dtype=np.float32))
+        return found
+
+    def search_many(
+        self, user_id: str, query_embeddings: np.ndarray, n_results: int
+    ) -> list[list[tuple[MemoryRecord, float]]]:
+        """For each query vector, the ``n_results`` nearest memories of ``user_id`` with cosine similarity."""
+        collection = self._collection(user_id, create=False)
+        if collection is None or len(query_embeddings) == 0:
+            return [[] for _ in range(len(query_embeddings))]
+        result = collection.query(
+            query_embeddings=np.asarray(query_embeddings, dtype=np.float32),
+            n_results=n_results,
+            include=["documents", "metadatas", "distances"],
+        )
+        found = []
+        for row, ids in enumerate(result["ids"]):
+            documents = (result["documents"] or [])[row]
+            metadatas = (result["metadatas"] or [])[row]
+            distances = (result["distances"] or [])[row]
+            matches = []
+            for index, memory_id in enumerate(ids):
+                record = MemoryRecord.from_chroma(memory_id, documents[index], dict(metadatas[index] or {}))
+                if record.user_id != user_id:
+                    logger.error("dropped a record of another user from the collection of %s", user_id)
+                    continue
+                matches.append((record, min(1.0, max(-1.0, 1.0 - float(distances[index])))))
+            found.append(matches)
+        return found
 
     def delete_user(self, user_id: str) -> bool:
         """Delete every memory of ``user_id``; returns whether there was anything."""
@@ -155,7 +222,7 @@ class LongTermStore:
                     embedding=np.asarray(vectors[index], dtype=np.float32),
                     # cosine space: distance = 1 - similarity (clipped: float error can leave it a hair outside [-1, 1])
                     similarity=min(1.0, max(-1.0, 1.0 - float(distances[index]))),
-                    importance=record.importance,
+                    importance=record.importance / IMPORTANCE_SCALE,  # 100-900 -> 0.1-0.9 for MMR
                     recency=recency_score(now - record.created_at),
                     metadata=record.to_dict(),
                 )

@@ -308,7 +308,7 @@ async def test_a_record_read_back_from_chroma_equals_the_one_stored(
         user_id="ana",
         text="My dog is a beagle called Pepper.",
         kind=MemoryKind.SEMANTIC,
-        importance=0.8,
+        importance=700,
         category="pets",
         emotion="joy",
         emotion_intensity=2,

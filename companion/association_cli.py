@@ -1,0 +1,258 @@
+"""What ``companion worker``, ``companion ingest`` and ``companion memories tree|versions|relations`` do.
+
+The argparse definitions live in ``companion/cli.py``; these functions receive the parsed arguments.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import time
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from rich.console import Console
+from rich.markup import escape
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.tree import Tree
+
+from companion.errors import InvalidInputError
+from companion.settings import Settings
+
+console = Console()
+err_console = Console(stderr=True)
+
+
+def _print_json(data: Any) -> None:
+    print(json.dumps(data, ensure_ascii=False, default=str))  # noqa: T201 (the CLI prints)
+
+
+# -- worker ----------------------------------------------------------------------------------------------
+def worker_command(args: argparse.Namespace, settings: Settings) -> int:
+    """``companion worker``."""
+    return asyncio.run(_worker(args, settings))
+
+
+async def _worker(args: argparse.Namespace, settings: Settings) -> int:
+    from companion.ingest import cleanup_raw
+    from companion.services import open_services
+    from companion.worker import build_worker, run_scheduled
+    from memory.association_queue import AssociationQueue
+    from memory.links import LinkStore
+
+    retention = args.retention_days if args.retention_days is not None else settings.raw_retention_days
+    async with open_services(settings) as services:
+        queue = AssociationQueue(services.redis)
+        links = LinkStore(services.chroma)
+        if args.status:
+            status = {"backlog": await queue.backlog(), "today": await queue.stats(), "workers": await queue.workers()}
+            _print_json(status) if args.json else console.print_json(data=status)
+            return 0
+        if args.dead_letters:
+            rows = [{"id": e.entry_id, **e.fields} for e in await queue.dead_letters(count=1000)]
+            if args.json:
+                _print_json({"dead_letters": rows})
+            else:
+                console.print(f"{len(rows)} dead letter(s) on {queue.dead_stream}")
+                for row in rows:
+                    line = f"{row['id']}  user={row.get('user_id', '?')}  memory={row.get('memory_id', '?')}"
+                    console.print(f"{escape(line)}  [red]{escape(row.get('error', ''))}[/]", highlight=False)
+            return 0
+        if args.replay is not None:
+            replayed = await queue.replay_dead(None if args.replay == "all" else [args.replay])
+            if args.replay != "all" and replayed == 0:
+                raise InvalidInputError(f"no dead letter {args.replay!r} (see companion worker --dead-letters)")
+            _print_json({"replayed": replayed}) if args.json else console.print(f"replayed {replayed} dead letter(s)")
+            return 0
+        if args.cleanup:
+            removed = await cleanup_raw(services.redis, links, retention_days=retention)
+            report = {"removed_raw_transcripts": removed, "retention_days": retention}
+            _print_json(report) if args.json else console.print(f"removed {removed} raw transcript(s)")
+            return 0
+        worker = build_worker(services)
+        if args.run_once:
+            result = await worker.drain()
+            await worker.beat(ttl=60)
+            _print_json(result.to_dict()) if args.json else console.print_json(data=result.to_dict())
+            return 0
+        interval = args.interval if args.interval is not None else settings.association_interval_seconds
+        if not args.json:
+            console.print(f"[dim]worker {worker.consumer}: every {interval:g} s; Ctrl-C to stop[/]")
+
+        async def clean() -> None:
+            await cleanup_raw(services.redis, links, retention_days=retention)
+
+        await run_scheduled(worker, interval=interval, cleanup=clean)
+        return 0
+
+
+# -- ingest ----------------------------------------------------------------------------------------------
+def ingest_command(args: argparse.Namespace, settings: Settings) -> int:
+    """``companion ingest``."""
+    if args.status is None:
+        if not (args.user and args.session and args.file):
+            raise InvalidInputError("ingest needs --user, --session and a FILE (or --status SUBMISSION)")
+        path = Path(args.file)
+        try:
+            text = path.read_text(encoding="utf-8")
+        except (OSError, UnicodeDecodeError) as exc:
+            raise InvalidInputError(f"cannot read {path}: {getattr(exc, 'strerror', None) or exc}") from None
+        return asyncio.run(_ingest(args, settings, path, text))
+    return asyncio.run(_ingest_status(args, settings))
+
+
+async def _ingest_status(args: argparse.Namespace, settings: Settings) -> int:
+    from companion.ingest import submission_status
+    from companion.services import open_services
+
+    async with open_services(settings) as services:
+        status = await submission_status(services.redis, args.status)
+    _print_json(status) if args.json else console.print_json(data=status)
+    return 0
+
+
+async def _ingest(args: argparse.Namespace, settings: Settings, path: Path, text: str) -> int:
+    from companion.ingest import (
+        Ingestor,
+        check_transcript,
+        parse_transcript,
+        submission_status,
+        submit_transcript,
+    )
+    from companion.services import open_services
+    from memory.links import LinkStore
+    from memory.records import validate_conversation_id, validate_user_id
+
+    validate_user_id(args.user)
+    validate_conversation_id(args.session)
+    total = text.count("\n") + (0 if text.endswith("\n") else 1)
+    with Progress(
+        TextColumn("{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        console=err_console,
+        disable=args.json,
+        transient=False,
+    ) as progress:
+        reading = progress.add_task(f"reading {path.name}", total=max(total, 1))
+        parsed = parse_transcript(
+            text,
+            max_chars=settings.max_message_chars,
+            progress=lambda n: progress.update(reading, completed=n) if n % 200 == 0 or n == total else None,
+        )
+        progress.update(reading, completed=max(total, 1))
+        check_transcript(parsed, skip_invalid=args.skip_invalid, source=str(path))  # before opening any store
+        async with open_services(settings) as services:
+            submission = await submit_transcript(
+                services.redis,
+                LinkStore(services.chroma),
+                user_id=args.user,
+                session_id=args.session,
+                parsed=parsed,
+                skip_invalid=args.skip_invalid,
+                source=str(path),
+            )
+            report: dict[str, Any] = submission.to_dict()
+            if args.wait:
+                processing = progress.add_task("processing", total=submission.messages)
+                ingestor = Ingestor.from_services(services)
+                from companion.worker import build_worker
+
+                worker = build_worker(services)
+                worker.ingestor = ingestor.process_submissions
+                done = 0
+                while True:
+                    result = await worker.tick()
+                    done += result.processed
+                    progress.update(processing, completed=min(done, submission.messages))
+                    if result.processed == 0 and result.ingested == 0 and result.dead == 0:
+                        break
+                report = await submission_status(services.redis, submission.submission_id)
+    if parsed.errors:
+        from companion.ingest import describe_errors
+
+        err_console.print(
+            f"[yellow]skipped {len(parsed.errors)} malformed line(s):[/] {escape(describe_errors(parsed.errors))}",
+            highlight=False,
+        )
+    if args.json:
+        _print_json(report)
+    else:
+        console.print(
+            f"submission [bold]{report['submission_id']}[/]: {report['status']} "
+            f"({report['messages']} messages of session {escape(args.session)})",
+            highlight=False,
+        )
+        if report.get("error"):
+            err_console.print(f"[red]{escape(str(report['error']))}[/]", highlight=False)
+    return 0 if report["status"] != "failed" else 1
+
+
+# -- memories tree / versions / relations -----------------------------------------------------------------
+def _date(text: str | None) -> float | None:
+    if text is None:
+        return None
+    try:
+        return datetime.fromisoformat(text.replace("Z", "+00:00")).timestamp()
+    except ValueError:
+        raise InvalidInputError(f"not an ISO 8601 date: {text!r} (e.g. 2026-11-25 or 2026-11-25T10:30)") from None
+
+
+def memories_command(args: argparse.Namespace, settings: Settings) -> int:
+    """``companion memories tree|versions|relations``."""
+    from memory.records import validate_user_id
+
+    validate_user_id(args.user)
+    return asyncio.run(_memories(args, settings))
+
+
+async def _memories(args: argparse.Namespace, settings: Settings) -> int:
+    from dataclasses import asdict
+
+    from companion.ingest import memory_tree
+    from companion.services import open_services
+    from memory.links import LinkStore
+
+    async with open_services(settings) as services:
+        links = LinkStore(services.chroma)
+        if args.memories_command == "tree":
+            tree = memory_tree(
+                services.long_term,
+                links,
+                args.user,
+                session_id=args.session,
+                memory_type=args.type,
+                start=_date(args.since),
+                end=_date(args.until),
+                limit=args.limit,
+            )
+            _print_json(tree) if args.json else _show_tree(tree)
+            return 0
+        if args.memories_command == "versions":
+            rows = [asdict(v) for v in links.versions(args.user, args.memory)]
+        else:
+            rows = [asdict(r) for r in links.relations(args.user, args.memory)]
+        if args.json:
+            _print_json({"user": args.user, "memory_id": args.memory, args.memories_command: rows})
+        else:
+            console.print_json(data=rows)
+        return 0
+
+
+def _show_tree(tree: dict[str, Any]) -> None:
+    root = Tree(f"[bold]{escape(tree['user_id'])}[/] ({tree['memory_type']})")
+    for session in tree["sessions"]:
+        branch = root.add(f"session [bold]{escape(session['session_id'])}[/]")
+        if session.get("summary"):
+            branch.add(f"[cyan]summary:[/] {escape(session['summary']['text'])}")
+        for memory in session.get("memories", []):
+            when = time.strftime("%Y-%m-%d %H:%M", time.localtime(memory["created_at"]))
+            node = branch.add(f"{when} [dim]{memory['kind']}[/] {escape(memory['text'])}")
+            for derived in memory.get("derived", []):
+                node.add(f"[green]memory v{derived['version']}:[/] {escape(derived['text'])}")
+        for raw in session.get("raw", []):
+            branch.add(f"[dim]raw {raw['submission_id']} ({raw['lines']} lines)[/]")
+    console.print(root)

@@ -1,0 +1,613 @@
+"""Raw-memory ingestion (design seed 001): whole session transcripts, processed in the background.
+
+    submit_session -> raw transcript stored (Chroma) + status "queued" (Redis) + entry on ``stream:ingest``
+    worker         -> "processing": each user message detected (emotion, importance, category) and embedded in
+                      batches, stored as an episodic memory of conversation ``<session>`` (with the assistant's
+                      reply), queued for association (the same path as chat turns), a session summary written
+                      -> "done" (or "failed" with the reason after the retries)
+    cleanup        -> raw transcripts older than the retention period (30 days) are removed once processed
+
+The hierarchy read back by ``memory_tree``: session -> summary -> discrete memories (the session's messages and
+the memories association made of them) -> raw transcripts.
+
+Transcript format: JSON lines, one message per line, ``{"role": "user" | "assistant", "content": "...",
+"ts": <epoch seconds or ISO 8601, optional>}``; blank lines are ignored. A file with malformed lines is rejected
+as a whole, naming each bad line's number and problem, unless ``skip_invalid`` is set: then the valid lines are
+imported and the skipped line numbers are reported (and kept on the submission's status). Nothing is ever
+half-imported silently.
+
+For scripts and evaluations: ``await ingest_session(services, user_id=..., session_id=..., text=...)`` then
+``await process_queued(services)`` runs ingestion and association synchronously until the queues are empty.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import math
+import time
+import uuid
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import TYPE_CHECKING, Any, Protocol
+
+import numpy as np
+from langchain_core.language_models import BaseChatModel
+from langchain_core.messages import AIMessage, HumanMessage
+from redis.asyncio import Redis
+from tenacity import AsyncRetrying, stop_after_attempt, wait_exponential
+
+from companion.errors import InvalidInputError
+from memory.association_queue import AssociationQueue, Entry, RedisLLMBudget
+from memory.embeddings import Embedder
+from memory.links import LinkStore, RawTranscript, SessionSummary
+from memory.long_term import LongTermStore
+from memory.records import MemoryKind, MemoryRecord, validate_conversation_id, validate_user_id
+from memory.short_term import ASSOCIATION_STREAM, PREFIX
+from nodes.association import derived_memory_id
+from prompts.association import SESSION_SUMMARY_PROMPT
+
+if TYPE_CHECKING:
+    from companion.services import Services
+    from companion.worker import TickResult
+
+logger = logging.getLogger(__name__)
+
+INGEST_STREAM = f"{PREFIX}:stream:ingest"
+INGEST_GROUP = "ingest"
+USERS_KEY = f"{PREFIX}:ingest:users"
+MAX_REPORTED_ERRORS = 10
+MEMORY_TYPES = ("all", "discrete", "summary", "raw")
+SUMMARY_SENTENCES = 3
+_NAMESPACE = uuid.UUID("0b8f5a52-8d5b-4a7e-b2d4-3e9a4f6c1d70")
+
+
+def status_key(submission_id: str) -> str:
+    """Redis hash with one submission's status."""
+    return f"{PREFIX}:ingest:sub:{submission_id}"
+
+
+def submissions_key(user_id: str) -> str:
+    """Sorted set of a user's submissions by time."""
+    return f"{PREFIX}:ingest:u:{{{user_id}}}:subs"
+
+
+class Detection(Protocol):
+    """What ingestion needs of a detection (``tools.detection.Detection``)."""
+
+    @property
+    def emotion(self) -> str: ...  # noqa: D102
+
+    @property
+    def intensity(self) -> int: ...  # noqa: D102
+
+    @property
+    def importance(self) -> int: ...  # noqa: D102
+
+    @property
+    def category(self) -> str: ...  # noqa: D102
+
+
+class Detector(Protocol):
+    """Batch emotion/importance/category detection (``tools.detection.Detector``)."""
+
+    def detect_batch(self, texts: Sequence[str], embeddings: np.ndarray) -> Sequence[Detection]:
+        """One detection per text."""
+        ...
+
+
+@dataclass(frozen=True, slots=True)
+class TranscriptLine:
+    """One valid message of a transcript, with its line number in the file."""
+
+    line: int
+    role: str
+    content: str
+    ts: float | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        """A JSON-able dict."""
+        return {"line": self.line, "role": self.role, "content": self.content, "ts": self.ts}
+
+
+@dataclass(frozen=True, slots=True)
+class ParsedTranscript:
+    """The valid lines of a transcript and the problems of the others (line number, problem)."""
+
+    lines: list[TranscriptLine]
+    errors: list[tuple[int, str]] = field(default_factory=list)
+
+
+@dataclass(frozen=True, slots=True)
+class Submission:
+    """A queued transcript."""
+
+    submission_id: str
+    user_id: str
+    session_id: str
+    messages: int
+    skipped_lines: list[int]
+    queued_at: float
+    queue_position: int
+
+    def to_dict(self) -> dict[str, Any]:
+        """A JSON-able dict."""
+        return {
+            "submission_id": self.submission_id,
+            "user_id": self.user_id,
+            "session_id": self.session_id,
+            "messages": self.messages,
+            "skipped_lines": self.skipped_lines,
+            "queued_at": self.queued_at,
+            "queue_position": self.queue_position,
+            "status": "queued",
+        }
+
+
+def parse_transcript(
+    text: str, *, max_chars: int = 4000, progress: Callable[[int], None] | None = None
+) -> ParsedTranscript:
+    """Parse JSON-lines transcript text; every bad line is reported with its number, none is dropped silently."""
+    lines: list[TranscriptLine] = []
+    errors: list[tuple[int, str]] = []
+    for number, raw in enumerate(text.splitlines(), start=1):
+        if progress is not None:
+            progress(number)
+        if not raw.strip():
+            continue
+        try:
+            item = json.loads(raw)
+        except json.JSONDecodeError as exc:
+            errors.append((number, f"not JSON ({exc.msg})"))
+            continue
+        if not isinstance(item, dict):
+            errors.append((number, "not a JSON object"))
+            continue
+        role, content = item.get("role"), item.get("content")
+        if role not in ("user", "assistant"):
+            errors.append((number, "role must be 'user' or 'assistant'"))
+            continue
+        if not isinstance(content, str) or not content.strip():
+            errors.append((number, "content must be non-empty text"))
+            continue
+        if len(content.strip()) > max_chars or "\x00" in content:
+            errors.append((number, f"content longer than {max_chars} characters or with a NUL"))
+            continue
+        try:
+            ts = _timestamp(item.get("ts"))
+        except ValueError as exc:
+            errors.append((number, str(exc)))
+            continue
+        lines.append(TranscriptLine(number, str(role), content.strip(), ts))
+    return ParsedTranscript(lines, errors)
+
+
+def _timestamp(value: Any) -> float | None:
+    if value is None:
+        return None
+    if isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value) and value >= 0:
+        return float(value)
+    if isinstance(value, str):
+        try:
+            return datetime.fromisoformat(value.replace("Z", "+00:00")).timestamp()
+        except ValueError:
+            pass
+    raise ValueError("ts must be epoch seconds or an ISO 8601 date")
+
+
+def describe_errors(errors: list[tuple[int, str]]) -> str:
+    """``line 3: not JSON; line 7: ...`` (the first ten, then how many more)."""
+    shown = "; ".join(f"line {number}: {problem}" for number, problem in errors[:MAX_REPORTED_ERRORS])
+    more = len(errors) - MAX_REPORTED_ERRORS
+    return shown + (f"; and {more} more" if more > 0 else "")
+
+
+def check_transcript(parsed: ParsedTranscript, *, skip_invalid: bool, source: str) -> None:
+    """Reject a transcript with malformed lines (unless skipping them) or without any user message."""
+    if parsed.errors and not skip_invalid:
+        raise InvalidInputError(
+            f"{source}: {len(parsed.errors)} malformed line(s), nothing imported ({describe_errors(parsed.errors)}); "
+            "fix them or skip them with --skip-invalid"
+        )
+    if not any(line.role == "user" for line in parsed.lines):
+        raise InvalidInputError(f"{source}: no user message to import")
+
+
+async def submit_transcript(
+    redis: Redis,
+    links: LinkStore,
+    *,
+    user_id: str,
+    session_id: str,
+    parsed: ParsedTranscript,
+    skip_invalid: bool = False,
+    source: str = "transcript",
+) -> Submission:
+    """Store a parsed transcript and queue it. Malformed lines reject it as a whole unless ``skip_invalid``."""
+    validate_user_id(user_id)
+    validate_conversation_id(session_id)
+    check_transcript(parsed, skip_invalid=skip_invalid, source=source)
+    submission_id = uuid.uuid4().hex
+    now = time.time()
+    raw = RawTranscript(submission_id, session_id, [line.to_dict() for line in parsed.lines], now)
+    await asyncio.to_thread(links.put_raw, user_id, raw)
+    skipped = [number for number, _ in parsed.errors]
+    messages = sum(1 for line in parsed.lines if line.role == "user")
+    status: dict[str, Any] = {
+        "submission_id": submission_id,
+        "user_id": user_id,
+        "session_id": session_id,
+        "status": "queued",
+        "messages": messages,
+        "skipped_lines": json.dumps(skipped),
+        "queued_at": repr(now),
+    }
+    async with redis.pipeline(transaction=True) as pipe:
+        pipe.hset(status_key(submission_id), mapping=status)  # type: ignore[arg-type]
+        pipe.sadd(USERS_KEY, user_id)
+        pipe.zadd(submissions_key(user_id), {submission_id: now})
+        pipe.xadd(INGEST_STREAM, {"user_id": user_id, "submission_id": submission_id})
+        pipe.xlen(INGEST_STREAM)
+        results = await pipe.execute()
+    return Submission(submission_id, user_id, session_id, messages, skipped, now, int(results[-1]))
+
+
+async def submission_status(redis: Redis, submission_id: str) -> dict[str, Any]:
+    """The status of one submission: queued, processing, done or failed (with ``error``)."""
+    raw = await redis.hgetall(status_key(submission_id))
+    if not raw:
+        raise InvalidInputError(f"no submission {submission_id!r}")
+    status: dict[str, Any] = {_text(k): _text(v) for k, v in raw.items()}
+    status["skipped_lines"] = json.loads(status.get("skipped_lines", "[]"))
+    for name in ("messages", "memories"):
+        if name in status:
+            status[name] = int(status[name])
+    return status
+
+
+class Ingestor:
+    """Processes queued submissions (called by the worker each tick)."""
+
+    def __init__(
+        self,
+        *,
+        redis: Redis,
+        long_term: LongTermStore,
+        links: LinkStore,
+        embedder: Embedder,
+        detector_factory: Callable[[], Detector],
+        chat_model: BaseChatModel | None = None,
+        llm_budget: RedisLLMBudget | None = None,
+        batch_size: int = 8,
+        claim_idle_ms: int = 60_000,
+        max_retries: int = 3,
+        retry_wait_seconds: float = 0.5,
+    ) -> None:
+        self.redis = redis
+        self.queue = AssociationQueue(redis, stream=INGEST_STREAM, group=INGEST_GROUP)
+        self.long_term = long_term
+        self.links = links
+        self.embedder = embedder
+        self._detector_factory = detector_factory
+        self._detector: Detector | None = None
+        self.chat_model = chat_model
+        self.llm_budget = llm_budget
+        self.batch_size = batch_size
+        self.claim_idle_ms = claim_idle_ms
+        self.max_retries = max_retries
+        self.retry_wait_seconds = retry_wait_seconds
+        self._group_ready = False
+
+    @classmethod
+    def from_services(cls, services: Services, *, detector_factory: Callable[[], Detector] | None = None) -> Ingestor:
+        """An ingestor over a process's live services and settings."""
+        settings = services.settings
+        return cls(
+            redis=services.redis,
+            long_term=services.long_term,
+            links=LinkStore(services.chroma),
+            embedder=services.embedder,
+            detector_factory=detector_factory or default_detector,
+            chat_model=services.chat_model,
+            llm_budget=RedisLLMBudget(services.redis, per_minute=settings.association_llm_per_minute),
+            claim_idle_ms=int(settings.association_claim_idle_seconds * 1000),
+            max_retries=settings.association_max_retries,
+        )
+
+    @property
+    def detector(self) -> Detector:
+        """The detector, loaded on first use (only processes that ingest pay for it)."""
+        if self._detector is None:
+            self._detector = self._detector_factory()
+        return self._detector
+
+    async def process_submissions(self, consumer: str) -> TickResult:
+        """Process what is queued on the ingestion stream now; returns counts (``ingested`` = submissions done)."""
+        from companion.worker import TickResult
+
+        result = TickResult()
+        if not self._group_ready:
+            await self.queue.ensure_group()
+            self._group_ready = True
+        entries = await self.queue.claim_stale(consumer, min_idle_ms=self.claim_idle_ms, count=self.batch_size)
+        entries += await self.queue.read(consumer, self.batch_size)
+        for entry in entries:
+            done = await self._process_entry(entry)
+            result.ingested += int(done)
+            result.dead += int(not done)
+        return result
+
+    async def _process_entry(self, entry: Entry) -> bool:
+        submission_id = entry.fields.get("submission_id", "")
+        user_id = entry.fields.get("user_id", "")
+        key = status_key(submission_id)
+        try:
+            async for attempt in AsyncRetrying(
+                stop=stop_after_attempt(self.max_retries + 1),
+                wait=wait_exponential(multiplier=self.retry_wait_seconds, max=10),
+                reraise=True,
+            ):
+                with attempt:
+                    await self.redis.hset(key, mapping={"status": "processing", "started_at": repr(time.time())})
+                    memories = await self.ingest_submission(user_id, submission_id)
+        except Exception as exc:  # the worker boundary: a submission that keeps failing is marked failed
+            reason = f"{type(exc).__name__}: {exc}".splitlines()[0][:300]
+            logger.warning("ingestion of submission %s failed: %s", submission_id, reason)
+            await self.redis.hset(key, mapping={"status": "failed", "error": reason, "finished_at": repr(time.time())})
+            await self.queue.dead_letter([entry], reason)
+            return False
+        await self.redis.hset(key, mapping={"status": "done", "memories": memories, "finished_at": repr(time.time())})
+        await self.queue.ack([entry.entry_id])
+        return True
+
+    async def ingest_submission(self, user_id: str, submission_id: str) -> int:
+        """Turn one stored transcript into memories, queue them for association, write the session summary.
+
+        Every write has a fixed id (derived from the submission and line), so running it twice stores one copy.
+        Returns how many messages were stored.
+        """
+        validate_user_id(user_id)
+        raw = await asyncio.to_thread(self.links.raw, user_id, submission_id)
+        if raw is None:
+            raise InvalidInputError(f"the transcript of submission {submission_id} is gone")
+        records = self._records(user_id, raw)
+        if records:
+            texts = [record.text for record in records]
+            vectors = await asyncio.to_thread(self.embedder.embed, texts)
+            detections = await asyncio.to_thread(self.detector.detect_batch, texts, vectors)
+            records = [
+                MemoryRecord.from_chroma(
+                    record.id,
+                    record.text,
+                    {
+                        **record.to_metadata(),
+                        "emotion": detection.emotion,
+                        "emotion_intensity": int(detection.intensity),
+                        "importance": int(detection.importance),
+                        "category": detection.category,
+                    },
+                )
+                for record, detection in zip(records, detections, strict=True)
+            ]
+            await asyncio.to_thread(self.long_term.upsert, user_id, records, vectors)
+            async with self.redis.pipeline(transaction=False) as pipe:
+                for record in records:
+                    pipe.xadd(
+                        ASSOCIATION_STREAM,
+                        {
+                            "user_id": user_id,
+                            "conversation_id": raw.session_id,
+                            "memory_id": record.id,
+                            "created_at": repr(record.created_at),
+                            "submission_id": submission_id,
+                        },
+                    )
+                await pipe.execute()
+        summary_text = await self._summary(raw, records)
+        summary = SessionSummary(
+            session_id=raw.session_id,
+            text=summary_text,
+            memory_ids=[record.id for record in records],
+            submission_id=submission_id,
+            created_at=time.time(),
+        )
+        previous = await asyncio.to_thread(self.links.summaries, user_id, session_id=raw.session_id)
+        if previous and previous[0].submission_id != submission_id:  # a session sent in several files
+            summary = SessionSummary(
+                session_id=raw.session_id,
+                text=" ".join([previous[0].text, summary_text]).strip(),
+                memory_ids=list(dict.fromkeys([*previous[0].memory_ids, *summary.memory_ids])),
+                submission_id=submission_id,
+                created_at=summary.created_at,
+            )
+        await asyncio.to_thread(self.links.put_summary, user_id, summary)
+        return len(records)
+
+    @staticmethod
+    def _records(user_id: str, raw: RawTranscript) -> list[MemoryRecord]:
+        records: list[MemoryRecord] = []
+        lines = raw.lines
+        for index, line in enumerate(lines):
+            if line["role"] != "user":
+                continue
+            reply = lines[index + 1]["content"] if index + 1 < len(lines) and lines[index + 1]["role"] != "user" else ""
+            created = line.get("ts") or raw.created_at + index * 1e-3  # keep transcript order without timestamps
+            records.append(
+                MemoryRecord(
+                    id=uuid.uuid5(_NAMESPACE, f"{raw.submission_id}:{line['line']}").hex,
+                    user_id=user_id,
+                    text=line["content"],
+                    kind=MemoryKind.EPISODIC,
+                    created_at=float(created),
+                    conversation_id=raw.session_id,
+                    reply=reply,
+                )
+            )
+        return records
+
+    async def _summary(self, raw: RawTranscript, records: list[MemoryRecord]) -> str:
+        if self.chat_model is not None and self.llm_budget is not None and await self.llm_budget.try_acquire():
+            transcript = "\n".join(f"{line['role']}: {line['content']}" for line in raw.lines)
+            prompt = SESSION_SUMMARY_PROMPT.format(transcript=transcript)
+            response = await self.chat_model.ainvoke([HumanMessage(prompt)])
+            text = response.text if isinstance(response, AIMessage) else str(response.content)
+            if text.strip():
+                return text.strip()
+        return extractive_summary(records)
+
+
+def extractive_summary(records: Sequence[MemoryRecord], *, sentences: int = SUMMARY_SENTENCES) -> str:
+    """The offline summary: the session's most important user messages, in the order they were said.
+
+    Ranked by importance, then emotional intensity, then earliest; at most ``sentences`` of them.
+    """
+    ranked = sorted(range(len(records)), key=lambda i: (-records[i].importance, -records[i].emotion_intensity, i))
+    return " ".join(records[i].text for i in sorted(ranked[:sentences]))
+
+
+def default_detector() -> Detector:
+    """The local detector (``tools.detection.load_detector``: committed weights, no network)."""
+    from tools.detection import load_detector
+
+    return load_detector()
+
+
+# -- reading the hierarchy ----------------------------------------------------------------------------------
+def memory_tree(
+    long_term: LongTermStore,
+    links: LinkStore,
+    user_id: str,
+    *,
+    session_id: str | None = None,
+    memory_type: str = "all",
+    start: float | None = None,
+    end: float | None = None,
+    limit: int = 50,
+) -> dict[str, Any]:
+    """The hierarchy session -> summary -> discrete memories -> raw transcripts, filtered.
+
+    ``memory_type`` is ``all``, ``discrete``, ``summary`` or ``raw``; ``start``/``end`` bound ``created_at``
+    (epoch seconds); ``limit`` (1-1000) caps each list.
+    """
+    validate_user_id(user_id)
+    if session_id is not None:
+        validate_conversation_id(session_id)
+    if memory_type not in MEMORY_TYPES:
+        raise InvalidInputError(f"memory type must be one of {', '.join(MEMORY_TYPES)}, not {memory_type!r}")
+    if not 1 <= limit <= 1000:
+        raise InvalidInputError(f"limit must be between 1 and 1000, got {limit}")
+    low, high = start if start is not None else 0.0, end if end is not None else math.inf
+
+    def within(ts: float) -> bool:
+        return low <= ts <= high
+
+    summaries = links.summaries(user_id, session_id=session_id)
+    raws = links.raws(user_id, session_id=session_id)
+    session_ids = list(dict.fromkeys([s.session_id for s in summaries] + [r.session_id for r in raws]))
+    sessions = []
+    for sid in session_ids:
+        node: dict[str, Any] = {"session_id": sid}
+        summary = next((s for s in summaries if s.session_id == sid), None)
+        if memory_type in ("all", "summary"):
+            node["summary"] = (
+                {"text": summary.text, "created_at": summary.created_at, "memory_count": len(summary.memory_ids)}
+                if summary is not None and within(summary.created_at)
+                else None
+            )
+        if memory_type in ("all", "discrete"):
+            messages = long_term.recent_turns(user_id, sid, since=low, limit=100_000)
+            derived = [derived_memory_id(m.id) for m in messages]
+            made = long_term.get_with_embeddings(user_id, derived) if derived else {}
+            items = [
+                {**_memory_view(m), "derived": [_memory_view(made[d][0])] if d in made else []}
+                for m, d in zip(messages, derived, strict=True)
+                if within(m.created_at)
+            ]
+            node["memories"] = items[:limit]
+        if memory_type in ("all", "raw"):
+            node["raw"] = [
+                {"submission_id": r.submission_id, "created_at": r.created_at, "lines": len(r.lines)}
+                for r in raws
+                if r.session_id == sid and within(r.created_at)
+            ][:limit]
+        sessions.append(node)
+    return {"user_id": user_id, "memory_type": memory_type, "sessions": sessions[:limit]}
+
+
+def _memory_view(record: MemoryRecord) -> dict[str, Any]:
+    return {
+        "id": record.id,
+        "kind": record.kind.value,
+        "text": record.text,
+        "version": record.version,
+        "importance": record.importance,
+        "emotion": record.emotion,
+        "emotion_intensity": record.emotion_intensity,
+        "category": record.category,
+        "created_at": record.created_at,
+    }
+
+
+async def cleanup_raw(redis: Redis, links: LinkStore, *, retention_days: float, now: float | None = None) -> int:
+    """Remove processed (done or failed) raw transcripts older than ``retention_days``; returns how many."""
+    cutoff = (now or time.time()) - retention_days * 86400
+    removed = 0
+    for member in await redis.smembers(USERS_KEY):
+        user_id = _text(member)
+        old = [raw for raw in await asyncio.to_thread(links.raws, user_id) if raw.created_at < cutoff]
+        finished = []
+        for raw in old:
+            status = _text(await redis.hget(status_key(raw.submission_id), "status") or b"")
+            if status in ("done", "failed", ""):
+                finished.append(raw.submission_id)
+        removed += await asyncio.to_thread(links.delete_raw, user_id, finished)
+    return removed
+
+
+def _text(value: Any) -> str:
+    return value.decode() if isinstance(value, bytes) else str(value)
+
+
+# -- the library entry points for scripts and evaluations ---------------------------------------------------
+async def ingest_session(
+    services: Services,
+    *,
+    user_id: str,
+    session_id: str,
+    text: str,
+    skip_invalid: bool = False,
+    source: str = "transcript",
+) -> Submission:
+    """Parse and queue one session transcript (JSON lines) for background processing."""
+    parsed = parse_transcript(text, max_chars=services.settings.max_message_chars)
+    links = LinkStore(services.chroma)
+    return await submit_transcript(
+        services.redis,
+        links,
+        user_id=user_id,
+        session_id=session_id,
+        parsed=parsed,
+        skip_invalid=skip_invalid,
+        source=source,
+    )
+
+
+async def process_queued(services: Services, *, detector_factory: Callable[[], Detector] | None = None) -> TickResult:
+    """Process everything queued now (ingestion, then association) and return the counts."""
+    from companion.worker import AssociationWorker
+    from graphs.association import build_graph_from_services
+
+    settings = services.settings
+    ingestor = Ingestor.from_services(services, detector_factory=detector_factory)
+    worker = AssociationWorker(
+        queue=AssociationQueue(services.redis),
+        graph=build_graph_from_services(services),
+        ingestor=ingestor.process_submissions,
+        batch_size=settings.association_batch_size,
+        claim_idle_ms=int(settings.association_claim_idle_seconds * 1000),
+        lock_seconds=settings.association_lock_seconds,
+        max_retries=settings.association_max_retries,
+    )
+    return await worker.drain()

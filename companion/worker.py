@@ -1,0 +1,276 @@
+"""The association worker: consumes the association stream and runs the association graph behind the chat turns.
+
+One *tick*: reclaim entries a dead worker left pending (``XAUTOCLAIM``, after ``claim_idle_ms``), read new ones
+(``XREADGROUP``), process ingestion submissions first (they queue their messages here), then group the entries
+by user and run the association graph on each group while holding that user's lock. A group that fails is
+retried up to ``max_retries`` times with exponential backoff (tenacity); then its entries go to the dead-letter
+stream (``companion worker --dead-letters`` lists them, ``--replay`` puts them back). Entries are acknowledged
+only after their effects are written, and every effect is idempotent (see ``nodes/association.apply_writes``),
+so a crash at any point leaves each message's effect exactly once after another worker picks it up.
+
+Several workers may run at once on one Redis: the consumer group gives each entry to one of them, and the
+per-user lock keeps two workers from updating one user's memories at the same time.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import os
+import signal
+import socket
+import time
+import uuid
+from collections import Counter, defaultdict
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from langgraph.graph.state import CompiledStateGraph
+from redis.exceptions import LockError, RedisError
+from tenacity import AsyncRetrying, retry_if_not_exception_type, stop_after_attempt, wait_exponential
+
+from companion.errors import CompanionError, InvalidInputError
+from graphs.association import associate
+from memory.association_queue import AssociationQueue, Entry
+from memory.records import validate_user_id
+
+if TYPE_CHECKING:
+    from companion.services import Services
+
+logger = logging.getLogger(__name__)
+
+#: Outcome -> the per-day stat it counts towards.
+_STAT_OF = {
+    "new_memory": "created",
+    "new_version": "versioned",
+    "weak_relations": "related",
+    "no_action": "no_action",
+    "skipped": "skipped",
+}
+
+
+@dataclass
+class TickResult:
+    """What one tick did."""
+
+    processed: int = 0
+    outcomes: Counter[str] = field(default_factory=Counter)
+    failed: int = 0
+    dead: int = 0
+    ingested: int = 0
+
+    def add(self, other: TickResult) -> None:
+        """Accumulate another tick's counts."""
+        self.processed += other.processed
+        self.outcomes.update(other.outcomes)
+        self.failed += other.failed
+        self.dead += other.dead
+        self.ingested += other.ingested
+
+    def to_dict(self) -> dict[str, Any]:
+        """A JSON-able dict."""
+        return {
+            "processed": self.processed,
+            "outcomes": dict(self.outcomes),
+            "failed": self.failed,
+            "dead": self.dead,
+            "ingested": self.ingested,
+        }
+
+
+def consumer_name() -> str:
+    """A unique consumer name for this process: host, pid and a random suffix."""
+    return f"{socket.gethostname()}-{os.getpid()}-{uuid.uuid4().hex[:6]}"
+
+
+class AssociationWorker:
+    """Processes the association stream through the association graph."""
+
+    def __init__(
+        self,
+        *,
+        queue: AssociationQueue,
+        graph: CompiledStateGraph[Any, Any, Any, Any],
+        ingestor: Callable[[str], Awaitable[TickResult]] | None = None,
+        consumer: str | None = None,
+        batch_size: int = 256,
+        claim_idle_ms: int = 60_000,
+        lock_seconds: float = 30.0,
+        max_retries: int = 3,
+        retry_wait_seconds: float = 0.5,
+    ) -> None:
+        self.queue = queue
+        self.graph = graph
+        self.ingestor = ingestor
+        self.consumer = consumer or consumer_name()
+        self.batch_size = batch_size
+        self.claim_idle_ms = claim_idle_ms
+        self.lock_seconds = lock_seconds
+        self.max_retries = max_retries
+        self.retry_wait_seconds = retry_wait_seconds
+        self.processed_total = 0
+        self._group_ready = False
+
+    async def tick(self) -> TickResult:
+        """Reclaim stale entries, read new ones, process them; returns the counts."""
+        result = TickResult()
+        if not self._group_ready:
+            await self.queue.ensure_group()
+            self._group_ready = True
+        if self.ingestor is not None:
+            result.add(await self.ingestor(self.consumer))
+        claimed = await self.queue.claim_stale(self.consumer, min_idle_ms=self.claim_idle_ms, count=self.batch_size)
+        poisoned = [entry for entry in claimed if entry.deliveries > self.max_retries + 1]
+        if poisoned:  # delivered to workers that died each time: stop feeding it to them
+            await self.queue.dead_letter(poisoned, f"delivered {poisoned[0].deliveries} times without completing")
+            result.dead += len(poisoned)
+        entries = [entry for entry in claimed if entry not in poisoned]
+        if len(entries) < self.batch_size:
+            entries += await self.queue.read(self.consumer, self.batch_size - len(entries))
+        by_user: dict[str, list[Entry]] = defaultdict(list)
+        malformed: list[Entry] = []
+        for entry in entries:
+            user_id, memory_id = entry.fields.get("user_id", ""), entry.fields.get("memory_id", "")
+            try:
+                validate_user_id(user_id)
+            except InvalidInputError:
+                malformed.append(entry)
+                continue
+            (by_user[user_id] if memory_id else malformed).append(entry)
+        if malformed:
+            await self.queue.dead_letter(malformed, "malformed entry: needs user_id and memory_id")
+            result.dead += len(malformed)
+        for user_id, user_entries in by_user.items():
+            result.add(await self._process_user(user_id, user_entries))
+        await self.queue.count(
+            {
+                "processed": result.processed,
+                "failed": result.failed,
+                "dead": result.dead,
+                **{_STAT_OF.get(name, name): count for name, count in result.outcomes.items()},
+            }
+        )
+        self.processed_total += result.processed
+        return result
+
+    async def _process_user(self, user_id: str, entries: list[Entry]) -> TickResult:
+        result = TickResult()
+        message_ids = [entry.fields["memory_id"] for entry in entries]
+        attempts = 0
+        try:
+            async for attempt in AsyncRetrying(
+                stop=stop_after_attempt(self.max_retries + 1),
+                wait=wait_exponential(multiplier=self.retry_wait_seconds, max=10),
+                retry=retry_if_not_exception_type(InvalidInputError),
+                reraise=True,
+            ):
+                with attempt:
+                    attempts += 1
+                    async with self.queue.lock(user_id, timeout=self.lock_seconds):
+                        outcomes = await associate(self.graph, user_id=user_id, message_ids=message_ids)
+        except (RedisError, LockError):
+            raise  # Redis itself is gone: leave the entries pending; they are reclaimed when it is back
+        except Exception as exc:  # the worker boundary: any failure of a batch ends in the dead-letter stream
+            logger.warning(
+                "association of %d messages of %s failed after %d attempts: %s", len(entries), user_id, attempts, exc
+            )
+            await self.queue.dead_letter(entries, f"{type(exc).__name__}: {exc}".splitlines()[0])
+            result.failed += len(entries)
+            result.dead += len(entries)
+            return result
+        await self.queue.ack([entry.entry_id for entry in entries])
+        result.processed += len(entries)
+        result.outcomes.update(outcomes.get(message_id, "skipped") for message_id in message_ids)
+        return result
+
+    async def drain(self, *, max_ticks: int | None = None) -> TickResult:
+        """Process until nothing is left to read (the synchronous "process everything queued now")."""
+        total = TickResult()
+        ticks = 0
+        while max_ticks is None or ticks < max_ticks:
+            result = await self.tick()
+            total.add(result)
+            ticks += 1
+            if result.processed == 0 and result.dead == 0 and result.ingested == 0:
+                break
+        return total
+
+    async def beat(self, ttl: int) -> None:
+        """Write this worker's heartbeat."""
+        await self.queue.heartbeat(self.consumer, processed=self.processed_total, ttl=ttl)
+
+
+def build_worker(services: Services, *, consumer: str | None = None) -> AssociationWorker:
+    """A worker over a process's live services and settings (ingestion included)."""
+    from companion.ingest import Ingestor
+    from graphs.association import build_graph_from_services
+
+    settings = services.settings
+    ingestor = Ingestor.from_services(services)
+    return AssociationWorker(
+        queue=AssociationQueue(services.redis),
+        graph=build_graph_from_services(services),
+        ingestor=ingestor.process_submissions,
+        consumer=consumer,
+        batch_size=settings.association_batch_size,
+        claim_idle_ms=int(settings.association_claim_idle_seconds * 1000),
+        lock_seconds=settings.association_lock_seconds,
+        max_retries=settings.association_max_retries,
+    )
+
+
+async def run_scheduled(
+    worker: AssociationWorker,
+    *,
+    interval: float,
+    cleanup: Callable[[], Awaitable[Any]] | None = None,
+    cleanup_every: float = 3600.0,
+    stop: asyncio.Event | None = None,
+) -> None:
+    """Run ``worker.drain`` every ``interval`` seconds with APScheduler until SIGINT/SIGTERM or ``stop`` is set."""
+    from apscheduler.schedulers.asyncio import AsyncIOScheduler
+
+    stop = stop or asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        with contextlib.suppress(NotImplementedError, RuntimeError):
+            loop.add_signal_handler(signum, stop.set)
+
+    async def process() -> None:
+        try:
+            result = await worker.drain()
+            await worker.beat(ttl=int(interval * 3) + 30)
+            if result.processed or result.dead or result.ingested:
+                logger.info("processed %s", result.to_dict())
+        except (RedisError, OSError, CompanionError) as exc:  # a store is down: try again next tick
+            logger.warning("association tick failed, retrying next tick: %s", exc)
+
+    async def clean() -> None:
+        if cleanup is not None:
+            try:
+                await cleanup()
+            except (RedisError, OSError, CompanionError) as exc:
+                logger.warning("cleanup failed: %s", exc)
+
+    scheduler = AsyncIOScheduler()
+    now = time.time()
+    from datetime import datetime
+
+    scheduler.add_job(
+        process,
+        "interval",
+        seconds=interval,
+        id="association",
+        max_instances=1,
+        coalesce=True,
+        next_run_time=datetime.fromtimestamp(now),
+    )
+    if cleanup is not None:
+        scheduler.add_job(clean, "interval", seconds=cleanup_every, id="cleanup", max_instances=1, coalesce=True)
+    scheduler.start()
+    try:
+        await stop.wait()
+    finally:
+        scheduler.shutdown(wait=False)

@@ -1,0 +1,220 @@
+"""The association queue in Redis: the stream, its dead letters, per-user locks, the LLM budget, heartbeats, stats.
+
+Conversation turns (and ingestion) write to the stream; workers read it through a consumer group.
+
+Keys (under ``companion:``):
+
+- ``stream:association``             entries ``{user_id, memory_id, conversation_id, created_at}``
+- ``stream:association:dead``        entries that failed every retry: the original fields + ``error``, ``source_id``
+- ``assoc:lock:{<user>}``            held while a worker processes that user's messages (one writer per user)
+- ``assoc:workers``                  hash consumer -> JSON heartbeat ``{at, pid, host, processed}``
+- ``assoc:stats:<YYYY-MM-DD>``       hash processed/created/versioned/related/skipped/failed/dead (UTC day)
+- ``rl/assoc-llm``                   the ``limits`` moving window of LLM calls (5 per minute by default)
+
+Delivery is at-least-once: an entry stays pending in the group until acknowledged after its effects are
+written; entries a dead worker left pending are reclaimed with ``XAUTOCLAIM`` once idle long enough.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import time
+from dataclasses import dataclass
+from typing import Any
+
+from limits import RateLimitItemPerMinute
+from limits.aio.storage import RedisStorage
+from limits.aio.strategies import MovingWindowRateLimiter
+from redis.asyncio import Redis
+from redis.asyncio.lock import Lock
+from redis.exceptions import ResponseError
+
+from memory.short_term import ASSOCIATION_STREAM, PREFIX
+
+DEAD_LETTER_STREAM = f"{ASSOCIATION_STREAM}:dead"
+GROUP = "association"
+WORKERS_KEY = f"{PREFIX}:assoc:workers"
+STAT_FIELDS = ("processed", "created", "versioned", "related", "no_action", "skipped", "failed", "dead")
+
+
+def stats_key(day: str) -> str:
+    """Per-day stats hash (``day`` is ``YYYY-MM-DD``, UTC)."""
+    return f"{PREFIX}:assoc:stats:{day}"
+
+
+def lock_key(user_id: str) -> str:
+    """The per-user processing lock."""
+    return f"{PREFIX}:assoc:lock:{{{user_id}}}"
+
+
+def today() -> str:
+    """Today's UTC date as ``YYYY-MM-DD``."""
+    return time.strftime("%Y-%m-%d", time.gmtime())
+
+
+@dataclass(frozen=True, slots=True)
+class Entry:
+    """One stream entry."""
+
+    entry_id: str
+    fields: dict[str, str]
+    deliveries: int = 1
+
+
+def _text(value: Any) -> str:
+    return value.decode() if isinstance(value, bytes) else str(value)
+
+
+def _entries(raw: Any) -> list[Entry]:
+    return [
+        Entry(_text(entry_id), {_text(k): _text(v) for k, v in (fields or {}).items()})
+        for entry_id, fields in raw or []
+        if fields is not None
+    ]
+
+
+class AssociationQueue:
+    """Consumer-group access to one stream (the association stream by default)."""
+
+    def __init__(self, redis: Redis, *, stream: str = ASSOCIATION_STREAM, group: str = GROUP) -> None:
+        self.redis = redis
+        self.stream = stream
+        self.group = group
+        self.dead_stream = f"{stream}:dead"
+
+    async def ensure_group(self) -> None:
+        """Create the consumer group (from the start of the stream) unless it exists."""
+        try:
+            await self.redis.xgroup_create(self.stream, self.group, id="0", mkstream=True)
+        except ResponseError as exc:
+            if "BUSYGROUP" not in str(exc):
+                raise
+
+    async def read(self, consumer: str, count: int) -> list[Entry]:
+        """New entries for ``consumer`` (never delivered to anyone before)."""
+        raw = await self.redis.xreadgroup(self.group, consumer, {self.stream: ">"}, count=count)
+        return [entry for stream_entries in raw or [] for entry in _entries(stream_entries[1])]
+
+    async def claim_stale(self, consumer: str, *, min_idle_ms: int, count: int) -> list[Entry]:
+        """Entries other consumers left pending for ``min_idle_ms`` (a crashed worker's), with delivery counts."""
+        result = await self.redis.xautoclaim(self.stream, self.group, consumer, min_idle_ms, "0-0", count=count)
+        claimed = _entries(result[1])
+        if not claimed:
+            return []
+        pending = await self.redis.xpending_range(
+            self.stream, self.group, min=claimed[0].entry_id, max=claimed[-1].entry_id, count=len(claimed) * 2
+        )
+        deliveries = {_text(item["message_id"]): int(item["times_delivered"]) for item in pending}
+        return [Entry(e.entry_id, e.fields, deliveries.get(e.entry_id, 1)) for e in claimed]
+
+    async def ack(self, entry_ids: list[str]) -> None:
+        """Acknowledge processed entries (and delete them: the stream is a queue, not a log)."""
+        if entry_ids:
+            async with self.redis.pipeline(transaction=True) as pipe:
+                pipe.xack(self.stream, self.group, *entry_ids)
+                pipe.xdel(self.stream, *entry_ids)
+                await pipe.execute()
+
+    async def dead_letter(self, entries: list[Entry], error: str) -> None:
+        """Move entries to the dead-letter stream with the error, and acknowledge them here."""
+        if not entries:
+            return
+        async with self.redis.pipeline(transaction=True) as pipe:
+            for entry in entries:
+                fields = {
+                    **entry.fields,
+                    "error": error[:500],
+                    "source_id": entry.entry_id,
+                    "failed_at": repr(time.time()),
+                }
+                pipe.xadd(self.dead_stream, fields)  # type: ignore[arg-type]
+            pipe.xack(self.stream, self.group, *[e.entry_id for e in entries])
+            pipe.xdel(self.stream, *[e.entry_id for e in entries])
+            await pipe.execute()
+
+    async def dead_letters(self, count: int = 100) -> list[Entry]:
+        """Entries in the dead-letter stream, oldest first."""
+        return _entries(await self.redis.xrange(self.dead_stream, count=count))
+
+    async def replay_dead(self, entry_ids: list[str] | None = None) -> int:
+        """Put dead letters (all, or the given ids) back on the stream; returns how many."""
+        entries = await self.dead_letters(count=100_000)
+        chosen = [e for e in entries if entry_ids is None or e.entry_id in entry_ids]
+        if not chosen:
+            return 0
+        async with self.redis.pipeline(transaction=True) as pipe:
+            for entry in chosen:
+                fields = {k: v for k, v in entry.fields.items() if k not in {"error", "source_id", "failed_at"}}
+                pipe.xadd(self.stream, fields)  # type: ignore[arg-type]
+            pipe.xdel(self.dead_stream, *[e.entry_id for e in chosen])
+            await pipe.execute()
+        return len(chosen)
+
+    async def backlog(self) -> dict[str, int]:
+        """Entries waiting: in the stream (including pending), pending (delivered, not acknowledged), dead."""
+        length = await self.redis.xlen(self.stream)
+        dead = await self.redis.xlen(self.dead_stream)
+        try:
+            summary = await self.redis.xpending(self.stream, self.group)
+            pending = int(summary["pending"])
+        except ResponseError:
+            pending = 0
+        return {"queued": int(length), "pending": pending, "dead": int(dead)}
+
+    def lock(self, user_id: str, *, timeout: float) -> Lock:
+        """The per-user processing lock (expires after ``timeout`` s if its holder dies)."""
+        return self.redis.lock(lock_key(user_id), timeout=timeout, blocking_timeout=timeout * 2)
+
+    async def count(self, counts: dict[str, int], *, day: str | None = None) -> None:
+        """Add to today's stats."""
+        key = stats_key(day or today())
+        async with self.redis.pipeline(transaction=False) as pipe:
+            for name, value in counts.items():
+                if value:
+                    pipe.hincrby(key, name, value)
+            pipe.expire(key, 400 * 86400)
+            await pipe.execute()
+
+    async def stats(self, day: str | None = None) -> dict[str, int]:
+        """One day's stats (today by default)."""
+        raw = await self.redis.hgetall(stats_key(day or today()))
+        values = {_text(k): int(v) for k, v in raw.items()}
+        return {name: values.get(name, 0) for name in STAT_FIELDS} | values
+
+    async def heartbeat(self, consumer: str, *, processed: int, ttl: int) -> None:
+        """Record that ``consumer`` is alive."""
+        beat = {"at": time.time(), "pid": os.getpid(), "host": socket.gethostname(), "processed": processed}
+        async with self.redis.pipeline(transaction=False) as pipe:
+            pipe.hset(WORKERS_KEY, consumer, json.dumps(beat))
+            pipe.set(f"{WORKERS_KEY}:{consumer}:alive", "1", ex=ttl)
+            await pipe.execute()
+
+    async def workers(self) -> dict[str, dict[str, Any]]:
+        """Heartbeats of the workers seen, with whether each is still alive."""
+        raw = await self.redis.hgetall(WORKERS_KEY)
+        found = {}
+        for consumer, beat in raw.items():
+            name = _text(consumer)
+            alive = bool(await self.redis.exists(f"{WORKERS_KEY}:{name}:alive"))
+            found[name] = {**json.loads(_text(beat)), "alive": alive}
+        return found
+
+
+class RedisLLMBudget:
+    """The per-minute budget of chat-model calls, shared by every worker (``limits`` moving window in Redis)."""
+
+    def __init__(self, redis: Redis, *, per_minute: int) -> None:
+        storage = RedisStorage(
+            "async+redis://",
+            implementation="redispy",
+            key_prefix=f"{PREFIX}:rl",
+            connection_pool=redis.connection_pool,  # type: ignore[arg-type]
+        )
+        self._limiter = MovingWindowRateLimiter(storage)
+        self._item = RateLimitItemPerMinute(per_minute)
+
+    async def try_acquire(self) -> bool:
+        """Count one LLM call if fewer than ``per_minute`` were made in the last minute."""
+        return await self._limiter.hit(self._item, "assoc-llm")

@@ -1,0 +1,218 @@
+"""The association graph, each decision branch, against real Chroma, the real embedder and (for the LLM budget)
+real Redis. The chat model is the only fake."""
+
+from __future__ import annotations
+
+import json
+import time
+from typing import Any
+
+import pytest
+from chromadb.api import ClientAPI
+from conftest import fake_chat_model
+from redis.asyncio import Redis
+
+from graphs.association import associate, build_graph
+from memory.association_queue import RedisLLMBudget
+from memory.embeddings import Embedder
+from memory.links import LinkStore
+from memory.long_term import LongTermStore
+from memory.records import MemoryKind, MemoryRecord, new_id
+from nodes.association import derived_memory_id
+
+USER = "assoc-user"
+
+
+@pytest.fixture
+def links(chroma_client: ClientAPI) -> LinkStore:
+    return LinkStore(chroma_client)
+
+
+def remember(
+    long_term: LongTermStore,
+    embedder: Embedder,
+    text: str,
+    *,
+    kind: MemoryKind = MemoryKind.EPISODIC,
+    intensity: int = 0,
+    importance: float = 300,
+    category: str = "",
+    emotion: str = "",
+    user_id: str = USER,
+) -> MemoryRecord:
+    record = MemoryRecord(
+        id=new_id(),
+        user_id=user_id,
+        text=text,
+        kind=kind,
+        importance=importance,
+        category=category,
+        emotion=emotion,
+        emotion_intensity=intensity,
+        created_at=time.time(),
+    )
+    long_term.add(user_id, [record], embedder.embed([text]))
+    return record
+
+
+def graph_for(long_term: LongTermStore, links: LinkStore, embedder: Embedder, **kwargs: Any) -> Any:
+    return build_graph(long_term=long_term, links=links, embedder=embedder, **kwargs)
+
+
+async def test_a_message_at_the_emotional_threshold_is_skipped(
+    long_term: LongTermStore, links: LinkStore, embedder: Embedder
+) -> None:
+    message = remember(long_term, embedder, "I had a sandwich for lunch.", intensity=30, importance=800)
+    outcomes = await associate(graph_for(long_term, links, embedder), user_id=USER, message_ids=[message.id])
+    assert outcomes == {message.id: "skipped"}
+    assert long_term.count(USER) == 1
+    assert links.count(USER, "outcome") == 0
+
+
+async def test_important_message_without_strong_match_creates_a_new_memory_related_to_the_top_five(
+    long_term: LongTermStore, links: LinkStore, embedder: Embedder
+) -> None:
+    related = [
+        remember(long_term, embedder, f"I went hiking in the mountains with my sister, trip {index}.", category="event")
+        for index in range(7)
+    ]
+    remember(long_term, embedder, "The invoice for the car insurance is due on Friday.")
+    message = remember(
+        long_term,
+        embedder,
+        "Hiking in the mountains with my sister is the thing that makes me happiest.",
+        intensity=80,
+        importance=700,
+        category="event",
+        emotion="happiness",
+    )
+    outcomes = await associate(graph_for(long_term, links, embedder), user_id=USER, message_ids=[message.id])
+    assert outcomes == {message.id: "new_memory"}
+
+    created = long_term.get(USER, derived_memory_id(message.id))
+    assert created is not None and created.kind is MemoryKind.SEMANTIC
+    assert created.text == message.text and created.version == 1 and created.emotion == "happiness"
+    history = links.versions(USER, created.id)
+    assert [(v.version, v.caused_by, v.cause_text) for v in history] == [(1, message.id, message.text)]
+
+    out = links.relations(USER, created.id)
+    assert 1 <= len(out) <= 5
+    assert {r.to_id for r in out} <= {r.id for r in related}
+    assert all(20 < r.strength <= 100 and "cosine" in r.reason for r in out)
+    for relation in out:  # stored both ways, same strength and reason
+        back = [r for r in links.relations(USER, relation.to_id) if r.to_id == created.id]
+        assert len(back) == 1 and back[0].strength == relation.strength and back[0].reason == relation.reason
+
+
+async def test_strong_match_creates_a_new_version_with_history_and_relations_to_the_top_three(
+    long_term: LongTermStore, links: LinkStore, embedder: Embedder
+) -> None:
+    dog = remember(
+        long_term,
+        embedder,
+        "My dog Rex loves the beach.",
+        kind=MemoryKind.SEMANTIC,
+        category="pets",
+        emotion="happiness",
+        importance=600,
+    )
+    others = [remember(long_term, embedder, f"Rex the dog chased a ball at the park, day {i}.") for i in range(4)]
+    message = remember(
+        long_term,
+        embedder,
+        "My dog Rex loves the beach. Today he learned to swim!",
+        intensity=75,
+        importance=700,
+        category="pets",
+        emotion="happiness",
+    )
+    outcomes = await associate(graph_for(long_term, links, embedder), user_id=USER, message_ids=[message.id])
+    assert outcomes == {message.id: "new_version"}
+
+    updated = long_term.get(USER, dog.id)
+    assert updated is not None and updated.version == 2
+    assert updated.text == "My dog Rex loves the beach. Today he learned to swim!"
+    history = links.versions(USER, dog.id)
+    assert [(v.version, v.text) for v in history] == [(1, dog.text), (2, updated.text)]
+    assert history[1].caused_by == message.id and history[1].cause_text == message.text
+    assert long_term.get(USER, derived_memory_id(message.id)) is None  # no new memory
+
+    out = links.relations(USER, dog.id)
+    assert 1 <= len(out) <= 3 and dog.id not in {r.to_id for r in out}
+    assert {r.to_id for r in out} <= {o.id for o in others} | {message.id}
+
+
+async def test_unimportant_related_message_gets_weak_relations_only(
+    long_term: LongTermStore, links: LinkStore, embedder: Embedder
+) -> None:
+    for index in range(5):
+        remember(long_term, embedder, f"I have been practising the guitar every evening, week {index}.")
+    message = remember(
+        long_term, embedder, "Practising guitar in the evening calms me down.", intensity=60, importance=300
+    )
+    before = long_term.count(USER)
+    outcomes = await associate(graph_for(long_term, links, embedder), user_id=USER, message_ids=[message.id])
+    assert outcomes == {message.id: "weak_relations"}
+    assert long_term.count(USER) == before
+    out = links.relations(USER, message.id)
+    assert len(out) == 3 and all(r.caused_by == message.id for r in out)
+
+
+async def test_processing_a_batch_twice_leaves_one_result(
+    long_term: LongTermStore, links: LinkStore, embedder: Embedder
+) -> None:
+    dog = remember(long_term, embedder, "My dog Rex loves the beach.", kind=MemoryKind.SEMANTIC, category="pets")
+    first = remember(long_term, embedder, "My dog Rex loves the beach and the waves.", intensity=70, category="pets")
+    second = remember(
+        long_term, embedder, "My dog Rex loves the beach, he dug a hole there.", intensity=70, category="pets"
+    )
+    graph = graph_for(long_term, links, embedder)
+    once = await associate(graph, user_id=USER, message_ids=[first.id, second.id])
+    count, relations = long_term.count(USER), len(links.relations(USER))
+    twice = await associate(graph, user_id=USER, message_ids=[first.id, second.id, first.id])
+    assert once == twice == {first.id: "new_version", second.id: "new_version"}
+    assert long_term.count(USER) == count and len(links.relations(USER)) == relations
+    updated = long_term.get(USER, dog.id)
+    assert updated is not None and updated.version == 3  # two messages, two versions, in message order
+    assert [v.caused_by for v in links.versions(USER, dog.id)] == [dog.id, first.id, second.id]
+
+
+async def test_chat_model_scores_and_merges_within_its_budget(
+    long_term: LongTermStore, links: LinkStore, embedder: Embedder, redis: Redis
+) -> None:
+    dog = remember(long_term, embedder, "My dog Rex loves the beach.", kind=MemoryKind.SEMANTIC)
+    message = remember(long_term, embedder, "Rex swam in the sea today.", intensity=70, importance=300)
+    model = fake_chat_model(
+        json.dumps({"scores": [{"index": 0, "strength": 88, "reason": "both about Rex at the sea"}]}),
+        "Rex, my dog, loves the beach and swam in the sea today.",
+    )
+    budget = RedisLLMBudget(redis, per_minute=2)
+    graph = graph_for(long_term, links, embedder, chat_model=model, llm_budget=budget)
+    outcomes = await associate(graph, user_id=USER, message_ids=[message.id])
+    assert outcomes == {message.id: "new_version"}
+    updated = long_term.get(USER, dog.id)
+    assert updated is not None and updated.text == "Rex, my dog, loves the beach and swam in the sea today."
+    assert await budget.try_acquire() is False  # both calls of the minute were spent
+
+
+async def test_spent_budget_falls_back_to_the_local_score(
+    long_term: LongTermStore, links: LinkStore, embedder: Embedder, redis: Redis
+) -> None:
+    for index in range(3):
+        remember(long_term, embedder, f"I have been practising the guitar every evening, week {index}.")
+    message = remember(long_term, embedder, "Practising guitar in the evening calms me.", intensity=60)
+    budget = RedisLLMBudget(redis, per_minute=1)
+    assert await budget.try_acquire() is True
+    graph = graph_for(long_term, links, embedder, chat_model=fake_chat_model(), llm_budget=budget)
+    outcomes = await associate(graph, user_id=USER, message_ids=[message.id])  # the fake has no reply left
+    assert outcomes == {message.id: "weak_relations"}
+    assert all("cosine" in r.reason for r in links.relations(USER, message.id))
+
+
+async def test_relations_stay_within_one_user(long_term: LongTermStore, links: LinkStore, embedder: Embedder) -> None:
+    remember(long_term, embedder, "I love hiking in the mountains.", user_id="other-user", category="event")
+    message = remember(long_term, embedder, "Hiking in the mountains is my favourite.", intensity=80, importance=800)
+    outcomes = await associate(graph_for(long_term, links, embedder), user_id=USER, message_ids=[message.id])
+    assert outcomes == {message.id: "new_memory"}
+    assert links.relations(USER, derived_memory_id(message.id)) == []
+    assert links.relations("other-user") == []
