@@ -8,14 +8,14 @@ from typing import Annotated
 from fastapi import APIRouter, Query
 
 from app.deps import AdminDep, ServicesDep
-from app.errors import AUTH, UNAVAILABLE, Responses
+from app.errors import AUTH, BAD_INPUT, UNAVAILABLE, Responses
 from app.schemas import Incident, IncidentList, UserList
 from memory.records import USER_ID_PATTERN
 from memory.security import SecurityStore
 
 router = APIRouter(prefix="/v1/admin", tags=["admin"])
 
-ERRORS: Responses = {**AUTH, **UNAVAILABLE}
+ERRORS: Responses = {**BAD_INPUT, **AUTH, **UNAVAILABLE}
 
 
 @router.get("/users", response_model=UserList, responses=ERRORS)
