@@ -4,12 +4,14 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, field_validator
 
 from memory.records import USER_ID_PATTERN
 
 ID_PATTERN = USER_ID_PATTERN.pattern
 MAX_MESSAGE_CHARS = 100_000  # hard ceiling; COMPANION_MAX_MESSAGE_CHARS (default 4000) is checked by the graph
+#: Text with at least one non-blank character and no NUL (what ``validate_message`` accepts).
+TEXT_PATTERN = r"^[^\x00]*[^\s\x00][^\x00]*$"
 
 
 class ChatRequest(BaseModel):
@@ -17,7 +19,20 @@ class ChatRequest(BaseModel):
 
     user_id: str = Field(min_length=1, max_length=128, pattern=ID_PATTERN, examples=["alice"])
     conversation_id: str = Field(default="default", min_length=1, max_length=128, pattern=ID_PATTERN)
-    message: str = Field(min_length=1, max_length=MAX_MESSAGE_CHARS, examples=["I adopted a cat called Miso!"])
+    message: str = Field(
+        min_length=1, max_length=MAX_MESSAGE_CHARS, pattern=TEXT_PATTERN, examples=["I adopted a cat called Miso!"]
+    )
+
+    @field_validator("message", mode="before")
+    @classmethod
+    def _readable_text_errors(cls, value: object) -> object:
+        """Say what is wrong in words before the schema's pattern would (blank text, NUL characters)."""
+        if isinstance(value, str):
+            if not value.strip():
+                raise ValueError("message is empty")
+            if "\x00" in value:
+                raise ValueError("message contains a NUL character")
+        return value
 
 
 class RecalledMemory(BaseModel):

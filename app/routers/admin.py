@@ -2,27 +2,25 @@
 
 from __future__ import annotations
 
-import asyncio
 from typing import Annotated
 
 from fastapi import APIRouter, Query
 
 from app.deps import AdminDep, ServicesDep
-from app.errors import AUTH, UNAVAILABLE, Responses
-from app.schemas import Incident, IncidentList, UserList
+from app.errors import AUTH, BAD_INPUT, UNAVAILABLE, Responses
+from app.schemas import IncidentList, UserList
+from app.services import admin as admin_service
 from memory.records import USER_ID_PATTERN
-from memory.security import SecurityStore
 
 router = APIRouter(prefix="/v1/admin", tags=["admin"])
 
-ERRORS: Responses = {**AUTH, **UNAVAILABLE}
+ERRORS: Responses = {**BAD_INPUT, **AUTH, **UNAVAILABLE}
 
 
 @router.get("/users", response_model=UserList, responses=ERRORS)
 async def list_users(admin: AdminDep, services: ServicesDep) -> UserList:
     """Every user with long-term memories."""
-    users = await asyncio.to_thread(services.long_term.list_users)
-    return UserList(users=users, total=len(users))
+    return await admin_service.list_users(services)
 
 
 @router.get("/incidents", response_model=IncidentList, responses=ERRORS)
@@ -35,21 +33,4 @@ async def list_incidents(
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
 ) -> IncidentList:
     """Detected injection attempts, newest first."""
-    raw = await SecurityStore(services.redis).incidents(limit=limit, user_id=user_id)
-    return IncidentList(
-        incidents=[
-            Incident(
-                id=item["id"],
-                user_id=item["user_id"],
-                kind=item["kind"],
-                score=float(item["score"]),
-                severity=item["severity"],
-                indicators=[part for part in item.get("indicators", "").split(",") if part],
-                offences_7d=int(item["offences_7d"]),
-                escalation_level=int(item["escalation_level"]),
-                excerpt=item.get("excerpt", ""),
-                detected_at=float(item["detected_at"]),
-            )
-            for item in raw
-        ]
-    )
+    return await admin_service.list_incidents(services, limit=limit, user_id=user_id)

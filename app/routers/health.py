@@ -9,10 +9,14 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from pydantic import BaseModel, Field
 
 from app.deps import ServicesDep
+from app.errors import BAD_INPUT, Responses
 from app.metrics import Metrics
 from app.services.health import association_queue_depth, check_chroma, check_redis
 
 router = APIRouter(tags=["health"])
+
+#: Health routes take no input; an unknown query parameter is still a 422.
+MALFORMED: Responses = {422: BAD_INPUT[422]}
 
 
 class Health(BaseModel):
@@ -42,7 +46,7 @@ class DetailedHealth(BaseModel):
     association_queue_depth: int | None = Field(description="Entries on companion:stream:association")
 
 
-@router.get("/health", response_model=Health)
+@router.get("/health", response_model=Health, responses=MALFORMED)
 async def health(services: ServicesDep) -> Health:
     """Ping Redis and Chroma."""
     redis, chroma = await asyncio.gather(check_redis(services), check_chroma(services))
@@ -54,7 +58,7 @@ async def health(services: ServicesDep) -> Health:
     )
 
 
-@router.get("/health/detailed", response_model=DetailedHealth)
+@router.get("/health/detailed", response_model=DetailedHealth, responses=MALFORMED)
 async def health_detailed(services: ServicesDep) -> DetailedHealth:
     """Stores with latencies and the association queue depth (the worker heartbeat comes with the worker)."""
     redis, chroma, depth = await asyncio.gather(
@@ -72,7 +76,7 @@ async def health_detailed(services: ServicesDep) -> DetailedHealth:
 @router.get(
     "/metrics",
     response_class=Response,
-    responses={200: {"description": "Prometheus text format", "content": {CONTENT_TYPE_LATEST: {}}}},
+    responses={200: {"description": "Prometheus text format", "content": {CONTENT_TYPE_LATEST: {}}}, **MALFORMED},
 )
 async def metrics(request: Request, services: ServicesDep) -> Response:
     """Request counts and latencies per route, store status and queue depth, for Prometheus."""

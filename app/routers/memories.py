@@ -8,7 +8,7 @@ from fastapi import APIRouter, Path, Query
 
 from app.deps import AuthorizedUser, ServicesDep
 from app.errors import AUTH, BAD_INPUT, NOT_FOUND, UNAVAILABLE, Responses
-from app.schemas import Deleted, Memory, MemoryPage
+from app.schemas import TEXT_PATTERN, Deleted, Memory, MemoryPage
 from app.services import memories
 
 router = APIRouter(prefix="/v1/users/{user_id}/memories", tags=["memories"])
@@ -21,7 +21,9 @@ MemoryIdPath = Annotated[str, Path(min_length=1, max_length=64, pattern=r"^[A-Za
 async def list_memories(
     user_id: AuthorizedUser,
     services: ServicesDep,
-    q: Annotated[str | None, Query(min_length=1, max_length=4000, description="Search text (MMR)")] = None,
+    q: Annotated[
+        str | None, Query(min_length=1, max_length=4000, pattern=TEXT_PATTERN, description="Search text (MMR)")
+    ] = None,
     limit: Annotated[int, Query(ge=1, le=500, description="Page size (at most 50 with q)")] = 50,
     offset: Annotated[int, Query(ge=0, le=1_000_000)] = 0,
 ) -> MemoryPage:

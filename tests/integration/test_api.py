@@ -112,7 +112,9 @@ def test_streamed_turn_sends_tokens_then_the_full_response(tmp_path: Path, redis
         assert done["memory_id"]
         # validation and rate limits still answer before the stream starts
         blank = client.post("/v1/chat/stream", json={"user_id": "sse-erin", "message": " "}, headers=auth)
-        assert blank.status_code == 400, blank.text
+        assert blank.status_code == 422, blank.text
+        too_long = client.post("/v1/chat/stream", json={"user_id": "sse-erin", "message": "x" * 4001}, headers=auth)
+        assert too_long.status_code == 400 and "limit is 4000" in too_long.json()["detail"]  # raised inside the graph
 
 
 def test_health_detailed_and_prometheus_metrics(tmp_path: Path, redis_url: str) -> None:

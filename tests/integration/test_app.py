@@ -30,8 +30,8 @@ def test_bad_input_is_a_4xx_with_a_message_not_a_500(tmp_path: Path, redis_url: 
     auth = make_key(redis_url, admin=True)
     with api_client(tmp_path, redis_url, max_message_chars=20) as client:
         blank = client.post("/v1/chat", json={"user_id": "rest-u2", "message": "   "}, headers=auth)
-        assert blank.status_code == 400
-        assert blank.json() == {"error": "InvalidInputError", "detail": "message is empty"}
+        assert blank.status_code == 422
+        assert blank.json() == {"error": "ValidationError", "detail": "message: Value error, message is empty"}
         too_long = client.post("/v1/chat", json={"user_id": "rest-u2", "message": "x" * 21}, headers=auth)
         assert too_long.status_code == 400
         assert "limit is 20" in too_long.json()["detail"]
