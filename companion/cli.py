@@ -5,6 +5,7 @@
     companion memories list --user ID [--limit N] [--json]
     companion services start|stop|status [--json]
     companion demo
+    companion eval SUITE | --compare A.json B.json | --list
 
 Errors a user can cause print one line on stderr and exit with the error's code (2 for bad input or
 configuration, 3 when rate limited, 4 when a store is unreachable, 5 when the chat model fails);
@@ -71,6 +72,10 @@ def _parser() -> argparse.ArgumentParser:
     services.add_argument("--json", action="store_true")
 
     commands.add_parser("demo", help="a short scripted conversation that shows recall")
+
+    from evals.cli import add_eval_arguments
+
+    add_eval_arguments(commands.add_parser("eval", help="run an eval suite, or compare two results"))
     return parser
 
 
@@ -92,7 +97,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     try:
         settings = load_settings()
-        handler = {"chat": _chat, "memories": _memories, "services": _services, "demo": _demo}[args.command]
+        handler = {"chat": _chat, "memories": _memories, "services": _services, "demo": _demo, "eval": _eval}[
+            args.command
+        ]
         return handler(args, settings)
     except CompanionError as exc:
         if args.debug:
@@ -266,6 +273,13 @@ def _demo(args: argparse.Namespace, settings: Settings) -> int:
     from companion.demo import run_demo
 
     return asyncio.run(run_demo(settings, console))
+
+
+# -- eval --------------------------------------------------------------------------------------------------
+def _eval(args: argparse.Namespace, settings: Settings) -> int:
+    from evals.cli import run_eval_command
+
+    return asyncio.run(run_eval_command(args, settings, console))
 
 
 if __name__ == "__main__":
