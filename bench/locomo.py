@@ -217,7 +217,7 @@ def progress_bar() -> Progress:
     )
 
 
-def ingest(long_term: LongTermStore, embedder: Embedder, conversations: Sequence[Conversation]) -> dict[str, float]:
+def ingest(long_term: LongTermStore, embedder: Embedder, conversations: Sequence[Conversation]) -> dict[str, Any]:
     """Embed every turn in batches and write it through ``LongTermStore.add``; returns the timings."""
     total = sum(len(c.records) for c in conversations)
     embed_s = write_s = 0.0
@@ -326,8 +326,15 @@ def score(ranked: Sequence[Ranked]) -> dict[str, Any]:
             )
             per_group[name] = entry
         latencies = [i.latency_ms[retriever] for i in ranked]
+        conversations: dict[str, list[float]] = defaultdict(list)
+        for i in ranked:
+            if i.question.category != 5:
+                conversations[i.question.conversation].append(
+                    evidence_recall(i.lists[retriever][MAX_K], i.question.evidence)
+                )
         metrics[retriever] = {
             "by_category": per_group,
+            "recall@10_by_conversation": {name: round(statistics.fmean(v), 4) for name, v in conversations.items()},
             "latency_ms": {"p50": round(percentile(latencies, 50), 3), "p95": round(percentile(latencies, 95), 3)},
         }
     return metrics
@@ -414,6 +421,21 @@ def git_commit() -> str | None:
     return out.stdout.strip()
 
 
+def git_dirty() -> bool | None:
+    """Whether tracked files differ from the commit (the numbers then belong to uncommitted changes)."""
+    try:
+        out = subprocess.run(
+            ["git", "status", "--porcelain", "--untracked-files=no"],
+            cwd=ROOT,
+            capture_output=True,
+            text=True,
+            check=True,
+        )
+    except (OSError, subprocess.CalledProcessError):
+        return None
+    return bool(out.stdout.strip())
+
+
 @contextlib.contextmanager
 def data_dir(requested: Path | None) -> Iterator[Path]:
     if requested is not None:
@@ -430,6 +452,11 @@ def main() -> None:
     parser.add_argument("--conversations", type=int, default=None, help="only the first N conversations")
     parser.add_argument("--data-dir", type=Path, default=None, help="where the Chroma store goes (default: a temp dir)")
     parser.add_argument("--json-out", type=Path, default=None, help="default: bench/results/locomo-<date>.json")
+    parser.add_argument(
+        "--reuse",
+        action="store_true",
+        help="with --data-dir: keep an already ingested store (ingest time not measured)",
+    )
     parser.add_argument("--no-judge", action="store_true", help="skip the LLM-judged answers even with a chat model")
     args = parser.parse_args()
 
@@ -452,9 +479,13 @@ def main() -> None:
             path=str(root / "chroma"), settings=ChromaSettings(anonymized_telemetry=False)
         )
         long_term = LongTermStore(client, namespace="locomo")
-        for conversation in conversations:
-            long_term.delete_user(conversation.user_id)
-        ingest_stats = ingest(long_term, embedder, conversations)
+        complete = all(long_term.count(c.user_id) == len(c.records) for c in conversations)
+        if args.reuse and args.data_dir is not None and complete:
+            ingest_stats = {"memories": sum(len(c.records) for c in conversations), "reused": True}
+        else:
+            for conversation in conversations:
+                long_term.delete_user(conversation.user_id)
+            ingest_stats = ingest(long_term, embedder, conversations)
         ranked = retrieve_all(long_term, embedder, conversations)
         metrics = score(ranked)
         judged: dict[str, Any] | str
@@ -470,10 +501,12 @@ def main() -> None:
     overall = {r: metrics[r]["by_category"]["overall (1-4)"]["recall@10"] for r in RETRIEVERS}
     met = overall["ours"] >= TARGET_RECALL_AT_10 and overall["ours"] > max(overall["cosine"], overall["bm25"])
     j_overall = judged if isinstance(judged, str) else judged["overall (1-4)"]
-    console.print(
-        f"ingest: {ingest_stats['memories']:,} memories in {ingest_stats['seconds']:.1f} s "
-        f"({ingest_stats['memories_per_s']:.0f}/s)   J: {j_overall}"
+    ingest_line = (
+        "reused store"
+        if ingest_stats.get("reused")
+        else f"{ingest_stats['seconds']:.1f} s ({ingest_stats['memories_per_s']:.0f}/s)"
     )
+    console.print(f"ingest: {ingest_stats['memories']:,} memories, {ingest_line}   J: {j_overall}")
     console.print(
         f"target recall@10 >= {TARGET_RECALL_AT_10} overall and above both baselines: "
         + ("[green]met[/]" if met else "[red]not met[/]")
@@ -493,6 +526,7 @@ def main() -> None:
         "elapsed_s": round(time.perf_counter() - started, 1),
         "cpu_count": os.cpu_count(),
         "git_commit": git_commit(),
+        "git_dirty": git_dirty(),
         "versions": versions(),
     }
     json_out = args.json_out or ROOT / "bench" / "results" / f"locomo-{dt.date.today().isoformat()}.json"
