@@ -27,6 +27,7 @@ Score of candidate ``d`` in a selection round, given the already selected set ``
 
 import math
 import re
+from collections import Counter
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -105,22 +106,24 @@ def lexical_scores(query: str, texts: Sequence[str]) -> npt.NDArray[np.float64]:
     Document frequencies come from ``texts`` themselves (the candidate pool), so a word that every candidate
     shares counts for little and a rare one for much. Words are lower-cased letters and digits, minus function words.
     """
-    documents = [_words(text) for text in texts]
-    scores = np.zeros(len(documents), dtype=np.float64)
     terms = set(_words(query))
-    if not documents or not terms:
+    scores = np.zeros(len(texts), dtype=np.float64)
+    if not texts or not terms:
         return scores
-    average = sum(len(doc) for doc in documents) / len(documents) or 1.0
-    frequency = {term: sum(1 for doc in documents if term in doc) for term in terms}
+    documents = [Counter(_words(text)) for text in texts]
+    lengths = [sum(doc.values()) for doc in documents]
+    average = sum(lengths) / len(documents) or 1.0
     count = len(documents)
-    for index, doc in enumerate(documents):
-        for term in terms:
-            tf = doc.count(term)
+    for term in terms:
+        frequency = sum(1 for doc in documents if term in doc)
+        if not frequency:
+            continue
+        idf = math.log(1.0 + (count - frequency + 0.5) / (frequency + 0.5))
+        for index, doc in enumerate(documents):
+            tf = doc.get(term, 0)
             if tf:
-                idf = math.log(1.0 + (count - frequency[term] + 0.5) / (frequency[term] + 0.5))
-                scores[index] += (
-                    idf * tf * (_BM25_K1 + 1) / (tf + _BM25_K1 * (1 - _BM25_B + _BM25_B * len(doc) / average))
-                )
+                norm = _BM25_K1 * (1 - _BM25_B + _BM25_B * lengths[index] / average)
+                scores[index] += idf * tf * (_BM25_K1 + 1) / (tf + norm)
     best = scores.max()
     return scores / best if best > 0 else scores
 
