@@ -7,6 +7,7 @@ dataset; ``advance()`` moves the progress bar by one case. See ``evals/registry.
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -21,6 +22,8 @@ from memory.short_term import ShortTermStore
 
 #: ``measured``: numbers only, nothing to pass or fail; ``passed``/``failed``: the suite has a pass condition
 #: (isolation: no leaks); ``not_run``: a capability it needs is missing (persona without a chat model).
+_UNSAFE_ID_CHARS = re.compile(r"[^A-Za-z0-9_.:@-]")
+
 Status = Literal["measured", "passed", "failed", "not_run"]
 STATUSES: tuple[str, ...] = ("measured", "passed", "failed", "not_run")
 
@@ -38,7 +41,7 @@ class EvalEnv:
 
     def user_id(self, *parts: str) -> str:
         """A user id private to this run, e.g. ``eval-<run>-pets``."""
-        return "-".join(("eval", self.run_id, *parts))[:128]
+        return _UNSAFE_ID_CHARS.sub("_", "-".join(("eval", self.run_id, *parts)))[:128]
 
 
 @dataclass(kw_only=True)

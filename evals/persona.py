@@ -70,7 +70,8 @@ async def run_persona(cases: list[dict[str, Any]], env: EvalEnv, advance: Advanc
         try:
             judged = await env.chat_model.ainvoke(prompt)
         except Exception as exc:  # providers raise their own types; all mean "no verdict"
-            raise ChatModelError(f"the judge model failed: {type(exc).__name__}: {exc}") from exc
+            first_line = (str(exc).strip().splitlines() or [""])[0]
+            raise ChatModelError(f"the judge model failed: {type(exc).__name__}: {first_line}") from exc
         text = judged.text if isinstance(judged, AIMessage) else str(judged.content)
         verdict = parse_verdict(text)
         results.append(

@@ -75,6 +75,8 @@ def configuration(env: EvalEnv) -> dict[str, Any]:
         "similarity_threshold": retrieval.SIMILARITY_THRESHOLD,
         "importance_weight": retrieval.IMPORTANCE_WEIGHT,
         "recency_weight": retrieval.RECENCY_WEIGHT,
+        "lexical_weight": retrieval.LEXICAL_WEIGHT,
+        "candidates_per_selected": retrieval.CANDIDATES_PER_SELECTED,
         "max_candidates": retrieval.MAX_CANDIDATES,
         "embedder": getattr(env.embedder, "model_name", type(env.embedder).__name__),
         "chat_model": None if chat_model is None else _model_name(chat_model),
@@ -201,7 +203,7 @@ def compare_results(a: dict[str, Any], b: dict[str, Any]) -> dict[str, Any]:
 
 def print_comparison(diff: dict[str, Any], names: tuple[str, str], console: Console) -> None:
     """The comparison as tables."""
-    table = Table(title=f"eval {diff['suite']}: A = {names[0]}, B = {names[1]}")
+    table = Table(title=f"eval {diff['suite']}: A = {Path(names[0]).name}, B = {Path(names[1]).name}")
     for column in ("metric", "A", "B", "B - A"):
         table.add_column(column, justify="left" if column == "metric" else "right")
     table.add_row("status", *diff["status"], "")
@@ -226,7 +228,7 @@ def _fmt(value: Any) -> str:
     if value is None:
         return "-"
     if isinstance(value, float):
-        return f"{value:.0f}" if value.is_integer() and abs(value) >= 1 else f"{value:.4f}"
+        return f"{value:.0f}" if value.is_integer() and abs(value) > 1 else f"{value:.4f}"
     return str(value)
 
 

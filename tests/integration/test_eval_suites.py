@@ -138,6 +138,5 @@ def test_companion_eval_command_runs_and_compares(tmp_path: Path, data_dir: Path
 
     unknown = companion("eval", "nope", env=env, cwd=tmp_path)
     assert unknown.returncode == 2
-    assert unknown.stderr.strip().splitlines() == [
-        "error: unknown eval suite 'nope'; known: isolation, persona, recall"
-    ]
+    [line] = unknown.stderr.strip().splitlines()
+    assert line.startswith("error: unknown eval suite 'nope'; known: ") and "recall" in line

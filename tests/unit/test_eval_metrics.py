@@ -140,3 +140,11 @@ def test_locomo_evidence_recall_and_reciprocal_rank_by_hand() -> None:
     assert locomo.turn_text({"speaker": "Mel", "text": "Look!", "blip_caption": "a dog"}) == (
         "Mel: Look! [shares a photo: a dog]"
     )
+
+
+def test_eval_user_ids_are_valid_whatever_the_case_id() -> None:
+    from evals.core import EvalEnv
+    from memory.records import validate_user_id
+
+    env = EvalEnv(long_term=None, short_term=None, embedder=None, chat_model=None, retrieval_k=5, run_id="r1")  # type: ignore[arg-type]
+    assert validate_user_id(env.user_id("recall", "my case/1")) == "eval-r1-recall-my_case_1"
