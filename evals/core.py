@@ -64,8 +64,9 @@ SuiteRunner = Callable[
 def outcome_from(value: SuiteOutcome | Mapping[str, Any]) -> SuiteOutcome:
     """Normalise what a runner returned: a ``SuiteOutcome`` or a plain dict.
 
-    A dict is either ``{"metrics": ..., "cases": ..., "status": ..., "message": ...}`` or a flat dict whose numbers
-    are the metrics, so an existing ``run_x_eval(...) -> dict`` can be registered as it is.
+    A dict is either ``{"metrics": ..., "cases": ..., "status": ..., "message": ...}`` or any dict whose numbers
+    (nested ones under dotted keys) are the metrics, so an existing ``run_x_eval(...) -> dict`` can be registered
+    as it is.
     """
     if isinstance(value, SuiteOutcome):
         return value
@@ -79,8 +80,19 @@ def outcome_from(value: SuiteOutcome | Mapping[str, Any]) -> SuiteOutcome:
             cases=list(value.get("cases", [])),
             message=str(value.get("message", "")),
         )
-    numbers = {str(k): float(v) for k, v in value.items() if isinstance(v, int | float) and not isinstance(v, bool)}
-    return SuiteOutcome(status="measured", metrics=numbers)
+    return SuiteOutcome(status="measured", metrics=flatten_numbers(value))
+
+
+def flatten_numbers(value: Mapping[str, Any], prefix: str = "") -> dict[str, float]:
+    """The numbers of a (nested) dict, keyed by dotted paths: ``{"f1": {"macro": 0.5}}`` -> ``{"f1.macro": 0.5}``."""
+    numbers: dict[str, float] = {}
+    for key, item in value.items():
+        name = f"{prefix}{key}"
+        if isinstance(item, Mapping):
+            numbers.update(flatten_numbers(item, f"{name}."))
+        elif isinstance(item, int | float) and not isinstance(item, bool):
+            numbers[name] = float(item)
+    return numbers
 
 
 def load_jsonl(path: Path) -> list[dict[str, Any]]:

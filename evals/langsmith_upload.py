@@ -29,6 +29,8 @@ def upload_experiment(result: dict[str, Any], cases: list[dict[str, Any]]) -> di
     """Create the dataset if needed and record the run as an experiment; returns names or the error."""
     if result["status"] == "not_run":
         return {"uploaded": False, "reason": "suite not run"}
+    if not cases:
+        return {"uploaded": False, "reason": "the suite has no JSONL dataset to make a LangSmith dataset from"}
     try:
         from langsmith import Client, evaluate
 

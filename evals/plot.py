@@ -29,7 +29,7 @@ def write_plot(result: dict[str, Any], path: Path) -> str | None:
     metrics: dict[str, float] = result["metrics"]
     rates = {k: v for k, v in metrics.items() if 0.0 <= v <= 1.0 and not _is_count(k)}
     counts = {k: v for k, v in metrics.items() if k not in rates}
-    figure, axis = plt.subplots(figsize=(max(4.0, 1.1 * len(rates) + 2.5), 3.6), dpi=110)
+    figure, axis = plt.subplots(figsize=(max(5.5, 1.1 * len(rates) + 2.5), 3.6), dpi=110)
     try:
         title = f"{result['suite']}: {status.upper().replace('_', ' ')}"
         if rates:
@@ -53,7 +53,8 @@ def write_plot(result: dict[str, Any], path: Path) -> str | None:
                 wrap=True,
             )
         axis.set_title(
-            f"{title}\ndataset sha256 {result['dataset']['sha256'][:12]}, {result['started_at']}", fontsize=9
+            f"{title}\ndataset sha256 {(result['dataset']['sha256'] or 'n/a')[:12]}, {result['started_at'][:16]}",
+            fontsize=9,
         )
         figure.tight_layout()
         figure.savefig(path)

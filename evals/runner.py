@@ -94,8 +94,8 @@ async def run_suite(
 ) -> tuple[dict[str, Any], Path]:
     """Run ``suite`` on ``dataset`` (default: its own), write the JSON result and the PNG; return both."""
     path = dataset or suite.dataset_path
-    cases = load_jsonl(path)
-    digest = hashlib.sha256(path.read_bytes()).hexdigest()
+    cases = [] if path is None else load_jsonl(path)
+    digest = None if path is None else hashlib.sha256(path.read_bytes()).hexdigest()
     started_at = dt.datetime.now(dt.UTC)
     began = time.perf_counter()
     with Progress(
@@ -106,7 +106,7 @@ async def run_suite(
         console=console,
         transient=True,
     ) as progress:
-        task = progress.add_task(suite.name, total=len(cases))
+        task = progress.add_task(suite.name, total=len(cases) or None)
         returned = suite.run(cases, env, lambda: progress.advance(task))
         if inspect.isawaitable(returned):
             returned = await returned
@@ -119,7 +119,7 @@ async def run_suite(
         "run_id": env.run_id,
         "started_at": started_at.isoformat(timespec="seconds"),
         "duration_s": round(time.perf_counter() - began, 3),
-        "dataset": {"path": str(path), "sha256": digest, "cases": len(cases)},
+        "dataset": {"path": None if path is None else str(path), "sha256": digest, "cases": len(cases)},
         "config": configuration(env),
         "versions": versions(),
         "cases": outcome.cases,
@@ -151,11 +151,15 @@ def print_result(result: dict[str, Any], json_path: Path, console: Console) -> N
     console.print(table)
     if result.get("message"):
         console.print(f"[{STATUS_STYLE.get(status, 'white')}]{escape(result['message'])}[/]", soft_wrap=True)
-    console.print(
-        f"dataset {escape(result['dataset']['path'])} (sha256 {result['dataset']['sha256'][:12]}, "
-        f"{result['dataset']['cases']} cases); {result['duration_s']:.1f} s",
-        soft_wrap=True,
-    )
+    dataset = result["dataset"]
+    if dataset["path"] is None:
+        console.print(f"dataset: the suite's own; {result['duration_s']:.1f} s")
+    else:
+        console.print(
+            f"dataset {escape(dataset['path'])} (sha256 {dataset['sha256'][:12]}, {dataset['cases']} cases); "
+            f"{result['duration_s']:.1f} s",
+            soft_wrap=True,
+        )
     console.print(f"result: {escape(str(json_path))}", soft_wrap=True)
     if result.get("plot"):
         console.print(f"plot:   {escape(result['plot'])}", soft_wrap=True)
@@ -228,7 +232,7 @@ def _fmt(value: Any) -> str:
     if value is None:
         return "-"
     if isinstance(value, float):
-        return f"{value:.0f}" if value.is_integer() and abs(value) > 1 else f"{value:.4f}"
+        return f"{value:.0f}" if value.is_integer() else f"{value:.4f}"
     return str(value)
 
 

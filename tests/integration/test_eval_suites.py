@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 
 from evals.core import EvalEnv
-from evals.registry import SUITES
+from evals.registry import SUITES, Suite
 from evals.runner import run_suite
 from memory.embeddings import Embedder
 from memory.long_term import LongTermStore
@@ -112,6 +112,20 @@ async def test_persona_is_judged_by_the_chat_model(
     assert [case["verdict"] for case in result["cases"]] == ["PASS", "FAIL", "UNJUDGED"]
     assert result["cases"][0]["reply"] == "Hi! I'm Mira."
     assert result["metrics"] == {"pass_rate": 0.5, "passed": 1.0, "failed": 1.0, "unjudged": 1.0}
+
+
+async def test_a_suite_registered_in_one_line_runs_with_its_own_data(
+    tmp_path: Path, long_term: LongTermStore, short_term: ShortTermStore, embedder: Embedder
+) -> None:
+    def run_own_eval(*, limit: int) -> dict[str, Any]:  # stands for e.g. run_emotion_eval(...) -> dict
+        return {"macro_f1": {"detector": 0.5, "lexicon": 0.25}, "messages": limit}
+
+    suite = Suite("own-data", None, lambda cases, env, advance: run_own_eval(limit=4), "reads its own data")
+    env = make_env(long_term, short_term, embedder)
+    result, json_path = await run_suite(suite, env, out_dir=tmp_path, upload=False)
+    assert result["metrics"] == {"macro_f1.detector": 0.5, "macro_f1.lexicon": 0.25, "messages": 4.0}
+    assert result["status"] == "measured" and result["dataset"] == {"path": None, "sha256": None, "cases": 0}
+    assert json_path.with_suffix(".png").is_file()
 
 
 @pytest.mark.usefixtures("sync_redis")

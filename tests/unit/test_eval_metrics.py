@@ -93,7 +93,9 @@ def test_every_registered_dataset_loads_and_validates() -> None:
 
 
 def test_a_plain_dict_result_is_accepted_as_metrics() -> None:
-    assert outcome_from({"f1": 0.5, "n": 10, "label": "x"}).metrics == {"f1": 0.5, "n": 10.0}
+    assert outcome_from({"f1": 0.5, "n": 10, "label": "x", "ok": True}).metrics == {"f1": 0.5, "n": 10.0}
+    nested = outcome_from({"macro_f1": {"detector": 0.61, "lexicon": 0.3}, "messages": 5427, "classes": []})
+    assert nested.metrics == {"macro_f1.detector": 0.61, "macro_f1.lexicon": 0.3, "messages": 5427.0}
     full = outcome_from({"metrics": {"f1": 0.5}, "status": "passed", "message": "ok"})
     assert (full.status, full.metrics, full.message) == ("passed", {"f1": 0.5}, "ok")
     outcome = SuiteOutcome(status="not_run", message="no model")
