@@ -14,6 +14,7 @@
     companion serve [--host H] [--port P]
     companion keys create (--user ID | --admin) [--name N] | list | revoke KEY_ID
     companion injection-check --text T [--json]
+    companion eval SUITE | --compare A.json B.json | --list
 
 Errors a user can cause print one line on stderr and exit with the error's code (2 for bad input or
 configuration, 3 when rate limited, 4 when a store is unreachable, 5 when the chat model fails);
@@ -124,6 +125,9 @@ def _parser() -> argparse.ArgumentParser:
     from companion import api_cli
 
     api_cli.add_parsers(commands)
+    from evals.cli import add_eval_arguments
+
+    add_eval_arguments(commands.add_parser("eval", help="run an eval suite, or compare two results"))
     return parser
 
 
@@ -179,6 +183,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             "injection-check": api_cli.injection_check,
             "worker": _worker,
             "ingest": _ingest,
+            "eval": _eval,
         }[args.command]
         return handler(args, settings)
     except CompanionError as exc:
@@ -391,6 +396,13 @@ def _demo(args: argparse.Namespace, settings: Settings) -> int:
     from companion.demo import run_demo
 
     return asyncio.run(run_demo(settings, console))
+
+
+# -- eval --------------------------------------------------------------------------------------------------
+def _eval(args: argparse.Namespace, settings: Settings) -> int:
+    from evals.cli import run_eval_command
+
+    return asyncio.run(run_eval_command(args, settings, console))
 
 
 if __name__ == "__main__":

@@ -28,7 +28,7 @@ def recall(long_term: LongTermStore, embedder: Embedder, user_id: str, text: str
     query = embedder.embed([text])[0]
     embedded = time.perf_counter()
     candidates = long_term.search(user_id, query, candidate_count(k))
-    selected = mmr_select(query, candidates, k)
+    selected = mmr_select(query, candidates, k, query_text=text)
     finished = time.perf_counter()
     return Recall(
         query_embedding=query,

@@ -162,10 +162,10 @@ def test_zero_vector_has_zero_similarity() -> None:
 
 
 def test_candidate_count() -> None:
-    assert candidate_count(1) == 3
-    assert candidate_count(5) == 15
-    assert candidate_count(16) == 48
-    assert candidate_count(17) == 50
+    assert candidate_count(1) == 5
+    assert candidate_count(5) == 25
+    assert candidate_count(10) == 50
+    assert candidate_count(11) == 50
     assert candidate_count(20) == 50
 
 

@@ -1,0 +1,50 @@
+"""The registry of eval suites: ``companion eval NAME`` runs ``SUITES[NAME]`` on its dataset.
+
+Adding a suite is one line in ``SUITES`` below: a name, the JSONL file in ``evals/datasets/`` (or ``None`` if
+the runner reads its own data), a runner and a description. A runner is ``run(cases, env, advance)`` (sync or
+async): ``cases`` are the dataset's lines, ``env`` the real services (``evals.core.EvalEnv``), ``advance()``
+moves the progress bar by one case. It returns a ``SuiteOutcome`` or a dict: either
+``{"metrics": {...}, "cases": [...], "status": "measured"}`` or any dict, whose numbers are taken as the metrics
+(nested ones under dotted keys: ``{"macro_f1": {"detector": 0.5}}`` -> ``macro_f1.detector``). An existing
+function with another signature goes in through a lambda, e.g.::
+
+    Suite("emotion", None, lambda cases, env, advance: run_emotion_eval(progress=False), "emotion detection: F1"),
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from evals.core import SuiteRunner
+from evals.isolation import run_isolation
+from evals.persona import run_persona
+from evals.recall import run_recall
+
+DATASETS_DIR = Path(__file__).resolve().parent / "datasets"
+
+
+@dataclass(frozen=True)
+class Suite:
+    """One eval suite: its dataset (a file in ``evals/datasets/``) and its runner."""
+
+    name: str
+    #: A JSONL file in ``evals/datasets/``, or ``None`` for a suite that reads its own data (it gets no cases).
+    dataset: str | None
+    run: SuiteRunner
+    description: str
+
+    @property
+    def dataset_path(self) -> Path | None:
+        """The suite's default dataset, if it has one."""
+        return None if self.dataset is None else DATASETS_DIR / self.dataset
+
+
+SUITES: dict[str, Suite] = {
+    suite.name: suite
+    for suite in (
+        Suite("recall", "recall.jsonl", run_recall, "facts taught among filler, then probed: hit@k, MRR"),
+        Suite("isolation", "isolation.jsonl", run_isolation, "cross-user probes: leaks must be 0"),
+        Suite("persona", "persona.jsonl", run_persona, "replies stay in character (LLM-judged)"),
+    )
+}
