@@ -1,13 +1,19 @@
 """The conversation graph: one chat turn.
 
-    admit_message ─┬─> load_context ──────┬─> screen_message ─┬─> respond -> store_long_term -> store_short_term
-                   └─> retrieve_memories ─┘                  └─> defend (injection: nothing stored)
+    admit_message ─┬─> load_context ─────────────────────────────┐
+                   ├─> load_personality ─────────────────────────┼─> screen_message ─┬─> appraise -> respond ─┐
+                   └─> retrieve_memories -> detect_emotion ──────┘                   └─> defend (injection:    │
+                                           └─> score_importance (with a chat model)        nothing stored)   │
+                                                                                                              v
+                       store_short_term <- store_personality <- store_long_term <────────────────────────────┘
 
-``screen_message`` (the injection guard, when one is given) reuses the embedding ``retrieve_memories`` computed.
+``screen_message`` (the injection guard, when one is given) reuses the embedding ``retrieve_memories`` computed;
+without a guard the three loaders join straight into ``appraise``.
 
-``load_context`` (Redis, or Chroma when Redis lost it) and ``retrieve_memories`` (embed + Chroma + MMR) run in
-parallel. The turn is written to Chroma (source of truth) before Redis; the Redis step also queues the message
-for background association.
+``load_context`` (Redis, or Chroma when Redis lost it), ``load_personality`` (Redis, or Chroma) and
+``retrieve_memories`` (embed + Chroma + MMR) run in parallel. ``detect_emotion`` reuses the message embedding;
+``appraise`` moves the mood before the reply is written, and the persona prompt carries it. The turn is written to
+Chroma (source of truth) before Redis; the Redis step also queues the message for background association.
 """
 
 from __future__ import annotations
@@ -23,6 +29,7 @@ from langgraph.graph.state import CompiledStateGraph
 
 from memory.embeddings import Embedder
 from memory.long_term import LongTermStore
+from memory.personality_store import PersonalityStore
 from memory.records import validate_conversation_id, validate_user_id
 from memory.security import SecurityStore
 from memory.short_term import ShortTermStore
@@ -38,6 +45,8 @@ from nodes.conversation import (
     store_short_term,
 )
 from nodes.injection import defend, route_after_screen, screen_message
+from nodes.personality import appraise, detect_emotion, load_personality, score_importance, store_personality
+from tools.detection import Detector, load_detector
 from tools.injection import InjectionClassifier, load_classifier
 
 if TYPE_CHECKING:
@@ -59,34 +68,56 @@ def build_graph(
     max_message_chars: int = 4000,
     security: SecurityStore | None = None,
     injection_classifier: InjectionClassifier | None = None,
+    personality_store: PersonalityStore | None = None,
+    detector: Detector | None = None,
+    importance_model: BaseChatModel | None = None,
 ) -> CompiledStateGraph[Any, Any, Any, Any]:
     """Compile the conversation graph over the given services.
 
-    With ``security``, the injection guard screens every message before ``respond`` (rules, plus the classifier
-    when ``injection_classifier`` is given); without it the graph goes straight to ``respond``.
+    With ``security``, the injection guard screens every message before the mood is appraised and the reply
+    written (rules, plus the classifier when ``injection_classifier`` is given); without it the graph goes straight
+    to ``appraise``. ``personality_store`` defaults to one over the long-term store's Chroma and the short-term
+    store's Redis; ``detector`` to the committed local one. ``importance_model`` (usually the chat model) scores
+    importance and category with the seed's prompt while the reply is written; without it the local scores stand.
     """
+    store = personality_store or PersonalityStore(long_term.client, short_term.redis)
+    detector = detector or load_detector()
     graph = StateGraph(ConversationState, context_schema=Context, input_schema=TurnInput)
     graph.add_node("admit_message", partial(admit_message, short_term=short_term, max_message_chars=max_message_chars))
     graph.add_node("load_context", partial(load_context, short_term=short_term, long_term=long_term))
     graph.add_node(
         "retrieve_memories", partial(retrieve_memories, long_term=long_term, embedder=embedder, k=retrieval_k)
     )
+    graph.add_node("load_personality", partial(load_personality, store=store))
+    graph.add_node("detect_emotion", partial(detect_emotion, detector=detector))
+    graph.add_node("appraise", appraise)
     graph.add_node("respond", partial(respond, chat_model=chat_model))
     graph.add_node("store_long_term", partial(store_long_term, long_term=long_term))
+    graph.add_node("store_personality", partial(store_personality, store=store))
     graph.add_node("store_short_term", partial(store_short_term, short_term=short_term))
     graph.add_edge(START, "admit_message")
     graph.add_edge("admit_message", "load_context")
+    graph.add_edge("admit_message", "load_personality")
     graph.add_edge("admit_message", "retrieve_memories")
+    graph.add_edge("retrieve_memories", "detect_emotion")
+    joined = ["load_context", "load_personality", "detect_emotion"]
     if security is None:
-        graph.add_edge(["load_context", "retrieve_memories"], "respond")
+        graph.add_edge(joined, "appraise")
     else:
         graph.add_node("screen_message", partial(screen_message, security=security, classifier=injection_classifier))
         graph.add_node("defend", defend)
-        graph.add_edge(["load_context", "retrieve_memories"], "screen_message")
-        graph.add_conditional_edges("screen_message", route_after_screen, {"respond": "respond", "defend": "defend"})
+        graph.add_edge(joined, "screen_message")
+        graph.add_conditional_edges("screen_message", route_after_screen, {"respond": "appraise", "defend": "defend"})
         graph.add_edge("defend", END)
-    graph.add_edge("respond", "store_long_term")
-    graph.add_edge("store_long_term", "store_short_term")
+    graph.add_edge("appraise", "respond")
+    if importance_model is not None:
+        graph.add_node("score_importance", partial(score_importance, chat_model=importance_model))
+        graph.add_edge("detect_emotion", "score_importance")
+        graph.add_edge(["respond", "score_importance"], "store_long_term")
+    else:
+        graph.add_edge("respond", "store_long_term")
+    graph.add_edge("store_long_term", "store_personality")
+    graph.add_edge("store_personality", "store_short_term")
     graph.add_edge("store_short_term", END)
     return graph.compile(checkpointer=checkpointer, name=GRAPH_NAME)
 
@@ -105,6 +136,7 @@ def build_graph_from_services(
         max_message_chars=services.settings.max_message_chars,
         security=SecurityStore(services.redis, cooldown_seconds=services.settings.injection_cooldown_seconds),
         injection_classifier=load_classifier(),
+        importance_model=services.chat_model,
     )
 
 
