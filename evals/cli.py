@@ -45,7 +45,8 @@ async def run_eval_command(args: argparse.Namespace, settings: Settings, console
 
     if args.list:
         for suite in SUITES.values():
-            console.print(f"[bold]{suite.name}[/]  {suite.description}  [dim](evals/datasets/{suite.dataset})[/]")
+            source = f"evals/datasets/{suite.dataset}" if suite.dataset else "reads its own data"
+            console.print(f"[bold]{suite.name}[/]  {suite.description}  [dim]({source})[/]")
         return 0
     if args.compare:
         if args.suite:

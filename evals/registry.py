@@ -17,6 +17,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from evals.core import SuiteRunner
+from evals.emotion import run_emotion_eval
+from evals.injection import run_injection_eval
 from evals.isolation import run_isolation
 from evals.persona import run_persona
 from evals.recall import run_recall
@@ -46,5 +48,17 @@ SUITES: dict[str, Suite] = {
         Suite("recall", "recall.jsonl", run_recall, "facts taught among filler, then probed: hit@k, MRR"),
         Suite("isolation", "isolation.jsonl", run_isolation, "cross-user probes: leaks must be 0"),
         Suite("persona", "persona.jsonl", run_persona, "replies stay in character (LLM-judged)"),
+        Suite(
+            "emotion",
+            None,
+            lambda cases, env, advance: run_emotion_eval(progress=False),
+            "emotion detector vs a lexicon on GoEmotions' held-out test split: per-type and macro F1",
+        ),
+        Suite(
+            "injection",
+            None,
+            lambda cases, env, advance: run_injection_eval(),
+            "injection guard vs rules only on held-out splits: precision, recall, false-positive rate",
+        ),
     )
 }
