@@ -121,6 +121,9 @@ class UserErasure(BaseModel):
     checkpoint_threads: int
     api_keys: int
     security_incidents: int
+    link_records: int = Field(description="Versions, relations, association outcomes, raw transcripts, summaries")
+    personality_states: int = Field(description="The companion's personality state with this user, per persona")
+    ingest_submissions: int = Field(description="Status records of ingested transcripts")
 
 
 class UserExport(BaseModel):
@@ -134,6 +137,9 @@ class UserExport(BaseModel):
     checkpoint_threads: list[dict[str, Any]] = Field(description="LangGraph threads with their latest state")
     api_keys: list[dict[str, Any]] = Field(description="The user's API keys (ids and names, never secrets)")
     security_incidents: list[dict[str, Any]] = Field(description="Injection attempts detected in their messages")
+    versions: list[dict[str, Any]] = Field(description="Every version of every memory, with the message that caused it")
+    relations: list[dict[str, Any]] = Field(description="Relations between the user's memories (each direction)")
+    personality: list[dict[str, Any]] = Field(description="The companion's personality state with this user")
 
 
 class Incident(BaseModel):
@@ -162,3 +168,45 @@ class UserList(BaseModel):
 
     users: list[str]
     total: int
+
+
+class PAD(BaseModel):
+    """A point in pleasure-arousal-dominance space, each in [-1, 1]."""
+
+    pleasure: float = Field(ge=-1, le=1)
+    arousal: float = Field(ge=-1, le=1)
+    dominance: float = Field(ge=-1, le=1)
+
+
+class Mood(PAD):
+    """A PAD point with its octant's label (exuberant, bored, relaxed, ...)."""
+
+    label: str
+
+
+class MoodChange(BaseModel):
+    """One recorded change of the mood and why it happened."""
+
+    at: float
+    rule: str = Field(description="The OCC rule, empathy, relaxation or drift that moved the mood")
+    cause: str
+    delta: PAD
+    after: PAD
+
+
+class Personality(BaseModel):
+    """The companion's personality with one user, as of now."""
+
+    user: str
+    persona: dict[str, Any] = Field(description="Name, style, backstory and Big Five traits")
+    source: str = Field(description="Where the state came from: redis, chroma, or new (never talked)")
+    as_of: float
+    interactions: int
+    mood: Mood
+    baseline: Mood = Field(description="Where the mood rests, derived from the traits and drifting slowly")
+    recent_changes: list[MoodChange] = Field(description="Newest first")
+    needs: dict[str, float] = Field(description="social, intellectual, creative, rest, validation in [0, 1]")
+    urgent_needs: list[str]
+    need_trigger: float
+    quirks: list[dict[str, Any]] = Field(description="Active quirks with their strength")
+    pending_events: list[str] = Field(description="What time alone did since the last message (not saved)")

@@ -98,44 +98,15 @@ def personality_show_command(
 
 async def personality_payload(user_id: str, persona_name: str, settings: Settings, changes: int) -> dict[str, Any]:
     """The JSON object ``companion personality show --json`` prints (the state as of now)."""
-    from companion.personality.needs import TRIGGER_THRESHOLD, urgent_needs
     from companion.personality.persona import load_persona
-    from companion.personality.quirks import active_quirks
-    from companion.personality.state import PersonalityState, advance_time, new_state
     from companion.services import open_services
     from memory.personality_store import PersonalityStore
+    from tools.personality import personality_snapshot
 
     persona = load_persona(persona_name)
     async with open_services(settings) as services:
         store = PersonalityStore(services.long_term.client, services.redis)
-        data, source = await store.load(user_id, persona.key)
-    now = time.time()
-    stored = new_state(user_id, persona, now) if data is None else PersonalityState.from_dict(data)
-    state, events = advance_time(stored, now)
-    return {
-        "user": user_id,
-        "persona": persona.to_dict(),
-        "source": source,  # redis, chroma or new (never talked to this persona)
-        "as_of": now,
-        "interactions": state.interactions,
-        "mood": {**state.mood.rounded(), "label": state.mood.label},
-        "baseline": {**state.baseline.rounded(), "label": state.baseline.label},
-        "recent_changes": [
-            {
-                "at": change.at,
-                "rule": change.rule,
-                "cause": change.cause,
-                "delta": change.delta.rounded(),
-                "after": change.after.rounded(),
-            }
-            for change in reversed(state.changes[-changes:])
-        ],
-        "needs": {name: round(level, 4) for name, level in state.needs.items()},
-        "urgent_needs": urgent_needs(state.needs),
-        "need_trigger": TRIGGER_THRESHOLD,
-        "quirks": [quirk.to_dict() for quirk in active_quirks(state.quirks)],
-        "pending_events": events,
-    }
+        return await personality_snapshot(store, user_id, persona, changes=changes)
 
 
 def _print_personality(payload: dict[str, Any], console: Console) -> None:

@@ -254,6 +254,21 @@ async def submit_transcript(
     return Submission(submission_id, user_id, session_id, messages, skipped, now, int(results[-1]))
 
 
+async def forget_submissions(redis: Redis, user_id: str) -> int:
+    """Drop the status records of every submission of ``user_id``; returns how many submissions there were."""
+    members = await redis.zrange(submissions_key(user_id), 0, -1)
+    submissions = [_decoded(item) for item in members if isinstance(item, bytes | str)]
+    if submissions:
+        await redis.delete(*[status_key(submission_id) for submission_id in submissions])
+    await redis.delete(submissions_key(user_id))
+    await redis.srem(USERS_KEY, user_id)
+    return len(submissions)
+
+
+def _decoded(value: bytes | str) -> str:
+    return value.decode() if isinstance(value, bytes) else value
+
+
 async def submission_status(redis: Redis, submission_id: str) -> dict[str, Any]:
     """The status of one submission: queued, processing, done or failed (with ``error``)."""
     raw = await redis.hgetall(status_key(submission_id))

@@ -135,6 +135,22 @@ class LinkStore:
             self._collections[user_id] = collection
             return collection
 
+    def delete_user(self, user_id: str) -> int:
+        """Delete every link record of ``user_id`` (versions, relations, outcomes, raw transcripts, summaries).
+
+        Returns how many records there were.
+        """
+        collection = self._collection(user_id, create=False)
+        if collection is None:
+            return 0
+        count = collection.count()
+        self._collections.pop(user_id, None)
+        try:
+            self._client.delete_collection(collection_name(user_id, namespace=self._namespace))
+        except (NotFoundError, ValueError):
+            return 0
+        return count
+
     def _get(self, user_id: str, *, ids: list[str] | None = None, where: Where | None = None) -> list[dict[str, Any]]:
         collection = self._collection(user_id, create=False)
         if collection is None or ids == []:

@@ -110,6 +110,34 @@ class PersonalityStore:
         validate_user_id(user_id)
         self._records().delete(ids=[state_id(user_id, persona)])
 
+    def read_user(self, user_id: str) -> list[dict[str, Any]]:
+        """Every durable state of ``user_id`` (one per persona)."""
+        validate_user_id(user_id)
+        try:
+            found = self._records().get(where={"user_id": user_id}, include=["documents", "metadatas"])
+        except StoreUnavailableError:
+            raise
+        except Exception as exc:
+            raise StoreUnavailableError(f"Chroma is not usable: {exc}") from exc
+        states = []
+        for document, metadata in zip(found["documents"] or [], found["metadatas"] or [], strict=True):
+            if document and (metadata or {}).get("user_id") == user_id:
+                states.append({"persona": (metadata or {}).get("persona"), "state": json.loads(document)})
+        return states
+
+    def delete_user(self, user_id: str) -> int:
+        """Forget the states of ``user_id`` with every persona in Chroma; returns how many there were."""
+        validate_user_id(user_id)
+        try:
+            found = self._records().get(where={"user_id": user_id}, include=[])
+            if found["ids"]:
+                self._records().delete(ids=found["ids"])
+        except StoreUnavailableError:
+            raise
+        except Exception as exc:
+            raise StoreUnavailableError(f"Chroma is not usable: {exc}") from exc
+        return len(found["ids"])
+
     # -- with the Redis cache -----------------------------------------------------------------------------
     async def load(self, user_id: str, persona: str) -> tuple[dict[str, Any] | None, str]:
         """The state and where it came from: ``redis``, ``chroma`` (and put back in Redis) or ``new`` (none)."""

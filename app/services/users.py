@@ -20,9 +20,12 @@ from typing import Any
 
 from langgraph.checkpoint.base import BaseCheckpointSaver
 
+from companion.ingest import forget_submissions
 from companion.services import Services
 from graphs.conversation import CHECKPOINT_USER_KEY
 from memory.api_keys import ApiKeyStore
+from memory.links import LinkStore, relation_to_dict, version_to_dict
+from memory.personality_store import PersonalityStore
 from memory.records import validate_user_id
 from memory.security import INCIDENTS_MAX, SecurityStore
 from memory.short_term import PREFIX
@@ -39,6 +42,9 @@ class ErasureReport:
     checkpoint_threads: int
     api_keys: int
     security_incidents: int
+    link_records: int
+    personality_states: int
+    ingest_submissions: int
 
 
 async def conversation_ids(services: Services, checkpointer: BaseCheckpointSaver[Any], user_id: str) -> set[str]:
@@ -93,6 +99,17 @@ async def export_user(services: Services, checkpointer: BaseCheckpointSaver[Any]
         "checkpoint_threads": threads,
         "api_keys": keys,
         "security_incidents": await SecurityStore(services.redis).incidents(limit=INCIDENTS_MAX, user_id=user_id),
+        **await asyncio.to_thread(_links_and_personality, services, user_id, [record.id for record in records]),
+    }
+
+
+def _links_and_personality(services: Services, user_id: str, memory_ids: list[str]) -> dict[str, Any]:
+    links = LinkStore(services.long_term.client)
+    personality = PersonalityStore(services.long_term.client, services.redis)
+    return {
+        "versions": [version_to_dict(v) for memory_id in memory_ids for v in links.versions(user_id, memory_id)],
+        "relations": [relation_to_dict(relation) for relation in links.relations(user_id)],
+        "personality": personality.read_user(user_id),
     }
 
 
@@ -112,6 +129,11 @@ async def erase_user(services: Services, checkpointer: BaseCheckpointSaver[Any],
     rate_limit_keys = await services.short_term.forget_rate_limits(user_id)
     for thread_id in threads:
         await checkpointer.adelete_thread(thread_id)
+    link_records = await asyncio.to_thread(LinkStore(services.long_term.client).delete_user, user_id)
+    personality_states = await asyncio.to_thread(
+        PersonalityStore(services.long_term.client, services.redis).delete_user, user_id
+    )
+    submissions = await forget_submissions(services.redis, user_id)
     api_keys = await ApiKeyStore(services.redis).revoke_user(user_id)
     incidents = await SecurityStore(services.redis).forget_incidents(user_id)
     return ErasureReport(
@@ -122,4 +144,7 @@ async def erase_user(services: Services, checkpointer: BaseCheckpointSaver[Any],
         checkpoint_threads=len(threads),
         api_keys=api_keys,
         security_incidents=incidents,
+        link_records=link_records,
+        personality_states=personality_states,
+        ingest_submissions=submissions,
     )

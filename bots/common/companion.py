@@ -20,6 +20,7 @@ from bots.common.locks import ConversationLocks
 from bots.common.sensitivity import sensitive_memories
 from memory.embeddings import Embedder
 from memory.long_term import LongTermStore
+from memory.personality_store import PersonalityStore
 from memory.short_term import ShortTermStore
 from tools.recall import recall
 
@@ -27,9 +28,6 @@ logger = logging.getLogger(__name__)
 
 #: Sent instead of a group reply that drew on a confidential memory.
 GROUP_WITHHELD_REPLY = "That touches on something personal, so I'd rather talk about it in a private chat."
-PERSONALITY_NOT_TRACKED = (
-    "I'm {persona}. My mood, needs and quirks are not tracked yet: they arrive with the personality engine."
-)
 
 
 class Audience(StrEnum):
@@ -89,6 +87,7 @@ class Companion:
         embedder: Embedder,
         persona: str = "default",
         locks: ConversationLocks | None = None,
+        personality_store: PersonalityStore | None = None,
     ) -> None:
         self.graph = graph
         self.long_term = long_term
@@ -96,6 +95,7 @@ class Companion:
         self.embedder = embedder
         self.persona = persona
         self.locks = locks or ConversationLocks()
+        self.personality_store = personality_store or PersonalityStore(long_term.client, short_term.redis)
 
     async def answer(self, *, user_id: str, conversation_id: str, message: str, audience: Audience) -> Answer:
         """Run one turn; turns of one conversation run one at a time, in arrival order.
@@ -140,6 +140,10 @@ class Companion:
         removed = await self.short_term.forget_user(user_id)
         return had_memories, removed
 
-    def personality(self) -> str:
-        """What the companion can say about its personality today."""
-        return PERSONALITY_NOT_TRACKED.format(persona=self.persona)
+    async def personality(self, user_id: str) -> str:
+        """The companion's mood with this user, its pressing needs and the quirks it picked up, in plain words."""
+        from companion.personality.persona import load_persona
+        from tools.personality import describe_personality, personality_snapshot
+
+        snapshot = await personality_snapshot(self.personality_store, user_id, load_persona(self.persona), changes=1)
+        return describe_personality(snapshot)

@@ -299,11 +299,11 @@ async def test_slash_memories_searches_your_own_memories_ephemerally(make_bot: B
     assert "learning to play the violin" in content and "Cremona" not in content
 
 
-async def test_slash_personality_is_ephemeral_and_honest_about_what_is_tracked(make_bot: BotFactory) -> None:
+async def test_slash_personality_is_ephemeral_and_shows_the_mood_with_the_caller(make_bot: BotFactory) -> None:
     bot = await make_bot()
     adapter = await run_slash(bot, "personality", [], member())
     [(content, flags)] = adapter.responses()
-    assert flags & 64 and "not tracked yet" in content
+    assert flags & 64 and "Right now I feel" in content and "pleasure" in content
 
 
 async def test_slash_command_errors_are_one_ephemeral_line(

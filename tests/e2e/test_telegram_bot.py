@@ -393,13 +393,13 @@ async def test_companion_bot_telegram_polls_the_api_and_answers(
         await runner.cleanup()
 
 
-async def test_start_and_personality_answer_honestly(make_harness: HarnessFactory) -> None:
+async def test_start_lists_the_commands_and_personality_shows_the_mood(make_harness: HarnessFactory) -> None:
     harness = await make_harness()
     await harness.feed(text_message(18, 18, "/start"))
     await harness.feed(text_message(18, 18, "/personality"))
     start, personality = harness.api.sent(18)
     assert "/forget" in start and "/memories" in start
-    assert "not tracked yet" in personality
+    assert "Right now I feel" in personality and "pleasure" in personality
 
 
 async def test_forget_declined_keeps_everything(make_harness: HarnessFactory) -> None:

@@ -153,17 +153,18 @@ def test_export_then_erase_leaves_nothing_of_the_user(tmp_path: Path, redis_url:
         assert {t["thread_id"] for t in export["checkpoint_threads"]} == {f"{user}:default", f"{user}:c:2"}
         assert len(export["queued_messages"]) == 2
         assert len(export["api_keys"]) == 1 and "cmp_" not in json.dumps(export["api_keys"])
+        assert [state["persona"] for state in export["personality"]] == ["default"]
 
         erased = client.delete(f"/v1/users/{user}", headers=own if erase_as == "user" else admin)
         assert erased.status_code == 200, erased.text
         report = erased.json()
         assert report["memories"] == 2 and report["checkpoint_threads"] == 2 and report["queued_messages"] == 2
-        assert report["api_keys"] == 1
+        assert report["api_keys"] == 1 and report["personality_states"] == 1
         # the user's key is revoked with the rest
         assert client.get(f"/v1/users/{user}/export", headers=own).status_code == 401
         after = client.get(f"/v1/users/{user}/export", headers=admin).json()
         assert after["memories"] == [] and after["checkpoint_threads"] == [] and after["queued_messages"] == []
-        assert after["short_term"]["conversations"] == {}
+        assert after["short_term"]["conversations"] == {} and after["personality"] == []
         assert client.get("/v1/users/stays-put/memories", headers=other).json()["total"] == 1
 
     # independent of the app's own readers: look into every store directly
@@ -208,3 +209,18 @@ def test_unknown_or_repeated_query_parameters_and_wrong_methods_are_4xx(tmp_path
         assert client.get("/v1/users/qp-hal/memories?limit=0", headers=auth).status_code == 422
         huge = client.post("/v1/chat", json={"user_id": "qp-hal", "message": "x" * 100_001}, headers=auth)
         assert huge.status_code == 422 and "at most 100000 characters" in huge.json()["detail"]
+
+
+def test_personality_shows_the_mood_a_message_moved_and_only_to_its_user(tmp_path: Path, redis_url: str) -> None:
+    own, other = make_key(redis_url, user_id="pers-ann"), make_key(redis_url, user_id="pers-bob")
+    with api_client(tmp_path, redis_url) as client:
+        before = client.get("/v1/users/pers-ann/personality", headers=own)
+        assert before.status_code == 200, before.text
+        assert before.json()["source"] == "new" and before.json()["interactions"] == 0
+        _chat(client, own, "pers-ann", "You are wonderful, thank you so much for listening to me!")
+        after = client.get("/v1/users/pers-ann/personality?changes=5", headers=own).json()
+        assert after["interactions"] == 1 and after["source"] in {"redis", "chroma"}
+        assert after["recent_changes"], "the compliment moved the mood and the change is recorded with its cause"
+        assert after["mood"]["pleasure"] > before.json()["mood"]["pleasure"]
+        assert client.get("/v1/users/pers-ann/personality", headers=other).status_code == 403
+        assert client.get("/v1/users/pers-ann/personality?changes=0", headers=own).status_code == 422

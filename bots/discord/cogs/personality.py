@@ -1,4 +1,4 @@
-"""``/personality``: the companion's mood, needs and quirks (as far as they are tracked)."""
+"""``/personality``: the companion's mood, needs and quirks with this user."""
 
 from __future__ import annotations
 
@@ -7,6 +7,8 @@ from typing import TYPE_CHECKING
 import discord
 from discord import app_commands
 from discord.ext import commands
+
+from bots.common.companion import platform_user_id
 
 if TYPE_CHECKING:
     from bots.discord.bot import CompanionBot
@@ -20,5 +22,8 @@ class PersonalityCog(commands.Cog):
 
     @app_commands.command(name="personality", description="The companion's mood, needs and quirks")
     async def personality(self, interaction: discord.Interaction) -> None:
-        """What the companion can tell about itself."""
-        await interaction.response.send_message(self.bot.companion.personality(), ephemeral=True)
+        """How the companion feels with the caller, what it needs, which quirks it picked up."""
+        from bots.discord.bot import PLATFORM
+
+        text = await self.bot.companion.personality(platform_user_id(PLATFORM, interaction.user.id))
+        await interaction.response.send_message(text, ephemeral=True)

@@ -43,8 +43,10 @@ async def memories(message: Message, command: CommandObject, companion: Companio
 
 
 async def personality(message: Message, companion: Companion) -> None:
-    """What the companion can tell about its personality."""
-    await message.answer(companion.personality())
+    """How the companion feels with this user, what it needs, which quirks it picked up."""
+    if message.from_user is None:
+        return
+    await message.answer(await companion.personality(platform_user_id(PLATFORM, message.from_user.id)))
 
 
 def build_router() -> Router:

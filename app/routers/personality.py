@@ -1,0 +1,30 @@
+"""The companion's personality with one user: traits, mood with its recent causes, needs, quirks."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Query
+
+from app.deps import AuthorizedUser, ServicesDep
+from app.errors import AUTH, BAD_INPUT, UNAVAILABLE, Responses
+from app.schemas import Personality
+from companion.personality.persona import load_persona
+from memory.personality_store import PersonalityStore
+from tools.personality import personality_snapshot
+
+router = APIRouter(prefix="/v1/users/{user_id}/personality", tags=["personality"])
+
+ERRORS: Responses = {**BAD_INPUT, **AUTH, **UNAVAILABLE}
+
+
+@router.get("", response_model=Personality, responses=ERRORS)
+async def get_personality(
+    user_id: AuthorizedUser,
+    services: ServicesDep,
+    changes: Annotated[int, Query(ge=1, le=50, description="How many recent mood changes to include")] = 10,
+) -> Personality:
+    """The state as of now (the configured persona): reading it changes nothing."""
+    store = PersonalityStore(services.long_term.client, services.redis)
+    persona = load_persona(services.settings.persona)
+    return Personality.model_validate(await personality_snapshot(store, user_id, persona, changes=changes))
