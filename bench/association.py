@@ -9,7 +9,7 @@ Run from the repo root::
 Set-up (embedded Redis in a temporary data dir, in-process Chroma, the real embedder, no chat model): ``--users``
 users each get ``--memories`` stored memories (a quarter semantic, so versions happen); then, for each worker
 count, ``--messages`` fresh messages are stored as chat turns store them (text, embedding, and a detection:
-intensity and importance drawn so that about 75 % carry an emotional signal and every branch is taken) and put on
+intensity and importance drawn so that about 65 % carry an emotional signal and every branch is taken) and put on
 the association stream; the clock runs from the first tick until the stream is drained. Two workers are two
 consumers of the group running concurrently in this process (the Chroma and ONNX calls release the GIL).
 
