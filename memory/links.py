@@ -218,6 +218,11 @@ class LinkStore:
         rows = self._get(user_id, ids=[outcome_id(message_id) for message_id in message_ids])
         return {str(row["message_id"]): json.loads(row["document"]) for row in rows}
 
+    def version_texts(self, user_id: str, keys: Sequence[tuple[str, int]]) -> dict[tuple[str, int], str]:
+        """Texts of the given (memory id, version) records that exist."""
+        rows = self._get(user_id, ids=[version_id(memory_id, version) for memory_id, version in keys]) if keys else []
+        return {(str(row["memory_id"]), int(row["version"])): json.loads(row["document"])["text"] for row in rows}
+
     def existing_version_ids(self, user_id: str, ids: Sequence[str]) -> set[str]:
         """Which of these version record ids exist."""
         return {row["id"] for row in self._get(user_id, ids=list(ids))}

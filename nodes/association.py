@@ -176,6 +176,16 @@ async def load_messages(
             )
         )
     replays = [Plan(**stored[message_id]) for message_id in ids if message_id in stored]  # type: ignore[typeddict-item]
+    # A stored plan keeps its memory's text in the version record, not twice: read it back from there.
+    texts = await asyncio.to_thread(
+        links.version_texts,
+        user_id,
+        [(str(p["memory"]["id"]), int(p["memory"]["version"])) for p in replays if p.get("memory")],
+    )
+    for plan in replays:
+        memory = plan.get("memory")
+        if memory and "text" not in memory:
+            memory["text"] = texts.get((str(memory["id"]), int(memory["version"])), plan["cause_text"])
     return {"messages": messages, "replays": replays, "skipped": skipped}
 
 
@@ -396,7 +406,7 @@ async def apply_writes(
                 relations.append(
                     Relation(from_id, to_id, related["strength"], related["reason"], plan["message_id"], now)
                 )
-    outcomes = [(plan["message_id"], dict(plan)) for plan in plans]
+    outcomes = [(plan["message_id"], _without_text(plan)) for plan in plans]
     await asyncio.to_thread(links.write_association, user_id, outcomes=outcomes, versions=versions, relations=relations)
 
     # Memories last: the newest record per memory id, written only if newer than what is stored.
@@ -493,6 +503,13 @@ def _metadata(plan: Plan, user_id: str) -> dict[str, Any]:
     memory = dict(plan.get("memory") or {})
     memory["user_id"] = user_id
     return memory
+
+
+def _without_text(plan: Plan) -> dict[str, Any]:
+    stored = dict(plan)
+    if plan.get("memory"):
+        stored["memory"] = {key: value for key, value in (plan["memory"] or {}).items() if key != "text"}
+    return stored
 
 
 def _record(plan: Plan, user_id: str) -> MemoryRecord:

@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 from chromadb.api import ClientAPI
+from conftest import fake_chat_model
 from redis.asyncio import Redis
 
 from companion.cli import main
@@ -26,7 +27,7 @@ from companion.ingest import (
 )
 from companion.worker import AssociationWorker
 from graphs.association import build_graph
-from memory.association_queue import AssociationQueue
+from memory.association_queue import AssociationQueue, RedisLLMBudget
 from memory.embeddings import Embedder
 from memory.links import LinkStore
 from memory.long_term import LongTermStore
@@ -219,3 +220,22 @@ async def test_a_submission_that_keeps_failing_is_marked_failed_with_the_reason(
     status = await submission_status(redis, submission.submission_id)
     assert status["status"] == "failed" and "is gone" in status["error"]
     assert long_term.count("ing-f") == 0
+
+
+async def test_with_a_chat_model_the_session_summary_is_written_by_it(
+    redis: Redis, long_term: LongTermStore, links: LinkStore, embedder: Embedder
+) -> None:
+    parsed = parse_transcript("\n".join(json.dumps(line) for line in SESSION))
+    submission = await submit_transcript(redis, links, user_id="ing-l", session_id="week", parsed=parsed)
+    ingestor = Ingestor(
+        redis=redis,
+        long_term=long_term,
+        links=links,
+        embedder=embedder,
+        detector_factory=load_detector,
+        chat_model=fake_chat_model("A new job at the aquarium, grief for a grandmother, fear of surgery."),
+        llm_budget=RedisLLMBudget(redis, per_minute=5),
+    )
+    assert await ingestor.ingest_submission("ing-l", submission.submission_id) == 4
+    (summary,) = links.summaries("ing-l", session_id="week")
+    assert summary.text == "A new job at the aquarium, grief for a grandmother, fear of surgery."
