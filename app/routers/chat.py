@@ -5,7 +5,7 @@ from __future__ import annotations
 from fastapi import APIRouter
 from fastapi.sse import EventSourceResponse
 
-from app.deps import CallerDep, ConversationGraphDep
+from app.deps import CallerDep, ConversationGraphDep, ServicesDep
 from app.errors import AUTH, BAD_INPUT, RATE_LIMITED, UNAVAILABLE, Responses
 from app.schemas import ChatRequest, ChatResponse
 from app.services.chat import chat_turn, start_stream
@@ -26,10 +26,12 @@ ERRORS: Responses = {**BAD_INPUT, **AUTH, **RATE_LIMITED, **UNAVAILABLE}
 
 
 @router.post("/chat", response_model=ChatResponse, responses=ERRORS)
-async def chat(request: ChatRequest, graph: ConversationGraphDep, caller: CallerDep) -> ChatResponse:
+async def chat(
+    request: ChatRequest, graph: ConversationGraphDep, caller: CallerDep, services: ServicesDep
+) -> ChatResponse:
     """Run one conversation turn for ``user_id`` (the key must belong to that user, or be an admin key)."""
     caller.authorize_user(request.user_id)
-    return await chat_turn(graph, request)
+    return await chat_turn(graph, request, persona=services.settings.persona)
 
 
 @router.post(
@@ -44,7 +46,9 @@ async def chat(request: ChatRequest, graph: ConversationGraphDep, caller: Caller
         **ERRORS,
     },
 )
-async def chat_stream(request: ChatRequest, graph: ConversationGraphDep, caller: CallerDep) -> EventSourceResponse:
+async def chat_stream(
+    request: ChatRequest, graph: ConversationGraphDep, caller: CallerDep, services: ServicesDep
+) -> EventSourceResponse:
     """Run one turn and stream the reply as Server-Sent Events."""
     caller.authorize_user(request.user_id)
-    return EventSourceResponse(await start_stream(graph, request))
+    return EventSourceResponse(await start_stream(graph, request, persona=services.settings.persona))

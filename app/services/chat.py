@@ -32,15 +32,23 @@ def to_response(state: dict[str, Any]) -> ChatResponse:
     )
 
 
-async def chat_turn(graph: CompiledStateGraph[Any, Any, Any, Any], request: ChatRequest) -> ChatResponse:
+async def chat_turn(
+    graph: CompiledStateGraph[Any, Any, Any, Any], request: ChatRequest, *, persona: str = "default"
+) -> ChatResponse:
     """Run one turn."""
     state = await run_turn(
-        graph, user_id=request.user_id, conversation_id=request.conversation_id, message=request.message
+        graph,
+        user_id=request.user_id,
+        conversation_id=request.conversation_id,
+        message=request.message,
+        persona=persona,
     )
     return to_response(state)
 
 
-async def start_stream(graph: CompiledStateGraph[Any, Any, Any, Any], request: ChatRequest) -> AsyncIterator[bytes]:
+async def start_stream(
+    graph: CompiledStateGraph[Any, Any, Any, Any], request: ChatRequest, *, persona: str = "default"
+) -> AsyncIterator[bytes]:
     """Start a streamed turn and return its SSE byte stream.
 
     The first graph step (validation and rate limits) runs before this returns, so bad input and rate limits
@@ -49,7 +57,7 @@ async def start_stream(graph: CompiledStateGraph[Any, Any, Any, Any], request: C
     chat model produces them; the offline responder sends its reply as one chunk) and a final ``done`` carrying
     the full ``ChatResponse``.
     """
-    config, context = turn_config(user_id=request.user_id, conversation_id=request.conversation_id)
+    config, context = turn_config(user_id=request.user_id, conversation_id=request.conversation_id, persona=persona)
     steps: AsyncIterator[Any] = graph.astream(
         {"message": request.message},
         config,
@@ -82,8 +90,9 @@ async def start_stream(graph: CompiledStateGraph[Any, Any, Any, Any], request: C
                 yield format_sse_event(event="error", data_str=body.model_dump_json())
                 return
             if mode == "messages":
-                chunk, _ = payload
-                if isinstance(chunk, AIMessageChunk) and chunk.text:
+                chunk, metadata = payload
+                from_reply = metadata.get("langgraph_node") == "respond"  # not the importance scorer's output
+                if from_reply and isinstance(chunk, AIMessageChunk) and chunk.text:
                     streamed = True
                     yield format_sse_event(event="token", data_str=json.dumps({"text": chunk.text}))
             elif mode == "values":
