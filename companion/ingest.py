@@ -224,12 +224,13 @@ async def submit_transcript(
     parsed: ParsedTranscript,
     skip_invalid: bool = False,
     source: str = "transcript",
+    submission_id: str | None = None,
 ) -> Submission:
     """Store a parsed transcript and queue it. Malformed lines reject it as a whole unless ``skip_invalid``."""
     validate_user_id(user_id)
     validate_conversation_id(session_id)
     check_transcript(parsed, skip_invalid=skip_invalid, source=source)
-    submission_id = uuid.uuid4().hex
+    submission_id = submission_id or uuid.uuid4().hex
     now = time.time()
     raw = RawTranscript(submission_id, session_id, [line.to_dict() for line in parsed.lines], now)
     await asyncio.to_thread(links.put_raw, user_id, raw)
@@ -254,19 +255,54 @@ async def submit_transcript(
     return Submission(submission_id, user_id, session_id, messages, skipped, now, int(results[-1]))
 
 
+async def implicate_chat_batch(redis: Redis, links: LinkStore, entry_id: str, fields: dict[str, str]) -> int:
+    """The memory implicator: a group chat's overflowed messages become one ingestion submission per author.
+
+    The entries (``kind=chat_batch``) come from the bots' chat buffer; the session is ``<platform>:chat:<chat id>``.
+    Idempotent per (entry, author): a redelivered entry submits nothing twice. Returns how many submissions it
+    made; raises ``InvalidInputError`` for an entry that cannot be read.
+    """
+    try:
+        messages = json.loads(fields.get("messages", ""))
+    except json.JSONDecodeError:
+        raise InvalidInputError("chat batch without a readable messages list") from None
+    if not isinstance(messages, list):
+        raise InvalidInputError("chat batch without a readable messages list")
+    session_id = f"{fields.get('platform', 'chat')}:chat:{fields.get('chat_id', '')}"
+    by_author: dict[str, list[TranscriptLine]] = {}
+    for number, message in enumerate(messages, start=1):
+        if not isinstance(message, dict) or not str(message.get("text", "")).strip():
+            continue
+        by_author.setdefault(str(message.get("user_id", "")), []).append(
+            TranscriptLine(number, "user", str(message["text"]).strip(), _timestamp(message.get("ts")))
+        )
+    made = 0
+    for user_id, lines in by_author.items():
+        submission_id = uuid.uuid5(_NAMESPACE, f"chat-batch:{entry_id}:{user_id}").hex
+        if await redis.exists(status_key(submission_id)):
+            continue  # submitted before this entry was redelivered
+        await submit_transcript(
+            redis,
+            links,
+            user_id=user_id,
+            session_id=session_id,
+            parsed=ParsedTranscript(lines),
+            source=f"chat batch {entry_id}",
+            submission_id=submission_id,
+        )
+        made += 1
+    return made
+
+
 async def forget_submissions(redis: Redis, user_id: str) -> int:
     """Drop the status records of every submission of ``user_id``; returns how many submissions there were."""
     members = await redis.zrange(submissions_key(user_id), 0, -1)
-    submissions = [_decoded(item) for item in members if isinstance(item, bytes | str)]
+    submissions = [_text(item) for item in members]
     if submissions:
         await redis.delete(*[status_key(submission_id) for submission_id in submissions])
     await redis.delete(submissions_key(user_id))
     await redis.srem(USERS_KEY, user_id)
     return len(submissions)
-
-
-def _decoded(value: bytes | str) -> str:
-    return value.decode() if isinstance(value, bytes) else value
 
 
 async def submission_status(redis: Redis, submission_id: str) -> dict[str, Any]:

@@ -94,6 +94,7 @@ class AssociationWorker:
         queue: AssociationQueue,
         graph: CompiledStateGraph[Any, Any, Any, Any],
         ingestor: Callable[[str], Awaitable[TickResult]] | None = None,
+        implicator: Callable[[str, dict[str, str]], Awaitable[int]] | None = None,
         consumer: str | None = None,
         batch_size: int = 256,
         claim_idle_ms: int = 60_000,
@@ -104,6 +105,7 @@ class AssociationWorker:
         self.queue = queue
         self.graph = graph
         self.ingestor = ingestor
+        self.implicator = implicator
         self.consumer = consumer or consumer_name()
         self.batch_size = batch_size
         self.claim_idle_ms = claim_idle_ms
@@ -129,9 +131,14 @@ class AssociationWorker:
         entries = [entry for entry in claimed if entry not in poisoned]
         if len(entries) < self.batch_size:
             entries += await self.queue.read(self.consumer, self.batch_size - len(entries))
+        chat_batches = [entry for entry in entries if entry.fields.get("kind") == "chat_batch"]
+        if chat_batches:
+            result.add(await self._implicate(chat_batches))
         by_user: dict[str, list[Entry]] = defaultdict(list)
         malformed: list[Entry] = []
         for entry in entries:
+            if entry.fields.get("kind") == "chat_batch":
+                continue
             user_id, memory_id = entry.fields.get("user_id", ""), entry.fields.get("memory_id", "")
             try:
                 validate_user_id(user_id)
@@ -153,6 +160,24 @@ class AssociationWorker:
             }
         )
         self.processed_total += result.processed
+        return result
+
+    async def _implicate(self, entries: list[Entry]) -> TickResult:
+        """Group-chat batches from the bots: each author's messages become an ingestion submission."""
+        result = TickResult()
+        if self.implicator is None:
+            await self.queue.dead_letter(entries, "chat batch, but this worker has no memory implicator")
+            result.dead += len(entries)
+            return result
+        for entry in entries:
+            try:
+                result.ingested += await self.implicator(entry.entry_id, entry.fields)
+            except InvalidInputError as exc:
+                await self.queue.dead_letter([entry], str(exc))
+                result.dead += 1
+                continue
+            await self.queue.ack([entry.entry_id])
+            result.processed += 1
         return result
 
     async def _process_user(self, user_id: str, entries: list[Entry]) -> TickResult:
@@ -204,15 +229,20 @@ class AssociationWorker:
 
 def build_worker(services: Services, *, consumer: str | None = None) -> AssociationWorker:
     """A worker over a process's live services and settings (ingestion included)."""
-    from companion.ingest import Ingestor
+    from companion.ingest import Ingestor, implicate_chat_batch
     from graphs.association import build_graph_from_services
 
     settings = services.settings
     ingestor = Ingestor.from_services(services)
+
+    async def implicator(entry_id: str, fields: dict[str, str]) -> int:
+        return await implicate_chat_batch(services.redis, ingestor.links, entry_id, fields)
+
     return AssociationWorker(
         queue=AssociationQueue(services.redis),
         graph=build_graph_from_services(services),
         ingestor=ingestor.process_submissions,
+        implicator=implicator,
         consumer=consumer,
         batch_size=settings.association_batch_size,
         claim_idle_ms=int(settings.association_claim_idle_seconds * 1000),
