@@ -39,6 +39,9 @@ def detect_command(text: str, settings: Settings, *, as_json: bool, console: Con
         f" ({result['category']['source']})",
         highlight=False,
     )
+    injection = result["injection"]
+    flagged = "[bold red]flagged[/]" if injection["flagged"] else "not flagged"
+    console.print(f"injection: {flagged} (score {injection['score']:.3f}, threshold 0.7)", highlight=False)
     return 0
 
 
@@ -47,6 +50,7 @@ async def detect_payload(message: str, settings: Settings) -> dict[str, Any]:
     from companion.services import build_chat_model, ensure_data_dir
     from memory.embeddings import load_embedder
     from tools.detection import load_detector, score_with_model
+    from tools.injection import detect_injection, load_classifier
 
     ensure_data_dir(settings.data_dir)
     embedder = load_embedder(settings.data_dir / "models")
@@ -56,6 +60,7 @@ async def detect_payload(message: str, settings: Settings) -> dict[str, Any]:
     embedded = time.perf_counter()
     detection = detector.detect(message, embedding)
     detected = time.perf_counter()
+    injection = detect_injection(message, embedding, load_classifier())
     chat_model = build_chat_model(settings)
     scored_by = "local"
     if chat_model is not None:
@@ -73,6 +78,7 @@ async def detect_payload(message: str, settings: Settings) -> dict[str, Any]:
         },
         "importance": {"value": detection.importance, "level": detection.importance_level, "source": scored_by},
         "category": {"value": detection.category, "source": scored_by},
+        "injection": injection.to_dict(),
         "timings_ms": {
             "embed": round((embedded - started) * 1000.0, 3),
             "detect": round((detected - embedded) * 1000.0, 3),
