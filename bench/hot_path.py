@@ -54,7 +54,7 @@ from chromadb.errors import NotFoundError  # noqa: E402
 
 from companion.services import Services, open_checkpointer, open_services  # noqa: E402
 from companion.settings import Settings, load_settings  # noqa: E402
-from graphs.conversation import build_graph, run_turn  # noqa: E402
+from graphs.conversation import build_graph_from_services, run_turn  # noqa: E402
 from memory.embedded import EmbeddedRedis  # noqa: E402
 from memory.long_term import collection_name  # noqa: E402
 from memory.records import MemoryKind, MemoryRecord  # noqa: E402
@@ -71,7 +71,21 @@ MESSAGE_SEED = 7
 #: Bump when the generator or the stored records change, so cached data dirs are re-ingested.
 GENERATOR_VERSION = 1
 MARKER = "hot_path-ingest.json"
-STAGES = ("admit", "load_context", "embed", "search", "retrieve", "respond", "store_long_term", "store_short_term")
+STAGES = (
+    "admit",
+    "load_context",
+    "load_personality",
+    "embed",
+    "search",
+    "retrieve",
+    "detect",
+    "screen",
+    "appraise",
+    "respond",
+    "store_long_term",
+    "store_personality",
+    "store_short_term",
+)
 TARGET_P95_RATIO = 1.5
 NO_LIMIT = 10**9
 YEAR_SECONDS = 365 * 86_400.0
@@ -495,12 +509,19 @@ def summary(samples: Sequence[float]) -> dict[str, float]:
 
 
 def critical_path_ms(timings: dict[str, float]) -> float:
-    """Sum of the node timings along the longest path (load_context and retrieve_memories run in parallel)."""
+    """Sum of the node timings along the longest path (the three loaders run in parallel; see graphs/conversation)."""
     return (
         timings.get("admit", 0.0)
-        + max(timings.get("load_context", 0.0), timings.get("retrieve", 0.0))
+        + max(
+            timings.get("load_context", 0.0),
+            timings.get("load_personality", 0.0),
+            timings.get("retrieve", 0.0) + timings.get("detect", 0.0),
+        )
+        + timings.get("screen", 0.0)
+        + timings.get("appraise", 0.0)
         + timings.get("respond", 0.0)
         + timings.get("store_long_term", 0.0)
+        + timings.get("store_personality", 0.0)
         + timings.get("store_short_term", 0.0)
     )
 
@@ -526,15 +547,8 @@ async def measure(services: Services, n: int, *, turns: int, warmup: int) -> dic
     rate_limit_seen = False
 
     async with open_checkpointer(settings) as checkpointer:
-        graph = build_graph(
-            long_term=long_term,
-            short_term=services.short_term,
-            embedder=embedder,
-            chat_model=None,
-            checkpointer=checkpointer,
-            retrieval_k=settings.retrieval_k,
-            max_message_chars=settings.max_message_chars,
-        )
+        # the production turn: injection guard, detection, appraisal and the personality state included
+        graph = build_graph_from_services(services, checkpointer=checkpointer)
 
         async def turn(message: str) -> tuple[float, dict[str, Any]]:
             started = time.perf_counter()
