@@ -22,7 +22,7 @@ from chromadb.api.types import Where
 from chromadb.errors import NotFoundError
 
 from companion.errors import StoreUnavailableError
-from memory.records import MemoryRecord, validate_user_id
+from memory.records import MemoryKind, MemoryRecord, validate_user_id
 from tools.retrieval import Candidate, recency_score
 
 logger = logging.getLogger(__name__)
@@ -45,6 +45,11 @@ class LongTermStore:
         self._namespace = namespace
         self._collections: dict[str, Collection] = {}
         self._lock = threading.Lock()
+
+    @property
+    def client(self) -> ClientAPI:
+        """The Chroma client (other durable records of the project, like personality states, share it)."""
+        return self._client
 
     # -- the one place that resolves a user's collection -------------------------------------------------
     def _collection(self, user_id: str, *, create: bool) -> Collection | None:
@@ -158,6 +163,65 @@ class LongTermStore:
             found.append(matches)
         return found
 
+    def update_metadata(self, user_id: str, records: Sequence[MemoryRecord]) -> None:
+        """Rewrite the metadata of existing ``records`` of ``user_id`` (text and embedding stay as they are)."""
+        if not records:
+            return
+        if any(record.user_id != user_id for record in records):
+            raise ValueError("a record of another user was passed to update_metadata()")
+        collection = self._collection(user_id, create=False)
+        if collection is None:
+            return
+        collection.update(ids=[record.id for record in records], metadatas=[record.to_metadata() for record in records])
+
+    def move(self, user_id: str, memory_ids: Sequence[str], target: LongTermStore) -> int:
+        """Move memories of ``user_id`` (text, metadata, embedding) into ``target`` (the archive); returns how many.
+
+        Written to the target first, then removed here: a crash in between leaves a copy in both, and running the
+        move again converges (the target write is an upsert).
+        """
+        found = self.get_with_embeddings(user_id, memory_ids)
+        if not found:
+            return 0
+        records = [record for record, _ in found.values()]
+        target.upsert(user_id, records, np.stack([vector for _, vector in found.values()]))
+        collection = self._collection(user_id, create=False)
+        assert collection is not None
+        collection.delete(ids=[record.id for record in records])
+        return len(records)
+
+    def with_embeddings(self, user_id: str, *, kind: MemoryKind | None = None) -> list[tuple[MemoryRecord, np.ndarray]]:
+        """Every memory of ``user_id`` (of one ``kind`` if given) with its embedding, oldest first (for reflection)."""
+        collection = self._collection(user_id, create=False)
+        if collection is None:
+            return []
+        where = cast(Where, {"kind": kind.value}) if kind is not None else None
+        result = collection.get(where=where, include=["documents", "metadatas", "embeddings"])
+        vectors = result.get("embeddings")
+        pairs = []
+        for index, record in enumerate(self._records(result)):
+            if record.user_id != user_id:
+                logger.error("dropped a record of another user from the collection of %s", user_id)
+                continue
+            assert vectors is not None
+            pairs.append((record, np.asarray(vectors[index], dtype=np.float32)))
+        pairs.sort(key=lambda pair: pair[0].created_at)
+        return pairs
+
+    def user_ids(self) -> list[str]:
+        """Ids of the users who have memories in this store (owners only, never their contents: for schedulers)."""
+        prefix = f"{self._namespace}-u-"
+        try:
+            collections = self._client.list_collections()
+        except Exception as exc:  # chromadb raises many types for I/O problems; report them as one
+            raise StoreUnavailableError(f"Chroma is not usable: {exc}") from exc
+        owners = []
+        for collection in collections:
+            owner = (collection.metadata or {}).get(OWNER_KEY)
+            if collection.name.startswith(prefix) and isinstance(owner, str):
+                owners.append(owner)
+        return sorted(owners)
+
     def delete_user(self, user_id: str) -> bool:
         """Delete every memory of ``user_id``; returns whether there was anything."""
         validate_user_id(user_id)
@@ -198,7 +262,8 @@ class LongTermStore:
                     embedding=np.asarray(vectors[index], dtype=np.float32),
                     # cosine space: distance = 1 - similarity (clipped: float error can leave it a hair outside [-1, 1])
                     similarity=min(1.0, max(-1.0, 1.0 - float(distances[index]))),
-                    importance=record.importance,
+                    # the forgetting curve's retention weighs a faded memory down (tools/reflection.py)
+                    importance=record.importance * record.retention,
                     recency=recency_score(now - record.created_at),
                     metadata=record.to_dict(),
                 )
