@@ -208,6 +208,20 @@ class LongTermStore:
         pairs.sort(key=lambda pair: pair[0].created_at)
         return pairs
 
+    def message_times(self, user_id: str, *, since: float) -> list[float]:
+        """Creation times of the episodic memories (the user's messages) of ``user_id`` since ``since``, sorted."""
+        collection = self._collection(user_id, create=False)
+        if collection is None:
+            return []
+        where = cast(Where, {"$and": [{"kind": MemoryKind.EPISODIC.value}, {"created_at": {"$gte": since}}]})
+        result = collection.get(where=where, include=["metadatas"])
+        metadatas = result.get("metadatas") or []
+        return sorted(
+            float(cast(float, meta.get("created_at", 0.0)))
+            for meta in metadatas
+            if meta is not None and meta.get("user_id") == user_id
+        )
+
     def user_ids(self) -> list[str]:
         """Ids of the users who have memories in this store (owners only, never their contents: for schedulers)."""
         prefix = f"{self._namespace}-u-"

@@ -200,6 +200,14 @@ class ShortTermStore:
         except RedisError as exc:
             raise StoreUnavailableError(f"Redis is not usable: {exc}") from exc
 
+    async def last_message_at(self, user_id: str) -> float | None:
+        """When ``user_id`` last sent a message (``None`` if never)."""
+        try:
+            score = await self.redis.zscore(USERS_LAST_MESSAGE, user_id)
+        except RedisError as exc:
+            raise StoreUnavailableError(f"Redis is not usable: {exc}") from exc
+        return None if score is None else float(score)
+
     async def users_last_message(self) -> dict[str, float]:
         """Every user who ever sent a message, with the time of their last one."""
         try:
