@@ -175,15 +175,23 @@ def prefs_command(args: argparse.Namespace, settings: Settings) -> int:
 
 
 async def _prefs(args: argparse.Namespace, settings: Settings, quiet: tuple[int, int] | None) -> int:
-    from companion.services import open_services
+    from redis.asyncio import Redis
+
+    from companion.services import check_redis, ensure_data_dir, resolve_redis_url
     from memory.outreach import OutreachStore
 
     opt_out = True if args.opt_out else False if args.opt_in else None
-    async with open_services(settings) as services:
-        store = OutreachStore(services.redis)
+    ensure_data_dir(settings.data_dir)
+    url, _ = resolve_redis_url(settings)  # only Redis: no need to load the embedder or open Chroma
+    check_redis(url)
+    redis = Redis.from_url(url, socket_connect_timeout=3)
+    try:
+        store = OutreachStore(redis)
         prefs = await store.set_prefs(args.user, timezone=args.timezone, quiet_hours=quiet, opt_out=opt_out)
         if args.decline:
             await store.record_decline(args.user, now=time.time())
+    finally:
+        await redis.aclose()
     _print({"user": args.user, **prefs.to_dict(), **({"declined": True} if args.decline else {})}, args.json)
     return 0
 
