@@ -59,6 +59,7 @@ from memory.embedded import EmbeddedRedis  # noqa: E402
 from memory.long_term import collection_name  # noqa: E402
 from memory.records import MemoryKind, MemoryRecord  # noqa: E402
 from memory.short_term import ASSOCIATION_STREAM  # noqa: E402
+from tools.detection import snap_importance  # noqa: E402
 from tools.retrieval import candidate_count  # noqa: E402
 
 console = Console()
@@ -199,7 +200,7 @@ class ChatText:
     category: str
     emotion: str
     intensity: int
-    importance: float
+    importance: int  # 100-900
 
 
 _PROPER = {"I", "I'm", "I've", *NAMES, *CITIES, *(name for names in PETS.values() for name in names)}
@@ -307,7 +308,7 @@ def _statement(rng: random.Random) -> ChatText:
         )
     felt = "\x01" in text
     intensity = rng.randint(1, 3) if felt else 0
-    importance = round(min(1.0, max(0.05, rng.gauss(0.45 + 0.1 * intensity, 0.15))), 3)
+    importance = snap_importance(rng.gauss(450 + 100 * intensity, 150))
     opener, text = c(OPENERS), text.replace("\x01", "")
     if opener and text.split(" ", 1)[0].rstrip(",!'s") not in _PROPER:
         text = text[:1].lower() + text[1:]

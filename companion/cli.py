@@ -14,6 +14,8 @@
     companion proactive [--dry-run] [--user ID] [--now TIME] [--json]
     companion prefs --user ID [--timezone TZ] [--quiet-hours HH-HH] [--opt-out | --opt-in] [--decline] [--json]
     companion scheduler
+    companion detect --text TEXT [--json]
+    companion personality show --user ID [--persona NAME] [--changes N] [--json]
     companion demo
 
 Errors a user can cause print one line on stderr and exit with the error's code (2 for bad input or
@@ -115,6 +117,18 @@ def _parser() -> argparse.ArgumentParser:
     services.add_argument("action", choices=["start", "stop", "status"])
     services.add_argument("--json", action="store_true")
 
+    detect = commands.add_parser("detect", help="emotions, importance and category of a text (local detector)")
+    detect.add_argument("--text", required=True)
+    detect.add_argument("--json", action="store_true")
+
+    personality = commands.add_parser("personality", help="the companion's personality for one user")
+    personality_commands = personality.add_subparsers(dest="personality_command", required=True, metavar="ACTION")
+    show = personality_commands.add_parser("show", help="traits, mood with its recent causes, needs and quirks")
+    show.add_argument("--user", required=True)
+    show.add_argument("--persona", help="persona name (default: COMPANION_PERSONA)")
+    show.add_argument("--changes", type=_positive_int, default=10, help="recent mood changes to show (1-50)")
+    show.add_argument("--json", action="store_true")
+
     commands.add_parser("demo", help="a short scripted conversation that shows recall")
     return parser
 
@@ -196,6 +210,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             "demo": _demo,
             "worker": _worker,
             "ingest": _ingest,
+            "detect": _detect,
+            "personality": _personality,
             **_reflection_handlers(),
         }[args.command]
         return handler(args, settings)
@@ -228,7 +244,9 @@ async def _chat_async(args: argparse.Namespace, settings: Settings) -> int:
 
         async def turn(message: str) -> None:
             started = time.perf_counter()
-            state = await run_turn(graph, user_id=args.user, conversation_id=args.conversation, message=message)
+            state = await run_turn(
+                graph, user_id=args.user, conversation_id=args.conversation, message=message, persona=settings.persona
+            )
             total_ms = round((time.perf_counter() - started) * 1000.0, 3)
             if args.json:
                 print(json.dumps(turn_summary(state, total_ms), ensure_ascii=False))
@@ -264,6 +282,8 @@ def turn_summary(state: dict[str, Any], total_ms: float) -> dict[str, Any]:
             {"id": m["id"], "text": m["text"], "score": m["score"], "similarity": m["similarity"]}
             for m in state.get("memories", [])
         ],
+        "mood": state.get("mood"),
+        "detection": state.get("detection"),
         "timings_ms": {**state.get("timings_ms", {}), "total": total_ms},
     }
 
@@ -396,6 +416,21 @@ def _reflection_handlers() -> dict[str, Any]:
         "prefs": reflection_cli.prefs_command,
         "scheduler": reflection_cli.scheduler_command,
     }
+
+
+# -- detect, personality (companion/cli_personality.py) ------------------------------------------------------
+def _detect(args: argparse.Namespace, settings: Settings) -> int:
+    from companion.cli_personality import detect_command
+
+    return detect_command(args.text, settings, as_json=args.json, console=console)
+
+
+def _personality(args: argparse.Namespace, settings: Settings) -> int:
+    from companion.cli_personality import personality_show_command
+
+    return personality_show_command(
+        args.user, args.persona, settings, as_json=args.json, changes=args.changes, console=console
+    )
 
 
 # -- demo --------------------------------------------------------------------------------------------------

@@ -1,11 +1,16 @@
 """The conversation graph: one chat turn.
 
-    admit_message ─┬─> load_context ──────┬─> respond -> store_long_term -> store_short_term
-                   └─> retrieve_memories ─┘
+    admit_message ─┬─> load_context ─────────────────────────────┐
+                   ├─> load_personality ─────────────────────────┼─> appraise -> respond ─┐
+                   └─> retrieve_memories -> detect_emotion ──────┘                        │
+                                           └─> score_importance (with a chat model) ──────┤
+                                                                                          v
+                       store_short_term <- store_personality <- store_long_term <─────────┘
 
-``load_context`` (Redis, or Chroma when Redis lost it) and ``retrieve_memories`` (embed + Chroma + MMR) run in
-parallel. The turn is written to Chroma (source of truth) before Redis; the Redis step also queues the message
-for background association.
+``load_context`` (Redis, or Chroma when Redis lost it), ``load_personality`` (Redis, or Chroma) and
+``retrieve_memories`` (embed + Chroma + MMR) run in parallel. ``detect_emotion`` reuses the message embedding;
+``appraise`` moves the mood before the reply is written, and the persona prompt carries it. The turn is written to
+Chroma (source of truth) before Redis; the Redis step also queues the message for background association.
 """
 
 from __future__ import annotations
@@ -21,6 +26,7 @@ from langgraph.graph.state import CompiledStateGraph
 
 from memory.embeddings import Embedder
 from memory.long_term import LongTermStore
+from memory.personality_store import PersonalityStore
 from memory.records import validate_conversation_id, validate_user_id
 from memory.short_term import ShortTermStore
 from nodes.conversation import (
@@ -34,6 +40,8 @@ from nodes.conversation import (
     store_long_term,
     store_short_term,
 )
+from nodes.personality import appraise, detect_emotion, load_personality, score_importance, store_personality
+from tools.detection import Detector, load_detector
 
 if TYPE_CHECKING:
     from companion.services import Services
@@ -50,23 +58,46 @@ def build_graph(
     checkpointer: BaseCheckpointSaver[Any] | None = None,
     retrieval_k: int = 5,
     max_message_chars: int = 4000,
+    personality_store: PersonalityStore | None = None,
+    detector: Detector | None = None,
+    importance_model: BaseChatModel | None = None,
 ) -> CompiledStateGraph[Any, Any, Any, Any]:
-    """Compile the conversation graph over the given services."""
+    """Compile the conversation graph over the given services.
+
+    ``personality_store`` defaults to one over the long-term store's Chroma and the short-term store's Redis;
+    ``detector`` to the committed local one. ``importance_model`` (usually the chat model) scores importance and
+    category with the seed's prompt while the reply is written; without it the local scores stand.
+    """
+    store = personality_store or PersonalityStore(long_term.client, short_term.redis)
+    detector = detector or load_detector()
     graph = StateGraph(ConversationState, context_schema=Context, input_schema=TurnInput)
     graph.add_node("admit_message", partial(admit_message, short_term=short_term, max_message_chars=max_message_chars))
     graph.add_node("load_context", partial(load_context, short_term=short_term, long_term=long_term))
     graph.add_node(
         "retrieve_memories", partial(retrieve_memories, long_term=long_term, embedder=embedder, k=retrieval_k)
     )
+    graph.add_node("load_personality", partial(load_personality, store=store))
+    graph.add_node("detect_emotion", partial(detect_emotion, detector=detector))
+    graph.add_node("appraise", appraise)
     graph.add_node("respond", partial(respond, chat_model=chat_model))
     graph.add_node("store_long_term", partial(store_long_term, long_term=long_term))
+    graph.add_node("store_personality", partial(store_personality, store=store))
     graph.add_node("store_short_term", partial(store_short_term, short_term=short_term))
     graph.add_edge(START, "admit_message")
     graph.add_edge("admit_message", "load_context")
+    graph.add_edge("admit_message", "load_personality")
     graph.add_edge("admit_message", "retrieve_memories")
-    graph.add_edge(["load_context", "retrieve_memories"], "respond")
-    graph.add_edge("respond", "store_long_term")
-    graph.add_edge("store_long_term", "store_short_term")
+    graph.add_edge("retrieve_memories", "detect_emotion")
+    graph.add_edge(["load_context", "load_personality", "detect_emotion"], "appraise")
+    graph.add_edge("appraise", "respond")
+    if importance_model is not None:
+        graph.add_node("score_importance", partial(score_importance, chat_model=importance_model))
+        graph.add_edge("detect_emotion", "score_importance")
+        graph.add_edge(["respond", "score_importance"], "store_long_term")
+    else:
+        graph.add_edge("respond", "store_long_term")
+    graph.add_edge("store_long_term", "store_personality")
+    graph.add_edge("store_personality", "store_short_term")
     graph.add_edge("store_short_term", END)
     return graph.compile(checkpointer=checkpointer, name=GRAPH_NAME)
 
@@ -83,6 +114,7 @@ def build_graph_from_services(
         checkpointer=checkpointer,
         retrieval_k=services.settings.retrieval_k,
         max_message_chars=services.settings.max_message_chars,
+        importance_model=services.chat_model,
     )
 
 

@@ -22,7 +22,7 @@ from chromadb.api.types import Where
 from chromadb.errors import NotFoundError
 
 from companion.errors import StoreUnavailableError
-from memory.records import MemoryKind, MemoryRecord, validate_user_id
+from memory.records import IMPORTANCE_SCALE, MemoryKind, MemoryRecord, validate_user_id
 from tools.retrieval import Candidate, recency_score
 
 logger = logging.getLogger(__name__)
@@ -276,8 +276,8 @@ class LongTermStore:
                     embedding=np.asarray(vectors[index], dtype=np.float32),
                     # cosine space: distance = 1 - similarity (clipped: float error can leave it a hair outside [-1, 1])
                     similarity=min(1.0, max(-1.0, 1.0 - float(distances[index]))),
-                    # the forgetting curve's retention weighs a faded memory down (tools/reflection.py)
-                    importance=record.importance * record.retention,
+                    # 100-900 -> 0.1-0.9 for MMR; the forgetting curve's retention weighs a faded memory down
+                    importance=record.importance / IMPORTANCE_SCALE * record.retention,
                     recency=recency_score(now - record.created_at),
                     metadata=record.to_dict(),
                 )

@@ -16,8 +16,23 @@ from companion.errors import InvalidInputError
 USER_ID_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.:@-]{0,127}$")
 CONVERSATION_ID_PATTERN = USER_ID_PATTERN
 
-#: Importance given to a memory before any scorer has looked at it (scoring lands with the perception tools).
-DEFAULT_IMPORTANCE = 0.5
+#: Importance is on the design seed's integer scale: 100 minimal, 300 low, 500 medium, 700 high, 900 critical
+#: (``tools.detection.ImportanceLevel``). A memory no scorer has looked at is medium. Retrieval divides by
+#: ``IMPORTANCE_SCALE`` to weigh it in [0, 1].
+DEFAULT_IMPORTANCE = 500
+MIN_IMPORTANCE, MAX_IMPORTANCE = 100, 900
+IMPORTANCE_SCALE = 1000.0
+
+
+def importance_from_metadata(value: object) -> int:
+    """Stored importance as an int in 100-900; values stored on the old 0-1 scale (<= 1) are rescaled."""
+    try:
+        number = float(value)  # type: ignore[arg-type]
+    except (TypeError, ValueError):
+        return DEFAULT_IMPORTANCE
+    if number <= 1.0:
+        number *= IMPORTANCE_SCALE
+    return int(min(MAX_IMPORTANCE, max(MIN_IMPORTANCE, round(number))))
 
 
 class MemoryKind(StrEnum):
@@ -71,7 +86,7 @@ class MemoryRecord:
     user_id: str
     text: str
     kind: MemoryKind = MemoryKind.EPISODIC
-    importance: float = DEFAULT_IMPORTANCE
+    importance: int = DEFAULT_IMPORTANCE  # 100-900
     category: str = ""
     emotion: str = ""
     emotion_intensity: int = 0
@@ -94,7 +109,7 @@ class MemoryRecord:
         return {
             "user_id": self.user_id,
             "kind": self.kind.value,
-            "importance": float(self.importance),
+            "importance": int(self.importance),
             "category": self.category,
             "emotion": self.emotion,
             "emotion_intensity": int(self.emotion_intensity),
@@ -118,7 +133,7 @@ class MemoryRecord:
             user_id=str(meta.get("user_id", "")),
             text=document or "",
             kind=MemoryKind(meta.get("kind", MemoryKind.EPISODIC.value)),
-            importance=float(meta.get("importance", DEFAULT_IMPORTANCE)),
+            importance=importance_from_metadata(meta.get("importance", DEFAULT_IMPORTANCE)),
             category=str(meta.get("category", "")),
             emotion=str(meta.get("emotion", "")),
             emotion_intensity=int(meta.get("emotion_intensity", 0)),

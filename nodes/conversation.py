@@ -17,9 +17,13 @@ from langchain_core.messages import AIMessage, AnyMessage, HumanMessage, SystemM
 from langgraph.runtime import Runtime
 
 from companion.errors import ChatModelError
+from companion.personality.persona import parse_persona
+from companion.personality.prompt import persona_system_prompt
+from companion.personality.state import PersonalityState
 from memory.embeddings import Embedder
 from memory.long_term import LongTermStore
 from memory.records import (
+    DEFAULT_IMPORTANCE,
     MemoryRecord,
     Turn,
     new_id,
@@ -93,6 +97,12 @@ class ConversationState(TypedDict):
     responder: NotRequired[str]  # "offline" or the chat model's name
     memory_id: NotRequired[str]
     association_entry: NotRequired[str | None]
+    # perception and personality (nodes/personality.py)
+    detection: NotRequired[dict[str, Any]]  # tools.detection.Detection.to_dict()
+    persona: NotRequired[dict[str, Any]]  # companion.personality.persona.Persona.to_dict()
+    personality: NotRequired[dict[str, Any]]  # companion.personality.state.PersonalityState.to_dict()
+    personality_source: NotRequired[str]  # "redis", "chroma" or "new"
+    mood: NotRequired[dict[str, Any]]  # PAD, label and the appraisal's change (rule, cause, delta)
     timings_ms: Annotated[NotRequired[dict[str, float]], merge_timings]
 
 
@@ -207,6 +217,7 @@ async def respond(
 def store_long_term(state: ConversationState, runtime: Runtime[Context], *, long_term: LongTermStore) -> dict[str, Any]:
     """Write the message (with the reply) to Chroma first: it is the source of truth."""
     started = time.perf_counter()
+    detection = state.get("detection") or {}
     record = MemoryRecord(
         id=state["turn_id"],
         user_id=runtime.context.user_id,
@@ -214,6 +225,10 @@ def store_long_term(state: ConversationState, runtime: Runtime[Context], *, long
         created_at=state["received_at"],
         conversation_id=runtime.context.conversation_id,
         reply=state.get("reply", ""),
+        importance=int(detection.get("importance", DEFAULT_IMPORTANCE)),
+        category=str(detection.get("category", "")),
+        emotion=str(detection.get("emotion", "")),
+        emotion_intensity=int(detection.get("intensity", 0)),
     )
     long_term.add(record.user_id, [record], np.asarray([state["query_embedding"]], dtype=np.float32))
     return {"memory_id": record.id, "timings_ms": {"store_long_term": _elapsed_ms(started)}}
@@ -267,12 +282,19 @@ def offline_reply(memories: list[RetrievedMemory]) -> str:
 def build_messages(state: ConversationState) -> list[AnyMessage]:
     """The chat model's input: persona and memories as the system prompt, then recent turns, then the message."""
     memories = state.get("memories", [])
-    memory_lines = "\n".join(MEMORY_LINE.format(text=m["text"]) for m in memories) or NO_MEMORIES
-    system = COMPANION_SYSTEM_PROMPT.format(
-        persona_name=DEFAULT_PERSONA_NAME,
-        persona_description=DEFAULT_PERSONA_DESCRIPTION,
-        memories=memory_lines,
-    )
+    if "persona" in state and "personality" in state:
+        system = persona_system_prompt(
+            parse_persona(state["persona"], key=state["persona"]["key"]),
+            PersonalityState.from_dict(state["personality"]),
+            [m["text"] for m in memories],
+        )
+    else:  # a state without personality (older checkpoints, callers that build their own state)
+        memory_lines = "\n".join(MEMORY_LINE.format(text=m["text"]) for m in memories) or NO_MEMORIES
+        system = COMPANION_SYSTEM_PROMPT.format(
+            persona_name=DEFAULT_PERSONA_NAME,
+            persona_description=DEFAULT_PERSONA_DESCRIPTION,
+            memories=memory_lines,
+        )
     messages: list[AnyMessage] = [SystemMessage(system)]
     for turn in state.get("context", []):
         messages.append(HumanMessage(turn["content"]) if turn["role"] == "user" else AIMessage(turn["content"]))

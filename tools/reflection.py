@@ -7,7 +7,8 @@ Consolidation (design seed 003, ``consolidate_episodic_to_semantic``)
     Episodic memories not yet consolidated are clustered greedily, in age order: the oldest unclustered memory
     takes every other unclustered memory whose cosine similarity *to it* is >= 0.7. Clusters of >= 3 (at most
     20 per consolidation, the seed's ``max_memories_per_consolidation``) become one semantic memory whose
-    importance is the cluster's mean × 1.3 (the seed's reflection boost), capped at the maximum.
+    importance is the cluster's mean × 1.3 (the seed's reflection boost), capped at 900 (importance uses the
+    seed's 100-900 scale; the fractions below are importance / 1000).
 
 Conflicts (design seed 003, ``detect_memory_conflicts`` / ``resolve_conflict``)
     Pairs with similarity > 0.8 are checked for contradiction. Offline (no chat model) :func:`local_contradiction`
@@ -33,6 +34,8 @@ from enum import StrEnum
 import numpy as np
 import numpy.typing as npt
 
+from memory.records import IMPORTANCE_SCALE, MAX_IMPORTANCE, MIN_IMPORTANCE
+
 CONSOLIDATION_SIMILARITY = 0.7
 MIN_CLUSTER_SIZE = 3
 MAX_CLUSTER_SIZE = 20
@@ -57,24 +60,20 @@ _DAY = 86_400.0
 _BLOCK = 1024
 
 
-# -- importance scales ---------------------------------------------------------------------------------------
+# -- importance (the seed's 100-900 scale, ``memory.records``) -------------------------------------------------
 def importance_fraction(importance: float) -> float:
-    """Importance in [0, 1] whether stored on the 0-1 scale or the seed's 100-900 scale."""
-    value = float(importance)
-    return min(1.0, max(0.0, value / 1000.0 if value > 1.0 else value))
+    """Importance as a fraction in [0, 1] (500 -> 0.5)."""
+    return min(1.0, max(0.0, float(importance) / IMPORTANCE_SCALE))
 
 
-def scale_importance(importance: float, factor: float) -> float:
-    """``importance × factor`` on the scale it is stored on (ints 100-900 stay ints in range, floats in [0, 1])."""
-    if isinstance(importance, int) and not isinstance(importance, bool):
-        return int(min(900, max(100, round(importance * factor))))
-    return min(1.0, max(0.0, float(importance) * factor))
+def scale_importance(importance: float, factor: float) -> int:
+    """``importance × factor``, rounded and kept within 100-900."""
+    return int(min(MAX_IMPORTANCE, max(MIN_IMPORTANCE, round(importance * factor))))
 
 
 def mean_importance(values: Sequence[float]) -> float:
-    """The mean on the values' own scale (ints give an int)."""
-    mean = sum(values) / len(values)
-    return int(round(mean)) if all(isinstance(v, int) for v in values) else mean
+    """The mean importance."""
+    return sum(values) / len(values)
 
 
 # -- similarity and clustering -------------------------------------------------------------------------------
@@ -291,7 +290,7 @@ class MemoryFacts:
     """What a strategy needs to know about one side of a conflict."""
 
     id: str
-    importance: float
+    importance: int
     created_at: float
 
 
@@ -301,8 +300,8 @@ class Resolution:
 
     strategy: Strategy
     loser_id: str | None
-    before: float | None
-    after: float | None
+    before: int | None
+    after: int | None
 
 
 def choose_strategy(first: MemoryFacts, second: MemoryFacts, confidence: float) -> Strategy:

@@ -130,7 +130,7 @@ def test_chat_remembers_a_fact_and_memories_search_and_list_show_it(
     assert all(memory["user_id"] == "u1" for memory in listed["memories"])
 
     # One collection, the user's own; and the turns are in Redis.
-    assert chroma_collections(data_dir) == {collection_name("u1")}
+    assert chroma_collections(data_dir) == {collection_name("u1"), "companion-personality"}
     assert len(sync_redis.lrange("companion:u:{u1}:c:{default}:turns", 0, -1)) == 4
 
 

@@ -308,7 +308,7 @@ async def test_a_record_read_back_from_chroma_equals_the_one_stored(
         user_id="ana",
         text="My dog is a beagle called Pepper.",
         kind=MemoryKind.SEMANTIC,
-        importance=0.8,
+        importance=700,
         category="pets",
         emotion="joy",
         emotion_intensity=2,
@@ -330,7 +330,7 @@ async def test_forgetting_a_user_leaves_users_whose_ids_extend_theirs(
     graph = graph_over(long_term, short_term, embedder)
     for user in ("a", "a:c:b", "ab"):
         await run_turn(graph, user_id=user, conversation_id="d", message=f"Hello from {user}.")
-    assert await short_term.forget_user("a") == 2  # the turns and last_active keys of "a"
+    assert await short_term.forget_user("a") == 3  # the turns, last_active and personality-cache keys of "a"
     assert await redis.exists(turns_key("a", "d"), last_active_key("a")) == 0
     assert [role for role, _ in await redis_turns(redis, "a:c:b", "d")] == ["user", "assistant"]
     assert await redis.exists(last_active_key("a:c:b"), last_active_key("ab"), turns_key("ab", "d")) == 3

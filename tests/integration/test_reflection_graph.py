@@ -40,7 +40,7 @@ class World:
         self.log = ReflectionLog(chroma)
         self.counter = 0
 
-    def plant(self, text: str, *, at: float, importance: float = 0.5, user: str = USER) -> MemoryRecord:
+    def plant(self, text: str, *, at: float, importance: int = 500, user: str = USER) -> MemoryRecord:
         self.counter += 1
         record = MemoryRecord(id=f"m{self.counter:04d}", user_id=user, text=text, importance=importance, created_at=at)
         self.long_term.add(user, [record], self.embedder.embed([text]))
@@ -76,7 +76,7 @@ async def test_a_cluster_of_similar_episodes_becomes_one_semantic_memory_and_sou
     assert made["summariser"] == "extractive" and made["text"].split(" / ")[0] in RUNS
     semantic = world.long_term.get(USER, made["semantic_id"])
     assert semantic is not None and semantic.kind is MemoryKind.SEMANTIC
-    assert semantic.importance == pytest.approx(0.5 * 1.3)  # the seed's consolidation boost
+    assert semantic.importance == 650  # 500 × 1.3  # the seed's consolidation boost
     assert world.long_term.count(USER) == len(RUNS) + len(OTHERS) + 1  # sources are kept, not deleted
     for source in sources:
         stored = world.long_term.get(USER, source.id)
@@ -117,13 +117,13 @@ async def test_a_newer_contradicting_fact_lowers_the_older_one_by_temporal_prece
     conflict = state["conflicts"][0]
     assert conflict["strategy"] == "temporal_precedence" and conflict["rule"] == "slot"
     assert conflict["loser_id"] == older.id and conflict["status"] == "resolved"
-    assert world.long_term.get(USER, older.id).importance == pytest.approx(0.5 * 0.7)  # type: ignore[union-attr]
-    assert world.long_term.get(USER, newer.id).importance == pytest.approx(0.5)  # type: ignore[union-attr]
+    assert world.long_term.get(USER, older.id).importance == 350  # 500 × 0.7  # type: ignore[union-attr]
+    assert world.long_term.get(USER, newer.id).importance == 500  # type: ignore[union-attr]
 
     # recorded and reversible
     undone = undo_conflict(world.long_term, world.log, USER, conflict["id"], now=T0 + 12 * DAY)
     assert undone["status"] == "reverted"
-    assert world.long_term.get(USER, older.id).importance == pytest.approx(0.5)  # type: ignore[union-attr]
+    assert world.long_term.get(USER, older.id).importance == 500  # type: ignore[union-attr]
     again = await run_reflection(world.graph(), user_id=USER, now=T0 + 13 * DAY, tasks=["conflicts"])
     assert again["conflicts"] == []  # a reverted pair is not judged again
     with pytest.raises(InvalidInputError, match="already reverted"):
@@ -131,14 +131,14 @@ async def test_a_newer_contradicting_fact_lowers_the_older_one_by_temporal_prece
 
 
 async def test_same_day_contradiction_lowers_the_less_important_memory_by_half(world: World) -> None:
-    loved = world.plant("I love jazz", at=T0, importance=0.8)
-    hated = world.plant("I hate jazz", at=T0 + 600, importance=0.4)
+    loved = world.plant("I love jazz", at=T0, importance=800)
+    hated = world.plant("I hate jazz", at=T0 + 600, importance=400)
     state = await run_reflection(world.graph(), user_id=USER, now=T0 + DAY, tasks=["conflicts"])
     [conflict] = state["conflicts"]
     assert conflict["strategy"] == "confidence_based" and conflict["conflict_type"] == "preference_conflict"
     assert conflict["loser_id"] == hated.id
-    assert world.long_term.get(USER, hated.id).importance == pytest.approx(0.2)  # type: ignore[union-attr]
-    assert world.long_term.get(USER, loved.id).importance == pytest.approx(0.8)  # type: ignore[union-attr]
+    assert world.long_term.get(USER, hated.id).importance == 200  # 400 × 0.5  # type: ignore[union-attr]
+    assert world.long_term.get(USER, loved.id).importance == 800  # type: ignore[union-attr]
 
 
 async def test_an_undecidable_contradiction_queues_a_question_for_the_user(world: World) -> None:
@@ -149,7 +149,7 @@ async def test_an_undecidable_contradiction_queues_a_question_for_the_user(world
     assert conflict["strategy"] == "user_clarification" and conflict["status"] == "awaiting_user"
     [question] = pending_questions(world.log, USER)
     assert "I love jazz" in question["question"] and "I hate jazz" in question["question"]
-    assert all(world.long_term.get(USER, i).importance == 0.5 for i in question["memory_ids"])  # type: ignore[union-attr]
+    assert all(world.long_term.get(USER, i).importance == 500 for i in question["memory_ids"])  # type: ignore[union-attr]
 
 
 async def test_similar_statements_that_agree_are_not_conflicts(world: World) -> None:
@@ -176,10 +176,10 @@ async def test_the_chat_model_judges_conflicts_when_configured(world: World) -> 
 async def test_old_unimportant_never_recalled_memories_fade_into_the_archive_and_can_be_restored(
     world: World,
 ) -> None:
-    trivial = world.plant("What's the weather like?", at=T0, importance=0.2)
-    important = world.plant("My sister is visiting next week", at=T0, importance=0.9)
-    recalled = world.plant("I had pasta for dinner", at=T0, importance=0.2)
-    fresh = world.plant("I went running in the park this morning", at=T0 + 89 * DAY, importance=0.2)
+    trivial = world.plant("What's the weather like?", at=T0, importance=200)
+    important = world.plant("My sister is visiting next week", at=T0, importance=900)
+    recalled = world.plant("I had pasta for dinner", at=T0, importance=200)
+    fresh = world.plant("I went running in the park this morning", at=T0 + 89 * DAY, importance=200)
     # a turn 80 days in recalls it (what the conversation graph's store_short_term records)
     await world.short_term.record_turn(
         USER, "c", [Turn("user", "pasta?", T0 + 80 * DAY)], now=T0 + 80 * DAY, ttl=60, recalled=[recalled.id]
@@ -211,7 +211,7 @@ async def test_old_unimportant_never_recalled_memories_fade_into_the_archive_and
 
 
 async def test_a_recalled_memory_is_found_by_search_and_faded_ones_weigh_less(world: World) -> None:
-    old = world.plant("I adopted a cat named Miso", at=T0, importance=0.6)
+    old = world.plant("I adopted a cat named Miso", at=T0, importance=600)
     await run_reflection(world.graph(), user_id=USER, now=T0 + 60 * DAY, tasks=["forget"])
     [candidate] = world.long_term.search(USER, world.embedder.embed(["my cat"])[0], 1)
     stored = world.long_term.get(USER, old.id)

@@ -61,9 +61,8 @@ def test_extractive_summary_leads_with_the_most_central_text() -> None:
     assert extractive_summary(texts, vectors).startswith("centre")
 
 
-def test_importance_is_scaled_on_its_own_scale() -> None:
-    assert scale_importance(0.5, 1.3) == pytest.approx(0.65)
-    assert scale_importance(0.9, 1.3) == 1.0
+def test_importance_is_scaled_on_the_seed_scale_within_100_900() -> None:
+    assert scale_importance(500, 1.3) == 650  # the consolidation boost
     assert scale_importance(500, 0.7) == 350 and isinstance(scale_importance(500, 0.7), int)
     assert scale_importance(800, 1.3) == 900 and scale_importance(100, 0.5) == 100
 
@@ -98,26 +97,26 @@ def test_agreeing_statements_are_not_contradictions(first: str, second: str) -> 
 
 
 def test_strategy_choice_and_the_seed_factors() -> None:
-    old, new = MemoryFacts("a", 0.5, T0), MemoryFacts("b", 0.5, T0 + 2 * DAY)
+    old, new = MemoryFacts("a", 500, T0), MemoryFacts("b", 500, T0 + 2 * DAY)
     assert choose_strategy(old, new, 0.8) is Strategy.TEMPORAL_PRECEDENCE
-    assert resolve(old, new, Strategy.TEMPORAL_PRECEDENCE).after == pytest.approx(0.35)  # older × 0.7
-    strong, weak = MemoryFacts("a", 0.8, T0), MemoryFacts("b", 0.4, T0 + HOUR)
+    assert resolve(old, new, Strategy.TEMPORAL_PRECEDENCE).after == 350  # older × 0.7
+    strong, weak = MemoryFacts("a", 800, T0), MemoryFacts("b", 400, T0 + HOUR)
     assert choose_strategy(strong, weak, 0.8) is Strategy.CONFIDENCE_BASED
     decision = resolve(strong, weak, Strategy.CONFIDENCE_BASED)
-    assert decision.loser_id == "b" and decision.after == pytest.approx(0.2)  # weaker × 0.5
-    assert choose_strategy(old, MemoryFacts("c", 0.5, T0 + HOUR), 0.8) is Strategy.USER_CLARIFICATION
+    assert decision.loser_id == "b" and decision.after == 200  # weaker × 0.5
+    assert choose_strategy(old, MemoryFacts("c", 500, T0 + HOUR), 0.8) is Strategy.USER_CLARIFICATION
     assert choose_strategy(old, new, 0.5) is Strategy.USER_CLARIFICATION
 
 
 def test_forgetting_curve_numbers() -> None:
-    assert stability_days(0.5, 0) == pytest.approx(21.0)  # 7 × (1 + 4 × 0.5)
-    assert stability_days(0.5, 2) == pytest.approx(84.0)  # doubled per recall
-    assert retention(importance=0.5, recall_count=0, reinforced_at=T0, now=T0 + 21 * DAY) == pytest.approx(math.exp(-1))
-    assert retention(importance=0.5, recall_count=0, reinforced_at=T0, now=T0) == 1.0
-    assert is_faded(retention_value=0.04, importance=0.2, recall_count=0)
-    assert not is_faded(retention_value=0.04, importance=0.5, recall_count=0)  # medium importance stays
-    assert not is_faded(retention_value=0.04, importance=0.2, recall_count=1)  # recalled once stays
-    assert not is_faded(retention_value=0.06, importance=0.2, recall_count=0)
+    assert stability_days(500, 0) == pytest.approx(21.0)  # 7 × (1 + 4 × 0.5)
+    assert stability_days(500, 2) == pytest.approx(84.0)  # doubled per recall
+    assert retention(importance=500, recall_count=0, reinforced_at=T0, now=T0 + 21 * DAY) == pytest.approx(math.exp(-1))
+    assert retention(importance=500, recall_count=0, reinforced_at=T0, now=T0) == 1.0
+    assert is_faded(retention_value=0.04, importance=300, recall_count=0)
+    assert not is_faded(retention_value=0.04, importance=500, recall_count=0)  # medium importance stays
+    assert not is_faded(retention_value=0.04, importance=300, recall_count=1)  # recalled once stays
+    assert not is_faded(retention_value=0.06, importance=300, recall_count=0)
 
 
 # -- proactive -----------------------------------------------------------------------------------------------

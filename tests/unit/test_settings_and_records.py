@@ -192,7 +192,7 @@ def test_a_memory_record_round_trips_through_chroma_metadata() -> None:
         user_id="alice",
         text="I have a cat called Miso.",
         kind=MemoryKind.SEMANTIC,
-        importance=0.9,
+        importance=900,
         category="pets",
         emotion="joy",
         emotion_intensity=3,

@@ -1,0 +1,108 @@
+"""Nodes of the conversation graph that perceive and feel: detection, personality state, appraisal.
+
+    retrieve_memories -> detect_emotion ─┬─> appraise -> respond ...          (score_importance only with a
+    load_personality ────────────────────┘   └─> score_importance ─┐             chat model: it runs while
+                                                                   └─> store_long_term   the reply is written)
+
+``detect_emotion`` reuses the message embedding ``retrieve_memories`` computed (no second embedding);
+``appraise`` is pure (``companion.personality``); the state is written after the turn's memory, Chroma first.
+"""
+
+from __future__ import annotations
+
+import time
+from functools import lru_cache
+from typing import Any
+
+import numpy as np
+from langchain_core.language_models import BaseChatModel
+from langgraph.runtime import Runtime
+
+from companion.personality.persona import Persona, load_persona
+from companion.personality.state import PersonalityState, apply_interaction, new_state
+from memory.personality_store import PersonalityStore
+from nodes.conversation import Context, ConversationState
+from tools.detection import Detection, Detector, score_with_model
+
+
+def _elapsed_ms(started: float) -> float:
+    return round((time.perf_counter() - started) * 1000.0, 3)
+
+
+@lru_cache(maxsize=32)
+def cached_persona(name: str) -> Persona:
+    """A persona file, read once per process."""
+    return load_persona(name)
+
+
+async def load_personality(
+    state: ConversationState, runtime: Runtime[Context], *, store: PersonalityStore
+) -> dict[str, Any]:
+    """The (user, persona) personality state from Redis, else Chroma, else a fresh one at the persona's baseline."""
+    started = time.perf_counter()
+    persona = cached_persona(runtime.context.persona)
+    data, source = await store.load(runtime.context.user_id, persona.key)
+    if data is None:
+        data = new_state(runtime.context.user_id, persona, state.get("received_at") or time.time()).to_dict()
+    return {
+        "persona": persona.to_dict(),
+        "personality": data,
+        "personality_source": source,
+        "timings_ms": {"load_personality": _elapsed_ms(started)},
+    }
+
+
+def detect_emotion(state: ConversationState, runtime: Runtime[Context], *, detector: Detector) -> dict[str, Any]:
+    """Emotion, intensity, importance and category of the message, from the embedding the turn already has."""
+    started = time.perf_counter()
+    embedding = np.asarray(state["query_embedding"], dtype=np.float32)
+    detection = detector.detect(state["message"], embedding)
+    return {"detection": detection.to_dict(), "timings_ms": {"detect": _elapsed_ms(started)}}
+
+
+def appraise(state: ConversationState, runtime: Runtime[Context]) -> dict[str, Any]:
+    """Move the mood by the OCC appraisal of the message (cause recorded), satisfy needs, count quirk patterns."""
+    started = time.perf_counter()
+    detection = Detection.from_dict(state["detection"])
+    result = apply_interaction(
+        PersonalityState.from_dict(state["personality"]),
+        message=state["message"],
+        emotion=detection.emotion,
+        intensity=detection.intensity,
+        emotions=detection.emotions,
+        category=detection.category,
+        now=state.get("received_at") or time.time(),
+    )
+    mood = result.state.mood
+    change = result.change
+    return {
+        "personality": result.state.to_dict(),
+        "mood": {
+            **mood.rounded(),
+            "label": mood.label,
+            "change": None
+            if change is None
+            else {"rule": change.rule, "cause": change.cause, "delta": change.delta.rounded()},
+        },
+        "timings_ms": {"appraise": _elapsed_ms(started)},
+    }
+
+
+async def score_importance(
+    state: ConversationState, runtime: Runtime[Context], *, chat_model: BaseChatModel
+) -> dict[str, Any]:
+    """With a chat model: importance and category from the seed's few-shot prompt (local values on failure)."""
+    started = time.perf_counter()
+    local = Detection.from_dict(state["detection"])
+    scored = await score_with_model(chat_model, state["message"], local)
+    return {"detection": scored.to_dict(), "timings_ms": {"score_importance": _elapsed_ms(started)}}
+
+
+async def store_personality(
+    state: ConversationState, runtime: Runtime[Context], *, store: PersonalityStore
+) -> dict[str, Any]:
+    """Persist the updated personality state: Chroma (source of truth), then the Redis cache."""
+    started = time.perf_counter()
+    personality = state["personality"]
+    await store.save(runtime.context.user_id, str(personality["persona"]), personality)
+    return {"timings_ms": {"store_personality": _elapsed_ms(started)}}

@@ -1,0 +1,290 @@
+"""The personality engine (companion/personality): pure logic, seed numbers as tests, an injected clock."""
+
+from pathlib import Path
+
+import pytest
+
+from companion.errors import ConfigurationError
+from companion.personality.appraisal import appraise
+from companion.personality.needs import (
+    DECAY_PER_HOUR,
+    TRIGGER_THRESHOLD,
+    decay_needs,
+    initial_needs,
+    urgent_needs,
+)
+from companion.personality.persona import available_personas, load_persona
+from companion.personality.quirks import PatternStats, Quirk, evolve_quirks
+from companion.personality.state import (
+    DAY,
+    HOUR,
+    PersonalityState,
+    advance_time,
+    apply_interaction,
+    drift_baseline,
+    new_state,
+)
+from companion.personality.traits import PAD, BigFive, baseline_from_traits
+
+T0 = 1_800_000_000.0
+NONE = dict.fromkeys(("happiness", "sadness", "anxiety", "panic", "excitement", "anger", "love", "fear"), 0)
+
+
+def emotions(**values: int) -> dict[str, int]:
+    return {**NONE, "neutral": 0, **values}
+
+
+# -- PAD: the seed's test cases ------------------------------------------------------------------------------
+def test_pad_update_in_range_adds_the_delta() -> None:
+    result = PAD(pleasure=0.1, arousal=0.0, dominance=-0.2) + PAD(pleasure=0.3, arousal=0.1, dominance=0.4)
+    assert result.pleasure == pytest.approx(0.4)
+    assert result.arousal == pytest.approx(0.1)
+    assert result.dominance == pytest.approx(0.2)
+
+
+def test_pad_update_clamps_at_the_upper_bound() -> None:
+    result = PAD(pleasure=0.8, arousal=0.9, dominance=0.7) + PAD(pleasure=0.5, arousal=0.3, dominance=0.5)
+    assert (result.pleasure, result.arousal, result.dominance) == (1.0, 1.0, 1.0)
+
+
+def test_pad_update_clamps_at_the_lower_bound() -> None:
+    result = PAD(pleasure=-0.9, arousal=-0.8, dominance=-0.7) + PAD(pleasure=-0.4, arousal=-0.5, dominance=-0.6)
+    assert (result.pleasure, result.arousal, result.dominance) == (-1.0, -1.0, -1.0)
+
+
+@pytest.mark.parametrize(
+    ("signs", "label"),
+    [
+        ((1, 1, 1), "exuberant"),
+        ((1, 1, -1), "bored"),
+        ((1, -1, 1), "relaxed"),
+        ((1, -1, -1), "sleepy"),
+        ((-1, 1, 1), "anxious"),
+        ((-1, 1, -1), "stressed"),
+        ((-1, -1, 1), "calm"),
+        ((-1, -1, -1), "depressed"),
+    ],
+)
+def test_each_pad_octant_has_the_seeds_label(signs: tuple[int, int, int], label: str) -> None:
+    p, a, d = (0.3 * s for s in signs)
+    assert PAD(pleasure=p, arousal=a, dominance=d).label == label
+
+
+def test_baseline_follows_mehrabians_equations() -> None:
+    traits = BigFive(openness=1.0, conscientiousness=0.5, extraversion=1.0, agreeableness=0.5, neuroticism=0.0)
+    baseline = baseline_from_traits(traits)
+    # centred: O=1, C=0, E=1, A=0, stability=1
+    assert baseline.pleasure == pytest.approx(0.21 + 0.19)
+    assert baseline.arousal == pytest.approx(0.15 - 0.57)
+    assert baseline.dominance == pytest.approx(0.25 + 0.60)
+
+
+def test_the_two_shipped_personas_differ_in_resting_mood() -> None:
+    assert {"default", "sage"} <= set(available_personas())
+    mira, sage = load_persona("default"), load_persona("sage")
+    assert mira.baseline.label == "exuberant"
+    assert sage.baseline.label == "relaxed"
+    assert mira.baseline.arousal > sage.baseline.arousal
+
+
+@pytest.mark.parametrize(
+    ("body", "problem"),
+    [
+        ('style = "x"\nbackstory = "y"\n[traits]\n', "field 'name' must be a non-empty string"),
+        ('name = "A"\nstyle = "x"\nbackstory = "y"\n', "missing table [traits]"),
+        (
+            'name = "A"\nstyle = "x"\nbackstory = "y"\n[traits]\nopenness = 1.5\nconscientiousness = 0.5\n'
+            "extraversion = 0.5\nagreeableness = 0.5\nneuroticism = 0.5\n",
+            "field 'traits.openness' must be a number between 0 and 1, got 1.5",
+        ),
+        (
+            'name = "A"\nstyle = "x"\nbackstory = "y"\n[traits]\nopenness = 0.5\nconscientiousness = 0.5\n'
+            "extraversion = 0.5\nagreeableness = 0.5\n",
+            "field 'traits.neuroticism' must be a number between 0 and 1, got None",
+        ),
+        ('name = "A"\nstyle = ', "is not valid TOML"),
+    ],
+)
+def test_an_invalid_persona_file_is_one_error_naming_the_field(tmp_path: Path, body: str, problem: str) -> None:
+    (tmp_path / "broken.toml").write_text(body)
+    with pytest.raises(ConfigurationError) as caught:
+        load_persona("broken", tmp_path)
+    assert problem in str(caught.value)
+    assert "\n" not in str(caught.value)
+
+
+def test_an_unknown_persona_names_the_available_ones() -> None:
+    with pytest.raises(ConfigurationError, match=r"unknown persona 'nobody'.*default"):
+        load_persona("nobody")
+
+
+# -- OCC appraisal ---------------------------------------------------------------------------------------------
+def test_achievement_with_positive_emotion_uses_the_seeds_numbers() -> None:
+    result = appraise("I finished my thesis!", "happiness", 80, emotions(happiness=80))
+    assert result is not None and result.rule == "achievement"
+    assert result.delta == PAD(pleasure=0.2, arousal=0.1, dominance=0.05)
+    assert "finished" in result.cause
+
+
+def test_achievement_words_without_positive_emotion_do_not_count_as_achievement() -> None:
+    assert appraise("I finished it, whatever.", "neutral", 70, emotions(neutral=70)) is None
+
+
+def test_failure_compliment_surprise_and_social_rules() -> None:
+    failure = appraise("I failed the exam.", "sadness", 70, emotions(sadness=70))
+    assert failure is not None and failure.delta == PAD(pleasure=-0.15, arousal=0.05, dominance=-0.1)
+    compliment = appraise("Thank you, that really helped.", "happiness", 60, emotions(happiness=60))
+    assert compliment is not None and compliment.delta == PAD(pleasure=0.3, arousal=0.05, dominance=0.1)
+    good = appraise("What a surprise, they threw me a cake!", "happiness", 70, emotions(happiness=70))
+    bad = appraise("Suddenly the lights went out.", "fear", 60, emotions(fear=60))
+    assert good is not None and good.delta == PAD(pleasure=0.1, arousal=0.2)
+    assert bad is not None and bad.delta == PAD(pleasure=-0.1, arousal=0.2)
+    social = appraise("I'm seeing my family tonight.", "neutral", 50, emotions(neutral=50))
+    assert social is not None and social.delta == PAD(pleasure=0.1, arousal=0.05, dominance=0.02)
+
+
+def test_rules_match_whole_words_only() -> None:
+    assert appraise("Please update the app.", "neutral", 60, emotions(neutral=60)) is None  # not "date"
+
+
+def test_a_strong_emotion_without_a_rule_moves_the_mood_by_empathy() -> None:
+    result = appraise("I got a new puppy today!", "happiness", 80, emotions(happiness=80))
+    assert result is not None and result.rule == "empathy"
+    assert result.delta.pleasure > 0
+    scared = appraise("I'm terrified of tomorrow.", "fear", 90, emotions(fear=90))
+    assert scared is not None and scared.delta.pleasure < 0 and scared.delta.arousal > 0
+
+
+# -- state: interactions, time, drift --------------------------------------------------------------------------
+def fresh(persona: str = "default") -> PersonalityState:
+    return new_state("alice", load_persona(persona), T0)
+
+
+def test_an_interaction_records_the_mood_change_with_its_cause() -> None:
+    state = fresh()
+    result = apply_interaction(
+        state,
+        message="Thank you, you're great!",
+        emotion="happiness",
+        intensity=70,
+        emotions=emotions(happiness=70),
+        category="emotion",
+        now=T0 + 10,
+    )
+    assert result.change is not None
+    assert result.change.rule == "compliment" and "thank you" in result.change.cause
+    assert result.state.mood.pleasure == pytest.approx(min(1.0, state.mood.pleasure + 0.3))
+    assert result.state.changes[-1] == result.change
+    assert result.state.needs["validation"] < state.needs["validation"]
+    assert result.state.interactions == 1
+    assert PersonalityState.from_dict(result.state.to_dict()) == result.state
+
+
+def test_needs_grow_at_the_seeds_hourly_rates_and_trigger_at_0_8() -> None:
+    needs = decay_needs(initial_needs(), 10.0)
+    for name, rate in DECAY_PER_HOUR.items():
+        assert needs[name] == pytest.approx(min(1.0, 0.5 + 10 * rate))
+    assert TRIGGER_THRESHOLD == 0.8
+    assert urgent_needs(needs) == ["rest", "social"]  # 0.9 and 0.8; validation is at 0.75
+    assert decay_needs(initial_needs(), 1000.0)["creative"] == 1.0
+
+
+def test_time_relaxes_the_mood_toward_baseline_and_records_why() -> None:
+    state = fresh()
+    excited = apply_interaction(
+        state,
+        message="Thank you!",
+        emotion="happiness",
+        intensity=70,
+        emotions=emotions(happiness=70),
+        category="fact",
+        now=T0,
+    ).state
+    later, _ = advance_time(excited, T0 + 12 * HOUR)
+    gap_before = excited.mood.pleasure - excited.baseline.pleasure
+    gap_after = later.mood.pleasure - later.baseline.pleasure
+    assert gap_after == pytest.approx(gap_before / 2, rel=1e-6)  # one half-life
+    assert later.changes[-1].rule == "relaxation"
+    assert later.needs["social"] > excited.needs["social"]
+
+
+def test_drift_needs_five_interactions_in_seven_days() -> None:
+    baseline = PAD(pleasure=0.0)
+    history = tuple((T0 + i, PAD(pleasure=1.0)) for i in range(4))
+    assert drift_baseline(baseline, history, T0 + DAY, 1) is None
+    history += ((T0 + 5, PAD(pleasure=1.0)),)
+    drifted = drift_baseline(baseline, history, T0 + DAY, 1)
+    assert drifted is not None and drifted.pleasure == pytest.approx(0.01)  # 1 % toward the average
+    assert drift_baseline(baseline, history, T0 + 8 * DAY, 1) is None  # all older than seven days
+
+
+def test_daily_drift_moves_the_stored_baseline_one_percent_per_day() -> None:
+    state = fresh()
+    for index in range(5):
+        state = apply_interaction(
+            state,
+            message="I feel awful.",
+            emotion="sadness",
+            intensity=90,
+            emotions=emotions(sadness=90),
+            category="emotion",
+            now=T0 + index,
+        ).state
+    average = sum(pad.pleasure for _, pad in state.history) / 5
+    drifted, events = advance_time(state, T0 + 2 * DAY + 10)
+    expected = state.baseline.pleasure + (average - state.baseline.pleasure) * (1 - 0.99**2)
+    assert drifted.baseline.pleasure == pytest.approx(expected)
+    assert any("drifted 2 day" in event for event in events)
+
+
+# -- quirks ----------------------------------------------------------------------------------------------------
+def quirk(strength: float, last: float) -> Quirk:
+    return Quirk(
+        name="uses_emoji",
+        description="uses emoji",
+        strength=strength,
+        confidence=0.9,
+        created_at=T0,
+        last_reinforced=last,
+    )
+
+
+def test_a_pattern_seen_three_times_with_confidence_becomes_a_quirk_at_0_1() -> None:
+    twice = {"uses_emoji": PatternStats(count=2, confidence=0.9, last_seen=T0)}
+    assert evolve_quirks((), twice, T0 + 10)[0] == ()
+    thrice = {"uses_emoji": PatternStats(count=3, confidence=0.9, last_seen=T0)}
+    unsure = {"short_replies": PatternStats(count=9, confidence=0.7, last_seen=T0)}
+    quirks, changes = evolve_quirks((), thrice | unsure, T0 + 10)
+    assert [(q.name, q.strength) for q in quirks] == [("uses_emoji", 0.1)]
+    assert changes == ["created quirk uses_emoji"]
+
+
+def test_quirks_strengthen_within_a_day_weaken_after_seven_and_deactivate_below_0_05() -> None:
+    (strong,), _ = evolve_quirks((quirk(0.5, T0),), {}, T0 + 0.5 * DAY)
+    assert strong.strength == pytest.approx(0.55)
+    (same,), _ = evolve_quirks((quirk(0.5, T0),), {}, T0 + 3 * DAY)
+    assert same.strength == 0.5
+    (weak,), _ = evolve_quirks((quirk(0.5, T0),), {}, T0 + 7 * DAY)
+    assert weak.strength == pytest.approx(0.4) and weak.active
+    (gone,), changes = evolve_quirks((quirk(0.12, T0),), {}, T0 + 8 * DAY)
+    assert not gone.active and changes == ["deactivated quirk uses_emoji (too weak)"]
+
+
+def test_quirks_emerge_from_talk_through_the_daily_step() -> None:
+    state = fresh()
+    for index in range(3):
+        state = apply_interaction(
+            state,
+            message="haha that's so true 😂",
+            emotion="happiness",
+            intensity=60,
+            emotions=emotions(happiness=60),
+            category="fact",
+            now=T0 + index * HOUR,
+        ).state
+    assert state.quirks == ()
+    evolved, events = advance_time(state, T0 + DAY + 1)
+    names = {q.name for q in evolved.quirks}
+    assert {"uses_emoji", "laughs_in_text"} <= names
+    assert all(q.strength == 0.1 for q in evolved.quirks)
+    assert "created quirk uses_emoji" in events

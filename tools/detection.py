@@ -1,0 +1,391 @@
+"""Perception: emotion (nine types, intensity 0-100), importance (100-900) and category of one user message.
+
+Everything here runs locally on the MiniLM embedding the chat turn already computed (no second embedding, no
+network). ``load_detector()`` loads the committed weights ``tools/models/emotion_classifier.npz``, produced by
+``scripts/train_emotion.py``:
+
+* **Emotion**: a one-hidden-layer network (384 → 256 → 8 sigmoid outputs) trained on GoEmotions, whose 28 labels
+  are mapped to the project's types by :data:`GOEMOTIONS_TO_TYPE`. Each output's probability ``p`` is turned into
+  an intensity with the type's decision threshold ``θ`` (tuned on the dev split) mapped to exactly
+  :data:`EMOTIONAL_SIGNAL_THRESHOLD`: ``p ∈ [0, θ] → [0, 30]`` and ``p ∈ [θ, 1] → [30, 100]``, linearly. So
+  "intensity > 30" means "the classifier decides the type is expressed", for every type alike.
+* **Panic** has no GoEmotions label, so it is not learned: its intensity is the geometric mean of the fear and
+  anxiety intensities (panic is fear with high anxious arousal), raised to at least the stronger of the two
+  (and at least 50) when the message names it (:data:`PANIC_CUES`).
+* **Neutral** is learned like the others (GoEmotions' ``neutral``, ``realization``, ``curiosity``,
+  ``confusion``); the dominant emotion is the type with the highest intensity.
+* **Category**: the nearest category centroid (cosine) of a few dozen example sentences per category
+  (``scripts/data/category_examples.jsonl``).
+* **Importance**: a similarity-weighted vote of the 5 nearest importance examples
+  (``scripts/data/importance_examples.jsonl``), raised one level for a strong emotion (intensity ≥ 70), snapped to
+  the seed's five levels (:class:`ImportanceLevel`).
+
+With a chat model configured, :func:`score_with_model` asks it for importance and category with the seed's
+few-shot prompt and structured output; the local scorer stays the default and the fallback.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass, replace
+from enum import IntEnum
+from pathlib import Path
+from typing import Any, Literal
+
+import numpy as np
+import numpy.typing as npt
+from langchain_core.language_models import BaseChatModel
+from pydantic import BaseModel, Field
+
+from companion.errors import ConfigurationError
+from prompts.detection import IMPORTANCE_CATEGORY_PROMPT
+
+logger = logging.getLogger(__name__)
+
+__all__ = [
+    "CATEGORIES",
+    "EMOTIONAL_SIGNAL_THRESHOLD",
+    "EMOTION_TYPES",
+    "GOEMOTIONS_LABELS",
+    "GOEMOTIONS_TO_TYPE",
+    "LEARNED_TYPES",
+    "MODEL_PATH",
+    "Detection",
+    "Detector",
+    "ImportanceLevel",
+    "load_detector",
+    "score_with_model",
+    "snap_importance",
+]
+
+#: The nine emotion types, in the design seed's order.
+EMOTION_TYPES: tuple[str, ...] = (
+    "happiness",
+    "sadness",
+    "anxiety",
+    "panic",
+    "excitement",
+    "anger",
+    "love",
+    "fear",
+    "neutral",
+)
+
+#: A message is an emotional signal when its dominant (non-neutral) emotion is stronger than this (0-100).
+EMOTIONAL_SIGNAL_THRESHOLD = 30
+
+#: Memory categories (design seed 000).
+CATEGORIES: tuple[str, ...] = (
+    "person",
+    "event",
+    "emotion",
+    "interest",
+    "fact",
+    "skill",
+    "goal",
+    "problem",
+    "location",
+)
+
+CategoryName = Literal["person", "event", "emotion", "interest", "fact", "skill", "goal", "problem", "location"]
+
+
+class ImportanceLevel(IntEnum):
+    """The seed's five importance levels."""
+
+    CRITICAL = 900  # life-changing events
+    HIGH = 700  # important relationships, milestones
+    MEDIUM = 500  # regular interactions, events
+    LOW = 300  # casual conversation
+    MINIMAL = 100  # minor details
+
+
+IMPORTANCE_VALUES: tuple[int, ...] = tuple(sorted(level.value for level in ImportanceLevel))
+
+#: GoEmotions' 28 labels, in the order of its ``emotions.txt`` (label ids 0-27).
+GOEMOTIONS_LABELS: tuple[str, ...] = (
+    "admiration",
+    "amusement",
+    "anger",
+    "annoyance",
+    "approval",
+    "caring",
+    "confusion",
+    "curiosity",
+    "desire",
+    "disappointment",
+    "disapproval",
+    "disgust",
+    "embarrassment",
+    "excitement",
+    "fear",
+    "gratitude",
+    "grief",
+    "joy",
+    "love",
+    "nervousness",
+    "optimism",
+    "pride",
+    "realization",
+    "relief",
+    "remorse",
+    "sadness",
+    "surprise",
+    "neutral",
+)
+
+#: GoEmotions label → project emotion type. Panic has no source label (see the module docstring).
+GOEMOTIONS_TO_TYPE: dict[str, str] = {
+    "admiration": "happiness",
+    "amusement": "happiness",
+    "approval": "happiness",
+    "gratitude": "happiness",
+    "joy": "happiness",
+    "optimism": "happiness",
+    "pride": "happiness",
+    "relief": "happiness",
+    "disappointment": "sadness",
+    "grief": "sadness",
+    "remorse": "sadness",
+    "sadness": "sadness",
+    "embarrassment": "anxiety",
+    "nervousness": "anxiety",
+    "desire": "excitement",
+    "excitement": "excitement",
+    "surprise": "excitement",
+    "anger": "anger",
+    "annoyance": "anger",
+    "disapproval": "anger",
+    "disgust": "anger",
+    "caring": "love",
+    "love": "love",
+    "fear": "fear",
+    "confusion": "neutral",
+    "curiosity": "neutral",
+    "neutral": "neutral",
+    "realization": "neutral",
+}
+
+#: The types the classifier learns (every type but panic), in output order.
+LEARNED_TYPES: tuple[str, ...] = tuple(t for t in EMOTION_TYPES if t != "panic")
+
+#: The committed weights.
+MODEL_PATH = Path(__file__).resolve().parent / "models" / "emotion_classifier.npz"
+
+#: Words that name panic; they make panic at least as strong as fear or anxiety.
+PANIC_CUES = re.compile(
+    r"\b(panic\w*|freak(?:ing|ed)? out|can'?t breathe|hyperventilat\w*|heart (?:is )?racing)\b", re.IGNORECASE
+)
+
+#: Neighbours that vote on importance, and the intensity that raises importance one level.
+IMPORTANCE_NEIGHBOURS = 5
+STRONG_EMOTION = 70
+
+
+@dataclass(frozen=True, slots=True)
+class Detection:
+    """What perception found in one message.
+
+    Attributes:
+        emotion: The dominant emotion type (one of :data:`EMOTION_TYPES`).
+        intensity: Its intensity, 0-100.
+        emotions: Every type's intensity, 0-100, keyed in :data:`EMOTION_TYPES` order.
+        importance: 100-900, one of the seed's five levels (:class:`ImportanceLevel`).
+        category: One of :data:`CATEGORIES`.
+    """
+
+    emotion: str
+    intensity: int
+    emotions: dict[str, int]
+    importance: int
+    category: str
+
+    @property
+    def is_emotional_signal(self) -> bool:
+        """True when the dominant emotion is not neutral and stronger than the signal threshold."""
+        return self.intensity > EMOTIONAL_SIGNAL_THRESHOLD and self.emotion != "neutral"
+
+    @property
+    def importance_level(self) -> str:
+        """The importance level's name (``critical`` ... ``minimal``)."""
+        return ImportanceLevel(self.importance).name.lower()
+
+    def to_dict(self) -> dict[str, Any]:
+        """A JSON-able dict (with ``is_emotional_signal`` and ``importance_level``)."""
+        return {
+            "emotion": self.emotion,
+            "intensity": self.intensity,
+            "emotions": dict(self.emotions),
+            "importance": self.importance,
+            "importance_level": self.importance_level,
+            "category": self.category,
+            "is_emotional_signal": self.is_emotional_signal,
+        }
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> Detection:
+        """Inverse of :meth:`to_dict` (extra keys are ignored)."""
+        return cls(
+            emotion=str(data["emotion"]),
+            intensity=int(data["intensity"]),
+            emotions={str(k): int(v) for k, v in dict(data["emotions"]).items()},
+            importance=int(data["importance"]),
+            category=str(data["category"]),
+        )
+
+
+def snap_importance(value: float) -> int:
+    """The importance level nearest to ``value`` (ties go up), clamped to 100-900."""
+    clamped = min(900.0, max(100.0, float(value)))
+    return min(IMPORTANCE_VALUES, key=lambda level: (abs(level - clamped), -level))
+
+
+def _sigmoid(x: npt.NDArray[np.float32]) -> npt.NDArray[np.float32]:
+    out: npt.NDArray[np.float32] = 0.5 * (1.0 + np.tanh(0.5 * x))  # overflow-free logistic
+    return out
+
+
+class Detector:
+    """The local emotion/importance/category detector. Pure numpy; thread-safe (read-only weights)."""
+
+    def __init__(self, weights: dict[str, npt.NDArray[Any]]) -> None:
+        try:
+            self._w1 = np.ascontiguousarray(weights["w1"], dtype=np.float32)
+            self._b1 = np.asarray(weights["b1"], dtype=np.float32)
+            self._w2 = np.ascontiguousarray(weights["w2"], dtype=np.float32)
+            self._b2 = np.asarray(weights["b2"], dtype=np.float32)
+            thresholds = np.asarray(weights["thresholds"], dtype=np.float32)
+            self._category_centroids = np.asarray(weights["category_centroids"], dtype=np.float32)
+            self._importance_vectors = np.asarray(weights["importance_vectors"], dtype=np.float32)
+            self._importance_values = np.asarray(weights["importance_values"], dtype=np.float32)
+            learned = tuple(str(t) for t in weights["learned_types"])
+            categories = tuple(str(c) for c in weights["categories"])
+        except KeyError as exc:
+            raise ConfigurationError(f"emotion classifier weights lack {exc.args[0]!r}") from None
+        if learned != LEARNED_TYPES or categories != CATEGORIES:
+            raise ConfigurationError("emotion classifier weights were trained for other labels; retrain them")
+        self.dimension = int(self._w1.shape[0])
+        # Piecewise-linear calibration: p in [0, θ] -> [0, 30], p in [θ, 1] -> [30, 100].
+        self._thresholds = np.clip(thresholds, 1e-3, 1.0 - 1e-3)
+        self._signal = EMOTIONAL_SIGNAL_THRESHOLD / 100.0
+        self._panic_sources = (LEARNED_TYPES.index("fear"), LEARNED_TYPES.index("anxiety"))
+
+    # -- the contract ------------------------------------------------------------------------------------
+    def detect(self, text: str, embedding: npt.NDArray[Any]) -> Detection:
+        """Detect emotion, importance and category of one message from its (unit) MiniLM embedding."""
+        return self.detect_batch([text], np.asarray(embedding, dtype=np.float32).reshape(1, -1))[0]
+
+    def detect_batch(self, texts: Sequence[str], embeddings: npt.NDArray[Any]) -> list[Detection]:
+        """:meth:`detect` for many messages at once (one matrix product per layer)."""
+        vectors = np.asarray(embeddings, dtype=np.float32)
+        if vectors.ndim != 2 or vectors.shape[0] != len(texts) or vectors.shape[1] != self.dimension:
+            raise ValueError(f"expected embeddings of shape ({len(texts)}, {self.dimension}), got {vectors.shape}")
+        if len(texts) == 0:
+            return []
+        intensities = self.intensities(texts, vectors)
+        categories = (vectors @ self._category_centroids.T).argmax(axis=1)
+        importances = self._importance(vectors, intensities)
+        detections = []
+        for row, _text in enumerate(texts):
+            values = intensities[row]
+            emotions = {name: int(values[i]) for i, name in enumerate(EMOTION_TYPES)}
+            dominant = int(values.argmax())
+            detections.append(
+                Detection(
+                    emotion=EMOTION_TYPES[dominant],
+                    intensity=int(values[dominant]),
+                    emotions=emotions,
+                    importance=int(importances[row]),
+                    category=CATEGORIES[int(categories[row])],
+                )
+            )
+        return detections
+
+    # -- parts -------------------------------------------------------------------------------------------
+    def probabilities(self, vectors: npt.NDArray[np.float32]) -> npt.NDArray[np.float32]:
+        """Raw sigmoid outputs over :data:`LEARNED_TYPES`, shape ``(n, 8)``."""
+        hidden = np.maximum(vectors @ self._w1 + self._b1, 0.0)
+        return _sigmoid(hidden @ self._w2 + self._b2)
+
+    def intensities(self, texts: Sequence[str], vectors: npt.NDArray[np.float32]) -> npt.NDArray[np.int64]:
+        """Calibrated intensities 0-100 over :data:`EMOTION_TYPES` (panic derived), shape ``(n, 9)``."""
+        p = self.probabilities(vectors)
+        theta, signal = self._thresholds, self._signal
+        low = p / theta * signal
+        high = signal + (p - theta) / (1.0 - theta) * (1.0 - signal)
+        learned = np.where(p <= theta, low, high) * 100.0
+        fear, anxiety = learned[:, self._panic_sources[0]], learned[:, self._panic_sources[1]]
+        panic = np.sqrt(fear * anxiety)
+        for row, text in enumerate(texts):
+            if PANIC_CUES.search(text):
+                panic[row] = max(panic[row], fear[row], anxiety[row], 50.0)
+        panic_at = EMOTION_TYPES.index("panic")
+        full = np.insert(learned, panic_at, panic, axis=1)
+        return np.clip(np.rint(full), 0, 100).astype(np.int64)
+
+    def _importance(self, vectors: npt.NDArray[np.float32], intensities: npt.NDArray[np.int64]) -> list[int]:
+        similarity = vectors @ self._importance_vectors.T
+        k = min(IMPORTANCE_NEIGHBOURS, similarity.shape[1])
+        nearest = np.argpartition(-similarity, k - 1, axis=1)[:, :k]
+        neutral_at = EMOTION_TYPES.index("neutral")
+        result = []
+        for row in range(vectors.shape[0]):
+            weights = np.maximum(similarity[row, nearest[row]], 1e-3)
+            score = float(np.dot(weights, self._importance_values[nearest[row]]) / weights.sum())
+            felt = np.delete(intensities[row], neutral_at).max()
+            if felt >= STRONG_EMOTION:
+                score += 200.0
+            result.append(snap_importance(score))
+        return result
+
+
+_detector: Detector | None = None
+
+
+def load_detector(path: Path | None = None) -> Detector:
+    """The detector with the committed weights (loaded once per process; no network).
+
+    Raises:
+        ConfigurationError: the weights file is missing or unreadable.
+    """
+    global _detector
+    if path is None and _detector is not None:
+        return _detector
+    source = path or MODEL_PATH
+    try:
+        with np.load(source, allow_pickle=False) as stored:
+            detector = Detector({name: stored[name] for name in stored.files})
+    except (OSError, ValueError) as exc:
+        raise ConfigurationError(f"cannot load the emotion classifier {source}: {exc}") from None
+    if path is None:
+        _detector = detector
+    return detector
+
+
+# -- with a chat model -----------------------------------------------------------------------------------
+class ImportanceAndCategory(BaseModel):
+    """How important a message is to remember, and what it is about."""
+
+    importance: Literal[100, 300, 500, 700, 900] = Field(
+        description="900 life-changing, 700 important relationship or milestone, 500 regular event, "
+        "300 casual conversation, 100 minor detail"
+    )
+    category: CategoryName = Field(description="the one category that fits best")
+
+
+async def score_with_model(chat_model: BaseChatModel, text: str, local: Detection) -> Detection:
+    """``local`` with importance and category from the chat model (seed's few-shot prompt, structured output).
+
+    Any failure of the model keeps the local values (logged): the local scorer is the fallback.
+    """
+    prompt = IMPORTANCE_CATEGORY_PROMPT.format(message=text, emotion=local.emotion, intensity=local.intensity)
+    try:
+        scorer = chat_model.with_structured_output(ImportanceAndCategory)
+        result = await scorer.ainvoke(prompt)
+        scored = result if isinstance(result, ImportanceAndCategory) else ImportanceAndCategory.model_validate(result)
+    except Exception as exc:  # providers and parsers raise many types; all mean "use the local scores"
+        logger.warning("importance/category model failed, keeping local scores: %s", type(exc).__name__)
+        return local
+    return replace(local, importance=int(scored.importance), category=str(scored.category))
