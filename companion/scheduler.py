@@ -213,7 +213,9 @@ def build_runner(services: Any) -> JobRunner:
     """A ``JobRunner`` over a process's live services (the reflection and proactive graphs)."""
     from graphs import proactive as proactive_graph
     from graphs import reflection as reflection_graph
+    from memory.personality_store import PersonalityStore
     from nodes.reflection import NIGHTLY_TASKS
+    from tools.personality_time import advance_personality
 
     reflection = reflection_graph.build_graph_from_services(services)
     proactive = proactive_graph.build_graph_from_services(services)
@@ -230,6 +232,11 @@ def build_runner(services: Any) -> JobRunner:
     async def reach_out(user_ids: list[str], now: float) -> list[dict[str, Any]]:
         return await proactive_graph.run_proactive_pass(proactive, user_ids, now=now, persona=persona)
 
+    store = PersonalityStore(services.chroma, services.redis)
+
+    async def needs(user_id: str, now: float) -> dict[str, Any]:
+        return await advance_personality(store, user_id, persona, now)
+
     return JobRunner(
         redis=services.redis,
         short_term=services.short_term,
@@ -237,4 +244,5 @@ def build_runner(services: Any) -> JobRunner:
         reflect=reflect,
         forget=forget,
         proactive=reach_out,
+        needs=needs,
     )

@@ -23,11 +23,11 @@ from langgraph.graph.state import CompiledStateGraph
 from memory.embeddings import Embedder
 from memory.long_term import LongTermStore
 from memory.outreach import OutreachStore
+from memory.personality_store import PersonalityStore
 from memory.records import validate_user_id
 from memory.short_term import ShortTermStore
 from nodes.proactive import (
     Context,
-    PersonalityReader,
     ProactiveInput,
     ProactiveState,
     after_guardrails,
@@ -39,6 +39,8 @@ from nodes.proactive import (
     score,
     send_outreach,
 )
+from tools.personality_time import personality_reader
+from tools.proactive import PersonalityReader
 
 if TYPE_CHECKING:
     from companion.services import Services
@@ -81,6 +83,7 @@ def build_graph_from_services(services: Services) -> CompiledStateGraph[Any, Any
         outreach=OutreachStore(services.redis),
         embedder=services.embedder,
         chat_model=services.chat_model,
+        personality=personality_reader(PersonalityStore(services.chroma, services.redis)),
     )
 
 

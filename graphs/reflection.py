@@ -20,6 +20,7 @@ from langgraph.graph.state import CompiledStateGraph
 
 from memory.embeddings import Embedder
 from memory.long_term import LongTermStore
+from memory.personality_store import PersonalityStore
 from memory.records import validate_user_id
 from memory.reflection_log import ReflectionLog
 from memory.short_term import ShortTermStore
@@ -30,6 +31,7 @@ from nodes.reflection import (
     ReflectionState,
     consolidate,
     detect_conflicts,
+    evolve_personality,
     forget,
     next_task,
     start_run,
@@ -50,8 +52,14 @@ def build_graph(
     log: ReflectionLog,
     embedder: Embedder,
     chat_model: BaseChatModel | None = None,
+    personality_store: PersonalityStore | None = None,
 ) -> CompiledStateGraph[Any, Any, Any, Any]:
-    """Compile the reflection graph over the given services."""
+    """Compile the reflection graph over the given services.
+
+    ``personality_store`` defaults to one over the long-term store's Chroma and the short-term store's Redis (the
+    conversation graph's default too).
+    """
+    personality = personality_store or PersonalityStore(long_term.client, short_term.redis)
     graph = StateGraph(ReflectionState, context_schema=Context, input_schema=ReflectionInput)
     graph.add_node("start_run", start_run)
     graph.add_node(
@@ -59,7 +67,7 @@ def build_graph(
         partial(consolidate, long_term=long_term, log=log, embedder=embedder, chat_model=chat_model),
     )
     graph.add_node("conflicts", partial(detect_conflicts, long_term=long_term, log=log, chat_model=chat_model))
-    graph.add_node("personality", _personality_gap)
+    graph.add_node("personality", partial(evolve_personality, store=personality))
     graph.add_node("forget", partial(forget, long_term=long_term, archive=archive, short_term=short_term, log=log))
     graph.add_edge(START, "start_run")
     routes: dict[Hashable, str] = {END: END}
@@ -67,10 +75,6 @@ def build_graph(
     for node in ("start_run", *TASKS):
         graph.add_conditional_edges(node, next_task, routes)
     return graph.compile(name=GRAPH_NAME)
-
-
-def _personality_gap(state: ReflectionState) -> dict[str, Any]:
-    return {"personality": {"status": "not available"}, "done": ["personality"]}
 
 
 def archive_store(long_term: LongTermStore) -> LongTermStore:

@@ -10,8 +10,7 @@ from __future__ import annotations
 import asyncio
 import time
 import zlib
-from collections.abc import Awaitable, Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any, NotRequired, TypedDict
 
 from langchain_core.language_models import BaseChatModel
@@ -35,6 +34,7 @@ from prompts.proactive import (
 )
 from tools.proactive import (
     HISTORY_DAYS,
+    PersonalityReader,
     activity_profile,
     combine,
     guardrail,
@@ -51,19 +51,6 @@ _HOUR = 3600.0
 _DAY = 86_400.0
 #: The seed's query for memories worth following up on.
 FOLLOW_UP_QUERY = "interesting conversation hobby project plan goal"
-
-
-@dataclass(frozen=True, slots=True)
-class PersonalitySignals:
-    """What the score needs from the companion's personality for one user: needs, Big Five traits, mood."""
-
-    needs: dict[str, float] = field(default_factory=dict)
-    traits: dict[str, float] | None = None
-    pad: tuple[float, float, float] | None = None
-
-
-#: Reads a user's personality signals at a time: ``(user_id, persona, now) -> signals`` (``None``: none yet).
-PersonalityReader = Callable[[str, str, float], Awaitable[PersonalitySignals | None]]
 
 
 @dataclass(frozen=True, kw_only=True)

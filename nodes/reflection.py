@@ -30,6 +30,7 @@ from pydantic import BaseModel, Field, ValidationError
 from companion.errors import ChatModelError, InvalidInputError
 from memory.embeddings import Embedder
 from memory.long_term import LongTermStore
+from memory.personality_store import PersonalityStore
 from memory.records import MemoryKind, MemoryRecord
 from memory.reflection_log import LogEntry, ReflectionLog
 from memory.short_term import ShortTermStore
@@ -39,6 +40,7 @@ from prompts.reflection import (
     CONSOLIDATION_LINE,
     CONSOLIDATION_PROMPT,
 )
+from tools.personality_time import advance_personality
 from tools.reflection import (
     CONFLICT_SIMILARITY,
     CONSOLIDATION_BOOST,
@@ -303,6 +305,15 @@ def settle(
         assert resolution.after is not None
         changed = replace(loser, importance=resolution.after)
     return LogEntry(conflict_id(older.id, newer.id), "conflict", status, now, data), changed
+
+
+# -- personality -----------------------------------------------------------------------------------------------
+async def evolve_personality(
+    state: ReflectionState, runtime: Runtime[Context], *, store: PersonalityStore
+) -> dict[str, Any]:
+    """The personality engine's elapsed-time step: needs decay, mood relaxation, baseline drift, quirk evolution."""
+    report = await advance_personality(store, runtime.context.user_id, runtime.context.persona, state["now"])
+    return {"personality": report, "done": ["personality"]}
 
 
 # -- forgetting ------------------------------------------------------------------------------------------------

@@ -25,8 +25,8 @@ outreach left unanswered for 4 hours, less than 24 hours ago.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
-from dataclasses import asdict, dataclass
+from collections.abc import Awaitable, Callable, Mapping, Sequence
+from dataclasses import asdict, dataclass, field
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
@@ -58,6 +58,19 @@ PATTERN_DAYS = 7
 
 _HOUR = 3600.0
 _DAY = 86_400.0
+
+
+@dataclass(frozen=True, slots=True)
+class PersonalitySignals:
+    """What the score needs from the companion's personality for one user: needs, Big Five traits, mood."""
+
+    needs: dict[str, float] = field(default_factory=dict)
+    traits: dict[str, float] | None = None
+    pad: tuple[float, float, float] | None = None
+
+
+#: Reads a user's personality signals at a time: ``(user_id, persona, now) -> signals`` (``None``: none yet).
+PersonalityReader = Callable[[str, str, float], Awaitable[PersonalitySignals | None]]
 
 
 def clamp(value: float, low: float = 0.0, high: float = 1.0) -> float:

@@ -13,17 +13,22 @@ from chromadb.api import ClientAPI
 from redis.asyncio import Redis
 
 from companion.errors import InvalidInputError
+from companion.personality.persona import load_persona
+from companion.personality.state import PersonalityState, apply_interaction, new_state
 from companion.scheduler import JobRunner, done_key
 from graphs import proactive as proactive_graph
 from graphs import reflection as reflection_graph
 from memory.embeddings import Embedder
 from memory.long_term import LongTermStore
 from memory.outreach import OutreachStore
+from memory.personality_store import PersonalityStore
 from memory.records import MemoryRecord, Turn
 from memory.reflection_log import ReflectionLog
 from memory.short_term import ShortTermStore
 from nodes.reflection import NIGHTLY_TASKS
 from tests.conftest import fake_chat_model
+from tools.detection import load_detector
+from tools.personality_time import advance_personality, personality_reader
 
 DAY, HOUR, MINUTE = 86_400.0, 3600.0, 60.0
 T0 = 1_767_225_600.0  # 2026-01-01 00:00 UTC
@@ -39,15 +44,40 @@ class Life:
         self.outreach = OutreachStore(redis)
         self.log = ReflectionLog(chroma)
         self.archive = reflection_graph.archive_store(long_term)
+        self.personality_store = PersonalityStore(chroma, redis)
         self.counter = 0
 
-    async def say(self, user_id: str, text: str, at: float, *, importance: float = 0.5) -> MemoryRecord:
-        """What a conversation turn writes: the message in Chroma, the turn and activity in Redis."""
+    async def say(self, user_id: str, text: str, at: float) -> MemoryRecord:
+        """What a conversation turn writes, at time ``at``: perception (the real detector), the message in Chroma,
+        the personality engine's interaction step (saved like the conversation graph saves it), the turn in Redis.
+        """
         self.counter += 1
+        vector = self.embedder.embed([text])
+        found = load_detector().detect(text, vector[0])
         record = MemoryRecord(
-            id=f"msg{self.counter:05d}", user_id=user_id, text=text, importance=importance, created_at=at
+            id=f"msg{self.counter:05d}",
+            user_id=user_id,
+            text=text,
+            importance=found.importance,
+            category=found.category,
+            emotion=found.emotion,
+            emotion_intensity=found.intensity,
+            created_at=at,
         )
-        self.long_term.add(user_id, [record], self.embedder.embed([text]))
+        self.long_term.add(user_id, [record], vector)
+        persona = load_persona("default")
+        data, _ = await self.personality_store.load(user_id, persona.key)
+        state = PersonalityState.from_dict(data) if data else new_state(user_id, persona, at)
+        result = apply_interaction(
+            state,
+            message=text,
+            emotion=found.emotion,
+            intensity=found.intensity,
+            emotions=found.emotions,
+            category=found.category,
+            now=at,
+        )
+        await self.personality_store.save(user_id, persona.key, result.state.to_dict())
         await self.short_term.record_turn(user_id, "default", [Turn("user", text, at)], now=at, ttl=3600)
         return record
 
@@ -68,10 +98,10 @@ class Life:
             outreach=self.outreach,
             embedder=self.embedder,
             chat_model=chat_model,
-            personality=personality,
+            personality=personality_reader(self.personality_store) if personality else None,
         )
 
-    def runner(self, personality: Any = None) -> JobRunner:
+    def runner(self, personality: bool = True) -> JobRunner:
         reflection, proactive = self.reflection(), self.proactive(personality=personality)
 
         async def reflect(user_id: str, now: float) -> dict[str, Any]:
@@ -85,6 +115,9 @@ class Life:
         async def reach_out(user_ids: list[str], now: float) -> list[dict[str, Any]]:
             return await proactive_graph.run_proactive_pass(proactive, user_ids, now=now)
 
+        async def needs(user_id: str, now: float) -> dict[str, Any]:
+            return await advance_personality(self.personality_store, user_id, "default", now)
+
         return JobRunner(
             redis=self.redis,
             short_term=self.short_term,
@@ -92,6 +125,7 @@ class Life:
             reflect=reflect,
             forget=forget,
             proactive=reach_out,
+            needs=needs,
         )
 
 
@@ -121,7 +155,7 @@ async def test_without_a_personality_engine_needs_are_zero_and_the_reason_says_s
     for day in range(5):
         await life.say("ben", f"Evening chat number {day}", T0 + day * DAY + 19 * HOUR)
     state = await proactive_graph.run_proactive(
-        life.proactive(), user_id="ben", now=T0 + 7 * DAY + 19 * HOUR, dry_run=True
+        life.proactive(personality=False), user_id="ben", now=T0 + 7 * DAY + 19 * HOUR, dry_run=True
     )
     assert state["score"]["need"] == 0.0 and state["reasons"]["personality"] == "not available"
     assert state["score"]["timing"] == pytest.approx(1.0)  # the hour and weekday of every message
