@@ -114,7 +114,13 @@ async def _ingest_status(args: argparse.Namespace, settings: Settings) -> int:
 
 
 async def _ingest(args: argparse.Namespace, settings: Settings, path: Path, text: str) -> int:
-    from companion.ingest import Ingestor, parse_transcript, submission_status, submit_transcript
+    from companion.ingest import (
+        Ingestor,
+        check_transcript,
+        parse_transcript,
+        submission_status,
+        submit_transcript,
+    )
     from companion.services import open_services
     from memory.links import LinkStore
     from memory.records import validate_conversation_id, validate_user_id
@@ -138,6 +144,7 @@ async def _ingest(args: argparse.Namespace, settings: Settings, path: Path, text
             progress=lambda n: progress.update(reading, completed=n) if n % 200 == 0 or n == total else None,
         )
         progress.update(reading, completed=max(total, 1))
+        check_transcript(parsed, skip_invalid=args.skip_invalid, source=str(path))  # before opening any store
         async with open_services(settings) as services:
             submission = await submit_transcript(
                 services.redis,

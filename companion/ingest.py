@@ -39,7 +39,7 @@ from langchain_core.messages import AIMessage, HumanMessage
 from redis.asyncio import Redis
 from tenacity import AsyncRetrying, stop_after_attempt, wait_exponential
 
-from companion.errors import ConfigurationError, InvalidInputError
+from companion.errors import InvalidInputError
 from memory.association_queue import AssociationQueue, Entry, RedisLLMBudget
 from memory.embeddings import Embedder
 from memory.links import LinkStore, RawTranscript, SessionSummary
@@ -204,6 +204,17 @@ def describe_errors(errors: list[tuple[int, str]]) -> str:
     return shown + (f"; and {more} more" if more > 0 else "")
 
 
+def check_transcript(parsed: ParsedTranscript, *, skip_invalid: bool, source: str) -> None:
+    """Reject a transcript with malformed lines (unless skipping them) or without any user message."""
+    if parsed.errors and not skip_invalid:
+        raise InvalidInputError(
+            f"{source}: {len(parsed.errors)} malformed line(s), nothing imported ({describe_errors(parsed.errors)}); "
+            "fix them or skip them with --skip-invalid"
+        )
+    if not any(line.role == "user" for line in parsed.lines):
+        raise InvalidInputError(f"{source}: no user message to import")
+
+
 async def submit_transcript(
     redis: Redis,
     links: LinkStore,
@@ -217,13 +228,7 @@ async def submit_transcript(
     """Store a parsed transcript and queue it. Malformed lines reject it as a whole unless ``skip_invalid``."""
     validate_user_id(user_id)
     validate_conversation_id(session_id)
-    if parsed.errors and not skip_invalid:
-        raise InvalidInputError(
-            f"{source}: {len(parsed.errors)} malformed line(s), nothing imported ({describe_errors(parsed.errors)}); "
-            "fix them or skip them with --skip-invalid"
-        )
-    if not any(line.role == "user" for line in parsed.lines):
-        raise InvalidInputError(f"{source}: no user message to import")
+    check_transcript(parsed, skip_invalid=skip_invalid, source=source)
     submission_id = uuid.uuid4().hex
     now = time.time()
     raw = RawTranscript(submission_id, session_id, [line.to_dict() for line in parsed.lines], now)
@@ -380,7 +385,7 @@ class Ingestor:
                         **record.to_metadata(),
                         "emotion": detection.emotion,
                         "emotion_intensity": int(detection.intensity),
-                        "importance": float(detection.importance),
+                        "importance": int(detection.importance),
                         "category": detection.category,
                     },
                 )
@@ -463,14 +468,10 @@ def extractive_summary(records: Sequence[MemoryRecord], *, sentences: int = SUMM
 
 
 def default_detector() -> Detector:
-    """The personality tools' detector (``tools.detection.load_detector``)."""
-    try:
-        from tools.detection import load_detector  # type: ignore[import-not-found,unused-ignore]
-    except ImportError:
-        raise ConfigurationError(
-            "ingestion needs the emotion/importance detector (tools/detection.py), which is not installed"
-        ) from None
-    return load_detector()  # type: ignore[no-any-return,unused-ignore]
+    """The local detector (``tools.detection.load_detector``: committed weights, no network)."""
+    from tools.detection import load_detector
+
+    return load_detector()
 
 
 # -- reading the hierarchy ----------------------------------------------------------------------------------

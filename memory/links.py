@@ -24,7 +24,6 @@ from __future__ import annotations
 import json
 import logging
 import threading
-import time
 from collections.abc import Iterable, Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Any, cast
@@ -178,31 +177,23 @@ class LinkStore:
 
         Records with the same id are written once (the last given wins).
         """
-        now = time.time()
+        # Only what is filtered on goes into metadata (each metadata field costs Chroma a row in its index);
+        # the rest is the record's JSON document.
         rows: list[tuple[str, str, dict[str, str | int | float]]] = []
         for message_id, plan in outcomes:
-            meta: dict[str, str | int | float] = {"type": "outcome", "message_id": message_id, "created_at": now}
-            rows.append((outcome_id(message_id), json.dumps(plan), meta))
+            rows.append((outcome_id(message_id), json.dumps(plan), {"type": "outcome", "message_id": message_id}))
         for version in versions:
-            meta = {
+            body = {k: v for k, v in asdict(version).items() if k not in ("memory_id", "version")}
+            meta: dict[str, str | int | float] = {
                 "type": "version",
                 "memory_id": version.memory_id,
                 "version": version.version,
-                "caused_by": version.caused_by,
-                "cause_text": version.cause_text,
-                "created_at": version.created_at,
             }
-            rows.append((version_id(version.memory_id, version.version), version.text, meta))
+            rows.append((version_id(version.memory_id, version.version), json.dumps(body), meta))
         for relation in relations:
-            meta = {
-                "type": "relation",
-                "from_id": relation.from_id,
-                "to_id": relation.to_id,
-                "strength": float(relation.strength),
-                "caused_by": relation.caused_by,
-                "created_at": relation.created_at,
-            }
-            rows.append((relation_id(relation.from_id, relation.to_id), relation.reason, meta))
+            body = {k: v for k, v in asdict(relation).items() if k not in ("from_id", "to_id")}
+            meta = {"type": "relation", "from_id": relation.from_id, "to_id": relation.to_id}
+            rows.append((relation_id(relation.from_id, relation.to_id), json.dumps(body), meta))
         # Two messages of one batch may relate the same pair: the later one's strength and reason stand.
         self._put(user_id, list({row[0]: row for row in rows}.values()))
 
@@ -210,6 +201,11 @@ class LinkStore:
         """Stored plans of the messages already decided, by message id."""
         rows = self._get(user_id, ids=[outcome_id(message_id) for message_id in message_ids])
         return {str(row["message_id"]): json.loads(row["document"]) for row in rows}
+
+    def version_texts(self, user_id: str, keys: Sequence[tuple[str, int]]) -> dict[tuple[str, int], str]:
+        """Texts of the given (memory id, version) records that exist."""
+        rows = self._get(user_id, ids=[version_id(memory_id, version) for memory_id, version in keys]) if keys else []
+        return {(str(row["memory_id"]), int(row["version"])): json.loads(row["document"])["text"] for row in rows}
 
     def existing_version_ids(self, user_id: str, ids: Sequence[str]) -> set[str]:
         """Which of these version record ids exist."""
@@ -220,14 +216,7 @@ class LinkStore:
         where = cast(Where, {"$and": [{"type": "version"}, {"memory_id": memory_id}]})
         rows = self._get(user_id, where=where)
         versions = [
-            Version(
-                memory_id=str(row["memory_id"]),
-                version=int(row["version"]),
-                text=row["document"],
-                caused_by=str(row["caused_by"]),
-                cause_text=str(row.get("cause_text", "")),
-                created_at=float(row["created_at"]),
-            )
+            Version(memory_id=str(row["memory_id"]), version=int(row["version"]), **json.loads(row["document"]))
             for row in rows
         ]
         return sorted(versions, key=lambda version: version.version)
@@ -240,14 +229,7 @@ class LinkStore:
             else cast(Where, {"type": "relation"})
         )
         relations = [
-            Relation(
-                from_id=str(row["from_id"]),
-                to_id=str(row["to_id"]),
-                strength=float(row["strength"]),
-                reason=row["document"],
-                caused_by=str(row["caused_by"]),
-                created_at=float(row["created_at"]),
-            )
+            Relation(from_id=str(row["from_id"]), to_id=str(row["to_id"]), **json.loads(row["document"]))
             for row in self._get(user_id, where=where)
         ]
         return sorted(relations, key=lambda relation: relation.strength, reverse=True)

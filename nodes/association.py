@@ -68,7 +68,7 @@ class QueuedMessage(TypedDict):
     embedding: list[float]
     emotion: str
     emotion_intensity: int
-    importance: float
+    importance: int
     category: str
     created_at: float
 
@@ -160,7 +160,7 @@ async def load_messages(
             skipped.append(message_id)
             continue
         record, vector = found[message_id]
-        if not is_emotional_signal(record.emotion_intensity):
+        if not is_emotional_signal(record.emotion_intensity, record.emotion):
             skipped.append(message_id)
             continue
         messages.append(
@@ -176,6 +176,16 @@ async def load_messages(
             )
         )
     replays = [Plan(**stored[message_id]) for message_id in ids if message_id in stored]  # type: ignore[typeddict-item]
+    # A stored plan keeps its memory's text in the version record, not twice: read it back from there.
+    texts = await asyncio.to_thread(
+        links.version_texts,
+        user_id,
+        [(str(p["memory"]["id"]), int(p["memory"]["version"])) for p in replays if p.get("memory")],
+    )
+    for plan in replays:
+        memory = plan.get("memory")
+        if memory and "text" not in memory:
+            memory["text"] = texts.get((str(memory["id"]), int(memory["version"])), plan["cause_text"])
     return {"messages": messages, "replays": replays, "skipped": skipped}
 
 
@@ -341,6 +351,11 @@ async def apply_writes(
     targets |= {str(plan["target_id"]) for plan in replays if plan.get("memory")}
     current = await asyncio.to_thread(long_term.get_with_embeddings, user_id, [t for t in targets if t])
     working = {memory_id: record for memory_id, (record, _) in current.items()}
+    # Vectors of the memories written here: a new memory has its message's; a new version n+1 has the running
+    # mean of its contents, normalise(n * v_n + v_message), instead of a fresh embedding of the merged text.
+    vectors = {memory_id: vector for memory_id, (_, vector) in current.items()}
+    fresh: set[str] = set()  # ids whose vector was computed here (a replayed plan's memory needs embedding)
+    message_vectors = {m["message_id"]: np.asarray(m["embedding"], dtype=np.float32) for m in state.get("messages", [])}
     for plan in replays:  # a stored plan not yet applied is the base that new versions build on
         if plan.get("memory"):
             replayed = _record(plan, user_id)
@@ -353,6 +368,8 @@ async def apply_writes(
         if plan["decision"] == Decision.NEW_MEMORY.value:
             record = MemoryRecord.from_chroma(str(plan["target_id"]), plan["cause_text"], _metadata(plan, user_id))
             plan["memory"] = record.to_dict()
+            vectors[record.id] = message_vectors[plan["message_id"]]
+            fresh.add(record.id)
             versions.append(_version(record, plan, now))
         elif plan["decision"] == Decision.NEW_VERSION.value:
             existing = working.get(str(plan["target_id"]))
@@ -364,6 +381,10 @@ async def apply_writes(
             merged = await _merge(chat_model, llm_budget, existing.text, plan["cause_text"], existing.emotion)
             updated = replace(existing, text=merged, version=existing.version + 1, last_accessed=now)
             working[existing.id] = updated
+            if existing.id in vectors:
+                mean = existing.version * vectors[existing.id] + message_vectors[plan["message_id"]]
+                vectors[existing.id] = (mean / max(float(np.linalg.norm(mean)), 1e-12)).astype(np.float32)
+                fresh.add(existing.id)
             plan["memory"] = updated.to_dict()
             versions.append(_version(updated, plan, now))
     # The version a memory had before its first update here, unless already stored (it was created by association).
@@ -385,7 +406,7 @@ async def apply_writes(
                 relations.append(
                     Relation(from_id, to_id, related["strength"], related["reason"], plan["message_id"], now)
                 )
-    outcomes = [(plan["message_id"], dict(plan)) for plan in plans]
+    outcomes = [(plan["message_id"], _without_text(plan)) for plan in plans]
     await asyncio.to_thread(links.write_association, user_id, outcomes=outcomes, versions=versions, relations=relations)
 
     # Memories last: the newest record per memory id, written only if newer than what is stored.
@@ -398,8 +419,12 @@ async def apply_writes(
     stored_now = await asyncio.to_thread(long_term.get_with_embeddings, user_id, list(final))
     to_write = [r for r in final.values() if r.id not in stored_now or stored_now[r.id][0].version < r.version]
     if to_write:
-        vectors = await asyncio.to_thread(embedder.embed, [record.text for record in to_write])
-        await asyncio.to_thread(long_term.upsert, user_id, to_write, vectors)
+        missing = [record for record in to_write if record.id not in fresh]  # replays of an earlier attempt
+        if missing:
+            embedded = await asyncio.to_thread(embedder.embed, [record.text for record in missing])
+            vectors.update({record.id: embedded[index] for index, record in enumerate(missing)})
+        matrix = np.stack([vectors[record.id] for record in to_write])
+        await asyncio.to_thread(long_term.upsert, user_id, to_write, matrix)
     outcomes_by_id = {plan["message_id"]: plan["decision"] for plan in [*replays, *plans]}
     for message_id in state.get("skipped", []):
         outcomes_by_id.setdefault(message_id, "skipped")
@@ -478,6 +503,13 @@ def _metadata(plan: Plan, user_id: str) -> dict[str, Any]:
     memory = dict(plan.get("memory") or {})
     memory["user_id"] = user_id
     return memory
+
+
+def _without_text(plan: Plan) -> dict[str, Any]:
+    stored = dict(plan)
+    if plan.get("memory"):
+        stored["memory"] = {key: value for key, value in (plan["memory"] or {}).items() if key != "text"}
+    return stored
 
 
 def _record(plan: Plan, user_id: str) -> MemoryRecord:

@@ -5,6 +5,7 @@ Pure functions: no I/O, so every number of the seed is a unit test.
 Decision, for a message whose emotional intensity is above ``EMOTIONAL_SIGNAL_THRESHOLD`` (30):
 
 - relations are the related memories scored above ``MIN_RELATION_STRENGTH`` (20), strongest first;
+- (the threshold and the neutral rule are those of ``tools.detection``, which detected the message)
 - the *strong match* is the strongest related **semantic** memory scoring above ``STRONG_MATCH_STRENGTH`` (60)
   (episodic memories are the transcript of what was said: they are related to, never rewritten);
 - importance > ``NEW_MEMORY_IMPORTANCE`` (500) and no strong match  -> **new memory**, related to the top 5;
@@ -32,7 +33,8 @@ import re
 from dataclasses import dataclass
 from enum import StrEnum
 
-EMOTIONAL_SIGNAL_THRESHOLD = 30
+from tools.detection import EMOTIONAL_SIGNAL_THRESHOLD
+
 NEW_MEMORY_IMPORTANCE = 500
 STRONG_MATCH_STRENGTH = 60.0
 MIN_RELATION_STRENGTH = 20.0
@@ -77,9 +79,9 @@ def importance_points(value: float) -> int:
     return int(round(value * 1000)) if value <= 1.0 else int(round(value))
 
 
-def is_emotional_signal(intensity: int) -> bool:
-    """Whether a message is worth associating (seed: intensity > 30)."""
-    return intensity > EMOTIONAL_SIGNAL_THRESHOLD
+def is_emotional_signal(intensity: int, emotion: str) -> bool:
+    """Whether a stored message is worth associating: intensity > 30 and not neutral (``Detection`` rule)."""
+    return intensity > EMOTIONAL_SIGNAL_THRESHOLD and emotion != "neutral"
 
 
 def local_strength(similarity: float, *, same_category: bool, same_emotion: bool) -> float:

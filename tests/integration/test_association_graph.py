@@ -216,3 +216,20 @@ async def test_relations_stay_within_one_user(long_term: LongTermStore, links: L
     assert outcomes == {message.id: "new_memory"}
     assert links.relations(USER, derived_memory_id(message.id)) == []
     assert links.relations("other-user") == []
+
+
+async def test_a_plan_stored_before_a_crash_is_applied_again_without_deciding_again(
+    long_term: LongTermStore, links: LinkStore, embedder: Embedder
+) -> None:
+    dog = remember(long_term, embedder, "My dog Rex loves the beach.", kind=MemoryKind.SEMANTIC, category="pets")
+    message = remember(long_term, embedder, "My dog Rex loves the beach. He swam today.", intensity=70, category="pets")
+    graph = graph_for(long_term, links, embedder)
+    await associate(graph, user_id=USER, message_ids=[message.id])
+    merged = long_term.get(USER, dog.id)
+    assert merged is not None and merged.version == 2
+    # As if the worker died after storing the plan but before updating the memory:
+    long_term.upsert(USER, [dog], embedder.embed([dog.text]))
+    assert await associate(graph, user_id=USER, message_ids=[message.id]) == {message.id: "new_version"}
+    restored = long_term.get(USER, dog.id)
+    assert restored is not None and (restored.version, restored.text) == (2, merged.text)
+    assert len(links.versions(USER, dog.id)) == 2

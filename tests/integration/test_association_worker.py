@@ -4,13 +4,20 @@ workers at once, and a Redis restart in the middle of processing. Real Redis, re
 from __future__ import annotations
 
 import asyncio
+import os
 import random
+import signal
+import subprocess
+import sys
 import time
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import chromadb
 import pytest
 from chromadb.api import ClientAPI
+from chromadb.config import Settings as ChromaSettings
 from conftest import fake_chat_model
 from redis.asyncio import Redis
 from redis.exceptions import RedisError
@@ -18,7 +25,7 @@ from redis.exceptions import RedisError
 from companion.worker import AssociationWorker
 from graphs.association import build_graph
 from memory.association_queue import AssociationQueue, RedisLLMBudget
-from memory.embedded import EmbeddedRedis
+from memory.embedded import EmbeddedChromaServer, EmbeddedRedis, running_chroma_server
 from memory.embeddings import Embedder
 from memory.links import LinkStore
 from memory.long_term import LongTermStore
@@ -233,7 +240,7 @@ async def test_redis_restart_during_processing_loses_nothing(
         seeds = seed_memories(long_term, embedder, "rr-user")
         messages = queued_messages(long_term, embedder, "rr-user", 80)
         await enqueue(redis, messages)
-        worker = make_worker(redis, long_term, links, embedder, batch_size=4, claim_idle_ms=10)
+        worker = make_worker(redis, long_term, links, embedder, batch_size=4, claim_idle_ms=10, lock_seconds=1)
         failures = 0
 
         async def run() -> None:
@@ -263,3 +270,77 @@ async def test_redis_restart_during_processing_loses_nothing(
     finally:
         await redis.aclose()
         server.stop()
+
+
+# -- separate processes ------------------------------------------------------------------------------------
+COMPANION = Path(sys.executable).parent / "companion"
+PROCESS_TIMEOUT = 180  # bounds a hung process; not a speed assertion
+
+
+@pytest.fixture
+def data_dir(tmp_path: Path, session_dir: Path, embedder: Embedder) -> Iterator[Path]:
+    directory = tmp_path / "data"
+    directory.mkdir()
+    (directory / "models").symlink_to(session_dir / "models", target_is_directory=True)
+    yield directory
+    EmbeddedChromaServer(directory).stop()
+    EmbeddedRedis(directory).stop()
+
+
+def _env(data_dir: Path, **settings: str) -> dict[str, str]:
+    env = {key: value for key, value in os.environ.items() if not key.startswith("COMPANION_")}
+    env.update(HF_HUB_OFFLINE="1", ANONYMIZED_TELEMETRY="False", COMPANION_DATA_DIR=str(data_dir))
+    env.update({f"COMPANION_{name.upper()}": value for name, value in settings.items()})
+    return env
+
+
+async def test_worker_killed_mid_batch_then_another_leaves_each_effect_exactly_once(
+    data_dir: Path, embedder: Embedder
+) -> None:
+    env = _env(data_dir, association_batch_size="3", association_claim_idle_seconds="1", association_lock_seconds="2")
+    started = subprocess.run(
+        [str(COMPANION), "services", "start", "--json"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=PROCESS_TIMEOUT,
+    )
+    assert started.returncode == 0, started.stderr
+    chroma_url = running_chroma_server(data_dir)
+    assert chroma_url is not None
+    client = chromadb.HttpClient(host=chroma_url, settings=ChromaSettings(anonymized_telemetry=False))
+    long_term, links = LongTermStore(client), LinkStore(client)
+    redis = Redis.from_url(EmbeddedRedis(data_dir).url)
+    try:
+        seeds = seed_memories(long_term, embedder, "crash-user")
+        messages = queued_messages(long_term, embedder, "crash-user", 45)
+        await enqueue(redis, messages)
+        first = subprocess.Popen(
+            [str(COMPANION), "worker", "--interval", "0.2"], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE
+        )
+        deadline = time.monotonic() + PROCESS_TIMEOUT
+        queue = AssociationQueue(redis)
+        while (await queue.stats())["processed"] < 6:
+            assert first.poll() is None, first.stderr.read() if first.stderr else ""
+            assert time.monotonic() < deadline, "the first worker processed nothing"
+            await asyncio.sleep(0.02)
+        first.send_signal(signal.SIGKILL)
+        first.wait(timeout=PROCESS_TIMEOUT)
+        killed_at = await queue.stats()
+        assert killed_at["processed"] < len(messages)  # it died with work left
+
+        await asyncio.sleep(1.2)  # its pending entries become stale
+        second = make_worker(redis, long_term, links, embedder, batch_size=3, claim_idle_ms=1000, lock_seconds=2)
+        result = await second.drain()
+        assert result.dead == 0 and result.processed >= len(messages) - killed_at["processed"]
+
+        emotional = {m.id for m in messages if m.emotion_intensity > 30}
+        assert set(links.outcomes("crash-user", [m.id for m in messages])) == emotional
+        assert_each_effect_once(long_term, links, "crash-user", seeds)
+        created = [
+            m for m in messages if links.outcomes("crash-user", [m.id]).get(m.id, {}).get("decision") == "new_memory"
+        ]
+        assert long_term.count("crash-user") == len(seeds) + len(messages) + len(created)
+        assert await queue.backlog() == {"queued": 0, "pending": 0, "dead": 0}
+    finally:
+        await redis.aclose()

@@ -1,0 +1,221 @@
+"""Raw ingestion: bad lines reported by number, whole-file rejection or skipping, status, retention cleanup and
+the hierarchy's raw level. Real Redis and real Chroma."""
+
+from __future__ import annotations
+
+import json
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+from chromadb.api import ClientAPI
+from redis.asyncio import Redis
+
+from companion.cli import main
+from companion.errors import InvalidInputError
+from companion.ingest import (
+    INGEST_STREAM,
+    Ingestor,
+    cleanup_raw,
+    memory_tree,
+    parse_transcript,
+    status_key,
+    submission_status,
+    submit_transcript,
+)
+from companion.worker import AssociationWorker
+from graphs.association import build_graph
+from memory.association_queue import AssociationQueue
+from memory.embeddings import Embedder
+from memory.links import LinkStore
+from memory.long_term import LongTermStore
+from memory.records import MemoryRecord
+from tools.detection import load_detector
+
+GOOD = [
+    {"role": "user", "content": "I adopted a kitten called Miso today!"},
+    {"role": "assistant", "content": "Congratulations!"},
+    {"role": "user", "content": "She sleeps on my keyboard.", "ts": "2026-11-20T10:00:00Z"},
+]
+TRANSCRIPT = "\n".join(
+    [
+        json.dumps(GOOD[0]),
+        "this is not json",
+        json.dumps(GOOD[1]),
+        json.dumps({"role": "narrator", "content": "x"}),
+        json.dumps({"role": "user", "content": "   "}),
+        "",
+        json.dumps(GOOD[2]),
+        json.dumps({"role": "user", "content": "when?", "ts": "yesterday"}),
+    ]
+)
+
+
+@pytest.fixture
+def links(chroma_client: ClientAPI) -> LinkStore:
+    return LinkStore(chroma_client)
+
+
+def test_malformed_lines_are_reported_with_their_numbers() -> None:
+    parsed = parse_transcript(TRANSCRIPT)
+    assert [line.line for line in parsed.lines] == [1, 3, 7]
+    assert [number for number, _ in parsed.errors] == [2, 4, 5, 8]
+    assert "not JSON" in parsed.errors[0][1] and "role" in parsed.errors[1][1] and "ts" in parsed.errors[3][1]
+    assert parsed.lines[2].ts == datetime(2026, 11, 20, 10, tzinfo=UTC).timestamp()
+
+
+async def test_a_file_with_malformed_lines_is_rejected_as_a_whole(redis: Redis, links: LinkStore) -> None:
+    with pytest.raises(InvalidInputError) as caught:
+        await submit_transcript(
+            redis, links, user_id="ing-u", session_id="s1", parsed=parse_transcript(TRANSCRIPT), source="chat.jsonl"
+        )
+    message = str(caught.value)
+    assert "\n" not in message and "4 malformed line(s), nothing imported" in message
+    assert all(f"line {n}:" in message for n in (2, 4, 5, 8))
+    assert links.raws("ing-u") == [] and await redis.xlen(INGEST_STREAM) == 0
+
+
+async def test_skipping_invalid_lines_queues_the_rest_and_keeps_the_skipped_numbers(
+    redis: Redis, links: LinkStore
+) -> None:
+    submission = await submit_transcript(
+        redis, links, user_id="ing-u", session_id="s1", parsed=parse_transcript(TRANSCRIPT), skip_invalid=True
+    )
+    assert submission.messages == 2 and submission.skipped_lines == [2, 4, 5, 8] and submission.queue_position == 1
+    status = await submission_status(redis, submission.submission_id)
+    assert status["status"] == "queued" and status["skipped_lines"] == [2, 4, 5, 8] and status["session_id"] == "s1"
+    raw = links.raw("ing-u", submission.submission_id)
+    assert raw is not None and [line["content"] for line in raw.lines] == [g["content"] for g in GOOD]
+    with pytest.raises(InvalidInputError):
+        await submission_status(redis, "no-such-submission")
+
+
+async def test_a_transcript_without_user_messages_is_rejected(redis: Redis, links: LinkStore) -> None:
+    parsed = parse_transcript(json.dumps({"role": "assistant", "content": "hello"}))
+    with pytest.raises(InvalidInputError, match="no user message"):
+        await submit_transcript(redis, links, user_id="ing-u", session_id="s1", parsed=parsed)
+
+
+async def test_cleanup_removes_only_processed_transcripts_past_retention(redis: Redis, links: LinkStore) -> None:
+    parsed = parse_transcript("\n".join(json.dumps(line) for line in GOOD))
+    done = await submit_transcript(redis, links, user_id="ing-c", session_id="s1", parsed=parsed)
+    waiting = await submit_transcript(redis, links, user_id="ing-c", session_id="s2", parsed=parsed)
+    await redis.hset(status_key(done.submission_id), "status", "done")
+    assert await cleanup_raw(redis, links, retention_days=30) == 0  # nothing is 30 days old yet
+    later = time.time() + 31 * 86400
+    assert await cleanup_raw(redis, links, retention_days=30, now=later) == 1
+    assert links.raw("ing-c", done.submission_id) is None
+    assert links.raw("ing-c", waiting.submission_id) is not None  # not processed yet: kept
+
+
+async def test_tree_lists_raw_transcripts_per_session_with_filters(
+    redis: Redis, links: LinkStore, long_term: LongTermStore
+) -> None:
+    parsed = parse_transcript("\n".join(json.dumps(line) for line in GOOD))
+    first = await submit_transcript(redis, links, user_id="ing-t", session_id="s1", parsed=parsed)
+    await submit_transcript(redis, links, user_id="ing-t", session_id="s2", parsed=parsed)
+    tree = memory_tree(long_term, links, "ing-t", memory_type="raw")
+    assert [s["session_id"] for s in tree["sessions"]] == ["s1", "s2"]
+    assert tree["sessions"][0]["raw"] == [
+        {"submission_id": first.submission_id, "created_at": pytest.approx(time.time(), abs=60), "lines": 3}
+    ]
+    assert "memories" not in tree["sessions"][0] and "summary" not in tree["sessions"][0]
+    only = memory_tree(long_term, links, "ing-t", session_id="s2", memory_type="all")
+    assert [s["session_id"] for s in only["sessions"]] == ["s2"]
+    assert memory_tree(long_term, links, "ing-t", memory_type="raw", end=time.time() - 3600)["sessions"][0]["raw"] == []
+    for bad in ({"limit": 0}, {"limit": 1001}, {"memory_type": "everything"}):
+        with pytest.raises(InvalidInputError):
+            memory_tree(long_term, links, "ing-t", **bad)  # type: ignore[arg-type]
+
+
+def test_cli_rejects_a_malformed_file_in_one_line_naming_the_lines(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setenv("COMPANION_DATA_DIR", str(tmp_path / "data"))
+    transcript = tmp_path / "chat.jsonl"
+    transcript.write_text(TRANSCRIPT)
+    code = main(["ingest", "--user", "cli-u", "--session", "s1", str(transcript), "--json"])
+    assert code == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and "line 2:" in err and "--skip-invalid" in err
+    assert not (tmp_path / "data" / "chroma").exists()  # rejected before any store was opened
+
+
+# -- processing, with the real local detector ----------------------------------------------------------------
+SESSION = [
+    {"role": "user", "content": "I am so excited, I finally got the job at the aquarium!"},
+    {"role": "assistant", "content": "That is wonderful news!"},
+    {"role": "user", "content": "My grandmother died last week and I miss her terribly."},
+    {"role": "assistant", "content": "I am so sorry."},
+    {"role": "user", "content": "What time is it?"},
+    {"role": "user", "content": "I am terrified of the surgery on Monday."},
+]
+
+
+def worker_for(redis: Redis, long_term: LongTermStore, links: LinkStore, embedder: Embedder) -> AssociationWorker:
+    ingestor = Ingestor(
+        redis=redis,
+        long_term=long_term,
+        links=links,
+        embedder=embedder,
+        detector_factory=load_detector,
+        retry_wait_seconds=0.01,
+    )
+    graph = build_graph(long_term=long_term, links=links, embedder=embedder)
+    return AssociationWorker(
+        queue=AssociationQueue(redis), graph=graph, ingestor=ingestor.process_submissions, retry_wait_seconds=0.01
+    )
+
+
+async def test_an_ingested_session_becomes_memories_a_summary_and_associations(
+    redis: Redis, long_term: LongTermStore, links: LinkStore, embedder: Embedder
+) -> None:
+    parsed = parse_transcript("\n".join(json.dumps(line) for line in SESSION))
+    submission = await submit_transcript(redis, links, user_id="ing-p", session_id="week", parsed=parsed)
+    result = await worker_for(redis, long_term, links, embedder).drain()
+    assert result.ingested == 1 and result.processed == 4  # every user message went through association
+
+    status = await submission_status(redis, submission.submission_id)
+    assert status["status"] == "done" and status["memories"] == 4
+    stored = long_term.recent_turns("ing-p", "week", since=0, limit=100)
+    assert [r.text for r in stored] == [line["content"] for line in SESSION if line["role"] == "user"]
+    assert [r.reply for r in stored] == ["That is wonderful news!", "I am so sorry.", "", ""]
+    assert all(r.emotion and 100 <= r.importance <= 900 for r in stored)  # detected, not defaults
+    detections = load_detector().detect_batch([r.text for r in stored], embedder.embed([r.text for r in stored]))
+    assert [(r.emotion, r.emotion_intensity) for r in stored] == [(d.emotion, d.intensity) for d in detections]
+    signals = {r.id for r, d in zip(stored, detections, strict=True) if d.is_emotional_signal}
+    assert signals and set(links.outcomes("ing-p", [r.id for r in stored])) == signals
+
+    summary = links.summaries("ing-p", session_id="week")
+    assert len(summary) == 1 and summary[0].memory_ids == [r.id for r in stored]
+    assert summary[0].text and all(part in {r.text for r in stored} for part in _sentences_of(summary[0].text, stored))
+
+    tree = memory_tree(long_term, links, "ing-p")
+    (session,) = tree["sessions"]
+    assert session["session_id"] == "week" and session["summary"]["memory_count"] == 4
+    assert [m["id"] for m in session["memories"]] == [r.id for r in stored]
+    assert session["raw"][0]["submission_id"] == submission.submission_id
+    assert len(memory_tree(long_term, links, "ing-p", memory_type="discrete", limit=2)["sessions"][0]["memories"]) == 2
+
+    again = Ingestor(redis=redis, long_term=long_term, links=links, embedder=embedder, detector_factory=load_detector)
+    count = long_term.count("ing-p")
+    assert await again.ingest_submission("ing-p", submission.submission_id) == 4
+    assert long_term.count("ing-p") == count  # processing a submission twice stores one copy
+
+
+def _sentences_of(summary: str, stored: list[MemoryRecord]) -> list[str]:
+    return [r.text for r in stored if r.text in summary]
+
+
+async def test_a_submission_that_keeps_failing_is_marked_failed_with_the_reason(
+    redis: Redis, long_term: LongTermStore, links: LinkStore, embedder: Embedder
+) -> None:
+    parsed = parse_transcript("\n".join(json.dumps(line) for line in SESSION))
+    submission = await submit_transcript(redis, links, user_id="ing-f", session_id="gone", parsed=parsed)
+    links.delete_raw("ing-f", [submission.submission_id])  # its transcript vanished before processing
+    result = await worker_for(redis, long_term, links, embedder).drain()
+    assert result.dead == 1
+    status = await submission_status(redis, submission.submission_id)
+    assert status["status"] == "failed" and "is gone" in status["error"]
+    assert long_term.count("ing-f") == 0
