@@ -52,11 +52,13 @@ from tools.reflection import (
     Strategy,
     choose_strategy,
     cluster_by_similarity,
+    contradiction_between,
     extractive_summary,
     is_faded,
     local_contradiction,
     mean_importance,
     neighbours,
+    parse_statement,
     resolve,
     retention,
     scale_importance,
@@ -137,6 +139,9 @@ def consolidate(
     if len(pairs) < MIN_CLUSTER_SIZE:
         return {"consolidations": made, "done": ["consolidate"]}
     clusters = cluster_by_similarity(np.stack([vector for _, vector in pairs]))
+    semantics: list[MemoryRecord] = []
+    entries: list[LogEntry] = []
+    marked: list[MemoryRecord] = []
     for cluster in clusters:
         if len(cluster) < MIN_CLUSTER_SIZE:
             continue
@@ -155,21 +160,18 @@ def consolidate(
             created_at=now,
             last_accessed=now,
         )
-        long_term.upsert(user_id, [semantic], embedder.embed([summary]))
+        semantics.append(semantic)
         source_ids = [r.id for r in sources]
-        log.put(
-            user_id,
-            [
-                LogEntry(
-                    f"consolidation:{semantic_id}",
-                    "consolidation",
-                    "consolidated",
-                    now,
-                    {"semantic_id": semantic_id, "source_ids": source_ids, "summariser": summariser},
-                )
-            ],
+        entries.append(
+            LogEntry(
+                f"consolidation:{semantic_id}",
+                "consolidation",
+                "consolidated",
+                now,
+                {"semantic_id": semantic_id, "source_ids": source_ids, "summariser": summariser},
+            )
         )
-        long_term.update_metadata(user_id, [replace(r, consolidated_into=semantic_id) for r in sources])
+        marked.extend(replace(r, consolidated_into=semantic_id) for r in sources)
         made.append(
             {
                 "semantic_id": semantic_id,
@@ -179,6 +181,10 @@ def consolidate(
                 "summariser": summariser,
             }
         )
+    if semantics:  # in this order, so a run that dies half-way redoes the same clusters with the same ids
+        long_term.upsert(user_id, semantics, embedder.embed([r.text for r in semantics]))
+        log.put(user_id, entries)
+        long_term.update_metadata(user_id, marked)
     return {"consolidations": made, "done": ["consolidate"]}
 
 
@@ -229,24 +235,47 @@ def detect_conflicts(
                 for other in others
             }
         )
-        known = log.get(user_id, [conflict_id(a, b) for a, b in candidates])
-        for first_id, second_id in candidates:
-            if conflict_id(first_id, second_id) in known:
+        judged: list[tuple[MemoryRecord, MemoryRecord, Contradiction | None]] = []
+        if chat_model is None:  # the local rules are cheap: judge first, then look up only the contradictions
+            statements = {record.id: parse_statement(record.text) for record, _ in pairs}
+            for first_id, second_id in candidates:
+                older, newer = _ordered(records, first_id, second_id)
+                verdict = contradiction_between(statements[older.id], statements[newer.id])
+                if verdict is not None and not _summary_and_source(older, newer):
+                    judged.append((older, newer, verdict))
+            known = log.get(user_id, [conflict_id(a.id, b.id) for a, b, _ in judged])
+        else:  # the model is not: skip the pairs already judged before asking
+            known = log.get(user_id, [conflict_id(a, b) for a, b in candidates])
+            for first_id, second_id in candidates:
+                if conflict_id(first_id, second_id) not in known:
+                    older, newer = _ordered(records, first_id, second_id)
+                    if not _summary_and_source(older, newer):
+                        judged.append((older, newer, check_contradiction(older, newer, chat_model)))
+        entries: list[LogEntry] = []
+        changed_records: dict[str, MemoryRecord] = {}
+        for older, newer, verdict in judged:
+            if verdict is None or conflict_id(older.id, newer.id) in known:
                 continue
-            older, newer = sorted((records[first_id], records[second_id]), key=lambda r: (r.created_at, r.id))
-            if older.consolidated_into == newer.id or newer.consolidated_into == older.id:
-                continue  # a summary and its own source
-            verdict = check_contradiction(older, newer, chat_model)
-            if verdict is None:
-                continue
+            older, newer = records[older.id], records[newer.id]  # a memory may have changed in this run
             entry, changed = settle(older, newer, verdict, now)
-            log.put(user_id, [entry])
+            entries.append(entry)
             if changed is not None:
-                long_term.update_metadata(user_id, [changed])
-                records[changed.id] = changed
+                records[changed.id] = changed_records[changed.id] = changed
             found.append(entry.to_dict())
+        log.put(user_id, entries)
+        long_term.update_metadata(user_id, list(changed_records.values()))
     log.set_state(user_id, {**bookkeeping, "conflicts_checked_until": now}, at=now)
     return {"conflicts": found, "done": ["conflicts"]}
+
+
+def _summary_and_source(first: MemoryRecord, second: MemoryRecord) -> bool:
+    """A semantic memory and one of its own sources are never a conflict."""
+    return first.consolidated_into == second.id or second.consolidated_into == first.id
+
+
+def _ordered(records: dict[str, MemoryRecord], first_id: str, second_id: str) -> tuple[MemoryRecord, MemoryRecord]:
+    older, newer = sorted((records[first_id], records[second_id]), key=lambda r: (r.created_at, r.id))
+    return older, newer
 
 
 def conflict_id(first_id: str, second_id: str) -> str:

@@ -244,7 +244,27 @@ def _preferences(text: str) -> dict[str, int]:
     return found
 
 
+@dataclass(frozen=True, slots=True)
+class Statement:
+    """What the local rules read from one memory (parsed once, compared with many)."""
+
+    slots: dict[str, str]
+    preferences: dict[str, int]
+    negated: bool
+    content: frozenset[str]
+
+
+def parse_statement(text: str) -> Statement:
+    """Slots, preferences, negation and content words of one memory."""
+    return Statement(_slots(text), _preferences(text), bool(_NEGATIONS.search(text.lower())), frozenset(_content(text)))
+
+
 def local_contradiction(first: str, second: str) -> Contradiction | None:
+    """Offline contradiction check between two texts (see :func:`contradiction_between`)."""
+    return contradiction_between(parse_statement(first), parse_statement(second))
+
+
+def contradiction_between(first: Statement, second: Statement) -> Contradiction | None:
     """Offline contradiction check between two (already very similar) memories. Three rules, first match wins.
 
     1. *slot*: both state the same slot ("my dog's name is ...", "my favourite colour is ...", "I live in ...",
@@ -253,21 +273,20 @@ def local_contradiction(first: str, second: str) -> Contradiction | None:
     3. *negation*: exactly one of the two is negated and, negations aside, they share >= 60 % of their content
        words ("I eat meat" / "I don't eat meat").
     """
-    slots_a, slots_b = _slots(first), _slots(second)
+    slots_a, slots_b = first.slots, second.slots
     for slot in sorted(slots_a.keys() & slots_b.keys()):
         if not _same_value(slots_a[slot], slots_b[slot]):
             return Contradiction(
                 ConflictType.FACTUAL, f"{slot}: {slots_a[slot]!r} vs {slots_b[slot]!r}", confidence=0.8, rule="slot"
             )
-    prefs_a, prefs_b = _preferences(first), _preferences(second)
+    prefs_a, prefs_b = first.preferences, second.preferences
     for thing in sorted(prefs_a.keys() & prefs_b.keys()):
         if prefs_a[thing] != prefs_b[thing]:
             return Contradiction(
                 ConflictType.PREFERENCE, f"likes and dislikes {thing!r}", confidence=0.75, rule="preference"
             )
-    negated_a, negated_b = bool(_NEGATIONS.search(first.lower())), bool(_NEGATIONS.search(second.lower()))
-    if negated_a != negated_b:
-        words_a, words_b = _content(first), _content(second)
+    if first.negated != second.negated:
+        words_a, words_b = first.content, second.content
         union = words_a | words_b
         if union and len(words_a & words_b) / len(union) >= 0.6:
             return Contradiction(
