@@ -145,9 +145,14 @@ def run_emotion_eval(
     *,
     limit: int | None = None,
     models_dir: Path | None = None,
+    embeddings: Path | None = None,
     progress: bool = True,
 ) -> dict[str, Any]:
-    """Evaluate the detector and the lexicon baseline on the test split; returns the report as a dict."""
+    """Evaluate the detector and the lexicon baseline on the test split; returns the report as a dict.
+
+    ``embeddings``: an ``.npz`` whose ``test`` array holds the test split's MiniLM vectors (the cache
+    ``scripts/train_emotion.py`` writes), to skip the slow embedding step on re-runs.
+    """
     from rich.progress import Progress
 
     from memory.embeddings import load_embedder
@@ -168,9 +173,12 @@ def run_emotion_eval(
     detector = load_detector()
     batch, chunks = 128, []
     started = time.perf_counter()
-    with Progress(disable=not progress, transient=True) as bar:
+    if embeddings is not None:
+        with np.load(embeddings) as stored:
+            chunks.append(stored["test"][: len(texts)])
+    with Progress(disable=not progress or embeddings is not None, transient=True) as bar:
         task = bar.add_task("embedding the test split", total=len(texts))
-        for start in range(0, len(texts), batch):
+        for start in range(0, len(texts) if embeddings is None else 0, batch):
             chunks.append(embedder.embed(texts[start : start + batch]))
             bar.advance(task, len(texts[start : start + batch]))
     vectors = np.concatenate(chunks) if chunks else np.zeros((0, detector.dimension), dtype=np.float32)
@@ -238,11 +246,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--limit", type=int, help="only the first N test messages")
     parser.add_argument("--json", action="store_true", help="print the report as JSON")
     parser.add_argument("--output", type=Path, help="also write the JSON report here")
+    parser.add_argument("--embeddings", type=Path, help="npz cache of the test split's vectors (array 'test')")
     args = parser.parse_args(argv)
     if not (args.data / "test.tsv").is_file():
         print(f"error: no test.tsv in {args.data} (GoEmotions data)", file=sys.stderr)
         return 2
-    report = run_emotion_eval(args.data, limit=args.limit)
+    report = run_emotion_eval(args.data, limit=args.limit, embeddings=args.embeddings)
     if args.output:
         args.output.parent.mkdir(parents=True, exist_ok=True)
         args.output.write_text(json.dumps(report, indent=2) + "\n")

@@ -23,6 +23,7 @@ import csv
 import json
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -37,7 +38,9 @@ from tools.detection import (  # noqa: E402
     GOEMOTIONS_TO_TYPE,
     LEARNED_TYPES,
     MODEL_PATH,
+    WORD_BUCKETS,
     ImportanceLevel,
+    word_features,
 )
 
 SEED = 20261125
@@ -82,15 +85,33 @@ def tune_thresholds(targets: np.ndarray, probabilities: np.ndarray) -> np.ndarra
     return best
 
 
-def forward(params: dict[str, np.ndarray], x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Hidden activations and output probabilities."""
+def word_sums(words: list[np.ndarray], index: np.ndarray, w_words: np.ndarray) -> np.ndarray:
+    """Per row of ``index``: the sum of its word-feature weight rows."""
+    out = np.zeros((len(index), w_words.shape[1]), dtype=np.float32)
+    for row, i in enumerate(index):
+        if words[i].size:
+            out[row] = w_words[words[i]].sum(axis=0)
+    return out
+
+
+def forward(params: dict[str, np.ndarray], x: np.ndarray, words: list[np.ndarray]) -> np.ndarray:
+    """Output probabilities."""
     hidden = np.maximum(x @ params["w1"] + params["b1"], 0.0)
-    logits = hidden @ params["w2"] + params["b2"]
-    return hidden, 1.0 / (1.0 + np.exp(-logits))
+    logits = hidden @ params["w2"] + params["b2"] + word_sums(words, np.arange(len(x)), params["w_words"])
+    return 1.0 / (1.0 + np.exp(-logits))
 
 
 def train_network(
-    x: np.ndarray, y: np.ndarray, x_dev: np.ndarray, y_dev: np.ndarray, *, hidden: int = 256, epochs: int = 40
+    x: np.ndarray,
+    words: list[np.ndarray],
+    y: np.ndarray,
+    x_dev: np.ndarray,
+    words_dev: list[np.ndarray],
+    y_dev: np.ndarray,
+    *,
+    hidden: int = 256,
+    epochs: int = 12,
+    on_best: Callable[[dict[str, np.ndarray]], None] | None = None,
 ) -> dict[str, np.ndarray]:
     """Multi-label MLP (ReLU hidden layer, sigmoid outputs), binary cross-entropy, Adam, dropout, weight decay.
 
@@ -103,11 +124,13 @@ def train_network(
         "b1": np.zeros(hidden),
         "w2": rng.normal(0, np.sqrt(1.0 / hidden), (hidden, outputs)),
         "b2": np.zeros(outputs),
+        "w_words": np.zeros((WORD_BUCKETS, outputs)),
     }
+    params = {k: v.astype(np.float32) for k, v in params.items()}
     moments = {k: (np.zeros_like(v), np.zeros_like(v)) for k, v in params.items()}
     # Rare types get a larger positive weight (square root of the imbalance), so the network does not ignore them.
     positive = y.mean(axis=0)
-    pos_weight = np.sqrt((1 - positive) / np.maximum(positive, 1e-4))
+    pos_weight = np.sqrt((1 - positive) / np.maximum(positive, 1e-4)).astype(np.float32)
     lr, beta1, beta2, decay, dropout, batch = 1e-3, 0.9, 0.999, 1e-4, 0.3, 128
     step, best_score, best = 0, -1.0, None
     for epoch in range(epochs):
@@ -116,14 +139,18 @@ def train_network(
             index = order[start : start + batch]
             xb, yb = x[index], y[index]
             h = np.maximum(xb @ params["w1"] + params["b1"], 0.0)
-            mask = (rng.random(h.shape) > dropout) / (1 - dropout)
+            mask = ((rng.random(h.shape) > dropout) / (1 - dropout)).astype(np.float32)
             hd = h * mask
-            p = 1.0 / (1.0 + np.exp(-(hd @ params["w2"] + params["b2"])))
+            logits = hd @ params["w2"] + params["b2"] + word_sums(words, index, params["w_words"])
+            p = 1.0 / (1.0 + np.exp(-logits))
             # d(weighted BCE)/d(logit) = p*(1-y) - w*y*(1-p)
             dlogit = (p * (1 - yb) - pos_weight * yb * (1 - p)) / len(xb)
             grads = {"w2": hd.T @ dlogit, "b2": dlogit.sum(axis=0)}
             dh = (dlogit @ params["w2"].T) * mask * (h > 0)
             grads["w1"], grads["b1"] = xb.T @ dh, dh.sum(axis=0)
+            grads["w_words"] = np.zeros_like(params["w_words"])
+            rows = [words[i] for i in index]
+            np.add.at(grads["w_words"], np.concatenate(rows), np.repeat(dlogit, [len(r) for r in rows], axis=0))
             step += 1
             for name, grad in grads.items():
                 if name.startswith("w"):
@@ -133,17 +160,24 @@ def train_network(
                 v[:] = beta2 * v + (1 - beta2) * grad * grad
                 m_hat, v_hat = m / (1 - beta1**step), v / (1 - beta2**step)
                 params[name] -= lr * m_hat / (np.sqrt(v_hat) + 1e-8)
-        _, p_dev = forward(params, x_dev)
+        p_dev = forward(params, x_dev, words_dev)
         thresholds = tune_thresholds(y_dev, p_dev)
         score = float(f1_scores(y_dev, (p_dev > thresholds).astype(float)).mean())
         print(f"epoch {epoch + 1:2d}: dev macro-F1 {score:.4f}", flush=True)
         if score > best_score:
             best_score, best = score, {k: v.copy() for k, v in params.items()} | {"thresholds": thresholds}
+            if on_best is not None:
+                on_best(finished(best, best_score))
     assert best is not None
     print(f"best dev macro-F1 {best_score:.4f}")
+    return finished(best, best_score)
+
+
+def finished(best: dict[str, np.ndarray], score: float) -> dict[str, np.ndarray]:
+    """The arrays to store for the best epoch."""
     return {k: v.astype(np.float32) for k, v in best.items()} | {
         "learned_types": np.array(LEARNED_TYPES),
-        "dev_macro_f1": np.float32(best_score),
+        "dev_macro_f1": np.float32(score),
     }
 
 
@@ -197,15 +231,20 @@ def main() -> int:
     embeddings = embed_splits(args.data, args.cache)
     if args.embed_only:
         return 0
-    _, train_labels = read_split(args.data / "train.tsv")
-    _, dev_labels = read_split(args.data / "dev.tsv")
+    train_texts, train_labels = read_split(args.data / "train.tsv")
+    dev_texts, dev_labels = read_split(args.data / "dev.tsv")
     y_train, y_dev = type_targets(train_labels), type_targets(dev_labels)
-    weights = train_network(embeddings["train"], y_train, embeddings["dev"], y_dev)
+    words = [word_features(text) for text in train_texts]
+    words_dev = [word_features(text) for text in dev_texts]
     embedder = load_embedder(ROOT / ".data" / "models")
-    weights.update(prototypes(embedder))
-    MODEL_PATH.parent.mkdir(parents=True, exist_ok=True)
-    np.savez_compressed(MODEL_PATH, **weights)
-    print(f"wrote {MODEL_PATH.relative_to(ROOT)} ({MODEL_PATH.stat().st_size // 1024} KiB)")
+    examples = prototypes(embedder)
+
+    def save(weights: dict[str, np.ndarray]) -> None:  # after every better epoch, so a stopped run leaves its best
+        MODEL_PATH.parent.mkdir(parents=True, exist_ok=True)
+        np.savez_compressed(MODEL_PATH, **weights, **examples)
+        print(f"wrote {MODEL_PATH.relative_to(ROOT)} ({MODEL_PATH.stat().st_size // 1024} KiB)", flush=True)
+
+    train_network(embeddings["train"], words, y_train, embeddings["dev"], words_dev, y_dev, on_best=save)
     return 0
 
 

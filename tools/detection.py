@@ -5,7 +5,10 @@ network). ``load_detector()`` loads the committed weights ``tools/models/emotion
 ``scripts/train_emotion.py``:
 
 * **Emotion**: a one-hidden-layer network (384 → 256 → 8 sigmoid outputs) trained on GoEmotions, whose 28 labels
-  are mapped to the project's types by :data:`GOEMOTIONS_TO_TYPE`. Each output's probability ``p`` is turned into
+  are mapped to the project's types by :data:`GOEMOTIONS_TO_TYPE`, plus learned weights for the message's words
+  and word pairs (hashed into :data:`WORD_BUCKETS` buckets, :func:`word_features`), added to the same outputs:
+  the embedding carries the meaning, the words the explicit cues ("thanks", "lol", "sorry") it blurs.
+  Each output's probability ``p`` is turned into
   an intensity with the type's decision threshold ``θ`` (tuned on the dev split) mapped to exactly
   :data:`EMOTIONAL_SIGNAL_THRESHOLD`: ``p ∈ [0, θ] → [0, 30]`` and ``p ∈ [θ, 1] → [30, 100]``, linearly. So
   "intensity > 30" means "the classifier decides the type is expressed", for every type alike.
@@ -28,6 +31,7 @@ from __future__ import annotations
 
 import logging
 import re
+import zlib
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from enum import IntEnum
@@ -179,6 +183,28 @@ PANIC_CUES = re.compile(
     r"\b(panic\w*|freak(?:ing|ed)? out|can'?t breathe|hyperventilat\w*|heart (?:is )?racing)\b", re.IGNORECASE
 )
 
+#: Hashed word features: unigrams and bigrams of lowercased word tokens, CRC-32 into this many buckets.
+WORD_BUCKETS = 1 << 15
+_TOKEN = re.compile(r"[a-z0-9']+|[!?]")
+
+
+def word_features(text: str) -> npt.NDArray[np.int64]:
+    """The distinct word-feature buckets of ``text`` (used in training and inference alike)."""
+    tokens = _TOKEN.findall(text.lower())
+    grams = tokens + [f"{a} {b}" for a, b in zip(tokens, tokens[1:], strict=False)]
+    return np.unique(np.fromiter((zlib.crc32(g.encode()) % WORD_BUCKETS for g in grams), dtype=np.int64))
+
+
+def word_logits(texts: Sequence[str], weights: npt.NDArray[np.float32]) -> npt.NDArray[np.float32]:
+    """Sum of the word-feature weight rows of each text, shape ``(len(texts), outputs)``."""
+    out = np.zeros((len(texts), weights.shape[1]), dtype=np.float32)
+    for row, text in enumerate(texts):
+        buckets = word_features(text)
+        if buckets.size:
+            out[row] = weights[buckets].sum(axis=0)
+    return out
+
+
 #: Neighbours that vote on importance, and the intensity that raises importance one level.
 IMPORTANCE_NEIGHBOURS = 5
 STRONG_EMOTION = 70
@@ -256,6 +282,7 @@ class Detector:
             self._b1 = np.asarray(weights["b1"], dtype=np.float32)
             self._w2 = np.ascontiguousarray(weights["w2"], dtype=np.float32)
             self._b2 = np.asarray(weights["b2"], dtype=np.float32)
+            self._w_words = np.asarray(weights["w_words"], dtype=np.float32)
             thresholds = np.asarray(weights["thresholds"], dtype=np.float32)
             self._category_centroids = np.asarray(weights["category_centroids"], dtype=np.float32)
             self._importance_vectors = np.asarray(weights["importance_vectors"], dtype=np.float32)
@@ -304,14 +331,14 @@ class Detector:
         return detections
 
     # -- parts -------------------------------------------------------------------------------------------
-    def probabilities(self, vectors: npt.NDArray[np.float32]) -> npt.NDArray[np.float32]:
+    def probabilities(self, texts: Sequence[str], vectors: npt.NDArray[np.float32]) -> npt.NDArray[np.float32]:
         """Raw sigmoid outputs over :data:`LEARNED_TYPES`, shape ``(n, 8)``."""
         hidden = np.maximum(vectors @ self._w1 + self._b1, 0.0)
-        return _sigmoid(hidden @ self._w2 + self._b2)
+        return _sigmoid(hidden @ self._w2 + self._b2 + word_logits(texts, self._w_words))
 
     def intensities(self, texts: Sequence[str], vectors: npt.NDArray[np.float32]) -> npt.NDArray[np.int64]:
         """Calibrated intensities 0-100 over :data:`EMOTION_TYPES` (panic derived), shape ``(n, 9)``."""
-        p = self.probabilities(vectors)
+        p = self.probabilities(texts, vectors)
         theta, signal = self._thresholds, self._signal
         low = p / theta * signal
         high = signal + (p - theta) / (1.0 - theta) * (1.0 - signal)
@@ -359,6 +386,11 @@ def load_detector(path: Path | None = None) -> Detector:
             detector = Detector({name: stored[name] for name in stored.files})
     except (OSError, ValueError) as exc:
         raise ConfigurationError(f"cannot load the emotion classifier {source}: {exc}") from None
+    # Warm up: the first call pays one-off costs (BLAS thread start-up, numpy first-use paths; ~0.3 s on a busy
+    # 2-core machine, then ~0.3 ms per call). Pay them here, at start-up, not on the first chat turn.
+    vector = np.zeros((1, detector.dimension), dtype=np.float32)
+    vector[0, 0] = 1.0
+    detector.detect_batch(["warm up!"], vector)
     if path is None:
         _detector = detector
     return detector
@@ -386,6 +418,7 @@ async def score_with_model(chat_model: BaseChatModel, text: str, local: Detectio
         result = await scorer.ainvoke(prompt)
         scored = result if isinstance(result, ImportanceAndCategory) else ImportanceAndCategory.model_validate(result)
     except Exception as exc:  # providers and parsers raise many types; all mean "use the local scores"
-        logger.warning("importance/category model failed, keeping local scores: %s", type(exc).__name__)
+        # INFO, not WARNING: the reply's own call to the same model reports an outage as the turn's one error line.
+        logger.info("importance/category model failed, keeping local scores: %s", type(exc).__name__)
         return local
     return replace(local, importance=int(scored.importance), category=str(scored.category))

@@ -37,6 +37,8 @@ DRIFT_WINDOW_DAYS = 7
 DRIFT_MIN_INTERACTIONS = 5
 MOOD_HALF_LIFE_HOURS = 12.0
 MAX_CHANGES = 50
+#: Mood samples kept for the drift average (the last 7 days, at most this many: the state stays a few KB).
+MAX_HISTORY = 500
 #: Relaxation smaller than this (largest PAD component) is applied but not recorded as a change.
 RECORD_RELAXATION_ABOVE = 0.01
 STATE_VERSION = 1
@@ -272,7 +274,7 @@ def apply_interaction(
         needs=satisfy_needs(state.needs, satisfied),
         patterns=patterns,
         quirks=quirks,
-        history=(*state.history, (now, mood)),
+        history=(*state.history, (now, mood))[-MAX_HISTORY:],
         interactions=state.interactions + 1,
         updated_at=now,
     )

@@ -33,12 +33,28 @@ class FakeOpenAI:
     url: str
     requests: list[dict[str, Any]] = field(default_factory=list)
     replies: list[str] = field(default_factory=list)
+    #: Requests that asked for importance and category (structured output), not for a reply.
+    scorings: list[dict[str, Any]] = field(default_factory=list)
+
+    @property
+    def chats(self) -> list[dict[str, Any]]:
+        """The requests for a reply."""
+        return [request for request in self.requests if request not in self.scorings]
+
+
+#: What the server answers to an importance/category request.
+SCORED = {"importance": 900, "category": "interest"}
+
+
+def is_scoring(body: dict[str, Any]) -> bool:
+    return "response_format" in body or "tools" in body
 
 
 def reply_for(body: dict[str, Any]) -> str:
     """The canned answer: which remembered lines the system prompt carried, and how many messages came."""
     system = next((m["content"] for m in body["messages"] if m["role"] == "system"), "")
-    remembered = [line[2:] for line in system.splitlines() if line.startswith("- ")]
+    section = system.split("TOLD YOU BEFORE", 1)[-1].split("\n\n", 1)[0]  # the persona prompt's memories
+    remembered = [line[2:] for line in section.splitlines() if line.startswith("- ")]
     return f"model saw {len(body['messages'])} messages; remembered: {' | '.join(remembered) or 'nothing'}"
 
 
@@ -55,11 +71,15 @@ def fake_openai() -> Iterator[FakeOpenAI]:
             if self.path != "/v1/chat/completions" or body.get("stream"):
                 self.send_error(404 if self.path != "/v1/chat/completions" else 400)
                 return
-            text = reply_for(body)
-            server_state.replies.append(text)
+            if is_scoring(body):
+                server_state.scorings.append(server_state.requests[-1])
+                text = json.dumps(SCORED)
+            else:
+                text = reply_for(body)
+                server_state.replies.append(text)
             payload = json.dumps(
                 {
-                    "id": f"chatcmpl-{len(server_state.replies)}",
+                    "id": f"chatcmpl-{len(server_state.requests)}",
                     "object": "chat.completion",
                     "created": int(time.time()),
                     "model": body["model"],
@@ -147,8 +167,11 @@ def test_companion_talks_to_an_openai_compatible_server_and_sends_it_what_it_rem
     assert asked["reply"] == fake_openai.replies[1]
     assert "remembered: I have a cat called Miso." in asked["reply"]
 
-    assert len(fake_openai.requests) == 2
-    request = fake_openai.requests[1]
+    # Each turn asked once for a reply and once, while the reply was written, for importance and category.
+    assert len(fake_openai.chats) == 2 and len(fake_openai.scorings) == 2
+    assert "I have a cat called Miso." in json.dumps(fake_openai.scorings[0]["body"]["messages"])
+    assert (told["detection"]["importance"], told["detection"]["category"]) == (900, "interest")
+    request = fake_openai.chats[1]
     assert request["path"] == "/v1/chat/completions"
     assert request["authorization"] == "Bearer test"
     assert request["body"]["model"] == "gpt-4o-mini"
@@ -157,7 +180,8 @@ def test_companion_talks_to_an_openai_compatible_server_and_sends_it_what_it_rem
     assert "- I have a cat called Miso." in messages[0]["content"]
     assert messages[1]["content"] == "What is my cat called?"
     # The first turn's system prompt had nothing to remember yet.
-    assert "(nothing relevant yet)" in fake_openai.requests[0]["body"]["messages"][0]["content"]
+    assert "(nothing relevant yet)" in fake_openai.chats[0]["body"]["messages"][0]["content"]
+    assert messages[0]["content"].startswith("You are Mira,")  # the persona prompt
 
 
 def test_an_unreachable_model_is_one_line_exit_5_and_nothing_is_written(
