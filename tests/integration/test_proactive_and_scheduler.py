@@ -243,3 +243,25 @@ def test_outbox_entry_format_is_documented(life: Life) -> None:
         assert f"``{field}``" in doc
     assert json.dumps({"ok": True})
     assert fake_chat_model("x") is not None
+
+
+async def test_the_apscheduler_loop_fires_the_runner_and_stops_cleanly(life: Life) -> None:
+    from companion.scheduler import run_scheduler
+
+    await life.say("fay", "Hello there", T0)
+    runner = life.runner()
+    fired = asyncio.Event()
+    real_proactive = runner.proactive
+
+    async def proactive(user_ids: list[str], now: float) -> list[dict[str, Any]]:
+        result = await real_proactive(user_ids, now)
+        fired.set()
+        return result
+
+    runner.proactive = proactive
+    stop = asyncio.Event()
+    loop = asyncio.create_task(run_scheduler(runner, stop=stop, clock=lambda: T0 + DAY + 12 * HOUR))
+    await asyncio.wait_for(fired.wait(), timeout=120)  # bounds a hang; the first firing is immediate
+    stop.set()
+    await asyncio.wait_for(loop, timeout=60)
+    assert (await life.redis.get(done_key("reflection", "fay"))) == b"2026-01-02"
