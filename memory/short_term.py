@@ -219,4 +219,5 @@ class ShortTermStore:
     async def forget_user(self, user_id: str) -> int:
         """Drop every short-term key of ``user_id``; returns how many were deleted."""
         keys = [key async for key in self.redis.scan_iter(match=f"{PREFIX}:u:{{{user_id}}}:*", count=500)]
+        await self.redis.zrem(USERS_LAST_MESSAGE, user_id)  # and off the schedulers' list of users
         return int(await self.redis.delete(*keys)) if keys else 0
