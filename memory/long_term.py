@@ -27,6 +27,9 @@ from tools.retrieval import Candidate, recency_score
 
 logger = logging.getLogger(__name__)
 
+#: Records per Chroma write in the bulk methods (Chroma refuses batches above its maximum, ~5,000 here).
+WRITE_BATCH = 4000
+
 #: Chroma metadata key naming the owner of a collection.
 OWNER_KEY = "companion_user_id"
 
@@ -111,12 +114,15 @@ class LongTermStore:
             raise ValueError("a record of another user was passed to upsert()")
         collection = self._collection(user_id, create=True)
         assert collection is not None
-        collection.upsert(
-            ids=[record.id for record in records],
-            documents=[record.text for record in records],
-            metadatas=[record.to_metadata() for record in records],
-            embeddings=np.asarray(embeddings, dtype=np.float32),
-        )
+        vectors = np.asarray(embeddings, dtype=np.float32)
+        for start in range(0, len(records), WRITE_BATCH):  # Chroma caps one write at ~5,000 records
+            batch = records[start : start + WRITE_BATCH]
+            collection.upsert(
+                ids=[record.id for record in batch],
+                documents=[record.text for record in batch],
+                metadatas=[record.to_metadata() for record in batch],
+                embeddings=vectors[start : start + WRITE_BATCH],
+            )
 
     def get_with_embeddings(
         self, user_id: str, memory_ids: Sequence[str]
@@ -172,7 +178,9 @@ class LongTermStore:
         collection = self._collection(user_id, create=False)
         if collection is None:
             return
-        collection.update(ids=[record.id for record in records], metadatas=[record.to_metadata() for record in records])
+        for start in range(0, len(records), WRITE_BATCH):  # Chroma caps one write at ~5,000 records
+            batch = records[start : start + WRITE_BATCH]
+            collection.update(ids=[record.id for record in batch], metadatas=[record.to_metadata() for record in batch])
 
     def move(self, user_id: str, memory_ids: Sequence[str], target: LongTermStore) -> int:
         """Move memories of ``user_id`` (text, metadata, embedding) into ``target`` (the archive); returns how many.
@@ -187,7 +195,9 @@ class LongTermStore:
         target.upsert(user_id, records, np.stack([vector for _, vector in found.values()]))
         collection = self._collection(user_id, create=False)
         assert collection is not None
-        collection.delete(ids=[record.id for record in records])
+        ids = [record.id for record in records]
+        for start in range(0, len(ids), WRITE_BATCH):
+            collection.delete(ids=ids[start : start + WRITE_BATCH])
         return len(records)
 
     def with_embeddings(self, user_id: str, *, kind: MemoryKind | None = None) -> list[tuple[MemoryRecord, np.ndarray]]:

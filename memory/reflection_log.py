@@ -36,7 +36,7 @@ from chromadb.api.types import Where
 from chromadb.errors import NotFoundError
 
 from companion.errors import StoreUnavailableError
-from memory.long_term import OWNER_KEY, collection_name
+from memory.long_term import OWNER_KEY, WRITE_BATCH, collection_name
 from memory.records import validate_user_id
 
 logger = logging.getLogger(__name__)
@@ -96,15 +96,17 @@ class ReflectionLog:
             return
         collection = self._collection(user_id, create=True)
         assert collection is not None
-        collection.upsert(
-            ids=[entry.id for entry in entries],
-            documents=[json.dumps(entry.data) for entry in entries],
-            metadatas=[
-                {"user_id": user_id, "type": entry.type, "status": entry.status, "at": float(entry.at)}
-                for entry in entries
-            ],
-            embeddings=np.repeat(_PLACEHOLDER, len(entries), axis=0),
-        )
+        for start in range(0, len(entries), WRITE_BATCH):  # Chroma caps one write at ~5,000 records
+            batch = entries[start : start + WRITE_BATCH]
+            collection.upsert(
+                ids=[entry.id for entry in batch],
+                documents=[json.dumps(entry.data) for entry in batch],
+                metadatas=[
+                    {"user_id": user_id, "type": entry.type, "status": entry.status, "at": float(entry.at)}
+                    for entry in batch
+                ],
+                embeddings=np.repeat(_PLACEHOLDER, len(batch), axis=0),
+            )
 
     def get(self, user_id: str, entry_ids: Sequence[str]) -> dict[str, LogEntry]:
         """Entries by id (missing ones are left out)."""
