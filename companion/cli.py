@@ -10,6 +10,12 @@
     companion chats [--json]
     companion worker [--interval S] [--run-once] [--cleanup] [--status] [--dead-letters] [--replay ID|all]
     companion ingest --user ID --session ID FILE [--skip-invalid] [--wait] [--json] | --status SUBMISSION
+    companion reflect --user ID [--now TIME] [--tasks LIST] [--json]
+    companion conflicts --user ID [--undo CONFLICT_ID] [--json]
+    companion archive --user ID [--restore MEMORY_ID] [--json]
+    companion proactive [--dry-run] [--user ID] [--now TIME] [--json]
+    companion prefs --user ID [--timezone TZ] [--quiet-hours HH-HH] [--opt-out | --opt-in] [--decline] [--json]
+    companion scheduler
     companion detect --text TEXT [--json]
     companion personality show --user ID [--persona NAME] [--changes N] [--json]
     companion demo
@@ -111,6 +117,8 @@ def _parser() -> argparse.ArgumentParser:
     ingest.add_argument("--status", metavar="SUBMISSION", help="show a submission's processing status")
     ingest.add_argument("--json", action="store_true")
 
+    _reflection_parsers(commands)
+
     services = commands.add_parser("services", help="the embedded Redis and shared Chroma server")
     services.add_argument("action", choices=["start", "stop", "status"])
     services.add_argument("--json", action="store_true")
@@ -142,6 +150,38 @@ def _parser() -> argparse.ArgumentParser:
 
     add_eval_arguments(commands.add_parser("eval", help="run an eval suite, or compare two results"))
     return parser
+
+
+def _reflection_parsers(commands: Any) -> None:
+    """Reflection, outreach and scheduling commands (implemented in companion/reflection_cli.py)."""
+    reflect = commands.add_parser("reflect", help="run reflection for one user now (consolidate, conflicts, ...)")
+    reflect.add_argument("--user", required=True)
+    reflect.add_argument("--now", help="the run's clock: ISO 8601 or epoch seconds (default: now)")
+    reflect.add_argument("--tasks", help="comma-separated: consolidate,conflicts,personality,forget (default: nightly)")
+    reflect.add_argument("--json", action="store_true")
+    conflicts = commands.add_parser("conflicts", help="conflicts reflection found, and how they were resolved")
+    conflicts.add_argument("--user", required=True)
+    conflicts.add_argument("--undo", metavar="CONFLICT_ID", help="revert one resolution")
+    conflicts.add_argument("--json", action="store_true")
+    archive = commands.add_parser("archive", help="memories that faded (archived by the forgetting pass)")
+    archive.add_argument("--user", required=True)
+    archive.add_argument("--restore", metavar="MEMORY_ID", help="bring one back into recall")
+    archive.add_argument("--json", action="store_true")
+    proactive = commands.add_parser("proactive", help="one proactive outreach pass over users (scores and reasons)")
+    proactive.add_argument("--dry-run", action="store_true", help="score and compose, send nothing")
+    proactive.add_argument("--user", help="one user only")
+    proactive.add_argument("--now", help="the pass's clock: ISO 8601 or epoch seconds (default: now)")
+    proactive.add_argument("--json", action="store_true")
+    prefs = commands.add_parser("prefs", help="a user's time zone, quiet hours and outreach opt-out")
+    prefs.add_argument("--user", required=True)
+    prefs.add_argument("--timezone", help="IANA time zone, e.g. Europe/Paris")
+    prefs.add_argument("--quiet-hours", help="local hours with no outreach, START-END (default 22-8)")
+    opt = prefs.add_mutually_exclusive_group()
+    opt.add_argument("--opt-out", action="store_true", help="never reach out to this user")
+    opt.add_argument("--opt-in", action="store_true", help="allow outreach again")
+    prefs.add_argument("--decline", action="store_true", help="record that the user declined an outreach")
+    prefs.add_argument("--json", action="store_true")
+    commands.add_parser("scheduler", help="run reflection (03:00), forgetting (04:00), needs and proactive jobs")
 
 
 def _positive_int(text: str) -> int:
@@ -199,6 +239,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             "eval": _eval,
             "detect": _detect,
             "personality": _personality,
+            **_reflection_handlers(),
         }[args.command]
         return handler(args, settings)
     except CompanionError as exc:
@@ -408,6 +449,20 @@ def _ingest(args: argparse.Namespace, settings: Settings) -> int:
     from companion.association_cli import ingest_command
 
     return ingest_command(args, settings)
+
+
+# -- reflection, outreach, scheduler (companion/reflection_cli.py) --------------------------------------------
+def _reflection_handlers() -> dict[str, Any]:
+    from companion import reflection_cli
+
+    return {
+        "reflect": reflection_cli.reflect_command,
+        "conflicts": reflection_cli.conflicts_command,
+        "archive": reflection_cli.archive_command,
+        "proactive": reflection_cli.proactive_command,
+        "prefs": reflection_cli.prefs_command,
+        "scheduler": reflection_cli.scheduler_command,
+    }
 
 
 # -- detect, personality (companion/cli_personality.py) ------------------------------------------------------

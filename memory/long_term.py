@@ -22,10 +22,13 @@ from chromadb.api.types import Where
 from chromadb.errors import NotFoundError
 
 from companion.errors import StoreUnavailableError
-from memory.records import IMPORTANCE_SCALE, MemoryRecord, validate_user_id
+from memory.records import IMPORTANCE_SCALE, MemoryKind, MemoryRecord, validate_user_id
 from tools.retrieval import Candidate, recency_score
 
 logger = logging.getLogger(__name__)
+
+#: Records per Chroma write in the bulk methods (Chroma refuses batches above its maximum, ~5,000 here).
+WRITE_BATCH = 4000
 
 #: Chroma metadata key naming the owner of a collection.
 OWNER_KEY = "companion_user_id"
@@ -111,12 +114,15 @@ class LongTermStore:
             raise ValueError("a record of another user was passed to upsert()")
         collection = self._collection(user_id, create=True)
         assert collection is not None
-        collection.upsert(
-            ids=[record.id for record in records],
-            documents=[record.text for record in records],
-            metadatas=[record.to_metadata() for record in records],
-            embeddings=np.asarray(embeddings, dtype=np.float32),
-        )
+        vectors = np.asarray(embeddings, dtype=np.float32)
+        for start in range(0, len(records), WRITE_BATCH):  # Chroma caps one write at ~5,000 records
+            batch = records[start : start + WRITE_BATCH]
+            collection.upsert(
+                ids=[record.id for record in batch],
+                documents=[record.text for record in batch],
+                metadatas=[record.to_metadata() for record in batch],
+                embeddings=vectors[start : start + WRITE_BATCH],
+            )
 
     def get_with_embeddings(
         self, user_id: str, memory_ids: Sequence[str]
@@ -162,6 +168,83 @@ class LongTermStore:
                 matches.append((record, min(1.0, max(-1.0, 1.0 - float(distances[index])))))
             found.append(matches)
         return found
+
+    def update_metadata(self, user_id: str, records: Sequence[MemoryRecord]) -> None:
+        """Rewrite the metadata of existing ``records`` of ``user_id`` (text and embedding stay as they are)."""
+        if not records:
+            return
+        if any(record.user_id != user_id for record in records):
+            raise ValueError("a record of another user was passed to update_metadata()")
+        collection = self._collection(user_id, create=False)
+        if collection is None:
+            return
+        for start in range(0, len(records), WRITE_BATCH):  # Chroma caps one write at ~5,000 records
+            batch = records[start : start + WRITE_BATCH]
+            collection.update(ids=[record.id for record in batch], metadatas=[record.to_metadata() for record in batch])
+
+    def move(self, user_id: str, memory_ids: Sequence[str], target: LongTermStore) -> int:
+        """Move memories of ``user_id`` (text, metadata, embedding) into ``target`` (the archive); returns how many.
+
+        Written to the target first, then removed here: a crash in between leaves a copy in both, and running the
+        move again converges (the target write is an upsert).
+        """
+        found = self.get_with_embeddings(user_id, memory_ids)
+        if not found:
+            return 0
+        records = [record for record, _ in found.values()]
+        target.upsert(user_id, records, np.stack([vector for _, vector in found.values()]))
+        collection = self._collection(user_id, create=False)
+        assert collection is not None
+        ids = [record.id for record in records]
+        for start in range(0, len(ids), WRITE_BATCH):
+            collection.delete(ids=ids[start : start + WRITE_BATCH])
+        return len(records)
+
+    def with_embeddings(self, user_id: str, *, kind: MemoryKind | None = None) -> list[tuple[MemoryRecord, np.ndarray]]:
+        """Every memory of ``user_id`` (of one ``kind`` if given) with its embedding, oldest first (for reflection)."""
+        collection = self._collection(user_id, create=False)
+        if collection is None:
+            return []
+        where = cast(Where, {"kind": kind.value}) if kind is not None else None
+        result = collection.get(where=where, include=["documents", "metadatas", "embeddings"])
+        vectors = result.get("embeddings")
+        pairs = []
+        for index, record in enumerate(self._records(result)):
+            if record.user_id != user_id:
+                logger.error("dropped a record of another user from the collection of %s", user_id)
+                continue
+            assert vectors is not None
+            pairs.append((record, np.asarray(vectors[index], dtype=np.float32)))
+        pairs.sort(key=lambda pair: pair[0].created_at)
+        return pairs
+
+    def message_times(self, user_id: str, *, since: float) -> list[float]:
+        """Creation times of the episodic memories (the user's messages) of ``user_id`` since ``since``, sorted."""
+        collection = self._collection(user_id, create=False)
+        if collection is None:
+            return []
+        where = cast(Where, {"$and": [{"kind": MemoryKind.EPISODIC.value}, {"created_at": {"$gte": since}}]})
+        result = collection.get(where=where, include=["metadatas"])
+        metadatas = result.get("metadatas") or []
+        return sorted(
+            float(cast(float, meta.get("created_at", 0.0)))
+            for meta in metadatas
+            if meta is not None and meta.get("user_id") == user_id
+        )
+
+    def user_ids(self) -> list[str]:
+        """Ids of the users who have memories in this store (owners only, never their contents: for schedulers)."""
+        prefix = f"{self._namespace}-u-"
+        try:
+            collections = self._client.list_collections()
+        except Exception as exc:  # chromadb raises many types for I/O problems; report them as one
+            raise StoreUnavailableError(f"Chroma is not usable: {exc}") from exc
+        owners = []
+        for collection in collections:
+            owner = (collection.metadata or {}).get(OWNER_KEY)
+            if collection.name.startswith(prefix) and isinstance(owner, str):
+                owners.append(owner)
+        return sorted(owners)
 
     def delete_user(self, user_id: str) -> bool:
         """Delete every memory of ``user_id``; returns whether there was anything."""
@@ -222,7 +305,8 @@ class LongTermStore:
                     embedding=np.asarray(vectors[index], dtype=np.float32),
                     # cosine space: distance = 1 - similarity (clipped: float error can leave it a hair outside [-1, 1])
                     similarity=min(1.0, max(-1.0, 1.0 - float(distances[index]))),
-                    importance=record.importance / IMPORTANCE_SCALE,  # 100-900 -> 0.1-0.9 for MMR
+                    # 100-900 -> 0.1-0.9 for MMR; the forgetting curve's retention weighs a faded memory down
+                    importance=record.importance / IMPORTANCE_SCALE * record.retention,
                     recency=recency_score(now - record.created_at),
                     metadata=record.to_dict(),
                 )

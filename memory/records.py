@@ -96,6 +96,13 @@ class MemoryRecord:
     conversation_id: str = ""
     #: The companion's reply to this message, kept so the short-term context can be rebuilt from Chroma.
     reply: str = ""
+    #: Forgetting curve (``tools/reflection.py``): retrieval weight in (0, 1], lowered for old, unimportant,
+    #: never-recalled memories by the 04:00 pass; recall strengthens it again.
+    retention: float = 1.0
+    #: Days on which the memory was recalled by a turn (folded in by the forgetting pass).
+    recall_count: int = 0
+    #: Id of the semantic memory this episodic memory was consolidated into ("" if none).
+    consolidated_into: str = ""
 
     def to_metadata(self) -> dict[str, str | int | float]:
         """Chroma metadata (everything but id and text); Chroma accepts no ``None`` values."""
@@ -111,6 +118,9 @@ class MemoryRecord:
             "version": int(self.version),
             "conversation_id": self.conversation_id,
             "reply": self.reply,
+            "retention": float(self.retention),
+            "recall_count": int(self.recall_count),
+            "consolidated_into": self.consolidated_into,
         }
 
     @classmethod
@@ -132,6 +142,9 @@ class MemoryRecord:
             version=int(meta.get("version", 1)),
             conversation_id=str(meta.get("conversation_id", "")),
             reply=str(meta.get("reply", "")),
+            retention=float(meta.get("retention", 1.0)),
+            recall_count=int(meta.get("recall_count", 0)),
+            consolidated_into=str(meta.get("consolidated_into", "")),
         )
 
     def to_dict(self) -> dict[str, Any]:

@@ -5,6 +5,10 @@ Keys (all under ``companion:``, one set per user, so a user's short-term state c
 - ``companion:u:{<user>}:c:{<conversation>}:turns``  JSON turns, oldest first, trimmed to ``context_turns``
 - ``companion:u:{<user>}:last_active``                epoch seconds of the user's last message
 - ``companion:stream:association``                  stream of stored messages awaiting background association
+- ``companion:u:{<user>}:recalls``                   memory ids recalled by turns (sorted set, score = last recall
+                                                      time), folded into Chroma by the nightly forgetting pass
+- ``companion:users:last_message``                   every user's last message time (sorted set, no expiry): the
+                                                      schedulers' list of users and their activity
 
 Ids are wrapped in braces, which ids cannot contain, so ``a:c:b`` + ``d`` never collides with ``a`` + ``b:c:d``
 (the braces also make every key of a user one Redis Cluster hash slot).
@@ -37,11 +41,17 @@ from memory.records import Turn
 
 PREFIX = "companion"
 ASSOCIATION_STREAM = f"{PREFIX}:stream:association"
+USERS_LAST_MESSAGE = f"{PREFIX}:users:last_message"
 
 
 def turns_key(user_id: str, conversation_id: str) -> str:
     """Redis key of one conversation's recent turns."""
     return f"{PREFIX}:u:{{{user_id}}}:c:{{{conversation_id}}}:turns"
+
+
+def recalls_key(user_id: str) -> str:
+    """Redis key of the memories a user's turns recalled since the last forgetting pass."""
+    return f"{PREFIX}:u:{{{user_id}}}:recalls"
 
 
 def last_active_key(user_id: str) -> str:
@@ -55,6 +65,11 @@ class ShortTermContext:
 
     turns: list[Turn]
     last_active: float | None
+
+
+def _scored(pairs: Any) -> dict[str, float]:
+    """``ZRANGE ... WITHSCORES`` as ``{member: score}``."""
+    return {(key.decode() if isinstance(key, bytes) else str(key)): float(score) for key, score in pairs}
 
 
 class ShortTermStore:
@@ -142,6 +157,7 @@ class ShortTermStore:
         now: float,
         ttl: int,
         association: dict[str, str] | None = None,
+        recalled: Sequence[str] = (),
     ) -> str | None:
         """Append a turn's messages, refresh TTL and activity, and queue the message for association.
 
@@ -154,6 +170,9 @@ class ShortTermStore:
                 pipe.ltrim(key, -self.context_turns, -1)
                 pipe.expire(key, ttl)
                 pipe.set(last_active_key(user_id), repr(now), ex=self.active_ttl)
+                pipe.zadd(USERS_LAST_MESSAGE, {user_id: now})
+                if recalled:
+                    pipe.zadd(recalls_key(user_id), dict.fromkeys(recalled, now))
                 if association is not None:
                     pipe.xadd(ASSOCIATION_STREAM, association)  # type: ignore[arg-type]
                 results = await pipe.execute()
@@ -164,9 +183,43 @@ class ShortTermStore:
         entry_id = results[-1]
         return entry_id.decode() if isinstance(entry_id, bytes) else str(entry_id)
 
+    async def recalls(self, user_id: str) -> dict[str, float]:
+        """Memory ids recalled since the last forgetting pass, with the time of their last recall."""
+        try:
+            pairs = await self.redis.zrange(recalls_key(user_id), 0, -1, withscores=True)
+        except RedisError as exc:
+            raise StoreUnavailableError(f"Redis is not usable: {exc}") from exc
+        return _scored(pairs)
+
+    async def clear_recalls(self, user_id: str, recalled: dict[str, float]) -> None:
+        """Drop recall notes once folded in (a note recalled again meanwhile, with a later time, is kept)."""
+        if not recalled:
+            return
+        try:  # notes recalled again after they were read carry a later time than any read, so they stay
+            await self.redis.zremrangebyscore(recalls_key(user_id), "-inf", max(recalled.values()))
+        except RedisError as exc:
+            raise StoreUnavailableError(f"Redis is not usable: {exc}") from exc
+
+    async def last_message_at(self, user_id: str) -> float | None:
+        """When ``user_id`` last sent a message (``None`` if never)."""
+        try:
+            score = await self.redis.zscore(USERS_LAST_MESSAGE, user_id)
+        except RedisError as exc:
+            raise StoreUnavailableError(f"Redis is not usable: {exc}") from exc
+        return None if score is None else float(score)
+
+    async def users_last_message(self) -> dict[str, float]:
+        """Every user who ever sent a message, with the time of their last one."""
+        try:
+            pairs = await self.redis.zrange(USERS_LAST_MESSAGE, 0, -1, withscores=True)
+        except RedisError as exc:
+            raise StoreUnavailableError(f"Redis is not usable: {exc}") from exc
+        return _scored(pairs)
+
     async def forget_user(self, user_id: str) -> int:
         """Drop every short-term key of ``user_id``; returns how many were deleted."""
         keys = [key async for key in self.redis.scan_iter(match=f"{PREFIX}:u:{{{user_id}}}:*", count=500)]
+        await self.redis.zrem(USERS_LAST_MESSAGE, user_id)  # and off the schedulers' list of users
         return int(await self.redis.delete(*keys)) if keys else 0
 
     async def forget_rate_limits(self, user_id: str) -> int:

@@ -254,7 +254,7 @@ def create_memory(state: BranchInput) -> dict[str, Any]:
         user_id="",  # filled by apply_writes from the run's context
         text=message["text"],
         kind=MemoryKind.SEMANTIC,
-        importance=message["importance"],
+        importance=importance_points(message["importance"]),
         category=message["category"],
         emotion=message["emotion"],
         emotion_intensity=message["emotion_intensity"],

@@ -255,6 +255,7 @@ async def store_short_term(
             "memory_id": state["memory_id"],
             "created_at": repr(received),
         },
+        recalled=[memory["id"] for memory in state.get("memories", [])],
     )
     return {"association_entry": entry, "timings_ms": {"store_short_term": _elapsed_ms(started)}}
 

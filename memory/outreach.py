@@ -1,0 +1,169 @@
+"""Proactive outreach state in Redis: per-user preferences, what was sent, declines, and the durable outbox stream.
+
+Keys (ids wrapped in braces as in ``memory/short_term.py``):
+
+- ``companion:u:{<user>}:prefs``             hash: ``timezone`` (IANA name), ``quiet_start`` / ``quiet_end``
+                                             (local hours), ``opt_out`` ("1" = never reach out)
+- ``companion:u:{<user>}:outreach:sent``     sorted set: outreach id -> time sent (pruned after 30 days)
+- ``companion:u:{<user>}:outreach:declined`` time of the user's last decline (a front-end calls ``record_decline``)
+- ``companion:stream:outbox``                the outbox: one entry per outreach, for the bots and the REST app
+
+An outbox entry has the string fields ``outreach_id``, ``user_id``, ``persona``, ``text``, ``trigger``
+(``need_urgency``, ``timing_optimal`` or ``interaction_pattern``), ``score`` (final score, 0-1), ``reasons``
+(JSON object: every score component and factor), ``created_at`` (epoch seconds). A consumer delivers ``text`` to
+``user_id`` (e.g. ``deliver_outreach(user_id, text)``) and acknowledges the entry in its consumer group.
+
+Sending is one Redis transaction (the outbox entry and the "sent" mark together), so an outreach is never sent
+without being counted against the guardrails, nor counted without being sent.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from redis.asyncio import Redis
+from redis.exceptions import RedisError
+
+from companion.errors import InvalidInputError, StoreUnavailableError
+
+PREFIX = "companion"
+OUTBOX_STREAM = f"{PREFIX}:stream:outbox"
+SENT_RETENTION_SECONDS = 30 * 86_400.0
+DEFAULT_QUIET_START, DEFAULT_QUIET_END = 22, 8
+
+
+def prefs_key(user_id: str) -> str:
+    """Redis hash of a user's outreach preferences."""
+    return f"{PREFIX}:u:{{{user_id}}}:prefs"
+
+
+def sent_key(user_id: str) -> str:
+    """Redis sorted set of a user's outreaches."""
+    return f"{PREFIX}:u:{{{user_id}}}:outreach:sent"
+
+
+def declined_key(user_id: str) -> str:
+    """Redis key of a user's last decline."""
+    return f"{PREFIX}:u:{{{user_id}}}:outreach:declined"
+
+
+def validate_timezone(name: str) -> str:
+    """Return ``name`` if it is an IANA time zone, else raise ``InvalidInputError``."""
+    try:
+        ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise InvalidInputError(f"unknown time zone {name!r}: use an IANA name such as Europe/Paris or UTC") from None
+    return name
+
+
+@dataclass(frozen=True, slots=True)
+class OutreachPrefs:
+    """A user's outreach preferences."""
+
+    timezone: str = "UTC"
+    quiet_start: int = DEFAULT_QUIET_START
+    quiet_end: int = DEFAULT_QUIET_END
+    opt_out: bool = False
+
+    def to_dict(self) -> dict[str, Any]:
+        """A JSON-able dict."""
+        return {
+            "timezone": self.timezone,
+            "quiet_hours": f"{self.quiet_start:02d}-{self.quiet_end:02d}",
+            "opt_out": self.opt_out,
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class OutreachHistory:
+    """What the guardrails need to know about past outreaches."""
+
+    sent: list[float]  # times, oldest first (last 30 days)
+    declined_at: float | None
+
+
+class OutreachStore:
+    """Outreach preferences, history and the outbox in Redis."""
+
+    def __init__(self, redis: Redis) -> None:
+        self.redis = redis
+
+    async def prefs(self, user_id: str) -> OutreachPrefs:
+        """The user's preferences (defaults: UTC, quiet 22-08, opted in)."""
+        raw = await self._call(self.redis.hgetall(prefs_key(user_id)))
+        values = {_text(key): _text(value) for key, value in raw.items()}
+        return OutreachPrefs(
+            timezone=values.get("timezone", "UTC"),
+            quiet_start=int(values.get("quiet_start", DEFAULT_QUIET_START)),
+            quiet_end=int(values.get("quiet_end", DEFAULT_QUIET_END)),
+            opt_out=values.get("opt_out") == "1",
+        )
+
+    async def set_prefs(
+        self,
+        user_id: str,
+        *,
+        timezone: str | None = None,
+        quiet_hours: tuple[int, int] | None = None,
+        opt_out: bool | None = None,
+    ) -> OutreachPrefs:
+        """Change some preferences; returns them all."""
+        mapping: dict[str, str] = {}
+        if timezone is not None:
+            mapping["timezone"] = validate_timezone(timezone)
+        if quiet_hours is not None:
+            start, end = quiet_hours
+            if not (0 <= start <= 23 and 0 <= end <= 23):
+                raise InvalidInputError(f"quiet hours must be hours 0-23, got {start}-{end}")
+            mapping["quiet_start"], mapping["quiet_end"] = str(start), str(end)
+        if opt_out is not None:
+            mapping["opt_out"] = "1" if opt_out else "0"
+        if mapping:
+            await self._call(self.redis.hset(prefs_key(user_id), mapping=mapping))  # type: ignore[arg-type]
+        return await self.prefs(user_id)
+
+    async def history(self, user_id: str, *, now: float) -> OutreachHistory:
+        """Outreaches of the last 30 days and the last decline."""
+        async with self.redis.pipeline(transaction=False) as pipe:
+            pipe.zrangebyscore(sent_key(user_id), now - SENT_RETENTION_SECONDS, "+inf", withscores=True)
+            pipe.get(declined_key(user_id))
+            sent, declined = await self._call(pipe.execute())
+        return OutreachHistory(
+            sent=sorted(float(score) for _, score in sent), declined_at=float(declined) if declined else None
+        )
+
+    async def record_decline(self, user_id: str, *, now: float) -> None:
+        """The user said "not now" to an outreach: the guardrails keep quiet for 24 hours."""
+        await self._call(self.redis.set(declined_key(user_id), repr(now), ex=int(SENT_RETENTION_SECONDS)))
+
+    async def send(self, user_id: str, entry: dict[str, Any], *, now: float) -> str:
+        """Put an outreach in the outbox and count it as sent, in one transaction; returns the stream entry id."""
+        fields = {key: value if isinstance(value, str) else json.dumps(value) for key, value in entry.items()}
+        async with self.redis.pipeline(transaction=True) as pipe:
+            pipe.xadd(OUTBOX_STREAM, fields)  # type: ignore[arg-type]
+            pipe.zadd(sent_key(user_id), {str(entry["outreach_id"]): now})
+            pipe.zremrangebyscore(sent_key(user_id), "-inf", now - SENT_RETENTION_SECONDS)
+            results = await self._call(pipe.execute())
+        return _text(results[0])
+
+    async def outbox(self, *, count: int = 1000) -> list[dict[str, str]]:
+        """The newest ``count`` outbox entries, oldest first (for inspection and tests)."""
+        entries = await self._call(self.redis.xrevrange(OUTBOX_STREAM, count=count))
+        return [
+            {"entry_id": _text(entry_id), **{_text(k): _text(v) for k, v in fields.items()}}
+            for entry_id, fields in reversed(entries)
+        ]
+
+    @staticmethod
+    async def _call(awaitable: Any) -> Any:
+        try:
+            return await awaitable
+        except RedisError as exc:
+            raise StoreUnavailableError(f"Redis is not usable: {exc}") from exc
+
+
+def _text(value: Any) -> str:
+    return value.decode() if isinstance(value, bytes) else str(value)

@@ -1,0 +1,418 @@
+"""Nodes of the reflection graph. Each takes ``(state, runtime)`` plus services bound by ``build_graph``.
+
+Every node is one *task* of a reflection run (``consolidate``, ``conflicts``, ``forget``, ``personality``); the
+graph routes from task to task with :func:`next_task`. The run's clock is ``state["now"]`` (epoch seconds), so
+tests and ``companion reflect --now`` can replay weeks of a user's life without waiting.
+
+Every write is idempotent, so a run that dies half-way can simply run again: a semantic memory's id is derived
+from its sources, a conflict's from its pair, and sources are marked consolidated only after their semantic memory
+and its log entry are written.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import time
+from collections import Counter
+from dataclasses import dataclass, replace
+from operator import add
+from typing import Annotated, Any, NotRequired, TypedDict
+
+import numpy as np
+from langchain_core.language_models import BaseChatModel
+from langchain_core.messages import AIMessage, HumanMessage
+from langgraph.graph import END
+from langgraph.runtime import Runtime
+from pydantic import BaseModel, Field, ValidationError
+
+from companion.errors import ChatModelError, InvalidInputError
+from memory.embeddings import Embedder
+from memory.long_term import LongTermStore
+from memory.personality_store import PersonalityStore
+from memory.records import MemoryKind, MemoryRecord
+from memory.reflection_log import LogEntry, ReflectionLog
+from memory.short_term import ShortTermStore
+from prompts.reflection import (
+    CLARIFICATION_QUESTION,
+    CONFLICT_CHECK_PROMPT,
+    CONSOLIDATION_LINE,
+    CONSOLIDATION_PROMPT,
+)
+from tools.personality_time import advance_personality
+from tools.reflection import (
+    CONFLICT_SIMILARITY,
+    CONSOLIDATION_BOOST,
+    MIN_CLUSTER_SIZE,
+    RETENTION_WRITE_STEP,
+    ConflictType,
+    Contradiction,
+    MemoryFacts,
+    Strategy,
+    choose_strategy,
+    cluster_by_similarity,
+    contradiction_between,
+    extractive_summary,
+    is_faded,
+    local_contradiction,
+    mean_importance,
+    neighbours,
+    parse_statement,
+    resolve,
+    retention,
+    scale_importance,
+)
+
+logger = logging.getLogger(__name__)
+
+#: The tasks of a reflection run, in the order the graph runs them.
+TASKS = ("consolidate", "conflicts", "personality", "forget")
+#: What the nightly (03:00) run does; forgetting runs on its own at 04:00.
+NIGHTLY_TASKS = ("consolidate", "conflicts", "personality")
+
+
+@dataclass(frozen=True, kw_only=True)
+class Context:
+    """Per-run configuration: plain values only."""
+
+    user_id: str
+    persona: str = "default"
+
+
+class ReflectionInput(TypedDict):
+    """What a caller passes in: the run's clock and the tasks to run (default: the nightly ones)."""
+
+    now: NotRequired[float]
+    tasks: NotRequired[list[str]]
+
+
+class ReflectionState(TypedDict):
+    """State of one reflection run for one user."""
+
+    now: NotRequired[float]
+    tasks: NotRequired[list[str]]
+    done: Annotated[NotRequired[list[str]], add]
+    consolidations: NotRequired[list[dict[str, Any]]]
+    conflicts: NotRequired[list[dict[str, Any]]]
+    forgetting: NotRequired[dict[str, Any]]
+    personality: NotRequired[dict[str, Any]]
+
+
+# -- routing -------------------------------------------------------------------------------------------------
+def next_task(state: ReflectionState) -> str:
+    """The next task asked for and not done yet, or END."""
+    done = set(state.get("done", []))
+    for task in TASKS:
+        if task in state.get("tasks", NIGHTLY_TASKS) and task not in done:
+            return task
+    return END
+
+
+def start_run(state: ReflectionState, runtime: Runtime[Context]) -> dict[str, Any]:
+    """Check the tasks and fix the run's clock."""
+    tasks = list(state.get("tasks") or NIGHTLY_TASKS)
+    unknown = sorted(set(tasks) - set(TASKS))
+    if unknown:
+        raise InvalidInputError(f"unknown reflection task(s) {', '.join(unknown)}; choose from {', '.join(TASKS)}")
+    return {"now": float(state.get("now") or time.time()), "tasks": tasks}
+
+
+# -- consolidation ---------------------------------------------------------------------------------------------
+def consolidate(
+    state: ReflectionState,
+    runtime: Runtime[Context],
+    *,
+    long_term: LongTermStore,
+    log: ReflectionLog,
+    embedder: Embedder,
+    chat_model: BaseChatModel | None,
+) -> dict[str, Any]:
+    """Cluster unconsolidated episodic memories (similarity >= 0.7, >= 3 per cluster) into semantic memories."""
+    user_id, now = runtime.context.user_id, state["now"]
+    pairs = [
+        (record, vector)
+        for record, vector in long_term.with_embeddings(user_id, kind=MemoryKind.EPISODIC)
+        if not record.consolidated_into
+    ]
+    made: list[dict[str, Any]] = []
+    if len(pairs) < MIN_CLUSTER_SIZE:
+        return {"consolidations": made, "done": ["consolidate"]}
+    clusters = cluster_by_similarity(np.stack([vector for _, vector in pairs]))
+    semantics: list[MemoryRecord] = []
+    entries: list[LogEntry] = []
+    marked: list[MemoryRecord] = []
+    for cluster in clusters:
+        if len(cluster) < MIN_CLUSTER_SIZE:
+            continue
+        sources = [pairs[index][0] for index in cluster]
+        vectors = np.stack([pairs[index][1] for index in cluster])
+        summary, summariser = summarise(sources, vectors, chat_model)
+        semantic_id = "sem-" + hashlib.sha256(",".join(sorted(r.id for r in sources)).encode()).hexdigest()[:32]
+        categories = Counter(r.category for r in sources if r.category)
+        semantic = MemoryRecord(
+            id=semantic_id,
+            user_id=user_id,
+            text=summary,
+            kind=MemoryKind.SEMANTIC,
+            importance=scale_importance(mean_importance([r.importance for r in sources]), CONSOLIDATION_BOOST),
+            category=categories.most_common(1)[0][0] if categories else "",
+            created_at=now,
+            last_accessed=now,
+        )
+        semantics.append(semantic)
+        source_ids = [r.id for r in sources]
+        entries.append(
+            LogEntry(
+                f"consolidation:{semantic_id}",
+                "consolidation",
+                "consolidated",
+                now,
+                {"semantic_id": semantic_id, "source_ids": source_ids, "summariser": summariser},
+            )
+        )
+        marked.extend(replace(r, consolidated_into=semantic_id) for r in sources)
+        made.append(
+            {
+                "semantic_id": semantic_id,
+                "text": summary,
+                "importance": semantic.importance,
+                "source_ids": source_ids,
+                "summariser": summariser,
+            }
+        )
+    if semantics:  # in this order, so a run that dies half-way redoes the same clusters with the same ids
+        long_term.upsert(user_id, semantics, embedder.embed([r.text for r in semantics]))
+        log.put(user_id, entries)
+        long_term.update_metadata(user_id, marked)
+    return {"consolidations": made, "done": ["consolidate"]}
+
+
+def summarise(sources: list[MemoryRecord], vectors: np.ndarray, chat_model: BaseChatModel | None) -> tuple[str, str]:
+    """The chat model's one-sentence summary when configured, else the extractive one; returns (text, how)."""
+    texts = [record.text for record in sources]
+    if chat_model is None:
+        return extractive_summary(texts, vectors), "extractive"
+    lines = "\n".join(CONSOLIDATION_LINE.format(when=_day(r.created_at), text=r.text) for r in sources)
+    reply = _ask(chat_model, CONSOLIDATION_PROMPT.format(memories=lines)).strip()
+    if not reply:
+        return extractive_summary(texts, vectors), "extractive"
+    return reply.splitlines()[0].strip(), "llm"
+
+
+# -- conflicts -----------------------------------------------------------------------------------------------
+class ConflictAnalysis(BaseModel):
+    """What the chat model answers about a pair."""
+
+    has_conflict: bool
+    conflict_type: ConflictType = ConflictType.FACTUAL
+    description: str = ""
+    confidence: float = Field(default=0.5, ge=0.0, le=1.0)
+
+
+def detect_conflicts(
+    state: ReflectionState,
+    runtime: Runtime[Context],
+    *,
+    long_term: LongTermStore,
+    log: ReflectionLog,
+    chat_model: BaseChatModel | None,
+) -> dict[str, Any]:
+    """Check pairs above 0.8 similarity that involve a memory new since the last check; resolve contradictions."""
+    user_id, now = runtime.context.user_id, state["now"]
+    bookkeeping = log.state(user_id)
+    checked_until = float(bookkeeping.get("conflicts_checked_until", 0.0))
+    pairs = long_term.with_embeddings(user_id)
+    records = {record.id: record for record, _ in pairs}
+    new_rows = [index for index, (record, _) in enumerate(pairs) if record.created_at > checked_until]
+    found: list[dict[str, Any]] = []
+    if pairs and new_rows:
+        near = neighbours(np.stack([vector for _, vector in pairs]), CONFLICT_SIMILARITY, strict=True, rows=new_rows)
+        candidates = sorted(
+            {
+                tuple(sorted((pairs[row][0].id, pairs[int(other)][0].id)))
+                for row, others in near.items()
+                for other in others
+            }
+        )
+        judged: list[tuple[MemoryRecord, MemoryRecord, Contradiction | None]] = []
+        if chat_model is None:  # the local rules are cheap: judge first, then look up only the contradictions
+            statements = {record.id: parse_statement(record.text) for record, _ in pairs}
+            for first_id, second_id in candidates:
+                older, newer = _ordered(records, first_id, second_id)
+                verdict = contradiction_between(statements[older.id], statements[newer.id])
+                if verdict is not None and not _summary_and_source(older, newer):
+                    judged.append((older, newer, verdict))
+            known = log.get(user_id, [conflict_id(a.id, b.id) for a, b, _ in judged])
+        else:  # the model is not: skip the pairs already judged before asking
+            known = log.get(user_id, [conflict_id(a, b) for a, b in candidates])
+            for first_id, second_id in candidates:
+                if conflict_id(first_id, second_id) not in known:
+                    older, newer = _ordered(records, first_id, second_id)
+                    if not _summary_and_source(older, newer):
+                        judged.append((older, newer, check_contradiction(older, newer, chat_model)))
+        entries: list[LogEntry] = []
+        changed_records: dict[str, MemoryRecord] = {}
+        for older, newer, verdict in judged:
+            if verdict is None or conflict_id(older.id, newer.id) in known:
+                continue
+            older, newer = records[older.id], records[newer.id]  # a memory may have changed in this run
+            entry, changed = settle(older, newer, verdict, now)
+            entries.append(entry)
+            if changed is not None:
+                records[changed.id] = changed_records[changed.id] = changed
+            found.append(entry.to_dict())
+        log.put(user_id, entries)
+        long_term.update_metadata(user_id, list(changed_records.values()))
+    log.set_state(user_id, {**bookkeeping, "conflicts_checked_until": now}, at=now)
+    return {"conflicts": found, "done": ["conflicts"]}
+
+
+def _summary_and_source(first: MemoryRecord, second: MemoryRecord) -> bool:
+    """A semantic memory and one of its own sources are never a conflict."""
+    return first.consolidated_into == second.id or second.consolidated_into == first.id
+
+
+def _ordered(records: dict[str, MemoryRecord], first_id: str, second_id: str) -> tuple[MemoryRecord, MemoryRecord]:
+    older, newer = sorted((records[first_id], records[second_id]), key=lambda r: (r.created_at, r.id))
+    return older, newer
+
+
+def conflict_id(first_id: str, second_id: str) -> str:
+    """Deterministic id of the conflict between two memories (order does not matter)."""
+    low, high = sorted((first_id, second_id))
+    return f"conflict:{low}:{high}"
+
+
+def check_contradiction(
+    older: MemoryRecord, newer: MemoryRecord, chat_model: BaseChatModel | None
+) -> Contradiction | None:
+    """The chat model's verdict when configured (falling back to the local rules if its answer is unusable)."""
+    if chat_model is None:
+        return local_contradiction(older.text, newer.text)
+    prompt = CONFLICT_CHECK_PROMPT.format(
+        older=older.text, newer=newer.text, older_when=_day(older.created_at), newer_when=_day(newer.created_at)
+    )
+    reply = _ask(chat_model, prompt)
+    try:
+        start, end = reply.index("{"), reply.rindex("}") + 1
+        analysis = ConflictAnalysis.model_validate_json(reply[start:end])
+    except (ValueError, ValidationError):
+        logger.warning("the chat model's conflict verdict was not valid JSON; using the local rules")
+        return local_contradiction(older.text, newer.text)
+    if not analysis.has_conflict:
+        return None
+    return Contradiction(analysis.conflict_type, analysis.description, analysis.confidence, rule="llm")
+
+
+def settle(
+    older: MemoryRecord, newer: MemoryRecord, verdict: Contradiction, now: float
+) -> tuple[LogEntry, MemoryRecord | None]:
+    """Pick and apply a strategy; returns the log entry and the memory whose importance changed (if any)."""
+    facts = [MemoryFacts(r.id, r.importance, r.created_at) for r in (older, newer)]
+    strategy = choose_strategy(facts[0], facts[1], verdict.confidence)
+    resolution = resolve(facts[0], facts[1], strategy)
+    data: dict[str, Any] = {
+        "memory_ids": [older.id, newer.id],
+        "texts": [older.text, newer.text],
+        "conflict_type": verdict.conflict_type.value,
+        "description": verdict.description,
+        "confidence": verdict.confidence,
+        "rule": verdict.rule,
+        "strategy": strategy.value,
+        "loser_id": resolution.loser_id,
+        "importance_before": resolution.before,
+        "importance_after": resolution.after,
+    }
+    changed = None
+    if strategy is Strategy.USER_CLARIFICATION:
+        data["question"] = CLARIFICATION_QUESTION.format(older=older.text, newer=newer.text)
+        status = "awaiting_user"
+    else:
+        status = "resolved"
+        loser = older if resolution.loser_id == older.id else newer
+        assert resolution.after is not None
+        changed = replace(loser, importance=resolution.after)
+    return LogEntry(conflict_id(older.id, newer.id), "conflict", status, now, data), changed
+
+
+# -- personality -----------------------------------------------------------------------------------------------
+async def evolve_personality(
+    state: ReflectionState, runtime: Runtime[Context], *, store: PersonalityStore
+) -> dict[str, Any]:
+    """The personality engine's elapsed-time step: needs decay, mood relaxation, baseline drift, quirk evolution."""
+    report = await advance_personality(store, runtime.context.user_id, runtime.context.persona, state["now"])
+    return {"personality": report, "done": ["personality"]}
+
+
+# -- forgetting ------------------------------------------------------------------------------------------------
+async def forget(
+    state: ReflectionState,
+    runtime: Runtime[Context],
+    *,
+    long_term: LongTermStore,
+    archive: LongTermStore,
+    short_term: ShortTermStore,
+    log: ReflectionLog,
+) -> dict[str, Any]:
+    """Fold in recalls, recompute every memory's retention, archive the faded ones (restorable, never deleted)."""
+    import asyncio
+
+    user_id, now = runtime.context.user_id, state["now"]
+    recalls = {memory_id: at for memory_id, at in (await short_term.recalls(user_id)).items() if at <= now}
+    records = await asyncio.to_thread(long_term.list_memories, user_id, limit=10**9)
+    updates: list[MemoryRecord] = []
+    faded: list[MemoryRecord] = []
+    strengthened = 0
+    for record in records:
+        recalled_at = recalls.get(record.id)
+        if recalled_at is not None and recalled_at > record.last_accessed:
+            record = replace(record, recall_count=record.recall_count + 1, last_accessed=recalled_at)
+            strengthened += 1
+        value = retention(
+            importance=record.importance,
+            recall_count=record.recall_count,
+            reinforced_at=max(record.created_at, record.last_accessed),
+            now=now,
+        )
+        if record.kind is MemoryKind.EPISODIC and is_faded(
+            retention_value=value, importance=record.importance, recall_count=record.recall_count
+        ):
+            faded.append(replace(record, retention=round(value, 4)))
+        elif recalled_at is not None or abs(value - record.retention) >= RETENTION_WRITE_STEP:
+            updates.append(replace(record, retention=round(value, 4)))
+    await asyncio.to_thread(long_term.update_metadata, user_id, updates + faded)
+    if faded:
+        entries = [
+            LogEntry(f"archive:{r.id}", "archive", "archived", now, {"memory_id": r.id, "retention": r.retention})
+            for r in faded
+        ]
+        await asyncio.to_thread(log.put, user_id, entries)
+        await asyncio.to_thread(long_term.move, user_id, [r.id for r in faded], archive)
+    await short_term.clear_recalls(user_id, recalls)
+    report = {
+        "examined": len(records),
+        "strengthened": strengthened,
+        "retention_updated": len(updates),
+        "archived": [r.id for r in faded],
+    }
+    return {"forgetting": report, "done": ["forget"]}
+
+
+# -- helpers -------------------------------------------------------------------------------------------------
+def _ask(chat_model: BaseChatModel, prompt: str) -> str:
+    try:
+        response = chat_model.invoke([HumanMessage(prompt)])
+    except Exception as exc:  # providers raise their own types; all mean "no answer", so report them as one
+        raise ChatModelError(f"the chat model failed during reflection: {type(exc).__name__}: {exc}") from exc
+    return response.text if isinstance(response, AIMessage) else str(response.content)
+
+
+def _day(timestamp: float) -> str:
+    return time.strftime("%Y-%m-%d", time.gmtime(timestamp))
+
+
+def summary_json(state: dict[str, Any]) -> str:
+    """The run's results as one JSON line (for logs and the CLI)."""
+    keys = ("now", "tasks", "done", "consolidations", "conflicts", "forgetting", "personality")
+    return json.dumps({key: state[key] for key in keys if key in state}, ensure_ascii=False)

@@ -1,0 +1,30 @@
+"""Prompts of the reflection graph. Formatted at call time; tests check the placeholders."""
+
+#: Consolidation: the chat model turns a cluster of related episodic memories into one semantic memory.
+#: Placeholders: memories (one per line).
+CONSOLIDATION_PROMPT = """These are things a user told their companion on different occasions, all on one theme.
+
+{memories}
+
+Write ONE short sentence, in the third person ("The user ..."), stating the lasting fact, habit or preference they
+show together. Keep names and specifics; invent nothing. Answer with the sentence only."""
+
+#: How one source memory is listed in the consolidation prompt. Placeholders: when, text.
+CONSOLIDATION_LINE = "- ({when}) {text}"
+
+#: Conflict check: the chat model says whether two very similar memories contradict each other.
+#: Placeholders: older, newer, older_when, newer_when.
+CONFLICT_CHECK_PROMPT = """Two things a user told their companion:
+
+A ({older_when}): {older}
+B ({newer_when}): {newer}
+
+Do A and B contradict each other (both cannot be true at the same time, or B changes what A said)?
+Answer with one JSON object and nothing else, with the keys:
+"has_conflict" (true or false), "conflict_type" ("factual_contradiction", "timeline_inconsistency" or
+"preference_conflict"), "description" (one short sentence), "confidence" (a number from 0 to 1)."""
+
+#: The question queued for the next conversation when a conflict needs the user. Placeholders: older, newer.
+CLARIFICATION_QUESTION = (
+    "Earlier you told me \u201c{older}\u201d, and later \u201c{newer}\u201d. Which one is true now?"
+)

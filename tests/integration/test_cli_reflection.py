@@ -1,0 +1,63 @@
+"""The reflection and outreach commands of the real ``companion`` command, in a subprocess."""
+
+import json
+from pathlib import Path
+
+import chromadb
+import redis as redis_sync
+from chromadb.config import Settings as ChromaSettings
+
+from memory.embeddings import Embedder
+from memory.long_term import LongTermStore
+from memory.records import MemoryRecord
+from tests.integration.test_cli import cli_env, companion, data_dir, sync_redis  # noqa: F401 (fixtures)
+
+
+def test_reflect_finds_a_planted_conflict(
+    data_dir: Path,  # noqa: F811
+    redis_url: str,
+    sync_redis: redis_sync.Redis,  # noqa: F811
+    embedder: Embedder,
+    tmp_path: Path,
+) -> None:
+    client = chromadb.PersistentClient(
+        path=str(data_dir / "chroma"), settings=ChromaSettings(anonymized_telemetry=False)
+    )
+    store = LongTermStore(client)
+    texts = ["I love jazz", "I hate jazz"]
+    records = [MemoryRecord(id=f"j{i}", user_id="zoe", text=t, created_at=1e9 + i) for i, t in enumerate(texts)]
+    store.add("zoe", records, embedder.embed(texts))
+    del store, client
+
+    env = cli_env(data_dir, redis_url)
+    done = companion("reflect", "--user", "zoe", "--tasks", "conflicts", "--json", env=env, cwd=tmp_path)
+    assert done.returncode == 0, done.stderr
+    [conflict] = json.loads(done.stdout)["conflicts"]
+    assert conflict["conflict_type"] == "preference_conflict" and conflict["status"] == "awaiting_user"
+    bad = companion("reflect", "--user", "zoe", "--now", "yesterday-ish", env=env, cwd=tmp_path)
+    assert bad.returncode == 2 and "invalid time" in bad.stderr and "Traceback" not in bad.stderr
+
+
+def test_prefs_and_a_proactive_dry_run_with_reasons(
+    data_dir: Path,  # noqa: F811
+    redis_url: str,
+    sync_redis: redis_sync.Redis,  # noqa: F811
+    tmp_path: Path,
+) -> None:
+    env = cli_env(data_dir, redis_url)
+    opted = companion(
+        "prefs", "--user", "yan", "--timezone", "Asia/Tokyo", "--opt-out", "--json", env=env, cwd=tmp_path
+    )
+    assert opted.returncode == 0, opted.stderr
+    assert json.loads(opted.stdout) == {
+        "user": "yan",
+        "timezone": "Asia/Tokyo",
+        "quiet_hours": "22-08",
+        "opt_out": True,
+    }
+    result = companion("proactive", "--dry-run", "--user", "yan", "--json", env=env, cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    [decision] = json.loads(result.stdout)["decisions"]
+    assert decision["user_id"] == "yan" and decision["blocked"] == "opted out"
+    bad = companion("prefs", "--user", "yan", "--timezone", "Nowhere/Land", env=env, cwd=tmp_path)
+    assert bad.returncode == 2 and "unknown time zone" in bad.stderr and "Traceback" not in bad.stderr

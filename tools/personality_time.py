@@ -1,0 +1,56 @@
+"""What time alone does to the companion's personality, applied through the personality engine and its store.
+
+Reflection and the scheduler never reimplement the engine: they load the (user, persona) state, call
+``companion.personality.state.advance_time`` (needs grow at their hourly rates, mood relaxes toward the baseline,
+the baseline drifts 1 % a day toward the 7-day average mood, quirks evolve once a day on the seed's numbers), and
+save the result. The proactive graph reads the same advanced state without saving it.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from companion.personality.persona import load_persona
+from companion.personality.quirks import active_quirks
+from companion.personality.state import PersonalityState, advance_time
+from memory.personality_store import PersonalityStore
+from tools.proactive import PersonalityReader, PersonalitySignals
+
+
+async def advance_personality(store: PersonalityStore, user_id: str, persona: str, now: float) -> dict[str, Any]:
+    """Advance a user's personality state to ``now`` and save it; returns what changed (for reports)."""
+    key = load_persona(persona).key
+    data, _ = await store.load(user_id, key)
+    if data is None:
+        return {"status": "no personality state yet (the user has not talked to this persona)"}
+    before = PersonalityState.from_dict(data)
+    after, events = advance_time(before, now)
+    if after is not before:
+        await store.save(user_id, key, after.to_dict())
+    return {
+        "status": "advanced" if after is not before else "up to date",
+        "events": events,
+        "mood": after.mood.rounded(),
+        "baseline": after.baseline.rounded(),
+        "needs": {name: round(level, 4) for name, level in after.needs.items()},
+        "active_quirks": {q.name: round(q.strength, 4) for q in active_quirks(after.quirks)},
+    }
+
+
+def personality_reader(store: PersonalityStore) -> PersonalityReader:
+    """Reads needs (advanced to ``now``), the persona's Big Five and the current mood, for the proactive score."""
+
+    async def read(user_id: str, persona: str, now: float) -> PersonalitySignals | None:
+        profile = load_persona(persona)
+        data, _ = await store.load(user_id, profile.key)
+        if data is None:
+            return None
+        state, _ = advance_time(PersonalityState.from_dict(data), now)
+        mood = state.mood
+        return PersonalitySignals(
+            needs=dict(state.needs),
+            traits=profile.traits.to_dict(),
+            pad=(mood.pleasure, mood.arousal, mood.dominance),
+        )
+
+    return read
