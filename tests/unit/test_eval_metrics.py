@@ -86,7 +86,10 @@ def test_malformed_cases_are_rejected_before_anything_runs() -> None:
 
 def test_every_registered_dataset_loads_and_validates() -> None:
     validators = {"recall": validate_recall_case, "isolation": validate_isolation_case}
-    for name, suite in SUITES.items():
+    with_datasets = {name: suite for name, suite in SUITES.items() if suite.dataset_path is not None}
+    assert {"recall", "isolation", "persona"} <= set(with_datasets)
+    for name, suite in with_datasets.items():
+        assert suite.dataset_path is not None
         cases = load_jsonl(suite.dataset_path)
         for case in cases:
             validators.get(name, lambda case: None)(case)
