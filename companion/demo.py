@@ -9,6 +9,7 @@ a probe fails, so it doubles as a smoke test.
 from __future__ import annotations
 
 import time
+from typing import Any
 
 from rich.console import Console
 from rich.markup import escape
@@ -18,6 +19,7 @@ from companion.services import open_checkpointer, open_services
 from companion.settings import Settings
 from graphs.conversation import build_graph_from_services, run_turn
 from memory.embedded import EmbeddedRedis
+from memory.personality_store import PersonalityStore
 
 DEMO_USER = "demo-user"
 
@@ -39,6 +41,16 @@ PROBES = [
 ]
 
 
+def perceived(state: dict[str, Any]) -> str:
+    """One line on what the turn perceived and how it moved the companion's mood."""
+    detection, mood = state.get("detection") or {}, state.get("mood") or {}
+    felt = f"{detection.get('emotion', '?')} {detection.get('intensity', 0)}/100"
+    line = f"perceived {felt}, importance {detection.get('importance', '?')}, {detection.get('category', '?')}"
+    change = mood.get("change")
+    moved = f"{change['rule']}" if change else "unchanged"
+    return f"{line} · mood {mood.get('label', '?')} (P {mood.get('pleasure', 0):+.2f}; {moved})"
+
+
 async def run_demo(settings: Settings, console: Console) -> int:
     """Run the scripted conversation; returns the exit code (0 when every probe recalled its fact)."""
     console.rule("[bold]companion demo")
@@ -52,6 +64,7 @@ async def run_demo(settings: Settings, console: Console) -> int:
         )
         # A clean slate for the demo user, so the demo behaves the same on every run.
         services.long_term.delete_user(DEMO_USER)
+        PersonalityStore(services.long_term.client, services.redis).delete_user(DEMO_USER)
         await services.short_term.forget_user(DEMO_USER)
         graph = build_graph_from_services(services, checkpointer=checkpointer)
         console.print("\n[bold]Conversation 1[/] — Sam talks about their life")
@@ -59,6 +72,7 @@ async def run_demo(settings: Settings, console: Console) -> int:
             state = await run_turn(graph, user_id=DEMO_USER, conversation_id="monday", message=message)
             console.print(f"[cyan]Sam:[/] {escape(message)}", highlight=False)
             console.print(f"[magenta]companion:[/] {escape(state['reply'])}", highlight=False)
+            console.print(f"[dim]  {escape(perceived(state))}[/]", highlight=False)
 
         console.print("\n[bold]Conversation 2[/] — a new session: nothing in short-term context, only long-term memory")
         results = []
