@@ -124,6 +124,8 @@ class UserErasure(BaseModel):
     link_records: int = Field(description="Versions, relations, association outcomes, raw transcripts, summaries")
     personality_states: int = Field(description="The companion's personality state with this user, per persona")
     ingest_submissions: int = Field(description="Status records of ingested transcripts")
+    archived_memories: int = Field(description="Faded memories in the archive")
+    reflection_log: int = Field(description="Logged reflection decisions (consolidations, conflicts, archiving)")
 
 
 class UserExport(BaseModel):

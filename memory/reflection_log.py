@@ -90,6 +90,19 @@ class ReflectionLog:
             self._collections[user_id] = collection
             return collection
 
+    def delete_user(self, user_id: str) -> int:
+        """Delete every logged decision of ``user_id``; returns how many there were."""
+        collection = self._collection(user_id, create=False)
+        if collection is None:
+            return 0
+        count = collection.count()
+        self._collections.pop(user_id, None)
+        try:
+            self._client.delete_collection(collection_name(user_id, namespace=self._namespace))
+        except (NotFoundError, ValueError):
+            return 0
+        return count
+
     def put(self, user_id: str, entries: Sequence[LogEntry]) -> None:
         """Write (or overwrite) entries."""
         if not entries:

@@ -228,12 +228,14 @@ class ShortTermStore:
         keys = [key async for key in self.redis.scan_iter(match=pattern, count=500)]
         return int(await self.redis.delete(*keys)) if keys else 0
 
-    async def queued_entries(self, user_id: str) -> list[tuple[str, dict[str, str]]]:
-        """Association-queue entries of ``user_id`` (id, fields), oldest first."""
+    async def queued_entries(
+        self, user_id: str, *, stream: str = ASSOCIATION_STREAM
+    ) -> list[tuple[str, dict[str, str]]]:
+        """Entries of ``user_id`` (id, fields) on a stream (the association queue by default), oldest first."""
         found: list[tuple[str, dict[str, str]]] = []
         start = "-"
         while True:
-            batch: list[Any] = await self.redis.xrange(ASSOCIATION_STREAM, min=start, max="+", count=1000) or []
+            batch: list[Any] = await self.redis.xrange(stream, min=start, max="+", count=1000) or []
             for entry_id, fields in batch:
                 decoded = {_text(k): _text(v) for k, v in fields.items()}
                 if decoded.get("user_id") == user_id:
@@ -242,10 +244,10 @@ class ShortTermStore:
                 return found
             start = "(" + _text(batch[-1][0])
 
-    async def forget_queued(self, user_id: str) -> int:
-        """Delete ``user_id``'s entries from the association queue; returns how many."""
-        entry_ids = [entry_id for entry_id, _ in await self.queued_entries(user_id)]
-        return int(await self.redis.xdel(ASSOCIATION_STREAM, *entry_ids)) if entry_ids else 0
+    async def forget_queued(self, user_id: str, *, stream: str = ASSOCIATION_STREAM) -> int:
+        """Delete ``user_id``'s entries from a stream (the association queue by default); returns how many."""
+        entry_ids = [entry_id for entry_id, _ in await self.queued_entries(user_id, stream=stream)]
+        return int(await self.redis.xdel(stream, *entry_ids)) if entry_ids else 0
 
 
 def _text(value: Any) -> str:

@@ -23,10 +23,13 @@ from langgraph.checkpoint.base import BaseCheckpointSaver
 from companion.ingest import forget_submissions
 from companion.services import Services
 from graphs.conversation import CHECKPOINT_USER_KEY
+from graphs.reflection import archive_store
 from memory.api_keys import ApiKeyStore
 from memory.links import LinkStore, relation_to_dict, version_to_dict
+from memory.outreach import OUTBOX_STREAM
 from memory.personality_store import PersonalityStore
 from memory.records import validate_user_id
+from memory.reflection_log import ReflectionLog
 from memory.security import INCIDENTS_MAX, SecurityStore
 from memory.short_term import PREFIX
 
@@ -45,6 +48,8 @@ class ErasureReport:
     link_records: int
     personality_states: int
     ingest_submissions: int
+    archived_memories: int
+    reflection_log: int
 
 
 async def conversation_ids(services: Services, checkpointer: BaseCheckpointSaver[Any], user_id: str) -> set[str]:
@@ -125,6 +130,7 @@ async def erase_user(services: Services, checkpointer: BaseCheckpointSaver[Any],
     memories = await asyncio.to_thread(services.long_term.count, user_id)
     await asyncio.to_thread(services.long_term.delete_user, user_id)
     queued = await services.short_term.forget_queued(user_id)
+    queued += await services.short_term.forget_queued(user_id, stream=OUTBOX_STREAM)  # undelivered outreach
     redis_keys = await services.short_term.forget_user(user_id)
     rate_limit_keys = await services.short_term.forget_rate_limits(user_id)
     for thread_id in threads:
@@ -134,6 +140,10 @@ async def erase_user(services: Services, checkpointer: BaseCheckpointSaver[Any],
         PersonalityStore(services.long_term.client, services.redis).delete_user, user_id
     )
     submissions = await forget_submissions(services.redis, user_id)
+    archive = archive_store(services.long_term)
+    archived = await asyncio.to_thread(archive.count, user_id)
+    await asyncio.to_thread(archive.delete_user, user_id)
+    reflection_log = await asyncio.to_thread(ReflectionLog(services.long_term.client).delete_user, user_id)
     api_keys = await ApiKeyStore(services.redis).revoke_user(user_id)
     incidents = await SecurityStore(services.redis).forget_incidents(user_id)
     return ErasureReport(
@@ -147,4 +157,6 @@ async def erase_user(services: Services, checkpointer: BaseCheckpointSaver[Any],
         link_records=link_records,
         personality_states=personality_states,
         ingest_submissions=submissions,
+        archived_memories=archived,
+        reflection_log=reflection_log,
     )

@@ -7,9 +7,13 @@ import json
 import sqlite3
 from pathlib import Path
 
+import numpy as np
 import pytest
 from redis.asyncio import Redis
 
+from graphs.reflection import archive_store
+from memory.outreach import OUTBOX_STREAM
+from memory.records import MemoryRecord
 from memory.short_term import ASSOCIATION_STREAM
 from tests.integration.api_helpers import api_client, make_key
 
@@ -155,11 +159,18 @@ def test_export_then_erase_leaves_nothing_of_the_user(tmp_path: Path, redis_url:
         assert len(export["api_keys"]) == 1 and "cmp_" not in json.dumps(export["api_keys"])
         assert [state["persona"] for state in export["personality"]] == ["default"]
 
+        # what reflection and outreach leave behind: an archived (faded) memory and an undelivered outreach
+        services = client.app.state.services  # type: ignore[attr-defined]
+        faded = MemoryRecord(id=f"faded-{erase_as}", user_id=user, text="An old, faded memory.")
+        archive_store(services.long_term).add(user, [faded], np.full((1, 384), 0.05, dtype=np.float32))
+        asyncio.run(_xadd(redis_url, OUTBOX_STREAM, {"user_id": user, "text": "Thinking of you!"}))
+
         erased = client.delete(f"/v1/users/{user}", headers=own if erase_as == "user" else admin)
         assert erased.status_code == 200, erased.text
         report = erased.json()
-        assert report["memories"] == 2 and report["checkpoint_threads"] == 2 and report["queued_messages"] == 2
-        assert report["api_keys"] == 1 and report["personality_states"] == 1
+        assert report["memories"] == 2 and report["checkpoint_threads"] == 2
+        assert report["api_keys"] == 1 and report["personality_states"] == 1 and report["archived_memories"] == 1
+        assert report["queued_messages"] == 3  # two turns on the association queue, one outreach in the outbox
         # the user's key is revoked with the rest
         assert client.get(f"/v1/users/{user}/export", headers=own).status_code == 401
         after = client.get(f"/v1/users/{user}/export", headers=admin).json()
@@ -172,7 +183,12 @@ def test_export_then_erase_leaves_nothing_of_the_user(tmp_path: Path, redis_url:
         redis = Redis.from_url(redis_url)
         try:
             keys = [key async for key in redis.scan_iter(match=f"*{user}*")]
-            entries = [e for e in await redis.xrange(ASSOCIATION_STREAM) if e[1].get(b"user_id") == user.encode()]
+            entries = [
+                e
+                for stream in (ASSOCIATION_STREAM, OUTBOX_STREAM)
+                for e in await redis.xrange(stream)
+                if e[1].get(b"user_id") == user.encode()
+            ]
             return keys, entries
         finally:
             await redis.aclose()
@@ -224,3 +240,11 @@ def test_personality_shows_the_mood_a_message_moved_and_only_to_its_user(tmp_pat
         assert after["mood"]["pleasure"] > before.json()["mood"]["pleasure"]
         assert client.get("/v1/users/pers-ann/personality", headers=other).status_code == 403
         assert client.get("/v1/users/pers-ann/personality?changes=0", headers=own).status_code == 422
+
+
+async def _xadd(redis_url: str, stream: str, fields: dict[str, str]) -> None:
+    redis = Redis.from_url(redis_url)
+    try:
+        await redis.xadd(stream, fields)  # type: ignore[arg-type]
+    finally:
+        await redis.aclose()
