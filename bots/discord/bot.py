@@ -6,6 +6,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import logging
 from collections.abc import Collection
 
@@ -18,6 +20,7 @@ from bots.common.chat_manager import ChatManager
 from bots.common.clock import Clock, SystemClock
 from bots.common.companion import Companion, quiet_durability_warning
 from bots.common.errors import PlatformUnavailableError
+from bots.common.outbox import OutboxConsumer
 from bots.common.relationships import RelationshipStore
 from bots.common.tokens import discord_token
 from companion.errors import CompanionError, ConfigurationError, InvalidInputError, RateLimitedError
@@ -130,9 +133,21 @@ async def run_discord_bot(settings: Settings, *, sync_commands: bool = True) -> 
             clock=clock,
             sync_commands=sync_commands,
         )
+
+        async def deliver(discord_user_id: str, text: str) -> str:
+            await bot.wait_until_ready()
+            return await bot.deliver_outreach(int(discord_user_id), text)
+
+        outbox = OutboxConsumer(services.redis, platform=PLATFORM, deliver=deliver)
         try:
             async with bot:
-                await bot.start(token)
+                delivering = asyncio.create_task(outbox.run())
+                try:
+                    await bot.start(token)
+                finally:
+                    delivering.cancel()
+                    with contextlib.suppress(asyncio.CancelledError):
+                        await delivering
         except (aiohttp.ClientConnectionError, TimeoutError) as exc:
             raise PlatformUnavailableError(f"cannot reach Discord: {exc}") from None
         except discord.LoginFailure:

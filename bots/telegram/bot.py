@@ -23,10 +23,11 @@ from bots.common.chat_manager import ChatManager
 from bots.common.clock import Clock, SystemClock
 from bots.common.companion import Companion, quiet_durability_warning
 from bots.common.errors import PlatformUnavailableError
+from bots.common.outbox import OutboxConsumer
 from bots.common.relationships import RelationshipStore
 from bots.common.response_flow import ResponseFlow
 from bots.common.tokens import telegram_token
-from bots.telegram.chats import PLATFORM, recheck_chats
+from bots.telegram.chats import PLATFORM, deliver_outreach, recheck_chats
 from bots.telegram.routers import commands, conversation, errors, forget, membership
 from companion.errors import ConfigurationError
 from companion.settings import Settings
@@ -122,12 +123,19 @@ async def run_telegram_bot(settings: Settings) -> None:
         logger.info("Telegram bot @%s is running", me.username)
         dispatcher = build_dispatcher(companion=companion, redis=services.redis, admin_ids=settings.admin_ids)
         recheck = asyncio.create_task(recheck_periodically(bot, dispatcher, interval=RECHECK_INTERVAL_SECONDS))
+        relations: RelationshipStore = dispatcher["relations"]
+
+        async def deliver(telegram_user_id: str, text: str) -> str:
+            return await deliver_outreach(bot, relations, int(telegram_user_id), text)
+
+        outbox = asyncio.create_task(OutboxConsumer(services.redis, platform=PLATFORM, deliver=deliver).run())
         try:
             await dispatcher.start_polling(
                 bot, allowed_updates=dispatcher.resolve_used_update_types(), handle_signals=False
             )
         finally:
-            recheck.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await recheck
+            for task in (recheck, outbox):
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
             await bot.session.close()
