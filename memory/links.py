@@ -3,8 +3,8 @@
 What background association and ingestion write next to the memories lives in Chroma (the source of truth), in
 one *links* collection per user.
 
-Per-user isolation follows ``memory/long_term.py``'s rule in one place: the only way to reach a collection is
-``_collection(user_id)``, which derives it from the id (``collection_name(user_id, namespace="<ns>-links")``);
+Per-user isolation is ``memory/long_term.py``'s, in the same one place: the only way to reach a collection is
+``UserCollections.get(user_id)``, which derives it from the id (namespace ``<ns>-links``);
 every public method takes the user id, and every record read back is checked to carry that user id.
 
 Records (``type`` metadata, ids deterministic so writing the same thing twice leaves one record):
@@ -23,7 +23,6 @@ from __future__ import annotations
 
 import json
 import logging
-import threading
 from collections.abc import Iterable, Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Any, cast
@@ -32,11 +31,8 @@ import numpy as np
 from chromadb.api import ClientAPI
 from chromadb.api.models.Collection import Collection
 from chromadb.api.types import Where
-from chromadb.errors import NotFoundError
 
-from companion.errors import StoreUnavailableError
-from memory.long_term import OWNER_KEY, collection_name
-from memory.records import validate_user_id
+from memory.long_term import UserCollections
 
 logger = logging.getLogger(__name__)
 
@@ -110,46 +106,17 @@ class LinkStore:
     def __init__(self, client: ClientAPI, *, namespace: str = "companion") -> None:
         self._client = client
         self._namespace = f"{namespace}-links"
-        self._collections: dict[str, Collection] = {}
-        self._lock = threading.Lock()
+        self._users = UserCollections(client, self._namespace)
 
-    # -- the one place that resolves a user's links collection -------------------------------------------
     def _collection(self, user_id: str, *, create: bool) -> Collection | None:
-        validate_user_id(user_id)
-        cached = self._collections.get(user_id)
-        if cached is not None:
-            return cached
-        name = collection_name(user_id, namespace=self._namespace)
-        with self._lock:
-            try:
-                if create:
-                    collection = self._client.get_or_create_collection(
-                        name, metadata={OWNER_KEY: user_id}, embedding_function=None
-                    )
-                else:
-                    collection = self._client.get_collection(name, embedding_function=None)
-            except NotFoundError:
-                return None
-            except Exception as exc:  # chromadb raises many types for I/O problems; report them as one
-                raise StoreUnavailableError(f"Chroma is not usable: {exc}") from exc
-            self._collections[user_id] = collection
-            return collection
+        return self._users.get(user_id, create=create)
 
     def delete_user(self, user_id: str) -> int:
         """Delete every link record of ``user_id`` (versions, relations, outcomes, raw transcripts, summaries).
 
         Returns how many records there were.
         """
-        collection = self._collection(user_id, create=False)
-        if collection is None:
-            return 0
-        count = collection.count()
-        self._collections.pop(user_id, None)
-        try:
-            self._client.delete_collection(collection_name(user_id, namespace=self._namespace))
-        except (NotFoundError, ValueError):
-            return 0
-        return count
+        return self._users.drop(user_id) or 0
 
     def _get(self, user_id: str, *, ids: list[str] | None = None, where: Where | None = None) -> list[dict[str, Any]]:
         collection = self._collection(user_id, create=False)

@@ -40,44 +40,72 @@ def collection_name(user_id: str, *, namespace: str = "companion") -> str:
     return f"{namespace}-u-{digest}"
 
 
+class UserCollections:
+    """The one place that resolves a user's Chroma collection, in one namespace (memories, links, archive, log).
+
+    The collection is derived from the user id (``collection_name``) and carries the owner in its metadata; the
+    stores built on this class never reach a collection any other way.
+    """
+
+    def __init__(self, client: ClientAPI, namespace: str, *, configuration: dict[str, Any] | None = None) -> None:
+        self.client = client
+        self.namespace = namespace
+        self._configuration = configuration
+        self._cache: dict[str, Collection] = {}
+        self._lock = threading.Lock()
+
+    def get(self, user_id: str, *, create: bool) -> Collection | None:
+        """The collection of ``user_id``; ``None`` if it does not exist and ``create`` is false."""
+        validate_user_id(user_id)
+        cached = self._cache.get(user_id)
+        if cached is not None:
+            return cached
+        name = collection_name(user_id, namespace=self.namespace)
+        with self._lock:
+            try:
+                if create:
+                    extra: dict[str, Any] = {"configuration": self._configuration} if self._configuration else {}
+                    collection = self.client.get_or_create_collection(
+                        name, metadata={OWNER_KEY: user_id}, embedding_function=None, **extra
+                    )
+                else:
+                    collection = self.client.get_collection(name, embedding_function=None)
+            except NotFoundError:
+                return None
+            except Exception as exc:  # chromadb raises many types for I/O problems; report them as one
+                raise StoreUnavailableError(f"Chroma is not usable: {exc}") from exc
+            self._cache[user_id] = collection
+            return collection
+
+    def drop(self, user_id: str) -> int | None:
+        """Delete the collection of ``user_id``; returns how many records it held, or ``None`` if there was none."""
+        collection = self.get(user_id, create=False)
+        self._cache.pop(user_id, None)
+        if collection is None:
+            return None
+        count = collection.count()
+        try:
+            self.client.delete_collection(collection_name(user_id, namespace=self.namespace))
+        except (NotFoundError, ValueError):
+            return None
+        return count
+
+
 class LongTermStore:
     """Chroma-backed long-term memory, scoped per user."""
 
     def __init__(self, client: ClientAPI, *, namespace: str = "companion") -> None:
         self._client = client
         self._namespace = namespace
-        self._collections: dict[str, Collection] = {}
-        self._lock = threading.Lock()
+        self._users = UserCollections(client, namespace, configuration={"hnsw": {"space": "cosine"}})
 
     @property
     def client(self) -> ClientAPI:
         """The Chroma client (other durable records of the project, like personality states, share it)."""
         return self._client
 
-    # -- the one place that resolves a user's collection -------------------------------------------------
     def _collection(self, user_id: str, *, create: bool) -> Collection | None:
-        validate_user_id(user_id)
-        cached = self._collections.get(user_id)
-        if cached is not None:
-            return cached
-        name = collection_name(user_id, namespace=self._namespace)
-        with self._lock:
-            try:
-                if create:
-                    collection = self._client.get_or_create_collection(
-                        name,
-                        metadata={OWNER_KEY: user_id},
-                        configuration={"hnsw": {"space": "cosine"}},
-                        embedding_function=None,
-                    )
-                else:
-                    collection = self._client.get_collection(name, embedding_function=None)
-            except NotFoundError:
-                return None
-            except Exception as exc:  # chromadb raises many types for I/O problems; report them as one
-                raise StoreUnavailableError(f"Chroma is not usable: {exc}") from exc
-            self._collections[user_id] = collection
-            return collection
+        return self._users.get(user_id, create=create)
 
     def _checked(self, user_id: str, records: list[MemoryRecord]) -> list[MemoryRecord]:
         kept = [record for record in records if record.user_id == user_id]
@@ -248,13 +276,7 @@ class LongTermStore:
 
     def delete_user(self, user_id: str) -> bool:
         """Delete every memory of ``user_id``; returns whether there was anything."""
-        validate_user_id(user_id)
-        self._collections.pop(user_id, None)
-        try:
-            self._client.delete_collection(collection_name(user_id, namespace=self._namespace))
-        except (NotFoundError, ValueError):
-            return False
-        return True
+        return self._users.drop(user_id) is not None
 
     def delete(self, user_id: str, memory_id: str) -> bool:
         """Delete one memory of ``user_id``; returns whether it existed (and was theirs)."""

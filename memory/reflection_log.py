@@ -3,8 +3,8 @@
 Consolidations, conflicts and their resolutions, archived memories, and the user's reflection bookkeeping. Every
 entry is a JSON document, so every decision can be read back and undone.
 
-Per-user isolation follows ``memory/long_term.py``'s rule: the only way to a collection is ``_collection(user_id)``,
-derived from the id (``collection_name(user_id, namespace="<ns>-reflection")``); every public method takes the user
+Per-user isolation is ``memory/long_term.py``'s: the only way to a collection is ``UserCollections.get(user_id)``,
+derived from the id (namespace ``<ns>-reflection``); every public method takes the user
 id and every entry read back is checked to carry it.
 
 Entries (``type`` metadata; ids are deterministic, so re-running a pass that died half-way writes each entry once):
@@ -24,7 +24,6 @@ from __future__ import annotations
 
 import json
 import logging
-import threading
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, cast
@@ -33,11 +32,8 @@ import numpy as np
 from chromadb.api import ClientAPI
 from chromadb.api.models.Collection import Collection
 from chromadb.api.types import Where
-from chromadb.errors import NotFoundError
 
-from companion.errors import StoreUnavailableError
-from memory.long_term import OWNER_KEY, WRITE_BATCH, collection_name
-from memory.records import validate_user_id
+from memory.long_term import WRITE_BATCH, UserCollections
 
 logger = logging.getLogger(__name__)
 
@@ -66,42 +62,14 @@ class ReflectionLog:
     def __init__(self, client: ClientAPI, *, namespace: str = "companion") -> None:
         self._client = client
         self._namespace = f"{namespace}-reflection"
-        self._collections: dict[str, Collection] = {}
-        self._lock = threading.Lock()
+        self._users = UserCollections(client, self._namespace)
 
     def _collection(self, user_id: str, *, create: bool) -> Collection | None:
-        validate_user_id(user_id)
-        cached = self._collections.get(user_id)
-        if cached is not None:
-            return cached
-        name = collection_name(user_id, namespace=self._namespace)
-        with self._lock:
-            try:
-                if create:
-                    collection = self._client.get_or_create_collection(
-                        name, metadata={OWNER_KEY: user_id}, embedding_function=None
-                    )
-                else:
-                    collection = self._client.get_collection(name, embedding_function=None)
-            except NotFoundError:
-                return None
-            except Exception as exc:  # chromadb raises many types for I/O problems; report them as one
-                raise StoreUnavailableError(f"Chroma is not usable: {exc}") from exc
-            self._collections[user_id] = collection
-            return collection
+        return self._users.get(user_id, create=create)
 
     def delete_user(self, user_id: str) -> int:
         """Delete every logged decision of ``user_id``; returns how many there were."""
-        collection = self._collection(user_id, create=False)
-        if collection is None:
-            return 0
-        count = collection.count()
-        self._collections.pop(user_id, None)
-        try:
-            self._client.delete_collection(collection_name(user_id, namespace=self._namespace))
-        except (NotFoundError, ValueError):
-            return 0
-        return count
+        return self._users.drop(user_id) or 0
 
     def put(self, user_id: str, entries: Sequence[LogEntry]) -> None:
         """Write (or overwrite) entries."""
