@@ -172,8 +172,8 @@ class AssociationWorker:
         for entry in entries:
             try:
                 result.ingested += await self.implicator(entry.entry_id, entry.fields)
-            except InvalidInputError as exc:
-                await self.queue.dead_letter([entry], str(exc))
+            except (InvalidInputError, ValueError) as exc:  # an unreadable batch (bad user id, time, JSON)
+                await self.queue.dead_letter([entry], f"{type(exc).__name__}: {exc}".splitlines()[0])
                 result.dead += 1
                 continue
             await self.queue.ack([entry.entry_id])

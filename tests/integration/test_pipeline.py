@@ -100,3 +100,19 @@ async def test_a_group_chat_overflow_becomes_memories_of_each_author_exactly_onc
     fields = {"kind": "chat_batch", "platform": "telegram", "chat_id": "g-1", "messages": messages}
     assert await implicate_chat_batch(redis, links, entry_id, fields) == 0
     assert await implicate_chat_batch(redis, links, "another-entry", fields) == 2  # the check is real
+
+
+async def test_an_unreadable_chat_batch_goes_to_the_dead_letters_and_the_worker_goes_on(
+    redis: Redis, long_term: LongTermStore, links: LinkStore, embedder: Embedder
+) -> None:
+    bad_time = json.dumps([{"user_id": "telegram:5", "author": "x", "text": "hello", "ts": "yesterday-ish"}])
+    await redis.xadd(
+        ASSOCIATION_STREAM, {"kind": "chat_batch", "platform": "telegram", "chat_id": "g", "messages": "{"}
+    )
+    await redis.xadd(
+        ASSOCIATION_STREAM, {"kind": "chat_batch", "platform": "telegram", "chat_id": "g", "messages": bad_time}
+    )
+    result = await make_worker(redis, long_term, links, embedder).drain()
+    assert result.dead == 2 and result.processed == 0
+    dead = await redis.xrange(f"{ASSOCIATION_STREAM}:dead")
+    assert len(dead) == 2 and all(b"error" in fields for _, fields in dead)
