@@ -21,9 +21,7 @@ twice:
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
-import signal
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
@@ -35,6 +33,7 @@ from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
 from companion.errors import CompanionError
+from companion.signals import stop_on_signals
 from memory.outreach import OutreachStore
 from memory.short_term import ShortTermStore
 
@@ -178,10 +177,7 @@ async def run_scheduler(
     from apscheduler.schedulers.asyncio import AsyncIOScheduler
 
     stop = stop or asyncio.Event()
-    loop = asyncio.get_running_loop()
-    for signum in (signal.SIGINT, signal.SIGTERM):
-        with contextlib.suppress(NotImplementedError, RuntimeError):
-            loop.add_signal_handler(signum, stop.set)
+    stop_on_signals(stop)
 
     async def fire() -> None:
         try:

@@ -15,10 +15,8 @@ per-user lock keeps two workers from updating one user's memories at the same ti
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import os
-import signal
 import socket
 import time
 import uuid
@@ -32,6 +30,7 @@ from redis.exceptions import LockError, RedisError
 from tenacity import AsyncRetrying, retry_if_not_exception_type, stop_after_attempt, wait_exponential
 
 from companion.errors import CompanionError, InvalidInputError
+from companion.signals import stop_on_signals
 from graphs.association import associate
 from memory.association_queue import AssociationQueue, Entry
 from memory.records import validate_user_id
@@ -263,10 +262,7 @@ async def run_scheduled(
     from apscheduler.schedulers.asyncio import AsyncIOScheduler
 
     stop = stop or asyncio.Event()
-    loop = asyncio.get_running_loop()
-    for signum in (signal.SIGINT, signal.SIGTERM):
-        with contextlib.suppress(NotImplementedError, RuntimeError):
-            loop.add_signal_handler(signum, stop.set)
+    stop_on_signals(stop)
 
     async def process() -> None:
         try:
