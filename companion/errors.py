@@ -68,3 +68,9 @@ class InjectionBlockedError(CompanionError):
     def __init__(self, message: str, *, retry_after: float) -> None:
         super().__init__(message)
         self.retry_after = retry_after
+
+
+class UserBusyError(CompanionError):
+    """Another process holds the user's memories (e.g. the association worker); try again shortly."""
+
+    exit_code = 3

@@ -76,12 +76,21 @@ def reflect_command(args: argparse.Namespace, settings: Settings) -> int:
 async def _reflect(args: argparse.Namespace, settings: Settings, now: float | None, tasks: list[str] | None) -> int:
     from companion.services import open_services
     from graphs.reflection import build_graph_from_services, run_reflection
+    from memory.association_queue import AssociationQueue
 
     async with open_services(settings) as services:
         graph = build_graph_from_services(services)
         with console.status(f"reflecting on {escape(args.user)}'s memories", spinner="dots"):
-            state = await run_reflection(graph, user_id=args.user, now=now, tasks=tasks, persona=settings.persona)
-    keys = ("now", "tasks", "consolidations", "conflicts", "forgetting", "personality")
+            state = await run_reflection(
+                graph,
+                user_id=args.user,
+                now=now,
+                tasks=tasks,
+                persona=settings.persona,
+                lock=AssociationQueue(services.redis),
+                lock_seconds=settings.association_lock_seconds,
+            )
+    keys = ("now", "tasks", "consolidations", "conflicts", "clarifications", "forgetting", "personality")
     _print({"user": args.user, **{key: state[key] for key in keys if key in state}}, args.json)
     return 0
 

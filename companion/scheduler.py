@@ -209,21 +209,32 @@ def build_runner(services: Any) -> JobRunner:
     """A ``JobRunner`` over a process's live services (the reflection and proactive graphs)."""
     from graphs import proactive as proactive_graph
     from graphs import reflection as reflection_graph
+    from memory.association_queue import AssociationQueue
     from memory.personality_store import PersonalityStore
     from nodes.reflection import NIGHTLY_TASKS
     from tools.personality_time import advance_personality
 
     reflection = reflection_graph.build_graph_from_services(services)
+    user_lock = AssociationQueue(services.redis)  # reflection never runs while association updates the user
+    lock_seconds = services.settings.association_lock_seconds
     proactive = proactive_graph.build_graph_from_services(services)
     persona = services.settings.persona
 
     async def reflect(user_id: str, now: float) -> dict[str, Any]:
         return await reflection_graph.run_reflection(
-            reflection, user_id=user_id, now=now, tasks=list(NIGHTLY_TASKS), persona=persona
+            reflection,
+            user_id=user_id,
+            now=now,
+            tasks=list(NIGHTLY_TASKS),
+            persona=persona,
+            lock=user_lock,
+            lock_seconds=lock_seconds,
         )
 
     async def forget(user_id: str, now: float) -> dict[str, Any]:
-        return await reflection_graph.run_reflection(reflection, user_id=user_id, now=now, tasks=["forget"])
+        return await reflection_graph.run_reflection(
+            reflection, user_id=user_id, now=now, tasks=["forget"], lock=user_lock, lock_seconds=lock_seconds
+        )
 
     async def reach_out(user_ids: list[str], now: float) -> list[dict[str, Any]]:
         return await proactive_graph.run_proactive_pass(proactive, user_ids, now=now, persona=persona)

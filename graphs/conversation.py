@@ -14,6 +14,9 @@ without a guard the three loaders join straight into ``appraise``.
 ``retrieve_memories`` (embed + Chroma + MMR) run in parallel. ``detect_emotion`` reuses the message embedding;
 ``appraise`` moves the mood before the reply is written, and the persona prompt carries it. The turn is written to
 Chroma (source of truth) before Redis; the Redis step also queues the message for background association.
+
+Reflection's clarification questions (``nodes/clarification.py``): ``load_clarification`` (one Redis read of the
+user's queue) joins the loaders, and ``settle_clarification`` runs beside ``store_long_term`` after ``respond``.
 """
 
 from __future__ import annotations
@@ -27,12 +30,15 @@ from langgraph.checkpoint.base import BaseCheckpointSaver
 from langgraph.graph import END, START, StateGraph
 from langgraph.graph.state import CompiledStateGraph
 
+from memory.clarifications import ClarificationQueue
 from memory.embeddings import Embedder
 from memory.long_term import LongTermStore
 from memory.personality_store import PersonalityStore
 from memory.records import validate_conversation_id, validate_user_id
+from memory.reflection_log import ReflectionLog
 from memory.security import SecurityStore
 from memory.short_term import ShortTermStore
+from nodes.clarification import load_clarification, settle_clarification
 from nodes.conversation import (
     Context,
     ConversationState,
@@ -71,6 +77,8 @@ def build_graph(
     personality_store: PersonalityStore | None = None,
     detector: Detector | None = None,
     importance_model: BaseChatModel | None = None,
+    clarifications: ClarificationQueue | None = None,
+    reflection_log: ReflectionLog | None = None,
 ) -> CompiledStateGraph[Any, Any, Any, Any]:
     """Compile the conversation graph over the given services.
 
@@ -79,6 +87,9 @@ def build_graph(
     to ``appraise``. ``personality_store`` defaults to one over the long-term store's Chroma and the short-term
     store's Redis; ``detector`` to the committed local one. ``importance_model`` (usually the chat model) scores
     importance and category with the seed's prompt while the reply is written; without it the local scores stand.
+    ``clarifications`` and ``reflection_log`` (defaults: over the same Redis and Chroma) carry reflection's
+    questions: ``load_clarification`` reads the user's queue beside the other loaders, the reply asks a queued
+    question, and ``settle_clarification`` marks it asked or settles the conflict with the user's answer.
     """
     store = personality_store or PersonalityStore(long_term.client, short_term.redis)
     detector = detector or load_detector()
@@ -89,6 +100,12 @@ def build_graph(
         "retrieve_memories", partial(retrieve_memories, long_term=long_term, embedder=embedder, k=retrieval_k)
     )
     graph.add_node("load_personality", partial(load_personality, store=store))
+    queue = clarifications or ClarificationQueue(short_term.redis)
+    graph.add_node("load_clarification", partial(load_clarification, queue=queue))
+    settle = partial(
+        settle_clarification, queue=queue, long_term=long_term, log=reflection_log or ReflectionLog(long_term.client)
+    )
+    graph.add_node("settle_clarification", settle)
     graph.add_node("detect_emotion", partial(detect_emotion, detector=detector))
     graph.add_node("appraise", appraise)
     graph.add_node("respond", partial(respond, chat_model=chat_model))
@@ -99,8 +116,9 @@ def build_graph(
     graph.add_edge("admit_message", "load_context")
     graph.add_edge("admit_message", "load_personality")
     graph.add_edge("admit_message", "retrieve_memories")
+    graph.add_edge("admit_message", "load_clarification")
     graph.add_edge("retrieve_memories", "detect_emotion")
-    joined = ["load_context", "load_personality", "detect_emotion"]
+    joined = ["load_context", "load_personality", "detect_emotion", "load_clarification"]
     if security is None:
         graph.add_edge(joined, "appraise")
     else:
@@ -110,6 +128,8 @@ def build_graph(
         graph.add_conditional_edges("screen_message", route_after_screen, {"respond": "appraise", "defend": "defend"})
         graph.add_edge("defend", END)
     graph.add_edge("appraise", "respond")
+    graph.add_edge("respond", "settle_clarification")
+    graph.add_edge("settle_clarification", END)
     if importance_model is not None:
         graph.add_node("score_importance", partial(score_importance, chat_model=importance_model))
         graph.add_edge("detect_emotion", "score_importance")

@@ -1,10 +1,16 @@
 """The reflection graph: what the companion does with a user's memories while they are away.
 
-    start_run ─?─> consolidate ─?─> conflicts ─?─> personality ─?─> forget ─?─> END
+    start_run ─?─> consolidate ─?─> conflicts -> ask_user ─?─> personality ─?─> forget ─?─> END
 
 Each arrow marked ``?`` is the routing function ``next_task``: a run does only the tasks it is given (the nightly
 03:00 run: consolidate, conflicts, personality; the 04:00 run: forget), in this order. See ``nodes/reflection.py``
 for what each task does and ``tools/reflection.py`` for the numbers (clustering, strategies, forgetting curve).
+``ask_user`` follows every conflicts task: it queues the questions of conflicts awaiting the user for their next
+conversation and, with a chat model, settles the ones whose recorded answer the local rules could not read
+(``tools/clarification.py``).
+
+A run holds the association worker's per-user lock (``run_reflection(..., lock=...)``), so reflection and
+association never update one user's memories at the same time.
 """
 
 from __future__ import annotations
@@ -18,6 +24,8 @@ from langchain_core.runnables import RunnableConfig
 from langgraph.graph import END, START, StateGraph
 from langgraph.graph.state import CompiledStateGraph
 
+from memory.association_queue import AssociationQueue
+from memory.clarifications import ClarificationQueue
 from memory.embeddings import Embedder
 from memory.long_term import LongTermStore
 from memory.personality_store import PersonalityStore
@@ -29,6 +37,7 @@ from nodes.reflection import (
     Context,
     ReflectionInput,
     ReflectionState,
+    ask_user,
     consolidate,
     detect_conflicts,
     evolve_personality,
@@ -53,11 +62,12 @@ def build_graph(
     embedder: Embedder,
     chat_model: BaseChatModel | None = None,
     personality_store: PersonalityStore | None = None,
+    clarifications: ClarificationQueue | None = None,
 ) -> CompiledStateGraph[Any, Any, Any, Any]:
     """Compile the reflection graph over the given services.
 
     ``personality_store`` defaults to one over the long-term store's Chroma and the short-term store's Redis (the
-    conversation graph's default too).
+    conversation graph's default too); ``clarifications`` to the queue in the short-term store's Redis.
     """
     personality = personality_store or PersonalityStore(long_term.client, short_term.redis)
     graph = StateGraph(ReflectionState, context_schema=Context, input_schema=ReflectionInput)
@@ -68,11 +78,14 @@ def build_graph(
     )
     graph.add_node("conflicts", partial(detect_conflicts, long_term=long_term, log=log, chat_model=chat_model))
     graph.add_node("personality", partial(evolve_personality, store=personality))
+    queue = clarifications or ClarificationQueue(short_term.redis)
+    graph.add_node("ask_user", partial(ask_user, long_term=long_term, log=log, queue=queue, chat_model=chat_model))
     graph.add_node("forget", partial(forget, long_term=long_term, archive=archive, short_term=short_term, log=log))
     graph.add_edge(START, "start_run")
     routes: dict[Hashable, str] = {END: END}
     routes.update({task: task for task in TASKS})
-    for node in ("start_run", *TASKS):
+    graph.add_edge("conflicts", "ask_user")
+    for node in ("start_run", *(task for task in TASKS if task != "conflicts"), "ask_user"):
         graph.add_conditional_edges(node, next_task, routes)
     return graph.compile(name=GRAPH_NAME)
 
@@ -109,13 +122,23 @@ async def run_reflection(
     now: float | None = None,
     tasks: list[str] | None = None,
     persona: str = "default",
+    lock: AssociationQueue | None = None,
+    lock_seconds: float = 30.0,
 ) -> dict[str, Any]:
-    """Run reflection for one user and return the final state (the run's report)."""
+    """Run reflection for one user and return the final state (the run's report).
+
+    With ``lock`` (the association queue), the run holds that user's association lock from start to end (renewed
+    every ``lock_seconds / 3`` s), so the association worker never updates the same memories meanwhile; it waits
+    up to ``2 × lock_seconds`` for a worker holding it, then raises ``UserBusyError``.
+    """
     validate_user_id(user_id)
     payload: dict[str, Any] = {}
     if now is not None:
         payload["now"] = now
     if tasks is not None:
         payload["tasks"] = tasks
-    result = await graph.ainvoke(payload, context=Context(user_id=user_id, persona=persona))
-    return dict(result)
+    context = Context(user_id=user_id, persona=persona)
+    if lock is None:
+        return dict(await graph.ainvoke(payload, context=context))
+    async with lock.hold(user_id, timeout=lock_seconds):
+        return dict(await graph.ainvoke(payload, context=context))

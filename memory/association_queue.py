@@ -6,7 +6,8 @@ Keys (under ``companion:``):
 
 - ``stream:association``             entries ``{user_id, memory_id, conversation_id, created_at}``
 - ``stream:association:dead``        entries that failed every retry: the original fields + ``error``, ``source_id``
-- ``assoc:lock:{<user>}``            held while a worker processes that user's messages (one writer per user)
+- ``assoc:lock:{<user>}``            held while a worker processes that user's messages, or while reflection
+                                     runs for that user (one writer of a user's memories at a time)
 - ``assoc:workers``                  hash consumer -> JSON heartbeat ``{at, pid, host, processed}``
 - ``assoc:stats:<YYYY-MM-DD>``       hash processed/created/versioned/related/skipped/failed/dead (UTC day)
 - ``rl/assoc-llm``                   the ``limits`` moving window of LLM calls (5 per minute by default)
@@ -17,10 +18,14 @@ written; entries a dead worker left pending are reclaimed with ``XAUTOCLAIM`` on
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import json
+import logging
 import os
 import socket
 import time
+from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -29,9 +34,12 @@ from limits.aio.storage import RedisStorage
 from limits.aio.strategies import MovingWindowRateLimiter
 from redis.asyncio import Redis
 from redis.asyncio.lock import Lock
-from redis.exceptions import ResponseError
+from redis.exceptions import LockError, ResponseError
 
+from companion.errors import UserBusyError
 from memory.short_term import ASSOCIATION_STREAM, PREFIX
+
+logger = logging.getLogger(__name__)
 
 DEAD_LETTER_STREAM = f"{ASSOCIATION_STREAM}:dead"
 GROUP = "association"
@@ -166,6 +174,35 @@ class AssociationQueue:
     def lock(self, user_id: str, *, timeout: float) -> Lock:
         """The per-user processing lock (expires after ``timeout`` s if its holder dies)."""
         return self.redis.lock(lock_key(user_id), timeout=timeout, blocking_timeout=timeout * 2)
+
+    @contextlib.asynccontextmanager
+    async def hold(self, user_id: str, *, timeout: float, wait: float | None = None) -> AsyncIterator[None]:
+        """Hold the per-user lock for as long as the block runs, however long that is (reflection's runs).
+
+        The lock is extended every ``timeout / 3`` s while the block runs, so a long run keeps it, and it expires
+        ``timeout`` s after a holder that died. Waits up to ``wait`` s (default ``2 × timeout``) for the current
+        holder, then raises ``UserBusyError``.
+        """
+        lock = self.lock(user_id, timeout=timeout)
+        if not await lock.acquire(blocking_timeout=timeout * 2 if wait is None else wait):
+            raise UserBusyError(f"the memories of user {user_id!r} are being updated by another process; try again")
+
+        async def keep() -> None:
+            while True:
+                await asyncio.sleep(timeout / 3)
+                await lock.reacquire()
+
+        keeper = asyncio.create_task(keep())
+        try:
+            yield
+        finally:
+            keeper.cancel()
+            with contextlib.suppress(asyncio.CancelledError, LockError):
+                await keeper
+            try:
+                await lock.release()
+            except LockError:  # it expired (the keeper could not reach Redis): nothing to release
+                logger.warning("the per-user lock of a reflection run expired before the run ended")
 
     async def count(self, counts: dict[str, int], *, day: str | None = None) -> None:
         """Add to today's stats."""

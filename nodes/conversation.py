@@ -42,6 +42,7 @@ from prompts.conversation import (
     OFFLINE_RECALL_ITEM,
     OFFLINE_RECALL_REPLY,
 )
+from tools.clarification import ask_in_system_prompt, ask_offline, question_to_ask
 from tools.recall import recall
 
 #: The offline responder quotes at most this many memories, and only those at least this similar.
@@ -104,6 +105,7 @@ class ConversationState(TypedDict):
     personality: NotRequired[dict[str, Any]]  # companion.personality.state.PersonalityState.to_dict()
     personality_source: NotRequired[str]  # "redis", "chroma" or "new"
     mood: NotRequired[dict[str, Any]]  # PAD, label and the appraisal's change (rule, cause, delta)
+    clarification: NotRequired[dict[str, Any] | None]  # reflection's question, asked or answered
     timings_ms: Annotated[NotRequired[dict[str, float]], merge_timings]
 
 
@@ -205,6 +207,8 @@ async def respond(
     memories = state.get("memories", [])
     if chat_model is None:
         reply, responder = offline_reply(memories), "offline"
+        if (question := question_to_ask(state)) is not None:
+            reply = f"{reply} {ask_offline(question)}"
     else:
         try:
             response = await chat_model.ainvoke(build_messages(state))
@@ -296,6 +300,8 @@ def build_messages(state: ConversationState) -> list[AnyMessage]:
             persona_description=DEFAULT_PERSONA_DESCRIPTION,
             memories=memory_lines,
         )
+    if (question := question_to_ask(state)) is not None:
+        system += ask_in_system_prompt(question)
     messages: list[AnyMessage] = [SystemMessage(system)]
     for turn in state.get("context", []):
         messages.append(HumanMessage(turn["content"]) if turn["role"] == "user" else AIMessage(turn["content"]))

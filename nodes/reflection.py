@@ -28,6 +28,7 @@ from langgraph.runtime import Runtime
 from pydantic import BaseModel, Field, ValidationError
 
 from companion.errors import ChatModelError, InvalidInputError
+from memory.clarifications import ClarificationQueue
 from memory.embeddings import Embedder
 from memory.long_term import LongTermStore
 from memory.personality_store import PersonalityStore
@@ -40,6 +41,7 @@ from prompts.reflection import (
     CONSOLIDATION_LINE,
     CONSOLIDATION_PROMPT,
 )
+from tools.clarification import apply_answer, choice_from_model, queued_from_log
 from tools.personality_time import advance_personality
 from tools.reflection import (
     CONFLICT_SIMILARITY,
@@ -97,6 +99,7 @@ class ReflectionState(TypedDict):
     conflicts: NotRequired[list[dict[str, Any]]]
     forgetting: NotRequired[dict[str, Any]]
     personality: NotRequired[dict[str, Any]]
+    clarifications: NotRequired[dict[str, Any]]
 
 
 # -- routing -------------------------------------------------------------------------------------------------
@@ -336,6 +339,41 @@ def settle(
     return LogEntry(conflict_id(older.id, newer.id), "conflict", status, now, data), changed
 
 
+async def ask_user(
+    state: ReflectionState,
+    runtime: Runtime[Context],
+    *,
+    long_term: LongTermStore,
+    log: ReflectionLog,
+    queue: ClarificationQueue,
+    chat_model: BaseChatModel | None,
+) -> dict[str, Any]:
+    """Queue the questions of conflicts awaiting the user; with a chat model, settle recorded unclear answers.
+
+    The queue is made to match the log: questions of conflicts no longer awaiting the user (reverted meanwhile)
+    are dropped, and ones Redis lost are queued again (a question already queued keeps its "asked" mark).
+    """
+    import asyncio
+
+    user_id, now = runtime.context.user_id, state["now"]
+    settled: list[dict[str, Any]] = []
+    if chat_model is not None:
+        for entry in await asyncio.to_thread(log.entries, user_id, type="conflict", status="answered"):
+            choice = await asyncio.to_thread(choice_from_model, chat_model, entry)
+            if choice is not None:
+                settled.append(
+                    await asyncio.to_thread(
+                        apply_answer, long_term, log, user_id, entry.id, choice=choice, now=now, resolved_by="llm"
+                    )
+                )
+    waiting = await asyncio.to_thread(queued_from_log, log, user_id)
+    wanted = {item.conflict_id for item in waiting}
+    for stale in [item for item in await queue.pending(user_id) if item.conflict_id not in wanted]:
+        await queue.remove(user_id, stale.conflict_id)
+    queued = await queue.queue(user_id, waiting)
+    return {"clarifications": {"waiting": len(waiting), "newly_queued": queued, "answers_settled": settled}}
+
+
 # -- personality -----------------------------------------------------------------------------------------------
 async def evolve_personality(
     state: ReflectionState, runtime: Runtime[Context], *, store: PersonalityStore
@@ -414,5 +452,5 @@ def _day(timestamp: float) -> str:
 
 def summary_json(state: dict[str, Any]) -> str:
     """The run's results as one JSON line (for logs and the CLI)."""
-    keys = ("now", "tasks", "done", "consolidations", "conflicts", "forgetting", "personality")
+    keys = ("now", "tasks", "done", "consolidations", "conflicts", "clarifications", "forgetting", "personality")
     return json.dumps({key: state[key] for key in keys if key in state}, ensure_ascii=False)

@@ -28,3 +28,25 @@ Answer with one JSON object and nothing else, with the keys:
 CLARIFICATION_QUESTION = (
     "Earlier you told me \u201c{older}\u201d, and later \u201c{newer}\u201d. Which one is true now?"
 )
+
+#: Added to the chat model's system prompt on the turn that asks a queued clarification question.
+#: Placeholders: question.
+CLARIFICATION_ASK = """
+
+SOMETHING TO CLEAR UP: two things the user told you contradict each other. Reply to their message first, then \
+ask them about it once, naturally and in your own words (do not quote this note): {question}"""
+
+#: Appended to the (labelled) offline reply on the turn that asks a queued question. Placeholders: question.
+OFFLINE_CLARIFICATION = "One thing to clear up: {question}"
+
+#: Reflection: the chat model reads the user's answer to a clarification question that the local rules could not
+#: interpret. Placeholders: older, newer, question, answer.
+CLARIFICATION_ANSWER_PROMPT = """A companion noticed two things a user said that contradict each other:
+
+A (said first): {older}
+B (said later): {newer}
+
+It asked: {question}
+The user answered: {answer}
+
+Which statement does the answer say is true now? Answer with exactly one word: A, B or unclear."""

@@ -11,6 +11,7 @@ import nodes.proactive
 import nodes.reflection
 import prompts.proactive
 import prompts.reflection
+import tools.clarification
 
 #: prompt constant -> (module that formats it, expected keys)
 EXPECTED: dict[str, tuple[Any, set[str]]] = {
@@ -18,6 +19,9 @@ EXPECTED: dict[str, tuple[Any, set[str]]] = {
     "CONSOLIDATION_LINE": (nodes.reflection, {"when", "text"}),
     "CONFLICT_CHECK_PROMPT": (nodes.reflection, {"older", "newer", "older_when", "newer_when"}),
     "CLARIFICATION_QUESTION": (nodes.reflection, {"older", "newer"}),
+    "CLARIFICATION_ASK": (tools.clarification, {"question"}),
+    "OFFLINE_CLARIFICATION": (tools.clarification, {"question"}),
+    "CLARIFICATION_ANSWER_PROMPT": (tools.clarification, {"older", "newer", "question", "answer"}),
     "NEED_STARTERS": (nodes.proactive, set()),
     "MEMORY_STARTERS": (nodes.proactive, {"memory"}),
     "TIME_STARTERS": (nodes.proactive, {"part_of_day"}),
