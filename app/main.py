@@ -7,6 +7,7 @@ from contextlib import asynccontextmanager
 
 from fastapi import Depends, FastAPI
 
+import app.routers.outreach as outreach_routes
 from app.deps import reject_unknown_query_parameters
 from app.errors import install_error_handlers
 from app.metrics import install_metrics
@@ -44,6 +45,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     )
     for module in (health, chat, memories, personality, users, admin):
         app.include_router(module.router)
+    app.include_router(outreach_routes.router)
     install_error_handlers(app)
     app.state.metrics = install_metrics(app)
     return app

@@ -212,3 +212,31 @@ class Personality(BaseModel):
     need_trigger: float
     quirks: list[dict[str, Any]] = Field(description="Active quirks with their strength")
     pending_events: list[str] = Field(description="What time alone did since the last message (not saved)")
+
+
+class Outreach(BaseModel):
+    """One proactive message for the user, from the outbox (``companion proactive``), with why it was sent."""
+
+    outreach_id: str
+    text: str
+    trigger: str = Field(description="need_urgency, timing_optimal or interaction_pattern")
+    score: float = Field(description="The final score (0-1) that crossed the threshold")
+    reasons: dict[str, Any] = Field(description="Every score component and factor")
+    persona: str
+    created_at: float = Field(description="When it was sent to the outbox (epoch seconds)")
+
+
+class OutreachPage(BaseModel):
+    """The user's outreach not yet acknowledged through the API (last 30 days), oldest first."""
+
+    user_id: str
+    total: int
+    outreach: list[Outreach]
+
+
+class OutreachAck(BaseModel):
+    """An acknowledged delivery."""
+
+    outreach_id: str
+    delivered: bool
+    delivered_at: float

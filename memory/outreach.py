@@ -6,6 +6,8 @@ Keys (ids wrapped in braces as in ``memory/short_term.py``):
                                              (local hours), ``opt_out`` ("1" = never reach out)
 - ``companion:u:{<user>}:outreach:sent``     sorted set: outreach id -> time sent (pruned after 30 days)
 - ``companion:u:{<user>}:outreach:declined`` time of the user's last decline (a front-end calls ``record_decline``)
+- ``companion:u:{<user>}:outreach:delivered`` sorted set: outreach id -> time the REST app's client acknowledged it
+                                             (the bots acknowledge in their own consumer groups instead)
 - ``companion:stream:outbox``                the outbox: one entry per outreach, for the bots and the REST app
 
 An outbox entry has the string fields ``outreach_id``, ``user_id``, ``persona``, ``text``, ``trigger``
@@ -48,6 +50,11 @@ def sent_key(user_id: str) -> str:
 def declined_key(user_id: str) -> str:
     """Redis key of a user's last decline."""
     return f"{PREFIX}:u:{{{user_id}}}:outreach:declined"
+
+
+def delivered_key(user_id: str) -> str:
+    """Redis sorted set of the user's outreaches acknowledged through the REST app."""
+    return f"{PREFIX}:u:{{{user_id}}}:outreach:delivered"
 
 
 def validate_timezone(name: str) -> str:
@@ -156,6 +163,46 @@ class OutreachStore:
             {"entry_id": _text(entry_id), **{_text(k): _text(v) for k, v in fields.items()}}
             for entry_id, fields in reversed(entries)
         ]
+
+    async def for_user(self, user_id: str, *, since: float = 0.0) -> list[dict[str, str]]:
+        """The user's outbox entries added after ``since`` (wall-clock epoch seconds, as stream ids are), oldest first.
+
+        A scan of the outbox stream, which holds at most 3 outreaches a day per user.
+        """
+        found: list[dict[str, str]] = []
+        start = f"{int(since * 1000)}-0" if since > 0 else "-"
+        while True:
+            batch: list[Any] = await self._call(self.redis.xrange(OUTBOX_STREAM, min=start, max="+", count=1000))
+            for entry_id, fields in batch:
+                decoded = {_text(k): _text(v) for k, v in fields.items()}
+                if decoded.get("user_id") == user_id:
+                    found.append({"entry_id": _text(entry_id), **decoded})
+            if len(batch) < 1000:
+                return found
+            start = "(" + _text(batch[-1][0])
+
+    async def undelivered(self, user_id: str, *, now: float) -> list[dict[str, str]]:
+        """Outreaches of the 30 days before ``now`` (wall clock) not acknowledged through the REST app, oldest first."""
+        since = now - SENT_RETENTION_SECONDS
+        entries = await self.for_user(user_id, since=since)
+        delivered = set(map(_text, await self._call(self.redis.zrangebyscore(delivered_key(user_id), since, "+inf"))))
+        return [entry for entry in entries if entry.get("outreach_id") not in delivered]
+
+    async def acknowledge(self, user_id: str, outreach_id: str, *, now: float) -> float | None:
+        """Mark one of the user's outreaches delivered (idempotent); returns when, or ``None`` if it is not theirs."""
+        key = delivered_key(user_id)
+        already = await self._call(self.redis.zscore(key, outreach_id))
+        if already is not None:
+            return float(already)
+        entries = await self.for_user(user_id, since=now - SENT_RETENTION_SECONDS)
+        if not any(entry.get("outreach_id") == outreach_id for entry in entries):
+            return None
+        async with self.redis.pipeline(transaction=True) as pipe:
+            pipe.zadd(key, {outreach_id: now})
+            pipe.zremrangebyscore(key, "-inf", now - SENT_RETENTION_SECONDS)
+            pipe.expire(key, int(SENT_RETENTION_SECONDS))
+            await self._call(pipe.execute())
+        return now
 
     @staticmethod
     async def _call(awaitable: Any) -> Any:

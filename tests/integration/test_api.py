@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import json
 import sqlite3
+import time
 from pathlib import Path
 
 import numpy as np
@@ -12,7 +13,7 @@ import pytest
 from redis.asyncio import Redis
 
 from graphs.reflection import archive_store
-from memory.outreach import OUTBOX_STREAM
+from memory.outreach import OUTBOX_STREAM, OutreachStore
 from memory.records import MemoryRecord
 from memory.short_term import ASSOCIATION_STREAM
 from tests.integration.api_helpers import api_client, make_key
@@ -56,6 +57,8 @@ def test_a_user_key_never_reaches_another_users_data_on_any_route(tmp_path: Path
             ("GET", "/v1/users/probe-alice/export", None),
             ("DELETE", "/v1/users/probe-alice", None),
             ("GET", "/v1/admin/users", None),
+            ("GET", "/v1/users/probe-alice/outreach", None),
+            ("POST", "/v1/users/probe-alice/outreach/probe-alice:1767225600/ack", None),
         ]
         for method, path, body in probes:
             response = client.request(method, path, json=body, headers=bob)
@@ -248,3 +251,48 @@ async def _xadd(redis_url: str, stream: str, fields: dict[str, str]) -> None:
         await redis.xadd(stream, fields)  # type: ignore[arg-type]
     finally:
         await redis.aclose()
+
+
+def test_outreach_is_listed_until_acknowledged_and_only_to_its_user(tmp_path: Path, redis_url: str) -> None:
+    own, other = make_key(redis_url, user_id="out-ivy"), make_key(redis_url, user_id="out-jon")
+
+    async def send(user_id: str, outreach_id: str, text: str) -> None:
+        redis = Redis.from_url(redis_url)
+        try:
+            entry = {
+                "outreach_id": outreach_id,
+                "user_id": user_id,
+                "persona": "default",
+                "text": text,
+                "trigger": "need_urgency",
+                "score": "0.71",
+                "reasons": {"needs": 0.9},
+                "created_at": "1.0",
+            }
+            await OutreachStore(redis).send(user_id, entry, now=time.time())
+        finally:
+            await redis.aclose()
+
+    asyncio.run(send("out-ivy", "out-ivy:1", "Hey! I was thinking about you."))
+    asyncio.run(send("out-ivy", "out-ivy:2", "How did the interview go?"))
+    asyncio.run(send("out-jon", "out-jon:1", "Jon's own message."))
+    with api_client(tmp_path, redis_url) as client:
+        listing = client.get("/v1/users/out-ivy/outreach", headers=own)
+        assert listing.status_code == 200, listing.text
+        page = listing.json()
+        assert page["total"] == 2 and [o["outreach_id"] for o in page["outreach"]] == ["out-ivy:1", "out-ivy:2"]
+        assert page["outreach"][0]["score"] == 0.71 and page["outreach"][0]["reasons"] == {"needs": 0.9}
+        assert "Jon" not in listing.text
+
+        ack = client.post("/v1/users/out-ivy/outreach/out-ivy:1/ack", headers=own)
+        assert ack.status_code == 200 and ack.json()["delivered"] is True
+        again = client.post("/v1/users/out-ivy/outreach/out-ivy:1/ack", headers=own)  # idempotent
+        assert again.json()["delivered_at"] == ack.json()["delivered_at"]
+        after = client.get("/v1/users/out-ivy/outreach", headers=own).json()
+        assert [o["outreach_id"] for o in after["outreach"]] == ["out-ivy:2"]
+
+        # another user's outreach is not found through one's own path, nor reachable through theirs
+        assert client.post("/v1/users/out-ivy/outreach/out-jon:1/ack", headers=own).status_code == 404
+        assert client.post("/v1/users/out-ivy/outreach/nope/ack", headers=own).status_code == 404
+        assert client.get("/v1/users/out-jon/outreach", headers=own).status_code == 403
+        assert client.get("/v1/users/out-jon/outreach", headers=other).json()["total"] == 1
