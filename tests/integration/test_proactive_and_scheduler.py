@@ -265,3 +265,32 @@ async def test_the_apscheduler_loop_fires_the_runner_and_stops_cleanly(life: Lif
     stop.set()
     await asyncio.wait_for(loop, timeout=60)
     assert (await life.redis.get(done_key("reflection", "fay"))) == b"2026-01-02"
+
+
+async def test_quiet_hours_are_the_users_own_local_hours(life: Life) -> None:
+    await life.say("kai", "I love hiking in the mountains", T0 + 10 * HOUR)
+    graph = life.proactive()
+    afternoon_utc = T0 + 2 * DAY + 14 * HOUR  # 14:00 UTC is 23:00 in Tokyo
+    state = await proactive_graph.run_proactive(graph, user_id="kai", now=afternoon_utc, dry_run=True)
+    assert state["decision"] != "blocked"  # in UTC (the default) 14:00 is no quiet hour
+    await life.outreach.set_prefs("kai", timezone="Asia/Tokyo")
+    state = await proactive_graph.run_proactive(graph, user_id="kai", now=afternoon_utc, dry_run=True)
+    assert state["decision"] == "blocked" and "quiet hours" in state["blocked"]
+
+
+async def test_the_chat_model_personalises_the_starter_that_goes_to_the_outbox(life: Life) -> None:
+    for day in range(5):  # a habit: every morning at 10:00, then two silent days
+        await life.say("pia", f"Good morning! Coffee and the news, day {day}", T0 + day * DAY + 10 * HOUR)
+    personalised = "Pia! Two quiet days without you. Coffee and a chat?"
+    now = T0 + 7 * DAY + 10 * HOUR
+    template = await proactive_graph.run_proactive(
+        life.proactive(personality=True), user_id="pia", now=now, dry_run=True
+    )
+    assert template["decision"] == "would_send", template.get("score")
+    assert template["starter_source"] == "template"
+    state = await proactive_graph.run_proactive(
+        life.proactive(fake_chat_model(personalised), personality=True), user_id="pia", now=now
+    )
+    assert state["decision"] == "sent" and state["starter_source"] == "llm"
+    [entry] = await life.outreach.outbox()
+    assert entry["text"] == personalised and entry["user_id"] == "pia"
