@@ -28,6 +28,7 @@ from chromadb.config import Settings as ChromaSettings
 from redis.asyncio import Redis
 
 from graphs.reflection import archive_store, build_graph, run_reflection
+from memory.association_queue import AssociationQueue
 from memory.embedded import EmbeddedRedis
 from memory.embeddings import load_embedder
 from memory.long_term import LongTermStore
@@ -99,6 +100,7 @@ async def run(args: argparse.Namespace) -> None:
                 log=ReflectionLog(client),
                 embedder=embedder,
             )
+            lock = AssociationQueue(redis)  # as the scheduler runs it: holding the user's association lock
             pool = sorted({t for t in texts(5000, rng)})
             vectors = dict(zip(pool, embedder.embed(pool), strict=True))
             now = time.time()
@@ -122,8 +124,10 @@ async def run(args: argparse.Namespace) -> None:
             results: dict[str, object] = {"date": str(date.today())}
             plant("big", args.memories)
             floor = timed(lambda: long_term.with_embeddings("big"))
-            nightly = await atimed(run_reflection(graph, user_id="big", now=now, tasks=["consolidate", "conflicts"]))
-            forgetting = await atimed(run_reflection(graph, user_id="big", now=now, tasks=["forget"]))
+            nightly = await atimed(
+                run_reflection(graph, user_id="big", now=now, tasks=["consolidate", "conflicts"], lock=lock)
+            )
+            forgetting = await atimed(run_reflection(graph, user_id="big", now=now, tasks=["forget"], lock=lock))
             results["one_user"] = {
                 "memories": args.memories,
                 "floor_s": floor,
@@ -143,7 +147,7 @@ async def run(args: argparse.Namespace) -> None:
             floor_all = time.perf_counter() - started
             started = time.perf_counter()
             for user in users:
-                await run_reflection(graph, user_id=user, now=now, tasks=["consolidate", "conflicts"])
+                await run_reflection(graph, user_id=user, now=now, tasks=["consolidate", "conflicts"], lock=lock)
             nightly_all = time.perf_counter() - started
             results["many_users"] = {
                 "users": args.users,
