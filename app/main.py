@@ -10,7 +10,7 @@ from fastapi import Depends, FastAPI
 from app.deps import reject_unknown_query_parameters
 from app.errors import install_error_handlers
 from app.metrics import install_metrics
-from app.routers import admin, chat, health, memories, personality, users
+from app.routers import admin, chat, dead_letters, health, ingestion, memories, memory_links, mood, personality, users
 from companion.services import open_checkpointer, open_services
 from companion.settings import Settings, get_settings
 from graphs.conversation import build_graph_from_services
@@ -42,7 +42,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         lifespan=lifespan,
         dependencies=[Depends(reject_unknown_query_parameters)],
     )
-    for module in (health, chat, memories, personality, users, admin):
+    for module in (health, chat, memories, memory_links, ingestion, personality, mood, users, admin, dead_letters):
         app.include_router(module.router)
     install_error_handlers(app)
     app.state.metrics = install_metrics(app)
