@@ -42,7 +42,7 @@ class TranscriptMessage(BaseModel):
 
 
 class RawSession(BaseModel):
-    """A whole session: structured ``messages``, or ``transcript`` as JSON lines (``{"role", "content", "ts"}``)."""
+    """A whole session: its messages in order, at least one of them the user's."""
 
     session_id: str | None = Field(
         default=None,
@@ -51,20 +51,23 @@ class RawSession(BaseModel):
         pattern=ID_PATTERN,
         description="Sending a session again adds to it; a new id is made when omitted",
     )
-    messages: list[TranscriptMessage] | None = Field(default=None, min_length=1, max_length=MAX_SESSION_MESSAGES)
-    transcript: str | None = Field(
-        default=None, min_length=1, max_length=MAX_SESSION_CHARS, description="JSON lines, one message a line"
+    messages: list[TranscriptMessage] = Field(
+        min_length=1,
+        max_length=MAX_SESSION_MESSAGES,
+        json_schema_extra={"contains": {"type": "object", "properties": {"role": {"const": "user"}}}},
+        description=f"At most {MAX_SESSION_MESSAGES} messages and {MAX_SESSION_CHARS} characters in all",
     )
     skip_invalid: bool = Field(
-        default=False, description="Import the valid lines of a transcript and report the others (else reject all)"
+        default=False,
+        description="Import the messages within COMPANION_MAX_MESSAGE_CHARS and report the others (else reject all)",
     )
 
     @model_validator(mode="after")
-    def _one_source(self) -> RawSession:
-        """Exactly one of ``messages`` and ``transcript``, and not more than the size limit in all."""
-        if (self.messages is None) == (self.transcript is None):
-            raise ValueError("give exactly one of messages and transcript")
-        if self.messages is not None and sum(len(m.content) for m in self.messages) > MAX_SESSION_CHARS:
+    def _a_user_message_within_the_size_limit(self) -> RawSession:
+        """At least one user message, and not more than the size limit in all."""
+        if not any(message.role == "user" for message in self.messages):
+            raise ValueError("no user message: a session needs at least one message with role 'user'")
+        if sum(len(message.content) for message in self.messages) > MAX_SESSION_CHARS:
             raise ValueError(f"the messages hold more than {MAX_SESSION_CHARS} characters in all")
         return self
 
@@ -213,12 +216,10 @@ class Cleanup(BaseModel):
 async def store_raw(user_id: AuthorizedUser, body: RawSession, services: ServicesDep) -> SubmissionStatus:
     """Queue a whole session for background processing (seed 001's ``store_raw``); the worker makes the memories.
 
-    Malformed transcript lines reject the session as a whole (400 naming each line) unless ``skip_invalid``.
+    A message longer than ``COMPANION_MAX_MESSAGE_CHARS`` rejects the session as a whole (400 naming it by its
+    number) unless ``skip_invalid``. Whole transcript files (JSON lines) go through ``companion ingest``.
     """
-    if body.messages is not None:
-        text = ingestion.messages_as_jsonl([message.model_dump(exclude_none=True) for message in body.messages])
-    else:
-        text = body.transcript or ""
+    text = ingestion.messages_as_jsonl([message.model_dump(exclude_none=True) for message in body.messages])
     submission = await ingestion.submit(
         services,
         user_id,

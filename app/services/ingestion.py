@@ -47,15 +47,19 @@ async def submit(
     """Parse, check and queue one session; a write, so it counts against the user's rate limit."""
     await services.short_term.admit(user_id)
     parsed = parse_transcript(transcript, max_chars=services.settings.max_message_chars)
-    submission = await submit_transcript(
-        services.redis,
-        LinkStore(services.chroma),
-        user_id=user_id,
-        session_id=session_id,
-        parsed=parsed,
-        skip_invalid=skip_invalid,
-        source="session",
-    )
+    try:
+        submission = await submit_transcript(
+            services.redis,
+            LinkStore(services.chroma),
+            user_id=user_id,
+            session_id=session_id,
+            parsed=parsed,
+            skip_invalid=skip_invalid,
+            source="session",
+        )
+    except InvalidInputError as exc:  # the transcript's words for a file: say them for this body (line n = message n)
+        detail = str(exc).replace("line", "message").replace("--skip-invalid", '"skip_invalid": true')
+        raise InvalidInputError(detail) from None
     return submission.to_dict()
 
 

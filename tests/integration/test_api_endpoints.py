@@ -7,7 +7,6 @@ the app's services, exactly as ``companion worker --run-once`` would.
 from __future__ import annotations
 
 import functools
-import json
 from pathlib import Path
 from typing import Any
 
@@ -96,22 +95,22 @@ def test_bad_sessions_get_a_4xx_naming_the_problem(tmp_path: Path, redis_url: st
     auth = make_key(redis_url, user_id=user)
     with api_client(tmp_path, redis_url) as client:
         url = f"/v1/users/{user}/raw"
-        both = client.post(url, json={"messages": SESSION, "transcript": "{}"}, headers=auth)
-        assert both.status_code == 422 and "exactly one of messages and transcript" in both.json()["detail"]
         assert client.post(url, json={}, headers=auth).status_code == 422
+        assert client.post(url, json={"messages": []}, headers=auth).status_code == 422
         bad_role = client.post(url, json={"messages": [{"role": "system", "content": "x"}]}, headers=auth)
         assert bad_role.status_code == 422 and "role" in bad_role.json()["detail"]
-        transcript = "\n".join([json.dumps(SESSION[0]), "not json", json.dumps({"role": "user"})])
-        rejected = client.post(url, json={"transcript": transcript}, headers=auth)
-        assert rejected.status_code == 400
-        assert "line 2: not JSON" in rejected.json()["detail"] and "line 3" in rejected.json()["detail"]
-        assert client.get(f"/v1/users/{user}/processing", headers=auth).json()["submissions"] == []  # nothing kept
-        skipped = client.post(url, json={"transcript": transcript, "skip_invalid": True}, headers=auth)
-        assert skipped.status_code == 202 and skipped.json()["skipped_lines"] == [2, 3]
         only_assistant = client.post(url, json={"messages": [SESSION[1]]}, headers=auth)
-        assert only_assistant.status_code == 400 and "no user message" in only_assistant.json()["detail"]
-        too_long = client.post(url, json={"messages": [{"role": "user", "content": "x" * 4001}]}, headers=auth)
-        assert too_long.status_code == 400 and "longer than 4000" in too_long.json()["detail"]
+        assert only_assistant.status_code == 422 and "no user message" in only_assistant.json()["detail"]
+        blank = client.post(url, json={"messages": [{"role": "user", "content": "  "}]}, headers=auth)
+        assert blank.status_code == 422
+        long_one = {"role": "user", "content": "x" * 4001}
+        rejected = client.post(url, json={"messages": [SESSION[0], long_one]}, headers=auth)
+        assert rejected.status_code == 400
+        detail = rejected.json()["detail"]
+        assert "message 2: content longer than 4000" in detail and '"skip_invalid": true' in detail
+        assert client.get(f"/v1/users/{user}/processing", headers=auth).json()["submissions"] == []  # nothing kept
+        skipped = client.post(url, json={"messages": [SESSION[0], long_one], "skip_invalid": True}, headers=auth)
+        assert skipped.status_code == 202 and skipped.json()["skipped_lines"] == [2] and skipped.json()["messages"] == 1
         assert client.get(f"/v1/users/{user}/raw/0123abc", headers=auth).status_code == 404
 
 
@@ -191,9 +190,7 @@ def test_dead_letters_are_listed_and_replayed_by_admins_only(tmp_path: Path, red
 
         assert client.get("/v1/admin/dead-letters", headers=own).status_code == 403
         assert client.post("/v1/admin/dead-letters/replay", json={}, headers=own).status_code == 403
-        unknown = client.post(
-            "/v1/admin/dead-letters/replay", json={"queue": "ingest", "ids": ["1-1"]}, headers=admin
-        )
+        unknown = client.post("/v1/admin/dead-letters/replay", json={"queue": "ingest", "ids": ["1-1"]}, headers=admin)
         assert unknown.status_code == 404
         replayed = client.post(
             "/v1/admin/dead-letters/replay", json={"queue": "ingest", "ids": [mine[0]["id"]]}, headers=admin
