@@ -9,7 +9,6 @@ the user is the "vector store". ``store_raw`` is ``POST .../raw``; one submissio
 from __future__ import annotations
 
 import uuid
-from datetime import datetime
 from typing import Annotated, Literal
 
 from fastapi import APIRouter, Path, Query
@@ -27,6 +26,20 @@ ERRORS: Responses = {**BAD_INPUT, **AUTH, **UNAVAILABLE}
 MAX_SESSION_MESSAGES = 2000
 MAX_SESSION_CHARS = 1_000_000
 
+#: An RFC 3339 date-time with its zone (``2026-11-25T10:30:00Z``), checked again when parsed.
+RFC3339_PATTERN = (
+    r"^[0-9]{4}-[0-9]{2}-[0-9]{2}[Tt][0-9]{2}:[0-9]{2}:[0-9]{2}(\.[0-9]{1,9})?([Zz]|[+-][0-9]{2}:[0-9]{2})$"
+)
+DateTimeQuery = Annotated[
+    str | None,
+    Query(
+        min_length=20,
+        max_length=40,
+        pattern=RFC3339_PATTERN,
+        json_schema_extra={"format": "date-time"},
+        description="RFC 3339, with its zone: 2026-11-25T10:30:00Z",
+    ),
+]
 SubmissionIdPath = Annotated[str, Path(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_-]+$")]
 SessionIdPath = Annotated[str, Path(min_length=1, max_length=128, pattern=ID_PATTERN)]
 
@@ -54,8 +67,8 @@ class RawSession(BaseModel):
     messages: list[TranscriptMessage] = Field(
         min_length=1,
         max_length=MAX_SESSION_MESSAGES,
-        json_schema_extra={"contains": {"type": "object", "properties": {"role": {"const": "user"}}}},
-        description=f"At most {MAX_SESSION_MESSAGES} messages and {MAX_SESSION_CHARS} characters in all",
+        description=f"At most {MAX_SESSION_MESSAGES} messages and {MAX_SESSION_CHARS} characters in all, "
+        "at least one with role 'user' (422 otherwise)",
     )
     skip_invalid: bool = Field(
         default=False,
@@ -254,8 +267,8 @@ async def hierarchy(
     services: ServicesDep,
     session_id: Annotated[str | None, Query(min_length=1, max_length=128, pattern=ID_PATTERN)] = None,
     memory_type: Annotated[Literal["all", "discrete", "summary", "raw"], Query()] = "all",
-    start_date: Annotated[datetime | None, Query(description="ISO 8601; without a zone, UTC")] = None,
-    end_date: Annotated[datetime | None, Query(description="ISO 8601; without a zone, UTC")] = None,
+    start_date: DateTimeQuery = None,
+    end_date: DateTimeQuery = None,
     limit: Annotated[int, Query(ge=1, le=1000, description="Caps each list")] = 50,
 ) -> MemoryHierarchy:
     """The memory tree: session -> summary -> discrete memories (and what association made of them) -> raw."""

@@ -9,7 +9,7 @@ from __future__ import annotations
 import asyncio
 import json
 import time
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 from companion.errors import InvalidInputError, NotFoundError
@@ -134,14 +134,14 @@ async def processing(services: Services, user_id: str, *, limit: int) -> dict[st
     }
 
 
-def epoch(value: datetime | None, name: str) -> float | None:
-    """A query date as epoch seconds (a date without a zone is UTC)."""
+def epoch(value: str | None, name: str) -> float | None:
+    """An RFC 3339 query date-time as epoch seconds; ``InvalidInputError`` for an impossible one (Feb 30)."""
     if value is None:
         return None
     try:
-        return (value if value.tzinfo else value.replace(tzinfo=UTC)).timestamp()
+        return datetime.fromisoformat(value.upper().replace("Z", "+00:00")).timestamp()
     except (OverflowError, ValueError, OSError):
-        raise InvalidInputError(f"{name} is out of range: {value.isoformat()}") from None
+        raise InvalidInputError(f"{name} is not a valid RFC 3339 date-time: {value[:40]!r}") from None
 
 
 async def hierarchy(
@@ -150,8 +150,8 @@ async def hierarchy(
     *,
     session_id: str | None,
     memory_type: str,
-    start: datetime | None,
-    end: datetime | None,
+    start: str | None,
+    end: str | None,
     limit: int,
 ) -> dict[str, Any]:
     """The memory tree: session -> summary -> discrete memories (and what association made of them) -> raw."""

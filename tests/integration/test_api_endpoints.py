@@ -69,7 +69,9 @@ def test_a_raw_session_is_queued_processed_and_read_back_as_a_hierarchy(tmp_path
         assert session["raw"][0]["submission_id"] == submission_id
         only_raw = client.get(f"/v1/users/{user}/hierarchy", params={"memory_type": "raw"}, headers=auth).json()
         assert only_raw["sessions"][0]["memories"] is None and only_raw["sessions"][0]["raw"]
-        future = client.get(f"/v1/users/{user}/hierarchy", params={"start_date": "2999-01-01"}, headers=auth).json()
+        future = client.get(
+            f"/v1/users/{user}/hierarchy", params={"start_date": "2999-01-01T00:00:00Z"}, headers=auth
+        ).json()
         assert future["sessions"][0]["memories"] == [] and future["sessions"][0]["summary"] is None
 
         detail = client.get(f"/v1/users/{user}/sessions/marathon", headers=auth).json()
