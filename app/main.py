@@ -7,11 +7,22 @@ from contextlib import asynccontextmanager
 
 from fastapi import Depends, FastAPI
 
-import app.routers.outreach as outreach_routes
 from app.deps import reject_unknown_query_parameters
 from app.errors import install_error_handlers
 from app.metrics import install_metrics
-from app.routers import admin, chat, health, memories, personality, users
+from app.routers import (
+    admin,
+    chat,
+    dead_letters,
+    health,
+    ingestion,
+    memories,
+    memory_links,
+    mood,
+    outreach,
+    personality,
+    users,
+)
 from companion.services import open_checkpointer, open_services
 from companion.settings import Settings, get_settings
 from graphs.conversation import build_graph_from_services
@@ -43,9 +54,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         lifespan=lifespan,
         dependencies=[Depends(reject_unknown_query_parameters)],
     )
-    for module in (health, chat, memories, personality, users, admin):
+    routers = (health, chat, memories, memory_links, ingestion, personality, mood, outreach, users, admin, dead_letters)
+    for module in routers:
         app.include_router(module.router)
-    app.include_router(outreach_routes.router)
     install_error_handlers(app)
     app.state.metrics = install_metrics(app)
     return app

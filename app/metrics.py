@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Awaitable, Callable
+from typing import Any
 
 from fastapi import FastAPI, Request, Response
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
@@ -37,6 +38,30 @@ class Metrics:
         self.store_up = Gauge(
             "companion_store_up", "1 if the store answered the last check", ["store"], registry=self.registry
         )
+        self.workers_alive = Gauge(
+            "companion_workers_alive", "Background workers with a fresh heartbeat", registry=self.registry
+        )
+        self.worker_heartbeat_age = Gauge(
+            "companion_worker_heartbeat_age_seconds",
+            "Seconds since the newest worker heartbeat (absent until a worker has beaten)",
+            registry=self.registry,
+        )
+        self.queue_backlog = Gauge(
+            "companion_queue_entries",
+            "Entries of the worker's queues by state (queued, pending, dead)",
+            ["queue", "state"],
+            registry=self.registry,
+        )
+
+    def observe_background(self, background: dict[str, Any]) -> None:
+        """Set the worker and queue gauges from ``app.services.health.worker_and_queues``."""
+        worker = background["worker"]
+        self.workers_alive.set(worker["alive"])
+        if worker["last_beat_age_seconds"] is not None:
+            self.worker_heartbeat_age.set(worker["last_beat_age_seconds"])
+        for queue, backlog in background["queues"].items():
+            for state, value in backlog.items():
+                self.queue_backlog.labels(queue, state).set(value)
 
 
 def install_metrics(app: FastAPI) -> Metrics:

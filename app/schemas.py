@@ -52,6 +52,11 @@ class InjectionInfo(BaseModel):
     score: float = Field(ge=0, le=1, description="max(rule score, classifier score); flagged at >= 0.7")
     severity: Literal["none", "medium", "high"]
     escalation_level: int | None = Field(default=None, description="1 warning, 2 cooldown, 3 block (when flagged)")
+    second_opinion: Literal["not_configured", "not_needed", "consulted", "failed"] = Field(
+        default="not_configured",
+        description="The chat model's second opinion: not_configured (offline: the local verdict alone), not_needed "
+        "(local score certain), consulted (score combines both) or failed (the local verdict stands)",
+    )
 
 
 class ChatResponse(BaseModel):

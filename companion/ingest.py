@@ -601,12 +601,22 @@ def _memory_view(record: MemoryRecord) -> dict[str, Any]:
     }
 
 
-async def cleanup_raw(redis: Redis, links: LinkStore, *, retention_days: float, now: float | None = None) -> int:
-    """Remove processed (done or failed) raw transcripts older than ``retention_days``; returns how many."""
+async def cleanup_raw(
+    redis: Redis,
+    links: LinkStore,
+    *,
+    retention_days: float,
+    now: float | None = None,
+    user_ids: Sequence[str] | None = None,
+) -> int:
+    """Remove processed (done or failed) raw transcripts older than ``retention_days``; returns how many.
+
+    Every ingesting user's, or only those of ``user_ids``.
+    """
     cutoff = (now or time.time()) - retention_days * 86400
     removed = 0
-    for member in await redis.smembers(USERS_KEY):
-        user_id = _text(member)
+    users = [_text(member) for member in await redis.smembers(USERS_KEY)] if user_ids is None else list(user_ids)
+    for user_id in users:
         old = [raw for raw in await asyncio.to_thread(links.raws, user_id) if raw.created_at < cutoff]
         finished = []
         for raw in old:

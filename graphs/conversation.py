@@ -4,6 +4,7 @@
                    ├─> load_personality ─────────────────────────┼─> screen_message ─┬─> appraise -> respond ─┐
                    └─> retrieve_memories -> detect_emotion ──────┘                   └─> defend (injection:    │
                                            └─> score_importance (with a chat model)        nothing stored)   │
+                                                                      high severity: defend -> penalize (PAD) │
                                                                                                               v
                        store_short_term <- store_personality <- store_long_term <────────────────────────────┘
 
@@ -50,7 +51,7 @@ from nodes.conversation import (
     store_long_term,
     store_short_term,
 )
-from nodes.injection import defend, route_after_screen, screen_message
+from nodes.injection import defend, penalize, route_after_defend, route_after_screen, screen_message
 from nodes.personality import appraise, detect_emotion, load_personality, score_importance, store_personality
 from tools.detection import Detector, load_detector
 from tools.injection import InjectionClassifier, load_classifier
@@ -122,11 +123,16 @@ def build_graph(
     if security is None:
         graph.add_edge(joined, "appraise")
     else:
-        graph.add_node("screen_message", partial(screen_message, security=security, classifier=injection_classifier))
+        graph.add_node(
+            "screen_message",
+            partial(screen_message, security=security, classifier=injection_classifier, chat_model=chat_model),
+        )
         graph.add_node("defend", defend)
+        graph.add_node("penalize", partial(penalize, store=store))
         graph.add_edge(joined, "screen_message")
         graph.add_conditional_edges("screen_message", route_after_screen, {"respond": "appraise", "defend": "defend"})
-        graph.add_edge("defend", END)
+        graph.add_conditional_edges("defend", route_after_defend, {"penalize": "penalize", END: END})
+        graph.add_edge("penalize", END)
     graph.add_edge("appraise", "respond")
     graph.add_edge("respond", "settle_clarification")
     graph.add_edge("settle_clarification", END)

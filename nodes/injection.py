@@ -2,7 +2,10 @@
 
 ``screen_message`` runs after the message has been embedded (it reuses the turn's embedding: no second model
 call) and before ``respond``; ``route_after_screen`` sends a flagged message to ``defend``, which answers by
-escalation level and ends the turn without writing any memory.
+escalation level and ends the turn without writing any memory. With a chat model, the guard asks it for a second
+opinion on the messages the local detector is unsure about (``tools.injection.screen_with_model``).
+``route_after_defend`` sends a high-severity attempt to ``penalize``, which applies the seed's PAD penalty through
+the personality engine (recorded as an ``injection_penalty`` mood change with its cause) and saves the state.
 """
 
 from __future__ import annotations
@@ -10,13 +13,18 @@ from __future__ import annotations
 import time
 from typing import Any
 
+from langchain_core.language_models import BaseChatModel
+from langgraph.graph import END
 from langgraph.runtime import Runtime
 
 from companion.errors import InjectionBlockedError
+from companion.personality.appraisal import appraise_injection
+from companion.personality.state import PersonalityState, apply_appraisal
+from memory.personality_store import PersonalityStore
 from memory.security import SecurityStore
 from nodes.conversation import Context, ConversationState
 from prompts.injection import INJECTION_REPLIES
-from tools.injection import InjectionClassifier, detect_injection
+from tools.injection import InjectionClassifier, screen_with_model
 
 GUARD_RESPONDER = "guard"
 
@@ -27,6 +35,7 @@ async def screen_message(
     *,
     security: SecurityStore,
     classifier: InjectionClassifier | None,
+    chat_model: BaseChatModel | None = None,
 ) -> dict[str, Any]:
     """Refuse blocked or cooling-down users; score the message; count and log an offence when it is flagged."""
     started = time.perf_counter()
@@ -37,7 +46,7 @@ async def screen_message(
         raise InjectionBlockedError(
             f"this user is {what}; retry in {restriction.retry_after} s", retry_after=restriction.retry_after
         )
-    verdict = detect_injection(state["message"], state.get("query_embedding"), classifier)
+    verdict = await screen_with_model(state["message"], state.get("query_embedding"), classifier, chat_model)
     result = verdict.to_dict()
     if verdict.flagged and verdict.kind is not None:
         offences, level = await security.record_offence(
@@ -70,4 +79,36 @@ def defend(state: ConversationState, runtime: Runtime[Context]) -> dict[str, Any
         "memories": [],
         "memory_id": None,
         "association_entry": None,
+    }
+
+
+def route_after_defend(state: ConversationState) -> str:
+    """``penalize`` for a high-severity attempt (the seed's PAD penalty), else the end of the turn."""
+    return "penalize" if state.get("injection", {}).get("severity") == "high" else END
+
+
+async def penalize(state: ConversationState, runtime: Runtime[Context], *, store: PersonalityStore) -> dict[str, Any]:
+    """Apply the seed's PAD penalty (ΔP −0.3, ΔA +0.2, ΔD −0.2) through the appraisal path and save the state."""
+    started = time.perf_counter()
+    injection = state.get("injection", {})
+    appraisal = appraise_injection(
+        str(injection.get("kind") or "injection_attempt"), str(injection.get("severity")), float(injection["score"])
+    )
+    if appraisal is None:
+        return {}
+    result = apply_appraisal(
+        PersonalityState.from_dict(state["personality"]), appraisal, now=state.get("received_at") or time.time()
+    )
+    personality = result.state.to_dict()
+    await store.save(runtime.context.user_id, str(personality["persona"]), personality)
+    mood, change = result.state.mood, result.change
+    assert change is not None
+    return {
+        "personality": personality,
+        "mood": {
+            **mood.rounded(),
+            "label": mood.label,
+            "change": {"rule": change.rule, "cause": change.cause, "delta": change.delta.rounded()},
+        },
+        "timings_ms": {"penalize": round((time.perf_counter() - started) * 1000.0, 3)},
     }

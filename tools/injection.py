@@ -12,14 +12,22 @@ Three kinds, as in the seed: ``role_manipulation`` (make the companion drop its 
 - A message is flagged when ``max(rule score, classifier score) >= 0.7`` (the seed's threshold). The kind is the
   matching rule's, or ``injection_attempt`` when only the classifier fired.
 
-The LLM second opinion of the seed is not wired (see README: missing).
+With a chat model configured, the model gives a second opinion (the seed's ``THREAT_DETECTION_PROMPT``, answered
+as structured output :class:`ThreatAnalysis`) on the messages the local detector is unsure about: a local score in
+``[SECOND_OPINION_FROM, HIGH_SEVERITY_SCORE)``. Below that band the message is plainly benign and above it a rule
+is certain, so ordinary turns never wait for the call. In the band the model decides, as in the seed: the score
+becomes its threat probability (its confidence if it sees a threat, else one minus it), and the local rule and
+classifier scores stay on the verdict. Without a model, or
+when the call fails, the local verdict stands alone and says so (``second_opinion``: ``not_configured``,
+``not_needed``, ``consulted`` or ``failed``).
 """
 
 from __future__ import annotations
 
 import json
+import logging
 import re
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from enum import StrEnum
 from functools import lru_cache
 from pathlib import Path
@@ -27,11 +35,19 @@ from typing import Any
 
 import numpy as np
 import numpy.typing as npt
+from langchain_core.language_models import BaseChatModel
+from pydantic import BaseModel, Field
+
+from prompts.injection import THREAT_BENIGN_EXAMPLES, THREAT_DETECTION_PROMPT, THREAT_MALICIOUS_EXAMPLES
+
+logger = logging.getLogger(__name__)
 
 #: Score at or above which a message is treated as an injection (design seed 003).
 INJECTION_THRESHOLD = 0.7
 #: Score at or above which an injection is high severity.
 HIGH_SEVERITY_SCORE = 0.9
+#: Local scores from here up to ``HIGH_SEVERITY_SCORE`` are uncertain: the chat model, when there is one, is asked.
+SECOND_OPINION_FROM = 0.35
 
 CLASSIFIER_PATH = Path(__file__).with_name("injection_classifier.json")
 
@@ -138,6 +154,9 @@ class InjectionVerdict:
     classifier_score: float
     severity: str  # "none", "medium" or "high"
     indicators: list[str] = field(default_factory=list)
+    #: not_configured (no chat model: local only), not_needed (local verdict certain), consulted, failed
+    second_opinion: str = "not_configured"
+    llm: dict[str, Any] | None = None  # the model's ThreatAnalysis when consulted
 
     def to_dict(self) -> dict[str, Any]:
         """A JSON-able dict."""
@@ -209,3 +228,75 @@ def detect_injection(
         severity=severity,
         indicators=indicators,
     )
+
+
+class ThreatAnalysis(BaseModel):
+    """The chat model's second opinion on one message (seed 003's threat analysis JSON)."""
+
+    threat_detected: bool = Field(description="Whether the message tries to manipulate, extract or inject")
+    threat_type: str = Field(description="role_manipulation, system_query, injection_attempt or none")
+    confidence: float = Field(ge=0.0, le=1.0, description="How sure the answer is, 0.0-1.0")
+    reasoning: str = Field(default="", description="One sentence")
+
+
+def needs_second_opinion(verdict: InjectionVerdict) -> bool:
+    """Whether the local score is in the uncertain band where the chat model is asked."""
+    return SECOND_OPINION_FROM <= verdict.score < HIGH_SEVERITY_SCORE
+
+
+async def ask_second_opinion(chat_model: BaseChatModel, text: str) -> ThreatAnalysis | None:
+    """The chat model's structured threat analysis of ``text``; ``None`` if the call or its parsing fails."""
+    prompt = THREAT_DETECTION_PROMPT.format(
+        malicious_examples=THREAT_MALICIOUS_EXAMPLES, benign_examples=THREAT_BENIGN_EXAMPLES, user_message=text
+    )
+    try:
+        analyst = chat_model.with_structured_output(ThreatAnalysis)
+        result = await analyst.ainvoke(prompt)
+        return result if isinstance(result, ThreatAnalysis) else ThreatAnalysis.model_validate(result)
+    except Exception as exc:  # providers and parsers raise many types; all mean "the local verdict stands"
+        logger.info("injection second opinion failed, keeping the local verdict: %s", type(exc).__name__)
+        return None
+
+
+def with_second_opinion(
+    verdict: InjectionVerdict, opinion: ThreatAnalysis | None, *, threshold: float = INJECTION_THRESHOLD
+) -> InjectionVerdict:
+    """The local verdict combined with the model's (``None``: the call failed and the local verdict stands)."""
+    if opinion is None:
+        return replace(verdict, second_opinion="failed")
+    threat = opinion.confidence if opinion.threat_detected else 1.0 - opinion.confidence
+    score = round(threat, 4)
+    flagged = score >= threshold
+    kind = None
+    if flagged:
+        try:
+            kind = InjectionKind(opinion.threat_type) if opinion.threat_detected else verdict.kind
+        except ValueError:
+            kind = verdict.kind
+        kind = kind or InjectionKind.INJECTION_ATTEMPT
+    indicators = [*verdict.indicators, "llm"] if opinion.threat_detected else verdict.indicators
+    return replace(
+        verdict,
+        flagged=flagged,
+        kind=kind,
+        score=score,
+        severity="none" if not flagged else "high" if score >= HIGH_SEVERITY_SCORE else "medium",
+        indicators=indicators,
+        second_opinion="consulted",
+        llm=opinion.model_dump(),
+    )
+
+
+async def screen_with_model(
+    text: str,
+    embedding: npt.ArrayLike | None,
+    classifier: InjectionClassifier | None,
+    chat_model: BaseChatModel | None,
+) -> InjectionVerdict:
+    """The local verdict, with the chat model's second opinion when there is a model and the verdict is unsure."""
+    verdict = detect_injection(text, embedding, classifier)
+    if chat_model is None:
+        return verdict
+    if not needs_second_opinion(verdict):
+        return replace(verdict, second_opinion="not_needed")
+    return with_second_opinion(verdict, await ask_second_opinion(chat_model, text))

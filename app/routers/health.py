@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from typing import Literal
 
 from fastapi import APIRouter, Request, Response
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
@@ -11,7 +12,7 @@ from pydantic import BaseModel, Field
 from app.deps import ServicesDep
 from app.errors import BAD_INPUT, Responses
 from app.metrics import Metrics
-from app.services.health import association_queue_depth, check_chroma, check_redis
+from app.services.health import association_queue_depth, check_chroma, check_redis, worker_and_queues
 
 router = APIRouter(tags=["health"])
 
@@ -36,6 +37,25 @@ class StoreCheck(BaseModel):
     error: str | None
 
 
+class WorkerHealth(BaseModel):
+    """The background worker, from its heartbeat in Redis."""
+
+    status: Literal["alive", "stale", "absent"] = Field(
+        description="alive: a fresh heartbeat; stale: heartbeats expired (worker stopped); absent: none ever seen"
+    )
+    alive: int = Field(description="Workers with a fresh heartbeat")
+    seen: int = Field(description="Workers that ever beat")
+    last_beat_age_seconds: float | None = Field(description="Seconds since the newest heartbeat")
+
+
+class QueueBacklog(BaseModel):
+    """A queue's backlog."""
+
+    queued: int = Field(description="Entries on the stream (including pending ones)")
+    pending: int = Field(description="Delivered to a worker, not yet acknowledged")
+    dead: int = Field(description="Dead letters")
+
+
 class DetailedHealth(BaseModel):
     """Every store with its check latency, and the background queue."""
 
@@ -44,6 +64,10 @@ class DetailedHealth(BaseModel):
     chroma: StoreCheck
     chroma_mode: str
     association_queue_depth: int | None = Field(description="Entries on companion:stream:association")
+    worker: WorkerHealth | None = Field(default=None, description="Null if Redis does not answer")
+    queues: dict[str, QueueBacklog] | None = Field(
+        default=None, description="association and ingest backlogs (null if Redis does not answer)"
+    )
 
 
 @router.get("/health", response_model=Health, responses=MALFORMED)
@@ -60,9 +84,9 @@ async def health(services: ServicesDep) -> Health:
 
 @router.get("/health/detailed", response_model=DetailedHealth, responses=MALFORMED)
 async def health_detailed(services: ServicesDep) -> DetailedHealth:
-    """Stores with latencies and the association queue depth (the worker heartbeat comes with the worker)."""
-    redis, chroma, depth = await asyncio.gather(
-        check_redis(services), check_chroma(services), association_queue_depth(services)
+    """Stores with latencies, the worker's heartbeat and the queues' backlogs (queued, pending, dead letters)."""
+    redis, chroma, depth, background = await asyncio.gather(
+        check_redis(services), check_chroma(services), association_queue_depth(services), worker_and_queues(services)
     )
     return DetailedHealth(
         status="ok" if redis.ok and chroma.ok else "degraded",
@@ -70,6 +94,10 @@ async def health_detailed(services: ServicesDep) -> DetailedHealth:
         chroma=StoreCheck(ok=chroma.ok, latency_ms=chroma.latency_ms, error=chroma.error),
         chroma_mode=services.chroma_mode,
         association_queue_depth=depth,
+        worker=None if background is None else WorkerHealth.model_validate(background["worker"]),
+        queues=None
+        if background is None
+        else {k: QueueBacklog.model_validate(v) for k, v in background["queues"].items()},
     )
 
 
@@ -81,9 +109,11 @@ async def health_detailed(services: ServicesDep) -> DetailedHealth:
 async def metrics(request: Request, services: ServicesDep) -> Response:
     """Request counts and latencies per route, store status and queue depth, for Prometheus."""
     registry: Metrics = request.app.state.metrics
-    redis, chroma, depth = await asyncio.gather(
-        check_redis(services), check_chroma(services), association_queue_depth(services)
+    redis, chroma, depth, background = await asyncio.gather(
+        check_redis(services), check_chroma(services), association_queue_depth(services), worker_and_queues(services)
     )
+    if background is not None:
+        registry.observe_background(background)
     registry.store_up.labels("redis").set(1 if redis.ok else 0)
     registry.store_up.labels("chroma").set(1 if chroma.ok else 0)
     if depth is not None:

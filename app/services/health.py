@@ -6,7 +6,9 @@ import asyncio
 import logging
 import time
 from dataclasses import dataclass
+from typing import Any
 
+from app.services.dead_letters import QUEUES, queue_named
 from companion.services import Services
 from memory.short_term import ASSOCIATION_STREAM
 
@@ -55,3 +57,22 @@ async def association_queue_depth(services: Services) -> int | None:
 
 def _ms(started: float) -> float:
     return round((time.perf_counter() - started) * 1000.0, 3)
+
+
+async def worker_and_queues(services: Services) -> dict[str, Any] | None:
+    """The freshest worker heartbeat and both queues' backlogs (``None`` if Redis does not answer)."""
+    try:
+        beats = await queue_named(services, "association").workers()
+        queues = {name: await queue_named(services, name).backlog() for name in QUEUES}
+    except Exception as exc:  # reported as unknown
+        logger.warning("cannot read the worker heartbeat or the queues: %s", exc)
+        return None
+    now = time.time()
+    latest = max(beats.values(), key=lambda beat: float(beat.get("at", 0.0)), default=None)
+    worker = {
+        "status": "absent" if latest is None else "alive" if any(b.get("alive") for b in beats.values()) else "stale",
+        "alive": sum(1 for beat in beats.values() if beat.get("alive")),
+        "seen": len(beats),
+        "last_beat_age_seconds": None if latest is None else round(max(0.0, now - float(latest["at"])), 3),
+    }
+    return {"worker": worker, "queues": queues}

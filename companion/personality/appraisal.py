@@ -119,3 +119,18 @@ def appraise(message: str, emotion: str, intensity: int, emotions: Mapping[str, 
             f"empathy: the user expressed {emotion} (intensity {intensity})",
         )
     return None
+
+
+#: The seed's PAD penalty for a high-severity injection attempt (``semantic_injection_detector.py``).
+INJECTION_PENALTY = PAD(pleasure=-0.3, arousal=0.2, dominance=-0.2)
+
+
+def appraise_injection(kind: str, severity: str, score: float) -> Appraisal | None:
+    """The mood change a detected injection attempt causes: the seed's penalty when it is high severity."""
+    if severity != "high":
+        return None
+    return Appraisal(
+        "injection_penalty",
+        INJECTION_PENALTY,
+        f"injection attempt: the user tried {kind.replace('_', ' ')} (score {score:.2f}, high severity)",
+    )

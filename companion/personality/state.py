@@ -7,6 +7,7 @@
   ``new = baseline + (average − baseline) × 0.01``), and quirks evolve once a day.
 * :func:`apply_interaction` — one user message: time first, then the OCC appraisal's PAD change (recorded with
   its cause), needs satisfied, quirk patterns counted.
+* :func:`apply_appraisal` — an appraisal outside a turn (an injection attempt's penalty): time, then the change.
 
 Every mood change is kept in ``changes`` (the most recent :data:`MAX_CHANGES`) with its rule and cause.
 """
@@ -18,7 +19,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from typing import Any
 
-from companion.personality.appraisal import appraise
+from companion.personality.appraisal import Appraisal, appraise
 from companion.personality.needs import decay_needs, initial_needs, needs_satisfied_by, satisfy_needs
 from companion.personality.persona import Persona
 from companion.personality.quirks import (
@@ -279,3 +280,29 @@ def apply_interaction(
         updated_at=now,
     )
     return InteractionResult(state=updated, change=change, satisfied=satisfied, events=events)
+
+
+def apply_appraisal(state: PersonalityState, appraisal: Appraisal, *, now: float) -> InteractionResult:
+    """An appraisal that is not a conversation turn (an injection attempt's penalty): time passes, the mood moves.
+
+    The change is recorded with its rule and cause like a turn's; needs, quirk patterns and the interaction
+    count are left alone (the message was refused, not talked about).
+    """
+    state, events = advance_time(state, now)
+    after = state.mood + appraisal.delta
+    change = MoodChange(
+        at=now,
+        rule=appraisal.rule,
+        cause=appraisal.cause,
+        delta=after.minus(state.mood),
+        before=state.mood,
+        after=after,
+    )
+    updated = replace(
+        state,
+        mood=after,
+        changes=_record(state, change),
+        history=(*state.history, (now, after))[-MAX_HISTORY:],
+        updated_at=now,
+    )
+    return InteractionResult(state=updated, change=change, satisfied={}, events=events)

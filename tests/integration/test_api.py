@@ -46,6 +46,8 @@ def test_a_user_key_never_reaches_another_users_data_on_any_route(tmp_path: Path
         memory_id = secret["memory_id"]
         own = client.get(f"/v1/users/probe-alice/memories/{memory_id}", headers=alice)
         assert own.status_code == 200 and "4921" in own.json()["text"]
+        raw = {"session_id": "pin-session", "messages": [{"role": "user", "content": "My PIN is 4921."}]}
+        raw_id = client.post("/v1/users/probe-alice/raw", json=raw, headers=alice).json()["submission_id"]
 
         probes = [
             ("POST", "/v1/chat", {"user_id": "probe-alice", "message": "what is my PIN?"}),
@@ -59,6 +61,18 @@ def test_a_user_key_never_reaches_another_users_data_on_any_route(tmp_path: Path
             ("GET", "/v1/admin/users", None),
             ("GET", "/v1/users/probe-alice/outreach", None),
             ("POST", "/v1/users/probe-alice/outreach/probe-alice:1767225600/ack", None),
+            ("GET", f"/v1/users/probe-alice/memories/{memory_id}/versions", None),
+            ("GET", f"/v1/users/probe-alice/memories/{memory_id}/relations", None),
+            ("GET", "/v1/users/probe-alice/personality/mood", None),
+            ("POST", "/v1/users/probe-alice/raw", {"messages": [{"role": "user", "content": "my PIN is 0000"}]}),
+            ("GET", f"/v1/users/probe-alice/raw/{raw_id}", None),
+            ("GET", "/v1/users/probe-alice/processing", None),
+            ("GET", "/v1/users/probe-alice/hierarchy", None),
+            ("GET", "/v1/users/probe-alice/sessions/pin-session", None),
+            ("GET", "/v1/users/probe-alice/stats", None),
+            ("POST", "/v1/users/probe-alice/cleanup?retention_days=0", None),
+            ("GET", "/v1/admin/dead-letters", None),
+            ("POST", "/v1/admin/dead-letters/replay", {}),
         ]
         for method, path, body in probes:
             response = client.request(method, path, json=body, headers=bob)
@@ -71,6 +85,13 @@ def test_a_user_key_never_reaches_another_users_data_on_any_route(tmp_path: Path
         assert client.delete(f"/v1/users/probe-bob/memories/{memory_id}", headers=bob).status_code == 404
         assert client.get("/v1/users/probe-bob/memories?q=PIN", headers=bob).json()["memories"] == []
         assert "4921" not in client.get("/v1/users/probe-bob/export", headers=bob).text
+        # nor do Bob's ingestion views, even for Alice's submission and session ids
+        assert client.get(f"/v1/users/probe-bob/raw/{raw_id}", headers=bob).status_code == 404
+        assert client.get("/v1/users/probe-bob/sessions/pin-session", headers=bob).status_code == 404
+        assert client.get(f"/v1/users/probe-bob/memories/{memory_id}/versions", headers=bob).status_code == 404
+        for view in ("processing", "hierarchy", "stats"):
+            assert "4921" not in client.get(f"/v1/users/probe-bob/{view}", headers=bob).text
+            assert raw_id not in client.get(f"/v1/users/probe-bob/{view}", headers=bob).text
         # and Alice's memory is still there after all of it
         assert client.get(f"/v1/users/probe-alice/memories/{memory_id}", headers=alice).status_code == 200
 

@@ -22,6 +22,11 @@ APP = create_app(load_settings(data_dir=Path("/nonexistent-not-started")))
 schema = schemathesis.openapi.from_asgi("/openapi.json", APP)
 
 EXAMPLES_PER_OPERATION = 30
+#: Operations with a rule JSON Schema cannot say in a way the generator satisfies: a schema-valid request may get a
+#: 4xx naming the rule (still never a 5xx, and every response must still match the schema).
+#: A raw session needs at least one message with role "user" (``contains`` would say it, but schemathesis then
+#: generates bodies that are not even objects).
+RULES_BEYOND_THE_SCHEMA = {("POST", "/v1/users/{user_id}/raw")}
 
 
 @pytest.fixture(scope="module")
@@ -52,4 +57,7 @@ def test_no_input_gets_a_5xx_and_every_response_matches_the_schema(
     assert response.status_code < 500, response.text
     # ignored_auth is left out: every request here carries a valid admin key on purpose (so generated data reaches
     # the handlers); authentication itself is tested in test_api.py (missing, unknown, revoked, wrong user).
-    case.validate_response(response, excluded_checks=[schemathesis.checks.ignored_auth])
+    excluded = [schemathesis.checks.ignored_auth]
+    if (case.method, case.path) in RULES_BEYOND_THE_SCHEMA:
+        excluded.append(schemathesis.checks.positive_data_acceptance)
+    case.validate_response(response, excluded_checks=excluded)

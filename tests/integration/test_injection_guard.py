@@ -36,6 +36,7 @@ def test_injections_escalate_warning_cooldown_block_and_are_never_stored(tmp_pat
             "score": normal["injection"]["score"],
             "severity": "none",
             "escalation_level": None,
+            "second_opinion": "not_configured",  # offline: the local verdict stands alone, and says so
         }
         assert normal["injection"]["score"] < 0.7
 

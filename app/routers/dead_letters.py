@@ -1,0 +1,71 @@
+"""Admin: the worker's dead letters (entries that failed every retry), listed and replayed (admin key only)."""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal
+
+from fastapi import APIRouter, Query
+from pydantic import BaseModel, Field
+
+from app.deps import AdminDep, ServicesDep
+from app.errors import AUTH, BAD_INPUT, NOT_FOUND, UNAVAILABLE, Responses
+from app.services.dead_letters import list_dead_letters, replay
+
+router = APIRouter(prefix="/v1/admin/dead-letters", tags=["admin"])
+
+ERRORS: Responses = {**BAD_INPUT, **AUTH, **UNAVAILABLE}
+QueueName = Literal["association", "ingest"]
+#: A Redis stream entry id.
+ENTRY_ID_PATTERN = r"^[0-9]{1,20}-[0-9]{1,20}$"
+
+
+class DeadLetter(BaseModel):
+    """An entry that failed every retry."""
+
+    id: str = Field(description="Its id on the dead-letter stream (what replay takes)")
+    user_id: str | None
+    error: str
+    failed_at: float | None
+    source_id: str | None = Field(description="Its id on the queue it failed on")
+    fields: dict[str, str] = Field(description="The original entry (memory_id, submission_id, ...)")
+
+
+class DeadLetters(BaseModel):
+    """A queue's dead letters, oldest first."""
+
+    queue: QueueName
+    total: int
+    dead_letters: list[DeadLetter]
+
+
+class ReplayRequest(BaseModel):
+    """Which dead letters to put back on their queue."""
+
+    queue: QueueName = "association"
+    ids: list[Annotated[str, Field(pattern=ENTRY_ID_PATTERN, max_length=41)]] | None = Field(
+        default=None, min_length=1, max_length=1000, description="Dead-letter ids; all of the queue's when omitted"
+    )
+
+
+class Replayed(BaseModel):
+    """How many dead letters went back on the queue."""
+
+    queue: QueueName
+    replayed: int
+
+
+@router.get("", response_model=DeadLetters, responses=ERRORS)
+async def dead_letters(
+    admin: AdminDep,
+    services: ServicesDep,
+    queue: Annotated[QueueName, Query(description="association or ingest")] = "association",
+    limit: Annotated[int, Query(ge=1, le=1000)] = 100,
+) -> DeadLetters:
+    """Entries that failed every retry, with the error each failed with."""
+    return DeadLetters.model_validate(await list_dead_letters(services, queue=queue, limit=limit))
+
+
+@router.post("/replay", response_model=Replayed, responses=ERRORS | NOT_FOUND)
+async def replay_dead_letters(admin: AdminDep, services: ServicesDep, body: ReplayRequest) -> Replayed:
+    """Put dead letters back on their queue for the worker to try again."""
+    return Replayed.model_validate(await replay(services, queue=body.queue, ids=body.ids))
