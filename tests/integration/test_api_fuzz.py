@@ -5,6 +5,7 @@ Runs against the real app (real Redis, Chroma, embedder, checkpointer) with an a
 reach the handlers instead of stopping at authentication. Bounded: a few dozen examples per operation.
 """
 
+import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -17,8 +18,9 @@ from app.main import create_app
 from companion.settings import load_settings
 from tests.integration.api_helpers import make_key
 
-# The schema is read without starting the app; requests go through the fixture's started client below.
-APP = create_app(load_settings(data_dir=Path("/nonexistent-not-started")))
+# The schema is read without starting the app; requests go through the fixture's started client below. The data
+# dir is a fresh one per run, so that two runs at once never share it even if reading the schema starts the app.
+APP = create_app(load_settings(data_dir=Path(tempfile.mkdtemp(prefix="companion-fuzz-schema-"))))
 schema = schemathesis.openapi.from_asgi("/openapi.json", APP)
 
 EXAMPLES_PER_OPERATION = 30
