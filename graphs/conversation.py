@@ -3,7 +3,8 @@
     admit_message ─┬─> load_context ─────────────────────────────┐
                    ├─> load_personality ─────────────────────────┼─> screen_message ─┬─> appraise -> respond ─┐
                    └─> retrieve_memories -> detect_emotion ──────┘                   └─> defend (injection:    │
-                                           └─> score_importance (with a chat model)        nothing stored)   │
+                                           ├─> score_importance (with a chat model)        nothing stored)   │
+                                           └─> classify_sensitivity (lexicon; + chat model) ─────────────────┤
                                                                                                               v
                        store_short_term <- store_personality <- store_long_term <────────────────────────────┘
 
@@ -12,8 +13,11 @@ without a guard the three loaders join straight into ``appraise``.
 
 ``load_context`` (Redis, or Chroma when Redis lost it), ``load_personality`` (Redis, or Chroma) and
 ``retrieve_memories`` (embed + Chroma + MMR) run in parallel. ``detect_emotion`` reuses the message embedding;
-``appraise`` moves the mood before the reply is written, and the persona prompt carries it. The turn is written to
-Chroma (source of truth) before Redis; the Redis step also queues the message for background association.
+``appraise`` moves the mood before the reply is written, and the persona prompt carries it.
+``classify_sensitivity`` (design seed 002) labels the message general ... ultrasecret beside the reply;
+``retrieve_memories`` withholds memories above the context's ``max_sensitivity`` (a group: chronological at most).
+The turn is written to Chroma (source of truth) before Redis; the Redis step also queues the message for background
+association.
 """
 
 from __future__ import annotations
@@ -32,6 +36,7 @@ from memory.long_term import LongTermStore
 from memory.personality_store import PersonalityStore
 from memory.records import validate_conversation_id, validate_user_id
 from memory.security import SecurityStore
+from memory.sensitivity import sensitivity_from_input
 from memory.short_term import ShortTermStore
 from nodes.conversation import (
     Context,
@@ -46,6 +51,7 @@ from nodes.conversation import (
 )
 from nodes.injection import defend, route_after_screen, screen_message
 from nodes.personality import appraise, detect_emotion, load_personality, score_importance, store_personality
+from nodes.sensitivity import classify_sensitivity
 from tools.detection import Detector, load_detector
 from tools.injection import InjectionClassifier, load_classifier
 
@@ -71,6 +77,7 @@ def build_graph(
     personality_store: PersonalityStore | None = None,
     detector: Detector | None = None,
     importance_model: BaseChatModel | None = None,
+    sensitivity_model: BaseChatModel | None = None,
 ) -> CompiledStateGraph[Any, Any, Any, Any]:
     """Compile the conversation graph over the given services.
 
@@ -79,6 +86,8 @@ def build_graph(
     to ``appraise``. ``personality_store`` defaults to one over the long-term store's Chroma and the short-term
     store's Redis; ``detector`` to the committed local one. ``importance_model`` (usually the chat model) scores
     importance and category with the seed's prompt while the reply is written; without it the local scores stand.
+    ``sensitivity_model`` (usually the chat model) classifies the message's sensitivity the same way, beside the
+    local lexicon, which alone classifies without it.
     """
     store = personality_store or PersonalityStore(long_term.client, short_term.redis)
     detector = detector or load_detector()
@@ -90,6 +99,7 @@ def build_graph(
     )
     graph.add_node("load_personality", partial(load_personality, store=store))
     graph.add_node("detect_emotion", partial(detect_emotion, detector=detector))
+    graph.add_node("classify_sensitivity", partial(classify_sensitivity, chat_model=sensitivity_model))
     graph.add_node("appraise", appraise)
     graph.add_node("respond", partial(respond, chat_model=chat_model))
     graph.add_node("store_long_term", partial(store_long_term, long_term=long_term))
@@ -100,6 +110,7 @@ def build_graph(
     graph.add_edge("admit_message", "load_personality")
     graph.add_edge("admit_message", "retrieve_memories")
     graph.add_edge("retrieve_memories", "detect_emotion")
+    graph.add_edge("detect_emotion", "classify_sensitivity")
     joined = ["load_context", "load_personality", "detect_emotion"]
     if security is None:
         graph.add_edge(joined, "appraise")
@@ -113,9 +124,9 @@ def build_graph(
     if importance_model is not None:
         graph.add_node("score_importance", partial(score_importance, chat_model=importance_model))
         graph.add_edge("detect_emotion", "score_importance")
-        graph.add_edge(["respond", "score_importance"], "store_long_term")
+        graph.add_edge(["respond", "score_importance", "classify_sensitivity"], "store_long_term")
     else:
-        graph.add_edge("respond", "store_long_term")
+        graph.add_edge(["respond", "classify_sensitivity"], "store_long_term")
     graph.add_edge("store_long_term", "store_personality")
     graph.add_edge("store_personality", "store_short_term")
     graph.add_edge("store_short_term", END)
@@ -137,6 +148,7 @@ def build_graph_from_services(
         security=SecurityStore(services.redis, cooldown_seconds=services.settings.injection_cooldown_seconds),
         injection_classifier=load_classifier(),
         importance_model=services.chat_model,
+        sensitivity_model=services.chat_model,
     )
 
 
@@ -155,13 +167,19 @@ async def run_turn(
     message: str,
     conversation_id: str = "default",
     persona: str = "default",
+    max_sensitivity: str = "ultrasecret",
 ) -> dict[str, Any]:
     """Run one turn and return the final state. Ids are checked before anything runs or is written.
+
+    ``max_sensitivity`` is the most sensitive memory level the reply may use (a shared context passes
+    ``memory.sensitivity.SHARED_MAX_LEVEL``).
 
     The checkpoint is written once, when the turn finishes (``durability="exit"``): the turn's intermediate
     steps are not worth a disk write each on the hot path, and a failed turn leaves no half-written state.
     """
-    config, context = turn_config(user_id=user_id, conversation_id=conversation_id, persona=persona)
+    config, context = turn_config(
+        user_id=user_id, conversation_id=conversation_id, persona=persona, max_sensitivity=max_sensitivity
+    )
     if graph.checkpointer is None:  # durability only means something with a checkpointer (LangGraph warns otherwise)
         result = await graph.ainvoke({"message": message}, config, context=context)
     else:
@@ -169,7 +187,9 @@ async def run_turn(
     return dict(result)
 
 
-def turn_config(*, user_id: str, conversation_id: str, persona: str = "default") -> tuple[RunnableConfig, Context]:
+def turn_config(
+    *, user_id: str, conversation_id: str, persona: str = "default", max_sensitivity: str = "ultrasecret"
+) -> tuple[RunnableConfig, Context]:
     """Checked ids -> the run config (thread ``user:conversation``) and the runtime context of one turn.
 
     The user id also goes into the checkpoint metadata (``CHECKPOINT_USER_KEY``) so that erasing a user finds
@@ -177,8 +197,11 @@ def turn_config(*, user_id: str, conversation_id: str, persona: str = "default")
     """
     validate_user_id(user_id)
     validate_conversation_id(conversation_id)
+    ceiling = sensitivity_from_input(max_sensitivity)
     config: RunnableConfig = {
         "configurable": {"thread_id": f"{user_id}:{conversation_id}"},
         "metadata": {CHECKPOINT_USER_KEY: user_id},
     }
-    return config, Context(user_id=user_id, conversation_id=conversation_id, persona=persona)
+    return config, Context(
+        user_id=user_id, conversation_id=conversation_id, persona=persona, max_sensitivity=ceiling.value
+    )

@@ -10,6 +10,7 @@ from enum import StrEnum
 from typing import Any
 
 from companion.errors import InvalidInputError
+from memory.sensitivity import Sensitivity, decode_tags, encode_tags, parse_sensitivity
 
 #: User ids are opaque to the project but must be safe in keys and logs: letters, digits and ``_ . : @ -``,
 #: starting with a letter or digit, at most 128 characters. Platform ids (Discord, Telegram) fit.
@@ -103,6 +104,12 @@ class MemoryRecord:
     recall_count: int = 0
     #: Id of the semantic memory this episodic memory was consolidated into ("" if none).
     consolidated_into: str = ""
+    #: Sensitivity classification (design seed 002, ``memory.sensitivity``), its confidence (0 when never
+    #: classified), topic tags and sentiment (``tools.sensitivity``).
+    sensitivity: Sensitivity = Sensitivity.GENERAL
+    sensitivity_confidence: float = 0.0
+    tags: tuple[str, ...] = ()
+    sentiment: str = "neutral"
 
     def to_metadata(self) -> dict[str, str | int | float]:
         """Chroma metadata (everything but id and text); Chroma accepts no ``None`` values."""
@@ -121,6 +128,10 @@ class MemoryRecord:
             "retention": float(self.retention),
             "recall_count": int(self.recall_count),
             "consolidated_into": self.consolidated_into,
+            "sensitivity": Sensitivity(self.sensitivity).value,
+            "sensitivity_confidence": float(self.sensitivity_confidence),
+            "tags": encode_tags(self.tags),
+            "sentiment": self.sentiment,
         }
 
     @classmethod
@@ -145,12 +156,18 @@ class MemoryRecord:
             retention=float(meta.get("retention", 1.0)),
             recall_count=int(meta.get("recall_count", 0)),
             consolidated_into=str(meta.get("consolidated_into", "")),
+            sensitivity=parse_sensitivity(meta.get("sensitivity")),
+            sensitivity_confidence=float(meta.get("sensitivity_confidence", 0.0)),
+            tags=decode_tags(meta.get("tags")),
+            sentiment=str(meta.get("sentiment", "neutral")),
         )
 
     def to_dict(self) -> dict[str, Any]:
         """A JSON-able dict."""
         data = asdict(self)
         data["kind"] = self.kind.value
+        data["sensitivity"] = Sensitivity(self.sensitivity).value
+        data["tags"] = list(self.tags)
         return data
 
 

@@ -31,6 +31,7 @@ from memory.records import (
     validate_message,
     validate_user_id,
 )
+from memory.sensitivity import Sensitivity, allowed_at, parse_sensitivity, sensitivity_from_input
 from memory.short_term import ShortTermStore
 from prompts.conversation import (
     COMPANION_SYSTEM_PROMPT,
@@ -43,6 +44,7 @@ from prompts.conversation import (
     OFFLINE_RECALL_REPLY,
 )
 from tools.recall import recall
+from tools.sensitivity import classify_local
 
 #: The offline responder quotes at most this many memories, and only those at least this similar.
 OFFLINE_MAX_QUOTES = 2
@@ -56,6 +58,9 @@ class Context:
     user_id: str
     conversation_id: str = "default"
     persona: str = "default"
+    #: The most sensitive memory level the reply may draw on (``memory.sensitivity``): "ultrasecret" (all) in a
+    #: private conversation, ``SHARED_MAX_LEVEL`` in a group, where confidential and above are never used.
+    max_sensitivity: str = Sensitivity.ULTRASECRET.value
 
 
 class RetrievedMemory(TypedDict):
@@ -93,6 +98,8 @@ class ConversationState(TypedDict):
     last_active: NotRequired[float | None]
     query_embedding: NotRequired[list[float]]
     memories: NotRequired[list[RetrievedMemory]]
+    withheld_memories: NotRequired[list[str]]  # relevant memories above the context's max_sensitivity (not used)
+    sensitivity: NotRequired[dict[str, Any]]  # tools.sensitivity.Classification.to_dict() of the message
     reply: NotRequired[str]
     responder: NotRequired[str]  # "offline" or the chat model's name
     memory_id: NotRequired[str]
@@ -176,9 +183,18 @@ def retrieve_memories(
     embedder: Embedder,
     k: int,
 ) -> dict[str, Any]:
-    """Embed the message and pick ``k`` relevant, diverse memories with MMR."""
+    """Embed the message and pick ``k`` relevant, diverse memories with MMR.
+
+    Selected memories above the context's ``max_sensitivity`` are withheld: never passed to the reply.
+    """
     started = time.perf_counter()
     found = recall(long_term, embedder, runtime.context.user_id, state["message"], k)
+    ceiling = sensitivity_from_input(runtime.context.max_sensitivity)
+    withheld = [
+        item.candidate.id
+        for item in found.selected
+        if not allowed_at(item.candidate.metadata.get("sensitivity"), ceiling)
+    ]
     memories = [
         RetrievedMemory(
             id=item.candidate.id,
@@ -189,10 +205,12 @@ def retrieve_memories(
             created_at=float(item.candidate.metadata.get("created_at", 0.0)),
         )
         for item in found.selected
+        if item.candidate.id not in withheld
     ]
     return {
         "query_embedding": found.query_embedding.tolist(),
         "memories": memories,
+        "withheld_memories": withheld,
         "timings_ms": {"embed": found.embed_ms, "search": found.search_ms, "retrieve": _elapsed_ms(started)},
     }
 
@@ -219,6 +237,7 @@ def store_long_term(state: ConversationState, runtime: Runtime[Context], *, long
     """Write the message (with the reply) to Chroma first: it is the source of truth."""
     started = time.perf_counter()
     detection = state.get("detection") or {}
+    classification = state.get("sensitivity") or classify_local(state["message"], detection.get("emotions")).to_dict()
     record = MemoryRecord(
         id=state["turn_id"],
         user_id=runtime.context.user_id,
@@ -230,6 +249,10 @@ def store_long_term(state: ConversationState, runtime: Runtime[Context], *, long
         category=str(detection.get("category", "")),
         emotion=str(detection.get("emotion", "")),
         emotion_intensity=int(detection.get("intensity", 0)),
+        sensitivity=parse_sensitivity(classification.get("level")),
+        sensitivity_confidence=float(classification.get("confidence", 0.0)),
+        tags=tuple(classification.get("tags", ())),
+        sentiment=str(classification.get("sentiment", "neutral")),
     )
     long_term.add(record.user_id, [record], np.asarray([state["query_embedding"]], dtype=np.float32))
     return {"memory_id": record.id, "timings_ms": {"store_long_term": _elapsed_ms(started)}}
