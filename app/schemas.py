@@ -12,6 +12,8 @@ ID_PATTERN = USER_ID_PATTERN.pattern
 MAX_MESSAGE_CHARS = 100_000  # hard ceiling; COMPANION_MAX_MESSAGE_CHARS (default 4000) is checked by the graph
 #: Text with at least one non-blank character and no NUL (what ``validate_message`` accepts).
 TEXT_PATTERN = r"^[^\x00]*[^\s\x00][^\x00]*$"
+#: A memory tag: lowercase letters, digits and ``-``.
+TAG_PATTERN = r"^[a-z0-9][a-z0-9-]*$"
 
 
 class ChatRequest(BaseModel):
@@ -84,6 +86,12 @@ class Memory(BaseModel):
     version: int
     conversation_id: str
     reply: str
+    sensitivity: Literal["general", "chronological", "confidential", "secret", "ultrasecret"] = Field(
+        default="general", description="Sensitivity classification (design seed 002)"
+    )
+    sensitivity_confidence: float = Field(default=0.0, description="Its confidence, 0-1 (0: never classified)")
+    tags: list[str] = Field(default_factory=list, description="Topic tags")
+    sentiment: str = Field(default="neutral", description="positive, negative, neutral or mixed")
 
 
 class MemorySearchHit(BaseModel):

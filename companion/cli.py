@@ -20,7 +20,7 @@
     companion personality show --user ID [--persona NAME] [--changes N] [--json]
     companion demo
     companion serve [--host H] [--port P]
-    companion keys create (--user ID | --admin) [--name N] | list | revoke KEY_ID
+    companion keys create (--user ID | --admin) [--tenant T] [--clearance LEVEL] [--name N] | list | revoke KEY_ID
     companion injection-check --text T [--json]
     companion eval SUITE | --compare A.json B.json | --list
 

@@ -16,6 +16,10 @@ from memory.sensitivity import Sensitivity, decode_tags, encode_tags, parse_sens
 #: starting with a letter or digit, at most 128 characters. Platform ids (Discord, Telegram) fit.
 USER_ID_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.:@-]{0,127}$")
 CONVERSATION_ID_PATTERN = USER_ID_PATTERN
+#: Tenants (design seed 002 multi-tenant isolation): lowercase letters, digits, ``_`` and ``-``, at most 64.
+TENANT_PATTERN = re.compile(r"^[a-z0-9][a-z0-9_-]{0,63}$")
+#: The tenant of every user created before tenants existed, and of keys made without ``--tenant``.
+DEFAULT_TENANT = "default"
 
 #: Importance is on the design seed's integer scale: 100 minimal, 300 low, 500 medium, 700 high, 900 critical
 #: (``tools.detection.ImportanceLevel``). A memory no scorer has looked at is medium. Retrieval divides by
@@ -51,6 +55,16 @@ def validate_user_id(user_id: str) -> str:
             f"invalid user id {shown}: use 1-128 letters, digits or _ . : @ - (starting with a letter or digit)"
         )
     return user_id
+
+
+def validate_tenant(tenant: str) -> str:
+    """Return ``tenant`` if it is well formed, else raise ``InvalidInputError`` naming the problem."""
+    if not isinstance(tenant, str) or not TENANT_PATTERN.fullmatch(tenant):
+        raise InvalidInputError(
+            f"invalid tenant {str(tenant)[:40]!r}: use 1-64 lowercase letters, digits, _ or -"
+            " (starting with a letter or digit)"
+        )
+    return tenant
 
 
 def validate_conversation_id(conversation_id: str) -> str:

@@ -49,6 +49,8 @@ from tools.sensitivity import classify_local
 #: The offline responder quotes at most this many memories, and only those at least this similar.
 OFFLINE_MAX_QUOTES = 2
 OFFLINE_MIN_SIMILARITY = 0.35
+#: A memory kept from a shared context's reply is reported as withheld when at least this similar to the message.
+WITHHELD_MIN_SIMILARITY = 0.4
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -185,16 +187,18 @@ def retrieve_memories(
 ) -> dict[str, Any]:
     """Embed the message and pick ``k`` relevant, diverse memories with MMR.
 
-    Selected memories above the context's ``max_sensitivity`` are withheld: never passed to the reply.
+    Selected memories above the context's ``max_sensitivity`` are never passed to the reply; those relevant
+    enough that the reply would have drawn on them (similarity >= ``WITHHELD_MIN_SIMILARITY``) are reported as
+    ``withheld_memories``, so a group front-end can say it will not discuss them there.
     """
     started = time.perf_counter()
     found = recall(long_term, embedder, runtime.context.user_id, state["message"], k)
     ceiling = sensitivity_from_input(runtime.context.max_sensitivity)
-    withheld = [
-        item.candidate.id
+    blocked = {
+        item.candidate.id: item.candidate.similarity
         for item in found.selected
         if not allowed_at(item.candidate.metadata.get("sensitivity"), ceiling)
-    ]
+    }
     memories = [
         RetrievedMemory(
             id=item.candidate.id,
@@ -205,12 +209,12 @@ def retrieve_memories(
             created_at=float(item.candidate.metadata.get("created_at", 0.0)),
         )
         for item in found.selected
-        if item.candidate.id not in withheld
+        if item.candidate.id not in blocked
     ]
     return {
         "query_embedding": found.query_embedding.tolist(),
         "memories": memories,
-        "withheld_memories": withheld,
+        "withheld_memories": [memory_id for memory_id, sim in blocked.items() if sim >= WITHHELD_MIN_SIMILARITY],
         "timings_ms": {"embed": found.embed_ms, "search": found.search_ms, "retrieve": _elapsed_ms(started)},
     }
 

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
@@ -22,12 +24,25 @@ class Recall:
     search_ms: float
 
 
-def recall(long_term: LongTermStore, embedder: Embedder, user_id: str, text: str, k: int) -> Recall:
-    """The ``k`` most relevant, mutually diverse memories of ``user_id`` for ``text``."""
+def recall(
+    long_term: LongTermStore,
+    embedder: Embedder,
+    user_id: str,
+    text: str,
+    k: int,
+    *,
+    keep: Callable[[Mapping[str, Any]], bool] | None = None,
+) -> Recall:
+    """The ``k`` most relevant, mutually diverse memories of ``user_id`` for ``text``.
+
+    ``keep`` (a test on a candidate's metadata, e.g. a sensitivity or tag filter) drops candidates before MMR.
+    """
     started = time.perf_counter()
     query = embedder.embed([text])[0]
     embedded = time.perf_counter()
     candidates = long_term.search(user_id, query, candidate_count(k))
+    if keep is not None:
+        candidates = [candidate for candidate in candidates if keep(candidate.metadata)]
     selected = mmr_select(query, candidates, k, query_text=text)
     finished = time.perf_counter()
     return Recall(
