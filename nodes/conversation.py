@@ -8,7 +8,9 @@ from __future__ import annotations
 
 import asyncio
 import time
+from collections.abc import Mapping
 from dataclasses import dataclass
+from functools import partial
 from typing import Annotated, Any, NotRequired, TypedDict
 
 import numpy as np
@@ -187,18 +189,14 @@ def retrieve_memories(
 ) -> dict[str, Any]:
     """Embed the message and pick ``k`` relevant, diverse memories with MMR.
 
-    Selected memories above the context's ``max_sensitivity`` are never passed to the reply; those relevant
-    enough that the reply would have drawn on them (similarity >= ``WITHHELD_MIN_SIMILARITY``) are reported as
-    ``withheld_memories``, so a group front-end can say it will not discuss them there.
+    Memories above the context's ``max_sensitivity`` are turned away before MMR, so they never reach the reply;
+    those relevant enough that the reply would have drawn on them (similarity >= ``WITHHELD_MIN_SIMILARITY``) are
+    reported as ``withheld_memories``, so a group front-end can say it will not discuss them there.
     """
     started = time.perf_counter()
-    found = recall(long_term, embedder, runtime.context.user_id, state["message"], k)
     ceiling = sensitivity_from_input(runtime.context.max_sensitivity)
-    blocked = {
-        item.candidate.id: item.candidate.similarity
-        for item in found.selected
-        if not allowed_at(item.candidate.metadata.get("sensitivity"), ceiling)
-    }
+    keep = None if ceiling is Sensitivity.ULTRASECRET else partial(_allowed, ceiling=ceiling)
+    found = recall(long_term, embedder, runtime.context.user_id, state["message"], k, keep=keep)
     memories = [
         RetrievedMemory(
             id=item.candidate.id,
@@ -209,14 +207,17 @@ def retrieve_memories(
             created_at=float(item.candidate.metadata.get("created_at", 0.0)),
         )
         for item in found.selected
-        if item.candidate.id not in blocked
     ]
     return {
         "query_embedding": found.query_embedding.tolist(),
         "memories": memories,
-        "withheld_memories": [memory_id for memory_id, sim in blocked.items() if sim >= WITHHELD_MIN_SIMILARITY],
+        "withheld_memories": [c.id for c in found.excluded if c.similarity >= WITHHELD_MIN_SIMILARITY],
         "timings_ms": {"embed": found.embed_ms, "search": found.search_ms, "retrieve": _elapsed_ms(started)},
     }
+
+
+def _allowed(metadata: Mapping[str, Any], *, ceiling: Sensitivity) -> bool:
+    return allowed_at(metadata.get("sensitivity"), ceiling)
 
 
 async def respond(

@@ -4,14 +4,14 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 
 from memory.embeddings import Embedder
 from memory.long_term import LongTermStore
-from tools.retrieval import Selected, candidate_count, mmr_select
+from tools.retrieval import Candidate, Selected, candidate_count, mmr_select
 
 
 @dataclass(frozen=True, slots=True)
@@ -22,6 +22,8 @@ class Recall:
     selected: list[Selected]
     embed_ms: float
     search_ms: float
+    #: Candidates ``keep`` turned away (most similar first), so a caller can tell what it held back.
+    excluded: list[Candidate] = field(default_factory=list)
 
 
 def recall(
@@ -41,8 +43,13 @@ def recall(
     query = embedder.embed([text])[0]
     embedded = time.perf_counter()
     candidates = long_term.search(user_id, query, candidate_count(k))
+    excluded: list[Candidate] = []
     if keep is not None:
-        candidates = [candidate for candidate in candidates if keep(candidate.metadata)]
+        kept: list[Candidate] = []
+        for candidate in candidates:
+            (kept if keep(candidate.metadata) else excluded).append(candidate)
+        excluded.sort(key=lambda candidate: -candidate.similarity)
+        candidates = kept
     selected = mmr_select(query, candidates, k, query_text=text)
     finished = time.perf_counter()
     return Recall(
@@ -50,4 +57,5 @@ def recall(
         selected=selected,
         embed_ms=round((embedded - started) * 1000.0, 3),
         search_ms=round((finished - embedded) * 1000.0, 3),
+        excluded=excluded,
     )
