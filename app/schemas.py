@@ -56,6 +56,17 @@ class InjectionInfo(BaseModel):
     escalation_level: int | None = Field(default=None, description="1 warning, 2 cooldown, 3 block (when flagged)")
 
 
+class SensitivityInfo(BaseModel):
+    """The sensitivity classification of the message (design seed 002), stored on its memory."""
+
+    level: Literal["general", "chronological", "confidential", "secret", "ultrasecret"]
+    confidence: float = Field(ge=0.0, le=1.0)
+    security_level: int = Field(ge=1, le=4, description="The seed's security level: 1 general/chronological ... 4")
+    tags: list[str]
+    sentiment: str
+    source: str = Field(description="'local' (lexicon) or 'model' (the chat model, never below the lexicon)")
+
+
 class ChatResponse(BaseModel):
     """The companion's answer and what it recalled."""
 
@@ -67,6 +78,9 @@ class ChatResponse(BaseModel):
     timings_ms: dict[str, float]
     injection: InjectionInfo | None = Field(
         default=None, description="Set when the guard ran; a flagged message is answered by the guard, not stored"
+    )
+    sensitivity: SensitivityInfo | None = Field(
+        default=None, description="The message's sensitivity classification (null when nothing was stored)"
     )
 
 

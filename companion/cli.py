@@ -311,6 +311,7 @@ def turn_summary(state: dict[str, Any], total_ms: float) -> dict[str, Any]:
         ],
         "mood": state.get("mood"),
         "detection": state.get("detection"),
+        "sensitivity": state.get("sensitivity"),
         "timings_ms": {**state.get("timings_ms", {}), "total": total_ms},
     }
 

@@ -28,8 +28,11 @@ PASSWORD = "My email password is hunter2."
 def test_memories_carry_a_level_and_search_filters_by_level_and_tag(tmp_path: Path, redis_url: str) -> None:
     own = make_key(redis_url, user_id="lvl-gus")
     with api_client(tmp_path, redis_url) as client:
-        for message in (JAZZ, HIKE, THERAPY, PASSWORD):
-            _chat(client, own, "lvl-gus", message)
+        said = {
+            message: _chat(client, own, "lvl-gus", message)["sensitivity"]
+            for message in (JAZZ, HIKE, THERAPY, PASSWORD)
+        }
+        assert said[PASSWORD]["level"] == "ultrasecret" and said[PASSWORD]["security_level"] == 4
         listing = client.get("/v1/users/lvl-gus/memories", headers=own).json()
         levels = {memory["text"]: memory["sensitivity"] for memory in listing["memories"]}
         assert levels == {JAZZ: "general", HIKE: "chronological", THERAPY: "confidential", PASSWORD: "ultrasecret"}
