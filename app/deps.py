@@ -14,7 +14,9 @@ from langgraph.graph.state import CompiledStateGraph
 from companion.errors import AuthenticationError, PermissionDeniedError
 from companion.services import Services
 from memory.api_keys import ApiKey, ApiKeyStore, KeyScope
+from memory.long_term import LongTermStore
 from memory.records import USER_ID_PATTERN
+from memory.sensitivity import Sensitivity
 
 
 def get_services(request: Request) -> Services:
@@ -68,22 +70,43 @@ bearer = HTTPBearer(
 
 @dataclass(frozen=True, slots=True)
 class Caller:
-    """Whoever holds the request's API key."""
+    """Whoever holds the request's API key, and the store that knows which tenant each user belongs to."""
 
     key: ApiKey
+    users: LongTermStore
 
     @property
     def is_admin(self) -> bool:
-        """Admin keys may act on every user and on admin routes."""
+        """Admin keys may act on every user of their tenant (an operator key: of every tenant) and on admin routes."""
         return self.key.scope is KeyScope.ADMIN
 
+    @property
+    def tenant(self) -> str | None:
+        """The tenant this key is confined to; ``None`` for an operator key (every tenant)."""
+        return None if self.key.is_operator else self.key.tenant
+
     def authorize_user(self, user_id: str) -> str:
-        """``user_id`` if this key may act on that user's data, else ``PermissionDeniedError``."""
+        """``user_id`` if this key may act on that user's data, else ``PermissionDeniedError``.
+
+        A user key reaches its own user only; every key but an operator key reaches only users of its own tenant
+        (``UserCollections.authorize``, which also claims a new user id for the key's tenant).
+        """
         if not self.is_admin and self.key.user_id != user_id:
             raise PermissionDeniedError(
                 f"this API key belongs to another user and may not access data of user {user_id[:128]!r}"
             )
+        if self.tenant is not None:
+            self.users.authorize_tenant(user_id, self.tenant)
         return user_id
+
+    def clearance_for(self, user_id: str) -> Sensitivity:
+        """The most sensitive memory level of ``user_id`` this key is shown.
+
+        All of them for the user's own key; the admin key's clearance otherwise (``keys create --clearance``).
+        """
+        if self.key.scope is KeyScope.USER and self.key.user_id == user_id:
+            return Sensitivity.ULTRASECRET
+        return self.key.clearance
 
 
 async def get_caller(
@@ -92,10 +115,11 @@ async def get_caller(
     """Resolve the bearer key; 401 when it is missing, unknown or revoked."""
     if credentials is None:
         raise AuthenticationError("missing API key: send 'Authorization: Bearer <key>' (companion keys create)")
-    key = await ApiKeyStore(get_services(request).redis).resolve(credentials.credentials)
+    services = get_services(request)
+    key = await ApiKeyStore(services.redis).resolve(credentials.credentials)
     if key is None:
         raise AuthenticationError("unknown or revoked API key")
-    return Caller(key)
+    return Caller(key, services.long_term)
 
 
 CallerDep = Annotated[Caller, Depends(get_caller)]
@@ -109,6 +133,19 @@ async def get_admin(caller: CallerDep) -> Caller:
 
 
 AdminDep = Annotated[Caller, Depends(get_admin)]
+
+
+async def get_operator(admin: AdminDep) -> Caller:
+    """The caller, who must hold an operator key (admin of every tenant): for routes whose data spans tenants."""
+    if admin.tenant is not None:
+        raise PermissionDeniedError(
+            f"this route spans every tenant; it needs an operator key (an admin key created without --tenant), "
+            f"not an admin key of tenant '{admin.tenant}'"
+        )
+    return admin
+
+
+OperatorDep = Annotated[Caller, Depends(get_operator)]
 
 UserIdPath = Annotated[
     str,

@@ -12,6 +12,8 @@ ID_PATTERN = USER_ID_PATTERN.pattern
 MAX_MESSAGE_CHARS = 100_000  # hard ceiling; COMPANION_MAX_MESSAGE_CHARS (default 4000) is checked by the graph
 #: Text with at least one non-blank character and no NUL (what ``validate_message`` accepts).
 TEXT_PATTERN = r"^[^\x00]*[^\s\x00][^\x00]*$"
+#: A memory tag: lowercase letters, digits and ``-``.
+TAG_PATTERN = r"^[a-z0-9][a-z0-9-]*$"
 
 
 class ChatRequest(BaseModel):
@@ -59,6 +61,17 @@ class InjectionInfo(BaseModel):
     )
 
 
+class SensitivityInfo(BaseModel):
+    """The sensitivity classification of the message (design seed 002), stored on its memory."""
+
+    level: Literal["general", "chronological", "confidential", "secret", "ultrasecret"]
+    confidence: float = Field(ge=0.0, le=1.0)
+    security_level: int = Field(ge=1, le=4, description="The seed's security level: 1 general/chronological ... 4")
+    tags: list[str]
+    sentiment: str
+    source: str = Field(description="'local' (lexicon) or 'model' (the chat model, never below the lexicon)")
+
+
 class ChatResponse(BaseModel):
     """The companion's answer and what it recalled."""
 
@@ -70,6 +83,9 @@ class ChatResponse(BaseModel):
     timings_ms: dict[str, float]
     injection: InjectionInfo | None = Field(
         default=None, description="Set when the guard ran; a flagged message is answered by the guard, not stored"
+    )
+    sensitivity: SensitivityInfo | None = Field(
+        default=None, description="The message's sensitivity classification (null when nothing was stored)"
     )
 
 
@@ -89,6 +105,12 @@ class Memory(BaseModel):
     version: int
     conversation_id: str
     reply: str
+    sensitivity: Literal["general", "chronological", "confidential", "secret", "ultrasecret"] = Field(
+        default="general", description="Sensitivity classification (design seed 002)"
+    )
+    sensitivity_confidence: float = Field(default=0.0, description="Its confidence, 0-1 (0: never classified)")
+    tags: list[str] = Field(default_factory=list, description="Topic tags")
+    sentiment: str = Field(default="neutral", description="positive, negative, neutral or mixed")
 
 
 class MemorySearchHit(BaseModel):

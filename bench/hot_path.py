@@ -79,6 +79,7 @@ STAGES = (
     "search",
     "retrieve",
     "detect",
+    "classify",  # sensitivity (off the critical path: beside screen/appraise/respond)
     "screen",
     "appraise",
     "respond",

@@ -16,6 +16,7 @@ from rich.markup import escape
 from rich.table import Table
 
 from companion.settings import Settings
+from memory.sensitivity import SHARED_MAX_LEVEL, Sensitivity
 
 console = Console()
 
@@ -33,6 +34,17 @@ def add_parsers(commands: argparse._SubParsersAction) -> None:
     scope = create.add_mutually_exclusive_group(required=True)
     scope.add_argument("--user", help="the one user this key may act on")
     scope.add_argument("--admin", action="store_true", help="an admin key (every user, admin routes)")
+    create.add_argument(
+        "--tenant",
+        help="confine the key to this tenant's users (default: a user key is the 'default' tenant's, "
+        "an admin key without --tenant is an operator key for every tenant)",
+    )
+    create.add_argument(
+        "--clearance",
+        choices=[level.value for level in Sensitivity],
+        default=SHARED_MAX_LEVEL.value,
+        help=f"admin keys: the most sensitive memories shown (default {SHARED_MAX_LEVEL.value})",
+    )
     create.add_argument("--name", default="", help="a label to recognise the key by")
     create.add_argument("--json", action="store_true")
     listing = key_commands.add_parser("list", help="live keys (ids, never secrets)")
@@ -85,11 +97,18 @@ async def _keys(args: argparse.Namespace, settings: Settings) -> int:
         store = ApiKeyStore(redis)
         if args.keys_command == "create":
             scope = KeyScope.ADMIN if args.admin else KeyScope.USER
-            secret, key = await store.create(scope=scope, user_id=args.user or "", name=args.name)
+            secret, key = await store.create(
+                scope=scope,
+                user_id=args.user or "",
+                name=args.name,
+                tenant=args.tenant,
+                clearance=Sensitivity(args.clearance),
+            )
             if args.json:
                 print(json.dumps({"secret": secret, **key.to_dict()}))
             else:
                 who = "admin" if args.admin else f"user {args.user}"
+                who += f" of tenant {key.tenant}" if key.tenant else " (operator: every tenant)"
                 console.print(f"created key [bold]{key.key_id}[/] for {escape(who)}; the secret is shown only now:")
                 print(secret)
             return 0
@@ -105,11 +124,12 @@ async def _keys(args: argparse.Namespace, settings: Settings) -> int:
             print(json.dumps({"keys": [key.to_dict() for key in listed]}))
             return 0
         table = Table(title=f"{len(listed)} API keys")
-        for column in ("id", "scope", "user", "name", "created"):
+        for column in ("id", "scope", "tenant", "user", "clearance", "name", "created"):
             table.add_column(column)
         for key in listed:
             created = time.strftime("%Y-%m-%d %H:%M", time.localtime(key.created_at))
-            table.add_row(key.key_id, key.scope.value, key.user_id, key.name, created)
+            clearance = key.clearance.value if key.scope is KeyScope.ADMIN else "own data"
+            table.add_row(key.key_id, key.scope.value, key.tenant or "(all)", key.user_id, clearance, key.name, created)
         console.print(table)
         return 0
     finally:

@@ -20,7 +20,7 @@
     companion personality show --user ID [--persona NAME] [--changes N] [--json]
     companion demo
     companion serve [--host H] [--port P]
-    companion keys create (--user ID | --admin) [--name N] | list | revoke KEY_ID
+    companion keys create (--user ID | --admin) [--tenant T] [--clearance LEVEL] [--name N] | list | revoke KEY_ID
     companion injection-check --text T [--json]
     companion eval SUITE | --compare A.json B.json | --list
 
@@ -311,6 +311,7 @@ def turn_summary(state: dict[str, Any], total_ms: float) -> dict[str, Any]:
         ],
         "mood": state.get("mood"),
         "detection": state.get("detection"),
+        "sensitivity": state.get("sensitivity"),
         "timings_ms": {**state.get("timings_ms", {}), "total": total_ms},
     }
 

@@ -42,6 +42,12 @@ def detect_command(text: str, settings: Settings, *, as_json: bool, console: Con
     injection = result["injection"]
     flagged = "[bold red]flagged[/]" if injection["flagged"] else "not flagged"
     console.print(f"injection: {flagged} (score {injection['score']:.3f}, threshold 0.7)", highlight=False)
+    sensitivity = result["sensitivity"]
+    console.print(
+        f"sensitivity: {sensitivity['level']} (confidence {sensitivity['confidence']:.2f}, {sensitivity['source']})"
+        f"   tags: {', '.join(sensitivity['tags']) or '-'}   sentiment: {sensitivity['sentiment']}",
+        highlight=False,
+    )
     return 0
 
 
@@ -51,6 +57,7 @@ async def detect_payload(message: str, settings: Settings) -> dict[str, Any]:
     from memory.embeddings import load_embedder
     from tools.detection import load_detector, score_with_model
     from tools.injection import detect_injection, load_classifier
+    from tools.sensitivity import classify_local, classify_with_model
 
     ensure_data_dir(settings.data_dir)
     embedder = load_embedder(settings.data_dir / "models")
@@ -61,12 +68,16 @@ async def detect_payload(message: str, settings: Settings) -> dict[str, Any]:
     detection = detector.detect(message, embedding)
     detected = time.perf_counter()
     injection = detect_injection(message, embedding, load_classifier())
+    classified_at = time.perf_counter()
+    sensitivity = classify_local(message, detection.emotions)
+    sensitivity_ms = round((time.perf_counter() - classified_at) * 1000.0, 3)
     chat_model = build_chat_model(settings)
     scored_by = "local"
     if chat_model is not None:
         refined = await score_with_model(chat_model, message, detection)
         scored_by = (settings.chat_model or "model") if refined is not detection else "local (model failed)"
         detection = refined
+        sensitivity = await classify_with_model(chat_model, message, sensitivity)
     return {
         "text": message,
         "emotion": {
@@ -79,9 +90,11 @@ async def detect_payload(message: str, settings: Settings) -> dict[str, Any]:
         "importance": {"value": detection.importance, "level": detection.importance_level, "source": scored_by},
         "category": {"value": detection.category, "source": scored_by},
         "injection": injection.to_dict(),
+        "sensitivity": sensitivity.to_dict(),
         "timings_ms": {
             "embed": round((embedded - started) * 1000.0, 3),
             "detect": round((detected - embedded) * 1000.0, 3),
+            "classify": sensitivity_ms,
         },
     }
 

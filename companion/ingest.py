@@ -48,6 +48,7 @@ from memory.records import MemoryKind, MemoryRecord, validate_conversation_id, v
 from memory.short_term import ASSOCIATION_STREAM, PREFIX
 from nodes.association import derived_memory_id
 from prompts.association import SESSION_SUMMARY_PROMPT
+from tools.sensitivity import classified
 
 if TYPE_CHECKING:
     from companion.services import Services
@@ -486,14 +487,16 @@ class Ingestor:
             reply = lines[index + 1]["content"] if index + 1 < len(lines) and lines[index + 1]["role"] != "user" else ""
             created = line.get("ts") or raw.created_at + index * 1e-3  # keep transcript order without timestamps
             records.append(
-                MemoryRecord(
-                    id=uuid.uuid5(_NAMESPACE, f"{raw.submission_id}:{line['line']}").hex,
-                    user_id=user_id,
-                    text=line["content"],
-                    kind=MemoryKind.EPISODIC,
-                    created_at=float(created),
-                    conversation_id=raw.session_id,
-                    reply=reply,
+                classified(
+                    MemoryRecord(
+                        id=uuid.uuid5(_NAMESPACE, f"{raw.submission_id}:{line['line']}").hex,
+                        user_id=user_id,
+                        text=line["content"],
+                        kind=MemoryKind.EPISODIC,
+                        created_at=float(created),
+                        conversation_id=raw.session_id,
+                        reply=reply,
+                    )
                 )
             )
         return records

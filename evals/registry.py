@@ -22,6 +22,7 @@ from evals.injection import run_injection_eval
 from evals.isolation import run_isolation
 from evals.persona import run_persona
 from evals.recall import run_recall
+from evals.sensitivity import run_sensitivity
 
 DATASETS_DIR = Path(__file__).resolve().parent / "datasets"
 
@@ -48,6 +49,12 @@ SUITES: dict[str, Suite] = {
         Suite("recall", "recall.jsonl", run_recall, "facts taught among filler, then probed: hit@k, MRR"),
         Suite("isolation", "isolation.jsonl", run_isolation, "cross-user probes: leaks must be 0"),
         Suite("persona", "persona.jsonl", run_persona, "replies stay in character (LLM-judged)"),
+        Suite(
+            "sensitivity",
+            "sensitivity.jsonl",
+            run_sensitivity,
+            "sensitivity levels vs hand labels: accuracy, per-level precision/recall, sensitive recall",
+        ),
         Suite(
             "emotion",
             None,

@@ -1,23 +1,28 @@
 """The conversation graph: one chat turn.
 
     admit_message ─┬─> load_context ─────────────────────────────┐
-                   ├─> load_personality ─────────────────────────┼─> screen_message ─┬─> appraise -> respond ─┐
+                   ├─> load_personality ─────────────────────────┤
+                   ├─> load_clarification ───────────────────────┼─> screen_message ─┬─> appraise -> respond ─┐
                    └─> retrieve_memories -> detect_emotion ──────┘                   └─> defend (injection:    │
-                                           └─> score_importance (with a chat model)        nothing stored)   │
-                                                                      high severity: defend -> penalize (PAD) │
+                                           ├─> score_importance (with a chat model)        nothing stored;   │
+                                           │                         high severity: defend -> penalize (PAD)) │
+                                           └─> classify_sensitivity (lexicon; + chat model) ─────────────────┤
                                                                                                               v
                        store_short_term <- store_personality <- store_long_term <────────────────────────────┘
+                                                       (respond -> settle_clarification, beside the stores)
 
 ``screen_message`` (the injection guard, when one is given) reuses the embedding ``retrieve_memories`` computed;
-without a guard the three loaders join straight into ``appraise``.
+without a guard the loaders join straight into ``appraise``.
 
 ``load_context`` (Redis, or Chroma when Redis lost it), ``load_personality`` (Redis, or Chroma) and
 ``retrieve_memories`` (embed + Chroma + MMR) run in parallel. ``detect_emotion`` reuses the message embedding;
-``appraise`` moves the mood before the reply is written, and the persona prompt carries it. The turn is written to
-Chroma (source of truth) before Redis; the Redis step also queues the message for background association.
-
+``appraise`` moves the mood before the reply is written, and the persona prompt carries it.
 Reflection's clarification questions (``nodes/clarification.py``): ``load_clarification`` (one Redis read of the
 user's queue) joins the loaders, and ``settle_clarification`` runs beside ``store_long_term`` after ``respond``.
+``classify_sensitivity`` (design seed 002) labels the message general ... ultrasecret beside the reply;
+``retrieve_memories`` withholds memories above the context's ``max_sensitivity`` (a group: chronological at most).
+The turn is written to Chroma (source of truth) before Redis; the Redis step also queues the message for background
+association.
 """
 
 from __future__ import annotations
@@ -38,6 +43,7 @@ from memory.personality_store import PersonalityStore
 from memory.records import validate_conversation_id, validate_user_id
 from memory.reflection_log import ReflectionLog
 from memory.security import SecurityStore
+from memory.sensitivity import sensitivity_from_input
 from memory.short_term import ShortTermStore
 from nodes.clarification import load_clarification, settle_clarification
 from nodes.conversation import (
@@ -53,6 +59,7 @@ from nodes.conversation import (
 )
 from nodes.injection import defend, penalize, route_after_defend, route_after_screen, screen_message
 from nodes.personality import appraise, detect_emotion, load_personality, score_importance, store_personality
+from nodes.sensitivity import classify_sensitivity
 from tools.detection import Detector, load_detector
 from tools.injection import InjectionClassifier, load_classifier
 
@@ -80,6 +87,7 @@ def build_graph(
     importance_model: BaseChatModel | None = None,
     clarifications: ClarificationQueue | None = None,
     reflection_log: ReflectionLog | None = None,
+    sensitivity_model: BaseChatModel | None = None,
 ) -> CompiledStateGraph[Any, Any, Any, Any]:
     """Compile the conversation graph over the given services.
 
@@ -91,6 +99,8 @@ def build_graph(
     ``clarifications`` and ``reflection_log`` (defaults: over the same Redis and Chroma) carry reflection's
     questions: ``load_clarification`` reads the user's queue beside the other loaders, the reply asks a queued
     question, and ``settle_clarification`` marks it asked or settles the conflict with the user's answer.
+    ``sensitivity_model`` (usually the chat model) classifies the message's sensitivity the same way, beside the
+    local lexicon, which alone classifies without it.
     """
     store = personality_store or PersonalityStore(long_term.client, short_term.redis)
     detector = detector or load_detector()
@@ -108,6 +118,7 @@ def build_graph(
     )
     graph.add_node("settle_clarification", settle)
     graph.add_node("detect_emotion", partial(detect_emotion, detector=detector))
+    graph.add_node("classify_sensitivity", partial(classify_sensitivity, chat_model=sensitivity_model))
     graph.add_node("appraise", appraise)
     graph.add_node("respond", partial(respond, chat_model=chat_model))
     graph.add_node("store_long_term", partial(store_long_term, long_term=long_term))
@@ -119,6 +130,7 @@ def build_graph(
     graph.add_edge("admit_message", "retrieve_memories")
     graph.add_edge("admit_message", "load_clarification")
     graph.add_edge("retrieve_memories", "detect_emotion")
+    graph.add_edge("detect_emotion", "classify_sensitivity")
     joined = ["load_context", "load_personality", "detect_emotion", "load_clarification"]
     if security is None:
         graph.add_edge(joined, "appraise")
@@ -139,9 +151,9 @@ def build_graph(
     if importance_model is not None:
         graph.add_node("score_importance", partial(score_importance, chat_model=importance_model))
         graph.add_edge("detect_emotion", "score_importance")
-        graph.add_edge(["respond", "score_importance"], "store_long_term")
+        graph.add_edge(["respond", "score_importance", "classify_sensitivity"], "store_long_term")
     else:
-        graph.add_edge("respond", "store_long_term")
+        graph.add_edge(["respond", "classify_sensitivity"], "store_long_term")
     graph.add_edge("store_long_term", "store_personality")
     graph.add_edge("store_personality", "store_short_term")
     graph.add_edge("store_short_term", END)
@@ -163,6 +175,7 @@ def build_graph_from_services(
         security=SecurityStore(services.redis, cooldown_seconds=services.settings.injection_cooldown_seconds),
         injection_classifier=load_classifier(),
         importance_model=services.chat_model,
+        sensitivity_model=services.chat_model,
     )
 
 
@@ -181,13 +194,19 @@ async def run_turn(
     message: str,
     conversation_id: str = "default",
     persona: str = "default",
+    max_sensitivity: str = "ultrasecret",
 ) -> dict[str, Any]:
     """Run one turn and return the final state. Ids are checked before anything runs or is written.
+
+    ``max_sensitivity`` is the most sensitive memory level the reply may use (a shared context passes
+    ``memory.sensitivity.SHARED_MAX_LEVEL``).
 
     The checkpoint is written once, when the turn finishes (``durability="exit"``): the turn's intermediate
     steps are not worth a disk write each on the hot path, and a failed turn leaves no half-written state.
     """
-    config, context = turn_config(user_id=user_id, conversation_id=conversation_id, persona=persona)
+    config, context = turn_config(
+        user_id=user_id, conversation_id=conversation_id, persona=persona, max_sensitivity=max_sensitivity
+    )
     if graph.checkpointer is None:  # durability only means something with a checkpointer (LangGraph warns otherwise)
         result = await graph.ainvoke({"message": message}, config, context=context)
     else:
@@ -195,7 +214,9 @@ async def run_turn(
     return dict(result)
 
 
-def turn_config(*, user_id: str, conversation_id: str, persona: str = "default") -> tuple[RunnableConfig, Context]:
+def turn_config(
+    *, user_id: str, conversation_id: str, persona: str = "default", max_sensitivity: str = "ultrasecret"
+) -> tuple[RunnableConfig, Context]:
     """Checked ids -> the run config (thread ``user:conversation``) and the runtime context of one turn.
 
     The user id also goes into the checkpoint metadata (``CHECKPOINT_USER_KEY``) so that erasing a user finds
@@ -203,8 +224,11 @@ def turn_config(*, user_id: str, conversation_id: str, persona: str = "default")
     """
     validate_user_id(user_id)
     validate_conversation_id(conversation_id)
+    ceiling = sensitivity_from_input(max_sensitivity)
     config: RunnableConfig = {
         "configurable": {"thread_id": f"{user_id}:{conversation_id}"},
         "metadata": {CHECKPOINT_USER_KEY: user_id},
     }
-    return config, Context(user_id=user_id, conversation_id=conversation_id, persona=persona)
+    return config, Context(
+        user_id=user_id, conversation_id=conversation_id, persona=persona, max_sensitivity=ceiling.value
+    )

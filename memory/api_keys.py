@@ -6,7 +6,10 @@ bytes, so a fast hash is enough (no password stretching needed: there is nothing
 
 Keys:
 
-- ``companion:apikey:{<sha256>}``  hash: key_id, name, scope (``user`` or ``admin``), user_id, created_at
+- ``companion:apikey:{<sha256>}``  hash: key_id, name, scope (``user`` or ``admin``), user_id, created_at,
+  tenant (``""`` on an operator admin key; ``default`` unless ``--tenant``), clearance (admin keys: the most
+  sensitive memory level they are shown; keys stored before these fields read as tenant ``default`` and clearance
+  ``chronological``)
 - ``companion:apikeys``            hash: key_id -> sha256 (for listing and revoking by id)
 
 The secret itself is shown once, at creation, and never stored.
@@ -26,7 +29,8 @@ from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
 from companion.errors import InvalidInputError, NotFoundError, StoreUnavailableError
-from memory.records import validate_user_id
+from memory.records import DEFAULT_TENANT, validate_tenant, validate_user_id
+from memory.sensitivity import SHARED_MAX_LEVEL, Sensitivity
 from memory.short_term import PREFIX
 
 KEY_PREFIX = "cmp_"
@@ -50,11 +54,22 @@ class ApiKey:
     scope: KeyScope
     user_id: str
     created_at: float
+    #: The tenant whose users this key may reach; ``""`` only on an operator admin key (every tenant).
+    tenant: str = DEFAULT_TENANT
+    #: Admin keys: the most sensitive memory level shown when reading users' memories (a user's own key always
+    #: sees all of that user's memories).
+    clearance: Sensitivity = SHARED_MAX_LEVEL
+
+    @property
+    def is_operator(self) -> bool:
+        """An admin key of no tenant: every tenant's users and every admin listing (today's admin key)."""
+        return self.scope is KeyScope.ADMIN and not self.tenant
 
     def to_dict(self) -> dict[str, str | float]:
         """A JSON-able dict."""
         data = asdict(self)
         data["scope"] = self.scope.value
+        data["clearance"] = self.clearance.value
         return data
 
 
@@ -73,17 +88,40 @@ class ApiKeyStore:
     def __init__(self, redis: Redis) -> None:
         self._redis = redis
 
-    async def create(self, *, scope: KeyScope, user_id: str = "", name: str = "") -> tuple[str, ApiKey]:
-        """A new key; returns (secret, stored record). The secret is not recoverable afterwards."""
+    async def create(
+        self,
+        *,
+        scope: KeyScope,
+        user_id: str = "",
+        name: str = "",
+        tenant: str | None = None,
+        clearance: Sensitivity = SHARED_MAX_LEVEL,
+    ) -> tuple[str, ApiKey]:
+        """A new key; returns (secret, stored record). The secret is not recoverable afterwards.
+
+        ``tenant``: a user key belongs to the ``default`` tenant unless given one; an admin key without a tenant
+        is an operator key (every tenant), with one a tenant admin (that tenant's users and listings only).
+        """
         if scope is KeyScope.USER:
             validate_user_id(user_id)
-        elif user_id:
-            raise InvalidInputError("an admin key is not tied to a user; drop --user")
+            tenant = validate_tenant(tenant) if tenant is not None else DEFAULT_TENANT
+        else:
+            if user_id:
+                raise InvalidInputError("an admin key is not tied to a user; drop --user")
+            tenant = validate_tenant(tenant) if tenant is not None else ""
         if len(name) > MAX_NAME_CHARS:
             raise InvalidInputError(f"key name is {len(name)} characters long; the limit is {MAX_NAME_CHARS}")
         secret = KEY_PREFIX + secrets.token_urlsafe(32)
         digest = hash_key(secret)
-        key = ApiKey(key_id=digest[:16], name=name, scope=scope, user_id=user_id, created_at=time.time())
+        key = ApiKey(
+            key_id=digest[:16],
+            name=name,
+            scope=scope,
+            user_id=user_id,
+            created_at=time.time(),
+            tenant=tenant,
+            clearance=Sensitivity(clearance),
+        )
         try:
             async with self._redis.pipeline(transaction=True) as pipe:
                 fields: dict[str | bytes, str | bytes] = {k: str(v) for k, v in key.to_dict().items()}
@@ -148,4 +186,7 @@ def _from_redis(raw: Mapping[Any, Any]) -> ApiKey:
         scope=KeyScope(data["scope"]),
         user_id=data.get("user_id", ""),
         created_at=float(data.get("created_at", 0.0)),
+        # Keys stored before tenants: user keys are the default tenant's, admin keys operator keys (as before).
+        tenant=data.get("tenant", DEFAULT_TENANT if data["scope"] == KeyScope.USER.value else ""),
+        clearance=Sensitivity(data.get("clearance") or SHARED_MAX_LEVEL.value),
     )

@@ -4,6 +4,12 @@ Per-user isolation is enforced here and only here: every public method takes a `
 to reach a Chroma collection is ``_collection(user_id)``, which derives the collection from that id. There is
 no method that queries across users. As a second guard, every record read back is checked to carry the same
 ``user_id`` in its metadata; a mismatch is dropped and logged.
+
+Tenant isolation (design seed 002) is kept in the same place: a user belongs to one tenant, recorded in the
+metadata of their memories collection (``TENANT_KEY``) by ``UserCollections`` when a tenant's key first reaches
+the user; a collection without it (every collection made before tenants, and every one the default tenant makes)
+belongs to ``DEFAULT_TENANT``, so existing data keeps its layout. ``UserCollections.authorize`` is the check the
+API runs before any store is touched for a user: a key of another tenant gets ``PermissionDeniedError``.
 """
 
 from __future__ import annotations
@@ -21,8 +27,8 @@ from chromadb.api.models.Collection import Collection
 from chromadb.api.types import Where
 from chromadb.errors import NotFoundError
 
-from companion.errors import StoreUnavailableError
-from memory.records import IMPORTANCE_SCALE, MemoryKind, MemoryRecord, validate_user_id
+from companion.errors import PermissionDeniedError, StoreUnavailableError
+from memory.records import DEFAULT_TENANT, IMPORTANCE_SCALE, MemoryKind, MemoryRecord, validate_tenant, validate_user_id
 from tools.retrieval import Candidate, recency_score
 
 logger = logging.getLogger(__name__)
@@ -32,6 +38,8 @@ WRITE_BATCH = 4000
 
 #: Chroma metadata key naming the owner of a collection.
 OWNER_KEY = "companion_user_id"
+#: Chroma metadata key naming the owner's tenant (absent: ``DEFAULT_TENANT``).
+TENANT_KEY = "companion_tenant"
 
 
 def collection_name(user_id: str, *, namespace: str = "companion") -> str:
@@ -54,8 +62,12 @@ class UserCollections:
         self._cache: dict[str, Collection] = {}
         self._lock = threading.Lock()
 
-    def get(self, user_id: str, *, create: bool) -> Collection | None:
-        """The collection of ``user_id``; ``None`` if it does not exist and ``create`` is false."""
+    def get(self, user_id: str, *, create: bool, tenant: str = DEFAULT_TENANT) -> Collection | None:
+        """The collection of ``user_id``; ``None`` if it does not exist and ``create`` is false.
+
+        A collection created here records ``tenant`` as its owner's (unless it is the default tenant); an existing
+        collection keeps the tenant it has (Chroma's get-or-create never rewrites metadata).
+        """
         validate_user_id(user_id)
         cached = self._cache.get(user_id)
         if cached is not None:
@@ -65,8 +77,9 @@ class UserCollections:
             try:
                 if create:
                     extra: dict[str, Any] = {"configuration": self._configuration} if self._configuration else {}
+                    metadata = {OWNER_KEY: user_id} | ({TENANT_KEY: tenant} if tenant != DEFAULT_TENANT else {})
                     collection = self.client.get_or_create_collection(
-                        name, metadata={OWNER_KEY: user_id}, embedding_function=None, **extra
+                        name, metadata=metadata, embedding_function=None, **extra
                     )
                 else:
                     collection = self.client.get_collection(name, embedding_function=None)
@@ -76,6 +89,32 @@ class UserCollections:
                 raise StoreUnavailableError(f"Chroma is not usable: {exc}") from exc
             self._cache[user_id] = collection
             return collection
+
+    def tenant_of(self, user_id: str) -> str | None:
+        """The tenant ``user_id`` belongs to, or ``None`` for a user with no collection (nobody's yet)."""
+        collection = self.get(user_id, create=False)
+        if collection is None:
+            return None
+        return str((collection.metadata or {}).get(TENANT_KEY) or DEFAULT_TENANT)
+
+    def authorize(self, user_id: str, tenant: str) -> str:
+        """``user_id`` if it belongs to ``tenant``, else ``PermissionDeniedError`` (the tenant check of every route).
+
+        A user nobody owns yet is claimed for a non-default tenant here (its collection is created carrying the
+        tenant, atomically: if another tenant created it first, that one owns it and this raises). Users the
+        default tenant reaches first are its own without a claim, as before tenants existed.
+        """
+        validate_tenant(tenant)
+        owner = self.tenant_of(user_id)
+        if owner is None and tenant != DEFAULT_TENANT:
+            collection = self.get(user_id, create=True, tenant=tenant)
+            assert collection is not None
+            owner = str((collection.metadata or {}).get(TENANT_KEY) or DEFAULT_TENANT)
+        if owner is not None and owner != tenant:
+            raise PermissionDeniedError(
+                f"user {user_id[:128]!r} belongs to another tenant; this API key (tenant {tenant!r}) may not access it"
+            )
+        return user_id
 
     def drop(self, user_id: str) -> int | None:
         """Delete the collection of ``user_id``; returns how many records it held, or ``None`` if there was none."""
@@ -106,6 +145,14 @@ class LongTermStore:
 
     def _collection(self, user_id: str, *, create: bool) -> Collection | None:
         return self._users.get(user_id, create=create)
+
+    def authorize_tenant(self, user_id: str, tenant: str) -> str:
+        """``user_id`` if it belongs to ``tenant`` (claiming an unowned id), else ``PermissionDeniedError``."""
+        return self._users.authorize(user_id, tenant)
+
+    def tenant_of(self, user_id: str) -> str | None:
+        """The tenant of ``user_id`` (``None``: no memories collection yet)."""
+        return self._users.tenant_of(user_id)
 
     def _checked(self, user_id: str, records: list[MemoryRecord]) -> list[MemoryRecord]:
         kept = [record for record in records if record.user_id == user_id]
@@ -287,13 +334,16 @@ class LongTermStore:
         collection.delete(ids=[memory_id])
         return True
 
-    def list_users(self) -> list[str]:
-        """Every user with a collection in this namespace (admin listing), sorted."""
+    def list_users(self, *, tenant: str | None = None) -> list[str]:
+        """Every user with a collection in this namespace (of one ``tenant`` if given: admin listing), sorted."""
         users = []
         for collection in self._client.list_collections():
             if collection.name.startswith(f"{self._namespace}-u-"):
-                owner = (collection.metadata or {}).get(OWNER_KEY)
-                if isinstance(owner, str):
+                metadata = collection.metadata or {}
+                owner = metadata.get(OWNER_KEY)
+                if not isinstance(owner, str):
+                    continue
+                if tenant is None or str(metadata.get(TENANT_KEY) or DEFAULT_TENANT) == tenant:
                     users.append(owner)
         return sorted(users)
 
@@ -344,6 +394,15 @@ class LongTermStore:
         records = self._records(result)
         checked = self._checked(user_id, records)
         return checked[0] if checked else None
+
+    def get_many(self, user_id: str, memory_ids: Sequence[str]) -> list[MemoryRecord]:
+        """Memories of ``user_id`` by id (missing ids, and records of anyone else, are left out)."""
+        collection = self._collection(user_id, create=False)
+        if collection is None or not memory_ids:
+            return []
+        return self._checked(
+            user_id, self._records(collection.get(ids=list(memory_ids), include=["documents", "metadatas"]))
+        )
 
     def list_memories(self, user_id: str, *, limit: int = 100, offset: int = 0) -> list[MemoryRecord]:
         """Memories of ``user_id``, newest first (reads every record's metadata: for listing, not the hot path)."""

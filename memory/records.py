@@ -10,11 +10,16 @@ from enum import StrEnum
 from typing import Any
 
 from companion.errors import InvalidInputError
+from memory.sensitivity import Sensitivity, decode_tags, encode_tags, parse_sensitivity
 
 #: User ids are opaque to the project but must be safe in keys and logs: letters, digits and ``_ . : @ -``,
 #: starting with a letter or digit, at most 128 characters. Platform ids (Discord, Telegram) fit.
 USER_ID_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.:@-]{0,127}$")
 CONVERSATION_ID_PATTERN = USER_ID_PATTERN
+#: Tenants (design seed 002 multi-tenant isolation): lowercase letters, digits, ``_`` and ``-``, at most 64.
+TENANT_PATTERN = re.compile(r"^[a-z0-9][a-z0-9_-]{0,63}$")
+#: The tenant of every user created before tenants existed, and of keys made without ``--tenant``.
+DEFAULT_TENANT = "default"
 
 #: Importance is on the design seed's integer scale: 100 minimal, 300 low, 500 medium, 700 high, 900 critical
 #: (``tools.detection.ImportanceLevel``). A memory no scorer has looked at is medium. Retrieval divides by
@@ -50,6 +55,16 @@ def validate_user_id(user_id: str) -> str:
             f"invalid user id {shown}: use 1-128 letters, digits or _ . : @ - (starting with a letter or digit)"
         )
     return user_id
+
+
+def validate_tenant(tenant: str) -> str:
+    """Return ``tenant`` if it is well formed, else raise ``InvalidInputError`` naming the problem."""
+    if not isinstance(tenant, str) or not TENANT_PATTERN.fullmatch(tenant):
+        raise InvalidInputError(
+            f"invalid tenant {str(tenant)[:40]!r}: use 1-64 lowercase letters, digits, _ or -"
+            " (starting with a letter or digit)"
+        )
+    return tenant
 
 
 def validate_conversation_id(conversation_id: str) -> str:
@@ -103,6 +118,12 @@ class MemoryRecord:
     recall_count: int = 0
     #: Id of the semantic memory this episodic memory was consolidated into ("" if none).
     consolidated_into: str = ""
+    #: Sensitivity classification (design seed 002, ``memory.sensitivity``), its confidence (0 when never
+    #: classified), topic tags and sentiment (``tools.sensitivity``).
+    sensitivity: Sensitivity = Sensitivity.GENERAL
+    sensitivity_confidence: float = 0.0
+    tags: tuple[str, ...] = ()
+    sentiment: str = "neutral"
 
     def to_metadata(self) -> dict[str, str | int | float]:
         """Chroma metadata (everything but id and text); Chroma accepts no ``None`` values."""
@@ -121,6 +142,10 @@ class MemoryRecord:
             "retention": float(self.retention),
             "recall_count": int(self.recall_count),
             "consolidated_into": self.consolidated_into,
+            "sensitivity": Sensitivity(self.sensitivity).value,
+            "sensitivity_confidence": float(self.sensitivity_confidence),
+            "tags": encode_tags(self.tags),
+            "sentiment": self.sentiment,
         }
 
     @classmethod
@@ -145,12 +170,18 @@ class MemoryRecord:
             retention=float(meta.get("retention", 1.0)),
             recall_count=int(meta.get("recall_count", 0)),
             consolidated_into=str(meta.get("consolidated_into", "")),
+            sensitivity=parse_sensitivity(meta.get("sensitivity")),
+            sensitivity_confidence=float(meta.get("sensitivity_confidence", 0.0)),
+            tags=decode_tags(meta.get("tags")),
+            sentiment=str(meta.get("sentiment", "neutral")),
         )
 
     def to_dict(self) -> dict[str, Any]:
         """A JSON-able dict."""
         data = asdict(self)
         data["kind"] = self.kind.value
+        data["sensitivity"] = Sensitivity(self.sensitivity).value
+        data["tags"] = list(self.tags)
         return data
 
 

@@ -39,6 +39,7 @@ from tools.association import (
     local_strength,
     merge_texts,
 )
+from tools.sensitivity import classified
 
 logger = logging.getLogger(__name__)
 
@@ -249,17 +250,19 @@ async def score_relations(
 def create_memory(state: BranchInput) -> dict[str, Any]:
     """New memory: a semantic memory distilled from the message, related to the top 5 memories."""
     message = state["scored"]["message"]
-    record = MemoryRecord(
-        id=derived_memory_id(message["message_id"]),
-        user_id="",  # filled by apply_writes from the run's context
-        text=message["text"],
-        kind=MemoryKind.SEMANTIC,
-        importance=importance_points(message["importance"]),
-        category=message["category"],
-        emotion=message["emotion"],
-        emotion_intensity=message["emotion_intensity"],
-        created_at=message["created_at"],
-        version=1,
+    record = classified(
+        MemoryRecord(
+            id=derived_memory_id(message["message_id"]),
+            user_id="",  # filled by apply_writes from the run's context
+            text=message["text"],
+            kind=MemoryKind.SEMANTIC,
+            importance=importance_points(message["importance"]),
+            category=message["category"],
+            emotion=message["emotion"],
+            emotion_intensity=message["emotion_intensity"],
+            created_at=message["created_at"],
+            version=1,
+        )
     )
     plan = Plan(
         message_id=message["message_id"],
@@ -379,7 +382,10 @@ async def apply_writes(
                 continue
             first_versions.setdefault(existing.id, existing)
             merged = await _merge(chat_model, llm_budget, existing.text, plan["cause_text"], existing.emotion)
-            updated = replace(existing, text=merged, version=existing.version + 1, last_accessed=now)
+            updated = classified(
+                replace(existing, text=merged, version=existing.version + 1, last_accessed=now),
+                text=plan["cause_text"],
+            )
             working[existing.id] = updated
             if existing.id in vectors:
                 mean = existing.version * vectors[existing.id] + message_vectors[plan["message_id"]]

@@ -8,7 +8,9 @@ from __future__ import annotations
 
 import asyncio
 import time
+from collections.abc import Mapping
 from dataclasses import dataclass
+from functools import partial
 from typing import Annotated, Any, NotRequired, TypedDict
 
 import numpy as np
@@ -31,6 +33,7 @@ from memory.records import (
     validate_message,
     validate_user_id,
 )
+from memory.sensitivity import Sensitivity, allowed_at, parse_sensitivity, sensitivity_from_input
 from memory.short_term import ShortTermStore
 from prompts.conversation import (
     COMPANION_SYSTEM_PROMPT,
@@ -44,10 +47,13 @@ from prompts.conversation import (
 )
 from tools.clarification import ask_in_system_prompt, ask_offline, question_to_ask
 from tools.recall import recall
+from tools.sensitivity import classify_local
 
 #: The offline responder quotes at most this many memories, and only those at least this similar.
 OFFLINE_MAX_QUOTES = 2
 OFFLINE_MIN_SIMILARITY = 0.35
+#: A memory kept from a shared context's reply is reported as withheld when at least this similar to the message.
+WITHHELD_MIN_SIMILARITY = 0.4
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -57,6 +63,9 @@ class Context:
     user_id: str
     conversation_id: str = "default"
     persona: str = "default"
+    #: The most sensitive memory level the reply may draw on (``memory.sensitivity``): "ultrasecret" (all) in a
+    #: private conversation, ``SHARED_MAX_LEVEL`` in a group, where confidential and above are never used.
+    max_sensitivity: str = Sensitivity.ULTRASECRET.value
 
 
 class RetrievedMemory(TypedDict):
@@ -94,6 +103,8 @@ class ConversationState(TypedDict):
     last_active: NotRequired[float | None]
     query_embedding: NotRequired[list[float]]
     memories: NotRequired[list[RetrievedMemory]]
+    withheld_memories: NotRequired[list[str]]  # relevant memories above the context's max_sensitivity (not used)
+    sensitivity: NotRequired[dict[str, Any]]  # tools.sensitivity.Classification.to_dict() of the message
     reply: NotRequired[str]
     responder: NotRequired[str]  # "offline" or the chat model's name
     memory_id: NotRequired[str]
@@ -178,9 +189,16 @@ def retrieve_memories(
     embedder: Embedder,
     k: int,
 ) -> dict[str, Any]:
-    """Embed the message and pick ``k`` relevant, diverse memories with MMR."""
+    """Embed the message and pick ``k`` relevant, diverse memories with MMR.
+
+    Memories above the context's ``max_sensitivity`` are turned away before MMR, so they never reach the reply;
+    those relevant enough that the reply would have drawn on them (similarity >= ``WITHHELD_MIN_SIMILARITY``) are
+    reported as ``withheld_memories``, so a group front-end can say it will not discuss them there.
+    """
     started = time.perf_counter()
-    found = recall(long_term, embedder, runtime.context.user_id, state["message"], k)
+    ceiling = sensitivity_from_input(runtime.context.max_sensitivity)
+    keep = None if ceiling is Sensitivity.ULTRASECRET else partial(_allowed, ceiling=ceiling)
+    found = recall(long_term, embedder, runtime.context.user_id, state["message"], k, keep=keep)
     memories = [
         RetrievedMemory(
             id=item.candidate.id,
@@ -195,8 +213,13 @@ def retrieve_memories(
     return {
         "query_embedding": found.query_embedding.tolist(),
         "memories": memories,
+        "withheld_memories": [c.id for c in found.excluded if c.similarity >= WITHHELD_MIN_SIMILARITY],
         "timings_ms": {"embed": found.embed_ms, "search": found.search_ms, "retrieve": _elapsed_ms(started)},
     }
+
+
+def _allowed(metadata: Mapping[str, Any], *, ceiling: Sensitivity) -> bool:
+    return allowed_at(metadata.get("sensitivity"), ceiling)
 
 
 async def respond(
@@ -223,6 +246,7 @@ def store_long_term(state: ConversationState, runtime: Runtime[Context], *, long
     """Write the message (with the reply) to Chroma first: it is the source of truth."""
     started = time.perf_counter()
     detection = state.get("detection") or {}
+    classification = state.get("sensitivity") or classify_local(state["message"], detection.get("emotions")).to_dict()
     record = MemoryRecord(
         id=state["turn_id"],
         user_id=runtime.context.user_id,
@@ -234,6 +258,10 @@ def store_long_term(state: ConversationState, runtime: Runtime[Context], *, long
         category=str(detection.get("category", "")),
         emotion=str(detection.get("emotion", "")),
         emotion_intensity=int(detection.get("intensity", 0)),
+        sensitivity=parse_sensitivity(classification.get("level")),
+        sensitivity_confidence=float(classification.get("confidence", 0.0)),
+        tags=tuple(classification.get("tags", ())),
+        sentiment=str(classification.get("sentiment", "neutral")),
     )
     long_term.add(record.user_id, [record], np.asarray([state["query_embedding"]], dtype=np.float32))
     return {"memory_id": record.id, "timings_ms": {"store_long_term": _elapsed_ms(started)}}

@@ -65,6 +65,7 @@ from tools.reflection import (
     retention,
     scale_importance,
 )
+from tools.sensitivity import classified
 
 logger = logging.getLogger(__name__)
 
@@ -153,15 +154,18 @@ def consolidate(
         summary, summariser = summarise(sources, vectors, chat_model)
         semantic_id = "sem-" + hashlib.sha256(",".join(sorted(r.id for r in sources)).encode()).hexdigest()[:32]
         categories = Counter(r.category for r in sources if r.category)
-        semantic = MemoryRecord(
-            id=semantic_id,
-            user_id=user_id,
-            text=summary,
-            kind=MemoryKind.SEMANTIC,
-            importance=scale_importance(mean_importance([r.importance for r in sources]), CONSOLIDATION_BOOST),
-            category=categories.most_common(1)[0][0] if categories else "",
-            created_at=now,
-            last_accessed=now,
+        semantic = classified(
+            MemoryRecord(
+                id=semantic_id,
+                user_id=user_id,
+                text=summary,
+                kind=MemoryKind.SEMANTIC,
+                importance=scale_importance(mean_importance([r.importance for r in sources]), CONSOLIDATION_BOOST),
+                category=categories.most_common(1)[0][0] if categories else "",
+                created_at=now,
+                last_accessed=now,
+            ),
+            sources=sources,
         )
         semantics.append(semantic)
         source_ids = [r.id for r in sources]

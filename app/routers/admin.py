@@ -19,8 +19,8 @@ ERRORS: Responses = {**BAD_INPUT, **AUTH, **UNAVAILABLE}
 
 @router.get("/users", response_model=UserList, responses=ERRORS)
 async def list_users(admin: AdminDep, services: ServicesDep) -> UserList:
-    """Every user with long-term memories."""
-    return await admin_service.list_users(services)
+    """Every user with long-term memories (a tenant admin key: its tenant's users only)."""
+    return await admin_service.list_users(services, tenant=admin.tenant)
 
 
 @router.get("/incidents", response_model=IncidentList, responses=ERRORS)
@@ -32,5 +32,5 @@ async def list_incidents(
     ] = None,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
 ) -> IncidentList:
-    """Detected injection attempts, newest first."""
-    return await admin_service.list_incidents(services, limit=limit, user_id=user_id)
+    """Detected injection attempts, newest first (a tenant admin key: of its tenant's users only)."""
+    return await admin_service.list_incidents(services, limit=limit, user_id=user_id, tenant=admin.tenant)

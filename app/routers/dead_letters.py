@@ -1,4 +1,7 @@
-"""Admin: the worker's dead letters (entries that failed every retry), listed and replayed (admin key only)."""
+"""Admin: the worker's dead letters (entries that failed every retry), listed and replayed.
+
+The queues are shared by every tenant, so these routes take an operator key (an admin key without a tenant).
+"""
 
 from __future__ import annotations
 
@@ -7,7 +10,7 @@ from typing import Annotated, Literal
 from fastapi import APIRouter, Query
 from pydantic import BaseModel, Field
 
-from app.deps import AdminDep, ServicesDep
+from app.deps import OperatorDep, ServicesDep
 from app.errors import AUTH, BAD_INPUT, NOT_FOUND, UNAVAILABLE, Responses
 from app.services.dead_letters import list_dead_letters, replay
 
@@ -56,7 +59,7 @@ class Replayed(BaseModel):
 
 @router.get("", response_model=DeadLetters, responses=ERRORS)
 async def dead_letters(
-    admin: AdminDep,
+    admin: OperatorDep,
     services: ServicesDep,
     queue: Annotated[QueueName, Query(description="association or ingest")] = "association",
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
@@ -66,6 +69,6 @@ async def dead_letters(
 
 
 @router.post("/replay", response_model=Replayed, responses=ERRORS | NOT_FOUND)
-async def replay_dead_letters(admin: AdminDep, services: ServicesDep, body: ReplayRequest) -> Replayed:
+async def replay_dead_letters(admin: OperatorDep, services: ServicesDep, body: ReplayRequest) -> Replayed:
     """Put dead letters back on their queue for the worker to try again."""
     return Replayed.model_validate(await replay(services, queue=body.queue, ids=body.ids))

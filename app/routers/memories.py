@@ -6,10 +6,11 @@ from typing import Annotated
 
 from fastapi import APIRouter, Path, Query
 
-from app.deps import AuthorizedUser, ServicesDep
+from app.deps import AuthorizedUser, CallerDep, ServicesDep
 from app.errors import AUTH, BAD_INPUT, NOT_FOUND, UNAVAILABLE, Responses
-from app.schemas import TEXT_PATTERN, Deleted, Memory, MemoryPage
+from app.schemas import TAG_PATTERN, TEXT_PATTERN, Deleted, Memory, MemoryPage
 from app.services import memories
+from memory.sensitivity import Sensitivity
 
 router = APIRouter(prefix="/v1/users/{user_id}/memories", tags=["memories"])
 
@@ -21,20 +22,33 @@ MemoryIdPath = Annotated[str, Path(min_length=1, max_length=64, pattern=r"^[A-Za
 async def list_memories(
     user_id: AuthorizedUser,
     services: ServicesDep,
+    caller: CallerDep,
     q: Annotated[
         str | None, Query(min_length=1, max_length=4000, pattern=TEXT_PATTERN, description="Search text (MMR)")
     ] = None,
     limit: Annotated[int, Query(ge=1, le=500, description="Page size (at most 50 with q)")] = 50,
     offset: Annotated[int, Query(ge=0, le=1_000_000)] = 0,
+    level: Annotated[
+        Sensitivity | None, Query(description="Only memories of this sensitivity level (design seed 002)")
+    ] = None,
+    tag: Annotated[
+        str | None, Query(min_length=1, max_length=40, pattern=TAG_PATTERN, description="Only memories with this tag")
+    ] = None,
 ) -> MemoryPage:
-    """The user's memories, newest first; with ``q``, the relevant and mutually diverse ones (MMR)."""
-    return await memories.list_or_search(services, user_id, query=q, limit=limit, offset=offset)
+    """The user's memories, newest first; with ``q``, the relevant and mutually diverse ones (MMR).
+
+    Memories above the key's clearance (an admin key's ``--clearance``; all for the user's own key) are left out.
+    """
+    only = memories.MemoryFilter(clearance=caller.clearance_for(user_id), level=level, tag=tag)
+    return await memories.list_or_search(services, user_id, query=q, limit=limit, offset=offset, only=only)
 
 
 @router.get("/{memory_id}", response_model=Memory, responses=ERRORS | NOT_FOUND)
-async def get_memory(user_id: AuthorizedUser, memory_id: MemoryIdPath, services: ServicesDep) -> Memory:
-    """One memory."""
-    return await memories.get_memory(services, user_id, memory_id)
+async def get_memory(
+    user_id: AuthorizedUser, memory_id: MemoryIdPath, services: ServicesDep, caller: CallerDep
+) -> Memory:
+    """One memory (403 when it is classified above the key's clearance)."""
+    return await memories.get_memory(services, user_id, memory_id, clearance=caller.clearance_for(user_id))
 
 
 @router.delete("/{memory_id}", response_model=Deleted, responses=ERRORS | NOT_FOUND)

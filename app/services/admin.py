@@ -6,18 +6,23 @@ import asyncio
 
 from app.schemas import Incident, IncidentList, UserList
 from companion.services import Services
-from memory.security import SecurityStore
+from memory.security import INCIDENTS_MAX, SecurityStore
 
 
-async def list_users(services: Services) -> UserList:
-    """Every user with a long-term collection."""
-    users = await asyncio.to_thread(services.long_term.list_users)
+async def list_users(services: Services, *, tenant: str | None = None) -> UserList:
+    """Every user with a long-term collection (of one ``tenant`` if given)."""
+    users = await asyncio.to_thread(services.long_term.list_users, tenant=tenant)
     return UserList(users=users, total=len(users))
 
 
-async def list_incidents(services: Services, *, limit: int, user_id: str | None) -> IncidentList:
-    """Detected injection attempts, newest first."""
-    raw = await SecurityStore(services.redis).incidents(limit=limit, user_id=user_id)
+async def list_incidents(
+    services: Services, *, limit: int, user_id: str | None, tenant: str | None = None
+) -> IncidentList:
+    """Detected injection attempts, newest first (of one ``tenant``'s users if given)."""
+    raw = await SecurityStore(services.redis).incidents(limit=INCIDENTS_MAX if tenant else limit, user_id=user_id)
+    if tenant is not None:
+        members = set(await asyncio.to_thread(services.long_term.list_users, tenant=tenant))
+        raw = [item for item in raw if item.get("user_id") in members][:limit]
     return IncidentList(
         incidents=[
             Incident(

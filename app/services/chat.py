@@ -11,7 +11,7 @@ from langchain_core.messages import AIMessageChunk
 from langgraph.graph.state import CompiledStateGraph
 
 from app.errors import ErrorBody
-from app.schemas import ChatRequest, ChatResponse, InjectionInfo, RecalledMemory
+from app.schemas import ChatRequest, ChatResponse, InjectionInfo, RecalledMemory, SensitivityInfo
 from companion.errors import CompanionError
 from graphs.conversation import run_turn, turn_config
 
@@ -29,6 +29,9 @@ def to_response(state: dict[str, Any]) -> ChatResponse:
         ],
         timings_ms=state.get("timings_ms", {}),
         injection=InjectionInfo.model_validate(state["injection"]) if state.get("injection") else None,
+        sensitivity=SensitivityInfo.model_validate(state["sensitivity"])
+        if state.get("sensitivity") and state.get("memory_id")
+        else None,
     )
 
 

@@ -1,28 +1,79 @@
-"""Memory reads and deletes for the API (all scoped to one user by ``LongTermStore``)."""
+"""Memory reads and deletes for the API (all scoped to one user by ``LongTermStore``).
+
+Reads honour the caller's clearance (``app.deps.Caller.clearance_for``): memories above it are left out of
+listings and searches, and reading one by id is refused. ``level`` and ``tag`` narrow a listing or search.
+"""
 
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
 
 from app.schemas import Memory, MemoryPage, MemorySearchHit
-from companion.errors import NotFoundError
+from companion.errors import NotFoundError, PermissionDeniedError
 from companion.services import Services
 from memory.records import MemoryRecord, validate_message
+from memory.sensitivity import Sensitivity, allowed_at, decode_tags, parse_sensitivity
 from tools.recall import recall
+
+#: Listings with a filter read every memory of the user (metadata only) and filter here.
+ALL_MEMORIES = 1_000_000
+
+
+@dataclass(frozen=True, slots=True)
+class MemoryFilter:
+    """Which memories a read may show: at most ``clearance``; of exactly ``level`` and carrying ``tag`` if given."""
+
+    clearance: Sensitivity = Sensitivity.ULTRASECRET
+    level: Sensitivity | None = None
+    tag: str | None = None
+
+    @property
+    def narrows(self) -> bool:
+        """Whether anything could be left out."""
+        return self.clearance is not Sensitivity.ULTRASECRET or self.level is not None or self.tag is not None
+
+    def keeps(self, metadata: Mapping[str, Any]) -> bool:
+        """Whether a memory with this metadata (Chroma's, or ``MemoryRecord.to_dict``) passes."""
+        level = metadata.get("sensitivity")
+        if not allowed_at(level, self.clearance):
+            return False
+        if self.level is not None and parse_sensitivity(level) is not self.level:
+            return False
+        return self.tag is None or self.tag in decode_tags(metadata.get("tags"))
 
 
 def _memory(record: MemoryRecord) -> Memory:
     return Memory.model_validate(record.to_dict())
 
 
-async def list_or_search(services: Services, user_id: str, *, query: str | None, limit: int, offset: int) -> MemoryPage:
-    """Newest first, or with ``query`` the ``limit`` memories MMR selects for it."""
+async def list_or_search(
+    services: Services,
+    user_id: str,
+    *,
+    query: str | None,
+    limit: int,
+    offset: int,
+    only: MemoryFilter | None = None,
+) -> MemoryPage:
+    """Newest first, or with ``query`` the ``limit`` memories MMR selects for it; ``only`` filters both."""
+    only = only or MemoryFilter()
     total = await asyncio.to_thread(services.long_term.count, user_id)
     if query is None:
-        records = await asyncio.to_thread(services.long_term.list_memories, user_id, limit=limit, offset=offset)
+        if only.narrows:
+            every = await asyncio.to_thread(services.long_term.list_memories, user_id, limit=ALL_MEMORIES)
+            kept = [record for record in every if only.keeps(record.to_dict())]
+            total, records = len(kept), kept[offset : offset + limit]
+        else:
+            records = await asyncio.to_thread(services.long_term.list_memories, user_id, limit=limit, offset=offset)
         return MemoryPage(user_id=user_id, total=total, query=None, memories=[_memory(r) for r in records], hits=[])
     text = validate_message(query, max_chars=services.settings.max_message_chars)
-    found = await asyncio.to_thread(recall, services.long_term, services.embedder, user_id, text, min(limit, 50))
+    keep = only.keeps if only.narrows else None
+    found = await asyncio.to_thread(
+        recall, services.long_term, services.embedder, user_id, text, min(limit, 50), keep=keep
+    )
     hits = [
         MemorySearchHit(
             memory=Memory.model_validate({**item.candidate.metadata, "id": item.candidate.id}),
@@ -34,11 +85,21 @@ async def list_or_search(services: Services, user_id: str, *, query: str | None,
     return MemoryPage(user_id=user_id, total=total, query=text, memories=[hit.memory for hit in hits], hits=hits)
 
 
-async def get_memory(services: Services, user_id: str, memory_id: str) -> Memory:
-    """One memory of ``user_id``; ``NotFoundError`` if it does not exist or is someone else's."""
+async def get_memory(
+    services: Services, user_id: str, memory_id: str, *, clearance: Sensitivity = Sensitivity.ULTRASECRET
+) -> Memory:
+    """One memory of ``user_id``; ``NotFoundError`` if it does not exist or is someone else's.
+
+    ``PermissionDeniedError`` if it is classified above ``clearance`` (the text is not shown).
+    """
     record = await asyncio.to_thread(services.long_term.get, user_id, memory_id)
     if record is None:
         raise NotFoundError(f"no memory {memory_id!r} for user {user_id!r}")
+    if not allowed_at(record.sensitivity, clearance):
+        raise PermissionDeniedError(
+            f"memory {memory_id!r} is classified {record.sensitivity.value}; this API key's clearance is "
+            f"{clearance.value} (companion keys create --admin --clearance LEVEL)"
+        )
     return _memory(record)
 
 

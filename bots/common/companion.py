@@ -17,10 +17,11 @@ from typing import Any
 from langgraph.graph.state import CompiledStateGraph
 
 from bots.common.locks import ConversationLocks
-from bots.common.sensitivity import sensitive_memories
+from bots.common.sensitivity import GROUP_MAX_LEVEL, sensitive_memories
 from memory.embeddings import Embedder
 from memory.long_term import LongTermStore
 from memory.personality_store import PersonalityStore
+from memory.sensitivity import Sensitivity
 from memory.short_term import ShortTermStore
 from tools.recall import recall
 
@@ -100,19 +101,27 @@ class Companion:
     async def answer(self, *, user_id: str, conversation_id: str, message: str, audience: Audience) -> Answer:
         """Run one turn; turns of one conversation run one at a time, in arrival order.
 
-        In a group, a reply that drew on a memory classified confidential or above is replaced by
-        ``GROUP_WITHHELD_REPLY`` (see ``bots.common.sensitivity``).
+        In a group, memories classified confidential or above are never given to the reply; when the turn had to
+        withhold one, the reply is replaced by ``GROUP_WITHHELD_REPLY`` (see ``bots.common.sensitivity``).
         """
         from graphs.conversation import run_turn
 
+        ceiling = GROUP_MAX_LEVEL if audience is Audience.GROUP else Sensitivity.ULTRASECRET
         async with self.locks.hold(f"{user_id}/{conversation_id}"):
             state = await run_turn(
-                self.graph, user_id=user_id, conversation_id=conversation_id, message=message, persona=self.persona
+                self.graph,
+                user_id=user_id,
+                conversation_id=conversation_id,
+                message=message,
+                persona=self.persona,
+                max_sensitivity=ceiling.value,
             )
         memory_ids = [memory["id"] for memory in state.get("memories", [])]
         reply = str(state.get("reply", ""))
-        if audience is Audience.GROUP and memory_ids:
-            withheld = await asyncio.to_thread(sensitive_memories, self.long_term, user_id, memory_ids)
+        if audience is Audience.GROUP:
+            withheld = list(state.get("withheld_memories", []))
+            if memory_ids:
+                withheld += await asyncio.to_thread(sensitive_memories, self.long_term, user_id, memory_ids)
             if withheld:
                 logger.info("withheld a group reply to %s: %d confidential memories", user_id, len(withheld))
                 return Answer(reply=GROUP_WITHHELD_REPLY, memory_ids=memory_ids, withheld=withheld)

@@ -35,15 +35,19 @@ class FakeOpenAI:
     replies: list[str] = field(default_factory=list)
     #: Requests that asked for importance and category (structured output), not for a reply.
     scorings: list[dict[str, Any]] = field(default_factory=list)
+    #: Requests that asked for a sensitivity classification (structured output).
+    classifications: list[dict[str, Any]] = field(default_factory=list)
 
     @property
     def chats(self) -> list[dict[str, Any]]:
         """The requests for a reply."""
-        return [request for request in self.requests if request not in self.scorings]
+        return [r for r in self.requests if r not in self.scorings and r not in self.classifications]
 
 
 #: What the server answers to an importance/category request.
 SCORED = {"importance": 900, "category": "interest"}
+#: What it answers to a sensitivity request (design seed 002).
+CLASSIFIED = {"classification": "confidential", "confidence": 0.88, "tags": ["pets"], "sentiment": "positive"}
 
 
 def is_scoring(body: dict[str, Any]) -> bool:
@@ -71,7 +75,10 @@ def fake_openai() -> Iterator[FakeOpenAI]:
             if self.path != "/v1/chat/completions" or body.get("stream"):
                 self.send_error(404 if self.path != "/v1/chat/completions" else 400)
                 return
-            if is_scoring(body):
+            if is_scoring(body) and "SensitivityVerdict" in json.dumps(body):
+                server_state.classifications.append(server_state.requests[-1])
+                text = json.dumps(CLASSIFIED)
+            elif is_scoring(body):
                 server_state.scorings.append(server_state.requests[-1])
                 text = json.dumps(SCORED)
             else:
@@ -167,8 +174,11 @@ def test_companion_talks_to_an_openai_compatible_server_and_sends_it_what_it_rem
     assert asked["reply"] == fake_openai.replies[1]
     assert "remembered: I have a cat called Miso." in asked["reply"]
 
-    # Each turn asked once for a reply and once, while the reply was written, for importance and category.
-    assert len(fake_openai.chats) == 2 and len(fake_openai.scorings) == 2
+    # Each turn asked once for a reply and, while the reply was written, once for importance and category and once
+    # for the sensitivity classification.
+    assert len(fake_openai.chats) == 2 and len(fake_openai.scorings) == 2 and len(fake_openai.classifications) == 2
+    assert told["sensitivity"]["level"] == "confidential" and told["sensitivity"]["source"] == "model"
+    assert told["sensitivity"]["tags"][0] == "pets"
     assert "I have a cat called Miso." in json.dumps(fake_openai.scorings[0]["body"]["messages"])
     assert (told["detection"]["importance"], told["detection"]["category"]) == (900, "interest")
     request = fake_openai.chats[1]

@@ -25,7 +25,6 @@ from telegram_api_server import BOT_ID, BOT_USERNAME, TOKEN, TelegramAPI, start_
 from bots.common.chat_manager import ChatManager
 from bots.common.companion import GROUP_WITHHELD_REPLY, Companion
 from bots.common.relationships import RelationshipStore, relation_key
-from bots.common.sensitivity import SENSITIVITY_KEY
 from bots.telegram.bot import build_dispatcher, create_bot, run_telegram_bot
 from bots.telegram.chats import deliver_outreach, recheck_chats
 from bots.telegram.routers.forget import CONFIRM_TEXT, DONE_TEXT, ForgetCallback
@@ -281,15 +280,8 @@ async def test_group_reply_never_uses_a_confidential_memory(make_harness: Harnes
     assert "4921" in harness.api.sent(11)[-1], "in private the memory is used"
     await harness.redis.hset(relation_key("telegram:11"), "messages", 0)
     harness.dispatcher["flow"].rng = FixedRandom(0.0)
-    await harness.feed(text_message(GROUP, 11, "what is my bank PIN code?", mention=True))
-    assert "4921" in harness.api.sent(GROUP)[-1], "unclassified memories are used in groups (no classifier yet)"
-
-    # What the classifier will do when it lands: label the memory confidential in its metadata.
     [pin] = [m for m in harness.long_term.list_memories("telegram:11") if m.text == "my bank PIN code is 4921"]
-    collection = harness.long_term._collection("telegram:11", create=False)
-    assert collection is not None
-    collection.update(ids=[pin.id], metadatas=[{SENSITIVITY_KEY: "confidential"}])
-    harness.clock.current += 3600  # past the cooldowns
+    assert pin.sensitivity == "ultrasecret", "the classifier labelled the PIN when it was stored"
     await harness.feed(text_message(GROUP, 11, "remind me, what is my bank PIN code?", mention=True))
     assert harness.api.sent(GROUP)[-1] == GROUP_WITHHELD_REPLY
     assert not any("4921" in text for text in harness.api.sent(GROUP)[1:])

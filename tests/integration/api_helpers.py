@@ -11,6 +11,7 @@ from redis.asyncio import Redis
 from app.main import create_app
 from companion.settings import load_settings
 from memory.api_keys import ApiKeyStore, KeyScope
+from memory.sensitivity import SHARED_MAX_LEVEL, Sensitivity
 
 
 def api_client(tmp_path: Path, redis_url: str, **overrides: object) -> TestClient:
@@ -18,14 +19,25 @@ def api_client(tmp_path: Path, redis_url: str, **overrides: object) -> TestClien
     return TestClient(create_app(settings))
 
 
-def make_key(redis_url: str, *, user_id: str = "", admin: bool = False) -> dict[str, str]:
-    """A new API key as request headers."""
+def make_key(
+    redis_url: str,
+    *,
+    user_id: str = "",
+    admin: bool = False,
+    tenant: str | None = None,
+    clearance: str = SHARED_MAX_LEVEL.value,
+) -> dict[str, str]:
+    """A new API key as request headers (of ``tenant`` if given; an admin key's ``clearance``)."""
 
     async def create() -> str:
         redis = Redis.from_url(redis_url)
         try:
             secret, _ = await ApiKeyStore(redis).create(
-                scope=KeyScope.ADMIN if admin else KeyScope.USER, user_id=user_id, name="test"
+                scope=KeyScope.ADMIN if admin else KeyScope.USER,
+                user_id=user_id,
+                name="test",
+                tenant=tenant,
+                clearance=Sensitivity(clearance),
             )
             return secret
         finally:

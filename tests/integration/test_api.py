@@ -7,6 +7,7 @@ import json
 import sqlite3
 import time
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
@@ -25,6 +26,36 @@ def _chat(client, auth, user_id: str, message: str, conversation_id: str = "defa
     )
     assert response.status_code == 200, response.text
     return response.json()
+
+
+def user_route_probes(
+    user_id: str, memory_id: str, raw_id: str = "no-such-submission"
+) -> list[tuple[str, str, dict[str, Any] | None]]:
+    """One request on every route that reads, writes or deletes ``user_id``'s data (cross-user and cross-tenant)."""
+    return [
+        ("POST", "/v1/chat", {"user_id": user_id, "message": "what is my PIN?"}),
+        ("POST", "/v1/chat/stream", {"user_id": user_id, "message": "what is my PIN?"}),
+        ("GET", f"/v1/users/{user_id}/memories", None),
+        ("GET", f"/v1/users/{user_id}/memories?q=PIN", None),
+        ("GET", f"/v1/users/{user_id}/memories?level=ultrasecret", None),
+        ("GET", f"/v1/users/{user_id}/memories/{memory_id}", None),
+        ("DELETE", f"/v1/users/{user_id}/memories/{memory_id}", None),
+        ("GET", f"/v1/users/{user_id}/personality", None),
+        ("GET", f"/v1/users/{user_id}/export", None),
+        ("GET", f"/v1/users/{user_id}/memories/{memory_id}/versions", None),
+        ("GET", f"/v1/users/{user_id}/memories/{memory_id}/relations", None),
+        ("GET", f"/v1/users/{user_id}/personality/mood", None),
+        ("GET", f"/v1/users/{user_id}/outreach", None),
+        ("POST", f"/v1/users/{user_id}/outreach/{user_id}:1767225600/ack", None),
+        ("POST", f"/v1/users/{user_id}/raw", {"messages": [{"role": "user", "content": "my PIN is 0000"}]}),
+        ("GET", f"/v1/users/{user_id}/raw/{raw_id}", None),
+        ("GET", f"/v1/users/{user_id}/processing", None),
+        ("GET", f"/v1/users/{user_id}/hierarchy", None),
+        ("GET", f"/v1/users/{user_id}/sessions/pin-session", None),
+        ("GET", f"/v1/users/{user_id}/stats", None),
+        ("POST", f"/v1/users/{user_id}/cleanup?retention_days=0", None),
+        ("DELETE", f"/v1/users/{user_id}", None),
+    ]
 
 
 def test_missing_unknown_and_revoked_keys_get_401_with_a_body(tmp_path: Path, redis_url: str) -> None:
@@ -50,27 +81,8 @@ def test_a_user_key_never_reaches_another_users_data_on_any_route(tmp_path: Path
         raw_id = client.post("/v1/users/probe-alice/raw", json=raw, headers=alice).json()["submission_id"]
 
         probes = [
-            ("POST", "/v1/chat", {"user_id": "probe-alice", "message": "what is my PIN?"}),
-            ("POST", "/v1/chat/stream", {"user_id": "probe-alice", "message": "what is my PIN?"}),
-            ("GET", "/v1/users/probe-alice/memories", None),
-            ("GET", "/v1/users/probe-alice/memories?q=PIN", None),
-            ("GET", f"/v1/users/probe-alice/memories/{memory_id}", None),
-            ("DELETE", f"/v1/users/probe-alice/memories/{memory_id}", None),
-            ("GET", "/v1/users/probe-alice/export", None),
-            ("DELETE", "/v1/users/probe-alice", None),
+            *user_route_probes("probe-alice", memory_id, raw_id),
             ("GET", "/v1/admin/users", None),
-            ("GET", "/v1/users/probe-alice/outreach", None),
-            ("POST", "/v1/users/probe-alice/outreach/probe-alice:1767225600/ack", None),
-            ("GET", f"/v1/users/probe-alice/memories/{memory_id}/versions", None),
-            ("GET", f"/v1/users/probe-alice/memories/{memory_id}/relations", None),
-            ("GET", "/v1/users/probe-alice/personality/mood", None),
-            ("POST", "/v1/users/probe-alice/raw", {"messages": [{"role": "user", "content": "my PIN is 0000"}]}),
-            ("GET", f"/v1/users/probe-alice/raw/{raw_id}", None),
-            ("GET", "/v1/users/probe-alice/processing", None),
-            ("GET", "/v1/users/probe-alice/hierarchy", None),
-            ("GET", "/v1/users/probe-alice/sessions/pin-session", None),
-            ("GET", "/v1/users/probe-alice/stats", None),
-            ("POST", "/v1/users/probe-alice/cleanup?retention_days=0", None),
             ("GET", "/v1/admin/dead-letters", None),
             ("POST", "/v1/admin/dead-letters/replay", {}),
         ]
@@ -94,6 +106,62 @@ def test_a_user_key_never_reaches_another_users_data_on_any_route(tmp_path: Path
             assert raw_id not in client.get(f"/v1/users/probe-bob/{view}", headers=bob).text
         # and Alice's memory is still there after all of it
         assert client.get(f"/v1/users/probe-alice/memories/{memory_id}", headers=alice).status_code == 200
+
+
+def test_a_key_of_one_tenant_never_reaches_another_tenants_users_on_any_route(tmp_path: Path, redis_url: str) -> None:
+    acme = make_key(redis_url, user_id="ten-alice", tenant="acme")
+    # the same user id string, from other tenants: the default one, another tenant's user key and its admin
+    intruders = {
+        "default user key": make_key(redis_url, user_id="ten-alice"),
+        "globex user key": make_key(redis_url, user_id="ten-alice", tenant="globex"),
+        "globex admin key": make_key(redis_url, admin=True, tenant="globex", clearance="ultrasecret"),
+    }
+    operator = make_key(redis_url, admin=True, clearance="ultrasecret")
+    with api_client(tmp_path, redis_url) as client:
+        memory_id = _chat(client, acme, "ten-alice", "My bank PIN is 4921, keep it safe.")["memory_id"]
+        for who, auth in intruders.items():
+            for method, path, body in user_route_probes("ten-alice", memory_id):
+                response = client.request(method, path, json=body, headers=auth)
+                assert response.status_code == 403, (who, method, path, response.text)
+                assert response.json()["error"] == "PermissionDeniedError"
+                assert "belongs to another tenant" in response.json()["detail"]
+                assert "4921" not in response.text
+
+        # A tenant admin sees its own tenant's users only; a new user id is claimed by the tenant that reaches it.
+        _chat(client, intruders["globex admin key"], "ten-bob", "I like jazz.")
+        assert client.get("/v1/admin/users", headers=intruders["globex admin key"]).json() == {
+            "users": ["ten-bob"],
+            "total": 1,
+        }
+        acme_admin = make_key(redis_url, admin=True, tenant="acme")
+        assert client.get("/v1/users/ten-bob/memories", headers=acme_admin).status_code == 403
+        assert client.get("/v1/admin/users", headers=acme_admin).json()["users"] == ["ten-alice"]
+        # the queues' dead letters span every tenant: an operator's, never a tenant admin's
+        for method, path, body in (
+            ("GET", "/v1/admin/dead-letters", None),
+            ("POST", "/v1/admin/dead-letters/replay", {}),
+        ):
+            denied = client.request(method, path, json=body, headers=acme_admin)
+            assert denied.status_code == 403 and "operator key" in denied.json()["detail"], denied.text
+        # the operator key (no tenant) still reaches everyone, as admin keys did before tenants
+        assert client.get("/v1/admin/users", headers=operator).json()["users"] == ["ten-alice", "ten-bob"]
+        assert client.get("/v1/users/ten-bob/memories", headers=operator).json()["total"] == 1
+
+        # and Alice's memory is untouched by every probe
+        own = client.get(f"/v1/users/ten-alice/memories/{memory_id}", headers=acme)
+        assert own.status_code == 200 and "4921" in own.json()["text"]
+
+
+def test_default_tenant_keys_keep_todays_behaviour(tmp_path: Path, redis_url: str) -> None:
+    own, admin = make_key(redis_url, user_id="dflt-cy"), make_key(redis_url, admin=True)
+    tenant_admin = make_key(redis_url, admin=True, tenant="acme")
+    with api_client(tmp_path, redis_url) as client:
+        _chat(client, own, "dflt-cy", "I like jazz.")
+        assert client.get("/v1/users/dflt-cy/memories", headers=own).json()["total"] == 1
+        assert client.get("/v1/admin/users", headers=admin).json()["users"] == ["dflt-cy"]
+        # a default-tenant user cannot be claimed by a tenant
+        assert client.get("/v1/users/dflt-cy/memories", headers=tenant_admin).status_code == 403
+        assert client.get("/v1/admin/users", headers=tenant_admin).json() == {"users": [], "total": 0}
 
 
 def test_admin_key_reaches_admin_routes_and_any_user(tmp_path: Path, redis_url: str) -> None:

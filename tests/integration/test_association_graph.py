@@ -92,6 +92,7 @@ async def test_important_message_without_strong_match_creates_a_new_memory_relat
     created = long_term.get(USER, derived_memory_id(message.id))
     assert created is not None and created.kind is MemoryKind.SEMANTIC
     assert created.text == message.text and created.version == 1 and created.emotion == "happiness"
+    assert created.sensitivity == "general" and created.sensitivity_confidence >= 0.6 and "family" in created.tags
     history = links.versions(USER, created.id)
     assert [(v.version, v.caused_by, v.cause_text) for v in history] == [(1, message.id, message.text)]
 

@@ -183,6 +183,7 @@ async def test_an_ingested_session_becomes_memories_a_summary_and_associations(
     assert [r.text for r in stored] == [line["content"] for line in SESSION if line["role"] == "user"]
     assert [r.reply for r in stored] == ["That is wonderful news!", "I am so sorry.", "", ""]
     assert all(r.emotion and 100 <= r.importance <= 900 for r in stored)  # detected, not defaults
+    assert all(r.sensitivity_confidence >= 0.6 for r in stored)  # classified (design seed 002), not defaults
     detections = load_detector().detect_batch([r.text for r in stored], embedder.embed([r.text for r in stored]))
     assert [(r.emotion, r.emotion_intensity) for r in stored] == [(d.emotion, d.intensity) for d in detections]
     signals = {r.id for r, d in zip(stored, detections, strict=True) if d.is_emotional_signal}

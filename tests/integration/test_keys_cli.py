@@ -50,3 +50,19 @@ def test_injection_check_prints_the_verdict_as_json(data_dir: Path, redis_url: s
     assert checked.returncode == 0, checked.stderr
     verdict = json.loads(checked.stdout)["injection"]
     assert verdict["flagged"] is True and verdict["kind"] == "system_query" and verdict["score"] >= 0.7
+
+
+def test_keys_can_be_confined_to_a_tenant_and_bad_tenants_are_one_line_errors(tmp_path: Path, redis_url: str) -> None:
+    made = _run(tmp_path, redis_url, "keys", "create", "--admin", "--tenant", "acme", "--clearance", "secret", "--json")
+    assert made.returncode == 0, made.stderr
+    key = json.loads(made.stdout)
+    assert (key["scope"], key["tenant"], key["clearance"]) == ("admin", "acme", "secret")
+    operator = json.loads(_run(tmp_path, redis_url, "keys", "create", "--admin", "--json").stdout)
+    assert operator["tenant"] == "" and operator["clearance"] == "chronological"
+    user = json.loads(_run(tmp_path, redis_url, "keys", "create", "--user", "cli-hu", "--json").stdout)
+    assert user["tenant"] == "default"
+
+    bad = _run(tmp_path, redis_url, "keys", "create", "--user", "cli-hu", "--tenant", "Not A Tenant")
+    assert bad.returncode == 2 and bad.stderr.strip().startswith("error: invalid tenant 'Not A Tenant'")
+    unknown = _run(tmp_path, redis_url, "keys", "create", "--admin", "--clearance", "public")
+    assert unknown.returncode == 2 and "invalid choice: 'public'" in unknown.stderr

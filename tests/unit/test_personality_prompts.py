@@ -9,7 +9,9 @@ import pytest
 import companion.personality.prompt
 import prompts.detection
 import prompts.personality
+import prompts.sensitivity
 import tools.detection
+import tools.sensitivity
 from companion.personality.persona import load_persona
 from companion.personality.prompt import persona_system_prompt
 from companion.personality.quirks import Quirk
@@ -53,6 +55,7 @@ EXPECTED: dict[str, tuple[object, object, dict[str, set[str]]]] = {
         tools.detection,
         {"IMPORTANCE_CATEGORY_PROMPT": {"message", "emotion", "intensity"}},
     ),
+    "sensitivity": (prompts.sensitivity, tools.sensitivity, {"SENSITIVITY_PROMPT": {"message"}}),
 }
 
 

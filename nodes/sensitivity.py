@@ -1,0 +1,31 @@
+"""Node of the conversation graph that classifies the message's sensitivity (design seed 002).
+
+Runs beside the reply (after ``detect_emotion``, whose emotions give the sentiment) and joins into
+``store_long_term``, which stores the classification on the memory. Local lexicon always; with a chat model, the
+seed's prompt with structured output while the reply is written (``tools.sensitivity``).
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+from langchain_core.language_models import BaseChatModel
+from langgraph.runtime import Runtime
+
+from nodes.conversation import Context, ConversationState
+from tools.sensitivity import classify_local, classify_with_model
+
+
+async def classify_sensitivity(
+    state: ConversationState, runtime: Runtime[Context], *, chat_model: BaseChatModel | None
+) -> dict[str, Any]:
+    """Level, confidence, tags and sentiment of the message: the lexicon, then the chat model when there is one."""
+    started = time.perf_counter()
+    emotions = (state.get("detection") or {}).get("emotions")
+    classification = classify_local(state["message"], emotions)
+    timings = {"classify": round((time.perf_counter() - started) * 1000.0, 3)}
+    if chat_model is not None:
+        classification = await classify_with_model(chat_model, state["message"], classification)
+        timings["classify_model"] = round((time.perf_counter() - started) * 1000.0, 3)
+    return {"sensitivity": classification.to_dict(), "timings_ms": timings}

@@ -1,0 +1,72 @@
+"""Sensitivity levels over HTTP (design seed 002), with real Redis, Chroma and embedder (tenants: test_api.py)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from tests.integration.api_helpers import api_client, make_key
+
+
+def _chat(client: Any, auth: dict[str, str], user_id: str, message: str) -> dict[str, Any]:
+    response = client.post("/v1/chat", json={"user_id": user_id, "message": message}, headers=auth)
+    assert response.status_code == 200, response.text
+    body: dict[str, Any] = response.json()
+    return body
+
+
+def _texts(page: dict[str, Any]) -> set[str]:
+    return {memory["text"] for memory in page["memories"]}
+
+
+JAZZ = "I like jazz."
+HIKE = "Yesterday I went hiking with my sister."
+THERAPY = "My therapist says my depression is getting better."
+PASSWORD = "My email password is hunter2."
+
+
+def test_memories_carry_a_level_and_search_filters_by_level_and_tag(tmp_path: Path, redis_url: str) -> None:
+    own = make_key(redis_url, user_id="lvl-gus")
+    with api_client(tmp_path, redis_url) as client:
+        said = {
+            message: _chat(client, own, "lvl-gus", message)["sensitivity"]
+            for message in (JAZZ, HIKE, THERAPY, PASSWORD)
+        }
+        assert said[PASSWORD]["level"] == "ultrasecret" and said[PASSWORD]["security_level"] == 4
+        listing = client.get("/v1/users/lvl-gus/memories", headers=own).json()
+        levels = {memory["text"]: memory["sensitivity"] for memory in listing["memories"]}
+        assert levels == {JAZZ: "general", HIKE: "chronological", THERAPY: "confidential", PASSWORD: "ultrasecret"}
+        therapy = next(m for m in listing["memories"] if m["text"] == THERAPY)
+        assert therapy["sensitivity_confidence"] >= 0.8 and "health" in therapy["tags"]
+
+        by_level = client.get("/v1/users/lvl-gus/memories?level=confidential", headers=own).json()
+        assert _texts(by_level) == {THERAPY} and by_level["total"] == 1
+        by_tag = client.get("/v1/users/lvl-gus/memories?tag=family", headers=own).json()
+        assert _texts(by_tag) == {HIKE}
+        both = client.get("/v1/users/lvl-gus/memories?tag=family&level=general", headers=own).json()
+        assert both["memories"] == [] and both["total"] == 0
+        search = client.get("/v1/users/lvl-gus/memories?q=my+password&level=ultrasecret", headers=own).json()
+        assert _texts(search) == {PASSWORD}
+
+        for bad in ("level=topsecret", "level=", "tag=Has%20Space", "tag=" + "x" * 41):
+            response = client.get(f"/v1/users/lvl-gus/memories?{bad}", headers=own)
+            assert response.status_code == 422, (bad, response.text)
+            assert response.json()["error"] == "ValidationError"
+
+
+def test_admin_listings_hide_confidential_and_above_without_clearance(tmp_path: Path, redis_url: str) -> None:
+    own = make_key(redis_url, user_id="clr-ida")
+    admin = make_key(redis_url, admin=True)  # default clearance: chronological
+    cleared = make_key(redis_url, admin=True, clearance="ultrasecret")
+    with api_client(tmp_path, redis_url) as client:
+        ids = {message: _chat(client, own, "clr-ida", message)["memory_id"] for message in (JAZZ, HIKE, PASSWORD)}
+        seen = client.get("/v1/users/clr-ida/memories", headers=admin).json()
+        assert _texts(seen) == {JAZZ, HIKE} and seen["total"] == 2
+        searched = client.get("/v1/users/clr-ida/memories?q=password", headers=admin)
+        assert "hunter2" not in searched.text
+        refused = client.get(f"/v1/users/clr-ida/memories/{ids[PASSWORD]}", headers=admin)
+        assert refused.status_code == 403 and "hunter2" not in refused.text
+        assert "classified ultrasecret" in refused.json()["detail"] and "clearance" in refused.json()["detail"]
+        assert _texts(client.get("/v1/users/clr-ida/memories", headers=cleared).json()) == {JAZZ, HIKE, PASSWORD}
+        assert client.get(f"/v1/users/clr-ida/memories/{ids[PASSWORD]}", headers=cleared).status_code == 200
+        assert len(client.get("/v1/users/clr-ida/memories", headers=own).json()["memories"]) == 3
