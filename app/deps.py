@@ -165,3 +165,20 @@ async def get_authorized_user(user_id: UserIdPath, caller: CallerDep) -> str:
 
 
 AuthorizedUser = Annotated[str, Depends(get_authorized_user)]
+
+
+async def get_fully_cleared_user(user_id: AuthorizedUser, caller: CallerDep) -> str:
+    """The ``{user_id}`` of the path, for routes that show unclassified text (raw transcripts, session summaries).
+
+    Those cannot be filtered by level, so they take the user's own key or an admin key of clearance ``ultrasecret``.
+    """
+    clearance = caller.clearance_for(user_id)
+    if clearance is not Sensitivity.ULTRASECRET:
+        raise PermissionDeniedError(
+            f"this route shows raw transcripts, which carry no sensitivity level; it needs the user's own key or an "
+            f"admin key of clearance ultrasecret (this key's clearance is {clearance.value})"
+        )
+    return user_id
+
+
+FullyClearedUser = Annotated[str, Depends(get_fully_cleared_user)]

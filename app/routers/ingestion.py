@@ -14,7 +14,7 @@ from typing import Annotated, Literal
 from fastapi import APIRouter, Path, Query
 from pydantic import BaseModel, Field, model_validator
 
-from app.deps import AuthorizedUser, ServicesDep
+from app.deps import AuthorizedUser, FullyClearedUser, ServicesDep
 from app.errors import AUTH, BAD_INPUT, NOT_FOUND, RATE_LIMITED, UNAVAILABLE, Responses
 from app.schemas import ID_PATTERN, MAX_MESSAGE_CHARS, TEXT_PATTERN
 from app.services import ingestion
@@ -263,7 +263,7 @@ async def processing_status(
 
 @router.get("/hierarchy", response_model=MemoryHierarchy, responses=ERRORS)
 async def hierarchy(
-    user_id: AuthorizedUser,
+    user_id: FullyClearedUser,
     services: ServicesDep,
     session_id: Annotated[str | None, Query(min_length=1, max_length=128, pattern=ID_PATTERN)] = None,
     memory_type: Annotated[Literal["all", "discrete", "summary", "raw"], Query()] = "all",
@@ -285,7 +285,7 @@ async def hierarchy(
 
 
 @router.get("/sessions/{session_id}", response_model=SessionDetail, responses=ERRORS | NOT_FOUND)
-async def session_detail(user_id: AuthorizedUser, session_id: SessionIdPath, services: ServicesDep) -> SessionDetail:
+async def session_detail(user_id: FullyClearedUser, session_id: SessionIdPath, services: ServicesDep) -> SessionDetail:
     """Everything about one ingested session."""
     return SessionDetail.model_validate(await ingestion.session(services, user_id, session_id))
 

@@ -7,7 +7,7 @@ import asyncio
 from fastapi import APIRouter
 from pydantic import BaseModel, Field
 
-from app.deps import AuthorizedUser, ServicesDep
+from app.deps import AuthorizedUser, CallerDep, ServicesDep
 from app.errors import AUTH, BAD_INPUT, NOT_FOUND, UNAVAILABLE, Responses
 from app.routers.memories import MemoryIdPath
 from app.services.memory_links import memory_relations, memory_versions
@@ -56,12 +56,20 @@ class MemoryRelations(BaseModel):
 
 
 @router.get("/{memory_id}/versions", response_model=MemoryVersions, responses=ERRORS)
-async def versions(user_id: AuthorizedUser, memory_id: MemoryIdPath, services: ServicesDep) -> MemoryVersions:
-    """Every version of one memory, with the message that caused each (background association writes them)."""
-    return MemoryVersions.model_validate(await asyncio.to_thread(memory_versions, services, user_id, memory_id))
+async def versions(
+    user_id: AuthorizedUser, memory_id: MemoryIdPath, services: ServicesDep, caller: CallerDep
+) -> MemoryVersions:
+    """Every version of one memory, with the message that caused each (403 above the key's clearance)."""
+    clearance = caller.clearance_for(user_id)
+    found = await asyncio.to_thread(memory_versions, services, user_id, memory_id, clearance=clearance)
+    return MemoryVersions.model_validate(found)
 
 
 @router.get("/{memory_id}/relations", response_model=MemoryRelations, responses=ERRORS)
-async def relations(user_id: AuthorizedUser, memory_id: MemoryIdPath, services: ServicesDep) -> MemoryRelations:
-    """Relations from one memory to the user's other memories, strongest first."""
-    return MemoryRelations.model_validate(await asyncio.to_thread(memory_relations, services, user_id, memory_id))
+async def relations(
+    user_id: AuthorizedUser, memory_id: MemoryIdPath, services: ServicesDep, caller: CallerDep
+) -> MemoryRelations:
+    """Relations from one memory to the user's other memories, strongest first (texts withheld above clearance)."""
+    clearance = caller.clearance_for(user_id)
+    found = await asyncio.to_thread(memory_relations, services, user_id, memory_id, clearance=clearance)
+    return MemoryRelations.model_validate(found)

@@ -70,3 +70,24 @@ def test_admin_listings_hide_confidential_and_above_without_clearance(tmp_path: 
         assert _texts(client.get("/v1/users/clr-ida/memories", headers=cleared).json()) == {JAZZ, HIKE, PASSWORD}
         assert client.get(f"/v1/users/clr-ida/memories/{ids[PASSWORD]}", headers=cleared).status_code == 200
         assert len(client.get("/v1/users/clr-ida/memories", headers=own).json()["memories"]) == 3
+
+
+def test_admin_clearance_also_holds_on_versions_relations_and_raw_transcripts(tmp_path: Path, redis_url: str) -> None:
+    own = make_key(redis_url, user_id="clr-joe")
+    admin = make_key(redis_url, admin=True)  # default clearance: chronological
+    cleared = make_key(redis_url, admin=True, clearance="ultrasecret")
+    with api_client(tmp_path, redis_url) as client:
+        secret_id = _chat(client, own, "clr-joe", PASSWORD)["memory_id"]
+        jazz_id = _chat(client, own, "clr-joe", JAZZ)["memory_id"]
+        for view in ("versions", "relations"):
+            refused = client.get(f"/v1/users/clr-joe/memories/{secret_id}/{view}", headers=admin)
+            assert refused.status_code == 403 and "classified ultrasecret" in refused.json()["detail"], view
+            assert client.get(f"/v1/users/clr-joe/memories/{secret_id}/{view}", headers=cleared).status_code == 200
+            assert client.get(f"/v1/users/clr-joe/memories/{jazz_id}/{view}", headers=admin).status_code == 200
+        raw = {"session_id": "s1", "messages": [{"role": "user", "content": "My PIN is 4921."}]}
+        assert client.post("/v1/users/clr-joe/raw", json=raw, headers=own).status_code == 202
+        for path in ("/v1/users/clr-joe/hierarchy", "/v1/users/clr-joe/sessions/s1"):
+            refused = client.get(path, headers=admin)
+            assert refused.status_code == 403 and "clearance is chronological" in refused.json()["detail"], path
+            assert client.get(path, headers=cleared).status_code == 200, path
+            assert client.get(path, headers=own).status_code == 200, path
