@@ -103,6 +103,8 @@ class MemoryRecord:
     recall_count: int = 0
     #: Id of the semantic memory this episodic memory was consolidated into ("" if none).
     consolidated_into: str = ""
+    #: The id the message had where it came from (an imported transcript line's ``ref``), "" if none.
+    source_ref: str = ""
 
     def to_metadata(self) -> dict[str, str | int | float]:
         """Chroma metadata (everything but id and text); Chroma accepts no ``None`` values."""
@@ -121,6 +123,7 @@ class MemoryRecord:
             "retention": float(self.retention),
             "recall_count": int(self.recall_count),
             "consolidated_into": self.consolidated_into,
+            "source_ref": self.source_ref,
         }
 
     @classmethod
@@ -145,6 +148,7 @@ class MemoryRecord:
             retention=float(meta.get("retention", 1.0)),
             recall_count=int(meta.get("recall_count", 0)),
             consolidated_into=str(meta.get("consolidated_into", "")),
+            source_ref=str(meta.get("source_ref", "")),
         )
 
     def to_dict(self) -> dict[str, Any]:
