@@ -68,6 +68,7 @@ from memory.embeddings import Embedder  # noqa: E402
 from memory.long_term import LongTermStore  # noqa: E402
 from memory.records import MemoryRecord  # noqa: E402
 from nodes.association import derived_memory_id  # noqa: E402
+from tools import retrieval  # noqa: E402
 from tools.detection import load_detector  # noqa: E402
 from tools.recall import recall  # noqa: E402
 
@@ -77,7 +78,11 @@ KS = (1, 5, 10)
 MAX_K = max(KS)
 #: The usual reading of LoCoMo's category numbers (the file does not name them; mem0 and the LoCoMo code use these).
 CATEGORY_NAMES = {1: "multi-hop", 2: "temporal", 3: "open-domain", 4: "single-hop", 5: "adversarial"}
-RETRIEVERS = ("ours", "cosine", "bm25")
+#: Candidate pool of ``ours-wide`` (chosen on the dev split: 300 and the whole conversation scored the same).
+WIDE_CANDIDATES = 300
+RETRIEVERS = ("ours", "ours-wide", "cosine", "bm25")
+#: The dev split: the only conversations parameters were chosen on (tools/retrieval.py); the rest is the test split.
+DEV_CONVERSATIONS = ("conv-26", "conv-30")
 TARGET_RECALL_AT_10 = 0.85
 DIA_ID = re.compile(r"D\d+:\d+")
 TOKEN = re.compile(r"[a-z0-9]+")
@@ -299,6 +304,13 @@ def retrieve_all(long_term: LongTermStore, embedder: Embedder, conversations: Se
                     if k == MAX_K:
                         item.latency_ms["ours"] = (time.perf_counter() - began) * 1000.0
                     item.lists["ours"][k] = [dia_id_of(s.candidate.id) for s in found.selected]
+                # ours with a wide pool (COMPANION_RETRIEVAL_CANDIDATES): the pool no longer depends on k, and
+                # greedy MMR over one pool picks the same first k whatever the k asked, so one call serves all
+                began = time.perf_counter()
+                found = recall(long_term, embedder, user, question.question, MAX_K, candidates=WIDE_CANDIDATES)
+                item.latency_ms["ours-wide"] = (time.perf_counter() - began) * 1000.0
+                wide = [dia_id_of(s.candidate.id) for s in found.selected]
+                item.lists["ours-wide"] = {k: wide[:k] for k in KS}
                 # plain cosine: the store's own nearest neighbours
                 began = time.perf_counter()
                 query = embedder.embed([question.question])[0]
@@ -345,6 +357,8 @@ def score(ranked: Sequence[Ranked]) -> dict[str, Any]:
         groups[f"{category} {CATEGORY_NAMES.get(category, '?')}"].append(item)
         if category != 5:
             groups["overall (1-4)"].append(item)
+            split = "dev" if item.question.conversation in DEV_CONVERSATIONS else "test"
+            groups[f"overall (1-4) {split} split"].append(item)
         groups["all (1-5)"].append(item)
     metrics: dict[str, Any] = {}
     for retriever in RETRIEVERS:
@@ -540,7 +554,8 @@ def main() -> None:
                 EmbeddedRedis(root).stop()
     print_table(metrics)
     overall = {r: metrics[r]["by_category"]["overall (1-4)"]["recall@10"] for r in RETRIEVERS}
-    met = overall["ours"] >= TARGET_RECALL_AT_10 and overall["ours"] > max(overall["cosine"], overall["bm25"])
+    baseline = max(overall["cosine"], overall["bm25"])
+    met = {r: overall[r] >= TARGET_RECALL_AT_10 and overall[r] > baseline for r in ("ours", "ours-wide")}
     j_overall = judged if isinstance(judged, str) else judged["overall (1-4)"]
     ingest_line = (
         "reused store"
@@ -550,8 +565,10 @@ def main() -> None:
     console.print(f"ingest: {ingest_stats['memories']:,} memories, {ingest_line}   J: {j_overall}")
     console.print(
         f"target recall@10 >= {TARGET_RECALL_AT_10} overall and above both baselines: "
-        + ("[green]met[/]" if met else "[red]not met[/]")
-        + f" (ours {overall['ours']:.3f}, cosine {overall['cosine']:.3f}, bm25 {overall['bm25']:.3f})"
+        + ("[green]met[/]" if any(met.values()) else "[red]not met[/]")
+        + " ("
+        + ", ".join(f"{r} {overall[r]:.3f}" for r in RETRIEVERS)
+        + ")"
     )
     report = {
         "benchmark": "locomo",
@@ -564,6 +581,14 @@ def main() -> None:
         "retrieval": metrics,
         "j_score": judged,
         "target": {"recall@10": TARGET_RECALL_AT_10, "met": met},
+        "configuration": {
+            "mmr_lambda": retrieval.MMR_LAMBDA,
+            "lexical_weight": retrieval.LEXICAL_WEIGHT,
+            "similarity_threshold": retrieval.SIMILARITY_THRESHOLD,
+            "ours_candidates": {str(k): retrieval.candidate_count(k) for k in KS},
+            "ours_wide_candidates": WIDE_CANDIDATES,
+            "dev_split": list(DEV_CONVERSATIONS),
+        },
         "elapsed_s": round(time.perf_counter() - started, 1),
         "cpu_count": os.cpu_count(),
         "git_commit": git_commit(),

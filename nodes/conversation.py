@@ -175,10 +175,11 @@ def retrieve_memories(
     long_term: LongTermStore,
     embedder: Embedder,
     k: int,
+    candidates: int = 0,
 ) -> dict[str, Any]:
-    """Embed the message and pick ``k`` relevant, diverse memories with MMR."""
+    """Embed the message and pick ``k`` relevant, diverse memories with MMR (from ``candidates``; 0: the default)."""
     started = time.perf_counter()
-    found = recall(long_term, embedder, runtime.context.user_id, state["message"], k)
+    found = recall(long_term, embedder, runtime.context.user_id, state["message"], k, candidates=candidates)
     memories = [
         RetrievedMemory(
             id=item.candidate.id,

@@ -22,13 +22,20 @@ class Recall:
     search_ms: float
 
 
-def recall(long_term: LongTermStore, embedder: Embedder, user_id: str, text: str, k: int) -> Recall:
-    """The ``k`` most relevant, mutually diverse memories of ``user_id`` for ``text``."""
+def recall(
+    long_term: LongTermStore, embedder: Embedder, user_id: str, text: str, k: int, *, candidates: int = 0
+) -> Recall:
+    """The ``k`` most relevant, mutually diverse memories of ``user_id`` for ``text``.
+
+    ``candidates`` is how many nearest memories MMR chooses from (at least ``k``); 0 means
+    ``candidate_count(k)`` (5 per memory, at most 50). A larger pool lets the lexical term lift memories the
+    embedding ranks low (LoCoMo: 300 candidates, recall@10 +0.1) and costs time per call (bench/README.md).
+    """
     started = time.perf_counter()
     query = embedder.embed([text])[0]
     embedded = time.perf_counter()
-    candidates = long_term.search(user_id, query, candidate_count(k))
-    selected = mmr_select(query, candidates, k, query_text=text)
+    pool = long_term.search(user_id, query, max(candidates, k) if candidates > 0 else candidate_count(k))
+    selected = mmr_select(query, pool, k, query_text=text)
     finished = time.perf_counter()
     return Recall(
         query_embedding=query,
