@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
 
 from memory.embeddings import Embedder
 from memory.long_term import LongTermStore
-from tools.retrieval import Selected, candidate_count, mmr_select
+from tools.retrieval import Candidate, Selected, candidate_count, mmr_select
 
 
 @dataclass(frozen=True, slots=True)
@@ -22,6 +23,18 @@ class Recall:
     search_ms: float
 
 
+def distinct_texts(candidates: Sequence[Candidate]) -> list[Candidate]:
+    """``candidates`` without those whose text (stripped, case-folded) an earlier one already has."""
+    seen: set[str] = set()
+    kept = []
+    for candidate in candidates:
+        key = candidate.text.strip().casefold()
+        if key not in seen:
+            seen.add(key)
+            kept.append(candidate)
+    return kept
+
+
 def recall(
     long_term: LongTermStore, embedder: Embedder, user_id: str, text: str, k: int, *, candidates: int = 0
 ) -> Recall:
@@ -30,12 +43,14 @@ def recall(
     ``candidates`` is how many nearest memories MMR chooses from (at least ``k``); 0 means
     ``candidate_count(k)`` (5 per memory, at most 50). A larger pool lets the lexical term lift memories the
     embedding ranks low (LoCoMo: 300 candidates, recall@10 +0.1) and costs time per call (bench/README.md).
+    A candidate with the same text as a nearer one is dropped before selection: association's semantic copy of a
+    message shares its text, and two copies would take two places and skew the lexical term's word statistics.
     """
     started = time.perf_counter()
     query = embedder.embed([text])[0]
     embedded = time.perf_counter()
     pool = long_term.search(user_id, query, max(candidates, k) if candidates > 0 else candidate_count(k))
-    selected = mmr_select(query, pool, k, query_text=text)
+    selected = mmr_select(query, distinct_texts(pool), k, query_text=text)
     finished = time.perf_counter()
     return Recall(
         query_embedding=query,
