@@ -556,7 +556,9 @@ def main() -> None:
     )
     with data_dir(args.data_dir) as root:
         try:
-            services = build_services(load_settings(data_dir=root))
+            # its own embedded Redis and Chroma under the run's data dir, whatever the environment points at:
+            # process_queued drains every queued submission, so a shared Redis must never be used here
+            services = build_services(load_settings(data_dir=root, redis_url=None, chroma_url=None, chroma_path=None))
         except CompanionError as exc:
             raise SystemExit(f"error: {exc}") from None
         try:
