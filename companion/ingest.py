@@ -11,10 +11,11 @@ The hierarchy read back by ``memory_tree``: session -> summary -> discrete memor
 the memories association made of them) -> raw transcripts.
 
 Transcript format: JSON lines, one message per line, ``{"role": "user" | "assistant", "content": "...",
-"ts": <epoch seconds or ISO 8601, optional>}``; blank lines are ignored. A file with malformed lines is rejected
-as a whole, naming each bad line's number and problem, unless ``skip_invalid`` is set: then the valid lines are
-imported and the skipped line numbers are reported (and kept on the submission's status). Nothing is ever
-half-imported silently.
+"ts": <epoch seconds or ISO 8601, optional>, "ref": "<the message's id where it came from, optional>"}``; blank
+lines are ignored. A ``ref`` is kept on the message's memory (``source_ref``), so imported messages stay
+traceable. A file with malformed lines is rejected as a whole, naming each bad line's number and problem, unless
+``skip_invalid`` is set: then the valid lines are imported and the skipped line numbers are reported (and kept on
+the submission's status). Nothing is ever half-imported silently.
 
 For scripts and evaluations: ``await ingest_session(services, user_id=..., session_id=..., text=...)`` then
 ``await process_queued(services)`` runs ingestion and association synchronously until the queues are empty.
@@ -60,6 +61,7 @@ INGEST_STREAM = f"{PREFIX}:stream:ingest"
 INGEST_GROUP = "ingest"
 USERS_KEY = f"{PREFIX}:ingest:users"
 MAX_REPORTED_ERRORS = 10
+MAX_REF_CHARS = 200
 MEMORY_TYPES = ("all", "discrete", "summary", "raw")
 SUMMARY_SENTENCES = 3
 _NAMESPACE = uuid.UUID("0b8f5a52-8d5b-4a7e-b2d4-3e9a4f6c1d70")
@@ -107,10 +109,11 @@ class TranscriptLine:
     role: str
     content: str
     ts: float | None = None
+    ref: str = ""
 
     def to_dict(self) -> dict[str, Any]:
         """A JSON-able dict."""
-        return {"line": self.line, "role": self.role, "content": self.content, "ts": self.ts}
+        return {"line": self.line, "role": self.role, "content": self.content, "ts": self.ts, "ref": self.ref}
 
 
 @dataclass(frozen=True, slots=True)
@@ -181,7 +184,11 @@ def parse_transcript(
         except ValueError as exc:
             errors.append((number, str(exc)))
             continue
-        lines.append(TranscriptLine(number, str(role), content.strip(), ts))
+        ref = item.get("ref", "")
+        if not isinstance(ref, str | int) or isinstance(ref, bool) or len(str(ref)) > MAX_REF_CHARS:
+            errors.append((number, f"ref must be text or a number of at most {MAX_REF_CHARS} characters"))
+            continue
+        lines.append(TranscriptLine(number, str(role), content.strip(), ts, str(ref)))
     return ParsedTranscript(lines, errors)
 
 
@@ -496,6 +503,7 @@ class Ingestor:
                         created_at=float(created),
                         conversation_id=raw.session_id,
                         reply=reply,
+                        source_ref=str(line.get("ref") or ""),
                     )
                 )
             )

@@ -79,6 +79,7 @@ def build_graph(
     chat_model: BaseChatModel | None = None,
     checkpointer: BaseCheckpointSaver[Any] | None = None,
     retrieval_k: int = 5,
+    retrieval_candidates: int = 0,
     max_message_chars: int = 4000,
     security: SecurityStore | None = None,
     injection_classifier: InjectionClassifier | None = None,
@@ -108,7 +109,10 @@ def build_graph(
     graph.add_node("admit_message", partial(admit_message, short_term=short_term, max_message_chars=max_message_chars))
     graph.add_node("load_context", partial(load_context, short_term=short_term, long_term=long_term))
     graph.add_node(
-        "retrieve_memories", partial(retrieve_memories, long_term=long_term, embedder=embedder, k=retrieval_k)
+        "retrieve_memories",
+        partial(
+            retrieve_memories, long_term=long_term, embedder=embedder, k=retrieval_k, candidates=retrieval_candidates
+        ),
     )
     graph.add_node("load_personality", partial(load_personality, store=store))
     queue = clarifications or ClarificationQueue(short_term.redis)
@@ -171,6 +175,7 @@ def build_graph_from_services(
         chat_model=services.chat_model,
         checkpointer=checkpointer,
         retrieval_k=services.settings.retrieval_k,
+        retrieval_candidates=services.settings.retrieval_candidates,
         max_message_chars=services.settings.max_message_chars,
         security=SecurityStore(services.redis, cooldown_seconds=services.settings.injection_cooldown_seconds),
         injection_classifier=load_classifier(),

@@ -124,6 +124,8 @@ class MemoryRecord:
     sensitivity_confidence: float = 0.0
     tags: tuple[str, ...] = ()
     sentiment: str = "neutral"
+    #: The id the message had where it came from (an imported transcript line's ``ref``), "" if none.
+    source_ref: str = ""
 
     def to_metadata(self) -> dict[str, str | int | float]:
         """Chroma metadata (everything but id and text); Chroma accepts no ``None`` values."""
@@ -146,6 +148,7 @@ class MemoryRecord:
             "sensitivity_confidence": float(self.sensitivity_confidence),
             "tags": encode_tags(self.tags),
             "sentiment": self.sentiment,
+            "source_ref": self.source_ref,
         }
 
     @classmethod
@@ -174,6 +177,7 @@ class MemoryRecord:
             sensitivity_confidence=float(meta.get("sensitivity_confidence", 0.0)),
             tags=decode_tags(meta.get("tags")),
             sentiment=str(meta.get("sentiment", "neutral")),
+            source_ref=str(meta.get("source_ref", "")),
         )
 
     def to_dict(self) -> dict[str, Any]:

@@ -188,8 +188,9 @@ def retrieve_memories(
     long_term: LongTermStore,
     embedder: Embedder,
     k: int,
+    candidates: int = 0,
 ) -> dict[str, Any]:
-    """Embed the message and pick ``k`` relevant, diverse memories with MMR.
+    """Embed the message and pick ``k`` relevant, diverse memories with MMR (from ``candidates``; 0: the default).
 
     Memories above the context's ``max_sensitivity`` are turned away before MMR, so they never reach the reply;
     those relevant enough that the reply would have drawn on them (similarity >= ``WITHHELD_MIN_SIMILARITY``) are
@@ -198,7 +199,7 @@ def retrieve_memories(
     started = time.perf_counter()
     ceiling = sensitivity_from_input(runtime.context.max_sensitivity)
     keep = None if ceiling is Sensitivity.ULTRASECRET else partial(_allowed, ceiling=ceiling)
-    found = recall(long_term, embedder, runtime.context.user_id, state["message"], k, keep=keep)
+    found = recall(long_term, embedder, runtime.context.user_id, state["message"], k, candidates=candidates, keep=keep)
     memories = [
         RetrievedMemory(
             id=item.candidate.id,

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -26,6 +26,18 @@ class Recall:
     excluded: list[Candidate] = field(default_factory=list)
 
 
+def distinct_texts(candidates: Sequence[Candidate]) -> list[Candidate]:
+    """``candidates`` without those whose text (stripped, case-folded) an earlier one already has."""
+    seen: set[str] = set()
+    kept = []
+    for candidate in candidates:
+        key = candidate.text.strip().casefold()
+        if key not in seen:
+            seen.add(key)
+            kept.append(candidate)
+    return kept
+
+
 def recall(
     long_term: LongTermStore,
     embedder: Embedder,
@@ -33,24 +45,30 @@ def recall(
     text: str,
     k: int,
     *,
+    candidates: int = 0,
     keep: Callable[[Mapping[str, Any]], bool] | None = None,
 ) -> Recall:
     """The ``k`` most relevant, mutually diverse memories of ``user_id`` for ``text``.
 
+    ``candidates`` is how many nearest memories MMR chooses from (at least ``k``); 0 means
+    ``candidate_count(k)`` (5 per memory, at most 50). A larger pool lets the lexical term lift memories the
+    embedding ranks low (LoCoMo: 300 candidates, recall@10 +0.1) and costs time per call (bench/README.md).
+    A candidate with the same text as a nearer one is dropped before selection: association's semantic copy of a
+    message shares its text, and two copies would take two places and skew the lexical term's word statistics.
     ``keep`` (a test on a candidate's metadata, e.g. a sensitivity or tag filter) drops candidates before MMR.
     """
     started = time.perf_counter()
     query = embedder.embed([text])[0]
     embedded = time.perf_counter()
-    candidates = long_term.search(user_id, query, candidate_count(k))
+    pool = long_term.search(user_id, query, max(candidates, k) if candidates > 0 else candidate_count(k))
     excluded: list[Candidate] = []
     if keep is not None:
         kept: list[Candidate] = []
-        for candidate in candidates:
+        for candidate in pool:
             (kept if keep(candidate.metadata) else excluded).append(candidate)
         excluded.sort(key=lambda candidate: -candidate.similarity)
-        candidates = kept
-    selected = mmr_select(query, candidates, k, query_text=text)
+        pool = kept
+    selected = mmr_select(query, distinct_texts(pool), k, query_text=text)
     finished = time.perf_counter()
     return Recall(
         query_embedding=query,

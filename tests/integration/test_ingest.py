@@ -206,6 +206,30 @@ async def test_an_ingested_session_becomes_memories_a_summary_and_associations(
     assert long_term.count("ing-p") == count  # processing a submission twice stores one copy
 
 
+async def test_a_lines_ref_is_kept_on_its_memory_through_ingestion(
+    redis: Redis, long_term: LongTermStore, links: LinkStore, embedder: Embedder
+) -> None:
+    lines = [
+        {"role": "user", "content": "Mel: I ran a charity race for mental health.", "ref": "D1:3"},
+        {"role": "user", "content": "Caroline: That is great, Mel!", "ref": 4},
+        {"role": "user", "content": "Mel: Thanks!"},
+    ]
+    parsed = parse_transcript("\n".join(json.dumps(line) for line in lines))
+    assert [line.ref for line in parsed.lines] == ["D1:3", "4", ""]
+    await submit_transcript(redis, links, user_id="ing-ref", session_id="s1", parsed=parsed)
+    assert (await worker_for(redis, long_term, links, embedder).drain()).ingested == 1
+    stored = long_term.recent_turns("ing-ref", "s1", since=0, limit=10)
+    assert [(r.text, r.source_ref) for r in stored] == [(line["content"], str(line.get("ref", ""))) for line in lines]
+    assert long_term.get("ing-ref", stored[0].id).source_ref == "D1:3"  # type: ignore[union-attr]
+
+
+def test_a_ref_that_is_not_text_or_too_long_is_a_numbered_error() -> None:
+    bad = [{"role": "user", "content": "hi", "ref": ["D1"]}, {"role": "user", "content": "hi", "ref": "x" * 201}]
+    parsed = parse_transcript("\n".join(json.dumps(line) for line in bad))
+    assert parsed.lines == [] and [number for number, _ in parsed.errors] == [1, 2]
+    assert all("ref must be" in problem for _, problem in parsed.errors)
+
+
 def _sentences_of(summary: str, stored: list[MemoryRecord]) -> list[str]:
     return [r.text for r in stored if r.text in summary]
 

@@ -16,8 +16,8 @@ EXPECTED: dict[str, tuple[set[str], Path]] = {
         {"persona_name", "persona_description", "message", "reply", "expectation"},
         ROOT / "evals" / "persona.py",
     ),
-    "LOCOMO_ANSWER_PROMPT": ({"memories", "question"}, ROOT / "bench" / "locomo.py"),
-    "LOCOMO_JUDGE_PROMPT": ({"question", "gold_answer", "generated_answer"}, ROOT / "bench" / "locomo.py"),
+    "LOCOMO_ANSWER_PROMPT": ({"memories", "question"}, ROOT / "evals" / "judged_answers.py"),
+    "LOCOMO_JUDGE_PROMPT": ({"question", "gold_answer", "generated_answer"}, ROOT / "evals" / "judged_answers.py"),
 }
 
 
