@@ -71,6 +71,7 @@ def build_graph(
     personality_store: PersonalityStore | None = None,
     detector: Detector | None = None,
     importance_model: BaseChatModel | None = None,
+    personality_checkpoint_turns: int = 20,
 ) -> CompiledStateGraph[Any, Any, Any, Any]:
     """Compile the conversation graph over the given services.
 
@@ -79,6 +80,8 @@ def build_graph(
     to ``appraise``. ``personality_store`` defaults to one over the long-term store's Chroma and the short-term
     store's Redis; ``detector`` to the committed local one. ``importance_model`` (usually the chat model) scores
     importance and category with the seed's prompt while the reply is written; without it the local scores stand.
+    The personality state goes to Redis every turn and to Chroma every ``personality_checkpoint_turns`` turns
+    (each turn's memory journals its appraisal, so nothing is lost in between; ``memory/personality_store.py``).
     """
     store = personality_store or PersonalityStore(long_term.client, short_term.redis)
     detector = detector or load_detector()
@@ -93,7 +96,10 @@ def build_graph(
     graph.add_node("appraise", appraise)
     graph.add_node("respond", partial(respond, chat_model=chat_model))
     graph.add_node("store_long_term", partial(store_long_term, long_term=long_term))
-    graph.add_node("store_personality", partial(store_personality, store=store))
+    graph.add_node(
+        "store_personality",
+        partial(store_personality, store=store, checkpoint_turns=personality_checkpoint_turns),
+    )
     graph.add_node("store_short_term", partial(store_short_term, short_term=short_term))
     graph.add_edge(START, "admit_message")
     graph.add_edge("admit_message", "load_context")
@@ -137,6 +143,7 @@ def build_graph_from_services(
         security=SecurityStore(services.redis, cooldown_seconds=services.settings.injection_cooldown_seconds),
         injection_classifier=load_classifier(),
         importance_model=services.chat_model,
+        personality_checkpoint_turns=services.settings.personality_checkpoint_turns,
     )
 
 

@@ -103,6 +103,9 @@ class MemoryRecord:
     recall_count: int = 0
     #: Id of the semantic memory this episodic memory was consolidated into ("" if none).
     consolidated_into: str = ""
+    #: The inputs of the personality appraisal this message caused (``companion.personality.journal``), as JSON;
+    #: "" for memories that did not come from an appraised chat turn. Lets the state be rebuilt from Chroma.
+    appraisal: str = ""
 
     def to_metadata(self) -> dict[str, str | int | float]:
         """Chroma metadata (everything but id and text); Chroma accepts no ``None`` values."""
@@ -121,6 +124,7 @@ class MemoryRecord:
             "retention": float(self.retention),
             "recall_count": int(self.recall_count),
             "consolidated_into": self.consolidated_into,
+            "appraisal": self.appraisal,
         }
 
     @classmethod
@@ -145,6 +149,7 @@ class MemoryRecord:
             retention=float(meta.get("retention", 1.0)),
             recall_count=int(meta.get("recall_count", 0)),
             consolidated_into=str(meta.get("consolidated_into", "")),
+            appraisal=str(meta.get("appraisal", "")),
         )
 
     def to_dict(self) -> dict[str, Any]:

@@ -104,6 +104,8 @@ class ConversationState(TypedDict):
     personality: NotRequired[dict[str, Any]]  # companion.personality.state.PersonalityState.to_dict()
     personality_source: NotRequired[str]  # "redis", "chroma" or "new"
     mood: NotRequired[dict[str, Any]]  # PAD, label and the appraisal's change (rule, cause, delta)
+    appraisal: NotRequired[str]  # the appraisal's inputs as JSON, journaled on the memory (personality/journal.py)
+    personality_checkpoint: NotRequired[bool]  # whether this turn wrote the personality state to Chroma
     timings_ms: Annotated[NotRequired[dict[str, float]], merge_timings]
 
 
@@ -230,6 +232,7 @@ def store_long_term(state: ConversationState, runtime: Runtime[Context], *, long
         category=str(detection.get("category", "")),
         emotion=str(detection.get("emotion", "")),
         emotion_intensity=int(detection.get("intensity", 0)),
+        appraisal=state.get("appraisal", ""),
     )
     long_term.add(record.user_id, [record], np.asarray([state["query_embedding"]], dtype=np.float32))
     return {"memory_id": record.id, "timings_ms": {"store_long_term": _elapsed_ms(started)}}

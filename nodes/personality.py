@@ -18,6 +18,7 @@ import numpy as np
 from langchain_core.language_models import BaseChatModel
 from langgraph.runtime import Runtime
 
+from companion.personality.journal import AppraisalInputs
 from companion.personality.persona import Persona, load_persona
 from companion.personality.state import PersonalityState, apply_interaction, new_state
 from memory.personality_store import PersonalityStore
@@ -52,16 +53,23 @@ async def load_personality(
     }
 
 
-def detect_emotion(state: ConversationState, runtime: Runtime[Context], *, detector: Detector) -> dict[str, Any]:
-    """Emotion, intensity, importance and category of the message, from the embedding the turn already has."""
+async def detect_emotion(state: ConversationState, runtime: Runtime[Context], *, detector: Detector) -> dict[str, Any]:
+    """Emotion, intensity, importance and category of the message, from the embedding the turn already has.
+
+    A coroutine although it does no I/O: it takes about a millisecond of CPU, less than the thread-pool hop
+    LangGraph makes for a synchronous node.
+    """
     started = time.perf_counter()
     embedding = np.asarray(state["query_embedding"], dtype=np.float32)
     detection = detector.detect(state["message"], embedding)
     return {"detection": detection.to_dict(), "timings_ms": {"detect": _elapsed_ms(started)}}
 
 
-def appraise(state: ConversationState, runtime: Runtime[Context]) -> dict[str, Any]:
-    """Move the mood by the OCC appraisal of the message (cause recorded), satisfy needs, count quirk patterns."""
+async def appraise(state: ConversationState, runtime: Runtime[Context]) -> dict[str, Any]:
+    """Move the mood by the OCC appraisal of the message (cause recorded), satisfy needs, count quirk patterns.
+
+    Pure and quick (a coroutine only to save LangGraph's thread-pool hop, like ``detect_emotion``).
+    """
     started = time.perf_counter()
     detection = Detection.from_dict(state["detection"])
     result = apply_interaction(
@@ -75,8 +83,16 @@ def appraise(state: ConversationState, runtime: Runtime[Context]) -> dict[str, A
     )
     mood = result.state.mood
     change = result.change
+    inputs = AppraisalInputs(
+        persona=result.state.persona,
+        emotion=detection.emotion,
+        intensity=detection.intensity,
+        emotions=dict(detection.emotions),
+        category=detection.category,
+    )
     return {
         "personality": result.state.to_dict(),
+        "appraisal": inputs.to_json(),
         "mood": {
             **mood.rounded(),
             "label": mood.label,
@@ -99,10 +115,23 @@ async def score_importance(
 
 
 async def store_personality(
-    state: ConversationState, runtime: Runtime[Context], *, store: PersonalityStore
+    state: ConversationState, runtime: Runtime[Context], *, store: PersonalityStore, checkpoint_turns: int
 ) -> dict[str, Any]:
-    """Persist the updated personality state: Chroma (source of truth), then the Redis cache."""
+    """Persist the updated personality state: the Redis cache every turn, a Chroma checkpoint every few turns.
+
+    The turn's memory, already in Chroma, journals this turn's appraisal, so a state not checkpointed is rebuilt
+    from the last checkpoint (``PersonalityStore.rebuild``). A checkpoint is written on the first turn, every
+    ``checkpoint_turns`` interactions, and after the state was rebuilt from Chroma (so replays stay short).
+    """
     started = time.perf_counter()
     personality = state["personality"]
-    await store.save(runtime.context.user_id, str(personality["persona"]), personality)
-    return {"timings_ms": {"store_personality": _elapsed_ms(started)}}
+    durable = should_checkpoint(
+        int(personality.get("interactions", 0)), state.get("personality_source", "new"), checkpoint_turns
+    )
+    await store.save(runtime.context.user_id, str(personality["persona"]), personality, durable=durable)
+    return {"timings_ms": {"store_personality": _elapsed_ms(started)}, "personality_checkpoint": durable}
+
+
+def should_checkpoint(interactions: int, source: str, checkpoint_turns: int) -> bool:
+    """Whether a turn writes the personality state to Chroma (see :func:`store_personality`)."""
+    return source != "redis" or checkpoint_turns <= 1 or interactions % checkpoint_turns == 0

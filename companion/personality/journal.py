@@ -1,0 +1,87 @@
+"""The personality state's journal: what each turn's appraisal saw, kept on the turn's memory, and its replay.
+
+Writing the whole personality state to Chroma on every turn is a second synchronous write on the hot path. The
+state is instead *checkpointed* (written durably) every few turns, and every turn's memory (which is written to
+Chroma anyway, before Redis) carries the inputs of the appraisal that moved the state (:class:`AppraisalInputs`,
+the ``appraisal`` field of ``MemoryRecord``). The state after any turn is then the last checkpoint with the turns
+after it applied again, in order (:func:`replay`). :func:`apply_interaction` is pure and its state round-trips
+exactly through JSON, so the replayed state is the same as the one the turns produced.
+
+Pure: no I/O; the store (``memory/personality_store.py``) reads the checkpoint and the journal.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import Any
+
+from companion.personality.state import PersonalityState, apply_interaction
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class AppraisalInputs:
+    """What one turn's appraisal used, besides the message text and its time (both on the memory already)."""
+
+    persona: str
+    emotion: str
+    intensity: int
+    emotions: dict[str, int]
+    category: str
+
+    def to_json(self) -> str:
+        """Compact JSON (a Chroma metadata value must be a scalar)."""
+        return json.dumps(
+            {
+                "persona": self.persona,
+                "emotion": self.emotion,
+                "intensity": self.intensity,
+                "emotions": self.emotions,
+                "category": self.category,
+            },
+            separators=(",", ":"),
+        )
+
+    @classmethod
+    def from_json(cls, text: str) -> AppraisalInputs:
+        """Inverse of :meth:`to_json`."""
+        data: dict[str, Any] = json.loads(text)
+        return cls(
+            persona=str(data["persona"]),
+            emotion=str(data["emotion"]),
+            intensity=int(data["intensity"]),
+            emotions={str(name): int(value) for name, value in dict(data["emotions"]).items()},
+            category=str(data["category"]),
+        )
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class JournalEntry:
+    """One appraised turn: the message, when it was received, and the appraisal's inputs."""
+
+    message: str
+    at: float
+    inputs: AppraisalInputs
+
+
+def replay(checkpoint: PersonalityState, entries: Iterable[JournalEntry]) -> PersonalityState:
+    """The checkpoint with every later turn of its persona applied again, oldest first.
+
+    Entries at or before the checkpoint's ``updated_at`` are already in it and are skipped, as are entries of
+    other personas, so the caller may pass a superset.
+    """
+    state = checkpoint
+    for entry in sorted(entries, key=lambda item: item.at):
+        if entry.inputs.persona != state.persona or entry.at <= state.updated_at:
+            continue
+        state = apply_interaction(
+            state,
+            message=entry.message,
+            emotion=entry.inputs.emotion,
+            intensity=entry.inputs.intensity,
+            emotions=entry.inputs.emotions,
+            category=entry.inputs.category,
+            now=entry.at,
+        ).state
+    return state
