@@ -6,14 +6,16 @@
 Starts the API under uvicorn in a subprocess on a fresh data dir (embedded Redis, in-process Chroma), gives every
 simulated user their own API key, then runs two scenarios, each with its own users:
 
-* **paced** (the realistic case): each user sends ``--turns`` chat messages with an exponentially distributed think
-  time (mean ``--think-s``, default 30 s) before each one, the first one at a uniformly random moment within the
-  first mean think time (users arrive spread out, not all at the same instant), then lists, searches and fetches
-  one of its memories. This is a closed system: ``U`` users with mean think time ``Z`` and response time ``R``
-  offer ``U / (Z + R)`` requests per second, about 200 / 30 ≈ 6.7 chat turns/s with the defaults, that is a
-  community of 200 people chatting at once, each sending a message every half minute.
-* **saturation**: the same per-user script with no think time at all, every user at once: the server's maximum
-  throughput, and what queueing does to latency when more is offered than it serves.
+* **paced** (the realistic case), for ``--duration-s`` (default 120 s): each user thinks (exponentially distributed,
+  mean ``--think-s``, default 30 s; the first wait is uniform within one mean think time, so users arrive spread
+  out rather than all at the same instant), then acts: a chat turn, except that every fifth action reads its
+  memories (list, search, get one, in turn). This is a closed system: ``U`` users with mean think time ``Z`` and
+  response time ``R`` offer ``U / (Z + R)`` requests per second, about 200 / 30 ≈ 6.7 requests/s (5.3 chat
+  turns/s) with the defaults: a community of 200 people chatting at the same time, each sending a message about
+  every half minute.
+* **saturation**: every user at once with no think time: ``--turns`` chat turns (default 5), then list, search and
+  get one memory, back to back. This measures the server's maximum throughput, and what queueing does to latency
+  when far more is offered than it serves (latency is then the queue, not the work).
 
 Reports per scenario and route p50/p95/p99/max latency, requests, error rate, throughput, and the server's own
 time for a chat turn (the sum of the turn's ``timings_ms`` stages, critical path only) so that the client's latency
@@ -99,10 +101,25 @@ async def _make_keys(data_dir: Path, users: list[str]) -> dict[str, str]:
 
 
 async def _user(
-    client: httpx.AsyncClient, user: str, key: str, *, turns: int, think_s: float, samples: Samples, seed: int
+    client: httpx.AsyncClient,
+    user: str,
+    key: str,
+    *,
+    turns: int,
+    think_s: float,
+    until: float | None,
+    samples: Samples,
+    seed: int,
 ) -> None:
+    """One simulated user. Saturation (``until`` None): ``turns`` chats, then list, search, get, back to back.
+
+    Paced: until ``until`` (a ``perf_counter`` time), think (exponential, mean ``think_s``; the first wait is
+    uniform in ``[0, think_s]``) then act: a chat turn, except every fifth action reads memories (list, search,
+    get one, in turn).
+    """
     rng = random.Random(seed)
     headers = {"Authorization": f"Bearer {key}"}
+    memory_ids: list[str] = []
 
     async def call(route: str, method: str, url: str, **kwargs: Any) -> httpx.Response | None:
         started = time.perf_counter()
@@ -117,26 +134,40 @@ async def _user(
             samples.errors[route] += 1
         return response
 
-    async def think(first: bool = False) -> None:
-        if think_s > 0:
-            await asyncio.sleep(rng.uniform(0, think_s) if first else rng.expovariate(1.0 / think_s))
-
-    await think(first=True)
-    for turn in range(turns):
-        if turn:
-            await think()
+    async def chat() -> None:
         message = rng.choice(MESSAGES).format(name=rng.choice(NAMES))
         response = await call(CHAT, "POST", "/v1/chat", json={"user_id": user, "message": message})
         if response is not None and response.status_code == 200:
-            timings = response.json()["timings_ms"]
-            samples.screen.append(timings.get("screen", 0.0))
-            samples.server_turn.append(server_turn_ms(timings))
-    await think()
-    await call("GET /v1/users/{id}/memories", "GET", f"/v1/users/{user}/memories")
-    found = await call("GET /v1/users/{id}/memories?q=", "GET", f"/v1/users/{user}/memories", params={"q": "my dog"})
-    if found is not None and found.status_code == 200 and found.json()["memories"]:
-        memory_id = found.json()["memories"][0]["id"]
-        await call("GET /v1/users/{id}/memories/{mid}", "GET", f"/v1/users/{user}/memories/{memory_id}")
+            body = response.json()
+            samples.screen.append(body["timings_ms"].get("screen", 0.0))
+            samples.server_turn.append(server_turn_ms(body["timings_ms"]))
+            if body.get("memory_id"):
+                memory_ids.append(body["memory_id"])
+
+    async def read(which: int) -> None:
+        if which == 0:
+            await call("GET /v1/users/{id}/memories", "GET", f"/v1/users/{user}/memories")
+        elif which == 1:
+            await call("GET /v1/users/{id}/memories?q=", "GET", f"/v1/users/{user}/memories", params={"q": "my dog"})
+        elif memory_ids:
+            memory_id = rng.choice(memory_ids)
+            await call("GET /v1/users/{id}/memories/{mid}", "GET", f"/v1/users/{user}/memories/{memory_id}")
+
+    if until is None:
+        for _ in range(turns):
+            await chat()
+        for which in range(3):
+            await read(which)
+        return
+    await asyncio.sleep(min(rng.uniform(0, think_s), max(0.0, until - time.perf_counter())))
+    action = 0
+    while time.perf_counter() < until:
+        if action % 5 == 4:
+            await read((action // 5) % 3)
+        else:
+            await chat()
+        action += 1
+        await asyncio.sleep(min(rng.expovariate(1.0 / think_s), max(0.0, until - time.perf_counter())))
 
 
 def server_turn_ms(timings: dict[str, float]) -> float:
@@ -144,7 +175,9 @@ def server_turn_ms(timings: dict[str, float]) -> float:
     return sum(value for stage, value in timings.items() if stage not in OFF_CRITICAL_PATH)
 
 
-def summarise(samples: Samples, wall_s: float, *, users: int, turns: int, think_s: float) -> dict[str, Any]:
+def summarise(
+    samples: Samples, wall_s: float, *, users: int, turns: int, think_s: float, duration_s: float | None
+) -> dict[str, Any]:
     """Per-route latencies, error rates and throughput of one scenario."""
     routes = {}
     for route in sorted(set(samples.latency) | set(samples.errors)):
@@ -164,9 +197,10 @@ def summarise(samples: Samples, wall_s: float, *, users: int, turns: int, think_
     server = samples.server_turn
     return {
         "users": users,
-        "turns_per_user": turns,
+        "turns_per_user": None if duration_s else turns,
+        "duration_s": duration_s,
         "think_s_mean": think_s,
-        "offered_chat_turns_per_s": round(users / think_s, 2) if think_s > 0 else None,
+        "offered_requests_per_s": round(users / think_s, 2) if think_s > 0 else None,
         "wall_s": round(wall_s, 2),
         "requests": total,
         "throughput_rps": round(total / wall_s, 2),
@@ -188,17 +222,25 @@ def summarise(samples: Samples, wall_s: float, *, users: int, turns: int, think_
 
 
 async def _scenario(
-    client: httpx.AsyncClient, keys: dict[str, str], users: list[str], *, turns: int, think_s: float
+    client: httpx.AsyncClient,
+    keys: dict[str, str],
+    users: list[str],
+    *,
+    turns: int,
+    think_s: float,
+    duration_s: float | None,
 ) -> dict[str, Any]:
     samples = Samples()
     started = time.perf_counter()
+    until = started + duration_s if duration_s else None
     await asyncio.gather(
         *(
-            _user(client, user, keys[user], turns=turns, think_s=think_s, samples=samples, seed=index)
+            _user(client, user, keys[user], turns=turns, think_s=think_s, until=until, samples=samples, seed=index)
             for index, user in enumerate(users)
         )
     )
-    return summarise(samples, time.perf_counter() - started, users=len(users), turns=turns, think_s=think_s)
+    wall = time.perf_counter() - started
+    return summarise(samples, wall, users=len(users), turns=turns, think_s=think_s, duration_s=duration_s)
 
 
 @dataclass
@@ -228,6 +270,15 @@ def start_server(name: str, data_dir: Path, source: Path | None) -> Server:
     return Server(name=name, source=source, data_dir=data_dir, port=port, process=process)
 
 
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time a process has used so far (Linux ``/proc``; 0 elsewhere)."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def stop_server(server: Server) -> None:
     """Stop the server and its embedded Redis."""
     server.process.terminate()
@@ -254,9 +305,22 @@ async def run_scenario(server: Server, scenario: str, args: argparse.Namespace) 
             raise SystemExit(f"the {server.name} server did not come up")
         users = [f"load-{scenario}-{index:04d}" for index in range(args.users)]
         keys = await _make_keys(server.data_dir, users)
-        think_s = args.think_s if scenario == "paced" else 0.0
+        paced = scenario == "paced"
         print(f"  {server.name}: {scenario} ({args.users} users) ...", file=sys.stderr, flush=True)
-        return await _scenario(client, keys, users, turns=args.turns, think_s=think_s)
+        cpu_before = cpu_seconds(server.process.pid)
+        result = await _scenario(
+            client,
+            keys,
+            users,
+            turns=args.turns,
+            think_s=args.think_s if paced else 0.0,
+            duration_s=args.duration_s if paced else None,
+        )
+        cpu = cpu_seconds(server.process.pid) - cpu_before
+        result["server_cpu_s"] = round(cpu, 2)
+        result["server_cpu_cores"] = round(cpu / result["wall_s"], 2)  # average cores the server process kept busy
+        result["server_cpu_ms_per_request"] = round(1000.0 * cpu / max(1, result["requests"]), 2)
+        return result
 
 
 def _print_table(name: str, report: dict[str, Any]) -> None:
@@ -268,7 +332,8 @@ def _print_table(name: str, report: dict[str, Any]) -> None:
         print(
             f"  {scenario}: {figures['requests']} requests in {figures['wall_s']} s, {figures['throughput_rps']} req/s "
             f"({figures['chat_turns_per_s']} chat turns/s), error rate {figures['error_rate']}, "
-            f"server-side turn p50 {figures['server_turn_ms']['p50']} / p95 {figures['server_turn_ms']['p95']} ms"
+            f"server-side turn p50 {figures['server_turn_ms']['p50']} / p95 {figures['server_turn_ms']['p95']} ms, "
+            f"server CPU {figures['server_cpu_cores']} cores, {figures['server_cpu_ms_per_request']} ms/request"
         )
         for route, row in figures["routes"].items():
             print(
@@ -305,7 +370,8 @@ def main() -> int:
     """Run the load test and print/write its figures."""
     parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
     parser.add_argument("--users", type=int, default=200, help="simulated users per scenario (default 200)")
-    parser.add_argument("--turns", type=int, default=5, help="chat turns per user (default 5)")
+    parser.add_argument("--turns", type=int, default=5, help="chat turns per user when saturating (default 5)")
+    parser.add_argument("--duration-s", type=float, default=120.0, help="length of the paced scenario (120 s)")
     parser.add_argument("--think-s", type=float, default=30.0, help="mean think time in the paced scenario (30 s)")
     parser.add_argument(
         "--scenarios",

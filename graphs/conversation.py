@@ -13,7 +13,8 @@ without a guard the three loaders join straight into ``appraise``.
 ``load_context`` (Redis, or Chroma when Redis lost it), ``load_personality`` (Redis, or Chroma) and
 ``retrieve_memories`` (embed + Chroma + MMR) run in parallel. ``detect_emotion`` reuses the message embedding;
 ``appraise`` moves the mood before the reply is written, and the persona prompt carries it. The turn is written to
-Chroma (source of truth) before Redis; the Redis step also queues the message for background association.
+Chroma (source of truth) before Redis; the Redis step also queues the message for background association. The
+memory journals the appraisal, so the personality state needs a Chroma write only every few turns.
 """
 
 from __future__ import annotations

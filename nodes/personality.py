@@ -5,7 +5,8 @@
                                                                    └─> store_long_term   the reply is written)
 
 ``detect_emotion`` reuses the message embedding ``retrieve_memories`` computed (no second embedding);
-``appraise`` is pure (``companion.personality``); the state is written after the turn's memory, Chroma first.
+``appraise`` is pure (``companion.personality``) and records its inputs, which the turn's memory journals; the state is
+written after that memory: to Redis every turn, to Chroma every few turns (``store_personality``).
 """
 
 from __future__ import annotations
