@@ -68,6 +68,7 @@ class PersonalityStore:
         self._memories = LongTermStore(chroma, namespace=namespace)
         self._collection: Collection | None = None
         self._lock = threading.Lock()
+        self._pending: set[asyncio.Task[None]] = set()
 
     def _records(self) -> Collection:
         with self._lock:
@@ -110,14 +111,14 @@ class PersonalityStore:
             return None, 0
         state = PersonalityState.from_dict(checkpoint)
         try:
-            records = self._memories.appraised_since(user_id, since=state.updated_at)
+            # a margin: Chroma returns created_at rounded in its last bits; replay() compares the exact times
+            records = self._memories.appraised_since(user_id, since=state.updated_at - 1.0)
         except Exception as exc:  # chromadb raises many types for I/O problems; report them as one
             raise StoreUnavailableError(f"Chroma is not usable: {exc}") from exc
         entries = [
-            JournalEntry(message=record.text, at=record.created_at, inputs=AppraisalInputs.from_json(record.appraisal))
-            for record in records
+            JournalEntry(message=record.text, inputs=AppraisalInputs.from_json(record.appraisal)) for record in records
         ]
-        later = [entry for entry in entries if entry.inputs.persona == persona]
+        later = [entry for entry in entries if entry.inputs.persona == persona and entry.inputs.at > state.updated_at]
         if not later:
             return checkpoint, 0
         return replay(state, later).to_dict(), len(later)
@@ -199,6 +200,29 @@ class PersonalityStore:
         if durable:
             await asyncio.to_thread(self.write_durable, user_id, persona, state)
         await self._cache(state_key(user_id, persona), state)
+
+    def checkpoint_later(self, user_id: str, persona: str, state: dict[str, Any]) -> None:
+        """Write a checkpoint of a journaled state to Chroma in the background, off the caller's path.
+
+        Only for a state that :meth:`rebuild` can already reach from an earlier checkpoint and the journal: the
+        checkpoint just shortens that replay, so losing it (the process stops first, Chroma fails) loses nothing,
+        and one written out of order is still a true state at its own ``updated_at``. A failure is logged.
+        """
+        task = asyncio.get_running_loop().create_task(asyncio.to_thread(self.write_durable, user_id, persona, state))
+        self._pending.add(task)
+        task.add_done_callback(self._checkpoint_done)
+
+    def _checkpoint_done(self, task: asyncio.Task[None]) -> None:
+        self._pending.discard(task)
+        if not task.cancelled() and task.exception() is not None:
+            logger.warning(
+                "a personality checkpoint was not written (the journal keeps the state): %s", task.exception()
+            )
+
+    async def drain(self) -> None:
+        """Wait for the background checkpoints started so far."""
+        while self._pending:
+            await asyncio.gather(*self._pending, return_exceptions=True)
 
     async def _cache(self, key: str, state: dict[str, Any]) -> None:
         try:

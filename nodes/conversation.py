@@ -105,7 +105,7 @@ class ConversationState(TypedDict):
     personality_source: NotRequired[str]  # "redis", "chroma" or "new"
     mood: NotRequired[dict[str, Any]]  # PAD, label and the appraisal's change (rule, cause, delta)
     appraisal: NotRequired[str]  # the appraisal's inputs as JSON, journaled on the memory (personality/journal.py)
-    personality_checkpoint: NotRequired[bool]  # whether this turn wrote the personality state to Chroma
+    personality_checkpoint: NotRequired[str]  # "now", "later" (background) or "none": nodes/personality.py
     timings_ms: Annotated[NotRequired[dict[str, float]], merge_timings]
 
 

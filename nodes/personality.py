@@ -85,6 +85,7 @@ async def appraise(state: ConversationState, runtime: Runtime[Context]) -> dict[
     mood = result.state.mood
     change = result.change
     inputs = AppraisalInputs(
+        at=result.state.updated_at,
         persona=result.state.persona,
         emotion=detection.emotion,
         intensity=detection.intensity,
@@ -121,18 +122,29 @@ async def store_personality(
     """Persist the updated personality state: the Redis cache every turn, a Chroma checkpoint every few turns.
 
     The turn's memory, already in Chroma, journals this turn's appraisal, so a state not checkpointed is rebuilt
-    from the last checkpoint (``PersonalityStore.rebuild``). A checkpoint is written on the first turn, every
-    ``checkpoint_turns`` interactions, and after the state was rebuilt from Chroma (so replays stay short).
+    from the last checkpoint (``PersonalityStore.rebuild``). The first turn's checkpoint is written before Redis
+    (the replay needs a base); later ones, every ``checkpoint_turns`` interactions and after a rebuild, only
+    shorten the replay, so they are written in the background, off the reply's path.
     """
     started = time.perf_counter()
     personality = state["personality"]
-    durable = should_checkpoint(
+    user_id, persona = runtime.context.user_id, str(personality["persona"])
+    mode = checkpoint_mode(
         int(personality.get("interactions", 0)), state.get("personality_source", "new"), checkpoint_turns
     )
-    await store.save(runtime.context.user_id, str(personality["persona"]), personality, durable=durable)
-    return {"timings_ms": {"store_personality": _elapsed_ms(started)}, "personality_checkpoint": durable}
+    await store.save(user_id, persona, personality, durable=mode == "now")
+    if mode == "later":
+        store.checkpoint_later(user_id, persona, personality)
+    return {"timings_ms": {"store_personality": _elapsed_ms(started)}, "personality_checkpoint": mode}
 
 
-def should_checkpoint(interactions: int, source: str, checkpoint_turns: int) -> bool:
-    """Whether a turn writes the personality state to Chroma (see :func:`store_personality`)."""
-    return source != "redis" or checkpoint_turns <= 1 or interactions % checkpoint_turns == 0
+def checkpoint_mode(interactions: int, source: str, checkpoint_turns: int) -> str:
+    """``now`` (in Chroma before Redis), ``later`` (a background checkpoint) or ``none``: see ``store_personality``.
+
+    ``checkpoint_turns`` 1 writes every state before Redis, as the store did before the journal.
+    """
+    if source == "new" or checkpoint_turns <= 1:
+        return "now"
+    if source == "chroma" or interactions % checkpoint_turns == 0:
+        return "later"
+    return "none"

@@ -4,8 +4,8 @@ Writing the whole personality state to Chroma on every turn is a second synchron
 state is instead *checkpointed* (written durably) every few turns, and every turn's memory (which is written to
 Chroma anyway, before Redis) carries the inputs of the appraisal that moved the state (:class:`AppraisalInputs`,
 the ``appraisal`` field of ``MemoryRecord``). The state after any turn is then the last checkpoint with the turns
-after it applied again, in order (:func:`replay`). :func:`apply_interaction` is pure and its state round-trips
-exactly through JSON, so the replayed state is the same as the one the turns produced.
+after it applied again, in order (:func:`replay`). :func:`apply_interaction` is pure, and the replay passes the
+state through its dict between turns as live turns do, so the replayed state is exactly the one the turns produced.
 
 Pure: no I/O; the store (``memory/personality_store.py``) reads the checkpoint and the journal.
 """
@@ -22,8 +22,13 @@ from companion.personality.state import PersonalityState, apply_interaction
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class AppraisalInputs:
-    """What one turn's appraisal used, besides the message text and its time (both on the memory already)."""
+    """What one turn's appraisal used, besides the message text (on the memory already).
 
+    ``at`` is the time the appraisal used, kept here exactly: the memory's ``created_at`` is the same time, but
+    Chroma does not return a float metadata value bit for bit, and the replay must be exact.
+    """
+
+    at: float
     persona: str
     emotion: str
     intensity: int
@@ -34,6 +39,7 @@ class AppraisalInputs:
         """Compact JSON (a Chroma metadata value must be a scalar)."""
         return json.dumps(
             {
+                "at": self.at,
                 "persona": self.persona,
                 "emotion": self.emotion,
                 "intensity": self.intensity,
@@ -48,6 +54,7 @@ class AppraisalInputs:
         """Inverse of :meth:`to_json`."""
         data: dict[str, Any] = json.loads(text)
         return cls(
+            at=float(data["at"]),
             persona=str(data["persona"]),
             emotion=str(data["emotion"]),
             intensity=int(data["intensity"]),
@@ -58,10 +65,9 @@ class AppraisalInputs:
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class JournalEntry:
-    """One appraised turn: the message, when it was received, and the appraisal's inputs."""
+    """One appraised turn: the message and the appraisal's inputs."""
 
     message: str
-    at: float
     inputs: AppraisalInputs
 
 
@@ -72,16 +78,19 @@ def replay(checkpoint: PersonalityState, entries: Iterable[JournalEntry]) -> Per
     other personas, so the caller may pass a superset.
     """
     state = checkpoint
-    for entry in sorted(entries, key=lambda item: item.at):
-        if entry.inputs.persona != state.persona or entry.at <= state.updated_at:
+    for entry in sorted(entries, key=lambda item: item.inputs.at):
+        if entry.inputs.persona != state.persona or entry.inputs.at <= state.updated_at:
             continue
-        state = apply_interaction(
+        applied = apply_interaction(
             state,
             message=entry.message,
             emotion=entry.inputs.emotion,
             intensity=entry.inputs.intensity,
             emotions=entry.inputs.emotions,
             category=entry.inputs.category,
-            now=entry.at,
+            now=entry.inputs.at,
         ).state
+        # A live turn starts from the stored dict of the previous one; going through it here too keeps the
+        # replay exact to the last bit (constructing a PAD from a dict is not bit-for-bit the identity).
+        state = PersonalityState.from_dict(applied.to_dict())
     return state

@@ -13,7 +13,7 @@ from memory.embeddings import Embedder
 from memory.long_term import LongTermStore
 from memory.personality_store import PersonalityStore, state_key
 from memory.short_term import ShortTermStore
-from nodes.personality import should_checkpoint
+from nodes.personality import checkpoint_mode
 from tests.conftest import FakeChatModel
 from tools.detection import load_detector
 from tools.personality_time import advance_personality
@@ -33,25 +33,26 @@ def graph_over(long_term: LongTermStore, short_term: ShortTermStore, embedder: E
     )
 
 
-def test_a_checkpoint_is_written_first_every_n_turns_and_after_a_rebuild() -> None:
-    assert should_checkpoint(1, "new", 20)
-    assert not should_checkpoint(2, "redis", 20)
-    assert should_checkpoint(20, "redis", 20) and should_checkpoint(40, "redis", 20)
-    assert should_checkpoint(7, "chroma", 20)
-    assert should_checkpoint(7, "redis", 1)
+def test_a_checkpoint_is_written_first_then_in_the_background_every_n_turns_and_after_a_rebuild() -> None:
+    assert checkpoint_mode(1, "new", 20) == "now"  # the replay's base, before Redis
+    assert checkpoint_mode(2, "redis", 20) == "none"
+    assert checkpoint_mode(20, "redis", 20) == checkpoint_mode(40, "redis", 20) == "later"
+    assert checkpoint_mode(7, "chroma", 20) == "later"
+    assert checkpoint_mode(7, "redis", 1) == "now"  # every turn, before Redis: the store before the journal
 
 
 async def test_turns_between_checkpoints_are_replayed_exactly_after_a_redis_flush(
     long_term: LongTermStore, short_term: ShortTermStore, embedder: Embedder
 ) -> None:
-    graph = graph_over(long_term, short_term, embedder, personality_checkpoint_turns=3)
     store = PersonalityStore(long_term.client, short_term.redis)
+    graph = graph_over(long_term, short_term, embedder, personality_checkpoint_turns=3, personality_store=store)
     written = []
     for index, message in enumerate(MESSAGES):
         state = await run_turn(graph, user_id="kim", message=message, conversation_id=f"c{index % 2}")
         written.append(state["personality_checkpoint"])
-    assert written == [True, False, True, False, False]  # first turn, then interactions 3
+    assert written == ["now", "none", "later", "none", "none"]  # first turn, then interactions 3
     live = state["personality"]
+    await store.drain()  # the interactions-3 checkpoint was written in the background
     checkpoint = store.read_durable("kim", "default")
     assert checkpoint is not None and checkpoint["interactions"] == 3  # turns 4 and 5 are only journaled
 
