@@ -22,6 +22,7 @@ throughput. See ``bench/README.md``.
 import argparse
 import asyncio
 import contextlib
+import dataclasses
 import datetime as dt
 import importlib.metadata
 import json
@@ -527,8 +528,15 @@ def critical_path_ms(timings: dict[str, float]) -> float:
     )
 
 
-async def measure(services: Services, n: int, *, turns: int, warmup: int) -> dict[str, Any]:
-    """Interleave ``turns`` (+ ``warmup``) turns with as many floor measurements; returns raw samples."""
+async def measure(
+    services: Services, n: int, *, turns: int, warmup: int, baseline_checkpoint_turns: int | None = None
+) -> dict[str, Any]:
+    """Interleave ``turns`` (+ ``warmup``) turns with as many floor measurements; returns raw samples.
+
+    With ``baseline_checkpoint_turns``, a second graph whose personality state is checkpointed in Chroma every
+    that many turns (1: every turn, as before the journal) runs the same message in its own conversation, in the
+    same interleaving, so the two turns are compared in one run.
+    """
     settings = services.settings
     long_term, embedder = services.long_term, services.embedder
     n_results = candidate_count(RETRIEVAL_K)
@@ -546,14 +554,30 @@ async def measure(services: Services, n: int, *, turns: int, warmup: int) -> dic
     first_turn_ms = 0.0
     stored_ids: list[str] = []
     rate_limit_seen = False
+    baseline_ms: list[float] = []
+    baseline_stages: dict[str, list[float]] = {stage: [] for stage in STAGES}
 
     async with open_checkpointer(settings) as checkpointer:
         # the production turn: injection guard, detection, appraisal and the personality state included
         graph = build_graph_from_services(services, checkpointer=checkpointer)
+        baseline_graph = None
+        if baseline_checkpoint_turns is not None:
+            overridden = settings.model_copy(update={"personality_checkpoint_turns": baseline_checkpoint_turns})
+            baseline_graph = build_graph_from_services(
+                dataclasses.replace(services, settings=overridden), checkpointer=checkpointer
+            )
 
         async def turn(message: str) -> tuple[float, dict[str, Any]]:
             started = time.perf_counter()
             state = await run_turn(graph, user_id=USER_ID, conversation_id=conversation_id, message=message)
+            return (time.perf_counter() - started) * 1000.0, state
+
+        async def baseline_turn(message: str) -> tuple[float, dict[str, Any]]:
+            assert baseline_graph is not None
+            started = time.perf_counter()
+            state = await run_turn(
+                baseline_graph, user_id=USER_ID, conversation_id=f"{conversation_id}-baseline", message=message
+            )
             return (time.perf_counter() - started) * 1000.0, state
 
         def floor(message: str) -> tuple[float, float, float]:
@@ -574,6 +598,13 @@ async def measure(services: Services, n: int, *, turns: int, warmup: int) -> dic
                     floor_total, floor_embed, floor_search = floor(message)
                     elapsed, state = await turn(message)
                 stored_ids.append(state["memory_id"])
+                if baseline_graph is not None:
+                    base_elapsed, base_state = await baseline_turn(message)
+                    stored_ids.append(base_state["memory_id"])
+                    if index >= warmup:
+                        baseline_ms.append(base_elapsed)
+                        for stage in STAGES:
+                            baseline_stages[stage].append(float(base_state.get("timings_ms", {}).get(stage, 0.0)))
                 if index == 0:
                     first_turn_ms = elapsed
                 progress.update(task, advance=1, rate=f"turn {elapsed:6.1f} ms  floor {floor_total:6.1f} ms")
@@ -595,6 +626,21 @@ async def measure(services: Services, n: int, *, turns: int, warmup: int) -> dic
 
     turn = summary(turn_ms)
     floor_summary = summary(floor_ms)
+    baseline: dict[str, Any] | None = None
+    if baseline_ms:
+        baseline_turn_summary = summary(baseline_ms)
+        baseline = {
+            "personality_checkpoint_turns": baseline_checkpoint_turns,
+            "turn_ms": baseline_turn_summary,
+            "ratio_p95": round(baseline_turn_summary["p95"] / floor_summary["p95"], 3),
+            "ratio_p50": round(baseline_turn_summary["p50"] / floor_summary["p50"], 3),
+            "current_over_baseline_p50": round(turn["p50"] / baseline_turn_summary["p50"], 3),
+            "current_over_baseline_p95": round(turn["p95"] / baseline_turn_summary["p95"], 3),
+            "stages_ms": {
+                stage: {"p50": round(statistics.median(values), 3), "p95": summary(values)["p95"]}
+                for stage, values in baseline_stages.items()
+            },
+        }
     return {
         "samples": {"turn_ms": turn_ms, "floor_ms": floor_ms},
         "stored_ids": stored_ids,
@@ -620,6 +666,8 @@ async def measure(services: Services, n: int, *, turns: int, warmup: int) -> dic
             "responders": sorted(responders),
             "rate_limiter_keys_present": rate_limit_seen,
             "memories_after_run": long_term.count(USER_ID),
+            "personality_checkpoint_turns": settings.personality_checkpoint_turns,
+            "baseline": baseline,
         },
     }
 
@@ -640,7 +688,13 @@ async def run_size(n: int, data_dir: Path, args: argparse.Namespace, *, keep: bo
                     f"store {ingest_stats['insert_per_s']:,.0f}/s)"
                 )
             load_before = os.getloadavg()
-            measured = await measure(services, n, turns=args.turns, warmup=args.warmup)
+            measured = await measure(
+                services,
+                n,
+                turns=args.turns,
+                warmup=args.warmup,
+                baseline_checkpoint_turns=args.baseline_checkpoint_turns,
+            )
             load_after = os.getloadavg()
             if keep:  # leave the cached store exactly as ingested
                 collection = services.chroma.get_collection(collection_name(USER_ID), embedding_function=None)
@@ -689,12 +743,37 @@ def print_size(result: dict[str, Any]) -> None:
         f"{turn['mean'] / floor['mean']:.2f}",
         style="bold",
     )
+    baseline = result.get("baseline")
+    if baseline:
+        base = baseline["turn_ms"]
+        table.add_row(
+            f"baseline turn (checkpoint every {baseline['personality_checkpoint_turns']})",
+            *(f"{base[k]:.2f}" for k in ("p50", "p95", "p99", "mean")),
+        )
+        table.add_row(
+            "baseline ratio turn / floor",
+            f"{baseline['ratio_p50']:.2f}",
+            f"{baseline['ratio_p95']:.2f}",
+            f"{base['p99'] / floor['p99']:.2f}",
+            f"{base['mean'] / floor['mean']:.2f}",
+        )
+        table.add_row(
+            "turn / baseline turn",
+            f"{baseline['current_over_baseline_p50']:.2f}",
+            f"{baseline['current_over_baseline_p95']:.2f}",
+            f"{turn['p99'] / base['p99']:.2f}",
+            f"{turn['mean'] / base['mean']:.2f}",
+            style="bold",
+        )
     console.print(table)
 
     stages = Table(title="where a turn's time goes (node timings from state['timings_ms'])")
     stages.add_column("stage")
     stages.add_column("p50 ms", justify="right")
     stages.add_column("p95 ms", justify="right")
+    if baseline:
+        stages.add_column("baseline p50", justify="right")
+        stages.add_column("baseline p95", justify="right")
     notes = {
         "embed": "in retrieve",
         "search": "in retrieve, + MMR",
@@ -703,8 +782,13 @@ def print_size(result: dict[str, Any]) -> None:
     }
     for stage, values in result["stages_ms"].items():
         note = notes.get(stage, "")
+        extra = (
+            [f"{baseline['stages_ms'][stage]['p50']:.2f}", f"{baseline['stages_ms'][stage]['p95']:.2f}"]
+            if baseline
+            else []
+        )
         stages.add_row(
-            f"{stage}" + (f" [dim]({note})[/]" if note else ""), f"{values['p50']:.2f}", f"{values['p95']:.2f}"
+            f"{stage}" + (f" [dim]({note})[/]" if note else ""), f"{values['p50']:.2f}", f"{values['p95']:.2f}", *extra
         )
     overhead = result["graph_overhead_ms"]
     stages.add_row("graph overhead", f"{overhead['p50']:.2f}", f"{overhead['p95']:.2f}", style="bold")
@@ -788,6 +872,11 @@ def main() -> None:
     parser.add_argument("--sizes", default="1000,10000", help="comma-separated memory counts (default 1000,10000)")
     parser.add_argument("--turns", type=int, default=200, help="measured turns per size (default 200)")
     parser.add_argument("--warmup", type=int, default=20, help="warm-up turns, not counted (default 20)")
+    parser.add_argument(
+        "--baseline-checkpoint-turns",
+        type=int,
+        help="also run, interleaved, a turn whose personality state is checkpointed every N turns (1: every turn)",
+    )
     parser.add_argument("--data-dir", type=Path, help="keep the populated stores here and reuse them (default: temp)")
     parser.add_argument("--json-out", type=Path, help="default bench/results/hot_path-<date>.json")
     parser.add_argument("--embed-batch", type=int, default=256, help="texts per embed() call during ingest")

@@ -183,9 +183,16 @@ def build_services(settings: Settings) -> Services:
 
 @contextlib.asynccontextmanager
 async def open_checkpointer(settings: Settings) -> AsyncIterator[AsyncSqliteSaver]:
-    """The durable LangGraph checkpointer: SQLite under the data dir."""
+    """The durable LangGraph checkpointer: SQLite under the data dir.
+
+    WAL with ``synchronous=NORMAL``: a commit does not wait for an fsync (about half the checkpoint's cost on the
+    turn), the file never corrupts, and only a power cut can lose the last checkpoints. Nothing of record lives
+    only there: a turn's message and the state it changed are in Chroma (and Redis) before the checkpoint.
+    """
     path = ensure_data_dir(settings.data_dir) / "checkpoints.sqlite"
     async with aiosqlite.connect(str(path)) as connection:
+        await connection.execute("PRAGMA journal_mode=WAL")
+        await connection.execute("PRAGMA synchronous=NORMAL")
         yield AsyncSqliteSaver(connection)
 
 

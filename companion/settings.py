@@ -96,6 +96,13 @@ class Settings(BaseSettings):
     )
     association_max_retries: int = Field(default=3, ge=0, le=20, description="Retries before a dead letter.")
     raw_retention_days: float = Field(default=30.0, gt=0, description="Days an ingested raw transcript is kept.")
+    personality_checkpoint_turns: int = Field(
+        default=20,
+        ge=1,
+        le=1000,
+        description="Chat turns between two durable (Chroma) writes of a personality state; the turns in between "
+        "are replayed from their memories.",
+    )
 
     @field_validator("redis_url")
     @classmethod

@@ -22,7 +22,7 @@ user's queue) joins the loaders, and ``settle_clarification`` runs beside ``stor
 ``classify_sensitivity`` (design seed 002) labels the message general ... ultrasecret beside the reply;
 ``retrieve_memories`` withholds memories above the context's ``max_sensitivity`` (a group: chronological at most).
 The turn is written to Chroma (source of truth) before Redis; the Redis step also queues the message for background
-association.
+association. The memory journals the appraisal, so the personality state needs a Chroma write only every few turns.
 """
 
 from __future__ import annotations
@@ -89,6 +89,7 @@ def build_graph(
     clarifications: ClarificationQueue | None = None,
     reflection_log: ReflectionLog | None = None,
     sensitivity_model: BaseChatModel | None = None,
+    personality_checkpoint_turns: int = 20,
 ) -> CompiledStateGraph[Any, Any, Any, Any]:
     """Compile the conversation graph over the given services.
 
@@ -102,6 +103,8 @@ def build_graph(
     question, and ``settle_clarification`` marks it asked or settles the conflict with the user's answer.
     ``sensitivity_model`` (usually the chat model) classifies the message's sensitivity the same way, beside the
     local lexicon, which alone classifies without it.
+    The personality state goes to Redis every turn and to Chroma every ``personality_checkpoint_turns`` turns
+    (each turn's memory journals its appraisal, so nothing is lost in between; ``memory/personality_store.py``).
     """
     store = personality_store or PersonalityStore(long_term.client, short_term.redis)
     detector = detector or load_detector()
@@ -126,7 +129,10 @@ def build_graph(
     graph.add_node("appraise", appraise)
     graph.add_node("respond", partial(respond, chat_model=chat_model))
     graph.add_node("store_long_term", partial(store_long_term, long_term=long_term))
-    graph.add_node("store_personality", partial(store_personality, store=store))
+    graph.add_node(
+        "store_personality",
+        partial(store_personality, store=store, checkpoint_turns=personality_checkpoint_turns),
+    )
     graph.add_node("store_short_term", partial(store_short_term, short_term=short_term))
     graph.add_edge(START, "admit_message")
     graph.add_edge("admit_message", "load_context")
@@ -181,6 +187,7 @@ def build_graph_from_services(
         injection_classifier=load_classifier(),
         importance_model=services.chat_model,
         sensitivity_model=services.chat_model,
+        personality_checkpoint_turns=services.settings.personality_checkpoint_turns,
     )
 
 

@@ -415,6 +415,17 @@ class LongTermStore:
         collection = self._collection(user_id, create=False)
         return 0 if collection is None else collection.count()
 
+    def appraised_since(self, user_id: str, *, since: float) -> list[MemoryRecord]:
+        """Messages of ``user_id`` created after ``since`` that carry a personality appraisal, oldest first."""
+        collection = self._collection(user_id, create=False)
+        if collection is None:
+            return []
+        where = cast(Where, {"$and": [{"created_at": {"$gt": since}}, {"appraisal": {"$ne": ""}}]})
+        result = collection.get(where=where, include=["documents", "metadatas"])
+        records = [record for record in self._checked(user_id, self._records(result)) if record.appraisal]
+        records.sort(key=lambda record: record.created_at)
+        return records
+
     def recent_turns(self, user_id: str, conversation_id: str, *, since: float, limit: int) -> list[MemoryRecord]:
         """The last ``limit`` messages of one conversation newer than ``since``, oldest first (for recovery)."""
         collection = self._collection(user_id, create=False)

@@ -3,7 +3,13 @@
 Why Chroma: it is the project's durable store (the long-term memories already live there, persisted on disk),
 so the state survives a restart of every process *and* a Redis flush without adding a third store. The state
 is written to Chroma first and then to Redis (like a memory); a read tries Redis, falls back to Chroma and puts
-what it found back in Redis. The state is small (a few KB), so one ``upsert`` per turn is cheap.
+what it found back in Redis.
+
+A chat turn does not write the state to Chroma every time (a second synchronous Chroma commit per turn was the
+largest cost of the turn): it saves it with ``durable=False`` (Redis only) and checkpoints it in Chroma every few
+turns. Nothing is lost in between, because every turn's memory, written to Chroma before Redis, carries the inputs of
+its appraisal (``MemoryRecord.appraisal``): a read that falls back to Chroma takes the checkpoint and replays the
+user's appraised messages newer than it (``companion.personality.journal``), giving the state the turns produced.
 
 Layout: one collection, ``<namespace>-personality``, one record per (user, persona) whose id is a hash of both;
 the document is the JSON state, the metadata names the user and persona (checked on every read, as the
@@ -29,6 +35,9 @@ from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
 from companion.errors import StoreUnavailableError
+from companion.personality.journal import AppraisalInputs, JournalEntry, replay
+from companion.personality.state import PersonalityState
+from memory.long_term import LongTermStore
 from memory.records import validate_user_id
 from memory.short_term import PREFIX
 
@@ -56,8 +65,10 @@ class PersonalityStore:
         self._chroma = chroma
         self._redis = redis
         self._name = f"{namespace}-personality"
+        self._memories = LongTermStore(chroma, namespace=namespace)
         self._collection: Collection | None = None
         self._lock = threading.Lock()
+        self._pending: set[asyncio.Task[None]] = set()
 
     def _records(self) -> Collection:
         with self._lock:
@@ -90,6 +101,28 @@ class PersonalityStore:
         data: dict[str, Any] = json.loads(document)
         return data
 
+    def rebuild(self, user_id: str, persona: str) -> tuple[dict[str, Any] | None, int]:
+        """The state from Chroma alone: the checkpoint plus the appraised messages after it; and how many there were.
+
+        ``(None, 0)`` when there is no checkpoint (the user never talked to this persona).
+        """
+        checkpoint = self.read_durable(user_id, persona)
+        if checkpoint is None:
+            return None, 0
+        state = PersonalityState.from_dict(checkpoint)
+        try:
+            # a margin: Chroma returns created_at rounded in its last bits; replay() compares the exact times
+            records = self._memories.appraised_since(user_id, since=state.updated_at - 1.0)
+        except Exception as exc:  # chromadb raises many types for I/O problems; report them as one
+            raise StoreUnavailableError(f"Chroma is not usable: {exc}") from exc
+        entries = [
+            JournalEntry(message=record.text, inputs=AppraisalInputs.from_json(record.appraisal)) for record in records
+        ]
+        later = [entry for entry in entries if entry.inputs.persona == persona and entry.inputs.at > state.updated_at]
+        if not later:
+            return checkpoint, 0
+        return replay(state, later).to_dict(), len(later)
+
     def write_durable(self, user_id: str, persona: str, state: dict[str, Any]) -> None:
         """Write the state to Chroma."""
         validate_user_id(user_id)
@@ -111,7 +144,7 @@ class PersonalityStore:
         self._records().delete(ids=[state_id(user_id, persona)])
 
     def read_user(self, user_id: str) -> list[dict[str, Any]]:
-        """Every durable state of ``user_id`` (one per persona)."""
+        """Every durable state of ``user_id`` (one per persona), with the turns after its checkpoint replayed."""
         validate_user_id(user_id)
         try:
             found = self._records().get(where={"user_id": user_id}, include=["documents", "metadatas"])
@@ -122,7 +155,9 @@ class PersonalityStore:
         states = []
         for document, metadata in zip(found["documents"] or [], found["metadatas"] or [], strict=True):
             if document and (metadata or {}).get("user_id") == user_id:
-                states.append({"persona": (metadata or {}).get("persona"), "state": json.loads(document)})
+                persona = str((metadata or {}).get("persona"))
+                rebuilt, _ = self.rebuild(user_id, persona)
+                states.append({"persona": persona, "state": rebuilt if rebuilt is not None else json.loads(document)})
         return states
 
     def delete_user(self, user_id: str) -> int:
@@ -140,7 +175,7 @@ class PersonalityStore:
 
     # -- with the Redis cache -----------------------------------------------------------------------------
     async def load(self, user_id: str, persona: str) -> tuple[dict[str, Any] | None, str]:
-        """The state and where it came from: ``redis``, ``chroma`` (and put back in Redis) or ``new`` (none)."""
+        """The state and where it came from: ``redis``, ``chroma`` (rebuilt, and put back in Redis) or ``new``."""
         key = state_key(user_id, persona)
         try:
             cached = await self._redis.get(key)
@@ -150,16 +185,44 @@ class PersonalityStore:
             data: dict[str, Any] = json.loads(cached)
             if data.get("user_id") == user_id:
                 return data, "redis"
-        durable = await asyncio.to_thread(self.read_durable, user_id, persona)
+        durable, _ = await asyncio.to_thread(self.rebuild, user_id, persona)
         if durable is None:
             return None, "new"
         await self._cache(key, durable)
         return durable, "chroma"
 
-    async def save(self, user_id: str, persona: str, state: dict[str, Any]) -> None:
-        """Write the state to Chroma first (source of truth), then to the Redis cache."""
-        await asyncio.to_thread(self.write_durable, user_id, persona, state)
+    async def save(self, user_id: str, persona: str, state: dict[str, Any], *, durable: bool = True) -> None:
+        """Write the state to Chroma first (source of truth), then to the Redis cache.
+
+        ``durable=False`` skips Chroma: only for a state whose latest change a memory in Chroma journals (a chat
+        turn's appraisal), so that :meth:`rebuild` can replay it.
+        """
+        if durable:
+            await asyncio.to_thread(self.write_durable, user_id, persona, state)
         await self._cache(state_key(user_id, persona), state)
+
+    def checkpoint_later(self, user_id: str, persona: str, state: dict[str, Any]) -> None:
+        """Write a checkpoint of a journaled state to Chroma in the background, off the caller's path.
+
+        Only for a state that :meth:`rebuild` can already reach from an earlier checkpoint and the journal: the
+        checkpoint just shortens that replay, so losing it (the process stops first, Chroma fails) loses nothing,
+        and one written out of order is still a true state at its own ``updated_at``. A failure is logged.
+        """
+        task = asyncio.get_running_loop().create_task(asyncio.to_thread(self.write_durable, user_id, persona, state))
+        self._pending.add(task)
+        task.add_done_callback(self._checkpoint_done)
+
+    def _checkpoint_done(self, task: asyncio.Task[None]) -> None:
+        self._pending.discard(task)
+        if not task.cancelled() and task.exception() is not None:
+            logger.warning(
+                "a personality checkpoint was not written (the journal keeps the state): %s", task.exception()
+            )
+
+    async def drain(self) -> None:
+        """Wait for the background checkpoints started so far."""
+        while self._pending:
+            await asyncio.gather(*self._pending, return_exceptions=True)
 
     async def _cache(self, key: str, state: dict[str, Any]) -> None:
         try:

@@ -126,6 +126,9 @@ class MemoryRecord:
     sentiment: str = "neutral"
     #: The id the message had where it came from (an imported transcript line's ``ref``), "" if none.
     source_ref: str = ""
+    #: The inputs of the personality appraisal this message caused (``companion.personality.journal``), as JSON;
+    #: "" for memories that did not come from an appraised chat turn. Lets the state be rebuilt from Chroma.
+    appraisal: str = ""
 
     def to_metadata(self) -> dict[str, str | int | float]:
         """Chroma metadata (everything but id and text); Chroma accepts no ``None`` values."""
@@ -149,6 +152,7 @@ class MemoryRecord:
             "tags": encode_tags(self.tags),
             "sentiment": self.sentiment,
             "source_ref": self.source_ref,
+            "appraisal": self.appraisal,
         }
 
     @classmethod
@@ -178,6 +182,7 @@ class MemoryRecord:
             tags=decode_tags(meta.get("tags")),
             sentiment=str(meta.get("sentiment", "neutral")),
             source_ref=str(meta.get("source_ref", "")),
+            appraisal=str(meta.get("appraisal", "")),
         )
 
     def to_dict(self) -> dict[str, Any]:

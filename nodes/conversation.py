@@ -117,6 +117,8 @@ class ConversationState(TypedDict):
     personality_source: NotRequired[str]  # "redis", "chroma" or "new"
     mood: NotRequired[dict[str, Any]]  # PAD, label and the appraisal's change (rule, cause, delta)
     clarification: NotRequired[dict[str, Any] | None]  # reflection's question, asked or answered
+    appraisal: NotRequired[str]  # the appraisal's inputs as JSON, journaled on the memory (personality/journal.py)
+    personality_checkpoint: NotRequired[str]  # "now", "later" (background) or "none": nodes/personality.py
     timings_ms: Annotated[NotRequired[dict[str, float]], merge_timings]
 
 
@@ -263,6 +265,7 @@ def store_long_term(state: ConversationState, runtime: Runtime[Context], *, long
         sensitivity_confidence=float(classification.get("confidence", 0.0)),
         tags=tuple(classification.get("tags", ())),
         sentiment=str(classification.get("sentiment", "neutral")),
+        appraisal=state.get("appraisal", ""),
     )
     long_term.add(record.user_id, [record], np.asarray([state["query_embedding"]], dtype=np.float32))
     return {"memory_id": record.id, "timings_ms": {"store_long_term": _elapsed_ms(started)}}

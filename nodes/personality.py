@@ -5,7 +5,8 @@
                                                                    └─> store_long_term   the reply is written)
 
 ``detect_emotion`` reuses the message embedding ``retrieve_memories`` computed (no second embedding);
-``appraise`` is pure (``companion.personality``); the state is written after the turn's memory, Chroma first.
+``appraise`` is pure (``companion.personality``) and records its inputs, which the turn's memory journals; the state is
+written after that memory: to Redis every turn, to Chroma every few turns (``store_personality``).
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ import numpy as np
 from langchain_core.language_models import BaseChatModel
 from langgraph.runtime import Runtime
 
+from companion.personality.journal import AppraisalInputs
 from companion.personality.persona import Persona, load_persona
 from companion.personality.state import PersonalityState, apply_interaction, new_state
 from memory.personality_store import PersonalityStore
@@ -52,16 +54,23 @@ async def load_personality(
     }
 
 
-def detect_emotion(state: ConversationState, runtime: Runtime[Context], *, detector: Detector) -> dict[str, Any]:
-    """Emotion, intensity, importance and category of the message, from the embedding the turn already has."""
+async def detect_emotion(state: ConversationState, runtime: Runtime[Context], *, detector: Detector) -> dict[str, Any]:
+    """Emotion, intensity, importance and category of the message, from the embedding the turn already has.
+
+    A coroutine although it does no I/O: it takes about a millisecond of CPU, less than the thread-pool hop
+    LangGraph makes for a synchronous node.
+    """
     started = time.perf_counter()
     embedding = np.asarray(state["query_embedding"], dtype=np.float32)
     detection = detector.detect(state["message"], embedding)
     return {"detection": detection.to_dict(), "timings_ms": {"detect": _elapsed_ms(started)}}
 
 
-def appraise(state: ConversationState, runtime: Runtime[Context]) -> dict[str, Any]:
-    """Move the mood by the OCC appraisal of the message (cause recorded), satisfy needs, count quirk patterns."""
+async def appraise(state: ConversationState, runtime: Runtime[Context]) -> dict[str, Any]:
+    """Move the mood by the OCC appraisal of the message (cause recorded), satisfy needs, count quirk patterns.
+
+    Pure and quick (a coroutine only to save LangGraph's thread-pool hop, like ``detect_emotion``).
+    """
     started = time.perf_counter()
     detection = Detection.from_dict(state["detection"])
     result = apply_interaction(
@@ -75,8 +84,17 @@ def appraise(state: ConversationState, runtime: Runtime[Context]) -> dict[str, A
     )
     mood = result.state.mood
     change = result.change
+    inputs = AppraisalInputs(
+        at=result.state.updated_at,
+        persona=result.state.persona,
+        emotion=detection.emotion,
+        intensity=detection.intensity,
+        emotions=dict(detection.emotions),
+        category=detection.category,
+    )
     return {
         "personality": result.state.to_dict(),
+        "appraisal": inputs.to_json(),
         "mood": {
             **mood.rounded(),
             "label": mood.label,
@@ -99,10 +117,34 @@ async def score_importance(
 
 
 async def store_personality(
-    state: ConversationState, runtime: Runtime[Context], *, store: PersonalityStore
+    state: ConversationState, runtime: Runtime[Context], *, store: PersonalityStore, checkpoint_turns: int
 ) -> dict[str, Any]:
-    """Persist the updated personality state: Chroma (source of truth), then the Redis cache."""
+    """Persist the updated personality state: the Redis cache every turn, a Chroma checkpoint every few turns.
+
+    The turn's memory, already in Chroma, journals this turn's appraisal, so a state not checkpointed is rebuilt
+    from the last checkpoint (``PersonalityStore.rebuild``). The first turn's checkpoint is written before Redis
+    (the replay needs a base); later ones, every ``checkpoint_turns`` interactions and after a rebuild, only
+    shorten the replay, so they are written in the background, off the reply's path.
+    """
     started = time.perf_counter()
     personality = state["personality"]
-    await store.save(runtime.context.user_id, str(personality["persona"]), personality)
-    return {"timings_ms": {"store_personality": _elapsed_ms(started)}}
+    user_id, persona = runtime.context.user_id, str(personality["persona"])
+    mode = checkpoint_mode(
+        int(personality.get("interactions", 0)), state.get("personality_source", "new"), checkpoint_turns
+    )
+    await store.save(user_id, persona, personality, durable=mode == "now")
+    if mode == "later":
+        store.checkpoint_later(user_id, persona, personality)
+    return {"timings_ms": {"store_personality": _elapsed_ms(started)}, "personality_checkpoint": mode}
+
+
+def checkpoint_mode(interactions: int, source: str, checkpoint_turns: int) -> str:
+    """``now`` (in Chroma before Redis), ``later`` (a background checkpoint) or ``none``: see ``store_personality``.
+
+    ``checkpoint_turns`` 1 writes every state before Redis, as the store did before the journal.
+    """
+    if source == "new" or checkpoint_turns <= 1:
+        return "now"
+    if source == "chroma" or interactions % checkpoint_turns == 0:
+        return "later"
+    return "none"
