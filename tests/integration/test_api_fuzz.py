@@ -5,7 +5,6 @@ Runs against the real app (real Redis, Chroma, embedder, checkpointer) with an a
 reach the handlers instead of stopping at authentication. Bounded: a few dozen examples per operation.
 """
 
-import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -18,10 +17,10 @@ from app.main import create_app
 from companion.settings import load_settings
 from tests.integration.api_helpers import make_key
 
-# The schema is read without starting the app; requests go through the fixture's started client below. The data
-# dir is a fresh one per run, so that two runs at once never share it even if reading the schema starts the app.
-APP = create_app(load_settings(data_dir=Path(tempfile.mkdtemp(prefix="companion-fuzz-schema-"))))
-schema = schemathesis.openapi.from_asgi("/openapi.json", APP)
+# The schema is read from an app that is never started (``from_asgi`` would run its lifespan and leave an embedded
+# Redis behind); requests go through the fixture's started client below.
+UNSTARTED_APP = create_app(load_settings(data_dir=Path("/nonexistent-never-started")))
+schema = schemathesis.openapi.from_dict(UNSTARTED_APP.openapi())
 
 EXAMPLES_PER_OPERATION = 30
 #: Operations with a rule JSON Schema cannot say in a way the generator satisfies: a schema-valid request may get a
