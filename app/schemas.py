@@ -144,7 +144,9 @@ class UserErasure(BaseModel):
     memories: int
     redis_keys: int
     rate_limit_keys: int
-    queued_messages: int
+    queued_messages: int = Field(
+        description="Entries removed from the queues: association and ingestion (with their dead letters), outbox"
+    )
     checkpoint_threads: int
     api_keys: int
     security_incidents: int

@@ -20,18 +20,19 @@ from typing import Any
 
 from langgraph.checkpoint.base import BaseCheckpointSaver
 
-from companion.ingest import forget_submissions
+from companion.ingest import INGEST_STREAM, forget_submissions
 from companion.services import Services
 from graphs.conversation import CHECKPOINT_USER_KEY
 from graphs.reflection import archive_store
 from memory.api_keys import ApiKeyStore
+from memory.association_queue import DEAD_LETTER_STREAM
 from memory.links import LinkStore, relation_to_dict, version_to_dict
 from memory.outreach import OUTBOX_STREAM
 from memory.personality_store import PersonalityStore
 from memory.records import validate_user_id
 from memory.reflection_log import ReflectionLog
 from memory.security import INCIDENTS_MAX, SecurityStore
-from memory.short_term import PREFIX
+from memory.short_term import ASSOCIATION_STREAM, PREFIX
 
 
 @dataclass(frozen=True, slots=True)
@@ -118,6 +119,17 @@ def _links_and_personality(services: Services, user_id: str, memory_ids: list[st
     }
 
 
+#: Every Redis stream whose entries name a user: the association queue and its dead letters, the ingestion queue
+#: and its dead letters, and the outbox of undelivered outreach. Erasing a user removes their entries from each.
+USER_STREAMS = (
+    ASSOCIATION_STREAM,
+    DEAD_LETTER_STREAM,
+    INGEST_STREAM,
+    f"{INGEST_STREAM}:dead",
+    OUTBOX_STREAM,
+)
+
+
 async def erase_user(services: Services, checkpointer: BaseCheckpointSaver[Any], user_id: str) -> ErasureReport:
     """Erase every trace of ``user_id`` from Chroma, Redis and the checkpointer.
 
@@ -129,8 +141,9 @@ async def erase_user(services: Services, checkpointer: BaseCheckpointSaver[Any],
     threads = await checkpoint_threads(checkpointer, user_id, conversations)
     memories = await asyncio.to_thread(services.long_term.count, user_id)
     await asyncio.to_thread(services.long_term.delete_user, user_id)
-    queued = await services.short_term.forget_queued(user_id)
-    queued += await services.short_term.forget_queued(user_id, stream=OUTBOX_STREAM)  # undelivered outreach
+    queued = 0
+    for stream in USER_STREAMS:
+        queued += await services.short_term.forget_queued(user_id, stream=stream)
     redis_keys = await services.short_term.forget_user(user_id)
     rate_limit_keys = await services.short_term.forget_rate_limits(user_id)
     for thread_id in threads:

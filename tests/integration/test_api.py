@@ -13,7 +13,9 @@ import numpy as np
 import pytest
 from redis.asyncio import Redis
 
+from companion.ingest import INGEST_STREAM
 from graphs.reflection import archive_store
+from memory.association_queue import DEAD_LETTER_STREAM
 from memory.outreach import OUTBOX_STREAM, OutreachStore
 from memory.records import MemoryRecord
 from memory.short_term import ASSOCIATION_STREAM
@@ -256,13 +258,17 @@ def test_export_then_erase_leaves_nothing_of_the_user(tmp_path: Path, redis_url:
         faded = MemoryRecord(id=f"faded-{erase_as}", user_id=user, text="An old, faded memory.")
         archive_store(services.long_term).add(user, [faded], np.full((1, 384), 0.05, dtype=np.float32))
         asyncio.run(_xadd(redis_url, OUTBOX_STREAM, {"user_id": user, "text": "Thinking of you!"}))
+        # and what failed for good: a dead letter on each queue
+        for dead_stream in (DEAD_LETTER_STREAM, f"{INGEST_STREAM}:dead"):
+            asyncio.run(_xadd(redis_url, dead_stream, {"user_id": user, "error": "boom", "memory_id": "m1"}))
 
         erased = client.delete(f"/v1/users/{user}", headers=own if erase_as == "user" else admin)
         assert erased.status_code == 200, erased.text
         report = erased.json()
         assert report["memories"] == 2 and report["checkpoint_threads"] == 2
         assert report["api_keys"] == 1 and report["personality_states"] == 1 and report["archived_memories"] == 1
-        assert report["queued_messages"] == 3  # two turns on the association queue, one outreach in the outbox
+        # two turns on the association queue, one outreach in the outbox, two dead letters
+        assert report["queued_messages"] == 5
         # the user's key is revoked with the rest
         assert client.get(f"/v1/users/{user}/export", headers=own).status_code == 401
         after = client.get(f"/v1/users/{user}/export", headers=admin).json()
@@ -275,11 +281,9 @@ def test_export_then_erase_leaves_nothing_of_the_user(tmp_path: Path, redis_url:
         redis = Redis.from_url(redis_url)
         try:
             keys = [key async for key in redis.scan_iter(match=f"*{user}*")]
+            streams = (ASSOCIATION_STREAM, DEAD_LETTER_STREAM, INGEST_STREAM, f"{INGEST_STREAM}:dead", OUTBOX_STREAM)
             entries = [
-                e
-                for stream in (ASSOCIATION_STREAM, OUTBOX_STREAM)
-                for e in await redis.xrange(stream)
-                if e[1].get(b"user_id") == user.encode()
+                e for stream in streams for e in await redis.xrange(stream) if e[1].get(b"user_id") == user.encode()
             ]
             return keys, entries
         finally:
