@@ -46,6 +46,7 @@ from memory.embeddings import Embedder
 from memory.links import LinkStore, RawTranscript, SessionSummary
 from memory.long_term import LongTermStore
 from memory.records import MemoryKind, MemoryRecord, validate_conversation_id, validate_user_id
+from memory.redis_io import as_text
 from memory.short_term import ASSOCIATION_STREAM, PREFIX
 from nodes.association import derived_memory_id
 from prompts.association import SESSION_SUMMARY_PROMPT
@@ -305,7 +306,7 @@ async def implicate_chat_batch(redis: Redis, links: LinkStore, entry_id: str, fi
 async def forget_submissions(redis: Redis, user_id: str) -> int:
     """Drop the status records of every submission of ``user_id``; returns how many submissions there were."""
     members = await redis.zrange(submissions_key(user_id), 0, -1)
-    submissions = [_text(item) for item in members]
+    submissions = [as_text(item) for item in members]
     if submissions:
         await redis.delete(*[status_key(submission_id) for submission_id in submissions])
     await redis.delete(submissions_key(user_id))
@@ -318,7 +319,7 @@ async def submission_status(redis: Redis, submission_id: str) -> dict[str, Any]:
     raw = await redis.hgetall(status_key(submission_id))
     if not raw:
         raise InvalidInputError(f"no submission {submission_id!r}")
-    status: dict[str, Any] = {_text(k): _text(v) for k, v in raw.items()}
+    status: dict[str, Any] = {as_text(k): as_text(v) for k, v in raw.items()}
     status["skipped_lines"] = json.loads(status.get("skipped_lines", "[]"))
     for name in ("messages", "memories"):
         if name in status:
@@ -626,20 +627,16 @@ async def cleanup_raw(
     """
     cutoff = (now or time.time()) - retention_days * 86400
     removed = 0
-    users = [_text(member) for member in await redis.smembers(USERS_KEY)] if user_ids is None else list(user_ids)
+    users = [as_text(member) for member in await redis.smembers(USERS_KEY)] if user_ids is None else list(user_ids)
     for user_id in users:
         old = [raw for raw in await asyncio.to_thread(links.raws, user_id) if raw.created_at < cutoff]
         finished = []
         for raw in old:
-            status = _text(await redis.hget(status_key(raw.submission_id), "status") or b"")
+            status = as_text(await redis.hget(status_key(raw.submission_id), "status") or b"")
             if status in ("done", "failed", ""):
                 finished.append(raw.submission_id)
         removed += await asyncio.to_thread(links.delete_raw, user_id, finished)
     return removed
-
-
-def _text(value: Any) -> str:
-    return value.decode() if isinstance(value, bytes) else str(value)
 
 
 # -- the library entry points for scripts and evaluations ---------------------------------------------------

@@ -30,6 +30,7 @@ from redis.exceptions import RedisError
 
 from companion.errors import InvalidInputError, NotFoundError, StoreUnavailableError
 from memory.records import DEFAULT_TENANT, validate_tenant, validate_user_id
+from memory.redis_io import as_text
 from memory.sensitivity import SHARED_MAX_LEVEL, Sensitivity
 from memory.short_term import PREFIX
 
@@ -147,7 +148,7 @@ class ApiKeyStore:
         digests = await self._redis.hvals(INDEX_KEY)
         keys = []
         for digest in digests:
-            raw = await self._redis.hgetall(_record_key(_text(digest)))
+            raw = await self._redis.hgetall(_record_key(as_text(digest)))
             if raw:
                 keys.append(_from_redis(raw))
         return sorted(keys, key=lambda key: key.created_at)
@@ -157,9 +158,9 @@ class ApiKeyStore:
         digest = await self._redis.hget(INDEX_KEY, key_id)
         if digest is None:
             raise NotFoundError(f"no API key with id {key_id!r}")
-        raw = await self._redis.hgetall(_record_key(_text(digest)))
+        raw = await self._redis.hgetall(_record_key(as_text(digest)))
         async with self._redis.pipeline(transaction=True) as pipe:
-            pipe.delete(_record_key(_text(digest)))
+            pipe.delete(_record_key(as_text(digest)))
             pipe.hdel(INDEX_KEY, key_id)
             await pipe.execute()
         return _from_redis(raw) if raw else ApiKey(key_id, "", KeyScope.USER, "", 0.0)
@@ -174,12 +175,8 @@ class ApiKeyStore:
         return revoked
 
 
-def _text(value: Any) -> str:
-    return value.decode() if isinstance(value, bytes) else value
-
-
 def _from_redis(raw: Mapping[Any, Any]) -> ApiKey:
-    data = {_text(k): _text(v) for k, v in raw.items()}
+    data = {as_text(k): as_text(v) for k, v in raw.items()}
     return ApiKey(
         key_id=data["key_id"],
         name=data.get("name", ""),

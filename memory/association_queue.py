@@ -37,6 +37,7 @@ from redis.asyncio.lock import Lock
 from redis.exceptions import LockError, ResponseError
 
 from companion.errors import UserBusyError
+from memory.redis_io import as_text
 from memory.short_term import ASSOCIATION_STREAM, PREFIX
 
 logger = logging.getLogger(__name__)
@@ -71,13 +72,9 @@ class Entry:
     deliveries: int = 1
 
 
-def _text(value: Any) -> str:
-    return value.decode() if isinstance(value, bytes) else str(value)
-
-
 def _entries(raw: Any) -> list[Entry]:
     return [
-        Entry(_text(entry_id), {_text(k): _text(v) for k, v in (fields or {}).items()})
+        Entry(as_text(entry_id), {as_text(k): as_text(v) for k, v in (fields or {}).items()})
         for entry_id, fields in raw or []
         if fields is not None
     ]
@@ -114,7 +111,7 @@ class AssociationQueue:
         pending = await self.redis.xpending_range(
             self.stream, self.group, min=claimed[0].entry_id, max=claimed[-1].entry_id, count=len(claimed) * 2
         )
-        deliveries = {_text(item["message_id"]): int(item["times_delivered"]) for item in pending}
+        deliveries = {as_text(item["message_id"]): int(item["times_delivered"]) for item in pending}
         return [Entry(e.entry_id, e.fields, deliveries.get(e.entry_id, 1)) for e in claimed]
 
     async def ack(self, entry_ids: list[str]) -> None:
@@ -217,7 +214,7 @@ class AssociationQueue:
     async def stats(self, day: str | None = None) -> dict[str, int]:
         """One day's stats (today by default)."""
         raw = await self.redis.hgetall(stats_key(day or today()))
-        values = {_text(k): int(v) for k, v in raw.items()}
+        values = {as_text(k): int(v) for k, v in raw.items()}
         return {name: values.get(name, 0) for name in STAT_FIELDS} | values
 
     async def heartbeat(self, consumer: str, *, processed: int, ttl: int) -> None:
@@ -233,9 +230,9 @@ class AssociationQueue:
         raw = await self.redis.hgetall(WORKERS_KEY)
         found = {}
         for consumer, beat in raw.items():
-            name = _text(consumer)
+            name = as_text(consumer)
             alive = bool(await self.redis.exists(f"{WORKERS_KEY}:{name}:alive"))
-            found[name] = {**json.loads(_text(beat)), "alive": alive}
+            found[name] = {**json.loads(as_text(beat)), "alive": alive}
         return found
 
 

@@ -20,9 +20,8 @@ from dataclasses import asdict, dataclass
 from typing import Any
 
 from redis.asyncio import Redis
-from redis.exceptions import RedisError
 
-from companion.errors import StoreUnavailableError
+from memory.redis_io import as_text, redis_call
 
 PREFIX = "companion"
 
@@ -75,32 +74,21 @@ class ClarificationQueue:
         async with self.redis.pipeline(transaction=False) as pipe:
             for item in items:
                 pipe.hsetnx(clarify_key(user_id), item.conflict_id, json.dumps(item.to_dict()))
-            added = await self._call(pipe.execute())
+            added = await redis_call(pipe.execute())
         return sum(int(flag) for flag in added)
 
     async def pending(self, user_id: str) -> list[Clarification]:
         """Every queued question of the user, oldest first (one ``HGETALL``: the chat turn's read)."""
-        raw = await self._call(self.redis.hgetall(clarify_key(user_id)))
-        items = [Clarification.from_dict(json.loads(_text(value))) for value in raw.values()]
+        raw = await redis_call(self.redis.hgetall(clarify_key(user_id)))
+        items = [Clarification.from_dict(json.loads(as_text(value))) for value in raw.values()]
         return sorted(items, key=lambda item: (item.queued_at, item.conflict_id))
 
     async def mark_asked(self, user_id: str, item: Clarification, *, at: float, turn_id: str) -> Clarification:
         """Record that a turn asked the question: the user's next message is its answer."""
         asked = Clarification(**{**item.to_dict(), "asked_at": at, "asked_in": turn_id})
-        await self._call(self.redis.hset(clarify_key(user_id), item.conflict_id, json.dumps(asked.to_dict())))
+        await redis_call(self.redis.hset(clarify_key(user_id), item.conflict_id, json.dumps(asked.to_dict())))
         return asked
 
     async def remove(self, user_id: str, conflict_id: str) -> bool:
         """Drop a question (answered, or its conflict settled otherwise); returns whether it was queued."""
-        return bool(await self._call(self.redis.hdel(clarify_key(user_id), conflict_id)))
-
-    @staticmethod
-    async def _call(awaitable: Any) -> Any:
-        try:
-            return await awaitable
-        except RedisError as exc:
-            raise StoreUnavailableError(f"Redis is not usable: {exc}") from exc
-
-
-def _text(value: Any) -> str:
-    return value.decode() if isinstance(value, bytes) else str(value)
+        return bool(await redis_call(self.redis.hdel(clarify_key(user_id), conflict_id)))

@@ -27,9 +27,9 @@ from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from redis.asyncio import Redis
-from redis.exceptions import RedisError
 
-from companion.errors import InvalidInputError, StoreUnavailableError
+from companion.errors import InvalidInputError
+from memory.redis_io import as_text, redis_call
 
 PREFIX = "companion"
 OUTBOX_STREAM = f"{PREFIX}:stream:outbox"
@@ -100,8 +100,8 @@ class OutreachStore:
 
     async def prefs(self, user_id: str) -> OutreachPrefs:
         """The user's preferences (defaults: UTC, quiet 22-08, opted in)."""
-        raw = await self._call(self.redis.hgetall(prefs_key(user_id)))
-        values = {_text(key): _text(value) for key, value in raw.items()}
+        raw = await redis_call(self.redis.hgetall(prefs_key(user_id)))
+        values = {as_text(key): as_text(value) for key, value in raw.items()}
         return OutreachPrefs(
             timezone=values.get("timezone", "UTC"),
             quiet_start=int(values.get("quiet_start", DEFAULT_QUIET_START)),
@@ -129,7 +129,7 @@ class OutreachStore:
         if opt_out is not None:
             mapping["opt_out"] = "1" if opt_out else "0"
         if mapping:
-            await self._call(self.redis.hset(prefs_key(user_id), mapping=mapping))  # type: ignore[arg-type]
+            await redis_call(self.redis.hset(prefs_key(user_id), mapping=mapping))  # type: ignore[arg-type]
         return await self.prefs(user_id)
 
     async def history(self, user_id: str, *, now: float) -> OutreachHistory:
@@ -137,14 +137,14 @@ class OutreachStore:
         async with self.redis.pipeline(transaction=False) as pipe:
             pipe.zrangebyscore(sent_key(user_id), now - SENT_RETENTION_SECONDS, "+inf", withscores=True)
             pipe.get(declined_key(user_id))
-            sent, declined = await self._call(pipe.execute())
+            sent, declined = await redis_call(pipe.execute())
         return OutreachHistory(
             sent=sorted(float(score) for _, score in sent), declined_at=float(declined) if declined else None
         )
 
     async def record_decline(self, user_id: str, *, now: float) -> None:
         """The user said "not now" to an outreach: the guardrails keep quiet for 24 hours."""
-        await self._call(self.redis.set(declined_key(user_id), repr(now), ex=int(SENT_RETENTION_SECONDS)))
+        await redis_call(self.redis.set(declined_key(user_id), repr(now), ex=int(SENT_RETENTION_SECONDS)))
 
     async def send(self, user_id: str, entry: dict[str, Any], *, now: float) -> str:
         """Put an outreach in the outbox and count it as sent, in one transaction; returns the stream entry id."""
@@ -153,14 +153,14 @@ class OutreachStore:
             pipe.xadd(OUTBOX_STREAM, fields)  # type: ignore[arg-type]
             pipe.zadd(sent_key(user_id), {str(entry["outreach_id"]): now})
             pipe.zremrangebyscore(sent_key(user_id), "-inf", now - SENT_RETENTION_SECONDS)
-            results = await self._call(pipe.execute())
-        return _text(results[0])
+            results = await redis_call(pipe.execute())
+        return as_text(results[0])
 
     async def outbox(self, *, count: int = 1000) -> list[dict[str, str]]:
         """The newest ``count`` outbox entries, oldest first (for inspection and tests)."""
-        entries = await self._call(self.redis.xrevrange(OUTBOX_STREAM, count=count))
+        entries = await redis_call(self.redis.xrevrange(OUTBOX_STREAM, count=count))
         return [
-            {"entry_id": _text(entry_id), **{_text(k): _text(v) for k, v in fields.items()}}
+            {"entry_id": as_text(entry_id), **{as_text(k): as_text(v) for k, v in fields.items()}}
             for entry_id, fields in reversed(entries)
         ]
 
@@ -172,26 +172,26 @@ class OutreachStore:
         found: list[dict[str, str]] = []
         start = f"{int(since * 1000)}-0" if since > 0 else "-"
         while True:
-            batch: list[Any] = await self._call(self.redis.xrange(OUTBOX_STREAM, min=start, max="+", count=1000))
+            batch: list[Any] = await redis_call(self.redis.xrange(OUTBOX_STREAM, min=start, max="+", count=1000))
             for entry_id, fields in batch:
-                decoded = {_text(k): _text(v) for k, v in fields.items()}
+                decoded = {as_text(k): as_text(v) for k, v in fields.items()}
                 if decoded.get("user_id") == user_id:
-                    found.append({"entry_id": _text(entry_id), **decoded})
+                    found.append({"entry_id": as_text(entry_id), **decoded})
             if len(batch) < 1000:
                 return found
-            start = "(" + _text(batch[-1][0])
+            start = "(" + as_text(batch[-1][0])
 
     async def undelivered(self, user_id: str, *, now: float) -> list[dict[str, str]]:
         """Outreaches of the 30 days before ``now`` (wall clock) not acknowledged through the REST app, oldest first."""
         since = now - SENT_RETENTION_SECONDS
         entries = await self.for_user(user_id, since=since)
-        delivered = set(map(_text, await self._call(self.redis.zrangebyscore(delivered_key(user_id), since, "+inf"))))
+        delivered = set(map(as_text, await redis_call(self.redis.zrangebyscore(delivered_key(user_id), since, "+inf"))))
         return [entry for entry in entries if entry.get("outreach_id") not in delivered]
 
     async def acknowledge(self, user_id: str, outreach_id: str, *, now: float) -> float | None:
         """Mark one of the user's outreaches delivered (idempotent); returns when, or ``None`` if it is not theirs."""
         key = delivered_key(user_id)
-        already = await self._call(self.redis.zscore(key, outreach_id))
+        already = await redis_call(self.redis.zscore(key, outreach_id))
         if already is not None:
             return float(already)
         entries = await self.for_user(user_id, since=now - SENT_RETENTION_SECONDS)
@@ -201,16 +201,5 @@ class OutreachStore:
             pipe.zadd(key, {outreach_id: now})
             pipe.zremrangebyscore(key, "-inf", now - SENT_RETENTION_SECONDS)
             pipe.expire(key, int(SENT_RETENTION_SECONDS))
-            await self._call(pipe.execute())
+            await redis_call(pipe.execute())
         return now
-
-    @staticmethod
-    async def _call(awaitable: Any) -> Any:
-        try:
-            return await awaitable
-        except RedisError as exc:
-            raise StoreUnavailableError(f"Redis is not usable: {exc}") from exc
-
-
-def _text(value: Any) -> str:
-    return value.decode() if isinstance(value, bytes) else str(value)

@@ -23,6 +23,7 @@ from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
 from companion.errors import StoreUnavailableError
+from memory.redis_io import as_text
 from memory.short_term import PREFIX
 
 OFFENCE_WINDOW_SECONDS = 7 * 24 * 3600
@@ -123,19 +124,15 @@ class SecurityStore:
         while len(found) < limit:
             batch: list[Any] = await self._redis.xrevrange(INCIDENTS_STREAM, max=end, min="-", count=500) or []
             for entry_id, fields in batch:
-                incident = {_text(k): _text(v) for k, v in fields.items()}
+                incident = {as_text(k): as_text(v) for k, v in fields.items()}
                 if user_id is None or incident.get("user_id") == user_id:
-                    found.append({"id": _text(entry_id), **incident})
+                    found.append({"id": as_text(entry_id), **incident})
             if len(batch) < 500:
                 break
-            end = "(" + _text(batch[-1][0])
+            end = "(" + as_text(batch[-1][0])
         return found[:limit]
 
     async def forget_incidents(self, user_id: str) -> int:
         """Delete ``user_id``'s incidents (erasure); returns how many."""
         ids = [incident["id"] for incident in await self.incidents(limit=INCIDENTS_MAX, user_id=user_id)]
         return int(await self._redis.xdel(INCIDENTS_STREAM, *ids)) if ids else 0
-
-
-def _text(value: Any) -> str:
-    return value.decode() if isinstance(value, bytes) else str(value)

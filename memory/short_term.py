@@ -38,6 +38,7 @@ from redis.exceptions import RedisError
 
 from companion.errors import RateLimitedError, StoreUnavailableError
 from memory.records import Turn
+from memory.redis_io import as_text
 
 PREFIX = "companion"
 ASSOCIATION_STREAM = f"{PREFIX}:stream:association"
@@ -237,18 +238,14 @@ class ShortTermStore:
         while True:
             batch: list[Any] = await self.redis.xrange(stream, min=start, max="+", count=1000) or []
             for entry_id, fields in batch:
-                decoded = {_text(k): _text(v) for k, v in fields.items()}
+                decoded = {as_text(k): as_text(v) for k, v in fields.items()}
                 if decoded.get("user_id") == user_id:
-                    found.append((_text(entry_id), decoded))
+                    found.append((as_text(entry_id), decoded))
             if len(batch) < 1000:
                 return found
-            start = "(" + _text(batch[-1][0])
+            start = "(" + as_text(batch[-1][0])
 
     async def forget_queued(self, user_id: str, *, stream: str = ASSOCIATION_STREAM) -> int:
         """Delete ``user_id``'s entries from a stream (the association queue by default); returns how many."""
         entry_ids = [entry_id for entry_id, _ in await self.queued_entries(user_id, stream=stream)]
         return int(await self.redis.xdel(stream, *entry_ids)) if entry_ids else 0
-
-
-def _text(value: Any) -> str:
-    return value.decode() if isinstance(value, bytes) else value

@@ -23,6 +23,7 @@ from redis.exceptions import RedisError
 
 from bots.common.clock import Clock
 from companion.errors import StoreUnavailableError
+from memory.redis_io import as_text
 
 COUNTERS = ("messages", "replies", "skipped", "errors", "batches")
 HOUR_TTL_SECONDS = 25 * 3600
@@ -162,19 +163,19 @@ class ChatManager:
     async def status(self, chat_id: str) -> str | None:
         """``allowed``, ``left``, or ``None`` for a chat never validated."""
         value = await self.redis.hget(chat_key(self.platform, chat_id), "status")
-        return None if value is None else _text(value)
+        return None if value is None else as_text(value)
 
     async def added_by_admin(self, chat_id: str) -> bool:
         """Whether an admin added the bot to the chat (kept by ``set_status``)."""
-        return _text(await self.redis.hget(chat_key(self.platform, chat_id), "added_by_admin")) == "1"
+        return as_text(await self.redis.hget(chat_key(self.platform, chat_id), "added_by_admin")) == "1"
 
     async def chat_ids(self, *, status: str | None = None) -> list[str]:
         """Known chat ids, optionally only those with ``status``."""
-        ids = sorted(_text(item) for item in await self.redis.smembers(chats_key(self.platform)))
+        ids = sorted(as_text(item) for item in await self.redis.smembers(chats_key(self.platform)))
         if status is None:
             return ids
         statuses = [await self.redis.hget(chat_key(self.platform, chat_id), "status") for chat_id in ids]
-        return [chat_id for chat_id, value in zip(ids, statuses, strict=True) if _text(value) == status]
+        return [chat_id for chat_id, value in zip(ids, statuses, strict=True) if as_text(value) == status]
 
     async def snapshot(self) -> list[ChatStatus]:
         """Every known chat with its activity and health, busiest first."""
@@ -186,11 +187,11 @@ class ChatManager:
                 for hour in range(now_hour - 23, now_hour + 1):
                     pipe.hgetall(hour_key(self.platform, chat_id, hour))
                 results = await pipe.execute()
-            info = {_text(k): _text(v) for k, v in results[0].items()}
+            info = {as_text(k): as_text(v) for k, v in results[0].items()}
             window = {counter: 0 for counter in COUNTERS}
             for bucket in results[1:]:
                 for field, value in bucket.items():
-                    window[_text(field)] = window.get(_text(field), 0) + int(value)
+                    window[as_text(field)] = window.get(as_text(field), 0) + int(value)
             status = info.get("status", "unchecked")
             statuses.append(
                 ChatStatus(
@@ -238,7 +239,3 @@ def summarise(chats: list[ChatStatus]) -> dict[str, Any]:
             counts[value] = counts.get(value, 0) + 1
         totals[attribute] = counts
     return totals
-
-
-def _text(value: Any) -> str:
-    return value.decode() if isinstance(value, bytes) else str(value)

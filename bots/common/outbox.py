@@ -19,15 +19,12 @@ from redis.asyncio import Redis
 from redis.exceptions import RedisError, ResponseError
 
 from memory.outreach import OUTBOX_STREAM
+from memory.redis_io import as_text
 
 logger = logging.getLogger(__name__)
 
 #: ``deliver(platform_native_user_id, text) -> "dm" | "channel" | "undeliverable"``
 Deliver = Callable[[str, str], Awaitable[str]]
-
-
-def _text(value: Any) -> str:
-    return value.decode() if isinstance(value, bytes) else str(value)
 
 
 class OutboxConsumer:
@@ -59,7 +56,7 @@ class OutboxConsumer:
             streams = response.items() if isinstance(response, dict) else (response or [])
             for _, entries in streams:
                 for entry_id, fields in entries:
-                    outcome = await self._handle(_text(entry_id), {_text(k): _text(v) for k, v in fields.items()})
+                    outcome = await self._handle(as_text(entry_id), {as_text(k): as_text(v) for k, v in fields.items()})
                     if outcome is not None:
                         delivered.append(outcome)
         return delivered
