@@ -12,6 +12,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import os
+import tempfile
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -70,9 +71,9 @@ def ensure_data_dir(path: Path) -> Path:
     """Create the data dir if needed and check it is writable; a clear error otherwise."""
     try:
         path.mkdir(parents=True, exist_ok=True)
-        probe = path / ".write-test"
-        probe.write_text("ok")
-        probe.unlink()
+        # a probe of its own: processes starting at once must not remove each other's (a shared name raced)
+        with tempfile.NamedTemporaryFile(dir=path, prefix=".write-test-"):
+            pass
     except OSError as exc:
         raise ConfigurationError(
             f"data directory {path} is not writable ({exc.strerror or exc}); set COMPANION_DATA_DIR"
