@@ -34,7 +34,7 @@ from limits.aio.storage import RedisStorage
 from limits.aio.strategies import MovingWindowRateLimiter
 from redis.asyncio import Redis
 from redis.asyncio.lock import Lock
-from redis.exceptions import LockError, ResponseError
+from redis.exceptions import LockError, LockNotOwnedError, ResponseError
 
 from companion.errors import UserBusyError
 from memory.redis_io import as_text
@@ -187,7 +187,16 @@ class AssociationQueue:
         async def keep() -> None:
             while True:
                 await asyncio.sleep(timeout / 3)
-                await lock.reacquire()
+                try:
+                    await lock.reacquire()
+                except LockNotOwnedError:
+                    # This process stalled past the lock's lifetime between two renewals. Take the lock back if no
+                    # one else has it, so the rest of the run stays protected; say so either way.
+                    if await lock.acquire(blocking=False, token=lock.local.token):
+                        logger.warning("the per-user lock of %r lapsed during a stall and was taken back", user_id)
+                    else:
+                        logger.error("the per-user lock of %r lapsed during a stall; another process holds it", user_id)
+                        return
 
         keeper = asyncio.create_task(keep())
         try:

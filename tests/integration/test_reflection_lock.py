@@ -125,9 +125,9 @@ async def test_the_worker_waits_while_reflection_runs_even_past_the_lock_expiry(
     await plant(long_term, embedder, redis)
     summary = "The user runs in the park most mornings."
     graph = reflection(chroma_client, long_term, short_term, embedder, summary)
-    # the lock expires after 0.6 s unless renewed; reflection holds it for well over that
+    # the lock expires after 1.5 s unless renewed (every 0.5 s); reflection holds it for well over that
     reflecting = asyncio.create_task(
-        run_reflection(graph, user_id=USER, tasks=["consolidate"], lock=AssociationQueue(redis), lock_seconds=0.6)
+        run_reflection(graph, user_id=USER, tasks=["consolidate"], lock=AssociationQueue(redis), lock_seconds=1.5)
     )
     assert await asyncio.to_thread(ENTERED.wait, 60)  # reflection is inside its run, holding the lock
     assert await redis.exists(lock_key(USER))
@@ -139,7 +139,7 @@ async def test_the_worker_waits_while_reflection_runs_even_past_the_lock_expiry(
         return (await association.queue.backlog())["pending"] == 1
 
     await until(worker_holds_the_message)
-    await asyncio.sleep(1.5)  # 2.5 lock lifetimes: a lock that was not renewed would have let the worker in
+    await asyncio.sleep(4.0)  # 2.7 lock lifetimes: a lock that was not renewed would have let the worker in
     seen_before_release = list(EVENTS)
     RELEASED.set()
     report = await reflecting
@@ -191,3 +191,27 @@ async def test_reflection_gives_up_with_a_one_line_error_when_the_user_stays_loc
         await run_reflection(graph, user_id=USER, tasks=["consolidate"], lock=AssociationQueue(redis), lock_seconds=0.2)
     assert EVENTS == [] and long_term.count(USER) == 4  # nothing of the run happened
     await held.release()
+
+
+async def test_a_lock_that_lapsed_during_a_stall_is_taken_back_when_free(redis: Redis) -> None:
+    """A process that stalls past the lock's lifetime between two renewals takes the lock back if it is free
+    (before, the renewal task died on the lapsed lock and the rest of the run went unprotected)."""
+    queue = AssociationQueue(redis)
+    async with queue.hold("stalled", timeout=0.6):
+        token = await redis.get(lock_key("stalled"))
+        await redis.delete(lock_key("stalled"))  # what a stall past the lifetime looks like from Redis
+        await asyncio.sleep(0.5)  # more than one renewal period (0.2 s)
+        assert await redis.get(lock_key("stalled")) == token
+    assert not await redis.exists(lock_key("stalled"))
+
+
+async def test_a_lapsed_lock_that_another_process_took_is_left_to_it(redis: Redis) -> None:
+    queue = AssociationQueue(redis)
+    async with queue.hold("taken", timeout=0.6):
+        await redis.delete(lock_key("taken"))
+        other = queue.lock("taken", timeout=30)
+        assert await other.acquire(blocking=False)
+        await asyncio.sleep(0.5)
+        assert await other.owned()  # the stalled holder did not take it back
+    assert await other.owned()  # nor release it on the way out
+    await other.release()
