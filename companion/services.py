@@ -34,6 +34,7 @@ from companion.errors import ConfigurationError, StoreUnavailableError
 from companion.settings import Settings
 from memory.embedded import ChromaDirectoryLock, EmbeddedRedis, running_chroma_server
 from memory.embeddings import Embedder, load_embedder
+from memory.lexical import LexicalIndex
 from memory.long_term import LongTermStore
 from memory.short_term import ShortTermStore
 
@@ -159,6 +160,7 @@ def build_services(settings: Settings) -> Services:
     embedder = load_embedder(settings.data_dir / "models")
     chroma, chroma_mode, chroma_lock = open_chroma(settings)
     redis = Redis.from_url(redis_url, socket_connect_timeout=3)
+    lexical = LexicalIndex(settings.data_dir / "lexical.sqlite3") if settings.lexical_index else None
     short_term = ShortTermStore(
         redis,
         context_turns=settings.context_turns,
@@ -173,7 +175,7 @@ def build_services(settings: Settings) -> Services:
         redis=redis,
         chroma=chroma,
         chroma_mode=chroma_mode,
-        long_term=LongTermStore(chroma),
+        long_term=LongTermStore(chroma, lexical=lexical),
         short_term=short_term,
         embedder=embedder,
         chat_model=chat_model,

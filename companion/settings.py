@@ -63,6 +63,11 @@ class Settings(BaseSettings):
         description="Nearest memories MMR chooses from per turn; 0: 5 per retrieved memory, at most 50. More finds "
         "more (LoCoMo recall@10 +0.1 at 300) and costs time per turn.",
     )
+    lexical_index: bool = Field(
+        default=True,
+        description="Keep a lexical (BM25) index of memory texts in the data dir (lexical.sqlite3) and add its best "
+        "word matches to each turn's candidates (hybrid retrieval). Derived from Chroma, rebuilt from it when missing.",
+    )
     rate_limit_per_user: int = Field(default=30, ge=1, description="Messages per minute per user.")
     rate_limit_global: int = Field(default=10_000, ge=1, description="Messages per minute, all users together.")
     active_ttl_seconds: int = Field(default=24 * 3600, ge=60, description="Short-term TTL for active users.")

@@ -10,6 +10,9 @@ metadata of their memories collection (``TENANT_KEY``) by ``UserCollections`` wh
 the user; a collection without it (every collection made before tenants, and every one the default tenant makes)
 belongs to ``DEFAULT_TENANT``, so existing data keeps its layout. ``UserCollections.authorize`` is the check the
 API runs before any store is touched for a user: a key of another tenant gets ``PermissionDeniedError``.
+
+With a ``LexicalIndex`` (``memory.lexical``), every write is mirrored there after Chroma, and
+:meth:`LongTermStore.lexical_search` finds a user's memories by their words (the index heals itself from Chroma).
 """
 
 from __future__ import annotations
@@ -28,6 +31,7 @@ from chromadb.api.types import Where
 from chromadb.errors import NotFoundError
 
 from companion.errors import PermissionDeniedError, StoreUnavailableError
+from memory.lexical import LexicalIndex
 from memory.records import DEFAULT_TENANT, IMPORTANCE_SCALE, MemoryKind, MemoryRecord, validate_tenant, validate_user_id
 from tools.retrieval import Candidate, recency_score
 
@@ -133,10 +137,27 @@ class UserCollections:
 class LongTermStore:
     """Chroma-backed long-term memory, scoped per user."""
 
-    def __init__(self, client: ClientAPI, *, namespace: str = "companion") -> None:
+    def __init__(self, client: ClientAPI, *, namespace: str = "companion", lexical: LexicalIndex | None = None) -> None:
         self._client = client
         self._namespace = namespace
         self._users = UserCollections(client, namespace, configuration={"hnsw": {"space": "cosine"}})
+        self._lexical = lexical
+
+    @property
+    def lexical(self) -> LexicalIndex | None:
+        """The lexical index this store mirrors its writes to (``None``: no lexical search)."""
+        return self._lexical
+
+    def _owner(self, user_id: str) -> str:
+        return f"{self._namespace}:{user_id}"
+
+    def _index(self, user_id: str, records: Sequence[MemoryRecord]) -> None:
+        if self._lexical is not None:
+            self._lexical.put(self._owner(user_id), [(record.id, record.text) for record in records])
+
+    def _unindex(self, user_id: str, memory_ids: Sequence[str]) -> None:
+        if self._lexical is not None:
+            self._lexical.delete(self._owner(user_id), memory_ids)
 
     @property
     def client(self) -> ClientAPI:
@@ -178,6 +199,7 @@ class LongTermStore:
             metadatas=[record.to_metadata() for record in records],
             embeddings=np.asarray(embeddings, dtype=np.float32),
         )
+        self._index(user_id, records)
 
     def upsert(self, user_id: str, records: Sequence[MemoryRecord], embeddings: np.ndarray) -> None:
         """Store or replace ``records`` (all of ``user_id``): writing the same record twice leaves one."""
@@ -198,6 +220,7 @@ class LongTermStore:
                 metadatas=[record.to_metadata() for record in batch],
                 embeddings=vectors[start : start + WRITE_BATCH],
             )
+        self._index(user_id, records)
 
     def get_with_embeddings(
         self, user_id: str, memory_ids: Sequence[str]
@@ -273,6 +296,7 @@ class LongTermStore:
         ids = [record.id for record in records]
         for start in range(0, len(ids), WRITE_BATCH):
             collection.delete(ids=ids[start : start + WRITE_BATCH])
+        self._unindex(user_id, ids)
         return len(records)
 
     def with_embeddings(self, user_id: str, *, kind: MemoryKind | None = None) -> list[tuple[MemoryRecord, np.ndarray]]:
@@ -323,7 +347,10 @@ class LongTermStore:
 
     def delete_user(self, user_id: str) -> bool:
         """Delete every memory of ``user_id``; returns whether there was anything."""
-        return self._users.drop(user_id) is not None
+        existed = self._users.drop(user_id) is not None
+        if self._lexical is not None:
+            self._lexical.drop(self._owner(user_id))
+        return existed
 
     def delete(self, user_id: str, memory_id: str) -> bool:
         """Delete one memory of ``user_id``; returns whether it existed (and was theirs)."""
@@ -332,6 +359,7 @@ class LongTermStore:
         collection = self._collection(user_id, create=False)
         assert collection is not None
         collection.delete(ids=[memory_id])
+        self._unindex(user_id, [memory_id])
         return True
 
     def list_users(self, *, tenant: str | None = None) -> list[str]:
@@ -370,20 +398,57 @@ class LongTermStore:
             if record.user_id != user_id:
                 logger.error("dropped a record of another user from the collection of %s", user_id)
                 continue
-            candidates.append(
-                Candidate(
-                    id=memory_id,
-                    text=record.text,
-                    embedding=np.asarray(vectors[index], dtype=np.float32),
-                    # cosine space: distance = 1 - similarity (clipped: float error can leave it a hair outside [-1, 1])
-                    similarity=min(1.0, max(-1.0, 1.0 - float(distances[index]))),
-                    # 100-900 -> 0.1-0.9 for MMR; the forgetting curve's retention weighs a faded memory down
-                    importance=record.importance / IMPORTANCE_SCALE * record.retention,
-                    recency=recency_score(now - record.created_at),
-                    metadata=record.to_dict(),
-                )
-            )
+            # cosine space: distance = 1 - similarity
+            candidates.append(_candidate(record, vectors[index], 1.0 - float(distances[index]), now))
         return candidates
+
+    def lexical_search(
+        self, user_id: str, text: str, query_embedding: np.ndarray, n_results: int, *, exclude: Sequence[str] = ()
+    ) -> list[Candidate]:
+        """Up to ``n_results`` memories of ``user_id`` that best match ``text``'s words, as MMR candidates.
+
+        BM25 over all of the user's memories, leaving out the ids in ``exclude``; a candidate's similarity is the
+        cosine of its stored embedding to ``query_embedding``. Nothing without a lexical index.
+
+        The index is first brought in line with Chroma if the two disagree on how many memories the user has.
+        """
+        collection = self._collection(user_id, create=False)
+        if self._lexical is None or collection is None or n_results < 1:
+            return []
+        self._sync_lexical(user_id, collection)
+        skip = set(exclude)
+        ranked = self._lexical.search(self._owner(user_id), text, n_results + len(skip))
+        wanted = [memory_id for memory_id, _ in ranked if memory_id not in skip][:n_results]
+        if not wanted:
+            return []
+        found = self.get_with_embeddings(user_id, wanted)
+        query = np.asarray(query_embedding, dtype=np.float32)
+        query_norm = float(np.linalg.norm(query)) or 1.0
+        now = time.time()
+        candidates = []
+        for memory_id in wanted:  # best match first
+            if memory_id in found:
+                record, vector = found[memory_id]
+                norm = float(np.linalg.norm(vector)) or 1.0
+                candidates.append(_candidate(record, vector, float(vector @ query) / (norm * query_norm), now))
+        return candidates
+
+    def _sync_lexical(self, user_id: str, collection: Collection) -> None:
+        """Make the lexical index hold exactly the user's memories in Chroma, if their counts differ."""
+        assert self._lexical is not None
+        owner = self._owner(user_id)
+        if self._lexical.count(owner) == collection.count():
+            return
+        stored = set(collection.get(include=[])["ids"])
+        indexed = self._lexical.ids(owner)
+        if indexed - stored:
+            self._lexical.delete(owner, sorted(indexed - stored))
+        missing = sorted(stored - indexed)
+        for start in range(0, len(missing), WRITE_BATCH):
+            result = collection.get(ids=missing[start : start + WRITE_BATCH], include=["documents"])
+            self._lexical.put(owner, zip(result["ids"], result["documents"] or [], strict=True))
+        removed = len(indexed - stored)
+        logger.info("lexical index of %s brought in line with Chroma (+%d, -%d)", owner, len(missing), removed)
 
     def get(self, user_id: str, memory_id: str) -> MemoryRecord | None:
         """One memory of ``user_id`` by id, or ``None``."""
@@ -455,3 +520,18 @@ class LongTermStore:
             MemoryRecord.from_chroma(memory_id, documents[index], dict(metadatas[index] or {}))
             for index, memory_id in enumerate(result["ids"])
         ]
+
+
+def _candidate(record: MemoryRecord, vector: Any, similarity: float, now: float) -> Candidate:
+    """A memory as an MMR candidate."""
+    return Candidate(
+        id=record.id,
+        text=record.text,
+        embedding=np.asarray(vector, dtype=np.float32),
+        # clipped: float error can leave a cosine a hair outside [-1, 1]
+        similarity=min(1.0, max(-1.0, similarity)),
+        # 100-900 -> 0.1-0.9 for MMR; the forgetting curve's retention weighs a faded memory down
+        importance=record.importance / IMPORTANCE_SCALE * record.retention,
+        recency=recency_score(now - record.created_at),
+        metadata=record.to_dict(),
+    )

@@ -1,0 +1,107 @@
+"""The lexical index (memory/lexical.py) on real SQLite, and hybrid recall through a real Chroma and embedder."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import numpy as np
+from chromadb.api import ClientAPI
+
+from memory.embeddings import Embedder
+from memory.lexical import LexicalIndex
+from memory.long_term import LongTermStore
+from memory.records import MemoryRecord
+from tools.recall import recall
+
+
+def test_search_ranks_by_bm25_stems_words_and_ignores_function_words(tmp_path: Path) -> None:
+    index = LexicalIndex(tmp_path / "lexical.sqlite3")
+    index.put(
+        "n:ana",
+        [
+            ("m1", "I went running by the river with Miso"),
+            ("m2", "Miso is my cat, Miso loves the river"),  # "miso" twice: ranks first for "miso"
+            ("m3", "What a day at work"),
+        ],
+    )
+    assert [memory_id for memory_id, _ in index.search("n:ana", "Where is Miso?", 10)] == ["m2", "m1"]
+    assert [memory_id for memory_id, _ in index.search("n:ana", "she runs", 10)] == ["m1"]  # runs ~ running
+    assert index.search("n:ana", "what is the", 10) == []  # only function words
+    scores = [score for _, score in index.search("n:ana", "Miso river", 10)]
+    assert scores == sorted(scores, reverse=True) and scores[-1] > 0
+
+
+def test_owners_never_see_each_others_rows_even_when_their_names_tokenize_alike(tmp_path: Path) -> None:
+    index = LexicalIndex(tmp_path / "lexical.sqlite3")
+    index.put("n:user-1", [("a", "pottery class on Tuesday")])
+    index.put("n:user.1", [("b", "pottery kiln broke")])  # unicode61 would split both ids into "user", "1"
+    assert [m for m, _ in index.search("n:user-1", "pottery", 10)] == ["a"]
+    assert [m for m, _ in index.search("n:user.1", "pottery", 10)] == ["b"]
+    assert index.count("n:user-1") == 1 and index.ids("n:user.1") == {"b"}
+
+
+def test_put_replaces_text_delete_and_drop_remove(tmp_path: Path) -> None:
+    index = LexicalIndex(tmp_path / "lexical.sqlite3")
+    index.put("n:u", [("a", "violin lessons"), ("b", "violin concert")])
+    index.put("n:u", [("a", "piano lessons")])  # a new text for "a"
+    assert [m for m, _ in index.search("n:u", "violin", 10)] == ["b"]
+    assert [m for m, _ in index.search("n:u", "piano", 10)] == ["a"]
+    index.delete("n:u", ["b"])
+    assert index.ids("n:u") == {"a"}
+    index.drop("n:u")
+    assert index.count("n:u") == 0
+
+
+def memory(user: str, memory_id: str, text: str) -> MemoryRecord:
+    return MemoryRecord(id=memory_id, user_id=user, text=text, created_at=time.time())
+
+
+def test_the_store_mirrors_writes_and_heals_an_index_that_missed_them(
+    tmp_path: Path, chroma_client: ClientAPI, embedder: Embedder
+) -> None:
+    index = LexicalIndex(tmp_path / "lexical.sqlite3")
+    plain = LongTermStore(chroma_client)  # another process without the index, or this one before an upgrade
+    hybrid = LongTermStore(chroma_client, lexical=index)
+    texts = {"m1": "My sister Ana is getting married in June", "m2": "Pottery class was fun", "m3": "Ana sent photos"}
+    records = [memory("u", memory_id, text) for memory_id, text in texts.items()]
+    plain.add("u", records, embedder.embed(list(texts.values())))
+    assert index.count("u") == 0
+
+    query = embedder.embed(["When is Ana's wedding?"])[0]
+    found = hybrid.lexical_search("u", "When is Ana's wedding?", query, 10)
+    assert {c.id for c in found} == {"m1", "m3"} and index.count("companion:u") == 3  # healed from Chroma
+    assert all(abs(c.similarity - float(query @ c.embedding)) < 1e-5 for c in found)  # cosine to the query
+    assert [c.id for c in hybrid.lexical_search("u", "Ana", query, 10, exclude=["m1"])] == ["m3"]
+
+    plain.delete("u", "m3")  # removed behind the index's back
+    hybrid.add("u", [memory("u", "m4", "Ana chose the venue")], embedder.embed(["Ana chose the venue"]))
+    assert index.ids("companion:u") == {"m1", "m2", "m3", "m4"}  # counts agree (3 + 1 - 0): not yet noticed
+    plain.delete("u", "m2")
+    assert {c.id for c in hybrid.lexical_search("u", "Ana", query, 10)} == {"m1", "m4"}
+    assert index.ids("companion:u") == {"m1", "m4"}
+
+    hybrid.delete("u", "m4")
+    assert index.ids("companion:u") == {"m1"}
+    hybrid.delete_user("u")
+    assert index.count("companion:u") == 0
+
+
+def test_recall_adds_the_word_match_the_embedding_ranks_out_of_the_pool(
+    tmp_path: Path, chroma_client: ClientAPI, embedder: Embedder
+) -> None:
+    store = LongTermStore(chroma_client, lexical=LexicalIndex(tmp_path / "lexical.sqlite3"))
+    kinds = ("on Sunday mornings", "records", "live in bars", "on the radio", "piano", "standards", "festivals", "trios")
+    fillers = [f"I love listening to jazz {kind}" for kind in kinds]
+    target = "Ines says saxophone solos put her to sleep"  # the one about Ines, in words unlike the question
+    texts = [*fillers, target]
+    store.add("u", [memory("u", f"m{i}", text) for i, text in enumerate(texts)], embedder.embed(texts))
+    question = "What does Ines think of jazz?"
+    query = embedder.embed([question])[0]
+    assert "m8" not in [c.id for c in store.search("u", query, 5)]  # the embedding leaves it out of a k = 1 pool
+
+    without = recall(store, embedder, "u", question, 1, lexical_candidates=0)
+    hybrid = recall(store, embedder, "u", question, 1)
+    assert [s.candidate.text for s in without.selected] != [target]
+    assert [s.candidate.text for s in hybrid.selected] == [target]
+    assert np.allclose(hybrid.query_embedding, query)
