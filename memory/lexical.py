@@ -58,6 +58,8 @@ class LexicalIndex:
         with self._lock:
             self._connection.execute("PRAGMA journal_mode=WAL")
             self._connection.execute("PRAGMA synchronous=NORMAL")
+            # erased text must not linger in free pages (see drop)
+            self._connection.execute("PRAGMA secure_delete=ON")
             self._connection.executescript(_SCHEMA)
 
     def close(self) -> None:
@@ -86,11 +88,18 @@ class LexicalIndex:
                 self._delete_ids(owner, memory_ids)
 
     def drop(self, owner: str) -> None:
-        """Remove every memory of ``owner``."""
-        with self._lock, self._transaction():
-            self._connection.execute(
-                "DELETE FROM memory_text WHERE owner_token MATCH ? AND owner = ?", (_owner_token(owner), owner)
-            )
+        """Remove every memory of ``owner``, leaving none of their words in the file (a user's erasure).
+
+        FTS5 only marks deleted rows in its index until segments merge, so the index is merged ("optimize"), with
+        ``secure_delete`` zeroing the freed pages, and the write-ahead log is checkpointed and truncated.
+        """
+        with self._lock:
+            with self._transaction():
+                self._connection.execute(
+                    "DELETE FROM memory_text WHERE owner_token MATCH ? AND owner = ?", (_owner_token(owner), owner)
+                )
+                self._connection.execute("INSERT INTO memory_text (memory_text) VALUES ('optimize')")
+            self._connection.execute("PRAGMA wal_checkpoint(TRUNCATE)")
 
     # -- reads -----------------------------------------------------------------------------------------
     def count(self, owner: str) -> int:

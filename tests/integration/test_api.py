@@ -262,6 +262,10 @@ def test_export_then_erase_leaves_nothing_of_the_user(tmp_path: Path, redis_url:
         for dead_stream in (DEAD_LETTER_STREAM, f"{INGEST_STREAM}:dead"):
             asyncio.run(_xadd(redis_url, dead_stream, {"user_id": user, "error": "boom", "memory_id": "m1"}))
 
+        def lexical_index_bytes() -> bytes:  # the lexical index's file and its write-ahead log
+            return b"".join(f.read_bytes() for f in tmp_path.iterdir() if f.name.startswith("lexical.sqlite3"))
+
+        assert b"X1234567" in lexical_index_bytes()
         erased = client.delete(f"/v1/users/{user}", headers=own if erase_as == "user" else admin)
         assert erased.status_code == 200, erased.text
         report = erased.json()
@@ -275,6 +279,7 @@ def test_export_then_erase_leaves_nothing_of_the_user(tmp_path: Path, redis_url:
         assert after["memories"] == [] and after["checkpoint_threads"] == [] and after["queued_messages"] == []
         assert after["short_term"]["conversations"] == {} and after["personality"] == []
         assert client.get("/v1/users/stays-put/memories", headers=other).json()["total"] == 1
+        assert not any(word in lexical_index_bytes().lower() for word in (b"x1234567", b"elm street", b"passport"))
 
     # independent of the app's own readers: look into every store directly
     async def redis_leftovers() -> tuple[list[bytes], list[object]]:

@@ -53,6 +53,22 @@ def test_put_replaces_text_delete_and_drop_remove(tmp_path: Path) -> None:
     assert index.count("n:u") == 0
 
 
+def test_drop_leaves_none_of_the_owners_words_in_the_files(tmp_path: Path) -> None:
+    path = tmp_path / "lexical.sqlite3"
+    index = LexicalIndex(path)
+    index.put("n:other", [("o1", "quetzalcoatl is a word the other user also wrote, and keeps")])
+    index.put("n:leaving", [(f"m{i}", f"my secret is xylophonist{i} and zanzibarian") for i in range(200)])
+    index.put("n:other", [("o2", "an ordinary message")])
+
+    def files() -> bytes:
+        return b"".join(file.read_bytes() for file in tmp_path.iterdir() if file.name.startswith("lexical.sqlite3"))
+
+    assert b"zanzibarian" in files()
+    index.drop("n:leaving")
+    assert b"zanzibarian" not in files() and b"xylophonist" not in files()
+    assert [m for m, _ in index.search("n:other", "quetzalcoatl", 10)] == ["o1"]  # the others' rows are intact
+
+
 def memory(user: str, memory_id: str, text: str) -> MemoryRecord:
     return MemoryRecord(id=memory_id, user_id=user, text=text, created_at=time.time())
 
@@ -91,7 +107,7 @@ def test_recall_adds_the_word_match_the_embedding_ranks_out_of_the_pool(
     tmp_path: Path, chroma_client: ClientAPI, embedder: Embedder
 ) -> None:
     store = LongTermStore(chroma_client, lexical=LexicalIndex(tmp_path / "lexical.sqlite3"))
-    kinds = ("on Sunday mornings", "records", "live in bars", "on the radio", "piano", "standards", "festivals", "trios")
+    kinds = ("on Sundays", "records", "live in bars", "on the radio", "piano", "standards", "festivals", "trios")
     fillers = [f"I love listening to jazz {kind}" for kind in kinds]
     target = "Ines says saxophone solos put her to sleep"  # the one about Ines, in words unlike the question
     texts = [*fillers, target]
