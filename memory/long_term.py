@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import sqlite3
 import threading
 import time
 from collections.abc import Sequence
@@ -151,13 +152,22 @@ class LongTermStore:
     def _owner(self, user_id: str) -> str:
         return f"{self._namespace}:{user_id}"
 
+    # The lexical index follows Chroma; a failure to update it never fails a write that Chroma took (the next
+    # search finds the counts differ and brings it back in line), and a failure to search it falls back to the
+    # nearest memories alone.
     def _index(self, user_id: str, records: Sequence[MemoryRecord]) -> None:
         if self._lexical is not None:
-            self._lexical.put(self._owner(user_id), [(record.id, record.text) for record in records])
+            try:
+                self._lexical.put(self._owner(user_id), [(record.id, record.text) for record in records])
+            except sqlite3.Error as exc:
+                logger.warning("lexical index not updated (%s); it catches up on the next search", exc)
 
     def _unindex(self, user_id: str, memory_ids: Sequence[str]) -> None:
         if self._lexical is not None:
-            self._lexical.delete(self._owner(user_id), memory_ids)
+            try:
+                self._lexical.delete(self._owner(user_id), memory_ids)
+            except sqlite3.Error as exc:
+                logger.warning("lexical index not updated (%s); it catches up on the next search", exc)
 
     @property
     def client(self) -> ClientAPI:
@@ -349,7 +359,10 @@ class LongTermStore:
         """Delete every memory of ``user_id``; returns whether there was anything."""
         existed = self._users.drop(user_id) is not None
         if self._lexical is not None:
-            self._lexical.drop(self._owner(user_id))
+            try:  # an erasure must not leave the user's words behind: fail loudly, so it is run again
+                self._lexical.drop(self._owner(user_id))
+            except sqlite3.Error as exc:
+                raise StoreUnavailableError(f"the lexical index is not usable: {exc}") from exc
         return existed
 
     def delete(self, user_id: str, memory_id: str) -> bool:
@@ -415,9 +428,13 @@ class LongTermStore:
         collection = self._collection(user_id, create=False)
         if self._lexical is None or collection is None or n_results < 1:
             return []
-        self._sync_lexical(user_id, collection)
         skip = set(exclude)
-        ranked = self._lexical.search(self._owner(user_id), text, n_results + len(skip))
+        try:
+            self._sync_lexical(user_id, collection)
+            ranked = self._lexical.search(self._owner(user_id), text, n_results + len(skip))
+        except sqlite3.Error as exc:
+            logger.warning("lexical index not usable (%s); recalling by embedding alone", exc)
+            return []
         wanted = [memory_id for memory_id, _ in ranked if memory_id not in skip][:n_results]
         if not wanted:
             return []

@@ -121,3 +121,20 @@ def test_recall_adds_the_word_match_the_embedding_ranks_out_of_the_pool(
     assert [s.candidate.text for s in without.selected] != [target]
     assert [s.candidate.text for s in hybrid.selected] == [target]
     assert np.allclose(hybrid.query_embedding, query)
+
+
+def test_an_unusable_index_never_fails_a_write_or_a_recall_and_catches_up_after(
+    tmp_path: Path, chroma_client: ClientAPI, embedder: Embedder
+) -> None:
+    index = LexicalIndex(tmp_path / "lexical.sqlite3")
+    store = LongTermStore(chroma_client, lexical=index)
+    store.add("u", [memory("u", "m1", "Kalinda works at the bakery")], embedder.embed(["Kalinda works at the bakery"]))
+    index.close()  # every call now raises sqlite3.ProgrammingError, like a broken file would raise its own error
+    store.add("u", [memory("u", "m2", "Kalinda bakes rye bread")], embedder.embed(["Kalinda bakes rye bread"]))
+    assert store.count("u") == 2  # Chroma took the write
+    found = recall(store, embedder, "u", "Where does Kalinda work?", 2)
+    assert {s.candidate.id for s in found.selected} == {"m1", "m2"}  # by embedding alone
+
+    healed = LongTermStore(chroma_client, lexical=LexicalIndex(tmp_path / "lexical.sqlite3"))
+    query = embedder.embed(["rye"])[0]
+    assert [c.id for c in healed.lexical_search("u", "rye", query, 5)] == ["m2"]  # the missed write caught up
