@@ -13,8 +13,10 @@ It is SQLite FTS5 (standard library, no server) in the data dir, with the Porter
   removes the difference. So a missing or stale index (a crash between the two writes, an upgrade from before
   this index, another process writing the same Chroma) heals itself on the next search.
 
-Rows are keyed by an *owner*, ``<namespace>:<user id>``; the owner goes into the full-text column as one hashed
-token (so a MATCH finds only that owner's rows through the index) and is checked again in plain text.
+Rows are keyed by an *owner*, ``<namespace>:<user id>``, in a plain table (``memory_rows``: owner, memory id,
+and the row of the text in the FTS table), which counts, lists and deletes an owner's rows through its index.
+The owner also goes into the FTS table as one hashed token, so a MATCH only walks that owner's rows, and a match
+is checked against the plain owner again.
 Document frequencies are those of the whole table (all users), which is what FTS5's ``bm25()`` computes.
 """
 
@@ -34,8 +36,11 @@ MAX_QUERY_WORDS = 32
 """Longest query, in distinct content words; longer queries keep their first words."""
 
 _SCHEMA = """
+CREATE TABLE IF NOT EXISTS memory_rows (
+    row INTEGER PRIMARY KEY, owner TEXT NOT NULL, memory_id TEXT NOT NULL, UNIQUE (owner, memory_id)
+);
 CREATE VIRTUAL TABLE IF NOT EXISTS memory_text USING fts5(
-    owner_token, text, owner UNINDEXED, memory_id UNINDEXED, tokenize = 'porter unicode61 remove_diacritics 2'
+    owner_token, text, tokenize = 'porter unicode61 remove_diacritics 2'
 );
 """
 
@@ -76,10 +81,14 @@ class LexicalIndex:
         token = _owner_token(owner)
         with self._lock, self._transaction():
             self._delete_ids(owner, [memory_id for memory_id, _ in rows])
-            self._connection.executemany(
-                "INSERT INTO memory_text (owner_token, text, owner, memory_id) VALUES (?, ?, ?, ?)",
-                [(token, text, owner, memory_id) for memory_id, text in rows],
-            )
+            for memory_id, text in rows:
+                cursor = self._connection.execute(
+                    "INSERT INTO memory_rows (owner, memory_id) VALUES (?, ?)", (owner, memory_id)
+                )
+                self._connection.execute(
+                    "INSERT INTO memory_text (rowid, owner_token, text) VALUES (?, ?, ?)",
+                    (cursor.lastrowid, token, text),
+                )
 
     def delete(self, owner: str, memory_ids: Sequence[str]) -> None:
         """Remove memories of ``owner`` from the index."""
@@ -96,8 +105,9 @@ class LexicalIndex:
         with self._lock:
             with self._transaction():
                 self._connection.execute(
-                    "DELETE FROM memory_text WHERE owner_token MATCH ? AND owner = ?", (_owner_token(owner), owner)
+                    "DELETE FROM memory_text WHERE rowid IN (SELECT row FROM memory_rows WHERE owner = ?)", (owner,)
                 )
+                self._connection.execute("DELETE FROM memory_rows WHERE owner = ?", (owner,))
                 self._connection.execute("INSERT INTO memory_text (memory_text) VALUES ('optimize')")
             self._connection.execute("PRAGMA wal_checkpoint(TRUNCATE)")
 
@@ -105,19 +115,13 @@ class LexicalIndex:
     def count(self, owner: str) -> int:
         """How many memories of ``owner`` are indexed."""
         with self._lock:
-            row = self._connection.execute(
-                "SELECT count(*) FROM memory_text WHERE owner_token MATCH ? AND owner = ?",
-                (_owner_token(owner), owner),
-            ).fetchone()
+            row = self._connection.execute("SELECT count(*) FROM memory_rows WHERE owner = ?", (owner,)).fetchone()
         return int(row[0])
 
     def ids(self, owner: str) -> set[str]:
         """The ids of the indexed memories of ``owner``."""
         with self._lock:
-            rows = self._connection.execute(
-                "SELECT memory_id FROM memory_text WHERE owner_token MATCH ? AND owner = ?",
-                (_owner_token(owner), owner),
-            ).fetchall()
+            rows = self._connection.execute("SELECT memory_id FROM memory_rows WHERE owner = ?", (owner,)).fetchall()
         return {str(row[0]) for row in rows}
 
     def search(self, owner: str, query: str, limit: int) -> list[tuple[str, float]]:
@@ -133,22 +137,28 @@ class LexicalIndex:
         with self._lock:
             rows = self._connection.execute(
                 # bm25() is lower-is-better; the owner column gets weight 0, the text column 1
-                "SELECT memory_id, -bm25(memory_text, 0.0, 1.0) AS score FROM memory_text"
-                " WHERE memory_text MATCH ? AND owner = ? ORDER BY bm25(memory_text, 0.0, 1.0) LIMIT ?",
+                "SELECT r.memory_id, -bm25(memory_text, 0.0, 1.0) FROM memory_text"
+                " JOIN memory_rows AS r ON r.row = memory_text.rowid"
+                " WHERE memory_text MATCH ? AND r.owner = ? ORDER BY bm25(memory_text, 0.0, 1.0) LIMIT ?",
                 (expression, owner, limit),
             ).fetchall()
         return [(str(memory_id), float(score)) for memory_id, score in rows]
 
     # -- helpers ---------------------------------------------------------------------------------------
     def _delete_ids(self, owner: str, memory_ids: Sequence[str]) -> None:
-        token = _owner_token(owner)
         for start in range(0, len(memory_ids), 500):  # SQLite's limit on bound parameters
             batch = list(memory_ids[start : start + 500])
             marks = ",".join("?" * len(batch))
-            self._connection.execute(
-                f"DELETE FROM memory_text WHERE owner_token MATCH ? AND owner = ? AND memory_id IN ({marks})",
-                (token, owner, *batch),
-            )
+            found = [
+                row
+                for (row,) in self._connection.execute(
+                    f"SELECT row FROM memory_rows WHERE owner = ? AND memory_id IN ({marks})", (owner, *batch)
+                )
+            ]
+            if found:
+                rows = ",".join("?" * len(found))
+                self._connection.execute(f"DELETE FROM memory_text WHERE rowid IN ({rows})", found)
+                self._connection.execute(f"DELETE FROM memory_rows WHERE row IN ({rows})", found)
 
     def _transaction(self) -> _Transaction:
         return _Transaction(self._connection)
