@@ -136,11 +136,13 @@ class LexicalIndex:
         expression = f"owner_token : {_owner_token(owner)} AND text : ({' OR '.join(_quoted(w) for w in words)})"
         with self._lock:
             rows = self._connection.execute(
-                # bm25() is lower-is-better; the owner column gets weight 0, the text column 1
-                "SELECT r.memory_id, -bm25(memory_text, 0.0, 1.0) FROM memory_text"
-                " JOIN memory_rows AS r ON r.row = memory_text.rowid"
-                " WHERE memory_text MATCH ? AND r.owner = ? ORDER BY bm25(memory_text, 0.0, 1.0) LIMIT ?",
-                (expression, owner, limit),
+                # bm25() is lower-is-better; the owner column gets weight 0, the text column 1. The best rows are
+                # chosen first, then mapped to memory ids (and checked to be the owner's).
+                "SELECT r.memory_id, -best.score FROM"
+                " (SELECT rowid, bm25(memory_text, 0.0, 1.0) AS score FROM memory_text"
+                "  WHERE memory_text MATCH ? ORDER BY score LIMIT ?) AS best"
+                " JOIN memory_rows AS r ON r.row = best.rowid WHERE r.owner = ? ORDER BY best.score",
+                (expression, limit, owner),
             ).fetchall()
         return [(str(memory_id), float(score)) for memory_id, score in rows]
 
