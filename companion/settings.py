@@ -61,7 +61,7 @@ class Settings(BaseSettings):
         ge=0,
         le=1000,
         description="Nearest memories MMR chooses from per turn; 0: 5 per retrieved memory, at most 50. More finds "
-        "more (LoCoMo recall@10 +0.1 at 300) and costs time per turn.",
+        "a little more (LoCoMo recall@10 0.677 -> 0.690 at 300) and costs time per turn (2.8x per query).",
     )
     lexical_index: bool = Field(
         default=True,
