@@ -258,7 +258,11 @@ async def test_redis_restart_during_processing_loses_nothing(
         while worker.processed_total == 0 and not task.done():
             await asyncio.sleep(0.01)
         await asyncio.to_thread(server.stop)  # SHUTDOWN flushes the AOF
-        await asyncio.sleep(0.3)
+        # down until the worker has hit the outage (a worker busy in its graph may not touch Redis for a while)
+        for _ in range(1200):
+            if failures or task.done():
+                break
+            await asyncio.sleep(0.05)
         await asyncio.to_thread(server.ensure_running)
         await asyncio.wait_for(task, timeout=120)
 
