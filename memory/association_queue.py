@@ -45,6 +45,8 @@ logger = logging.getLogger(__name__)
 DEAD_LETTER_STREAM = f"{ASSOCIATION_STREAM}:dead"
 GROUP = "association"
 WORKERS_KEY = f"{PREFIX}:assoc:workers"
+#: A worker whose last heartbeat is older than this is dropped from the list of workers (health, processing).
+WORKER_FORGET_SECONDS = 7 * 24 * 3600.0
 STAT_FIELDS = ("processed", "created", "versioned", "related", "no_action", "skipped", "failed", "dead")
 
 
@@ -226,13 +228,24 @@ class AssociationQueue:
         values = {as_text(k): int(v) for k, v in raw.items()}
         return {name: values.get(name, 0) for name in STAT_FIELDS} | values
 
-    async def heartbeat(self, consumer: str, *, processed: int, ttl: int) -> None:
-        """Record that ``consumer`` is alive."""
-        beat = {"at": time.time(), "pid": os.getpid(), "host": socket.gethostname(), "processed": processed}
+    async def heartbeat(
+        self, consumer: str, *, processed: int, ttl: int, forget_after: float = WORKER_FORGET_SECONDS
+    ) -> None:
+        """Record that ``consumer`` is alive, and forget workers whose last beat is older than ``forget_after`` s.
+
+        (Every worker process has a consumer name of its own, so without forgetting, the list of workers would grow
+        by one per restart, for ever.)
+        """
+        now = time.time()
+        beat = {"at": now, "pid": os.getpid(), "host": socket.gethostname(), "processed": processed}
         async with self.redis.pipeline(transaction=False) as pipe:
             pipe.hset(WORKERS_KEY, consumer, json.dumps(beat))
             pipe.set(f"{WORKERS_KEY}:{consumer}:alive", "1", ex=ttl)
-            await pipe.execute()
+            pipe.hgetall(WORKERS_KEY)
+            *_, beats = await pipe.execute()
+        gone = [name for name, raw in beats.items() if _beat_time(raw) < now - forget_after]
+        if gone:
+            await self.redis.hdel(WORKERS_KEY, *gone)
 
     async def workers(self) -> dict[str, dict[str, Any]]:
         """Heartbeats of the workers seen, with whether each is still alive."""
@@ -243,6 +256,14 @@ class AssociationQueue:
             alive = bool(await self.redis.exists(f"{WORKERS_KEY}:{name}:alive"))
             found[name] = {**json.loads(as_text(beat)), "alive": alive}
         return found
+
+
+def _beat_time(raw: Any) -> float:
+    """When a stored heartbeat was taken (0 for one that cannot be read, so it is forgotten)."""
+    try:
+        return float(json.loads(as_text(raw)).get("at", 0.0))
+    except (ValueError, TypeError, AttributeError):
+        return 0.0
 
 
 class RedisLLMBudget:

@@ -24,7 +24,7 @@ from redis.exceptions import RedisError
 
 from companion.worker import AssociationWorker
 from graphs.association import build_graph
-from memory.association_queue import AssociationQueue, RedisLLMBudget
+from memory.association_queue import WORKERS_KEY, AssociationQueue, RedisLLMBudget
 from memory.embedded import EmbeddedChromaServer, EmbeddedRedis, running_chroma_server
 from memory.embeddings import Embedder
 from memory.links import LinkStore
@@ -348,3 +348,16 @@ async def test_worker_killed_mid_batch_then_another_leaves_each_effect_exactly_o
         assert await queue.backlog() == {"queued": 0, "pending": 0, "dead": 0}
     finally:
         await redis.aclose()
+
+
+async def test_workers_long_gone_are_forgotten_at_the_next_heartbeat(redis: Redis) -> None:
+    queue = AssociationQueue(redis)
+    await redis.delete(WORKERS_KEY)
+    await queue.heartbeat("old-worker", processed=5, ttl=30)
+    await redis.hset(WORKERS_KEY, "unreadable-worker", "not json")
+    await queue.heartbeat("recent-worker", processed=1, ttl=30, forget_after=3600)
+    assert set(await queue.workers()) == {"old-worker", "recent-worker"}  # an hour has not passed
+    await asyncio.sleep(0.05)
+    await queue.heartbeat("recent-worker", processed=2, ttl=30, forget_after=0.01)
+    workers = await queue.workers()
+    assert set(workers) == {"recent-worker"} and workers["recent-worker"]["processed"] == 2
