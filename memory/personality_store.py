@@ -31,13 +31,14 @@ from typing import Any
 import numpy as np
 from chromadb.api import ClientAPI
 from chromadb.api.models.Collection import Collection
+from chromadb.errors import NotFoundError
 from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
 from companion.errors import StoreUnavailableError
 from companion.personality.journal import AppraisalInputs, JournalEntry, replay
 from companion.personality.state import PersonalityState
-from memory.long_term import LongTermStore
+from memory.long_term import LongTermStore, collection_name
 from memory.records import validate_user_id
 from memory.short_term import PREFIX
 
@@ -66,6 +67,7 @@ class PersonalityStore:
         self._redis = redis
         self._name = f"{namespace}-personality"
         self._memories = LongTermStore(chroma, namespace=namespace)
+        self._memories_namespace = namespace
         self._collection: Collection | None = None
         self._lock = threading.Lock()
         self._pending: set[asyncio.Task[None]] = set()
@@ -208,9 +210,25 @@ class PersonalityStore:
         checkpoint just shortens that replay, so losing it (the process stops first, Chroma fails) loses nothing,
         and one written out of order is still a true state at its own ``updated_at``. A failure is logged.
         """
-        task = asyncio.get_running_loop().create_task(asyncio.to_thread(self.write_durable, user_id, persona, state))
+        task = asyncio.get_running_loop().create_task(
+            asyncio.to_thread(self._write_checkpoint, user_id, persona, state)
+        )
         self._pending.add(task)
         task.add_done_callback(self._checkpoint_done)
+
+    def _write_checkpoint(self, user_id: str, persona: str, state: dict[str, Any]) -> None:
+        """``write_durable``, unless the user was erased since the turn (their memories collection is gone).
+
+        Without this check a checkpoint still in flight when the user is erased (from any process) would write
+        their state back after the erasure. ``erase_user`` also deletes the states again as its last step, which
+        closes the remaining gap between this check and the write.
+        """
+        try:
+            self._chroma.get_collection(collection_name(user_id, namespace=self._memories_namespace))
+        except NotFoundError:
+            logger.info("personality checkpoint of an erased user %r skipped", user_id)
+            return
+        self.write_durable(user_id, persona, state)
 
     def _checkpoint_done(self, task: asyncio.Task[None]) -> None:
         self._pending.discard(task)

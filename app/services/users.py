@@ -159,6 +159,10 @@ async def erase_user(services: Services, checkpointer: BaseCheckpointSaver[Any],
     reflection_log = await asyncio.to_thread(ReflectionLog(services.long_term.client).delete_user, user_id)
     api_keys = await ApiKeyStore(services.redis).revoke_user(user_id)
     incidents = await SecurityStore(services.redis).forget_incidents(user_id)
+    # a personality checkpoint that was in flight when the memories went (another process's turn) is gone too
+    personality_states += await asyncio.to_thread(
+        PersonalityStore(services.long_term.client, services.redis).delete_user, user_id
+    )
     return ErasureReport(
         memories=memories,
         redis_keys=redis_keys,

@@ -117,3 +117,21 @@ async def test_a_time_checkpoint_between_turns_is_not_replayed_twice_and_persona
     assert rebuilt["interactions"] == 3
     sage, _ = await store.load("max", "sage")
     assert sage is not None and sage["interactions"] == 1
+
+
+async def test_a_background_checkpoint_in_flight_when_the_user_is_erased_writes_nothing(
+    long_term: LongTermStore, short_term: ShortTermStore, embedder: Embedder
+) -> None:
+    store = PersonalityStore(long_term.client, short_term.redis)
+    graph = graph_over(long_term, short_term, embedder, personality_store=store, personality_checkpoint_turns=1)
+    await run_turn(graph, user_id="erased-soon", conversation_id="c", message="I love my new job!")
+    await store.drain()
+    assert store.read_durable("erased-soon", "default") is not None  # a checkpoint is written while the user exists
+
+    state = store.read_durable("erased-soon", "default")
+    assert state is not None
+    long_term.delete_user("erased-soon")  # the erasure: memories first, then the states
+    store.delete_user("erased-soon")
+    store.checkpoint_later("erased-soon", "default", state)  # a turn's checkpoint that was still on its way
+    await store.drain()
+    assert store.read_durable("erased-soon", "default") is None
