@@ -41,7 +41,7 @@ from prompts.reflection import (
     CONSOLIDATION_LINE,
     CONSOLIDATION_PROMPT,
 )
-from tools.clarification import apply_answer, choice_from_model, queued_from_log
+from tools.clarification import apply_answer, choice_from_model, queued_from_log, settle_unclear_answers
 from tools.personality_time import advance_personality
 from tools.reflection import (
     CONFLICT_SIMILARITY,
@@ -370,6 +370,7 @@ async def ask_user(
                         apply_answer, long_term, log, user_id, entry.id, choice=choice, now=now, resolved_by="llm"
                     )
                 )
+    settled += await asyncio.to_thread(settle_unclear_answers, long_term, log, user_id, now=now)
     waiting = await asyncio.to_thread(queued_from_log, log, user_id)
     wanted = {item.conflict_id for item in waiting}
     for stale in [item for item in await queue.pending(user_id) if item.conflict_id not in wanted]:

@@ -10,8 +10,12 @@ The lifecycle of a conflict reflection could not settle (strategy *user clarific
    pick a side, :func:`apply_answer` keeps that memory and lowers the other's importance × 0.5 (as *confidence
    based* does; the seed gives no number for an answer), logged with status ``resolved`` and reversible with
    ``companion conflicts --undo``. When they cannot tell, the answer is recorded (status ``answered``) and the next
-   reflection run asks the chat model, if one is configured (:func:`choice_from_model`); offline the conflict stays
-   ``answered`` with both memories unchanged, visible in ``companion conflicts``.
+   reflection run asks the chat model, if one is configured (:func:`choice_from_model`). When no model settles
+   it (offline, or the model cannot tell either), the conflict stays ``answered`` with both memories unchanged,
+   visible in ``companion conflicts``, for :data:`UNCLEAR_ANSWER_GRACE_SECONDS` (a week: the user may still say
+   more); after that reflection falls back to the seed's *temporal precedence* (the newer statement is kept, the
+   older one's importance × 0.7), logged with ``resolved_by: temporal_precedence_after_unclear_answer`` and
+   reversible like every resolution.
 
 Local answer rules (:func:`interpret_answer`), first decisive one wins:
 
@@ -41,11 +45,13 @@ from memory.clarifications import Clarification
 from memory.long_term import LongTermStore
 from memory.reflection_log import LogEntry, ReflectionLog
 from prompts.reflection import CLARIFICATION_ANSWER_PROMPT, CLARIFICATION_ASK, OFFLINE_CLARIFICATION
-from tools.reflection import parse_statement, scale_importance
+from tools.reflection import TEMPORAL_PRECEDENCE_FACTOR, parse_statement, scale_importance
 
 Side = Literal["older", "newer"]
 #: The importance of the memory the user's answer contradicts is multiplied by this.
 USER_ANSWER_FACTOR = 0.5
+#: How long an unclear answer waits for a chat model (or more words from the user) before temporal precedence.
+UNCLEAR_ANSWER_GRACE_SECONDS = 7 * 24 * 3600.0
 
 _WORD = re.compile(r"[a-z0-9']+")
 _NEGATORS = frozenset("not no never nope don't doesn't didn't isn't aren't wasn't dont doesnt didnt isnt".split())
@@ -163,8 +169,11 @@ def apply_answer(
     answer_memory_id: str = "",
     asked_at: float | None = None,
     resolved_by: str = "user_answer",
+    factor: float = USER_ANSWER_FACTOR,
 ) -> dict[str, Any]:
     """Settle (or, with ``choice=None``, record the answer to) a conflict awaiting the user; returns the outcome.
+
+    The importance of the memory not kept is multiplied by ``factor``.
 
     A conflict no longer awaiting the user (reverted or settled meanwhile) is left alone (``status: "stale"``).
     """
@@ -183,7 +192,7 @@ def apply_answer(
     kept_id, loser_id = (older_id, newer_id) if choice == "older" else (newer_id, older_id)
     loser = long_term.get(user_id, loser_id)
     before = loser.importance if loser is not None else None
-    after = scale_importance(before, USER_ANSWER_FACTOR) if before is not None else None
+    after = scale_importance(before, factor) if before is not None else None
     if loser is not None and after is not None:
         long_term.update_metadata(user_id, [replace(loser, importance=after)])
     data.update(
@@ -210,3 +219,26 @@ def queued_from_log(log: ReflectionLog, user_id: str) -> list[Clarification]:
         )
         for entry in log.entries(user_id, type="conflict", status="awaiting_user")
     ]
+
+
+def settle_unclear_answers(
+    long_term: LongTermStore, log: ReflectionLog, user_id: str, *, now: float
+) -> list[dict[str, Any]]:
+    """Settle, by temporal precedence, the conflicts whose unclear answer is older than the grace period."""
+    settled = []
+    for entry in log.entries(user_id, type="conflict", status="answered"):
+        answered_at = float(entry.data.get("answered_at") or entry.at)
+        if now - answered_at >= UNCLEAR_ANSWER_GRACE_SECONDS:
+            settled.append(
+                apply_answer(
+                    long_term,
+                    log,
+                    user_id,
+                    entry.id,
+                    choice="newer",
+                    now=now,
+                    resolved_by="temporal_precedence_after_unclear_answer",
+                    factor=TEMPORAL_PRECEDENCE_FACTOR,
+                )
+            )
+    return settled

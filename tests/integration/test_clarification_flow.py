@@ -179,3 +179,25 @@ async def test_reflection_requeues_questions_redis_lost_and_drops_reverted_ones(
     assert after["clarifications"]["waiting"] == 0 and await world.queue.pending(USER) == []
     state = await run_turn(world.chat(), user_id=USER, message="Hello!")
     assert "clear up" not in state["reply"]
+
+
+async def test_offline_an_unclear_answer_falls_back_to_temporal_precedence_after_a_week_and_can_be_undone(
+    chroma_client: ClientAPI, long_term: LongTermStore, short_term: ShortTermStore, embedder: Embedder
+) -> None:
+    world = world_of(chroma_client, long_term, short_term, embedder)
+    await world.reflect()
+    chat = world.chat()
+    await run_turn(chat, user_id=USER, message="Good morning!")
+    await run_turn(chat, user_id=USER, message="Hmm, it depends on my mood, to be honest.")
+    six_days = await world.reflect(now=time.time() + 6 * 86_400)  # within the week the answer may still be settled
+    assert six_days["clarifications"]["answers_settled"] == []
+    assert world.log.entries(USER, type="conflict")[0].status == "answered"
+
+    eight_days = await world.reflect(now=time.time() + 8 * 86_400)
+    [outcome] = eight_days["clarifications"]["answers_settled"]
+    assert outcome["status"] == "resolved" and outcome["kept_id"] == "m-hate"  # the newer statement
+    [entry] = world.log.entries(USER, type="conflict")
+    assert entry.data["resolved_by"] == "temporal_precedence_after_unclear_answer"
+    assert world.importance("m-love") == 350 and world.importance("m-hate") == 500  # the older one × 0.7
+    undo_conflict(world.long_term, world.log, USER, entry.id, now=time.time())
+    assert world.importance("m-love") == 500
