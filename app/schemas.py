@@ -24,6 +24,12 @@ class ChatRequest(BaseModel):
     message: str = Field(
         min_length=1, max_length=MAX_MESSAGE_CHARS, pattern=TEXT_PATTERN, examples=["I adopted a cat called Miso!"]
     )
+    shared: bool = Field(
+        default=False,
+        description="The turn happens where others can read the reply (a group or shared channel): memories "
+        "classified above 'chronological' are not used, and how many relevant ones were held back is returned "
+        "as withheld_memories (design seed 002)",
+    )
 
     @field_validator("message", mode="before")
     @classmethod
@@ -86,6 +92,10 @@ class ChatResponse(BaseModel):
     )
     sensitivity: SensitivityInfo | None = Field(
         default=None, description="The message's sensitivity classification (null when nothing was stored)"
+    )
+    withheld_memories: int = Field(
+        default=0,
+        description="Relevant memories held back because they are too sensitive for a shared turn (never their text)",
     )
 
 

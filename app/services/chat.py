@@ -14,6 +14,7 @@ from app.errors import ErrorBody
 from app.schemas import ChatRequest, ChatResponse, InjectionInfo, RecalledMemory, SensitivityInfo
 from companion.errors import CompanionError
 from graphs.conversation import run_turn, turn_config
+from memory.sensitivity import SHARED_MAX_LEVEL, Sensitivity
 
 
 def to_response(state: dict[str, Any]) -> ChatResponse:
@@ -32,7 +33,13 @@ def to_response(state: dict[str, Any]) -> ChatResponse:
         sensitivity=SensitivityInfo.model_validate(state["sensitivity"])
         if state.get("sensitivity") and state.get("memory_id")
         else None,
+        withheld_memories=len(state.get("withheld_memories", [])),
     )
+
+
+def ceiling(request: ChatRequest) -> str:
+    """The most sensitive memory level the turn may use: all of them in private, ``chronological`` when shared."""
+    return SHARED_MAX_LEVEL.value if request.shared else Sensitivity.ULTRASECRET.value
 
 
 async def chat_turn(
@@ -45,6 +52,7 @@ async def chat_turn(
         conversation_id=request.conversation_id,
         message=request.message,
         persona=persona,
+        max_sensitivity=ceiling(request),
     )
     return to_response(state)
 
@@ -60,7 +68,12 @@ async def start_stream(
     chat model produces them; the offline responder sends its reply as one chunk) and a final ``done`` carrying
     the full ``ChatResponse``.
     """
-    config, context = turn_config(user_id=request.user_id, conversation_id=request.conversation_id, persona=persona)
+    config, context = turn_config(
+        user_id=request.user_id,
+        conversation_id=request.conversation_id,
+        persona=persona,
+        max_sensitivity=ceiling(request),
+    )
     steps: AsyncIterator[Any] = graph.astream(
         {"message": request.message},
         config,

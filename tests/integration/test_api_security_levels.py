@@ -91,3 +91,27 @@ def test_admin_clearance_also_holds_on_versions_relations_and_raw_transcripts(tm
             assert refused.status_code == 403 and "clearance is chronological" in refused.json()["detail"], path
             assert client.get(path, headers=cleared).status_code == 200, path
             assert client.get(path, headers=own).status_code == 200, path
+
+
+def test_a_shared_turn_never_uses_confidential_memories_and_says_how_many_it_held_back(
+    tmp_path: Path, redis_url: str
+) -> None:
+    own = make_key(redis_url, user_id="grp-joe")
+    with api_client(tmp_path, redis_url) as client:
+        for message in (JAZZ, THERAPY, PASSWORD):
+            _chat(client, own, "grp-joe", message)
+        question = {"user_id": "grp-joe", "message": "How is my depression? My therapist said something."}
+        private = client.post("/v1/chat", json=question, headers=own).json()
+        assert THERAPY in {m["text"] for m in private["memories"]} and private["withheld_memories"] == 0
+
+        shared = client.post("/v1/chat", json={**question, "shared": True}, headers=own).json()
+        used = {m["text"] for m in shared["memories"]}
+        assert THERAPY not in used and PASSWORD not in used
+        assert shared["withheld_memories"] >= 1
+        assert "hunter2" not in shared["reply"]
+
+        stream = client.post("/v1/chat/stream", json={**question, "shared": True}, headers=own)
+        assert stream.status_code == 200 and THERAPY not in stream.text and '"withheld_memories":' in stream.text
+
+        bad = client.post("/v1/chat", json={**question, "shared": "in the group"}, headers=own)
+        assert bad.status_code == 422 and bad.json()["error"] == "ValidationError"
