@@ -138,3 +138,21 @@ def test_an_unusable_index_never_fails_a_write_or_a_recall_and_catches_up_after(
     healed = LongTermStore(chroma_client, lexical=LexicalIndex(tmp_path / "lexical.sqlite3"))
     query = embedder.embed(["rye"])[0]
     assert [c.id for c in healed.lexical_search("u", "rye", query, 5)] == ["m2"]  # the missed write caught up
+
+
+def test_forgetting_into_the_archive_and_restoring_follow_the_memory_in_and_out_of_the_index(
+    tmp_path: Path, chroma_client: ClientAPI, embedder: Embedder
+) -> None:
+    index = LexicalIndex(tmp_path / "lexical.sqlite3")
+    store = LongTermStore(chroma_client, lexical=index)
+    archive = LongTermStore(chroma_client, namespace="archive-test")  # the archive has no lexical search
+    texts = {"m1": "Kalinda works at the bakery", "m2": "Kalinda bakes rye bread"}
+    store.add("u", [memory("u", mid, text) for mid, text in texts.items()], embedder.embed(list(texts.values())))
+    query = embedder.embed(["rye"])[0]
+    assert [c.id for c in store.lexical_search("u", "rye", query, 5)] == ["m2"]
+
+    assert store.move("u", ["m2"], archive) == 1  # faded: archived
+    assert index.ids("companion:u") == {"m1"} and store.lexical_search("u", "rye", query, 5) == []
+    assert archive.move("u", ["m2"], store) == 1  # restored (an upsert into the store)
+    assert index.ids("companion:u") == {"m1", "m2"}
+    assert [c.id for c in store.lexical_search("u", "rye", query, 5)] == ["m2"]
