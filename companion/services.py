@@ -12,6 +12,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import os
+import sqlite3
 import tempfile
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
@@ -160,7 +161,7 @@ def build_services(settings: Settings) -> Services:
     embedder = load_embedder(settings.data_dir / "models")
     chroma, chroma_mode, chroma_lock = open_chroma(settings)
     redis = Redis.from_url(redis_url, socket_connect_timeout=3)
-    lexical = LexicalIndex(settings.data_dir / "lexical.sqlite3") if settings.lexical_index else None
+    lexical = open_lexical_index(settings)
     short_term = ShortTermStore(
         redis,
         context_turns=settings.context_turns,
@@ -182,6 +183,20 @@ def build_services(settings: Settings) -> Services:
         chroma_lock=chroma_lock,
         started=["redis"] if redis_started else [],
     )
+
+
+def open_lexical_index(settings: Settings) -> LexicalIndex | None:
+    """The lexical index in the data dir (``None`` when turned off); a one-line error if it cannot be opened."""
+    if not settings.lexical_index:
+        return None
+    path = settings.data_dir / "lexical.sqlite3"
+    try:
+        return LexicalIndex(path)
+    except sqlite3.Error as exc:
+        raise ConfigurationError(
+            f"cannot open the lexical index {path}: {exc}. It is rebuilt from Chroma, so it can be removed; "
+            "or set COMPANION_LEXICAL_INDEX=false"
+        ) from None
 
 
 @contextlib.asynccontextmanager

@@ -8,7 +8,7 @@ It is SQLite FTS5 (standard library, no server) in the data dir, with the Porter
 "running") and FTS5's own BM25. It is derived from Chroma, never the source of truth:
 
 * ``LongTermStore`` mirrors its writes here after writing Chroma;
-* before each search, :meth:`LexicalIndex.sync` compares the count of the user's rows with the Chroma
+* before each search, ``LongTermStore.lexical_search`` compares the count of the user's rows with the Chroma
   collection's count (one cheap call each) and, when they differ, re-reads the ids from Chroma and adds or
   removes the difference. So a missing or stale index (a crash between the two writes, an upgrade from before
   this index, another process writing the same Chroma) heals itself on the next search.

@@ -6,8 +6,12 @@ import time
 from pathlib import Path
 
 import numpy as np
+import pytest
 from chromadb.api import ClientAPI
 
+from companion.errors import ConfigurationError
+from companion.services import open_lexical_index
+from companion.settings import load_settings
 from memory.embeddings import Embedder
 from memory.lexical import LexicalIndex
 from memory.long_term import LongTermStore
@@ -156,3 +160,10 @@ def test_forgetting_into_the_archive_and_restoring_follow_the_memory_in_and_out_
     assert archive.move("u", ["m2"], store) == 1  # restored (an upsert into the store)
     assert index.ids("companion:u") == {"m1", "m2"}
     assert [c.id for c in store.lexical_search("u", "rye", query, 5)] == ["m2"]
+
+
+def test_an_index_file_that_is_not_a_database_is_a_one_line_error_naming_the_way_out(tmp_path: Path) -> None:
+    (tmp_path / "lexical.sqlite3").write_bytes(b"this is not an SQLite file" * 100)
+    with pytest.raises(ConfigurationError, match="cannot open the lexical index .* COMPANION_LEXICAL_INDEX=false"):
+        open_lexical_index(load_settings(data_dir=tmp_path))
+    assert open_lexical_index(load_settings(data_dir=tmp_path, lexical_index=False)) is None
