@@ -138,14 +138,20 @@ async def test_the_chat_model_is_told_to_ask_the_question_in_its_system_prompt(
     assert world.importance("m-love") == 250
 
 
+async def unclear_answer_given(world: Any) -> dict[str, Any]:
+    """Reflection queues the question, the next turn asks it, and the user answers without picking a side."""
+    await world.reflect()
+    chat = world.chat()
+    await run_turn(chat, user_id=USER, message="Good morning!")
+    state: dict[str, Any] = await run_turn(chat, user_id=USER, message="Hmm, it depends on my mood, to be honest.")
+    return state
+
+
 async def test_an_unclear_answer_is_recorded_and_the_next_reflection_settles_it_with_the_chat_model(
     chroma_client: ClientAPI, long_term: LongTermStore, short_term: ShortTermStore, embedder: Embedder
 ) -> None:
     world = world_of(chroma_client, long_term, short_term, embedder)
-    await world.reflect()
-    chat = world.chat()
-    await run_turn(chat, user_id=USER, message="Good morning!")
-    state = await run_turn(chat, user_id=USER, message="Hmm, it depends on my mood, to be honest.")
+    state = await unclear_answer_given(world)
     assert state["clarification"]["outcome"]["status"] == "answered"
     [entry] = world.log.entries(USER, type="conflict")
     assert entry.status == "answered" and entry.data["answer"].startswith("Hmm, it depends")
@@ -185,10 +191,7 @@ async def test_offline_an_unclear_answer_falls_back_to_temporal_precedence_after
     chroma_client: ClientAPI, long_term: LongTermStore, short_term: ShortTermStore, embedder: Embedder
 ) -> None:
     world = world_of(chroma_client, long_term, short_term, embedder)
-    await world.reflect()
-    chat = world.chat()
-    await run_turn(chat, user_id=USER, message="Good morning!")
-    await run_turn(chat, user_id=USER, message="Hmm, it depends on my mood, to be honest.")
+    await unclear_answer_given(world)
     six_days = await world.reflect(now=time.time() + 6 * 86_400)  # within the week the answer may still be settled
     assert six_days["clarifications"]["answers_settled"] == []
     assert world.log.entries(USER, type="conflict")[0].status == "answered"
