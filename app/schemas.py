@@ -26,6 +26,7 @@ class ChatRequest(BaseModel):
     )
     shared: bool = Field(
         default=False,
+        strict=True,  # true or false, not 0, 1 or "yes"
         description="The turn happens where others can read the reply (a group or shared channel): memories "
         "classified above 'chronological' are not used, and how many relevant ones were held back is returned "
         "as withheld_memories (design seed 002)",

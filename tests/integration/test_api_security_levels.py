@@ -113,5 +113,6 @@ def test_a_shared_turn_never_uses_confidential_memories_and_says_how_many_it_hel
         stream = client.post("/v1/chat/stream", json={**question, "shared": True}, headers=own)
         assert stream.status_code == 200 and THERAPY not in stream.text and '"withheld_memories":' in stream.text
 
-        bad = client.post("/v1/chat", json={**question, "shared": "in the group"}, headers=own)
-        assert bad.status_code == 422 and bad.json()["error"] == "ValidationError"
+        for not_a_boolean in ("in the group", 0, "true"):
+            bad = client.post("/v1/chat", json={**question, "shared": not_a_boolean}, headers=own)
+            assert bad.status_code == 422 and bad.json()["error"] == "ValidationError", not_a_boolean
