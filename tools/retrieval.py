@@ -270,9 +270,9 @@ def mmr_select(
         The selected candidates in pick order, with their scores and 0-based ranks.
 
     Raises:
-        ValueError: If ``k < 1``, ``lambda_`` or ``threshold`` is out of range, the query is not a finite
-            1-D vector, a candidate's embedding does not match the query's dimension or is not finite, or a
-            candidate's similarity, importance or recency is out of range.
+        ValueError: If ``k < 1``, ``lambda_``, ``threshold`` or ``neighbour_weight`` is out of range, the query
+            is not a finite 1-D vector, a candidate's embedding does not match the query's dimension or is not
+            finite, or a candidate's similarity, importance or recency is out of range.
     """
     if k < 1:
         raise ValueError(f"k must be >= 1, got {k}")
@@ -280,6 +280,8 @@ def mmr_select(
         raise ValueError(f"lambda_ must be in [0, 1], got {lambda_}")
     if not -1.0 <= threshold <= 1.0:
         raise ValueError(f"threshold must be in [-1, 1], got {threshold}")
+    if not 0.0 <= neighbour_weight <= 1.0:
+        raise ValueError(f"neighbour_weight must be in [0, 1], got {neighbour_weight}")
     q = np.asarray(query)
     if q.ndim != 1 or q.shape[0] == 0:
         raise ValueError(f"query must be a non-empty 1-D vector, got shape {q.shape}")

@@ -1,6 +1,7 @@
 """The conversation-neighbour term of MMR relevance (tools.retrieval.neighbour_relevance), on hand-made cases."""
 
 import numpy as np
+import pytest
 
 from tools.retrieval import NEIGHBOUR_SECONDS, NEIGHBOUR_WEIGHT, Candidate, mmr_select, neighbour_relevance
 
@@ -53,3 +54,9 @@ def test_the_answer_next_to_the_matching_question_is_selected_over_an_unrelated_
     # without the term the answer is below the similarity threshold and dropped
     plain = mmr_select(QUERY, [question, unrelated, answer], 2, neighbour_weight=0.0)
     assert [s.candidate.id for s in plain] == ["question", "unrelated"]
+
+
+def test_a_neighbour_weight_outside_zero_to_one_is_refused() -> None:
+    for weight in (-0.1, 1.5, float("nan")):
+        with pytest.raises(ValueError, match="neighbour_weight"):
+            mmr_select(QUERY, [said("a", [1, 0, 0], 0.9)], 1, neighbour_weight=weight)
