@@ -223,7 +223,7 @@ class PersonalityStore:
         their state back after the erasure. ``erase_user`` also deletes the states again as its last step, which
         closes the remaining gap between this check and the write.
         """
-        try:
+        try:  # asked of Chroma itself: the memories store caches collections, and would miss another process's erasure
             self._chroma.get_collection(collection_name(user_id, namespace=self._memories_namespace))
         except NotFoundError:
             logger.info("personality checkpoint of an erased user %r skipped", user_id)

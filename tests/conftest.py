@@ -40,6 +40,25 @@ def fake_chat_model(*replies: str) -> FakeChatModel:
     return FakeChatModel(messages=iter([AIMessage(reply) for reply in replies]))
 
 
+def importance_scorer(importance: int, category: str, *, turns: int = 1) -> FakeChatModel:
+    """A fake scorer model giving ``importance`` and ``category`` (the seed's structured output) ``turns`` times."""
+    return FakeChatModel(
+        messages=iter(
+            AIMessage(
+                "",
+                tool_calls=[
+                    {
+                        "name": "ImportanceAndCategory",
+                        "args": {"importance": importance, "category": category},
+                        "id": f"call-{turn}",
+                    }
+                ],
+            )
+            for turn in range(turns)
+        )
+    )
+
+
 @pytest.fixture(scope="session")
 def session_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return tmp_path_factory.mktemp("companion-session")

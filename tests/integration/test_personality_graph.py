@@ -10,8 +10,6 @@ from typing import Any
 import chromadb
 import pytest
 from chromadb.config import Settings as ChromaSettings
-from langchain_core.language_models.fake_chat_models import GenericFakeChatModel
-from langchain_core.messages import AIMessage
 from langgraph.checkpoint.memory import InMemorySaver
 from redis.asyncio import Redis
 
@@ -21,17 +19,7 @@ from memory.embeddings import Embedder
 from memory.long_term import LongTermStore
 from memory.personality_store import PersonalityStore, state_key
 from memory.short_term import ShortTermStore
-
-
-class FakeChatModel(GenericFakeChatModel):
-    """LangChain's fake chat model, with ``bind_tools`` so ``with_structured_output`` accepts it."""
-
-    def bind_tools(self, tools: Any, **kwargs: Any) -> "FakeChatModel":  # type: ignore[override]
-        return self
-
-
-def fake_chat_model(*replies: str) -> FakeChatModel:
-    return FakeChatModel(messages=iter([AIMessage(reply) for reply in replies]))
+from tests.conftest import fake_chat_model, importance_scorer
 
 
 def graph_over(long_term: LongTermStore, short_term: ShortTermStore, embedder: Embedder, **options: Any) -> Any:
@@ -134,22 +122,7 @@ async def test_the_persona_prompt_carries_the_mood_and_the_memories(
 async def test_with_a_chat_model_importance_and_category_come_from_it(
     long_term: LongTermStore, short_term: ShortTermStore, embedder: Embedder
 ) -> None:
-    scorer = FakeChatModel(
-        messages=iter(
-            [
-                AIMessage(
-                    "",
-                    tool_calls=[
-                        {
-                            "name": "ImportanceAndCategory",
-                            "args": {"importance": 900, "category": "person"},
-                            "id": "call-1",
-                        }
-                    ],
-                )
-            ]
-        )
-    )
+    scorer = importance_scorer(900, "person")
     graph = graph_over(long_term, short_term, embedder, importance_model=scorer)
     state = await run_turn(graph, user_id="alice", message="My grandmother passed away yesterday.")
     assert (state["detection"]["importance"], state["detection"]["category"]) == (900, "person")

@@ -4,7 +4,6 @@ memories' journaled appraisals. Real Redis, real Chroma, the real embedder; only
 
 from typing import Any
 
-from langchain_core.messages import AIMessage
 from langgraph.checkpoint.memory import InMemorySaver
 
 from companion.personality.journal import AppraisalInputs
@@ -14,7 +13,7 @@ from memory.long_term import LongTermStore
 from memory.personality_store import PersonalityStore, state_key
 from memory.short_term import ShortTermStore
 from nodes.personality import checkpoint_mode
-from tests.conftest import FakeChatModel
+from tests.conftest import importance_scorer
 from tools.detection import load_detector
 from tools.personality_time import advance_personality
 
@@ -72,17 +71,7 @@ async def test_replay_uses_the_appraisal_inputs_not_the_models_later_category(
 ) -> None:
     # The chat model rescores the category while the reply is written, after the appraisal used the local one;
     # the memory keeps the model's category, its journal the one the appraisal saw.
-    scorer = FakeChatModel(
-        messages=iter(
-            AIMessage(
-                "",
-                tool_calls=[
-                    {"name": "ImportanceAndCategory", "args": {"importance": 900, "category": "person"}, "id": f"c{i}"}
-                ],
-            )
-            for i in range(3)
-        )
-    )
+    scorer = importance_scorer(900, "person", turns=3)
     graph = graph_over(long_term, short_term, embedder, importance_model=scorer, personality_checkpoint_turns=50)
     for message in ("I'm so lonely these days.", "Nobody ever calls me.", "Thanks for being here."):
         state = await run_turn(graph, user_id="lee", message=message)
