@@ -1,57 +1,26 @@
 """The ``companion`` command with a real ``langchain-openai`` client against a local OpenAI-compatible server.
 
-The server is the only fake: it answers ``POST /v1/chat/completions`` (non-streaming) with a reply built from
-what it was sent, and keeps every request so the test can check what reached the model.
+The server (``openai_server.py``) is the only fake: it answers with a reply built from what it was sent, and keeps
+every request so the test can check what reached the model.
 """
 
 import json
 import os
 import subprocess
 import sys
-import threading
-import time
 from collections.abc import Iterator
-from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
 import pytest
 import redis as redis_sync
+from openai_server import FakeOpenAI, serve_openai
 
 from memory.embeddings import Embedder
 
 COMPANION = Path(sys.executable).parent / "companion"
 # Bounds a hung process; not a speed assertion.
 PROCESS_TIMEOUT = 180
-
-
-@dataclass
-class FakeOpenAI:
-    """What the local server received and answered."""
-
-    url: str
-    requests: list[dict[str, Any]] = field(default_factory=list)
-    replies: list[str] = field(default_factory=list)
-    #: Requests that asked for importance and category (structured output), not for a reply.
-    scorings: list[dict[str, Any]] = field(default_factory=list)
-    #: Requests that asked for a sensitivity classification (structured output).
-    classifications: list[dict[str, Any]] = field(default_factory=list)
-
-    @property
-    def chats(self) -> list[dict[str, Any]]:
-        """The requests for a reply."""
-        return [r for r in self.requests if r not in self.scorings and r not in self.classifications]
-
-
-#: What the server answers to an importance/category request.
-SCORED = {"importance": 900, "category": "interest"}
-#: What it answers to a sensitivity request (design seed 002).
-CLASSIFIED = {"classification": "confidential", "confidence": 0.88, "tags": ["pets"], "sentiment": "positive"}
-
-
-def is_scoring(body: dict[str, Any]) -> bool:
-    return "response_format" in body or "tools" in body
 
 
 def reply_for(body: dict[str, Any]) -> str:
@@ -64,55 +33,8 @@ def reply_for(body: dict[str, Any]) -> str:
 
 @pytest.fixture
 def fake_openai() -> Iterator[FakeOpenAI]:
-    server_state = FakeOpenAI(url="")
-
-    class Handler(BaseHTTPRequestHandler):
-        def do_POST(self) -> None:  # noqa: N802 (http.server's naming)
-            body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
-            server_state.requests.append(
-                {"path": self.path, "authorization": self.headers.get("Authorization"), "body": body}
-            )
-            if self.path != "/v1/chat/completions" or body.get("stream"):
-                self.send_error(404 if self.path != "/v1/chat/completions" else 400)
-                return
-            if is_scoring(body) and "SensitivityVerdict" in json.dumps(body):
-                server_state.classifications.append(server_state.requests[-1])
-                text = json.dumps(CLASSIFIED)
-            elif is_scoring(body):
-                server_state.scorings.append(server_state.requests[-1])
-                text = json.dumps(SCORED)
-            else:
-                text = reply_for(body)
-                server_state.replies.append(text)
-            payload = json.dumps(
-                {
-                    "id": f"chatcmpl-{len(server_state.requests)}",
-                    "object": "chat.completion",
-                    "created": int(time.time()),
-                    "model": body["model"],
-                    "choices": [
-                        {"index": 0, "message": {"role": "assistant", "content": text}, "finish_reason": "stop"}
-                    ],
-                    "usage": {"prompt_tokens": 10, "completion_tokens": 5, "total_tokens": 15},
-                }
-            ).encode()
-            self.send_response(200)
-            self.send_header("Content-Type", "application/json")
-            self.send_header("Content-Length", str(len(payload)))
-            self.end_headers()
-            self.wfile.write(payload)
-
-        def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 (http.server's signature)
-            pass
-
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    server_state.url = f"http://127.0.0.1:{server.server_address[1]}/v1"
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield server_state
-    server.shutdown()
-    server.server_close()
-    thread.join()
+    with serve_openai(reply_for) as server:
+        yield server
 
 
 @pytest.fixture

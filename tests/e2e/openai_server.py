@@ -1,0 +1,98 @@
+"""A local OpenAI-compatible server for end-to-end tests: the only fake, so the real ``langchain-openai`` client runs.
+
+It answers ``POST /v1/chat/completions`` (non-streaming) and keeps every request so a test can check what reached
+the model. Structured-output requests (importance and category, sensitivity) get fixed answers; every other
+request is answered by the test's ``reply`` function from the request body.
+"""
+
+import json
+import threading
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+
+#: What the server answers to an importance/category request.
+SCORED = {"importance": 900, "category": "interest"}
+#: What it answers to a sensitivity request (design seed 002).
+CLASSIFIED = {"classification": "confidential", "confidence": 0.88, "tags": ["pets"], "sentiment": "positive"}
+
+
+@dataclass
+class FakeOpenAI:
+    """What the local server received and answered."""
+
+    url: str
+    requests: list[dict[str, Any]] = field(default_factory=list)
+    replies: list[str] = field(default_factory=list)
+    #: Requests that asked for importance and category (structured output), not for a reply.
+    scorings: list[dict[str, Any]] = field(default_factory=list)
+    #: Requests that asked for a sensitivity classification (structured output).
+    classifications: list[dict[str, Any]] = field(default_factory=list)
+
+    @property
+    def chats(self) -> list[dict[str, Any]]:
+        """The requests for a reply."""
+        return [r for r in self.requests if r not in self.scorings and r not in self.classifications]
+
+
+def is_scoring(body: dict[str, Any]) -> bool:
+    return "response_format" in body or "tools" in body
+
+
+@contextmanager
+def serve_openai(reply: Callable[[dict[str, Any]], str]) -> Iterator[FakeOpenAI]:
+    """Run the server on a free loopback port for the ``with`` block; ``reply(body)`` writes each free-text answer."""
+    server_state = FakeOpenAI(url="")
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_POST(self) -> None:  # noqa: N802 (http.server's naming)
+            body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
+            server_state.requests.append(
+                {"path": self.path, "authorization": self.headers.get("Authorization"), "body": body}
+            )
+            if self.path != "/v1/chat/completions" or body.get("stream"):
+                self.send_error(404 if self.path != "/v1/chat/completions" else 400)
+                return
+            if is_scoring(body) and "SensitivityVerdict" in json.dumps(body):
+                server_state.classifications.append(server_state.requests[-1])
+                text = json.dumps(CLASSIFIED)
+            elif is_scoring(body):
+                server_state.scorings.append(server_state.requests[-1])
+                text = json.dumps(SCORED)
+            else:
+                text = reply(body)
+                server_state.replies.append(text)
+            payload = json.dumps(
+                {
+                    "id": f"chatcmpl-{len(server_state.requests)}",
+                    "object": "chat.completion",
+                    "created": int(time.time()),
+                    "model": body["model"],
+                    "choices": [
+                        {"index": 0, "message": {"role": "assistant", "content": text}, "finish_reason": "stop"}
+                    ],
+                    "usage": {"prompt_tokens": 10, "completion_tokens": 5, "total_tokens": 15},
+                }
+            ).encode()
+            self.send_response(200)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(payload)))
+            self.end_headers()
+            self.wfile.write(payload)
+
+        def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 (http.server's signature)
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    server_state.url = f"http://127.0.0.1:{server.server_address[1]}/v1"
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield server_state
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join()
