@@ -8,7 +8,8 @@ Keys (ids wrapped in braces as in ``memory/short_term.py``):
 - ``companion:u:{<user>}:outreach:declined`` time of the user's last decline (a front-end calls ``record_decline``)
 - ``companion:u:{<user>}:outreach:delivered`` sorted set: outreach id -> time the REST app's client acknowledged it
                                              (the bots acknowledge in their own consumer groups instead)
-- ``companion:stream:outbox``                the outbox: one entry per outreach, for the bots and the REST app
+- ``companion:stream:outbox``                the outbox: one entry per outreach, for the bots and the REST app;
+                                             each send trims the entries more than 30 days old
 
 An outbox entry has the string fields ``outreach_id``, ``user_id``, ``persona``, ``text``, ``trigger``
 (``need_urgency``, ``timing_optimal`` or ``interaction_pattern``), ``score`` (final score, 0-1), ``reasons``
@@ -22,6 +23,7 @@ without being counted against the guardrails, nor counted without being sent.
 from __future__ import annotations
 
 import json
+import time
 from dataclasses import dataclass
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -147,10 +149,16 @@ class OutreachStore:
         await redis_call(self.redis.set(declined_key(user_id), repr(now), ex=int(SENT_RETENTION_SECONDS)))
 
     async def send(self, user_id: str, entry: dict[str, Any], *, now: float) -> str:
-        """Put an outreach in the outbox and count it as sent, in one transaction; returns the stream entry id."""
+        """Put an outreach in the outbox and count it as sent, in one transaction; returns the stream entry id.
+
+        The same command trims the outbox of entries more than ``SENT_RETENTION_SECONDS`` old, so the stream (and
+        the outreach texts in it) does not grow forever: an outreach a month old is no longer worth delivering. The
+        cut-off is the wall clock, as the stream's ids are, not ``now`` (which a simulation may move).
+        """
         fields = {key: value if isinstance(value, str) else json.dumps(value) for key, value in entry.items()}
+        oldest_kept = f"{int((time.time() - SENT_RETENTION_SECONDS) * 1000)}-0"
         async with self.redis.pipeline(transaction=True) as pipe:
-            pipe.xadd(OUTBOX_STREAM, fields)  # type: ignore[arg-type]
+            pipe.xadd(OUTBOX_STREAM, fields, minid=oldest_kept, approximate=False)  # type: ignore[arg-type]
             pipe.zadd(sent_key(user_id), {str(entry["outreach_id"]): now})
             pipe.zremrangebyscore(sent_key(user_id), "-inf", now - SENT_RETENTION_SECONDS)
             results = await redis_call(pipe.execute())
