@@ -14,7 +14,7 @@ import logging
 import os
 import sqlite3
 import tempfile
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -24,6 +24,8 @@ import chromadb
 from chromadb.api import ClientAPI
 from chromadb.config import Settings as ChromaSettings
 from langchain_core.language_models import BaseChatModel
+from langchain_core.runnables import RunnableConfig
+from langgraph.checkpoint.base import ChannelVersions, Checkpoint, CheckpointMetadata
 from langgraph.checkpoint.sqlite.aio import AsyncSqliteSaver
 from redis import Redis as SyncRedis
 from redis.asyncio import Redis
@@ -199,9 +201,63 @@ def open_lexical_index(settings: Settings) -> LexicalIndex | None:
         ) from None
 
 
+class LatestCheckpointSaver(AsyncSqliteSaver):
+    """``AsyncSqliteSaver`` that keeps only the newest checkpoint of each thread (per namespace), and its writes.
+
+    A conversation thread is only ever resumed from its newest checkpoint: nothing here reads a thread's history
+    (no time travel, no ``get_state_history``). Each turn writes one checkpoint of 12-16 KB, so keeping them all
+    grew the file by that much per turn, forever. Checkpoint ids are time-ordered (LangGraph finds the newest by
+    ``ORDER BY checkpoint_id DESC``), so "older" is ``checkpoint_id <`` the one just written.
+    """
+
+    async def aput(
+        self,
+        config: RunnableConfig,
+        checkpoint: Checkpoint,
+        metadata: CheckpointMetadata,
+        new_versions: ChannelVersions,
+    ) -> RunnableConfig:
+        """Save ``checkpoint``, then delete the older checkpoints of its thread and namespace, and their writes."""
+        saved = await super().aput(config, checkpoint, metadata, new_versions)
+        key = (str(saved["configurable"]["thread_id"]), saved["configurable"]["checkpoint_ns"], checkpoint["id"])
+        async with self.lock:
+            for table in ("checkpoints", "writes"):
+                await self.conn.execute(
+                    f"DELETE FROM {table} WHERE thread_id = ? AND checkpoint_ns = ? AND checkpoint_id < ?", key
+                )
+            await self.conn.commit()
+        return saved
+
+    async def aprune(self, thread_ids: Sequence[str], *, strategy: str = "keep_latest") -> None:
+        """Keep only the newest checkpoint of each of ``thread_ids`` (``"keep_latest"``), or none (``"delete"``)."""
+        if strategy not in ("keep_latest", "delete"):
+            raise ValueError(f"unknown prune strategy {strategy!r}")
+        for thread_id in thread_ids:
+            if strategy == "delete":
+                await self.adelete_thread(thread_id)
+            else:
+                await self._keep_newest("WHERE thread_id = ?", (str(thread_id),))
+
+    async def compact(self) -> None:
+        """Drop every checkpoint but the newest of each thread (a file written before this saver kept them all)."""
+        await self._keep_newest("", ())
+
+    async def _keep_newest(self, where: str, parameters: tuple[str, ...]) -> None:
+        await self.setup()
+        newest = f"SELECT thread_id, checkpoint_ns, max(checkpoint_id) FROM checkpoints {where} GROUP BY 1, 2"
+        async with self.lock:
+            for table in ("checkpoints", "writes"):
+                await self.conn.execute(
+                    f"DELETE FROM {table} {where} {'AND' if where else 'WHERE'}"
+                    f" (thread_id, checkpoint_ns, checkpoint_id) NOT IN ({newest})",
+                    parameters * 2,
+                )
+            await self.conn.commit()
+
+
 @contextlib.asynccontextmanager
-async def open_checkpointer(settings: Settings) -> AsyncIterator[AsyncSqliteSaver]:
-    """The durable LangGraph checkpointer: SQLite under the data dir.
+async def open_checkpointer(settings: Settings) -> AsyncIterator[LatestCheckpointSaver]:
+    """The durable LangGraph checkpointer: SQLite under the data dir, keeping each thread's newest checkpoint only.
 
     WAL with ``synchronous=NORMAL``: a commit does not wait for an fsync (about half the checkpoint's cost on the
     turn), the file never corrupts, and only a power cut can lose the last checkpoints. Nothing of record lives
@@ -211,7 +267,9 @@ async def open_checkpointer(settings: Settings) -> AsyncIterator[AsyncSqliteSave
     async with aiosqlite.connect(str(path)) as connection:
         await connection.execute("PRAGMA journal_mode=WAL")
         await connection.execute("PRAGMA synchronous=NORMAL")
-        yield AsyncSqliteSaver(connection)
+        saver = LatestCheckpointSaver(connection)
+        await saver.compact()
+        yield saver
 
 
 @contextlib.asynccontextmanager

@@ -1,0 +1,72 @@
+"""The LangGraph checkpointer keeps the newest checkpoint of each thread only, and threads still resume from it."""
+
+from __future__ import annotations
+
+import operator
+import sqlite3
+from pathlib import Path
+from typing import Annotated, TypedDict
+
+import aiosqlite
+from langgraph.checkpoint.sqlite.aio import AsyncSqliteSaver
+from langgraph.graph import END, START, StateGraph
+from langgraph.graph.state import CompiledStateGraph
+from langgraph.types import Send
+
+from companion.services import open_checkpointer
+from companion.settings import load_settings
+
+
+class Tally(TypedDict, total=False):
+    said: Annotated[list[str], operator.add]
+
+
+def tally_graph(checkpointer: AsyncSqliteSaver) -> CompiledStateGraph:
+    """Two parallel branches (so a step has pending writes) that each append to ``said``."""
+    builder = StateGraph(Tally)
+    builder.add_node("echo", lambda state: {"said": ["echo"]})
+    builder.add_node("fan", lambda state: {})
+    builder.add_node("branch", lambda payload: {"said": [payload]})
+    builder.add_edge(START, "echo")
+    builder.add_edge("echo", "fan")
+    builder.add_conditional_edges("fan", lambda state: [Send("branch", "a"), Send("branch", "b")], ["branch"])
+    builder.add_edge("branch", END)
+    return builder.compile(checkpointer=checkpointer)
+
+
+def rows(path: Path, table: str) -> list[tuple[str, str]]:
+    with sqlite3.connect(path) as connection:
+        return connection.execute(f"SELECT DISTINCT thread_id, checkpoint_id FROM {table}").fetchall()
+
+
+async def test_each_thread_keeps_only_its_newest_checkpoint_and_resumes_from_it(tmp_path: Path) -> None:
+    async with open_checkpointer(load_settings(data_dir=tmp_path)) as checkpointer:
+        graph = tally_graph(checkpointer)
+        for thread in ("ann:monday", "ann:monday", "ann:monday", "bo:friday"):
+            config = {"configurable": {"thread_id": thread}}
+            result = await graph.ainvoke({"said": []}, config, durability="sync")  # a checkpoint per step
+        assert result == {"said": ["echo", "a", "b"]}
+        state = await graph.aget_state({"configurable": {"thread_id": "ann:monday"}})
+        assert sorted(state.values["said"]) == sorted(["echo", "a", "b"] * 3)  # three turns carried over
+
+    path = tmp_path / "checkpoints.sqlite"
+    checkpoints = rows(path, "checkpoints")
+    assert sorted(thread for thread, _ in checkpoints) == ["ann:monday", "bo:friday"]
+    # what writes remain belong to the checkpoints kept
+    assert set(rows(path, "writes")) <= set(checkpoints)
+
+
+async def test_a_file_written_before_keeps_its_newest_checkpoints_when_opened(tmp_path: Path) -> None:
+    path = tmp_path / "checkpoints.sqlite"
+    async with aiosqlite.connect(str(path)) as connection:
+        graph = tally_graph(AsyncSqliteSaver(connection))
+        for thread in ("ann:monday", "ann:monday", "bo:friday"):
+            await graph.ainvoke({"said": []}, {"configurable": {"thread_id": thread}}, durability="sync")
+    assert len(rows(path, "checkpoints")) > 2  # the plain saver kept every step of every turn
+
+    async with open_checkpointer(load_settings(data_dir=tmp_path)) as checkpointer:
+        assert len(rows(path, "checkpoints")) == 2
+        state = await tally_graph(checkpointer).aget_state({"configurable": {"thread_id": "ann:monday"}})
+        assert len(state.values["said"]) == 6  # both turns of the thread, from its newest checkpoint
+        await checkpointer.aprune(["bo:friday"], strategy="delete")
+    assert [thread for thread, _ in rows(path, "checkpoints")] == ["ann:monday"]
