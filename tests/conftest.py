@@ -94,6 +94,15 @@ def embedder(session_dir: Path) -> Embedder:
 
 
 @pytest.fixture
+def data_dir(tmp_path: Path, session_dir: Path, embedder: Embedder) -> Path:
+    """A fresh data dir whose model cache is the session's (the ``embedder`` fixture has built it)."""
+    directory = tmp_path / "data"
+    directory.mkdir()
+    (directory / "models").symlink_to(session_dir / "models", target_is_directory=True)
+    return directory
+
+
+@pytest.fixture
 def chroma_client(tmp_path: Path) -> ClientAPI:
     """A real embedded Chroma in a fresh directory."""
     return chromadb.PersistentClient(path=str(tmp_path / "chroma"), settings=ChromaSettings(anonymized_telemetry=False))

@@ -6,6 +6,7 @@ request is answered by the test's ``reply`` function from the request body.
 """
 
 import json
+import os
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -96,3 +97,20 @@ def serve_openai(reply: Callable[[dict[str, Any]], str]) -> Iterator[FakeOpenAI]
         server.shutdown()
         server.server_close()
         thread.join()
+
+
+def openai_env(url: str, **extra: str) -> dict[str, str]:
+    """The environment of a ``companion`` process whose chat model is the server at ``url``: this process's own,
+    less any ``COMPANION_``/``OPENAI_`` setting, offline, and with loopback kept off any proxy."""
+    env = {key: value for key, value in os.environ.items() if not key.startswith(("COMPANION_", "OPENAI_"))}
+    env.update(
+        HF_HUB_OFFLINE="1",
+        ANONYMIZED_TELEMETRY="False",
+        NO_PROXY="127.0.0.1,localhost",
+        no_proxy="127.0.0.1,localhost",
+        COMPANION_CHAT_MODEL="openai:gpt-4o-mini",
+        COMPANION_OPENAI_BASE_URL=url,
+        COMPANION_OPENAI_API_KEY="test",
+        **extra,
+    )
+    return env

@@ -8,17 +8,13 @@ with a chat model configured, the four retrievers, the answer and judge prompts,
 """
 
 import json
-import os
 import re
 import subprocess
 import sys
 from pathlib import Path
 from typing import Any
 
-import pytest
-from openai_server import serve_openai
-
-from memory.embeddings import Embedder
+from openai_server import openai_env, serve_openai
 
 ROOT = Path(__file__).resolve().parents[2]
 # Bounds a hung process; not a speed assertion.
@@ -92,35 +88,16 @@ def answer_or_judge(body: dict[str, Any]) -> str:
     return "(no answer)"  # ingestion's free-text prompts (session summary, association)
 
 
-@pytest.fixture
-def data_dir(tmp_path: Path, session_dir: Path, embedder: Embedder) -> Path:
-    """A fresh data dir whose model cache is the session's (the ``embedder`` fixture has built it)."""
-    directory = tmp_path / "data"
-    directory.mkdir()
-    (directory / "models").symlink_to(session_dir / "models", target_is_directory=True)
-    return directory
-
-
 def test_the_locomo_benchmark_scores_retrieval_and_j_with_an_openai_compatible_model(
     tmp_path: Path, data_dir: Path
 ) -> None:
     data = locomo_file(tmp_path / "locomo-mini.json")
     out = tmp_path / "result.json"
     with serve_openai(answer_or_judge) as model:
-        env = {key: value for key, value in os.environ.items() if not key.startswith(("COMPANION_", "OPENAI_"))}
-        env.update(
-            HF_HUB_OFFLINE="1",
-            ANONYMIZED_TELEMETRY="False",
-            NO_PROXY="127.0.0.1,localhost",
-            no_proxy="127.0.0.1,localhost",
-            COMPANION_CHAT_MODEL="openai:gpt-4o-mini",
-            COMPANION_OPENAI_BASE_URL=model.url,
-            COMPANION_OPENAI_API_KEY="test",
-        )
         result = subprocess.run(
             [sys.executable, str(ROOT / "bench" / "locomo.py"), str(data), "--data-dir", str(data_dir),
              "--json-out", str(out)],
-            env=env,
+            env=openai_env(model.url),
             cwd=tmp_path,
             capture_output=True,
             text=True,

@@ -14,9 +14,7 @@ from typing import Any
 
 import pytest
 import redis as redis_sync
-from openai_server import FakeOpenAI, serve_openai
-
-from memory.embeddings import Embedder
+from openai_server import FakeOpenAI, openai_env, serve_openai
 
 COMPANION = Path(sys.executable).parent / "companion"
 # Bounds a hung process; not a speed assertion.
@@ -35,15 +33,6 @@ def reply_for(body: dict[str, Any]) -> str:
 def fake_openai() -> Iterator[FakeOpenAI]:
     with serve_openai(reply_for) as server:
         yield server
-
-
-@pytest.fixture
-def data_dir(tmp_path: Path, session_dir: Path, embedder: Embedder) -> Path:
-    """A fresh data dir whose model cache is the session's (the ``embedder`` fixture has built it)."""
-    directory = tmp_path / "data"
-    directory.mkdir()
-    (directory / "models").symlink_to(session_dir / "models", target_is_directory=True)
-    return directory
 
 
 @pytest.fixture
@@ -74,18 +63,7 @@ def chat(message: str, conversation: str, *, env: dict[str, str], cwd: Path) -> 
 def test_companion_talks_to_an_openai_compatible_server_and_sends_it_what_it_remembers(
     fake_openai: FakeOpenAI, data_dir: Path, tmp_path: Path, redis_url: str, sync_redis: redis_sync.Redis
 ) -> None:
-    env = {key: value for key, value in os.environ.items() if not key.startswith(("COMPANION_", "OPENAI_"))}
-    env.update(
-        HF_HUB_OFFLINE="1",
-        ANONYMIZED_TELEMETRY="False",
-        NO_PROXY="127.0.0.1,localhost",
-        no_proxy="127.0.0.1,localhost",
-        COMPANION_CHAT_MODEL="openai:gpt-4o-mini",
-        COMPANION_OPENAI_BASE_URL=fake_openai.url,
-        COMPANION_OPENAI_API_KEY="test",
-        COMPANION_REDIS_URL=redis_url,
-        COMPANION_DATA_DIR=str(data_dir),
-    )
+    env = openai_env(fake_openai.url, COMPANION_REDIS_URL=redis_url, COMPANION_DATA_DIR=str(data_dir))
 
     told = chat("I have a cat called Miso.", "monday", env=env, cwd=tmp_path)
     assert told["responder"] == "gpt-4o-mini"

@@ -13,7 +13,6 @@ import pytest
 import redis as redis_sync
 from chromadb.config import Settings as ChromaSettings
 
-from memory.embeddings import Embedder
 from memory.long_term import collection_name
 
 COMPANION = Path(sys.executable).parent / "companion"
@@ -28,15 +27,6 @@ def sync_redis(redis_url: str) -> Iterator[redis_sync.Redis]:
     client.flushdb()
     yield client
     client.close()
-
-
-@pytest.fixture
-def data_dir(tmp_path: Path, session_dir: Path, embedder: Embedder) -> Path:
-    """A fresh data dir whose model cache is the session's (the ``embedder`` fixture has built it)."""
-    directory = tmp_path / "data"
-    directory.mkdir()
-    (directory / "models").symlink_to(session_dir / "models", target_is_directory=True)
-    return directory
 
 
 def cli_env(data_dir: Path, redis_url: str, /, **overrides: str) -> dict[str, str]:
