@@ -12,7 +12,6 @@ from __future__ import annotations
 import contextlib
 import logging
 import os
-import sqlite3
 import tempfile
 from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass, field
@@ -188,16 +187,23 @@ def build_services(settings: Settings) -> Services:
 
 
 def open_lexical_index(settings: Settings) -> LexicalIndex | None:
-    """The lexical index in the data dir (``None`` when turned off); a one-line error if it cannot be opened."""
+    """The lexical index in the data dir (``None`` when turned off); a one-line error if it cannot be opened.
+
+    The single ``lexical.sqlite3`` of earlier versions (every user's words in one file) is removed: the index is
+    derived from Chroma, and each user's file is rebuilt from it on their next search.
+    """
     if not settings.lexical_index:
         return None
-    path = settings.data_dir / "lexical.sqlite3"
+    legacy = settings.data_dir / "lexical.sqlite3"
+    path = settings.data_dir / "lexical"
     try:
+        for file in (legacy, legacy.with_name(legacy.name + "-wal"), legacy.with_name(legacy.name + "-shm")):
+            file.unlink(missing_ok=True)
         return LexicalIndex(path)
-    except sqlite3.Error as exc:
+    except OSError as exc:
         raise ConfigurationError(
-            f"cannot open the lexical index {path}: {exc}. It is rebuilt from Chroma, so it can be removed; "
-            "or set COMPANION_LEXICAL_INDEX=false"
+            f"cannot open the lexical index {path}: {exc.strerror or exc}. It is rebuilt from Chroma, so it can be "
+            "removed; or set COMPANION_LEXICAL_INDEX=false"
         ) from None
 
 

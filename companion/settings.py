@@ -65,8 +65,9 @@ class Settings(BaseSettings):
     )
     lexical_index: bool = Field(
         default=True,
-        description="Keep a lexical (BM25) index of memory texts in the data dir (lexical.sqlite3) and add its best "
-        "word matches to each turn's candidates (hybrid retrieval). Derived from Chroma, rebuilt from it when missing.",
+        description="Keep a lexical (BM25) index of memory texts in the data dir (lexical/, a file per user) and add "
+        "its best word matches to each turn's candidates (hybrid retrieval). Derived from Chroma, rebuilt from it "
+        "when missing.",
     )
     rate_limit_per_user: int = Field(default=30, ge=1, description="Messages per minute per user.")
     rate_limit_global: int = Field(default=10_000, ge=1, description="Messages per minute, all users together.")

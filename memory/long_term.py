@@ -159,14 +159,14 @@ class LongTermStore:
         if self._lexical is not None:
             try:
                 self._lexical.put(self._owner(user_id), [(record.id, record.text) for record in records])
-            except sqlite3.Error as exc:
+            except (sqlite3.Error, OSError) as exc:
                 logger.warning("lexical index not updated (%s); it catches up on the next search", exc)
 
     def _unindex(self, user_id: str, memory_ids: Sequence[str]) -> None:
         if self._lexical is not None:
             try:
                 self._lexical.delete(self._owner(user_id), memory_ids)
-            except sqlite3.Error as exc:
+            except (sqlite3.Error, OSError) as exc:
                 logger.warning("lexical index not updated (%s); it catches up on the next search", exc)
 
     @property
@@ -361,7 +361,7 @@ class LongTermStore:
         if self._lexical is not None:
             try:  # an erasure must not leave the user's words behind: fail loudly, so it is run again
                 self._lexical.drop(self._owner(user_id))
-            except sqlite3.Error as exc:
+            except (sqlite3.Error, OSError) as exc:
                 raise StoreUnavailableError(f"the lexical index is not usable: {exc}") from exc
         return existed
 
@@ -432,7 +432,7 @@ class LongTermStore:
         try:
             self._sync_lexical(user_id, collection)
             ranked = self._lexical.search(self._owner(user_id), text, n_results + len(skip))
-        except sqlite3.Error as exc:
+        except (sqlite3.Error, OSError) as exc:
             logger.warning("lexical index not usable (%s); recalling by embedding alone", exc)
             return []
         wanted = [memory_id for memory_id, _ in ranked if memory_id not in skip][:n_results]

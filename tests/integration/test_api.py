@@ -262,8 +262,8 @@ def test_export_then_erase_leaves_nothing_of_the_user(tmp_path: Path, redis_url:
         for dead_stream in (DEAD_LETTER_STREAM, f"{INGEST_STREAM}:dead"):
             asyncio.run(_xadd(redis_url, dead_stream, {"user_id": user, "error": "boom", "memory_id": "m1"}))
 
-        def lexical_index_bytes() -> bytes:  # the lexical index's file and its write-ahead log
-            return b"".join(f.read_bytes() for f in tmp_path.iterdir() if f.name.startswith("lexical.sqlite3"))
+        def lexical_index_bytes() -> bytes:  # the lexical index's files (one per user) and their write-ahead logs
+            return b"".join(f.read_bytes() for f in (tmp_path / "lexical").iterdir())
 
         assert b"X1234567" in lexical_index_bytes()
         erased = client.delete(f"/v1/users/{user}", headers=own if erase_as == "user" else admin)

@@ -20,7 +20,7 @@ from tools.recall import recall
 
 
 def test_search_ranks_by_bm25_stems_words_and_ignores_function_words(tmp_path: Path) -> None:
-    index = LexicalIndex(tmp_path / "lexical.sqlite3")
+    index = LexicalIndex(tmp_path / "lexical")
     index.put(
         "n:ana",
         [
@@ -36,17 +36,22 @@ def test_search_ranks_by_bm25_stems_words_and_ignores_function_words(tmp_path: P
     assert scores == sorted(scores, reverse=True) and scores[-1] > 0
 
 
-def test_owners_never_see_each_others_rows_even_when_their_names_tokenize_alike(tmp_path: Path) -> None:
-    index = LexicalIndex(tmp_path / "lexical.sqlite3")
-    index.put("n:user-1", [("a", "pottery class on Tuesday")])
+def test_owners_never_see_each_others_rows_nor_each_others_word_statistics(tmp_path: Path) -> None:
+    index = LexicalIndex(tmp_path / "lexical")
+    index.put("n:user-1", [("a", "pottery class on Tuesday"), ("c", "my kiln is new")])
     index.put("n:user.1", [("b", "pottery kiln broke")])  # unicode61 would split both ids into "user", "1"
     assert [m for m, _ in index.search("n:user-1", "pottery", 10)] == ["a"]
     assert [m for m, _ in index.search("n:user.1", "pottery", 10)] == ["b"]
-    assert index.count("n:user-1") == 1 and index.ids("n:user.1") == {"b"}
+    assert index.count("n:user-1") == 2 and index.ids("n:user.1") == {"b"}
+    assert index.path("n:user-1") != index.path("n:user.1")
+    # a user's scores are the same whatever another user writes: BM25's statistics are per user
+    before = index.search("n:user-1", "pottery kiln", 10)
+    index.put("n:user.1", [(f"x{i}", "pottery pottery pottery") for i in range(50)])
+    assert index.search("n:user-1", "pottery kiln", 10) == before
 
 
 def test_put_replaces_text_delete_and_drop_remove(tmp_path: Path) -> None:
-    index = LexicalIndex(tmp_path / "lexical.sqlite3")
+    index = LexicalIndex(tmp_path / "lexical")
     index.put("n:u", [("a", "violin lessons"), ("b", "violin concert")])
     index.put("n:u", [("a", "piano lessons")])  # a new text for "a"
     assert [m for m, _ in index.search("n:u", "violin", 10)] == ["b"]
@@ -57,20 +62,21 @@ def test_put_replaces_text_delete_and_drop_remove(tmp_path: Path) -> None:
     assert index.count("n:u") == 0
 
 
-def test_drop_leaves_none_of_the_owners_words_in_the_files(tmp_path: Path) -> None:
-    path = tmp_path / "lexical.sqlite3"
-    index = LexicalIndex(path)
+def test_drop_deletes_the_owners_file_and_leaves_the_others(tmp_path: Path) -> None:
+    index = LexicalIndex(tmp_path / "lexical")
     index.put("n:other", [("o1", "quetzalcoatl is a word the other user also wrote, and keeps")])
     index.put("n:leaving", [(f"m{i}", f"my secret is xylophonist{i} and zanzibarian") for i in range(200)])
     index.put("n:other", [("o2", "an ordinary message")])
 
     def files() -> bytes:
-        return b"".join(file.read_bytes() for file in tmp_path.iterdir() if file.name.startswith("lexical.sqlite3"))
+        return b"".join(file.read_bytes() for file in (tmp_path / "lexical").iterdir())
 
-    assert b"zanzibarian" in files()
+    assert b"zanzibarian" in files() and b"zanzibarian" not in index.path("n:other").read_bytes()
     index.drop("n:leaving")
+    assert not any(f.name.startswith(index.path("n:leaving").name) for f in (tmp_path / "lexical").iterdir())
     assert b"zanzibarian" not in files() and b"xylophonist" not in files()
     assert [m for m, _ in index.search("n:other", "quetzalcoatl", 10)] == ["o1"]  # the others' rows are intact
+    assert index.count("n:leaving") == 0 and not index.path("n:leaving").exists()  # a read creates no file
 
 
 def memory(user: str, memory_id: str, text: str) -> MemoryRecord:
@@ -80,7 +86,7 @@ def memory(user: str, memory_id: str, text: str) -> MemoryRecord:
 def test_the_store_mirrors_writes_and_heals_an_index_that_missed_them(
     tmp_path: Path, chroma_client: ClientAPI, embedder: Embedder
 ) -> None:
-    index = LexicalIndex(tmp_path / "lexical.sqlite3")
+    index = LexicalIndex(tmp_path / "lexical")
     plain = LongTermStore(chroma_client)  # another process without the index, or this one before an upgrade
     hybrid = LongTermStore(chroma_client, lexical=index)
     texts = {"m1": "My sister Ana is getting married in June", "m2": "Pottery class was fun", "m3": "Ana sent photos"}
@@ -110,7 +116,7 @@ def test_the_store_mirrors_writes_and_heals_an_index_that_missed_them(
 def test_recall_adds_the_word_match_the_embedding_ranks_out_of_the_pool(
     tmp_path: Path, chroma_client: ClientAPI, embedder: Embedder
 ) -> None:
-    store = LongTermStore(chroma_client, lexical=LexicalIndex(tmp_path / "lexical.sqlite3"))
+    store = LongTermStore(chroma_client, lexical=LexicalIndex(tmp_path / "lexical"))
     kinds = ("on Sundays", "records", "live in bars", "on the radio", "piano", "standards", "festivals", "trios")
     fillers = [f"I love listening to jazz {kind}" for kind in kinds]
     target = "Ines says saxophone solos put her to sleep"  # the one about Ines, in words unlike the question
@@ -130,7 +136,7 @@ def test_recall_adds_the_word_match_the_embedding_ranks_out_of_the_pool(
 def test_an_unusable_index_never_fails_a_write_or_a_recall_and_catches_up_after(
     tmp_path: Path, chroma_client: ClientAPI, embedder: Embedder
 ) -> None:
-    index = LexicalIndex(tmp_path / "lexical.sqlite3")
+    index = LexicalIndex(tmp_path / "lexical")
     store = LongTermStore(chroma_client, lexical=index)
     store.add("u", [memory("u", "m1", "Kalinda works at the bakery")], embedder.embed(["Kalinda works at the bakery"]))
     index.close()  # every call now raises sqlite3.ProgrammingError, like a broken file would raise its own error
@@ -139,7 +145,7 @@ def test_an_unusable_index_never_fails_a_write_or_a_recall_and_catches_up_after(
     found = recall(store, embedder, "u", "Where does Kalinda work?", 2)
     assert {s.candidate.id for s in found.selected} == {"m1", "m2"}  # by embedding alone
 
-    healed = LongTermStore(chroma_client, lexical=LexicalIndex(tmp_path / "lexical.sqlite3"))
+    healed = LongTermStore(chroma_client, lexical=LexicalIndex(tmp_path / "lexical"))
     query = embedder.embed(["rye"])[0]
     assert [c.id for c in healed.lexical_search("u", "rye", query, 5)] == ["m2"]  # the missed write caught up
 
@@ -147,7 +153,7 @@ def test_an_unusable_index_never_fails_a_write_or_a_recall_and_catches_up_after(
 def test_forgetting_into_the_archive_and_restoring_follow_the_memory_in_and_out_of_the_index(
     tmp_path: Path, chroma_client: ClientAPI, embedder: Embedder
 ) -> None:
-    index = LexicalIndex(tmp_path / "lexical.sqlite3")
+    index = LexicalIndex(tmp_path / "lexical")
     store = LongTermStore(chroma_client, lexical=index)
     archive = LongTermStore(chroma_client, namespace="archive-test")  # the archive has no lexical search
     texts = {"m1": "Kalinda works at the bakery", "m2": "Kalinda bakes rye bread"}
@@ -162,8 +168,27 @@ def test_forgetting_into_the_archive_and_restoring_follow_the_memory_in_and_out_
     assert [c.id for c in store.lexical_search("u", "rye", query, 5)] == ["m2"]
 
 
-def test_an_index_file_that_is_not_a_database_is_a_one_line_error_naming_the_way_out(tmp_path: Path) -> None:
-    (tmp_path / "lexical.sqlite3").write_bytes(b"this is not an SQLite file" * 100)
+def test_a_user_file_that_is_not_a_database_is_started_afresh_and_rebuilt_from_chroma(
+    tmp_path: Path, chroma_client: ClientAPI, embedder: Embedder
+) -> None:
+    index = LexicalIndex(tmp_path / "lexical")
+    store = LongTermStore(chroma_client, lexical=index)
+    store.add("u", [memory("u", "m1", "Kalinda works at the bakery")], embedder.embed(["Kalinda works at the bakery"]))
+    index.path("companion:u").write_bytes(b"this is not an SQLite file" * 100)  # a disk fault
+    query = embedder.embed(["bakery"])[0]
+    assert [c.id for c in store.lexical_search("u", "bakery", query, 5)] == ["m1"]
+
+
+def test_an_index_directory_that_cannot_be_made_is_a_one_line_error_naming_the_way_out(tmp_path: Path) -> None:
+    (tmp_path / "lexical").write_bytes(b"a file where the directory should be")
     with pytest.raises(ConfigurationError, match="cannot open the lexical index .* COMPANION_LEXICAL_INDEX=false"):
         open_lexical_index(load_settings(data_dir=tmp_path))
     assert open_lexical_index(load_settings(data_dir=tmp_path, lexical_index=False)) is None
+
+
+def test_the_single_file_of_earlier_versions_is_removed_when_the_index_opens(tmp_path: Path) -> None:
+    for name in ("lexical.sqlite3", "lexical.sqlite3-wal"):
+        (tmp_path / name).write_bytes(b"every user's words")
+    index = open_lexical_index(load_settings(data_dir=tmp_path))
+    assert index is not None and index.directory == tmp_path / "lexical"
+    assert not (tmp_path / "lexical.sqlite3").exists() and not (tmp_path / "lexical.sqlite3-wal").exists()
