@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import time
 from pathlib import Path
 
@@ -77,6 +78,32 @@ def test_drop_deletes_the_owners_file_and_leaves_the_others(tmp_path: Path) -> N
     assert b"zanzibarian" not in files() and b"xylophonist" not in files()
     assert [m for m, _ in index.search("n:other", "quetzalcoatl", 10)] == ["o1"]  # the others' rows are intact
     assert index.count("n:leaving") == 0 and not index.path("n:leaving").exists()  # a read creates no file
+
+
+def test_an_open_file_another_process_deleted_is_let_go(tmp_path: Path) -> None:
+    worker, api = LexicalIndex(tmp_path / "lexical"), LexicalIndex(tmp_path / "lexical")  # two processes' indexes
+    worker.put("n:u", [("m1", "my secret is zanzibarian")])
+    assert worker.count("n:u") == 1 and api.count("n:u") == 1  # both have the file open now
+    api.drop("n:u")  # the user is erased through the API
+    assert worker.count("n:u") == 0 and worker.search("n:u", "zanzibarian", 5) == []
+    worker.put("n:u", [("m2", "a new beginning")])  # a later write goes to a new file, which both see
+    assert api.ids("n:u") == {"m2"} and worker.ids("n:u") == {"m2"}
+
+
+def test_only_the_most_recently_used_files_stay_open(tmp_path: Path) -> None:
+    index = LexicalIndex(tmp_path / "lexical", open_files=2)
+    for user in ("a", "b", "c"):
+        index.put(f"n:{user}", [(f"{user}1", f"{user} likes tea")])
+
+    def open_files() -> set[str]:  # this process's open descriptors on the index's database files
+        targets = {os.path.realpath(f"/proc/self/fd/{fd}") for fd in os.listdir("/proc/self/fd")}
+        return {Path(t).name for t in targets if t.startswith(str(tmp_path)) and t.endswith(".sqlite3")}
+
+    assert open_files() == {index.path("n:b").name, index.path("n:c").name}  # "a", least recently used, closed
+    assert [m for m, _ in index.search("n:a", "tea", 5)] == ["a1"]  # reopened
+    assert open_files() == {index.path("n:c").name, index.path("n:a").name}
+    index.close()
+    assert open_files() == set()
 
 
 def memory(user: str, memory_id: str, text: str) -> MemoryRecord:
