@@ -3,10 +3,10 @@
 from pathlib import Path
 
 import redis as redis_sync
-from test_cli import cli_env, companion, data_dir, one_json, sync_redis  # noqa: F401  (fixtures too)
+from test_cli import cli_env, companion, one_json, sync_redis  # noqa: F401  (fixtures too)
 
 
-def test_detect_prints_emotions_importance_and_category_as_json(data_dir: Path, tmp_path: Path) -> None:  # noqa: F811
+def test_detect_prints_emotions_importance_and_category_as_json(data_dir: Path, tmp_path: Path) -> None:
     env = cli_env(data_dir, "redis://127.0.0.1:1")  # detect needs no Redis and no Chroma
     result = one_json(
         companion("detect", "--text", "I'm so scared, my exam is tomorrow!", "--json", env=env, cwd=tmp_path)
@@ -33,7 +33,7 @@ def test_detect_prints_emotions_importance_and_category_as_json(data_dir: Path, 
     assert attack["injection"]["flagged"] is True and attack["injection"]["kind"]
 
 
-def test_detect_prints_a_table_and_rejects_empty_text(data_dir: Path, tmp_path: Path) -> None:  # noqa: F811
+def test_detect_prints_a_table_and_rejects_empty_text(data_dir: Path, tmp_path: Path) -> None:
     env = cli_env(data_dir, "redis://127.0.0.1:1")
     shown = companion("detect", "--text", "Thank you so much, I love it!", env=env, cwd=tmp_path)
     assert shown.returncode == 0, shown.stderr
@@ -44,7 +44,7 @@ def test_detect_prints_a_table_and_rejects_empty_text(data_dir: Path, tmp_path: 
 
 
 def test_chat_json_shows_mood_and_detection_and_personality_show_explains_it(
-    data_dir: Path,  # noqa: F811
+    data_dir: Path,
     tmp_path: Path,
     redis_url: str,
     sync_redis: redis_sync.Redis,  # noqa: F811

@@ -10,11 +10,11 @@ from chromadb.config import Settings as ChromaSettings
 from memory.embeddings import Embedder
 from memory.long_term import LongTermStore
 from memory.records import MemoryRecord
-from tests.integration.test_cli import cli_env, companion, data_dir, sync_redis  # noqa: F401 (fixtures)
+from tests.integration.test_cli import cli_env, companion, sync_redis  # noqa: F401 (fixtures)
 
 
 def test_reflect_finds_a_planted_conflict(
-    data_dir: Path,  # noqa: F811
+    data_dir: Path,
     redis_url: str,
     sync_redis: redis_sync.Redis,  # noqa: F811
     embedder: Embedder,

@@ -17,7 +17,7 @@ from memory.embeddings import Embedder
 from memory.long_term import LongTermStore
 from memory.short_term import ShortTermStore
 from tests.conftest import fake_chat_model
-from tests.integration.test_cli import cli_env, companion, data_dir, one_json, sync_redis  # noqa: F401
+from tests.integration.test_cli import cli_env, companion, one_json, sync_redis  # noqa: F401
 
 # Probe 1 is a fact's own words (similarity 1.0: rank 1); probe 2 asks for a second cat fact with the first fact's
 # words (0.70 similar to it, rank 2 after the exact match); probe 3 asks for the breakfast message with an unrelated
@@ -129,7 +129,7 @@ async def test_a_suite_registered_in_one_line_runs_with_its_own_data(
 
 
 @pytest.mark.usefixtures("sync_redis")
-def test_companion_eval_command_runs_and_compares(tmp_path: Path, data_dir: Path, redis_url: str) -> None:  # noqa: F811
+def test_companion_eval_command_runs_and_compares(tmp_path: Path, data_dir: Path, redis_url: str) -> None:
     env = cli_env(data_dir, redis_url)
     dataset = write_jsonl(tmp_path / "recall.jsonl", RECALL_CASE)
     out = tmp_path / "results"
