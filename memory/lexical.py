@@ -195,7 +195,8 @@ class LexicalIndex:
 def _open(path: Path, *, create: bool) -> sqlite3.Connection | None:
     """Open one owner's file (``None`` if it does not exist and ``create`` is false: a read never creates one).
 
-    A file that is not a database is removed and started afresh: the index is rebuilt from Chroma.
+    A file that is not a database, or a malformed one, is removed and started afresh: the index is rebuilt from
+    Chroma.
     """
     uri = f"file:{quote(str(path))}?mode={'rwc' if create else 'rw'}"
     for attempt in (1, 2):
@@ -213,7 +214,7 @@ def _open(path: Path, *, create: bool) -> sqlite3.Connection | None:
             return connection
         except sqlite3.DatabaseError as exc:
             connection.close()
-            if attempt == 2 or "not a database" not in str(exc):
+            if attempt == 2 or not any(sign in str(exc) for sign in ("not a database", "malformed")):
                 raise
             logger.warning("lexical index file %s is not a database (%s); starting it afresh", path.name, exc)
             for file in (path, path.with_name(path.name + "-wal"), path.with_name(path.name + "-shm")):
