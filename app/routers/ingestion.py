@@ -12,7 +12,7 @@ import uuid
 from typing import Annotated, Literal
 
 from fastapi import APIRouter, Path, Query
-from pydantic import BaseModel, Field, model_validator
+from pydantic import BaseModel, Field, Strict, model_validator
 
 from app.deps import AuthorizedUser, FullyClearedUser, ServicesDep
 from app.errors import AUTH, BAD_INPUT, NOT_FOUND, RATE_LIMITED, UNAVAILABLE, Responses
@@ -49,7 +49,7 @@ class TranscriptMessage(BaseModel):
 
     role: Literal["user", "assistant"]
     content: str = Field(min_length=1, max_length=MAX_MESSAGE_CHARS, pattern=TEXT_PATTERN)
-    ts: float | None = Field(
+    ts: Annotated[float, Strict()] | None = Field(  # a JSON number: not true, false or "1700000000"
         default=None, ge=0, le=1e11, allow_inf_nan=False, description="When it was said (epoch seconds)"
     )
 
@@ -72,6 +72,7 @@ class RawSession(BaseModel):
     )
     skip_invalid: bool = Field(
         default=False,
+        strict=True,  # true or false, not 0, 1 or "yes"
         description="Import the messages within COMPANION_MAX_MESSAGE_CHARS and report the others (else reject all)",
     )
 

@@ -105,6 +105,11 @@ def test_bad_sessions_get_a_4xx_naming_the_problem(tmp_path: Path, redis_url: st
         assert only_assistant.status_code == 422 and "no user message" in only_assistant.json()["detail"]
         blank = client.post(url, json={"messages": [{"role": "user", "content": "  "}]}, headers=auth)
         assert blank.status_code == 422
+        # a time is a JSON number and skip_invalid a JSON boolean: no true/false/"…" for one, no 0/1 for the other
+        for ts in (False, True, "1700000000"):
+            message = {"role": "user", "content": "Hello", "ts": ts}
+            assert client.post(url, json={"messages": [message]}, headers=auth).status_code == 422, ts
+        assert client.post(url, json={"messages": [SESSION[0]], "skip_invalid": 0}, headers=auth).status_code == 422
         long_one = {"role": "user", "content": "x" * 4001}
         rejected = client.post(url, json={"messages": [SESSION[0], long_one]}, headers=auth)
         assert rejected.status_code == 400
