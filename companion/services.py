@@ -36,7 +36,7 @@ from companion.errors import ConfigurationError, StoreUnavailableError
 from companion.settings import Settings
 from memory.embedded import ChromaDirectoryLock, EmbeddedRedis, running_chroma_server
 from memory.embeddings import Embedder, load_embedder
-from memory.lexical import LexicalIndex
+from memory.lexical import LexicalIndex, remove_database
 from memory.long_term import LongTermStore
 from memory.short_term import ShortTermStore
 
@@ -197,8 +197,7 @@ def open_lexical_index(settings: Settings) -> LexicalIndex | None:
     legacy = settings.data_dir / "lexical.sqlite3"
     path = settings.data_dir / "lexical"
     try:
-        for file in (legacy, legacy.with_name(legacy.name + "-wal"), legacy.with_name(legacy.name + "-shm")):
-            file.unlink(missing_ok=True)
+        remove_database(legacy)
         return LexicalIndex(path)
     except OSError as exc:
         raise ConfigurationError(

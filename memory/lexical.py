@@ -36,7 +36,7 @@ from urllib.parse import quote
 
 from tools.retrieval import query_words
 
-__all__ = ["MAX_QUERY_WORDS", "LexicalIndex"]
+__all__ = ["MAX_QUERY_WORDS", "LexicalIndex", "remove_database"]
 
 MAX_QUERY_WORDS = 32
 """Longest query, in distinct content words; longer queries keep their first words."""
@@ -110,8 +110,7 @@ class LexicalIndex:
             cached = self._connections.pop(owner, None)
             if cached is not None:
                 cached[0].close()
-            for file in (path, path.with_name(path.name + "-wal"), path.with_name(path.name + "-shm")):
-                file.unlink(missing_ok=True)
+            remove_database(path)
 
     # -- reads -----------------------------------------------------------------------------------------
     def count(self, owner: str) -> int:
@@ -192,6 +191,12 @@ class LexicalIndex:
             self._connections.popitem(last=False)[1][0].close()
 
 
+def remove_database(path: Path) -> None:
+    """Delete an SQLite file with its write-ahead log and shared-memory file, those that exist."""
+    for file in (path, path.with_name(path.name + "-wal"), path.with_name(path.name + "-shm")):
+        file.unlink(missing_ok=True)
+
+
 def _open(path: Path, *, create: bool) -> sqlite3.Connection | None:
     """Open one owner's file (``None`` if it does not exist and ``create`` is false: a read never creates one).
 
@@ -217,8 +222,7 @@ def _open(path: Path, *, create: bool) -> sqlite3.Connection | None:
             if attempt == 2 or not any(sign in str(exc) for sign in ("not a database", "malformed")):
                 raise
             logger.warning("lexical index file %s is not a database (%s); starting it afresh", path.name, exc)
-            for file in (path, path.with_name(path.name + "-wal"), path.with_name(path.name + "-shm")):
-                file.unlink(missing_ok=True)
+            remove_database(path)
     raise AssertionError("unreachable")
 
 

@@ -5,7 +5,6 @@ every request so the test can check what reached the model.
 """
 
 import json
-import os
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -97,16 +96,8 @@ def test_companion_talks_to_an_openai_compatible_server_and_sends_it_what_it_rem
 def test_an_unreachable_model_is_one_line_exit_5_and_nothing_is_written(
     data_dir: Path, tmp_path: Path, redis_url: str, sync_redis: redis_sync.Redis
 ) -> None:
-    env = {key: value for key, value in os.environ.items() if not key.startswith(("COMPANION_", "OPENAI_"))}
-    env.update(
-        HF_HUB_OFFLINE="1",
-        ANONYMIZED_TELEMETRY="False",
-        COMPANION_CHAT_MODEL="openai:gpt-4o-mini",
-        COMPANION_OPENAI_BASE_URL="http://127.0.0.1:1/v1",  # nothing listens on port 1
-        COMPANION_OPENAI_API_KEY="test",
-        COMPANION_REDIS_URL=redis_url,
-        COMPANION_DATA_DIR=str(data_dir),
-    )
+    unreachable = "http://127.0.0.1:1/v1"  # nothing listens on port 1
+    env = openai_env(unreachable, COMPANION_REDIS_URL=redis_url, COMPANION_DATA_DIR=str(data_dir))
     result = subprocess.run(
         [str(COMPANION), "chat", "--user", "e2e-down", "--message", "hello there"],
         env=env,
