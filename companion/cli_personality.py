@@ -89,6 +89,7 @@ async def detect_payload(message: str, settings: Settings) -> dict[str, Any]:
         },
         "importance": {"value": detection.importance, "level": detection.importance_level, "source": scored_by},
         "category": {"value": detection.category, "source": scored_by},
+        "crisis": detection.crisis.to_dict(),
         "injection": injection.to_dict(),
         "sensitivity": sensitivity.to_dict(),
         "timings_ms": {

@@ -45,6 +45,7 @@ from pydantic import BaseModel, Field
 
 from companion.errors import ConfigurationError
 from prompts.detection import IMPORTANCE_CATEGORY_PROMPT
+from tools.crisis import NO_CRISIS, Crisis, detect_crisis
 
 logger = logging.getLogger(__name__)
 
@@ -220,6 +221,7 @@ class Detection:
         emotions: Every type's intensity, 0-100, keyed in :data:`EMOTION_TYPES` order.
         importance: 100-900, one of the seed's five levels (:class:`ImportanceLevel`).
         category: One of :data:`CATEGORIES`.
+        crisis: Whether the message signals danger to the user (``tools/crisis.py``).
     """
 
     emotion: str
@@ -227,6 +229,7 @@ class Detection:
     emotions: dict[str, int]
     importance: int
     category: str
+    crisis: Crisis = NO_CRISIS
 
     @property
     def is_emotional_signal(self) -> bool:
@@ -248,6 +251,7 @@ class Detection:
             "importance_level": self.importance_level,
             "category": self.category,
             "is_emotional_signal": self.is_emotional_signal,
+            "crisis": self.crisis.to_dict(),
         }
 
     @classmethod
@@ -259,6 +263,7 @@ class Detection:
             emotions={str(k): int(v) for k, v in dict(data["emotions"]).items()},
             importance=int(data["importance"]),
             category=str(data["category"]),
+            crisis=Crisis.from_dict(data.get("crisis")),
         )
 
 
@@ -315,7 +320,7 @@ class Detector:
         categories = (vectors @ self._category_centroids.T).argmax(axis=1)
         importances = self._importance(vectors, intensities)
         detections = []
-        for row, _text in enumerate(texts):
+        for row in range(len(texts)):
             values = intensities[row]
             emotions = {name: int(values[i]) for i, name in enumerate(EMOTION_TYPES)}
             dominant = int(values.argmax())
@@ -326,6 +331,7 @@ class Detector:
                     emotions=emotions,
                     importance=int(importances[row]),
                     category=CATEGORIES[int(categories[row])],
+                    crisis=detect_crisis(texts[row]),
                 )
             )
         return detections

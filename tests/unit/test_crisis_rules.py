@@ -1,0 +1,55 @@
+import pytest
+
+from tools.crisis import NO_CRISIS, Crisis, combine, detect_crisis
+
+
+@pytest.mark.parametrize(
+    ("text", "kind"),
+    [
+        ("I sometimes think about killing myself", "self_harm"),
+        ("I don't want to wake up tomorrow", "self_harm"),
+        ("everyone would be better off without me", "self_harm"),
+        ("I've been cutting myself again", "self_harm"),
+        ("lol I want to kill myself", "self_harm"),
+        ("My husband hits me when he drinks", "abuse"),
+        ("he threatened to kill me if I leave", "abuse"),
+        ("I'm scared to go home tonight", "abuse"),
+    ],
+)
+def test_crisis_phrases_are_flagged_with_their_kind(text: str, kind: str) -> None:
+    crisis = detect_crisis(text)
+    assert crisis.flagged and crisis.kind == kind and crisis.source == "rule"
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "this traffic is killing me",
+        "I could die of boredom in this meeting",
+        "I'm dying to see the new movie",
+        "that cake was to die for",
+        "I want to die laughing at this video lol",
+        "My dog died last year and I still miss him",
+        "the killer in that show was terrifying",
+    ],
+)
+def test_figures_of_speech_and_ordinary_grief_are_not_crises(text: str) -> None:
+    assert detect_crisis(text) == NO_CRISIS
+
+
+def test_a_rule_match_stands_whatever_the_model_says() -> None:
+    rule = detect_crisis("I want to end my life")
+    assert combine(rule, {"self_harm": 0.01, "abuse": 0.0}) == rule
+
+
+def test_the_model_flags_what_no_rule_caught_only_above_the_threshold() -> None:
+    flagged = combine(NO_CRISIS, {"self_harm": 0.2, "abuse": 0.8})
+    assert flagged.flagged and flagged.kind == "abuse" and flagged.source == "model"
+    quiet = combine(NO_CRISIS, {"self_harm": 0.3, "abuse": 0.1})
+    assert not quiet.flagged and quiet.kind is None and quiet.score == pytest.approx(0.3)
+
+
+def test_round_trip_and_detections_stored_before_crisis_perception() -> None:
+    crisis = detect_crisis("I want to kill myself")
+    assert Crisis.from_dict(crisis.to_dict()) == crisis
+    assert Crisis.from_dict(None) == NO_CRISIS

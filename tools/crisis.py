@@ -1,0 +1,140 @@
+"""Crisis perception: a message that says the user may be in danger, from themselves or from someone else.
+
+Two kinds:
+
+* ``self_harm``: suicidal thoughts or intent, self-harm ("I sometimes think about killing myself").
+* ``abuse``: danger from others: violence, abuse, threats, assault ("my husband hits me when he drinks").
+
+A crisis is a signal of its own, beside emotion: the reply turns to care, the memory is kept out of shared
+contexts and no injection consequence applies (see the README's "Reactions" section). A miss costs far more
+than a false alarm, so the rules lean towards recall, while figures of speech ("this traffic is killing me",
+"I could die of boredom", "I'm dying to see it") are recognised and cleared.
+
+:func:`detect_crisis` is the rule layer. A learned score (the perception model) can be combined with it through
+:func:`combine`; a rule match always stands, because phrases like "kill myself" are unambiguous enough that no
+model should talk the companion out of caring.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import Any, Literal
+
+__all__ = ["CRISIS_KINDS", "CRISIS_THRESHOLD", "Crisis", "CrisisKind", "combine", "detect_crisis"]
+
+CrisisKind = Literal["self_harm", "abuse"]
+CRISIS_KINDS: tuple[CrisisKind, ...] = ("self_harm", "abuse")
+
+#: A learned score at or above this flags a crisis (rules flag at 1.0).
+CRISIS_THRESHOLD = 0.5
+
+
+@dataclass(frozen=True, slots=True)
+class Crisis:
+    """The crisis verdict on one message.
+
+    Attributes:
+        flagged: True when the message signals danger to the user.
+        kind: ``self_harm`` or ``abuse`` when flagged, else None.
+        score: 0-1; 1.0 for a rule match, the model's probability otherwise.
+        source: ``rule``, ``model`` or ``none``.
+    """
+
+    flagged: bool
+    kind: CrisisKind | None
+    score: float
+    source: Literal["rule", "model", "none"] = "none"
+
+    def to_dict(self) -> dict[str, Any]:
+        """A JSON-able dict."""
+        return {"flagged": self.flagged, "kind": self.kind, "score": round(self.score, 4), "source": self.source}
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any] | None) -> Crisis:
+        """Inverse of :meth:`to_dict`; ``None`` (a detection stored before crisis perception) is no crisis."""
+        if not data:
+            return NO_CRISIS
+        kind, source = data.get("kind"), data.get("source")
+        return cls(
+            flagged=bool(data.get("flagged")),
+            kind=kind if kind in CRISIS_KINDS else None,
+            score=float(data.get("score") or 0.0),
+            source="rule" if source == "rule" else "model" if source == "model" else "none",
+        )
+
+
+NO_CRISIS = Crisis(flagged=False, kind=None, score=0.0, source="none")
+
+_FLAGS = re.IGNORECASE
+
+# Suicidal thoughts or intent, self-harm. First person, or a wish not to exist.
+_SELF_HARM = re.compile(
+    r"\b(?:"
+    r"kill(?:ing)?\s+my\s*self|end(?:ing)?\s+(?:my|it)\s+(?:own\s+)?(?:life|all)|take\s+my\s+(?:own\s+)?life"
+    r"|suicid(?:e|al)|commit(?:ting)?\s+suicide|(?:want|wanted|wanting|going)\s+to\s+die\b(?!\s+(?:of|from|laughing))"
+    r"|wish\s+(?:i\s+(?:was|were)|to\s+be)\s+dead|(?:better\s+off|rather\s+be)\s+dead"
+    r"|(?:everyone|they|people|the\s+world)\s+(?:would\s+be\s+)?better\s+off\s+without\s+me"
+    r"|(?:don'?t|do\s+not|no\s+longer)\s+want\s+to\s+(?:live|be\s+alive|exist|wake\s+up)"
+    r"|no\s+(?:reason|point)\s+(?:to|in)\s+(?:live|living|going\s+on)"
+    r"|(?:hurt(?:ing)?|cut(?:ting)?|harm(?:ing)?|burn(?:ing)?|starv(?:e|ing))\s+my\s*self\b|self[-\s]?harm"
+    r"|overdos(?:e|ing)\b|(?:jump|jumping)\s+off\s+(?:a|the)\s+(?:bridge|roof|building)"
+    r"|can'?t\s+(?:go\s+on|do\s+this\s+anymore)\s+(?:living|with\s+life)"
+    r")",
+    _FLAGS,
+)
+
+# Danger from others: someone hurts, threatens or abuses the user.
+_PERSON = (
+    r"(?:he|she|they|my\s+(?:husband|wife|partner|boyfriend|girlfriend|ex|dad|father|mom|mum|mother|stepdad"
+    r"|stepfather|stepmom|stepmother|brother|sister|uncle|boss|roommate|landlord|son|daughter))"
+)
+_ABUSE = re.compile(
+    r"\b(?:" + _PERSON + r"\s+(?:always\s+|often\s+|sometimes\s+|keeps?\s+|still\s+)?"
+    r"(?:hits?|beats?|hit|beat|punche[sd]|punch|kicks?|kicked|chok(?:es|ed)|strangl(?:es|ed)|slap(?:s|ped)"
+    r"|rap(?:es|ed)|hurts?|abuses?|abused|threaten(?:s|ed)\s+to\s+(?:kill|hurt|beat)|locks?\s+me\s+in)\s+me\b"
+    r"|threaten(?:s|ed|ing)\s+to\s+kill\s+me|(?:i\s+was|i'?ve\s+been|i\s+am|i'?m\s+being)\s+"
+    r"(?:raped|sexually\s+assaulted|abused|assaulted|beaten|stalked)"
+    r"|afraid\s+(?:he|she|they)(?:'ll|\s+will|\s+might|\s+is\s+going\s+to)\s+(?:kill|hurt)\s+me"
+    r"|(?:scared|afraid)\s+(?:to\s+go\s+home|for\s+my\s+life)|someone\s+is\s+(?:following|stalking)\s+me"
+    r")",
+    _FLAGS,
+)
+
+# Figures of speech that use crisis words for everyday feelings; they clear a rule match in the same clause.
+_FIGURATIVE = re.compile(
+    r"\b(?:"
+    r"(?:killing|kill)\s+me\b(?!\s+(?:to|if))|dying\s+to\b|to\s+die\s+for|die\s+(?:of|from)\s+"
+    r"(?:boredom|embarrassment|laughter|laughing|cuteness|shame|hunger|thirst)|(?:dead|died)\s+(?:lol|lmao|haha)"
+    r"|i'?m\s+dead\b(?!\s+(?:serious|inside))|(?:lol|lmao|haha|jk|just\s+kidding)\b"
+    r")",
+    _FLAGS,
+)
+
+
+def detect_crisis(text: str) -> Crisis:
+    """The rule verdict on ``text``: a self-harm or abuse phrase not cleared as a figure of speech."""
+    for kind, pattern in (("self_harm", _SELF_HARM), ("abuse", _ABUSE)):
+        match = pattern.search(text)
+        if match is None:
+            continue
+        if _FIGURATIVE.search(text) and not _unambiguous(match.group(0)):
+            continue
+        return Crisis(flagged=True, kind=kind, score=1.0, source="rule")  # type: ignore[arg-type]
+    return NO_CRISIS
+
+
+def _unambiguous(phrase: str) -> bool:
+    """Phrases that stay a crisis even beside a joke marker ("lol I want to kill myself" is not a joke to dismiss)."""
+    return bool(re.search(r"kill(?:ing)?\s+my\s*self|suicid|end(?:ing)?\s+my\s+life|self[-\s]?harm", phrase, _FLAGS))
+
+
+def combine(rule: Crisis, model_scores: dict[CrisisKind, float] | None) -> Crisis:
+    """The rule verdict, or the model's when no rule matched and its best kind reaches :data:`CRISIS_THRESHOLD`."""
+    if rule.flagged or not model_scores:
+        best_score = max(model_scores.values()) if model_scores else 0.0
+        return rule if rule.flagged else Crisis(flagged=False, kind=None, score=float(best_score), source="none")
+    kind, score = max(model_scores.items(), key=lambda item: item[1])
+    if score >= CRISIS_THRESHOLD:
+        return Crisis(flagged=True, kind=kind, score=float(score), source="model")
+    return Crisis(flagged=False, kind=None, score=float(score), source="none")
