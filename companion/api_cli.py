@@ -72,9 +72,12 @@ def serve(args: argparse.Namespace, settings: Settings) -> int:
     """Run the API under uvicorn until interrupted."""
     import uvicorn
 
+    from app.access_log import access_log_config
     from app.main import create_app
 
-    uvicorn.run(create_app(settings), host=args.host, port=args.port, log_level=args.log_level)
+    uvicorn.run(
+        create_app(settings), host=args.host, port=args.port, log_level=args.log_level, log_config=access_log_config()
+    )
     return 0
 
 

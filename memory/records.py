@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 import time
+import unicodedata
 import uuid
 from dataclasses import asdict, dataclass, field
 from enum import StrEnum
@@ -74,17 +75,37 @@ def validate_conversation_id(conversation_id: str) -> str:
     return conversation_id
 
 
+#: Terminal escape sequences (CSI ``ESC [ ... final``, OSC ``ESC ] ... BEL|ST``, two-character ``ESC x``) and the
+#: other C0/C1 control characters except tab and newlines: they carry nothing a companion should read or store,
+#: and printed back by the CLI they would drive the user's terminal.
+_TERMINAL_CONTROL = re.compile(
+    r"\x1b\[[0-?]*[ -/]*[@-~]|\x1b\][^\x07\x1b]*(?:\x07|\x1b\\)?|\x1b[@-_]?|[\x01-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]"
+)
+
+
+def _has_visible_text(text: str) -> bool:
+    """True when some character is neither white space nor an invisible format character (zero-width space...)."""
+    return any(not char.isspace() and unicodedata.category(char) != "Cf" for char in text)
+
+
 def validate_message(message: str, *, max_chars: int) -> str:
-    """Strip and check a user message: not empty, not longer than ``max_chars``, no NUL bytes."""
+    """Clean and check a user message: no terminal control codes, something visible, within ``max_chars``, no NUL.
+
+    Escape sequences and control characters are removed (the rest of the text is kept as written, zero-width
+    joiners in emoji included); a message with nothing visible left (only zero-width characters, only ANSI codes)
+    is rejected like an empty one.
+    """
     if not isinstance(message, str):
         raise InvalidInputError("message must be text")
-    text = message.strip()
+    if "\x00" in message:
+        raise InvalidInputError("message contains a NUL character")
+    text = _TERMINAL_CONTROL.sub("", message).strip()
     if not text:
         raise InvalidInputError("message is empty")
+    if not _has_visible_text(text):
+        raise InvalidInputError("message has no visible text (only invisible or formatting characters)")
     if len(text) > max_chars:
         raise InvalidInputError(f"message is {len(text)} characters long; the limit is {max_chars}")
-    if "\x00" in text:
-        raise InvalidInputError("message contains a NUL character")
     return text
 
 

@@ -163,6 +163,12 @@ def test_ids_that_are_not_text_are_rejected() -> None:
         validate_conversation_id(None)  # type: ignore[arg-type]
 
 
+def test_terminal_control_codes_are_removed_and_the_rest_kept_as_written() -> None:
+    assert validate_message("\x1b[1;31mred\x1b[0m alert\x07", max_chars=50) == "red alert"
+    family = "\U0001f468\u200d\U0001f469\u200d\U0001f467 my family"
+    assert validate_message(family, max_chars=50) == family
+
+
 def test_messages_are_stripped_and_may_be_exactly_the_limit() -> None:
     assert validate_message("  hello there \n", max_chars=50) == "hello there"
     assert validate_message(" " + "x" * 10 + " ", max_chars=10) == "x" * 10
@@ -177,6 +183,9 @@ def test_messages_are_stripped_and_may_be_exactly_the_limit() -> None:
         ("a\x00b", "message contains a NUL character"),
         (b"bytes", "message must be text"),
         (None, "message must be text"),
+        ("\u200b\u200c\u2060\ufeff", "message has no visible text (only invisible or formatting characters)"),
+        ("\x1b[31m\x1b[0m\x1b]0;title\x07", "message is empty"),
+        ("\x1b[2J \u200b", "message has no visible text (only invisible or formatting characters)"),
     ],
 )
 def test_bad_messages_are_rejected_naming_the_problem(message: object, problem: str) -> None:
