@@ -70,10 +70,24 @@ class Services:
             self.chroma_lock = None
 
 
+#: The data dir holds every user's memories, keys and transcripts: only its owner may enter it.
+DATA_DIR_MODE = 0o700
+#: Files the process (and the Redis and Chroma servers it starts, which inherit it) creates are owner-only.
+PRIVATE_UMASK = 0o077
+
+
 def ensure_data_dir(path: Path) -> Path:
-    """Create the data dir if needed and check it is writable; a clear error otherwise."""
+    """Create the data dir if needed (owner-only), check it is writable; a clear error otherwise.
+
+    A data dir that others can enter is tightened to ``0700`` when this user owns it, and the process umask
+    becomes ``077`` so that Redis' append-only file, ``chroma.sqlite3`` and the checkpoints are created ``0600``.
+    """
+    os.umask(PRIVATE_UMASK)
     try:
-        path.mkdir(parents=True, exist_ok=True)
+        path.mkdir(mode=DATA_DIR_MODE, parents=True, exist_ok=True)
+        status = path.stat()
+        if status.st_mode & 0o077 and status.st_uid == os.getuid():
+            path.chmod(DATA_DIR_MODE)
         # a probe of its own: processes starting at once must not remove each other's (a shared name raced)
         with tempfile.NamedTemporaryFile(dir=path, prefix=".write-test-"):
             pass

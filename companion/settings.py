@@ -110,6 +110,14 @@ class Settings(BaseSettings):
         "are replayed from their memories.",
     )
 
+    @field_validator("data_dir", "chroma_path", mode="before")
+    @classmethod
+    def _check_directory(cls, value: object) -> object:
+        # An empty variable would become Path("") (the working directory): unset it to get the default instead.
+        if isinstance(value, str) and not value.strip():
+            raise ValueError("is empty; unset it for the default or give a directory")
+        return value
+
     @field_validator("redis_url")
     @classmethod
     def _check_redis_url(cls, value: str | None) -> str | None:

@@ -45,6 +45,8 @@ def clean_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> pytest.MonkeyP
         ("COMPANION_REDIS_URL", "http://localhost:6379"),
         ("COMPANION_CHROMA_URL", "localhost:8000"),
         ("COMPANION_CHAT_MODEL", "gpt-4o-mini"),
+        ("COMPANION_DATA_DIR", ""),
+        ("COMPANION_CHROMA_PATH", "  "),
     ],
 )
 def test_a_bad_environment_value_is_a_one_line_configuration_error_naming_the_variable(
