@@ -3,8 +3,12 @@
 One *tick*: reclaim entries a dead worker left pending (``XAUTOCLAIM``, after ``claim_idle_ms``), read new ones
 (``XREADGROUP``), process ingestion submissions first (they queue their messages here), then group the entries
 by user and run the association graph on each group while holding that user's lock. A group that fails is
-retried up to ``max_retries`` times with exponential backoff (tenacity); then its entries go to the dead-letter
-stream (``companion worker --dead-letters`` lists them, ``--replay`` puts them back). Entries are acknowledged
+retried at once a few times (tenacity, for a blip), then deferred: its entries wait in the retry stream and come
+back after 30 s, 1 min, 2 min... (capped at 15 min); after ``max_retries`` deferred attempts they go to the
+dead-letter stream (``companion worker --dead-letters`` lists them, ``--replay`` puts them back). When the chat
+model itself is down (connection refused, timeout, 5xx, 429), the failure is not the entries' fault: they are
+deferred without using up a retry, and the worker pauses association with the same growing backoff, so an outage
+of an hour sends nothing to the dead letters. Entries are acknowledged
 only after their effects are written, and every effect is idempotent (see ``nodes/association.apply_writes``),
 so a crash at any point leaves each message's effect exactly once after another worker picks it up.
 
@@ -57,6 +61,7 @@ class TickResult:
     processed: int = 0
     outcomes: Counter[str] = field(default_factory=Counter)
     failed: int = 0
+    deferred: int = 0
     dead: int = 0
     ingested: int = 0
 
@@ -65,6 +70,7 @@ class TickResult:
         self.processed += other.processed
         self.outcomes.update(other.outcomes)
         self.failed += other.failed
+        self.deferred += other.deferred
         self.dead += other.dead
         self.ingested += other.ingested
 
@@ -74,9 +80,50 @@ class TickResult:
             "processed": self.processed,
             "outcomes": dict(self.outcomes),
             "failed": self.failed,
+            "deferred": self.deferred,
             "dead": self.dead,
             "ingested": self.ingested,
         }
+
+
+#: Attempts made at once before a failed batch is deferred (the second one is for a blip).
+INLINE_ATTEMPTS = 2
+#: The first deferred retry waits this long; each further failure doubles it, up to the cap.
+RETRY_BASE_SECONDS = 30.0
+RETRY_MAX_SECONDS = 900.0
+
+#: Exception names that mean "the chat model cannot be reached or is overloaded" whatever the provider's SDK.
+_OUTAGE_NAMES = frozenset(
+    {
+        "APIConnectionError",
+        "APITimeoutError",
+        "RateLimitError",
+        "InternalServerError",
+        "ServiceUnavailableError",
+        "ConnectError",
+        "ConnectTimeout",
+        "ReadTimeout",
+        "RemoteProtocolError",
+    }
+)
+
+
+def is_model_outage(exc: BaseException) -> bool:
+    """True when ``exc`` (or what it wraps) says the chat model is unreachable or overloaded.
+
+    That is a connection or timeout error, HTTP 429 or a 5xx: the model's state, not the batch's fault.
+    """
+    seen: set[int] = set()
+    current: BaseException | None = exc
+    while current is not None and id(current) not in seen:
+        seen.add(id(current))
+        if isinstance(current, ConnectionError | TimeoutError) or type(current).__name__ in _OUTAGE_NAMES:
+            return True
+        status = getattr(current, "status_code", None)
+        if isinstance(status, int) and (status == 429 or status >= 500):
+            return True
+        current = current.__cause__ or current.__context__
+    return False
 
 
 def consumer_name() -> str:
@@ -100,6 +147,9 @@ class AssociationWorker:
         lock_seconds: float = 30.0,
         max_retries: int = 3,
         retry_wait_seconds: float = 0.5,
+        retry_base_seconds: float = RETRY_BASE_SECONDS,
+        retry_max_seconds: float = RETRY_MAX_SECONDS,
+        clock: Callable[[], float] = time.time,
     ) -> None:
         self.queue = queue
         self.graph = graph
@@ -111,8 +161,18 @@ class AssociationWorker:
         self.lock_seconds = lock_seconds
         self.max_retries = max_retries
         self.retry_wait_seconds = retry_wait_seconds
+        self.retry_base_seconds = retry_base_seconds
+        self.retry_max_seconds = retry_max_seconds
+        self.clock = clock
         self.processed_total = 0
+        #: While the chat model is down: no association before this time, and how many outages in a row.
+        self.paused_until = 0.0
+        self.outages = 0
         self._group_ready = False
+
+    def backoff(self, failures: int) -> float:
+        """Seconds to wait after ``failures`` failures in a row: base, 2 × base, 4 × base... capped."""
+        return float(min(self.retry_max_seconds, self.retry_base_seconds * 2 ** max(0, failures - 1)))
 
     async def tick(self) -> TickResult:
         """Reclaim stale entries, read new ones, process them; returns the counts."""
@@ -122,6 +182,10 @@ class AssociationWorker:
             self._group_ready = True
         if self.ingestor is not None:
             result.add(await self.ingestor(self.consumer))
+        now = self.clock()
+        if now < self.paused_until:  # the chat model is down: leave the queue alone until the pause ends
+            return result
+        await self.queue.release_due(now)
         claimed = await self.queue.claim_stale(self.consumer, min_idle_ms=self.claim_idle_ms, count=self.batch_size)
         poisoned = [entry for entry in claimed if entry.deliveries > self.max_retries + 1]
         if poisoned:  # delivered to workers that died each time: stop feeding it to them
@@ -149,11 +213,16 @@ class AssociationWorker:
             await self.queue.dead_letter(malformed, "malformed entry: needs user_id and memory_id")
             result.dead += len(malformed)
         for user_id, user_entries in by_user.items():
+            if self.clock() < self.paused_until:  # an outage began during this tick: the rest waits with it
+                await self.queue.defer(user_entries, due_at=self.paused_until, attempts=None, error="chat model down")
+                result.deferred += len(user_entries)
+                continue
             result.add(await self._process_user(user_id, user_entries))
         await self.queue.count(
             {
                 "processed": result.processed,
                 "failed": result.failed,
+                "deferred": result.deferred,
                 "dead": result.dead,
                 **{_STAT_OF.get(name, name): count for name, count in result.outcomes.items()},
             }
@@ -185,7 +254,7 @@ class AssociationWorker:
         attempts = 0
         try:
             async for attempt in AsyncRetrying(
-                stop=stop_after_attempt(self.max_retries + 1),
+                stop=stop_after_attempt(INLINE_ATTEMPTS),
                 wait=wait_exponential(multiplier=self.retry_wait_seconds, max=10),
                 retry=retry_if_not_exception_type(InvalidInputError),
                 reraise=True,
@@ -196,17 +265,46 @@ class AssociationWorker:
                         outcomes = await associate(self.graph, user_id=user_id, message_ids=message_ids)
         except (RedisError, LockError):
             raise  # Redis itself is gone: leave the entries pending; they are reclaimed when it is back
-        except Exception as exc:  # the worker boundary: any failure of a batch ends in the dead-letter stream
-            logger.warning(
-                "association of %d messages of %s failed after %d attempts: %s", len(entries), user_id, attempts, exc
-            )
-            await self.queue.dead_letter(entries, f"{type(exc).__name__}: {exc}".splitlines()[0])
-            result.failed += len(entries)
-            result.dead += len(entries)
-            return result
+        except Exception as exc:  # the worker boundary: any failure of a batch is deferred, then dead-lettered
+            return await self._failed(user_id, entries, exc, attempts)
+        self.outages = 0
         await self.queue.ack([entry.entry_id for entry in entries])
         result.processed += len(entries)
         result.outcomes.update(outcomes.get(message_id, "skipped") for message_id in message_ids)
+        return result
+
+    async def _failed(self, user_id: str, entries: list[Entry], exc: Exception, attempts: int) -> TickResult:
+        """Defer a failed batch (or dead-letter the entries out of retries); an outage pauses association."""
+        result = TickResult(failed=len(entries))
+        error = f"{type(exc).__name__}: {exc}".splitlines()[0]
+        now = self.clock()
+        if isinstance(exc, InvalidInputError):  # the entries themselves are wrong: no retry can help
+            await self.queue.dead_letter(entries, error)
+            result.dead += len(entries)
+            return result
+        if is_model_outage(exc):
+            self.outages += 1
+            self.paused_until = now + self.backoff(self.outages)
+            logger.warning(
+                "the chat model is down (%s); association paused for %.0f s",
+                type(exc).__name__,
+                self.paused_until - now,
+            )
+            await self.queue.defer(entries, due_at=self.paused_until, attempts=None, error=error)
+            result.deferred += len(entries)
+            return result
+        out_of_retries = [entry for entry in entries if entry.attempts + 1 > self.max_retries]
+        retrying = [entry for entry in entries if entry not in out_of_retries]
+        logger.warning(
+            "association of %d messages of %s failed after %d attempts: %s", len(entries), user_id, attempts, error
+        )
+        if out_of_retries:
+            await self.queue.dead_letter(out_of_retries, error)
+            result.dead += len(out_of_retries)
+        for failures in sorted({entry.attempts + 1 for entry in retrying}):
+            batch = [entry for entry in retrying if entry.attempts + 1 == failures]
+            await self.queue.defer(batch, due_at=now + self.backoff(failures), attempts=failures, error=error)
+            result.deferred += len(batch)
         return result
 
     async def drain(self, *, max_ticks: int | None = None) -> TickResult:
@@ -217,7 +315,7 @@ class AssociationWorker:
             result = await self.tick()
             total.add(result)
             ticks += 1
-            if result.processed == 0 and result.dead == 0 and result.ingested == 0:
+            if result.processed == 0 and result.dead == 0 and result.ingested == 0 and result.deferred == 0:
                 break
         return total
 

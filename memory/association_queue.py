@@ -6,6 +6,9 @@ Keys (under ``companion:``):
 
 - ``stream:association``             entries ``{user_id, memory_id, conversation_id, created_at}``
 - ``stream:association:dead``        entries that failed every retry: the original fields + ``error``, ``source_id``
+- ``stream:association:retry``       entries waiting for a retry: the original fields + ``attempts``, ``due_at``,
+                                     ``error``; moved back to the stream once due (a stream, not a sorted set, so
+                                     that erasing or exporting a user finds them like any queued entry)
 - ``assoc:lock:{<user>}``            held while a worker processes that user's messages, or while reflection
                                      runs for that user (one writer of a user's memories at a time)
 - ``assoc:workers``                  hash consumer -> JSON heartbeat ``{at, pid, host, processed}``
@@ -43,11 +46,32 @@ from memory.short_term import ASSOCIATION_STREAM, PREFIX
 logger = logging.getLogger(__name__)
 
 DEAD_LETTER_STREAM = f"{ASSOCIATION_STREAM}:dead"
+RETRY_STREAM = f"{ASSOCIATION_STREAM}:retry"
 GROUP = "association"
 WORKERS_KEY = f"{PREFIX}:assoc:workers"
 #: A worker whose last heartbeat is older than this is dropped from the list of workers (health, processing).
 WORKER_FORGET_SECONDS = 7 * 24 * 3600.0
-STAT_FIELDS = ("processed", "created", "versioned", "related", "no_action", "skipped", "failed", "dead")
+STAT_FIELDS = ("processed", "created", "versioned", "related", "no_action", "skipped", "failed", "deferred", "dead")
+#: Fields a retry adds to an entry's own; dropped again when it is dead-lettered or replayed.
+RETRY_FIELDS = ("attempts", "due_at", "error")
+
+# Moves the due entries of the retry stream (KEYS[1]) back to the work stream (KEYS[2]) in one atomic step, so two
+# workers releasing at once cannot both re-add an entry. ARGV: now, the most entries to look at.
+_RELEASE_DUE = """
+local moved = 0
+for _, entry in ipairs(redis.call('XRANGE', KEYS[1], '-', '+', 'COUNT', tonumber(ARGV[2]))) do
+  local fields, due = entry[2], 0
+  for i = 1, #fields, 2 do
+    if fields[i] == 'due_at' then due = tonumber(fields[i + 1]) or 0 end
+  end
+  if due <= tonumber(ARGV[1]) then
+    redis.call('XADD', KEYS[2], '*', unpack(fields))
+    redis.call('XDEL', KEYS[1], entry[1])
+    moved = moved + 1
+  end
+end
+return moved
+"""
 
 
 def stats_key(day: str) -> str:
@@ -73,6 +97,14 @@ class Entry:
     fields: dict[str, str]
     deliveries: int = 1
 
+    @property
+    def attempts(self) -> int:
+        """Failed attempts so far (0 for an entry never deferred)."""
+        try:
+            return max(0, int(self.fields.get("attempts", "0")))
+        except ValueError:
+            return 0
+
 
 def _entries(raw: Any) -> list[Entry]:
     return [
@@ -90,6 +122,8 @@ class AssociationQueue:
         self.stream = stream
         self.group = group
         self.dead_stream = f"{stream}:dead"
+        self.retry_stream = f"{stream}:retry"
+        self._release_due = redis.register_script(_RELEASE_DUE)
 
     async def ensure_group(self) -> None:
         """Create the consumer group (from the start of the stream) unless it exists."""
@@ -124,6 +158,27 @@ class AssociationQueue:
                 pipe.xdel(self.stream, *entry_ids)
                 await pipe.execute()
 
+    async def defer(self, entries: list[Entry], *, due_at: float, attempts: int | None, error: str) -> None:
+        """Move entries to the retry stream until ``due_at``, and acknowledge them here (one transaction).
+
+        ``attempts`` is the number of failed attempts to record; ``None`` keeps each entry's own count (a chat-model
+        outage is not the entry's fault, so it does not use up its retries).
+        """
+        if not entries:
+            return
+        async with self.redis.pipeline(transaction=True) as pipe:
+            for entry in entries:
+                count = entry.attempts if attempts is None else attempts
+                fields = {**entry.fields, "attempts": str(count), "due_at": repr(due_at), "error": error[:500]}
+                pipe.xadd(self.retry_stream, fields)  # type: ignore[arg-type]
+            pipe.xack(self.stream, self.group, *[e.entry_id for e in entries])
+            pipe.xdel(self.stream, *[e.entry_id for e in entries])
+            await pipe.execute()
+
+    async def release_due(self, now: float, *, count: int = 10_000) -> int:
+        """Put the retry entries due by ``now`` back on the stream; returns how many."""
+        return int(await self._release_due(keys=[self.retry_stream, self.stream], args=[repr(now), count]))
+
     async def dead_letter(self, entries: list[Entry], error: str) -> None:
         """Move entries to the dead-letter stream with the error, and acknowledge them here."""
         if not entries:
@@ -131,7 +186,7 @@ class AssociationQueue:
         async with self.redis.pipeline(transaction=True) as pipe:
             for entry in entries:
                 fields = {
-                    **entry.fields,
+                    **{k: v for k, v in entry.fields.items() if k not in ("due_at", "error")},
                     "error": error[:500],
                     "source_id": entry.entry_id,
                     "failed_at": repr(time.time()),
@@ -140,6 +195,10 @@ class AssociationQueue:
             pipe.xack(self.stream, self.group, *[e.entry_id for e in entries])
             pipe.xdel(self.stream, *[e.entry_id for e in entries])
             await pipe.execute()
+
+    async def deferred(self, count: int = 100) -> list[Entry]:
+        """Entries waiting in the retry stream, oldest deferral first."""
+        return _entries(await self.redis.xrange(self.retry_stream, count=count))
 
     async def dead_letters(self, count: int = 100) -> list[Entry]:
         """Entries in the dead-letter stream, oldest first."""
@@ -153,22 +212,28 @@ class AssociationQueue:
             return 0
         async with self.redis.pipeline(transaction=True) as pipe:
             for entry in chosen:
-                fields = {k: v for k, v in entry.fields.items() if k not in {"error", "source_id", "failed_at"}}
+                dropped = {"source_id", "failed_at", *RETRY_FIELDS}
+                fields = {k: v for k, v in entry.fields.items() if k not in dropped}
                 pipe.xadd(self.stream, fields)  # type: ignore[arg-type]
             pipe.xdel(self.dead_stream, *[e.entry_id for e in chosen])
             await pipe.execute()
         return len(chosen)
 
     async def backlog(self) -> dict[str, int]:
-        """Entries waiting: in the stream (including pending), pending (delivered, not acknowledged), dead."""
+        """Entries waiting, by state.
+
+        ``queued``: in the stream (pending included); ``pending``: delivered, not acknowledged; ``deferred``: in the
+        retry stream, waiting for their time; ``dead``: in the dead-letter stream.
+        """
         length = await self.redis.xlen(self.stream)
+        deferred = await self.redis.xlen(self.retry_stream)
         dead = await self.redis.xlen(self.dead_stream)
         try:
             summary = await self.redis.xpending(self.stream, self.group)
             pending = int(summary["pending"])
         except ResponseError:
             pending = 0
-        return {"queued": int(length), "pending": pending, "dead": int(dead)}
+        return {"queued": int(length), "pending": pending, "deferred": int(deferred), "dead": int(dead)}
 
     def lock(self, user_id: str, *, timeout: float) -> Lock:
         """The per-user processing lock (expires after ``timeout`` s if its holder dies)."""

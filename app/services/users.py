@@ -25,7 +25,7 @@ from companion.services import Services
 from graphs.conversation import CHECKPOINT_USER_KEY
 from graphs.reflection import archive_store
 from memory.api_keys import ApiKeyStore
-from memory.association_queue import DEAD_LETTER_STREAM
+from memory.association_queue import DEAD_LETTER_STREAM, RETRY_STREAM
 from memory.links import LinkStore, relation_to_dict, version_to_dict
 from memory.outreach import OUTBOX_STREAM
 from memory.personality_store import PersonalityStore
@@ -95,7 +95,11 @@ async def export_user(services: Services, checkpointer: BaseCheckpointSaver[Any]
         values.pop("query_embedding", None)  # a 384-float vector of the message, which is exported as text
         threads.append({"thread_id": thread_id, "latest_state": json.loads(json.dumps(values, default=str))})
     keys = [key.to_dict() for key in await ApiKeyStore(services.redis).list() if key.user_id == user_id]
-    queued = [fields for _, fields in await services.short_term.queued_entries(user_id)]
+    queued = [
+        fields
+        for stream in (ASSOCIATION_STREAM, RETRY_STREAM)
+        for _, fields in await services.short_term.queued_entries(user_id, stream=stream)
+    ]
     return {
         "user_id": user_id,
         "exported_at": time.time(),
@@ -119,10 +123,11 @@ def _links_and_personality(services: Services, user_id: str, memory_ids: list[st
     }
 
 
-#: Every Redis stream whose entries name a user: the association queue and its dead letters, the ingestion queue
-#: and its dead letters, and the outbox of undelivered outreach. Erasing a user removes their entries from each.
+#: Every Redis stream whose entries name a user: the association queue, its retries and dead letters, the ingestion
+#: queue and its dead letters, and the outbox of undelivered outreach. Erasing a user removes their entries from each.
 USER_STREAMS = (
     ASSOCIATION_STREAM,
+    RETRY_STREAM,
     DEAD_LETTER_STREAM,
     INGEST_STREAM,
     f"{INGEST_STREAM}:dead",

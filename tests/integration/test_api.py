@@ -15,7 +15,7 @@ from redis.asyncio import Redis
 
 from companion.ingest import INGEST_STREAM
 from graphs.reflection import archive_store
-from memory.association_queue import DEAD_LETTER_STREAM
+from memory.association_queue import DEAD_LETTER_STREAM, RETRY_STREAM
 from memory.outreach import OUTBOX_STREAM, OutreachStore
 from memory.records import MemoryRecord
 from memory.short_term import ASSOCIATION_STREAM
@@ -258,9 +258,12 @@ def test_export_then_erase_leaves_nothing_of_the_user(tmp_path: Path, redis_url:
         faded = MemoryRecord(id=f"faded-{erase_as}", user_id=user, text="An old, faded memory.")
         archive_store(services.long_term).add(user, [faded], np.full((1, 384), 0.05, dtype=np.float32))
         asyncio.run(_xadd(redis_url, OUTBOX_STREAM, {"user_id": user, "text": "Thinking of you!"}))
-        # and what failed for good: a dead letter on each queue
+        # what failed for good, a dead letter on each queue, and what waits for a retry
         for dead_stream in (DEAD_LETTER_STREAM, f"{INGEST_STREAM}:dead"):
             asyncio.run(_xadd(redis_url, dead_stream, {"user_id": user, "error": "boom", "memory_id": "m1"}))
+        retry = {"user_id": user, "memory_id": "m2", "attempts": "1", "due_at": "1e12", "error": "boom"}
+        asyncio.run(_xadd(redis_url, RETRY_STREAM, retry))
+        assert len(client.get(f"/v1/users/{user}/export", headers=own).json()["queued_messages"]) == 3
 
         def lexical_index_bytes() -> bytes:  # the lexical index's files (one per user) and their write-ahead logs
             return b"".join(f.read_bytes() for f in (tmp_path / "lexical").iterdir())
@@ -271,8 +274,8 @@ def test_export_then_erase_leaves_nothing_of_the_user(tmp_path: Path, redis_url:
         report = erased.json()
         assert report["memories"] == 2 and report["checkpoint_threads"] == 2
         assert report["api_keys"] == 1 and report["personality_states"] == 1 and report["archived_memories"] == 1
-        # two turns on the association queue, one outreach in the outbox, two dead letters
-        assert report["queued_messages"] == 5
+        # two turns on the association queue, one deferred retry, one outreach in the outbox, two dead letters
+        assert report["queued_messages"] == 6
         # the user's key is revoked with the rest
         assert client.get(f"/v1/users/{user}/export", headers=own).status_code == 401
         after = client.get(f"/v1/users/{user}/export", headers=admin).json()
@@ -286,7 +289,14 @@ def test_export_then_erase_leaves_nothing_of_the_user(tmp_path: Path, redis_url:
         redis = Redis.from_url(redis_url)
         try:
             keys = [key async for key in redis.scan_iter(match=f"*{user}*")]
-            streams = (ASSOCIATION_STREAM, DEAD_LETTER_STREAM, INGEST_STREAM, f"{INGEST_STREAM}:dead", OUTBOX_STREAM)
+            streams = (
+                ASSOCIATION_STREAM,
+                RETRY_STREAM,
+                DEAD_LETTER_STREAM,
+                INGEST_STREAM,
+                f"{INGEST_STREAM}:dead",
+                OUTBOX_STREAM,
+            )
             entries = [
                 e for stream in streams for e in await redis.xrange(stream) if e[1].get(b"user_id") == user.encode()
             ]

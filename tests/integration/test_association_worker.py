@@ -15,10 +15,12 @@ from pathlib import Path
 from typing import Any
 
 import chromadb
+import httpx
+import openai
 import pytest
 from chromadb.api import ClientAPI
 from chromadb.config import Settings as ChromaSettings
-from conftest import fake_chat_model
+from conftest import FakeChatModel, fake_chat_model
 from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
@@ -137,7 +139,7 @@ async def test_worker_drains_the_stream_and_counts_the_day(
     )
     assert result.outcomes["skipped"] == 12 - len(emotional)
     backlog = await worker.queue.backlog()
-    assert backlog == {"queued": 0, "pending": 0, "dead": 0}
+    assert backlog == {"queued": 0, "pending": 0, "deferred": 0, "dead": 0}
     stats = await worker.queue.stats()
     assert stats["processed"] == 12 and stats["skipped"] == 12 - len(emotional)
     assert stats["versioned"] == result.outcomes["new_version"]
@@ -146,38 +148,113 @@ async def test_worker_drains_the_stream_and_counts_the_day(
     assert (await worker.queue.workers())[worker.consumer]["alive"] is True
 
 
-async def test_failing_batch_is_retried_then_dead_lettered_and_can_be_replayed(
-    redis: Redis, long_term: LongTermStore, links: LinkStore, embedder: Embedder
-) -> None:
-    seed_memories(long_term, embedder, "dl-user")
-    messages = queued_messages(long_term, embedder, "dl-user", 4)
-    for message in messages:  # make every one emotional so the chat model is asked
+class Clock:
+    """A settable clock for the worker's backoff (no test sleeps through minutes of retries)."""
+
+    def __init__(self) -> None:
+        self.now = 1_000_000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+async def emotional_messages(
+    redis: Redis, long_term: LongTermStore, embedder: Embedder, user_id: str, count: int
+) -> list[MemoryRecord]:
+    """Queued messages that are all emotional, so association asks the chat model about each."""
+    seed_memories(long_term, embedder, user_id)
+    messages = queued_messages(long_term, embedder, user_id, count)
+    for message in messages:
         long_term.upsert(
-            "dl-user",
+            user_id,
             [MemoryRecord(**{**message.to_dict(), "kind": message.kind, "emotion_intensity": 90})],
             embedder.embed([message.text]),
         )
     await enqueue(redis, messages)
+    return messages
+
+
+async def test_failing_batch_is_deferred_with_growing_waits_then_dead_lettered_and_can_be_replayed(
+    redis: Redis, long_term: LongTermStore, links: LinkStore, embedder: Embedder
+) -> None:
+    await emotional_messages(redis, long_term, embedder, "dl-user", 4)
+    clock = Clock()
     failing = make_worker(
         redis,
         long_term,
         links,
         embedder,
-        chat_model=fake_chat_model(),
+        chat_model=fake_chat_model(),  # no replies: every call fails, and not because the model is down
         llm_budget=RedisLLMBudget(redis, per_minute=100),
+        clock=clock,
     )
+    waits = []
+    for _ in range(3):  # max_retries deferred attempts, 30 s, 60 s, 120 s apart
+        result = await failing.drain()
+        assert result.deferred == 4 and result.dead == 0 and result.failed == 4
+        backlog = await failing.queue.backlog()
+        assert backlog["deferred"] == 4 and backlog["queued"] == 0
+        assert (await failing.drain()).processed == 0  # not due yet: nothing is retried early
+        due = {float(e.fields["due_at"]) for e in await failing.queue.deferred()}
+        waits.append(due.pop() - clock.now)
+        clock.now += waits[-1]
+    assert waits == [30.0, 60.0, 120.0]
     result = await failing.drain()
-    assert result.dead == 4 and result.processed == 0 and result.failed == 4
+    assert result.dead == 4 and result.processed == 0
     dead = await failing.queue.dead_letters()
     assert len(dead) == 4 and all("ChatModelError" in e.fields["error"] for e in dead)
+    assert {e.fields["attempts"] for e in dead} == {"3"}
     assert links.count("dl-user", "outcome") == 0  # a failed batch wrote nothing
     assert (await failing.queue.stats())["dead"] == 4
+    assert (await failing.queue.stats())["deferred"] == 12
 
     assert await failing.queue.replay_dead() == 4
     offline = make_worker(redis, long_term, links, embedder)
     replayed = await offline.drain()
     assert replayed.processed == 4 and await offline.queue.dead_letters() == []
     assert links.count("dl-user", "outcome") == 4
+
+
+class DownChatModel(FakeChatModel):
+    """A chat model whose server cannot be reached (the client's connection error, as openai raises it)."""
+
+    def _generate(self, *args: Any, **kwargs: Any) -> Any:
+        request = httpx.Request("POST", "http://127.0.0.1:9/v1/chat/completions")
+        raise openai.APIConnectionError(request=request)
+
+
+async def test_a_chat_model_outage_pauses_association_and_loses_no_entry_whatever_its_length(
+    redis: Redis, long_term: LongTermStore, links: LinkStore, embedder: Embedder
+) -> None:
+    await emotional_messages(redis, long_term, embedder, "outage-user", 3)
+    clock = Clock()
+    down = make_worker(
+        redis,
+        long_term,
+        links,
+        embedder,
+        chat_model=DownChatModel(messages=iter([])),
+        llm_budget=RedisLLMBudget(redis, per_minute=1000),
+        clock=clock,
+    )
+    pauses = []
+    for _ in range(8):  # far more outages than max_retries (3): an hour-long outage
+        started = clock.now
+        result = await down.drain()
+        assert result.dead == 0 and result.deferred == 3
+        assert (await down.drain()).deferred == 0  # paused: the queue is left alone
+        pauses.append(down.paused_until - started)
+        clock.now = down.paused_until
+    assert pauses == [30.0, 60.0, 120.0, 240.0, 480.0, 900.0, 900.0, 900.0]
+    assert await down.queue.dead_letters() == []
+    entries = await down.queue.deferred()
+    assert len(entries) == 3 and {e.fields["attempts"] for e in entries} == {"0"}  # no retry used up
+
+    back = make_worker(redis, long_term, links, embedder, clock=clock)  # the model is back (offline association)
+    result = await back.drain()
+    assert result.processed == 3 and result.dead == 0
+    assert await back.queue.backlog() == {"queued": 0, "pending": 0, "deferred": 0, "dead": 0}
+    assert links.count("outage-user", "outcome") == 3
 
 
 async def test_malformed_entries_go_straight_to_dead_letters(
@@ -208,7 +285,7 @@ async def test_entries_a_dead_consumer_left_pending_are_reclaimed(
     patient = make_worker(redis, long_term, links, embedder, claim_idle_ms=20)
     result = await patient.drain()
     assert result.processed == 6
-    assert await patient.queue.backlog() == {"queued": 0, "pending": 0, "dead": 0}
+    assert await patient.queue.backlog() == {"queued": 0, "pending": 0, "deferred": 0, "dead": 0}
 
 
 async def test_two_workers_at_once_leave_each_message_effect_exactly_once(
@@ -226,7 +303,7 @@ async def test_two_workers_at_once_leave_each_message_effect_exactly_once(
         emotional = {m.id for m in messages if m.user_id == user and m.emotion_intensity > 30}
         assert set(links.outcomes(user, [m.id for m in messages])) == emotional
         assert_each_effect_once(long_term, links, user, seeds[user])
-    assert await workers[0].queue.backlog() == {"queued": 0, "pending": 0, "dead": 0}
+    assert await workers[0].queue.backlog() == {"queued": 0, "pending": 0, "deferred": 0, "dead": 0}
 
 
 async def test_redis_restart_during_processing_loses_nothing(
@@ -270,7 +347,7 @@ async def test_redis_restart_during_processing_loses_nothing(
         emotional = {m.id for m in messages if m.emotion_intensity > 30}
         assert set(links.outcomes("rr-user", [m.id for m in messages])) == emotional  # each one decided
         assert_each_effect_once(long_term, links, "rr-user", seeds)
-        assert await worker.queue.backlog() == {"queued": 0, "pending": 0, "dead": 0}
+        assert await worker.queue.backlog() == {"queued": 0, "pending": 0, "deferred": 0, "dead": 0}
     finally:
         await redis.aclose()
         server.stop()
@@ -345,7 +422,7 @@ async def test_worker_killed_mid_batch_then_another_leaves_each_effect_exactly_o
             m for m in messages if links.outcomes("crash-user", [m.id]).get(m.id, {}).get("decision") == "new_memory"
         ]
         assert long_term.count("crash-user") == len(seeds) + len(messages) + len(created)
-        assert await queue.backlog() == {"queued": 0, "pending": 0, "dead": 0}
+        assert await queue.backlog() == {"queued": 0, "pending": 0, "deferred": 0, "dead": 0}
     finally:
         await redis.aclose()
 
