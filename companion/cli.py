@@ -35,6 +35,7 @@ import argparse
 import asyncio
 import json
 import logging
+import os
 import sys
 import time
 from collections.abc import Sequence
@@ -45,7 +46,7 @@ from rich.markup import escape
 from rich.table import Table
 
 from companion.errors import CompanionError
-from companion.settings import Settings, load_settings
+from companion.settings import Settings, load_settings, unknown_variables
 
 console = Console()
 err_console = Console(stderr=True)
@@ -222,6 +223,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     try:
         settings = load_settings()
+        for warning in unknown_variables(os.environ):
+            err_console.print(f"[bold yellow]warning:[/] {escape(warning)}", highlight=False, soft_wrap=True)
         from companion import api_cli
 
         handler = {

@@ -162,7 +162,8 @@ def build_chat_model(settings: Settings) -> BaseChatModel | None:
             kwargs["base_url"] = settings.openai_base_url
     try:
         return init_chat_model(settings.chat_model, **kwargs)
-    except (ImportError, ValueError) as exc:
+    except Exception as exc:  # building a client makes no call: whatever it raises (a missing
+        # package, an unknown provider, the SDK's own "missing credentials" error) is a configuration problem
         raise ConfigurationError(f"cannot use chat model {settings.chat_model!r}: {_first_line(exc)}") from None
 
 

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import difflib
 import os
 import re
+from collections.abc import Mapping
 from functools import lru_cache
 from pathlib import Path
 from typing import Annotated
 
+from dotenv import dotenv_values
 from pydantic import Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
@@ -171,6 +174,29 @@ def load_settings(**overrides: object) -> Settings:
         field = ".".join(str(part) for part in first["loc"]) or "settings"
         env_name = f"COMPANION_{field.upper()}"
         raise ConfigurationError(f"invalid setting {env_name}: {first['msg']}") from None
+
+
+ENV_PREFIX = "COMPANION_"
+
+
+def unknown_variables(environ: Mapping[str, str], env_file: Path | None = Path(".env")) -> list[str]:
+    """One warning per ``COMPANION_*`` variable (environment or ``.env`` file) that is no setting.
+
+    pydantic-settings ignores them, so a misspelling (``COMPANION_RETRIEVAL_KK=3``) would silently change nothing;
+    the warning names the closest setting.
+    """
+    known = {ENV_PREFIX + name.upper() for name in Settings.model_fields}
+    names = {name.upper() for name in environ if name.upper().startswith(ENV_PREFIX)}
+    if env_file is not None and env_file.is_file():
+        names |= {name.upper() for name in dotenv_values(env_file) if name.upper().startswith(ENV_PREFIX)}
+    warnings = []
+    for name in sorted(names - known):
+        # compare what follows the prefix: the shared prefix alone would make every name look close
+        suffixes = sorted(known_name.removeprefix(ENV_PREFIX) for known_name in known)
+        close = difflib.get_close_matches(name.removeprefix(ENV_PREFIX), suffixes, n=1, cutoff=0.6)
+        hint = f"; did you mean {ENV_PREFIX}{close[0]}?" if close else " (see the README's configuration table)"
+        warnings.append(f"{name} is not a setting and is ignored{hint}")
+    return warnings
 
 
 @lru_cache(maxsize=1)

@@ -30,7 +30,8 @@ def sync_redis(redis_url: str) -> Iterator[redis_sync.Redis]:
 
 
 def cli_env(data_dir: Path, redis_url: str, /, **overrides: str) -> dict[str, str]:
-    env = {key: value for key, value in os.environ.items() if not key.startswith("COMPANION_")}
+    # no COMPANION_* setting and no real OpenAI key of the developer's leaks into the command
+    env = {key: value for key, value in os.environ.items() if not key.startswith(("COMPANION_", "OPENAI_"))}
     env.update(
         HF_HUB_OFFLINE="1",
         ANONYMIZED_TELEMETRY="False",
@@ -179,6 +180,13 @@ BAD_INPUT = [
         {"retrieval_k": "abc"},
         2,
         "COMPANION_RETRIEVAL_K",
+    ),
+    (
+        "chat-model-without-its-key",
+        ["chat", "--user", "u1", "--message", "hi"],
+        {"chat_model": "openai:gpt-4o-mini"},
+        2,
+        "cannot use chat model 'openai:gpt-4o-mini': Missing credentials",
     ),
     (
         "unreachable-redis",

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from companion.errors import ConfigurationError, InvalidInputError
-from companion.settings import Settings, load_settings
+from companion.settings import Settings, load_settings, unknown_variables
 from memory.long_term import collection_name
 from memory.records import (
     MemoryKind,
@@ -265,3 +265,23 @@ def test_chroma_collection_names_differ_per_user_and_are_valid() -> None:
     for name in names:
         assert 3 <= len(name) <= 63
         assert name.replace("-", "").isalnum()
+
+
+# -- unknown variables ------------------------------------------------------------------------------------------
+def test_a_misspelled_variable_is_named_with_the_closest_setting(tmp_path: Path) -> None:
+    warnings = unknown_variables({"COMPANION_RETRIEVAL_KK": "3", "COMPANION_RETRIEVAL_K": "4", "HOME": "/"}, None)
+    assert warnings == ["COMPANION_RETRIEVAL_KK is not a setting and is ignored; did you mean COMPANION_RETRIEVAL_K?"]
+
+
+def test_unknown_variables_in_the_env_file_are_found_too(tmp_path: Path) -> None:
+    env_file = tmp_path / ".env"
+    env_file.write_text("COMPANION_CHAT_MODLE=openai:gpt-4o-mini\nCOMPANION_Q=1\nOTHER=2\n")
+    assert unknown_variables({}, env_file) == [
+        "COMPANION_CHAT_MODLE is not a setting and is ignored; did you mean COMPANION_CHAT_MODEL?",
+        "COMPANION_Q is not a setting and is ignored (see the README's configuration table)",
+    ]
+
+
+def test_every_setting_is_known() -> None:
+    environ = {f"COMPANION_{name.upper()}": "x" for name in Settings.model_fields}
+    assert unknown_variables(environ, None) == []
