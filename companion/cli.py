@@ -269,7 +269,7 @@ async def _chat_async(args: argparse.Namespace, settings: Settings) -> int:
     from companion.services import open_checkpointer, open_services
     from graphs.conversation import build_graph_from_services, run_turn
 
-    async with open_services(settings) as services, open_checkpointer(settings) as checkpointer:
+    async with open_services(settings) as services, open_checkpointer(settings, services=services) as checkpointer:
         graph = build_graph_from_services(services, checkpointer=checkpointer)
 
         async def turn(message: str) -> None:

@@ -55,7 +55,7 @@ async def run_demo(settings: Settings, console: Console) -> int:
     """Run the scripted conversation; returns the exit code (0 when every probe recalled its fact)."""
     console.rule("[bold]companion demo")
     started_at = time.perf_counter()
-    async with open_services(settings) as services, open_checkpointer(settings) as checkpointer:
+    async with open_services(settings) as services, open_checkpointer(settings, services=services) as checkpointer:
         console.print(
             f"[dim]data dir {settings.data_dir} · Redis {services.redis_url} · Chroma {services.chroma_mode} · "
             f"embedder {services.embedder.model_name} · responder "

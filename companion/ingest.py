@@ -43,6 +43,7 @@ from tenacity import AsyncRetrying, stop_after_attempt, wait_exponential
 from companion.errors import InvalidInputError
 from memory.association_queue import AssociationQueue, Entry, RedisLLMBudget
 from memory.embeddings import Embedder
+from memory.keys import hash_tag
 from memory.links import LinkStore, RawTranscript, SessionSummary
 from memory.long_term import LongTermStore
 from memory.records import MemoryKind, MemoryRecord, validate_conversation_id, validate_user_id
@@ -75,7 +76,7 @@ def status_key(submission_id: str) -> str:
 
 def submissions_key(user_id: str) -> str:
     """Sorted set of a user's submissions by time."""
-    return f"{PREFIX}:ingest:u:{{{user_id}}}:subs"
+    return f"{PREFIX}:ingest:u:{hash_tag(user_id)}:subs"
 
 
 class Detection(Protocol):

@@ -34,6 +34,7 @@ from redis.exceptions import RedisError
 
 from companion.errors import CompanionError
 from companion.signals import stop_on_signals
+from memory.keys import hash_tag
 from memory.outreach import OutreachStore
 from memory.short_term import ShortTermStore
 
@@ -58,7 +59,7 @@ def lock_key(job: str, scope: str) -> str:
 
 def done_key(job: str, user_id: str) -> str:
     """The completion mark of a daily job for one user (value: the local date it last completed)."""
-    return f"{PREFIX}:done:{job}:{{{user_id}}}"
+    return f"{PREFIX}:done:{job}:{hash_tag(user_id)}"
 
 
 @dataclass
@@ -135,7 +136,7 @@ class JobRunner:
             return report
         hour = int(now // 3600)
         for user_id in await self.users():
-            if not await self._lock("needs", f"{{{user_id}}}:{hour}"):
+            if not await self._lock("needs", f"{hash_tag(user_id)}:{hour}"):
                 report.skipped_locked.setdefault("needs", []).append(user_id)
                 continue
             try:
@@ -152,7 +153,7 @@ class JobRunner:
         done = await self.redis.get(done_key(job, user_id))
         if done is not None and (done.decode() if isinstance(done, bytes) else str(done)) == local_date:
             return
-        scope = f"{{{user_id}}}:{local_date}"
+        scope = f"{hash_tag(user_id)}:{local_date}"
         if not await self._lock(job, scope):
             report.skipped_locked.setdefault(job, []).append(user_id)
             return

@@ -9,11 +9,12 @@ Which Chroma: ``COMPANION_CHROMA_URL`` if set; else the project's shared Chroma 
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import logging
 import os
 import tempfile
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Collection, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -36,6 +37,7 @@ from companion.errors import ConfigurationError, StoreUnavailableError
 from companion.settings import Settings
 from memory.embedded import ChromaDirectoryLock, EmbeddedRedis, running_chroma_server
 from memory.embeddings import Embedder, load_embedder
+from memory.keys import CHECKPOINT_USER_KEY, legacy_thread_owner, migrate_redis_keys, thread_id
 from memory.lexical import LexicalIndex, remove_database
 from memory.long_term import LongTermStore
 from memory.short_term import ShortTermStore
@@ -122,6 +124,17 @@ def check_redis(url: str) -> None:
         raise StoreUnavailableError(f"Redis at {_redact(url)} is {info.get('redis_version')}; 6.2 or newer is needed")
 
 
+def migrate_redis(url: str) -> None:
+    """Bring Redis keys written before ids were encoded to their new names (``memory.keys``), once per database."""
+    client = SyncRedis.from_url(url, socket_connect_timeout=3, socket_timeout=30, retry=Retry(NoBackoff(), 0))
+    try:
+        migrate_redis_keys(client)
+    except (RedisError, OSError) as exc:
+        raise StoreUnavailableError(f"cannot migrate the Redis keys at {_redact(url)}: {exc}") from None
+    finally:
+        client.close()
+
+
 def open_chroma(settings: Settings) -> tuple[ClientAPI, str, ChromaDirectoryLock | None]:
     """The Chroma client to use (see module docstring); returns (client, mode, lock held for embedded)."""
     chroma_settings = ChromaSettings(anonymized_telemetry=False, allow_reset=False)
@@ -186,6 +199,12 @@ def build_services(settings: Settings) -> Services:
         per_user_per_minute=settings.rate_limit_per_user,
         global_per_minute=settings.rate_limit_global,
     )
+    try:
+        migrate_redis(redis_url)  # last: a process that cannot start writes nothing
+    except StoreUnavailableError:
+        if chroma_lock is not None:
+            chroma_lock.release()
+        raise
     return Services(
         settings=settings,
         redis_url=redis_url,
@@ -252,11 +271,73 @@ class LatestCheckpointSaver(AsyncSqliteSaver):
         """Keep only the newest checkpoint of each of ``thread_ids`` (``"keep_latest"``), or none (``"delete"``)."""
         if strategy not in ("keep_latest", "delete"):
             raise ValueError(f"unknown prune strategy {strategy!r}")
-        for thread_id in thread_ids:
+        for thread in thread_ids:
             if strategy == "delete":
-                await self.adelete_thread(thread_id)
+                await self.adelete_thread(thread)
             else:
-                await self._keep_newest("WHERE thread_id = ?", (str(thread_id),))
+                await self._keep_newest("WHERE thread_id = ?", (str(thread),))
+
+    async def migrate_thread_ids(self, known_users: Collection[str] = ()) -> tuple[int, int]:
+        """Rename the threads written before ids were encoded (``memory.keys``); returns (migrated, left).
+
+        A thread id with more than one ``:`` is of the old form (an encoded id never holds ``:``): ``pb:x:c1`` may
+        be user ``pb`` in conversation ``x:c1`` or user ``pb:x`` in ``c1``, and both users' turns went to that one
+        thread, whose state carries what a turn did not overwrite from the turn before. Its owner is what its
+        newest checkpoint records: the user id in its metadata (``CHECKPOINT_USER_KEY``, written on every turn),
+        or else the ``user_id`` of the personality state in its values. The thread moves to that owner only if
+        no other reading of the id names a user that exists (``known_users``: the stores' users; the users the
+        checkpoints name are added here), since that user may have written to it too. Any other old thread is left
+        under its old id, which no user's export or erasure reaches and no new turn writes to: an old thread is
+        never handed to a user it may not belong to.
+        """
+        legacy = await self.legacy_thread_ids()
+        if not legacy:
+            return 0, 0
+        query = f"SELECT DISTINCT json_extract(CAST(metadata AS TEXT), '$.{CHECKPOINT_USER_KEY}') FROM checkpoints"
+        async with self.lock, self.conn.execute(query) as cursor:
+            users = {str(row[0]) for row in await cursor.fetchall() if row[0]} | set(known_users)
+        migrated = left = 0
+        for old in legacy:
+            owner = await self._legacy_owner(old)
+            ids = legacy_thread_owner(old, owner) if owner else None
+            readings = {old[:index] for index, char in enumerate(old) if char == ":"}
+            if ids is None or (readings - {ids[0]}) & users:
+                left += 1
+                continue
+            new = thread_id(*ids)
+            async with self.lock:
+                for table in ("checkpoints", "writes"):
+                    await self.conn.execute(f"UPDATE {table} SET thread_id = ? WHERE thread_id = ?", (new, old))
+                await self.conn.commit()
+            await self._keep_newest("WHERE thread_id = ?", (new,))  # an upgraded process may have started it too
+            migrated += 1
+        if migrated:
+            logger.info("checkpointer: %d thread ids migrated to the encoded form", migrated)
+        if left:
+            logger.warning("checkpointer: %d old thread ids have no certain owner and were left as they are", left)
+        return migrated, left
+
+    async def legacy_thread_ids(self) -> list[str]:
+        """Thread ids of the form written before ids were encoded: more than one ``:``."""
+        await self.setup()
+        query = "SELECT DISTINCT thread_id FROM checkpoints WHERE thread_id LIKE '%:%:%'"
+        async with self.lock, self.conn.execute(query) as cursor:
+            return [str(row[0]) for row in await cursor.fetchall()]
+
+    async def _legacy_owner(self, thread: str) -> str | None:
+        """The user an old thread's newest checkpoint names (metadata, or its personality state), if any."""
+        query = (
+            f"SELECT json_extract(CAST(metadata AS TEXT), '$.{CHECKPOINT_USER_KEY}') FROM checkpoints"
+            " WHERE thread_id = ? ORDER BY checkpoint_id DESC LIMIT 1"
+        )
+        async with self.lock, self.conn.execute(query, (thread,)) as cursor:
+            row = await cursor.fetchone()
+        if row is not None and isinstance(row[0], str) and row[0]:
+            return row[0]
+        latest = await self.aget_tuple({"configurable": {"thread_id": thread}})
+        personality = latest.checkpoint["channel_values"].get("personality") if latest is not None else None
+        owner = personality.get("user_id") if isinstance(personality, dict) else None
+        return owner if isinstance(owner, str) and owner else None
 
     async def compact(self) -> None:
         """Drop every checkpoint but the newest of each thread (a file written before this saver kept them all)."""
@@ -276,12 +357,17 @@ class LatestCheckpointSaver(AsyncSqliteSaver):
 
 
 @contextlib.asynccontextmanager
-async def open_checkpointer(settings: Settings) -> AsyncIterator[LatestCheckpointSaver]:
+async def open_checkpointer(
+    settings: Settings, *, services: Services | None = None
+) -> AsyncIterator[LatestCheckpointSaver]:
     """The durable LangGraph checkpointer: SQLite under the data dir, keeping each thread's newest checkpoint only.
 
     WAL with ``synchronous=NORMAL``: a commit does not wait for an fsync (about half the checkpoint's cost on the
     turn), the file never corrupts, and only a power cut can lose the last checkpoints. Nothing of record lives
     only there: a turn's message and the state it changed are in Chroma (and Redis) before the checkpoint.
+
+    Threads of the form written before ids were encoded are migrated on open (``migrate_thread_ids``); with
+    ``services``, a thread is only moved when no other user the stores know could have written to it.
     """
     path = ensure_data_dir(settings.data_dir) / "checkpoints.sqlite"
     async with aiosqlite.connect(str(path)) as connection:
@@ -289,7 +375,17 @@ async def open_checkpointer(settings: Settings) -> AsyncIterator[LatestCheckpoin
         await connection.execute("PRAGMA synchronous=NORMAL")
         saver = LatestCheckpointSaver(connection)
         await saver.compact()
+        if services is not None and await saver.legacy_thread_ids():
+            await saver.migrate_thread_ids(await known_users(services))
+        else:
+            await saver.migrate_thread_ids()
         yield saver
+
+
+async def known_users(services: Services) -> set[str]:
+    """Every user the stores know of: a Chroma collection, or a message in Redis."""
+    users = set(await asyncio.to_thread(services.long_term.list_users))
+    return users | set(await services.short_term.users_last_message())
 
 
 @contextlib.asynccontextmanager

@@ -38,6 +38,7 @@ from langgraph.graph.state import CompiledStateGraph
 
 from memory.clarifications import ClarificationQueue
 from memory.embeddings import Embedder
+from memory.keys import CHECKPOINT_USER_KEY, thread_id
 from memory.long_term import LongTermStore
 from memory.personality_store import PersonalityStore
 from memory.records import validate_conversation_id, validate_user_id
@@ -67,8 +68,6 @@ if TYPE_CHECKING:
     from companion.services import Services
 
 GRAPH_NAME = "conversation"
-#: Checkpoint metadata key naming the user a thread belongs to.
-CHECKPOINT_USER_KEY = "companion_user_id"
 
 
 def build_graph(
@@ -229,7 +228,7 @@ async def run_turn(
 def turn_config(
     *, user_id: str, conversation_id: str, persona: str = "default", max_sensitivity: str = "ultrasecret"
 ) -> tuple[RunnableConfig, Context]:
-    """Checked ids -> the run config (thread ``user:conversation``) and the runtime context of one turn.
+    """Checked ids -> the run config (thread ``<user>:<conversation>``, ``memory.keys.thread_id``) and the context.
 
     The user id also goes into the checkpoint metadata (``CHECKPOINT_USER_KEY``) so that erasing a user finds
     every one of their threads without parsing thread ids (user ids may contain ``:``).
@@ -238,7 +237,7 @@ def turn_config(
     validate_conversation_id(conversation_id)
     ceiling = sensitivity_from_input(max_sensitivity)
     config: RunnableConfig = {
-        "configurable": {"thread_id": f"{user_id}:{conversation_id}"},
+        "configurable": {"thread_id": thread_id(user_id, conversation_id)},
         "metadata": {CHECKPOINT_USER_KEY: user_id},
     }
     return config, Context(

@@ -29,6 +29,7 @@ from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
 from companion.errors import InvalidInputError, NotFoundError, StoreUnavailableError
+from memory.keys import hash_tag
 from memory.records import DEFAULT_TENANT, validate_tenant, validate_user_id
 from memory.redis_io import as_text
 from memory.sensitivity import SHARED_MAX_LEVEL, Sensitivity
@@ -80,7 +81,7 @@ def hash_key(secret: str) -> str:
 
 
 def _record_key(digest: str) -> str:
-    return f"{PREFIX}:apikey:{{{digest}}}"
+    return f"{PREFIX}:apikey:{hash_tag(digest)}"
 
 
 class ApiKeyStore:

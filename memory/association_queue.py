@@ -40,6 +40,7 @@ from redis.asyncio.lock import Lock
 from redis.exceptions import LockError, LockNotOwnedError, ResponseError
 
 from companion.errors import UserBusyError
+from memory.keys import hash_tag
 from memory.redis_io import as_text
 from memory.short_term import ASSOCIATION_STREAM, PREFIX
 
@@ -81,7 +82,7 @@ def stats_key(day: str) -> str:
 
 def lock_key(user_id: str) -> str:
     """The per-user processing lock."""
-    return f"{PREFIX}:assoc:lock:{{{user_id}}}"
+    return f"{PREFIX}:assoc:lock:{hash_tag(user_id)}"
 
 
 def today() -> str:

@@ -21,6 +21,7 @@ from typing import Any
 
 from redis.asyncio import Redis
 
+from memory.keys import hash_tag
 from memory.redis_io import as_text, redis_call
 
 PREFIX = "companion"
@@ -28,7 +29,7 @@ PREFIX = "companion"
 
 def clarify_key(user_id: str) -> str:
     """Redis hash of a user's queued clarification questions."""
-    return f"{PREFIX}:u:{{{user_id}}}:clarify"
+    return f"{PREFIX}:u:{hash_tag(user_id)}:clarify"
 
 
 @dataclass(frozen=True, slots=True)

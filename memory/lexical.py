@@ -5,9 +5,10 @@ shares the query's rare words can sit far down the nearest-neighbour list, outsi
 This index finds such memories over *all* of a user's memories, and ``tools.recall`` adds them to the pool.
 
 It is SQLite FTS5 (standard library, no server) with the Porter stemmer ("runs" finds "running") and FTS5's own
-BM25, **one file per owner** (``<namespace>:<user id>``) in a directory of the data dir, named from a hash of the
-owner. So a user's ranking uses only their own word statistics (document frequencies, lengths), as their memories
-are their own Chroma collection; no other user's words can move it. Erasing a user deletes their file.
+BM25, **one file per owner** (``<namespace>:<user id>``, encoded by ``memory.keys``) in a directory of the data dir,
+named from a hash of the owner. So a user's ranking uses only their own word statistics (document frequencies,
+lengths), as their memories are their own Chroma collection; no other user's words can move it. Erasing a user
+deletes their file.
 
 It is derived from Chroma, never the source of truth:
 

@@ -32,6 +32,7 @@ from chromadb.api.types import Where
 from chromadb.errors import NotFoundError
 
 from companion.errors import PermissionDeniedError, StoreUnavailableError
+from memory.keys import join_key
 from memory.lexical import LexicalIndex
 from memory.records import DEFAULT_TENANT, IMPORTANCE_SCALE, MemoryKind, MemoryRecord, validate_tenant, validate_user_id
 from tools.retrieval import Candidate, recency_score
@@ -150,7 +151,19 @@ class LongTermStore:
         return self._lexical
 
     def _owner(self, user_id: str) -> str:
-        return f"{self._namespace}:{user_id}"
+        """The user's owner name in the lexical index: ``<namespace>:<user>``, encoded (``memory.keys``)."""
+        return join_key(self._namespace, user_id)
+
+    def _drop_legacy_lexical(self, user_id: str) -> None:
+        """Delete the user's lexical file named before ids were encoded (only ids with ``:`` had another name).
+
+        It was never ambiguous (the namespace holds no ``:``), only of the old form; the index is derived from
+        Chroma, so the file under the new name is rebuilt rather than the old one renamed.
+        """
+        assert self._lexical is not None
+        legacy = f"{self._namespace}:{user_id}"
+        if legacy != self._owner(user_id):
+            self._lexical.drop(legacy)
 
     # The lexical index follows Chroma; a failure to update it never fails a write that Chroma took (the next
     # search finds the counts differ and brings it back in line), and a failure to search it falls back to the
@@ -361,6 +374,7 @@ class LongTermStore:
         if self._lexical is not None:
             try:  # an erasure must not leave the user's words behind: fail loudly, so it is run again
                 self._lexical.drop(self._owner(user_id))
+                self._drop_legacy_lexical(user_id)
             except (sqlite3.Error, OSError) as exc:
                 raise StoreUnavailableError(f"the lexical index is not usable: {exc}") from exc
         return existed
@@ -456,6 +470,7 @@ class LongTermStore:
         owner = self._owner(user_id)
         if self._lexical.count(owner) == collection.count():
             return
+        self._drop_legacy_lexical(user_id)
         stored = set(collection.get(include=[])["ids"])
         indexed = self._lexical.ids(owner)
         if indexed - stored:

@@ -31,6 +31,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from redis.asyncio import Redis
 
 from companion.errors import InvalidInputError
+from memory.keys import hash_tag
 from memory.redis_io import as_text, redis_call
 
 PREFIX = "companion"
@@ -41,22 +42,22 @@ DEFAULT_QUIET_START, DEFAULT_QUIET_END = 22, 8
 
 def prefs_key(user_id: str) -> str:
     """Redis hash of a user's outreach preferences."""
-    return f"{PREFIX}:u:{{{user_id}}}:prefs"
+    return f"{PREFIX}:u:{hash_tag(user_id)}:prefs"
 
 
 def sent_key(user_id: str) -> str:
     """Redis sorted set of a user's outreaches."""
-    return f"{PREFIX}:u:{{{user_id}}}:outreach:sent"
+    return f"{PREFIX}:u:{hash_tag(user_id)}:outreach:sent"
 
 
 def declined_key(user_id: str) -> str:
     """Redis key of a user's last decline."""
-    return f"{PREFIX}:u:{{{user_id}}}:outreach:declined"
+    return f"{PREFIX}:u:{hash_tag(user_id)}:outreach:declined"
 
 
 def delivered_key(user_id: str) -> str:
     """Redis sorted set of the user's outreaches acknowledged through the REST app."""
-    return f"{PREFIX}:u:{{{user_id}}}:outreach:delivered"
+    return f"{PREFIX}:u:{hash_tag(user_id)}:outreach:delivered"
 
 
 def validate_timezone(name: str) -> str:

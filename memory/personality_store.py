@@ -38,6 +38,7 @@ from redis.exceptions import RedisError
 from companion.errors import StoreUnavailableError
 from companion.personality.journal import AppraisalInputs, JournalEntry, replay
 from companion.personality.state import PersonalityState
+from memory.keys import hash_tag
 from memory.long_term import LongTermStore, collection_name
 from memory.records import validate_user_id
 from memory.short_term import PREFIX
@@ -51,7 +52,7 @@ _VECTOR = np.ones((1, 1), dtype=np.float32)
 
 def state_key(user_id: str, persona: str) -> str:
     """Redis key of a cached personality state."""
-    return f"{PREFIX}:u:{{{user_id}}}:personality:{{{persona}}}"
+    return f"{PREFIX}:u:{hash_tag(user_id)}:personality:{hash_tag(persona)}"
 
 
 def state_id(user_id: str, persona: str) -> str:

@@ -23,6 +23,7 @@ from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
 from companion.errors import StoreUnavailableError
+from memory.keys import hash_tag
 from memory.redis_io import as_text
 from memory.short_term import PREFIX
 
@@ -34,17 +35,17 @@ EXCERPT_CHARS = 300
 
 def offences_key(user_id: str) -> str:
     """Redis key of a user's offence times."""
-    return f"{PREFIX}:u:{{{user_id}}}:offences"
+    return f"{PREFIX}:u:{hash_tag(user_id)}:offences"
 
 
 def cooldown_key(user_id: str) -> str:
     """Redis key set while a user cools down."""
-    return f"{PREFIX}:u:{{{user_id}}}:cooldown"
+    return f"{PREFIX}:u:{hash_tag(user_id)}:cooldown"
 
 
 def blocked_key(user_id: str) -> str:
     """Redis key set while a user is blocked."""
-    return f"{PREFIX}:u:{{{user_id}}}:blocked"
+    return f"{PREFIX}:u:{hash_tag(user_id)}:blocked"
 
 
 @dataclass(frozen=True, slots=True)

@@ -37,6 +37,7 @@ from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
 from companion.errors import RateLimitedError, StoreUnavailableError
+from memory.keys import encode_part, hash_tag
 from memory.records import Turn
 from memory.redis_io import as_text
 
@@ -47,17 +48,17 @@ USERS_LAST_MESSAGE = f"{PREFIX}:users:last_message"
 
 def turns_key(user_id: str, conversation_id: str) -> str:
     """Redis key of one conversation's recent turns."""
-    return f"{PREFIX}:u:{{{user_id}}}:c:{{{conversation_id}}}:turns"
+    return f"{PREFIX}:u:{hash_tag(user_id)}:c:{hash_tag(conversation_id)}:turns"
 
 
 def recalls_key(user_id: str) -> str:
     """Redis key of the memories a user's turns recalled since the last forgetting pass."""
-    return f"{PREFIX}:u:{{{user_id}}}:recalls"
+    return f"{PREFIX}:u:{hash_tag(user_id)}:recalls"
 
 
 def last_active_key(user_id: str) -> str:
     """Redis key of a user's last activity time."""
-    return f"{PREFIX}:u:{{{user_id}}}:last_active"
+    return f"{PREFIX}:u:{hash_tag(user_id)}:last_active"
 
 
 @dataclass(frozen=True, slots=True)
@@ -106,7 +107,7 @@ class ShortTermStore:
         """Count one message of ``user_id``; raise ``RateLimitedError`` with a retry time when over a limit."""
         try:
             for item, scope, identifiers in (
-                (self._per_user, "you are sending messages too fast", ("user", user_id)),
+                (self._per_user, "you are sending messages too fast", ("user", encode_part(user_id))),
                 (self._global, "the companion is busy", ("global",)),
             ):
                 if not await self._limiter.hit(item, *identifiers):
@@ -219,13 +220,13 @@ class ShortTermStore:
 
     async def forget_user(self, user_id: str) -> int:
         """Drop every short-term key of ``user_id``; returns how many were deleted."""
-        keys = [key async for key in self.redis.scan_iter(match=f"{PREFIX}:u:{{{user_id}}}:*", count=500)]
+        keys = [key async for key in self.redis.scan_iter(match=f"{PREFIX}:u:{hash_tag(user_id)}:*", count=500)]
         await self.redis.zrem(USERS_LAST_MESSAGE, user_id)  # and off the schedulers' list of users
         return int(await self.redis.delete(*keys)) if keys else 0
 
     async def forget_rate_limits(self, user_id: str) -> int:
         """Drop the per-user rate-limit counters of ``user_id``; returns how many keys were deleted."""
-        pattern = f"{PREFIX}:rl*/user/{user_id}/*"
+        pattern = f"{PREFIX}:rl*/user/{encode_part(user_id)}/*"
         keys = [key async for key in self.redis.scan_iter(match=pattern, count=500)]
         return int(await self.redis.delete(*keys)) if keys else 0
 

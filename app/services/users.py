@@ -5,9 +5,9 @@ A user's data lives in four places:
 - Chroma: their collection (``LongTermStore``), the source of truth;
 - Redis: short-term turns, last activity, injection offences and restrictions (``companion:u:{<user>}:*``), their
   rate-limit counters, their entries on the association queue, their security incidents and their API keys;
-- the LangGraph checkpointer (SQLite): threads ``<user>:<conversation>``, found through the user id the
-  conversation graph writes into each checkpoint's metadata (and, for older checkpoints, through the
-  conversation ids Chroma and Redis know).
+- the LangGraph checkpointer (SQLite): threads ``<user>:<conversation>`` (each id encoded, ``memory.keys``),
+  found through the user id the conversation graph writes into each checkpoint's metadata (and, for older
+  checkpoints, through the conversation ids Chroma and Redis know).
 """
 
 from __future__ import annotations
@@ -22,10 +22,10 @@ from langgraph.checkpoint.base import BaseCheckpointSaver
 
 from companion.ingest import INGEST_STREAM, forget_submissions
 from companion.services import Services
-from graphs.conversation import CHECKPOINT_USER_KEY
 from graphs.reflection import archive_store
 from memory.api_keys import ApiKeyStore
 from memory.association_queue import DEAD_LETTER_STREAM, RETRY_STREAM
+from memory.keys import CHECKPOINT_USER_KEY, decode_part, hash_tag, split_thread_id, thread_id
 from memory.links import LinkStore, relation_to_dict, version_to_dict
 from memory.outreach import OUTBOX_STREAM
 from memory.personality_store import PersonalityStore
@@ -57,11 +57,13 @@ async def conversation_ids(services: Services, checkpointer: BaseCheckpointSaver
     """Every conversation id of ``user_id`` that any store knows."""
     records = await asyncio.to_thread(services.long_term.list_memories, user_id, limit=1_000_000)
     found = {record.conversation_id for record in records if record.conversation_id}
-    async for key in services.redis.scan_iter(match=f"{PREFIX}:u:{{{user_id}}}:c:*:turns", count=500):
+    async for key in services.redis.scan_iter(match=f"{PREFIX}:u:{hash_tag(user_id)}:c:*:turns", count=500):
         text = key.decode() if isinstance(key, bytes) else key
-        found.add(text.split(":c:{", 1)[1].rsplit("}:turns", 1)[0])
-    for thread_id in await checkpoint_threads(checkpointer, user_id, set()):
-        found.add(thread_id[len(user_id) + 1 :])
+        found.add(decode_part(text.split(":c:{", 1)[1].rsplit("}:turns", 1)[0]))
+    for thread in await checkpoint_threads(checkpointer, user_id, set()):
+        ids = split_thread_id(thread)
+        if ids is not None:
+            found.add(ids[1])
     return found
 
 
@@ -69,11 +71,14 @@ async def checkpoint_threads(checkpointer: BaseCheckpointSaver[Any], user_id: st
     """Thread ids of ``user_id`` in the checkpointer: tagged with the user, or one of their known conversations."""
     threads: set[str] = set()
     async for item in checkpointer.alist(None, filter={CHECKPOINT_USER_KEY: user_id}):
-        threads.add(str(item.config["configurable"]["thread_id"]))
+        found = str(item.config["configurable"]["thread_id"])
+        ids = split_thread_id(found)
+        if ids is not None and ids[0] == user_id:  # not a thread id of another form (one a migration left)
+            threads.add(found)
     for conversation_id in conversations:
-        thread_id = f"{user_id}:{conversation_id}"
-        if await checkpointer.aget_tuple({"configurable": {"thread_id": thread_id}}) is not None:
-            threads.add(thread_id)
+        thread = thread_id(user_id, conversation_id)
+        if await checkpointer.aget_tuple({"configurable": {"thread_id": thread}}) is not None:
+            threads.add(thread)
     return threads
 
 
@@ -89,11 +94,11 @@ async def export_user(services: Services, checkpointer: BaseCheckpointSaver[Any]
             short_term[conversation_id] = [turn.to_dict() for turn in context.turns]
     last_active = (await services.short_term.load(user_id, "default")).last_active
     threads = []
-    for thread_id in sorted(await checkpoint_threads(checkpointer, user_id, conversations)):
-        latest = await checkpointer.aget_tuple({"configurable": {"thread_id": thread_id}})
+    for thread in sorted(await checkpoint_threads(checkpointer, user_id, conversations)):
+        latest = await checkpointer.aget_tuple({"configurable": {"thread_id": thread}})
         values = dict(latest.checkpoint["channel_values"]) if latest else {}
         values.pop("query_embedding", None)  # a 384-float vector of the message, which is exported as text
-        threads.append({"thread_id": thread_id, "latest_state": json.loads(json.dumps(values, default=str))})
+        threads.append({"thread_id": thread, "latest_state": json.loads(json.dumps(values, default=str))})
     keys = [key.to_dict() for key in await ApiKeyStore(services.redis).list() if key.user_id == user_id]
     queued = [
         fields
@@ -151,8 +156,8 @@ async def erase_user(services: Services, checkpointer: BaseCheckpointSaver[Any],
         queued += await services.short_term.forget_queued(user_id, stream=stream)
     redis_keys = await services.short_term.forget_user(user_id)
     rate_limit_keys = await services.short_term.forget_rate_limits(user_id)
-    for thread_id in threads:
-        await checkpointer.adelete_thread(thread_id)
+    for thread in threads:
+        await checkpointer.adelete_thread(thread)
     link_records = await asyncio.to_thread(LinkStore(services.long_term.client).delete_user, user_id)
     personality_states = await asyncio.to_thread(
         PersonalityStore(services.long_term.client, services.redis).delete_user, user_id

@@ -23,6 +23,7 @@ from redis.exceptions import RedisError
 
 from bots.common.clock import Clock
 from companion.errors import StoreUnavailableError
+from memory.keys import hash_tag
 from memory.redis_io import as_text
 
 COUNTERS = ("messages", "replies", "skipped", "errors", "batches")
@@ -37,7 +38,7 @@ def chats_key(platform: str) -> str:
 
 def chat_key(platform: str, chat_id: str) -> str:
     """Redis hash of one chat."""
-    return f"companion:bot:{platform}:chat:{{{chat_id}}}"
+    return f"companion:bot:{platform}:chat:{hash_tag(chat_id)}"
 
 
 def hour_key(platform: str, chat_id: str, hour: int) -> str:

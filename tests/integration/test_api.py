@@ -248,7 +248,7 @@ def test_export_then_erase_leaves_nothing_of_the_user(tmp_path: Path, redis_url:
             "I live at 12 Elm Street.",
         }
         assert set(export["short_term"]["conversations"]) == {"default", "c:2"}
-        assert {t["thread_id"] for t in export["checkpoint_threads"]} == {f"{user}:default", f"{user}:c:2"}
+        assert {t["thread_id"] for t in export["checkpoint_threads"]} == {f"{user}:default", f"{user}:c%3A2"}
         assert len(export["queued_messages"]) == 2
         assert len(export["api_keys"]) == 1 and "cmp_" not in json.dumps(export["api_keys"])
         assert [state["persona"] for state in export["personality"]] == ["default"]
