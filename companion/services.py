@@ -13,7 +13,9 @@ import asyncio
 import contextlib
 import logging
 import os
+import sqlite3
 import tempfile
+import time
 from collections.abc import AsyncIterator, Collection, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -370,16 +372,40 @@ async def open_checkpointer(
     ``services``, a thread is only moved when no other user the stores know could have written to it.
     """
     path = ensure_data_dir(settings.data_dir) / "checkpoints.sqlite"
-    async with aiosqlite.connect(str(path)) as connection:
-        await connection.execute("PRAGMA journal_mode=WAL")
-        await connection.execute("PRAGMA synchronous=NORMAL")
-        saver = LatestCheckpointSaver(connection)
-        await saver.compact()
+    try:
+        connection, saver = await _open_saver(path)
+    except sqlite3.DatabaseError as exc:
+        # Nothing of record lives only here, so a damaged file is set aside (kept, for whoever wants to look at it)
+        # and the checkpointer starts afresh rather than stopping every command.
+        aside = path.with_name(f"{path.name}.damaged-{int(time.time())}")
+        logger.warning("the checkpoint database %s is damaged (%s); moved to %s, starting afresh", path, exc, aside)
+        for suffix in ("", "-wal", "-shm"):
+            damaged = path.with_name(path.name + suffix)
+            if damaged.exists():
+                damaged.rename(aside.with_name(aside.name + suffix))
+        connection, saver = await _open_saver(path)
+    try:
         if services is not None and await saver.legacy_thread_ids():
             await saver.migrate_thread_ids(await known_users(services))
         else:
             await saver.migrate_thread_ids()
         yield saver
+    finally:
+        await connection.close()
+
+
+async def _open_saver(path: Path) -> tuple[aiosqlite.Connection, LatestCheckpointSaver]:
+    """A connection to the checkpoint file (WAL) and its saver, compacted; a damaged file raises DatabaseError."""
+    connection = await aiosqlite.connect(str(path))
+    try:
+        await connection.execute("PRAGMA journal_mode=WAL")
+        await connection.execute("PRAGMA synchronous=NORMAL")
+        saver = LatestCheckpointSaver(connection)
+        await saver.compact()
+    except BaseException:
+        await connection.close()
+        raise
+    return connection, saver
 
 
 async def known_users(services: Services) -> set[str]:

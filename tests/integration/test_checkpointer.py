@@ -70,3 +70,15 @@ async def test_a_file_written_before_keeps_its_newest_checkpoints_when_opened(tm
         assert len(state.values["said"]) == 6  # both turns of the thread, from its newest checkpoint
         await checkpointer.aprune(["bo:friday"], strategy="delete")
     assert [thread for thread, _ in rows(path, "checkpoints")] == ["ann:monday"]
+
+
+async def test_a_damaged_checkpoint_file_is_set_aside_and_the_checkpointer_starts_afresh(tmp_path: Path) -> None:
+    settings = load_settings(data_dir=tmp_path)
+    path = tmp_path / "checkpoints.sqlite"
+    path.write_bytes(b"this is not an SQLite database, it was damaged" * 100)
+    async with open_checkpointer(settings) as checkpointer:
+        result = await tally_graph(checkpointer).ainvoke({}, {"configurable": {"thread_id": "t1"}})
+        assert sorted(result["said"]) == ["a", "b", "echo"]
+    aside = list(tmp_path.glob("checkpoints.sqlite.damaged-*"))
+    assert [p.read_bytes()[:20] for p in aside] == [b"this is not an SQLit"]  # kept, not deleted
+    assert rows(path, "checkpoints")  # the fresh file holds the new thread
