@@ -23,7 +23,7 @@ from app.routers import (
     personality,
     users,
 )
-from companion.services import open_checkpointer, open_services
+from companion.services import Services, open_checkpointer, open_services
 from companion.settings import Settings, get_settings
 from graphs.conversation import build_graph_from_services
 
@@ -35,13 +35,28 @@ Every error is an `ErrorBody` (`error`, `detail`); 429 responses carry `Retry-Af
 """
 
 
-def create_app(settings: Settings | None = None) -> FastAPI:
-    """Build the app; services open when it starts and close when it stops."""
+def create_app(settings: Settings | None = None, *, services: Services | None = None) -> FastAPI:
+    """Build the app; services open when it starts (or are the ``services`` given) and close when it stops.
+
+    ``companion serve`` opens the services itself before the server starts, so that an unreachable store or an
+    unusable data dir is its one-line error and exit code rather than a traceback from inside the ASGI lifespan.
+    """
     settings = settings or get_settings()
 
     @asynccontextmanager
+    async def opened() -> AsyncIterator[Services]:
+        if services is None:
+            async with open_services(settings) as own:
+                yield own
+        else:
+            try:
+                yield services
+            finally:
+                await services.aclose()
+
+    @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        async with open_services(settings) as services, open_checkpointer(settings, services=services) as checkpointer:
+        async with opened() as services, open_checkpointer(settings, services=services) as checkpointer:
             app.state.services = services
             app.state.checkpointer = checkpointer
             app.state.conversation_graph = build_graph_from_services(services, checkpointer=checkpointer)

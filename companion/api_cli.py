@@ -74,10 +74,11 @@ def serve(args: argparse.Namespace, settings: Settings) -> int:
 
     from app.access_log import access_log_config
     from app.main import create_app
+    from companion.services import build_services
 
-    uvicorn.run(
-        create_app(settings), host=args.host, port=args.port, log_level=args.log_level, log_config=access_log_config()
-    )
+    services = build_services(settings)  # a store that cannot be used stops here, as one line with its exit code
+    app = create_app(settings, services=services)
+    uvicorn.run(app, host=args.host, port=args.port, log_level=args.log_level, log_config=access_log_config())
     return 0
 
 

@@ -253,3 +253,21 @@ def test_debug_shows_the_traceback_of_a_bad_input(data_dir: Path, tmp_path: Path
     assert result.returncode != 0
     assert "Traceback" in result.stderr
     assert "InvalidInputError: message is empty" in result.stderr
+
+
+@pytest.mark.parametrize(
+    ("settings", "problem"),
+    [
+        ({"redis_url": "redis://127.0.0.1:1"}, "cannot reach Redis at redis://127.0.0.1:1"),
+        ({"chroma_url": "http://127.0.0.1:1"}, "cannot reach Chroma at http://127.0.0.1:1"),
+    ],
+    ids=["redis", "chroma"],
+)
+def test_serve_with_an_unreachable_store_is_one_line_and_exit_code_4(
+    data_dir: Path, tmp_path: Path, redis_url: str, settings: dict[str, str], problem: str
+) -> None:
+    result = companion("serve", "--port", "1", env=cli_env(data_dir, redis_url, **settings), cwd=tmp_path)
+    assert result.returncode == 4, result.stderr
+    assert "Traceback" not in result.stderr
+    assert result.stderr.strip().splitlines() == [result.stderr.strip()]
+    assert problem in result.stderr
