@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import logging
 import re
+import sqlite3
 from typing import Any
 
 from fastapi import FastAPI, Request
@@ -21,6 +23,8 @@ from companion.errors import (
     RateLimitedError,
     StoreUnavailableError,
 )
+
+logger = logging.getLogger(__name__)
 
 
 class ErrorBody(BaseModel):
@@ -80,12 +84,40 @@ def allowed_methods(app: FastAPI, path: str) -> list[str]:
     return sorted(methods)
 
 
+def _failed_store(exc: BaseException) -> str | None:
+    """``Chroma`` or ``Redis`` when ``exc`` comes from that store's client library, else None."""
+    module = type(exc).__module__
+    if module.startswith("chromadb") or isinstance(exc, sqlite3.Error):
+        return "Chroma"
+    if module.startswith("redis"):
+        return "Redis"
+    return None
+
+
+def _first_line(exc: BaseException) -> str:
+    text = str(exc).strip() or type(exc).__name__
+    return text.splitlines()[0][:300]
+
+
 def install_error_handlers(app: FastAPI) -> None:
     """Map domain errors, validation errors and HTTP errors to ``ErrorBody`` responses."""
 
     @app.exception_handler(CompanionError)
     async def companion_error(request: Request, exc: CompanionError) -> JSONResponse:
         return error_response(exc)
+
+    @app.exception_handler(Exception)
+    async def unexpected_error(request: Request, exc: Exception) -> JSONResponse:
+        # Every response is an ErrorBody, a failure nobody foresaw included. A store's own exception (a damaged
+        # Chroma file, a dropped connection) is the store being unusable: 503, like StoreUnavailableError.
+        store = _failed_store(exc)
+        if store is not None:
+            logger.error("%s failed during %s %s: %s", store, request.method, request.url.path, _first_line(exc))
+            detail = f"{store} failed: {_first_line(exc)}"
+            return JSONResponse(ErrorBody(error="StoreUnavailableError", detail=detail).model_dump(), status_code=503)
+        logger.error("unexpected error in %s %s", request.method, request.url.path, exc_info=exc)
+        body = ErrorBody(error="InternalError", detail="an unexpected error; it is in the server's log")
+        return JSONResponse(body.model_dump(), status_code=500)
 
     @app.exception_handler(RequestValidationError)
     async def validation_error(request: Request, exc: RequestValidationError) -> JSONResponse:

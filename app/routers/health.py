@@ -70,10 +70,15 @@ class DetailedHealth(BaseModel):
     )
 
 
-@router.get("/health", response_model=Health, responses=MALFORMED)
-async def health(services: ServicesDep) -> Health:
-    """Ping Redis and Chroma."""
+DEGRADED: Responses = {503: {"description": "a store is not usable: the same body, status `degraded`, says which"}}
+
+
+@router.get("/health", response_model=Health, responses={**MALFORMED, **DEGRADED})
+async def health(services: ServicesDep, response: Response) -> Health:
+    """Ping Redis and read Chroma; 503 (with the same body) when either is not usable."""
     redis, chroma = await asyncio.gather(check_redis(services), check_chroma(services))
+    if not (redis.ok and chroma.ok):
+        response.status_code = 503
     return Health(
         status="ok" if redis.ok and chroma.ok else "degraded",
         redis=redis.ok,
@@ -82,12 +87,14 @@ async def health(services: ServicesDep) -> Health:
     )
 
 
-@router.get("/health/detailed", response_model=DetailedHealth, responses=MALFORMED)
-async def health_detailed(services: ServicesDep) -> DetailedHealth:
+@router.get("/health/detailed", response_model=DetailedHealth, responses={**MALFORMED, **DEGRADED})
+async def health_detailed(services: ServicesDep, response: Response) -> DetailedHealth:
     """Stores with latencies, the worker's heartbeat and the queues' backlogs (queued, pending, dead letters)."""
     redis, chroma, depth, background = await asyncio.gather(
         check_redis(services), check_chroma(services), association_queue_depth(services), worker_and_queues(services)
     )
+    if not (redis.ok and chroma.ok):
+        response.status_code = 503
     return DetailedHealth(
         status="ok" if redis.ok and chroma.ok else "degraded",
         redis=StoreCheck(ok=redis.ok, latency_ms=redis.latency_ms, error=redis.error),

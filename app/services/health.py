@@ -35,11 +35,17 @@ async def check_redis(services: Services) -> Check:
     return Check(True, _ms(started))
 
 
+def _read_chroma(services: Services) -> None:
+    # The heartbeat alone answers even when the store's files are damaged: read the catalogue too.
+    services.chroma.heartbeat()
+    services.chroma.list_collections(limit=1)
+
+
 async def check_chroma(services: Services) -> Check:
-    """Chroma's heartbeat."""
+    """Chroma's heartbeat and one read of its catalogue (a damaged store fails the read)."""
     started = time.perf_counter()
     try:
-        await asyncio.to_thread(services.chroma.heartbeat)
+        await asyncio.to_thread(_read_chroma, services)
     except Exception as exc:  # chromadb raises many types; all mean "not usable"
         logger.warning("chroma health check failed: %s", exc)
         return Check(False, _ms(started), str(exc).splitlines()[0] if str(exc) else type(exc).__name__)

@@ -14,9 +14,10 @@ from memory.api_keys import ApiKeyStore, KeyScope
 from memory.sensitivity import SHARED_MAX_LEVEL, Sensitivity
 
 
-def api_client(tmp_path: Path, redis_url: str, **overrides: object) -> TestClient:
+def api_client(tmp_path: Path, redis_url: str, *, as_served: bool = False, **overrides: object) -> TestClient:
+    """``as_served``: an unexpected exception gives the response a client of the real server gets, not a raise."""
     settings = load_settings(data_dir=tmp_path, redis_url=redis_url, **overrides)
-    return TestClient(create_app(settings))
+    return TestClient(create_app(settings), raise_server_exceptions=not as_served)
 
 
 def make_key(

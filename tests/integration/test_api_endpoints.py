@@ -7,6 +7,7 @@ the app's services, exactly as ``companion worker --run-once`` would.
 from __future__ import annotations
 
 import functools
+import sqlite3
 from pathlib import Path
 from typing import Any
 
@@ -222,3 +223,24 @@ def test_health_detailed_and_metrics_report_the_worker_and_queues(tmp_path: Path
         assert "companion_workers_alive" in body and "companion_worker_heartbeat_age_seconds" in body
         assert 'companion_queue_entries{queue="ingest",state="dead"}' in body
         assert 'companion_queue_entries{queue="association",state="queued"}' in body
+
+
+def test_a_damaged_chroma_store_turns_health_to_503_and_routes_to_json_503s(tmp_path: Path, redis_url: str) -> None:
+    user = "damaged-store-user"
+    auth = make_key(redis_url, user_id=user)
+    with api_client(tmp_path, redis_url, as_served=True) as client:
+        assert client.post("/v1/chat", json={"user_id": user, "message": "My cat is Miso"}, headers=auth).is_success
+        assert client.get("/health").status_code == 200
+        with sqlite3.connect(tmp_path / "chroma" / "chroma.sqlite3") as db:  # a table lost: a damaged store
+            db.execute("ALTER TABLE collections RENAME TO collections_lost")
+        health = client.get("/health")
+        assert health.status_code == 503 and health.json()["status"] == "degraded" and health.json()["chroma"] is False
+        detailed = client.get("/health/detailed").json()
+        assert detailed["chroma"]["ok"] is False and detailed["chroma"]["error"]
+        for response in (
+            client.get(f"/v1/users/{user}/memories", headers=auth),
+            client.post("/v1/chat", json={"user_id": user, "message": "What is my cat called?"}, headers=auth),
+        ):
+            assert response.status_code == 503, response.text
+            body = response.json()
+            assert body["error"] == "StoreUnavailableError" and body["detail"].startswith("Chroma failed: ")
