@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
@@ -23,7 +25,7 @@ from app.routers import (
     personality,
     users,
 )
-from companion.services import Services, open_checkpointer, open_services
+from companion.services import Services, open_checkpointer, open_services, supervise_embedded_redis
 from companion.settings import Settings, get_settings
 from graphs.conversation import build_graph_from_services
 
@@ -60,7 +62,13 @@ def create_app(settings: Settings | None = None, *, services: Services | None = 
             app.state.services = services
             app.state.checkpointer = checkpointer
             app.state.conversation_graph = build_graph_from_services(services, checkpointer=checkpointer)
-            yield
+            supervisor = asyncio.create_task(supervise_embedded_redis(settings), name="supervise-embedded-redis")
+            try:
+                yield
+            finally:
+                supervisor.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await supervisor
 
     app = FastAPI(
         title="companion",

@@ -35,7 +35,7 @@ from redis.backoff import NoBackoff
 from redis.exceptions import RedisError
 from redis.retry import Retry
 
-from companion.errors import ConfigurationError, StoreUnavailableError
+from companion.errors import CompanionError, ConfigurationError, StoreUnavailableError
 from companion.settings import Settings
 from memory.embedded import ChromaDirectoryLock, EmbeddedRedis, running_chroma_server
 from memory.embeddings import Embedder, load_embedder
@@ -406,6 +406,29 @@ async def _open_saver(path: Path) -> tuple[aiosqlite.Connection, LatestCheckpoin
         await connection.close()
         raise
     return connection, saver
+
+
+#: How often a long-running process checks that the embedded Redis it relies on is still there.
+REDIS_SUPERVISE_SECONDS = 5.0
+
+
+async def supervise_embedded_redis(settings: Settings, *, interval: float = REDIS_SUPERVISE_SECONDS) -> None:
+    """Restart the embedded Redis whenever it is found dead, until cancelled (nothing to do for a configured one).
+
+    The server is daemonised so that several processes share it; if it dies (killed, OOM), every turn would fail
+    until someone ran ``companion services start``. A long-running process (``serve``, the bots) runs this beside
+    its work instead; the AOF brings the data back.
+    """
+    if settings.redis_url:
+        return
+    server = EmbeddedRedis(settings.data_dir)
+    while True:
+        await asyncio.sleep(interval)
+        try:
+            if await asyncio.to_thread(server.ensure_running):
+                logger.warning("the embedded Redis in %s had stopped; restarted it", settings.data_dir)
+        except CompanionError as exc:
+            logger.error("the embedded Redis in %s is down and could not be restarted: %s", settings.data_dir, exc)
 
 
 async def known_users(services: Services) -> set[str]:
