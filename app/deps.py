@@ -13,7 +13,7 @@ from langgraph.graph.state import CompiledStateGraph
 
 from companion.errors import AuthenticationError, PermissionDeniedError
 from companion.services import Services
-from memory.api_keys import ApiKey, ApiKeyStore, KeyScope
+from memory.api_keys import ApiKey, KeyScope
 from memory.long_term import LongTermStore
 from memory.records import USER_ID_PATTERN
 from memory.sensitivity import Sensitivity
@@ -116,7 +116,7 @@ async def get_caller(
     if credentials is None:
         raise AuthenticationError("missing API key: send 'Authorization: Bearer <key>' (companion keys create)")
     services = get_services(request)
-    key = await ApiKeyStore(services.redis).resolve(credentials.credentials)
+    key = await services.api_keys.resolve(credentials.credentials)
     if key is None:
         raise AuthenticationError("unknown or revoked API key")
     return Caller(key, services.long_term)

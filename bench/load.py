@@ -50,7 +50,7 @@ from redis.asyncio import Redis
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from memory.api_keys import ApiKeyStore, KeyScope  # noqa: E402
+from memory.api_keys import REGISTER_FILE, ApiKeyStore, KeyRegister, KeyScope  # noqa: E402
 from memory.embedded import EmbeddedRedis  # noqa: E402
 
 MESSAGES = [
@@ -93,10 +93,12 @@ def _percentile(values: Sequence[float], q: float) -> float:
 
 async def _make_keys(data_dir: Path, users: list[str]) -> dict[str, str]:
     redis = Redis.from_url(EmbeddedRedis(data_dir).url)
+    register = KeyRegister(data_dir / REGISTER_FILE)
     try:
-        store = ApiKeyStore(redis)
+        store = ApiKeyStore(redis, register)
         return {user: (await store.create(scope=KeyScope.USER, user_id=user, name="load"))[0] for user in users}
     finally:
+        register.close()
         await redis.aclose()
 
 

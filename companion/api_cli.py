@@ -90,15 +90,16 @@ def keys(args: argparse.Namespace, settings: Settings) -> int:
 async def _keys(args: argparse.Namespace, settings: Settings) -> int:
     from redis.asyncio import Redis
 
-    from companion.services import check_redis, ensure_data_dir, resolve_redis_url
+    from companion.services import check_redis, ensure_data_dir, open_key_register, resolve_redis_url
     from memory.api_keys import ApiKeyStore, KeyScope
 
     ensure_data_dir(settings.data_dir)
     url, _ = resolve_redis_url(settings)
     check_redis(url)
     redis = Redis.from_url(url)
+    register = open_key_register(settings)
     try:
-        store = ApiKeyStore(redis)
+        store = ApiKeyStore(redis, register)
         if args.keys_command == "create":
             scope = KeyScope.ADMIN if args.admin else KeyScope.USER
             secret, key = await store.create(
@@ -137,6 +138,7 @@ async def _keys(args: argparse.Namespace, settings: Settings) -> int:
         console.print(table)
         return 0
     finally:
+        register.close()
         await redis.aclose()
 
 

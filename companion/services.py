@@ -37,6 +37,7 @@ from redis.retry import Retry
 
 from companion.errors import CompanionError, ConfigurationError, StoreUnavailableError
 from companion.settings import Settings
+from memory.api_keys import REGISTER_FILE, ApiKeyStore, KeyRegister
 from memory.embedded import ChromaDirectoryLock, EmbeddedRedis, running_chroma_server
 from memory.embeddings import Embedder, load_embedder
 from memory.keys import CHECKPOINT_USER_KEY, legacy_thread_owner, migrate_redis_keys, thread_id
@@ -62,11 +63,18 @@ class Services:
     short_term: ShortTermStore
     embedder: Embedder
     chat_model: BaseChatModel | None
+    key_register: KeyRegister
     chroma_lock: ChromaDirectoryLock | None = None
     started: list[str] = field(default_factory=list)
 
+    @property
+    def api_keys(self) -> ApiKeyStore:
+        """The API keys: the durable register, cached in Redis."""
+        return ApiKeyStore(self.redis, self.key_register)
+
     async def aclose(self) -> None:
         """Close clients and release the embedded Chroma lock (servers keep running for other processes)."""
+        self.key_register.close()
         with contextlib.suppress(RedisError, OSError):
             await self.redis.aclose()
         if self.chroma_lock is not None:
@@ -217,9 +225,15 @@ def build_services(settings: Settings) -> Services:
         short_term=short_term,
         embedder=embedder,
         chat_model=chat_model,
+        key_register=open_key_register(settings),
         chroma_lock=chroma_lock,
         started=["redis"] if redis_started else [],
     )
+
+
+def open_key_register(settings: Settings) -> KeyRegister:
+    """The durable register of API keys in the data dir."""
+    return KeyRegister(ensure_data_dir(settings.data_dir) / REGISTER_FILE)
 
 
 def open_lexical_index(settings: Settings) -> LexicalIndex | None:

@@ -1,10 +1,17 @@
-"""API keys in Redis, stored only as SHA-256 hashes.
+"""API keys, stored only as SHA-256 hashes: a durable register on disk, and Redis as the hot-path cache.
 
-Why Redis: the project's Redis is durable (the embedded server runs with AOF, ``appendfsync everysec``), every
-process of the app already talks to it, and a key check is one ``HGETALL`` on the hot path. A key is 32 random
-bytes, so a fast hash is enough (no password stretching needed: there is nothing to brute-force).
+Redis may lose its data (an external server without persistence restarts, an operator runs ``FLUSHALL``); if the
+keys lived only there, every client would get 401 at once. So the register of record is an SQLite file in the data
+dir (``api_keys.sqlite``, owner-only like the rest of the data dir; SQLite because every process of the app, the
+``companion keys`` command included, can write it while others run, which the embedded Chroma store does not
+allow). Every change is written there first, then to Redis; a key check is one ``HGETALL`` and only a key Redis
+does not know is looked up in the register (a primary-key read), and put back into Redis when found. Keys created
+before the register existed are copied into it when listed.
 
-Keys:
+A key is 32 random bytes, so a fast hash is enough (no password stretching needed: there is nothing to
+brute-force).
+
+Redis keys:
 
 - ``companion:apikey:{<sha256>}``  hash: key_id, name, scope (``user`` or ``admin``), user_id, created_at,
   tenant (``""`` on an operator admin key; ``default`` unless ``--tenant``), clearance (admin keys: the most
@@ -17,12 +24,17 @@ The secret itself is shown once, at creation, and never stored.
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
+import json
 import secrets
+import sqlite3
+import threading
 import time
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass
 from enum import StrEnum
+from pathlib import Path
 from typing import Any
 
 from redis.asyncio import Redis
@@ -84,11 +96,71 @@ def _record_key(digest: str) -> str:
     return f"{PREFIX}:apikey:{hash_tag(digest)}"
 
 
-class ApiKeyStore:
-    """Create, resolve, list and revoke API keys."""
+#: The register's file name in the data dir.
+REGISTER_FILE = "api_keys.sqlite"
 
-    def __init__(self, redis: Redis) -> None:
+_REGISTER_SCHEMA = """
+CREATE TABLE IF NOT EXISTS api_keys (digest TEXT PRIMARY KEY, key_id TEXT NOT NULL UNIQUE, record TEXT NOT NULL)
+"""
+
+
+class KeyRegister:
+    """The durable register of live keys: digest -> record, in one SQLite file (WAL; safe across processes)."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self._lock = threading.Lock()
+        try:
+            self._db = sqlite3.connect(str(path), isolation_level=None, timeout=30, check_same_thread=False)
+            self._db.execute("PRAGMA journal_mode=WAL")
+            self._db.execute(_REGISTER_SCHEMA)
+        except sqlite3.Error as exc:
+            raise StoreUnavailableError(f"cannot open the API key register {path}: {exc}") from None
+
+    def put(self, digest: str, key: ApiKey) -> None:
+        """Record a live key (replacing an older record of the same digest)."""
+        record = json.dumps(key.to_dict())
+        with self._lock:
+            self._db.execute(
+                "INSERT OR REPLACE INTO api_keys (digest, key_id, record) VALUES (?, ?, ?)",
+                (digest, key.key_id, record),
+            )
+
+    def get(self, digest: str) -> ApiKey | None:
+        """The live key of ``digest``, or None."""
+        with self._lock:
+            row = self._db.execute("SELECT record FROM api_keys WHERE digest = ?", (digest,)).fetchone()
+        return _from_record(json.loads(row[0])) if row else None
+
+    def find(self, key_id: str) -> tuple[str, ApiKey] | None:
+        """(digest, key) of the live key with ``key_id``, or None."""
+        with self._lock:
+            row = self._db.execute("SELECT digest, record FROM api_keys WHERE key_id = ?", (key_id,)).fetchone()
+        return (row[0], _from_record(json.loads(row[1]))) if row else None
+
+    def all(self) -> dict[str, ApiKey]:
+        """Every live key by digest."""
+        with self._lock:
+            rows = self._db.execute("SELECT digest, record FROM api_keys").fetchall()
+        return {digest: _from_record(json.loads(record)) for digest, record in rows}
+
+    def delete(self, digest: str) -> None:
+        """Forget a key (revoked)."""
+        with self._lock:
+            self._db.execute("DELETE FROM api_keys WHERE digest = ?", (digest,))
+
+    def close(self) -> None:
+        """Close the file."""
+        with self._lock:
+            self._db.close()
+
+
+class ApiKeyStore:
+    """Create, resolve, list and revoke API keys (the register first, then Redis)."""
+
+    def __init__(self, redis: Redis, register: KeyRegister) -> None:
         self._redis = redis
+        self._register = register
 
     async def create(
         self,
@@ -124,6 +196,11 @@ class ApiKeyStore:
             tenant=tenant,
             clearance=Sensitivity(clearance),
         )
+        await asyncio.to_thread(self._register.put, digest, key)
+        await self._cache(digest, key)
+        return secret, key
+
+    async def _cache(self, digest: str, key: ApiKey) -> None:
         try:
             async with self._redis.pipeline(transaction=True) as pipe:
                 fields: dict[str | bytes, str | bytes] = {k: str(v) for k, v in key.to_dict().items()}
@@ -132,39 +209,58 @@ class ApiKeyStore:
                 await pipe.execute()
         except RedisError as exc:
             raise StoreUnavailableError(f"Redis is not usable: {exc}") from exc
-        return secret, key
 
     async def resolve(self, secret: str) -> ApiKey | None:
         """The live key for ``secret``, or ``None`` if unknown or revoked."""
         if not secret.startswith(KEY_PREFIX) or len(secret) > 200:
             return None
+        digest = hash_key(secret)
         try:
-            raw = await self._redis.hgetall(_record_key(hash_key(secret)))
+            raw = await self._redis.hgetall(_record_key(digest))
         except RedisError as exc:
             raise StoreUnavailableError(f"Redis is not usable: {exc}") from exc
-        return _from_redis(raw) if raw else None
+        if raw:
+            return _from_redis(raw)
+        key = await asyncio.to_thread(self._register.get, digest)
+        if key is not None:  # Redis lost it (a restart without persistence, a flush): the register still has it
+            await self._cache(digest, key)
+        return key
+
+    async def _by_digest(self) -> dict[str, ApiKey]:
+        """Every live key by digest: the register's, and any only Redis knows, copied into the register.
+
+        (Keys created before the register existed are only in Redis; listing moves them over.)
+        """
+        keys = await asyncio.to_thread(self._register.all)
+        for digest in map(as_text, await self._redis.hvals(INDEX_KEY)):
+            if digest in keys:
+                continue
+            raw = await self._redis.hgetall(_record_key(digest))
+            if raw:
+                keys[digest] = _from_redis(raw)
+                await asyncio.to_thread(self._register.put, digest, keys[digest])
+        return keys
 
     async def list(self) -> list[ApiKey]:
         """Every live key, oldest first."""
-        digests = await self._redis.hvals(INDEX_KEY)
-        keys = []
-        for digest in digests:
-            raw = await self._redis.hgetall(_record_key(as_text(digest)))
-            if raw:
-                keys.append(_from_redis(raw))
-        return sorted(keys, key=lambda key: key.created_at)
+        return sorted((await self._by_digest()).values(), key=lambda key: key.created_at)
 
     async def revoke(self, key_id: str) -> ApiKey:
         """Revoke a key by id (as ``list`` shows it); ``NotFoundError`` if there is none."""
-        digest = await self._redis.hget(INDEX_KEY, key_id)
-        if digest is None:
-            raise NotFoundError(f"no API key with id {key_id!r}")
-        raw = await self._redis.hgetall(_record_key(as_text(digest)))
+        found = await asyncio.to_thread(self._register.find, key_id)
+        if found is None:
+            digest = await self._redis.hget(INDEX_KEY, key_id)
+            raw = await self._redis.hgetall(_record_key(as_text(digest))) if digest is not None else {}
+            if not raw:
+                raise NotFoundError(f"no API key with id {key_id!r}")
+            found = (as_text(digest), _from_redis(raw))
+        digest, key = found
+        await asyncio.to_thread(self._register.delete, digest)
         async with self._redis.pipeline(transaction=True) as pipe:
-            pipe.delete(_record_key(as_text(digest)))
+            pipe.delete(_record_key(digest))
             pipe.hdel(INDEX_KEY, key_id)
             await pipe.execute()
-        return _from_redis(raw) if raw else ApiKey(key_id, "", KeyScope.USER, "", 0.0)
+        return key
 
     async def revoke_user(self, user_id: str) -> int:
         """Revoke every key tied to ``user_id`` (used when a user is erased); returns how many."""
@@ -177,7 +273,11 @@ class ApiKeyStore:
 
 
 def _from_redis(raw: Mapping[Any, Any]) -> ApiKey:
-    data = {as_text(k): as_text(v) for k, v in raw.items()}
+    return _from_record({as_text(k): as_text(v) for k, v in raw.items()})
+
+
+def _from_record(record: Mapping[str, Any]) -> ApiKey:
+    data = {k: str(v) for k, v in record.items()}
     return ApiKey(
         key_id=data["key_id"],
         name=data.get("name", ""),

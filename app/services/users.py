@@ -23,7 +23,6 @@ from langgraph.checkpoint.base import BaseCheckpointSaver
 from companion.ingest import INGEST_STREAM, forget_submissions
 from companion.services import Services
 from graphs.reflection import archive_store
-from memory.api_keys import ApiKeyStore
 from memory.association_queue import DEAD_LETTER_STREAM, RETRY_STREAM
 from memory.keys import CHECKPOINT_USER_KEY, decode_part, hash_tag, split_thread_id, thread_id
 from memory.links import LinkStore, relation_to_dict, version_to_dict
@@ -99,7 +98,7 @@ async def export_user(services: Services, checkpointer: BaseCheckpointSaver[Any]
         values = dict(latest.checkpoint["channel_values"]) if latest else {}
         values.pop("query_embedding", None)  # a 384-float vector of the message, which is exported as text
         threads.append({"thread_id": thread, "latest_state": json.loads(json.dumps(values, default=str))})
-    keys = [key.to_dict() for key in await ApiKeyStore(services.redis).list() if key.user_id == user_id]
+    keys = [key.to_dict() for key in await services.api_keys.list() if key.user_id == user_id]
     queued = [
         fields
         for stream in (ASSOCIATION_STREAM, RETRY_STREAM)
@@ -167,7 +166,7 @@ async def erase_user(services: Services, checkpointer: BaseCheckpointSaver[Any],
     archived = await asyncio.to_thread(archive.count, user_id)
     await asyncio.to_thread(archive.delete_user, user_id)
     reflection_log = await asyncio.to_thread(ReflectionLog(services.long_term.client).delete_user, user_id)
-    api_keys = await ApiKeyStore(services.redis).revoke_user(user_id)
+    api_keys = await services.api_keys.revoke_user(user_id)
     incidents = await SecurityStore(services.redis).forget_incidents(user_id)
     # a personality checkpoint that was in flight when the memories went (another process's turn) is gone too
     personality_states += await asyncio.to_thread(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import tempfile
 from pathlib import Path
 
 from fastapi.testclient import TestClient
@@ -10,7 +11,7 @@ from redis.asyncio import Redis
 
 from app.main import create_app
 from companion.settings import load_settings
-from memory.api_keys import ApiKeyStore, KeyScope
+from memory.api_keys import REGISTER_FILE, ApiKeyStore, KeyRegister, KeyScope
 from memory.sensitivity import SHARED_MAX_LEVEL, Sensitivity
 
 
@@ -27,13 +28,19 @@ def make_key(
     admin: bool = False,
     tenant: str | None = None,
     clearance: str = SHARED_MAX_LEVEL.value,
+    data_dir: Path | None = None,
 ) -> dict[str, str]:
-    """A new API key as request headers (of ``tenant`` if given; an admin key's ``clearance``)."""
+    """A new API key as request headers (of ``tenant`` if given; an admin key's ``clearance``).
+
+    Without ``data_dir`` the key's durable record goes to a register of the test session's own; the apps under test
+    find it in Redis, as they find any key, and only a test about the register itself needs it in the app's.
+    """
+    register = KeyRegister((data_dir or _SESSION_REGISTER_DIR) / REGISTER_FILE)
 
     async def create() -> str:
         redis = Redis.from_url(redis_url)
         try:
-            secret, _ = await ApiKeyStore(redis).create(
+            secret, _ = await ApiKeyStore(redis, register).create(
                 scope=KeyScope.ADMIN if admin else KeyScope.USER,
                 user_id=user_id,
                 name="test",
@@ -44,4 +51,10 @@ def make_key(
         finally:
             await redis.aclose()
 
-    return {"Authorization": f"Bearer {asyncio.run(create())}"}
+    try:
+        return {"Authorization": f"Bearer {asyncio.run(create())}"}
+    finally:
+        register.close()
+
+
+_SESSION_REGISTER_DIR = Path(tempfile.mkdtemp(prefix="companion-test-keys-"))

@@ -4,6 +4,9 @@ import json
 import subprocess
 from pathlib import Path
 
+import redis
+
+from memory.embedded import EmbeddedRedis
 from tests.integration.api_helpers import api_client
 from tests.integration.test_cli import COMPANION, PROCESS_TIMEOUT, cli_env
 
@@ -66,3 +69,28 @@ def test_keys_can_be_confined_to_a_tenant_and_bad_tenants_are_one_line_errors(tm
     assert bad.returncode == 2 and bad.stderr.strip().startswith("error: invalid tenant 'Not A Tenant'")
     unknown = _run(tmp_path, redis_url, "keys", "create", "--admin", "--clearance", "public")
     assert unknown.returncode == 2 and "invalid choice: 'public'" in unknown.stderr
+
+
+def test_keys_survive_redis_losing_its_data_and_a_revoked_key_stays_revoked(data_dir: Path) -> None:
+    server = EmbeddedRedis(data_dir)
+    server.ensure_running()
+    flush = redis.Redis.from_url(server.url)
+    try:
+        created = _run(data_dir, server.url, "keys", "create", "--user", "kd-user", "--json")
+        assert created.returncode == 0, created.stderr
+        key = json.loads(created.stdout)
+        auth = {"Authorization": f"Bearer {key['secret']}"}
+        flush.flushall()  # an external Redis restarted without persistence, or an operator's FLUSHALL
+
+        listed = _run(data_dir, server.url, "keys", "list", "--json")
+        assert [row["key_id"] for row in json.loads(listed.stdout)["keys"]] == [key["key_id"]]
+        with api_client(data_dir, server.url) as client:
+            assert client.get("/v1/users/kd-user/memories", headers=auth).status_code == 200
+            revoked = _run(data_dir, server.url, "keys", "revoke", key["key_id"])
+            assert revoked.returncode == 0, revoked.stderr
+            assert client.get("/v1/users/kd-user/memories", headers=auth).status_code == 401
+            flush.flushall()
+            assert client.get("/v1/users/kd-user/memories", headers=auth).status_code == 401
+    finally:
+        flush.close()
+        server.stop()
