@@ -46,6 +46,7 @@ BAD_INPUT: Responses = {400: _doc("Invalid input (the detail says which)"), 422:
 AUTH: Responses = {401: _doc("Missing, unknown or revoked API key"), 403: _doc("This key may not do this")}
 NOT_FOUND: Responses = {404: _doc("Not found")}
 RATE_LIMITED: Responses = {429: _doc("Rate limited or cooling down; see Retry-After")}
+TOO_LARGE: Responses = {413: _doc("The request body is longer than COMPANION_MAX_REQUEST_BYTES")}
 UNAVAILABLE: Responses = {503: _doc("A store or the chat model is unavailable")}
 
 

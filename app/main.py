@@ -9,8 +9,9 @@ from contextlib import asynccontextmanager
 
 from fastapi import Depends, FastAPI
 
+from app.body_limit import BodySizeLimit
 from app.deps import reject_unknown_query_parameters
-from app.errors import install_error_handlers
+from app.errors import TOO_LARGE, install_error_handlers
 from app.metrics import install_metrics
 from app.routers import (
     admin,
@@ -33,7 +34,8 @@ DESCRIPTION = """An AI companion that remembers, over HTTP.
 
 Every `/v1` route needs an API key (`companion keys create`) as `Authorization: Bearer cmp_...`. A user key may
 only touch its own user's data (403 otherwise); an admin key may touch every user and the `/v1/admin` routes.
-Every error is an `ErrorBody` (`error`, `detail`); 429 responses carry `Retry-After`.
+Every error is an `ErrorBody` (`error`, `detail`); 429 responses carry `Retry-After`. A request body longer than
+`COMPANION_MAX_REQUEST_BYTES` (8 MiB) gets 413 before it is parsed or its key checked.
 """
 
 
@@ -75,6 +77,7 @@ def create_app(settings: Settings | None = None, *, services: Services | None = 
         version="0.1.0",
         description=DESCRIPTION,
         lifespan=lifespan,
+        responses=TOO_LARGE,
         dependencies=[Depends(reject_unknown_query_parameters)],
     )
     routers = (health, chat, memories, memory_links, ingestion, personality, mood, outreach, users, admin, dead_letters)
@@ -82,4 +85,5 @@ def create_app(settings: Settings | None = None, *, services: Services | None = 
         app.include_router(module.router)
     install_error_handlers(app)
     app.state.metrics = install_metrics(app)
+    app.add_middleware(BodySizeLimit, max_bytes=settings.max_request_bytes)  # last added: the outermost layer
     return app

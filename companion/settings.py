@@ -72,6 +72,12 @@ class Settings(BaseSettings):
         "its best word matches to each turn's candidates (hybrid retrieval). Derived from Chroma, rebuilt from it "
         "when missing.",
     )
+    max_request_bytes: int = Field(
+        default=8 * 1024 * 1024,
+        ge=1024,
+        description="Longest request body the REST service reads, in bytes: a longer one gets 413 before it is "
+        "parsed or its API key checked (the largest route, POST .../raw, takes up to a million characters).",
+    )
     rate_limit_per_user: int = Field(default=30, ge=1, description="Messages per minute per user.")
     rate_limit_global: int = Field(default=10_000, ge=1, description="Messages per minute, all users together.")
     active_ttl_seconds: int = Field(default=24 * 3600, ge=60, description="Short-term TTL for active users.")

@@ -16,6 +16,10 @@ the document is the JSON state, the metadata names the user and persona (checked
 long-term store does). Chroma needs a vector per record: these records carry a constant 1-d vector and are
 never searched by similarity. Redis key: ``companion:u:{<user>}:personality:{<persona>}`` (with the user's
 other short-term keys, so ``ShortTermStore.forget_user`` drops it too).
+
+Turns of one user may run at once, each loading the state, changing it and saving it: ``update`` is a
+compare-and-set on the Redis copy (``WATCH``/``MULTI``) that re-applies the caller's change to a state another
+save put there since the caller loaded its own, so no concurrent change is lost.
 """
 
 from __future__ import annotations
@@ -26,6 +30,7 @@ import json
 import logging
 import threading
 import time
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
@@ -33,7 +38,7 @@ from chromadb.api import ClientAPI
 from chromadb.api.models.Collection import Collection
 from chromadb.errors import NotFoundError
 from redis.asyncio import Redis
-from redis.exceptions import RedisError
+from redis.exceptions import RedisError, WatchError
 
 from companion.errors import StoreUnavailableError
 from companion.personality.journal import AppraisalInputs, JournalEntry, replay
@@ -58,6 +63,25 @@ def state_key(user_id: str, persona: str) -> str:
 def state_id(user_id: str, persona: str) -> str:
     """Chroma record id of a personality state."""
     return hashlib.sha256(f"{user_id}\x00{persona}".encode()).hexdigest()[:40]
+
+
+def fingerprint(state: dict[str, Any] | None) -> str | None:
+    """A short digest of a state's content (``None`` for none): what :meth:`PersonalityStore.update` compares."""
+    if state is None:
+        return None
+    return hashlib.sha256(json.dumps(state, sort_keys=True, separators=(",", ":")).encode()).hexdigest()[:32]
+
+
+def _dumps(state: dict[str, Any]) -> str:
+    return json.dumps(state, separators=(",", ":"))
+
+
+def _owned(raw: bytes | str | None, user_id: str) -> dict[str, Any] | None:
+    """A cached state, if there is one and it is ``user_id``'s."""
+    if not raw:
+        return None
+    data: dict[str, Any] = json.loads(raw)
+    return data if data.get("user_id") == user_id else None
 
 
 class PersonalityStore:
@@ -178,31 +202,78 @@ class PersonalityStore:
 
     # -- with the Redis cache -----------------------------------------------------------------------------
     async def load(self, user_id: str, persona: str) -> tuple[dict[str, Any] | None, str]:
-        """The state and where it came from: ``redis``, ``chroma`` (rebuilt, and put back in Redis) or ``new``."""
+        """The state and where it came from: ``redis``, ``chroma`` (rebuilt, and put back in Redis) or ``new``.
+
+        A state rebuilt from Chroma goes back into Redis only if no turn has cached one meanwhile (``SET NX``);
+        otherwise that newer one is returned, so a slow rebuild never overwrites a turn's update.
+        """
         key = state_key(user_id, persona)
         try:
             cached = await self._redis.get(key)
         except RedisError as exc:
             raise StoreUnavailableError(f"Redis is not usable: {exc}") from exc
-        if cached:
-            data: dict[str, Any] = json.loads(cached)
-            if data.get("user_id") == user_id:
-                return data, "redis"
+        if (data := _owned(cached, user_id)) is not None:
+            return data, "redis"
         durable, _ = await asyncio.to_thread(self.rebuild, user_id, persona)
         if durable is None:
             return None, "new"
-        await self._cache(key, durable)
-        return durable, "chroma"
+        try:
+            if await self._redis.set(key, _dumps(durable), ex=CACHE_TTL_SECONDS, nx=True):
+                return durable, "chroma"
+            newer = _owned(await self._redis.get(key), user_id)
+        except RedisError as exc:
+            raise StoreUnavailableError(f"Redis is not usable: {exc}") from exc
+        return (newer, "redis") if newer is not None else (durable, "chroma")
 
     async def save(self, user_id: str, persona: str, state: dict[str, Any], *, durable: bool = True) -> None:
-        """Write the state to Chroma first (source of truth), then to the Redis cache.
+        """Write the state to Chroma first (source of truth), then to the Redis cache, whatever is there.
 
         ``durable=False`` skips Chroma: only for a state whose latest change a memory in Chroma journals (a chat
-        turn's appraisal), so that :meth:`rebuild` can replay it.
+        turn's appraisal), so that :meth:`rebuild` can replay it. A change made to a state read earlier goes
+        through :meth:`update` instead, which cannot lose a concurrent one.
         """
         if durable:
             await asyncio.to_thread(self.write_durable, user_id, persona, state)
         await self._cache(state_key(user_id, persona), state)
+
+    async def update(
+        self,
+        user_id: str,
+        persona: str,
+        *,
+        loaded: str | None,
+        updated: dict[str, Any],
+        redo: Callable[[dict[str, Any]], dict[str, Any]],
+        durable: bool = True,
+    ) -> dict[str, Any]:
+        """Save ``updated`` (a change to the state whose ``fingerprint`` was ``loaded``) without losing another's.
+
+        A compare-and-set on the Redis copy (``WATCH``/``MULTI``): if the cached state is still the one the caller
+        loaded (or there is none), ``updated`` is written; if another turn or job saved in between, ``redo``
+        applies the caller's change again to that newer state, which is written instead (retried until no other
+        write comes between the read and the write). Twenty concurrent turns move ``interactions`` by twenty.
+        Returns the state written. ``durable`` writes Chroma first, as :meth:`save` does (and again after a redo).
+        """
+        if durable:
+            await asyncio.to_thread(self.write_durable, user_id, persona, updated)
+        key = state_key(user_id, persona)
+        while True:
+            try:
+                async with self._redis.pipeline(transaction=True) as pipe:
+                    await pipe.watch(key)
+                    current = _owned(await pipe.get(key), user_id)
+                    target = updated if current is None or fingerprint(current) == loaded else redo(current)
+                    pipe.multi()
+                    pipe.set(key, _dumps(target), ex=CACHE_TTL_SECONDS)
+                    await pipe.execute()
+                    break
+            except WatchError:
+                continue
+            except RedisError as exc:
+                raise StoreUnavailableError(f"Redis is not usable: {exc}") from exc
+        if durable and target is not updated:
+            await asyncio.to_thread(self.write_durable, user_id, persona, target)
+        return target
 
     def checkpoint_later(self, user_id: str, persona: str, state: dict[str, Any]) -> None:
         """Write a checkpoint of a journaled state to Chroma in the background, off the caller's path.
@@ -245,6 +316,6 @@ class PersonalityStore:
 
     async def _cache(self, key: str, state: dict[str, Any]) -> None:
         try:
-            await self._redis.set(key, json.dumps(state, separators=(",", ":")), ex=CACHE_TTL_SECONDS)
+            await self._redis.set(key, _dumps(state), ex=CACHE_TTL_SECONDS)
         except RedisError as exc:
             raise StoreUnavailableError(f"Redis is not usable: {exc}") from exc

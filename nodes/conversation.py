@@ -115,6 +115,7 @@ class ConversationState(TypedDict):
     persona: NotRequired[dict[str, Any]]  # companion.personality.persona.Persona.to_dict()
     personality: NotRequired[dict[str, Any]]  # companion.personality.state.PersonalityState.to_dict()
     personality_source: NotRequired[str]  # "redis", "chroma" or "new"
+    personality_loaded: NotRequired[str | None]  # fingerprint of the stored state loaded (None: there was none)
     mood: NotRequired[dict[str, Any]]  # PAD, label and the appraisal's change (rule, cause, delta)
     clarification: NotRequired[dict[str, Any] | None]  # reflection's question, asked or answered
     appraisal: NotRequired[str]  # the appraisal's inputs as JSON, journaled on the memory (personality/journal.py)

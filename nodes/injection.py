@@ -96,11 +96,20 @@ async def penalize(state: ConversationState, runtime: Runtime[Context], *, store
     )
     if appraisal is None:
         return {}
-    result = apply_appraisal(
-        PersonalityState.from_dict(state["personality"]), appraisal, now=state.get("received_at") or time.time()
+    now = state.get("received_at") or time.time()
+    result = apply_appraisal(PersonalityState.from_dict(state["personality"]), appraisal, now=now)
+
+    def redo(current: dict[str, Any]) -> dict[str, Any]:  # another turn saved first: penalise its state
+        base = PersonalityState.from_dict(current)
+        return apply_appraisal(base, appraisal, now=max(now, base.updated_at)).state.to_dict()
+
+    personality = await store.update(
+        runtime.context.user_id,
+        str(result.state.persona),
+        loaded=state.get("personality_loaded"),
+        updated=result.state.to_dict(),
+        redo=redo,
     )
-    personality = result.state.to_dict()
-    await store.save(runtime.context.user_id, str(personality["persona"]), personality)
     mood, change = result.state.mood, result.change
     assert change is not None
     return {

@@ -12,7 +12,7 @@ written after that memory: to Redis every turn, to Chroma every few turns (``sto
 from __future__ import annotations
 
 import time
-from functools import lru_cache
+from functools import lru_cache, partial
 from typing import Any
 
 import numpy as np
@@ -22,7 +22,7 @@ from langgraph.runtime import Runtime
 from companion.personality.journal import AppraisalInputs
 from companion.personality.persona import Persona, load_persona
 from companion.personality.state import PersonalityState, apply_interaction, new_state
-from memory.personality_store import PersonalityStore
+from memory.personality_store import PersonalityStore, fingerprint
 from nodes.conversation import Context, ConversationState
 from tools.detection import Detection, Detector, score_with_model
 
@@ -44,12 +44,14 @@ async def load_personality(
     started = time.perf_counter()
     persona = cached_persona(runtime.context.persona)
     data, source = await store.load(runtime.context.user_id, persona.key)
+    loaded = fingerprint(data)
     if data is None:
         data = new_state(runtime.context.user_id, persona, state.get("received_at") or time.time()).to_dict()
     return {
         "persona": persona.to_dict(),
         "personality": data,
         "personality_source": source,
+        "personality_loaded": loaded,
         "timings_ms": {"load_personality": _elapsed_ms(started)},
     }
 
@@ -125,17 +127,51 @@ async def store_personality(
     from the last checkpoint (``PersonalityStore.rebuild``). The first turn's checkpoint is written before Redis
     (the replay needs a base); later ones, every ``checkpoint_turns`` interactions and after a rebuild, only
     shorten the replay, so they are written in the background, off the reply's path.
+
+    Turns of one user may run at once: the save is a compare-and-set (``PersonalityStore.update``), and a turn
+    whose loaded state another turn has since replaced applies its appraisal again to that newer state
+    (``reappraise``), so no turn's change to the mood, needs or counts is lost.
     """
     started = time.perf_counter()
     personality = state["personality"]
     user_id, persona = runtime.context.user_id, str(personality["persona"])
-    mode = checkpoint_mode(
-        int(personality.get("interactions", 0)), state.get("personality_source", "new"), checkpoint_turns
+    source = state.get("personality_source", "new")
+    mode = checkpoint_mode(int(personality.get("interactions", 0)), source, checkpoint_turns)
+    saved = await store.update(
+        user_id,
+        persona,
+        loaded=state.get("personality_loaded"),
+        updated=personality,
+        redo=partial(reappraise, message=state["message"], inputs=AppraisalInputs.from_json(state["appraisal"])),
+        durable=mode == "now",
     )
-    await store.save(user_id, persona, personality, durable=mode == "now")
+    if mode != "now":  # another turn may have saved first: checkpoint by the count of the state written
+        mode = checkpoint_mode(int(saved.get("interactions", 0)), source, checkpoint_turns)
     if mode == "later":
-        store.checkpoint_later(user_id, persona, personality)
-    return {"timings_ms": {"store_personality": _elapsed_ms(started)}, "personality_checkpoint": mode}
+        store.checkpoint_later(user_id, persona, saved)
+    return {
+        "personality": saved,
+        "timings_ms": {"store_personality": _elapsed_ms(started)},
+        "personality_checkpoint": mode,
+    }
+
+
+def reappraise(current: dict[str, Any], *, message: str, inputs: AppraisalInputs) -> dict[str, Any]:
+    """The turn's appraisal applied again, to a state another turn saved after this one loaded its own.
+
+    At the later of the two times, so the state's clock never runs backwards (a checkpoint holds every appraisal
+    up to its ``updated_at``).
+    """
+    state = PersonalityState.from_dict(current)
+    return apply_interaction(
+        state,
+        message=message,
+        emotion=inputs.emotion,
+        intensity=inputs.intensity,
+        emotions=inputs.emotions,
+        category=inputs.category,
+        now=max(inputs.at, state.updated_at),
+    ).state.to_dict()
 
 
 def checkpoint_mode(interactions: int, source: str, checkpoint_turns: int) -> str:

@@ -13,7 +13,7 @@ from typing import Any
 from companion.personality.persona import load_persona
 from companion.personality.quirks import active_quirks
 from companion.personality.state import PersonalityState, advance_time
-from memory.personality_store import PersonalityStore
+from memory.personality_store import PersonalityStore, fingerprint
 from tools.proactive import PersonalityReader, PersonalitySignals
 
 
@@ -25,8 +25,12 @@ async def advance_personality(store: PersonalityStore, user_id: str, persona: st
         return {"status": "no personality state yet (the user has not talked to this persona)"}
     before = PersonalityState.from_dict(data)
     after, events = advance_time(before, now)
-    if after is not before:
-        await store.save(user_id, key, after.to_dict())
+    if after is not before:  # a compare-and-set: a turn saved meanwhile is advanced, not overwritten
+
+        def redo(current: dict[str, Any]) -> dict[str, Any]:
+            return advance_time(PersonalityState.from_dict(current), now)[0].to_dict()
+
+        await store.update(user_id, key, loaded=fingerprint(data), updated=after.to_dict(), redo=redo)
     return {
         "status": "advanced" if after is not before else "up to date",
         "events": events,
