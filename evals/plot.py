@@ -94,7 +94,7 @@ def _systems_figure(plt: Any, result: dict[str, Any]) -> Any:
             names.append(name)
     targets: dict[str, Any] = result.get("details", {}).get("targets", {})
     width = 0.8 / max(len(systems), 1)
-    figure, axis = plt.subplots(figsize=(max(6.5, 0.9 * len(names) * len(systems) + 2.5), 4.6), dpi=110)
+    figure, axis = plt.subplots(figsize=(min(16.0, max(6.5, 0.9 * len(names) * len(systems) + 2.5)), 5.0), dpi=110)
     for index, system in enumerate(systems):
         values = [metrics.get(f"{system}.{name}", float("nan")) for name in names]
         positions = [i + (index - (len(systems) - 1) / 2) * width for i in range(len(names))]
