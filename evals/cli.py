@@ -94,6 +94,7 @@ async def _run(
             chat_model=services.chat_model,
             retrieval_k=settings.retrieval_k,
             run_id=new_run_id(),
+            cache_dir=settings.data_dir / "evals" / "cache",
         )
         out_dir = args.out or settings.data_dir / "evals"
         return await run_suite(suite, env, out_dir=out_dir, dataset=args.dataset, console=console)

@@ -11,7 +11,7 @@ import re
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, Protocol
 
 from langchain_core.language_models import BaseChatModel
 
@@ -38,6 +38,8 @@ class EvalEnv:
     chat_model: BaseChatModel | None
     retrieval_k: int
     run_id: str
+    #: Where suites may keep derived data between runs (the perception suites' embeddings); ``None``: no cache.
+    cache_dir: Path | None = None
 
     def user_id(self, *parts: str) -> str:
         """A user id private to this run, e.g. ``eval-<run>-pets``."""
@@ -52,9 +54,24 @@ class SuiteOutcome:
     metrics: dict[str, float] = field(default_factory=dict)
     cases: list[dict[str, Any]] = field(default_factory=list)
     message: str = ""
+    #: The systems compared in the same run (``("detector", "baseline")``): metrics named ``<system>.<metric>``
+    #: are then plotted side by side.
+    systems: tuple[str, ...] = ()
+    #: Anything else worth keeping with the result: data sources and their sha256, targets, definitions.
+    details: dict[str, Any] = field(default_factory=dict)
 
 
-Advance = Callable[[], None]
+class Advance(Protocol):
+    """The progress callback: ``advance()`` moves the bar by one case.
+
+    A suite that reads its own data can also set the bar's ``total`` and ``description`` and move it by ``n``:
+    ``advance(0, total=5000, description="embedding")``, then ``advance(64)`` per batch.
+    """
+
+    def __call__(self, n: int = 1, *, total: int | None = None, description: str | None = None) -> None:
+        """Move the bar by ``n``, optionally resetting its total and description."""
+
+
 SuiteRunner = Callable[
     [list[dict[str, Any]], EvalEnv, Advance],
     "SuiteOutcome | Mapping[str, Any] | Awaitable[SuiteOutcome | Mapping[str, Any]]",
@@ -79,6 +96,8 @@ def outcome_from(value: SuiteOutcome | Mapping[str, Any]) -> SuiteOutcome:
             metrics={str(k): float(v) for k, v in dict(value["metrics"]).items()},
             cases=list(value.get("cases", [])),
             message=str(value.get("message", "")),
+            systems=tuple(value.get("systems", ())),
+            details=dict(value.get("details", {})),
         )
     return SuiteOutcome(status="measured", metrics=flatten_numbers(value))
 
@@ -148,3 +167,28 @@ def mean_reciprocal_rank(ranks: Sequence[int | None]) -> float:
     if not ranks:
         return 0.0
     return sum(1.0 / rank for rank in ranks if rank is not None) / len(ranks)
+
+
+def binary_metrics(predicted: Sequence[bool], labels: Sequence[bool]) -> dict[str, float]:
+    """Precision, recall and false-positive rate of yes/no predictions (0.0 where undefined), with the counts."""
+    if len(predicted) != len(labels):
+        raise ValueError("need one prediction per label")
+    pairs = list(zip(predicted, labels, strict=True))
+    tp = sum(1 for p, y in pairs if p and y)
+    fp = sum(1 for p, y in pairs if p and not y)
+    fn = sum(1 for p, y in pairs if not p and y)
+    tn = len(pairs) - tp - fp - fn
+    return {
+        "precision": tp / (tp + fp) if tp + fp else 0.0,
+        "recall": tp / (tp + fn) if tp + fn else 0.0,
+        "false_positive_rate": fp / (fp + tn) if fp + tn else 0.0,
+        "tp": tp,
+        "fp": fp,
+        "fn": fn,
+        "tn": tn,
+    }
+
+
+def share(flags: Sequence[bool]) -> float:
+    """The share of true values (0.0 for none)."""
+    return sum(1 for flag in flags if flag) / len(flags) if flags else 0.0

@@ -1,33 +1,42 @@
-"""Emotion eval: the local detector against a lexicon baseline on GoEmotions' held-out test split.
+"""The ``emotion`` suite: the detector against a keyword lexicon, in the same run, on three sets.
 
-    .venv/bin/python -m evals.emotion [--data ../shared/data/goemotions] [--limit N] [--json]
+1. GoEmotions' held-out *test* split (5,427 Reddit comments; the detector was trained on *train* and tuned on
+   *dev*). Gold labels are GoEmotions' labels mapped to the project's types (``GOEMOTIONS_TO_TYPE``); a comment can
+   carry several. Each system predicts a set of types per message the way the product uses detection: every
+   non-neutral type above the signal threshold (> 30), or ``neutral`` when there is none (the lexicon: every type
+   with a cue word). Per type precision, recall and F1 for the eight learnable types (panic has no gold label; its
+   predictions are counted), macro-F1 over the eight and over the seven emotions without neutral.
+2. Negation and contrast (``evals/datasets/emotion_negation.jsonl``, written for this suite): sentences that name
+   an emotion only to deny it ("I'm not sad, I'm actually doing great"), each with the ``negated`` type.
+   ``negation_cleared`` is the share *not* labelled with the negated type (target >= 0.90).
+3. Named probes (``evals/datasets/emotion_probes.jsonl``): a message and the types that would be right for it;
+   ``probes_right`` is the share whose main emotion (the detector's dominant type, the lexicon's type with the
+   most cue matches) is one of them.
 
-The classifier was trained on *train* and tuned on *dev* (``scripts/train_emotion.py``); *test* is never seen.
-Gold labels are GoEmotions' labels mapped to the project's types (``tools.detection.GOEMOTIONS_TO_TYPE``); a
-comment can carry several. Both systems predict a set of types per message the way the product uses detection:
-every non-neutral type whose intensity is above the signal threshold (> 30), or ``neutral`` when there is none.
-Reported: per-class precision, recall and F1 for the eight types GoEmotions can label (panic has no gold label,
-so it has no F1; its predictions are counted), macro-F1 over those eight and over the seven emotions without
-neutral, for both systems, computed in the same run on the same messages. Embedding is the slow part (minutes on
-2 cores); ``--limit`` evaluates the first N messages only.
+Metrics are ``detector.<name>`` and ``lexicon.<name>``; every call to the detector goes through
+``evals/perception.py``.
 """
 
 from __future__ import annotations
 
-import argparse
-import csv
-import json
 import re
-import sys
-import time
 from collections.abc import Sequence
-from pathlib import Path
 from typing import Any
 
-import numpy as np
+from companion.errors import InvalidInputError
+from evals.core import Advance, EvalEnv, SuiteOutcome, load_jsonl, require, share
+from evals.corpora import DATASETS_DIR, GOEMOTIONS_TEST, goemotions_test, source
+from evals.perception import (
+    EMOTION_TYPES,
+    EMOTIONAL_SIGNAL_THRESHOLD,
+    GOEMOTIONS_LABELS,
+    GOEMOTIONS_TO_TYPE,
+    LEARNED_TYPES,
+    emotion_set,
+    perceive,
+)
 
-ROOT = Path(__file__).resolve().parents[1]
-DEFAULT_DATA = ROOT.parent / "shared" / "data" / "goemotions"
+PROBES = DATASETS_DIR / "emotion_probes.jsonl"
 
 #: The lexicon baseline: a few dozen common words per type (prefix matches on word starts).
 LEXICON: dict[str, tuple[str, ...]] = {
@@ -102,165 +111,135 @@ _LEXICON_PATTERNS = {
 }
 
 
-def read_split(path: Path) -> tuple[list[str], list[list[int]]]:
-    """Texts and GoEmotions label ids of one split."""
-    texts: list[str] = []
-    labels: list[list[int]] = []
-    with path.open(encoding="utf-8", newline="") as handle:
-        for row in csv.reader(handle, delimiter="\t", quoting=csv.QUOTE_NONE):
-            texts.append(row[0])
-            labels.append([int(x) for x in row[1].split(",")])
-    return texts, labels
-
-
 def lexicon_predict(text: str) -> set[str]:
     """The lexicon baseline's types for one message (``neutral`` when no word matches)."""
     found = {name for name, pattern in _LEXICON_PATTERNS.items() if pattern.search(text)}
     return found or {"neutral"}
 
 
-def predicted_sets(intensities: np.ndarray, types: Sequence[str], threshold: int) -> list[set[str]]:
-    """Per message: the non-neutral types above ``threshold``, or ``{"neutral"}``."""
-    emotional = [i for i, name in enumerate(types) if name != "neutral"]
-    result = []
-    for row in intensities:
-        found = {types[i] for i in emotional if row[i] > threshold}
-        result.append(found or {"neutral"})
-    return result
+def lexicon_dominant(text: str) -> str:
+    """The lexicon's main emotion: the type with the most cue matches (ties: the first in ``LEXICON``)."""
+    counts = {name: len(pattern.findall(text)) for name, pattern in _LEXICON_PATTERNS.items()}
+    best = max(counts, key=lambda name: counts[name])
+    return best if counts[best] else "neutral"
 
 
-def scores(gold: list[set[str]], predicted: list[set[str]], name: str) -> dict[str, float | int]:
-    """Precision, recall, F1 and support of one type."""
+def scores(gold: Sequence[set[str]], predicted: Sequence[set[str]], name: str) -> dict[str, float]:
+    """Precision, recall, F1 and support of one type over multi-label sets."""
     tp = sum(1 for g, p in zip(gold, predicted, strict=True) if name in g and name in p)
     fp = sum(1 for g, p in zip(gold, predicted, strict=True) if name not in g and name in p)
     fn = sum(1 for g, p in zip(gold, predicted, strict=True) if name in g and name not in p)
     precision = tp / (tp + fp) if tp + fp else 0.0
     recall = tp / (tp + fn) if tp + fn else 0.0
     f1 = 2 * precision * recall / (precision + recall) if precision + recall else 0.0
-    return {"precision": round(precision, 4), "recall": round(recall, 4), "f1": round(f1, 4), "support": tp + fn}
+    return {"precision": precision, "recall": recall, "f1": f1, "support": tp + fn}
 
 
-def run_emotion_eval(
-    data_dir: Path = DEFAULT_DATA,
-    *,
-    limit: int | None = None,
-    models_dir: Path | None = None,
-    embeddings: Path | None = None,
-    progress: bool = True,
-) -> dict[str, Any]:
-    """Evaluate the detector and the lexicon baseline on the test split; returns the report as a dict.
-
-    ``embeddings``: an ``.npz`` whose ``test`` array holds the test split's MiniLM vectors (the cache
-    ``scripts/train_emotion.py`` writes), to skip the slow embedding step on re-runs.
-    """
-    from rich.progress import Progress
-
-    from memory.embeddings import load_embedder
-    from tools.detection import (
-        EMOTION_TYPES,
-        EMOTIONAL_SIGNAL_THRESHOLD,
-        GOEMOTIONS_LABELS,
-        GOEMOTIONS_TO_TYPE,
-        LEARNED_TYPES,
-        load_detector,
-    )
-
-    texts, labels = read_split(data_dir / "test.tsv")
-    if limit is not None:
-        texts, labels = texts[:limit], labels[:limit]
-    gold = [{GOEMOTIONS_TO_TYPE[GOEMOTIONS_LABELS[i]] for i in ids} for ids in labels]
-    embedder = load_embedder(models_dir or ROOT / ".data" / "models")
-    detector = load_detector()
-    batch, chunks = 128, []
-    started = time.perf_counter()
-    if embeddings is not None:
-        with np.load(embeddings) as stored:
-            chunks.append(stored["test"][: len(texts)])
-    with Progress(disable=not progress or embeddings is not None, transient=True) as bar:
-        task = bar.add_task("embedding the test split", total=len(texts))
-        for start in range(0, len(texts) if embeddings is None else 0, batch):
-            chunks.append(embedder.embed(texts[start : start + batch]))
-            bar.advance(task, len(texts[start : start + batch]))
-    vectors = np.concatenate(chunks) if chunks else np.zeros((0, detector.dimension), dtype=np.float32)
-    embedded = time.perf_counter()
-    intensities = detector.intensities(texts, vectors)
-    detected = time.perf_counter()
-    detector_sets = predicted_sets(intensities, EMOTION_TYPES, EMOTIONAL_SIGNAL_THRESHOLD)
-    lexicon_sets = [lexicon_predict(text) for text in texts]
-    classes = {
-        name: {"detector": scores(gold, detector_sets, name), "lexicon": scores(gold, lexicon_sets, name)}
-        for name in LEARNED_TYPES
-    }
-    emotions_only = [name for name in LEARNED_TYPES if name != "neutral"]
-
-    def macro(system: str, names: Sequence[str]) -> float:
-        return round(float(np.mean([classes[n][system]["f1"] for n in names])), 4)
-
+def type_metrics(gold: Sequence[set[str]], predicted: Sequence[set[str]], types: Sequence[str]) -> dict[str, float]:
+    """``f1_<type>`` for each type, ``macro_f1`` over ``types`` and ``macro_f1_emotions`` without neutral."""
+    f1 = {name: scores(gold, predicted, name)["f1"] for name in types}
+    emotions = [name for name in types if name != "neutral"]
     return {
-        "suite": "emotion",
-        "data": "GoEmotions test split (held out: never used for training or tuning)",
-        "messages": len(texts),
-        "threshold": EMOTIONAL_SIGNAL_THRESHOLD,
-        "classes": classes,
-        "panic_predictions": sum(1 for s in detector_sets if "panic" in s),
-        "macro_f1": {
-            "detector": macro("detector", LEARNED_TYPES),
-            "lexicon": macro("lexicon", LEARNED_TYPES),
-            "detector_emotions_only": macro("detector", emotions_only),
-            "lexicon_emotions_only": macro("lexicon", emotions_only),
-        },
-        "seconds": {"embed": round(embedded - started, 2), "detect": round(detected - embedded, 4)},
+        "macro_f1": sum(f1.values()) / len(f1),
+        "macro_f1_emotions": sum(f1[n] for n in emotions) / len(emotions) if emotions else 0.0,
+        **{f"f1_{name}": value for name, value in f1.items()},
     }
 
 
-def print_report(report: dict[str, Any]) -> None:
-    """A table of per-class F1 for both systems."""
-    from rich.console import Console
-    from rich.table import Table
+def validate_negation(case: dict[str, Any]) -> tuple[str, str]:
+    """The text and negated type of a negation case."""
+    text, negated = require(case, "text", str), require(case, "negated", str)
+    if negated not in EMOTION_TYPES or negated == "neutral":
+        raise InvalidInputError(f"case {case['id']!r}: 'negated' must be an emotion type, got {negated!r}")
+    return text, negated
 
-    table = Table(title=f"emotion detection on {report['messages']} held-out GoEmotions messages (F1)")
-    for column in ("type", "support", "detector P", "detector R", "detector F1", "lexicon F1"):
-        table.add_column(column, justify="left" if column == "type" else "right")
-    for name, row in report["classes"].items():
-        d, lex = row["detector"], row["lexicon"]
-        table.add_row(
-            name, str(d["support"]), f"{d['precision']:.3f}", f"{d['recall']:.3f}", f"{d['f1']:.3f}", f"{lex['f1']:.3f}"
-        )
-    macro = report["macro_f1"]
-    table.add_row("macro (8 types)", "", "", "", f"{macro['detector']:.3f}", f"{macro['lexicon']:.3f}")
-    table.add_row(
-        "macro (7 emotions)",
-        "",
-        "",
-        "",
-        f"{macro['detector_emotions_only']:.3f}",
-        f"{macro['lexicon_emotions_only']:.3f}",
+
+def validate_probe(case: dict[str, Any]) -> tuple[str, list[str]]:
+    """The text and acceptable types of a probe."""
+    text, expected = require(case, "text", str), require(case, "expected", list)
+    unknown = [name for name in expected if name not in EMOTION_TYPES]
+    if unknown:
+        raise InvalidInputError(f"case {case['id']!r}: unknown emotion types {unknown}")
+    return text, expected
+
+
+def run_emotion(cases: list[dict[str, Any]], env: EvalEnv, advance: Advance) -> SuiteOutcome:
+    """GoEmotions test, the negation set (``cases``) and the probes, for the detector and the lexicon."""
+    negation = [validate_negation(case) for case in cases]
+    probe_cases = load_jsonl(PROBES)
+    probes = [validate_probe(case) for case in probe_cases]
+    texts, labels = goemotions_test()
+    gold = [{GOEMOTIONS_TO_TYPE[GOEMOTIONS_LABELS[i]] for i in ids} for ids in labels]
+
+    perceived = perceive(texts, env.embedder, cache_dir=env.cache_dir, advance=advance, label="GoEmotions test")
+    detector_sets = [emotion_set(p.detection) for p in perceived]
+    lexicon_sets = [lexicon_predict(text) for text in texts]
+    extra = perceive(
+        [t for t, _ in negation] + [t for t, _ in probes], env.embedder, advance=advance, label="negation and probes"
     )
-    Console().print(table)
+    negation_seen, probe_seen = extra[: len(negation)], extra[len(negation) :]
 
-
-def main(argv: Sequence[str] | None = None) -> int:
-    """Run the eval from the command line."""
-    parser = argparse.ArgumentParser(description="Emotion detector vs lexicon baseline on GoEmotions test.")
-    parser.add_argument("--data", type=Path, default=DEFAULT_DATA, help="directory with test.tsv")
-    parser.add_argument("--limit", type=int, help="only the first N test messages")
-    parser.add_argument("--json", action="store_true", help="print the report as JSON")
-    parser.add_argument("--output", type=Path, help="also write the JSON report here")
-    parser.add_argument("--embeddings", type=Path, help="npz cache of the test split's vectors (array 'test')")
-    args = parser.parse_args(argv)
-    if not (args.data / "test.tsv").is_file():
-        print(f"error: no test.tsv in {args.data} (GoEmotions data)", file=sys.stderr)
-        return 2
-    report = run_emotion_eval(args.data, limit=args.limit, embeddings=args.embeddings)
-    if args.output:
-        args.output.parent.mkdir(parents=True, exist_ok=True)
-        args.output.write_text(json.dumps(report, indent=2) + "\n")
-    if args.json:
-        print(json.dumps(report))
-    else:
-        print_report(report)
-    return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())
+    rows: list[dict[str, Any]] = []
+    metrics: dict[str, float] = {"n_messages": len(texts), "n_negation": len(negation), "n_probes": len(probes)}
+    cleared: dict[str, list[bool]] = {"detector": [], "lexicon": []}
+    for case, (text, negated), seen in zip(cases, negation, negation_seen, strict=True):
+        detector_types, lexicon_types = emotion_set(seen.detection), lexicon_predict(text)
+        cleared["detector"].append(negated not in detector_types)
+        cleared["lexicon"].append(negated not in lexicon_types)
+        rows.append(
+            {
+                "id": case["id"],
+                "set": "negation",
+                "negated": negated,
+                "detector": sorted(detector_types),
+                "detector_intensity": seen.detection.emotions.get(negated, 0),
+                "lexicon": sorted(lexicon_types),
+                "scores": {
+                    "detector_cleared": float(cleared["detector"][-1]),
+                    "lexicon_cleared": float(cleared["lexicon"][-1]),
+                },
+            }
+        )
+    right: dict[str, list[bool]] = {"detector": [], "lexicon": []}
+    for case, (text, expected), seen in zip(probe_cases, probes, probe_seen, strict=True):
+        detection = seen.detection
+        detector_main = detection.emotion if detection.is_emotional_signal else "neutral"
+        lexicon_main = lexicon_dominant(text)
+        right["detector"].append(detector_main in expected)
+        right["lexicon"].append(lexicon_main in expected)
+        rows.append(
+            {
+                "id": case["id"],
+                "set": "probe",
+                "expected": expected,
+                "detector": f"{detection.emotion} {detection.intensity}",
+                "lexicon": lexicon_main,
+                "scores": {
+                    "detector_right": float(right["detector"][-1]),
+                    "lexicon_right": float(right["lexicon"][-1]),
+                },
+            }
+        )
+    classes: dict[str, Any] = {}
+    for system, predicted in (("detector", detector_sets), ("lexicon", lexicon_sets)):
+        metrics |= {f"{system}.{k}": v for k, v in type_metrics(gold, predicted, LEARNED_TYPES).items()}
+        metrics[f"{system}.negation_cleared"] = share(cleared[system])
+        metrics[f"{system}.probes_right"] = share(right[system])
+        metrics[f"{system}.n_panic_predictions"] = sum(1 for s in predicted if "panic" in s)
+        classes[system] = {name: scores(gold, predicted, name) for name in LEARNED_TYPES}
+    return SuiteOutcome(
+        status="measured",
+        metrics=metrics,
+        cases=rows,
+        systems=("detector", "lexicon"),
+        details={
+            "sources": {
+                "goemotions_test": source(GOEMOTIONS_TEST, len(texts), "held out: never used for training or tuning"),
+                "probes": source(PROBES, len(probes)),
+            },
+            "classes": classes,
+            "signal_threshold": EMOTIONAL_SIGNAL_THRESHOLD,
+            "targets": {"macro_f1": [">=", 0.62], "negation_cleared": [">=", 0.9]},
+            "baseline": "lexicon: a few dozen cue words per type (evals/emotion.py LEXICON)",
+        },
+    )

@@ -8,7 +8,7 @@ moves the progress bar by one case. It returns a ``SuiteOutcome`` or a dict: eit
 (nested ones under dotted keys: ``{"macro_f1": {"detector": 0.5}}`` -> ``macro_f1.detector``). An existing
 function with another signature goes in through a lambda, e.g.::
 
-    Suite("emotion", None, lambda cases, env, advance: run_emotion_eval(progress=False), "emotion detection: F1"),
+    Suite("injection", None, run_injection, "injection screen vs keywords on held-out splits"),
 """
 
 from __future__ import annotations
@@ -17,14 +17,15 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from evals.core import SuiteRunner
-from evals.emotion import run_emotion_eval
-from evals.injection import run_injection_eval
+from evals.corpora import DATASETS_DIR
+from evals.crisis import run_crisis
+from evals.emotion import run_emotion
+from evals.importance import run_importance
+from evals.injection import run_injection
 from evals.isolation import run_isolation
 from evals.persona import run_persona
 from evals.recall import run_recall
 from evals.sensitivity import run_sensitivity
-
-DATASETS_DIR = Path(__file__).resolve().parent / "datasets"
 
 
 @dataclass(frozen=True)
@@ -57,15 +58,27 @@ SUITES: dict[str, Suite] = {
         ),
         Suite(
             "emotion",
-            None,
-            lambda cases, env, advance: run_emotion_eval(progress=False),
-            "emotion detector vs a lexicon on GoEmotions' held-out test split: per-type and macro F1",
+            "emotion_negation.jsonl",
+            run_emotion,
+            "detector vs lexicon: F1 on GoEmotions test, negations cleared, named probes",
+        ),
+        Suite(
+            "crisis",
+            "crisis.jsonl",
+            run_crisis,
+            "detector vs keywords: recall, kind, hard negatives on the dev set; flag rate on ordinary chat",
         ),
         Suite(
             "injection",
             None,
-            lambda cases, env, advance: run_injection_eval(),
-            "injection guard vs rules only on held-out splits: precision, recall, false-positive rate",
+            run_injection,
+            "screen vs keywords: recall on deepset/jackhhao test, FP rate on ordinary chat, multilingual, look-alikes",
+        ),
+        Suite(
+            "importance",
+            "importance_everyday.jsonl",
+            run_importance,
+            "detector vs length: seed examples within a level, everyday chatter low, LoCoMo share above 500",
         ),
     )
 }

@@ -100,14 +100,23 @@ async def run_suite(
     began = time.perf_counter()
     with Progress(
         TextColumn(f"eval {suite.name}"),
+        TextColumn("{task.description}"),
         BarColumn(),
         MofNCompleteColumn(),
         TimeElapsedColumn(),
         console=console,
         transient=True,
     ) as progress:
-        task = progress.add_task(suite.name, total=len(cases) or None)
-        returned = suite.run(cases, env, lambda: progress.advance(task))
+        task = progress.add_task("", total=len(cases) or None)
+
+        def advance(n: int = 1, *, total: int | None = None, description: str | None = None) -> None:
+            if total is not None:
+                progress.reset(task, total=total)
+            if description is not None:
+                progress.update(task, description=description)
+            progress.advance(task, n)
+
+        returned = suite.run(cases, env, advance)
         if inspect.isawaitable(returned):
             returned = await returned
     outcome = outcome_from(returned)
@@ -116,6 +125,8 @@ async def run_suite(
         "status": outcome.status,
         "message": outcome.message,
         "metrics": outcome.metrics,
+        "systems": list(outcome.systems),
+        "details": outcome.details,
         "run_id": env.run_id,
         "started_at": started_at.isoformat(timespec="seconds"),
         "duration_s": round(time.perf_counter() - began, 3),

@@ -1,10 +1,5 @@
-"""The injection detector: the seed's examples, rules vs classifier, and the held-out evaluation."""
+"""The injection detector: the seed's examples, rules vs classifier (held-out numbers: `companion eval injection`)."""
 
-from pathlib import Path
-
-import pytest
-
-from evals.injection import DEFAULT_DATA, run_injection_eval
 from memory.embeddings import Embedder
 from prompts import injection as injection_prompts
 from tools.injection import INJECTION_THRESHOLD, InjectionKind, detect_injection, load_classifier
@@ -95,16 +90,3 @@ def test_guard_replies_are_plain_text_for_each_level() -> None:
     assert set(injection_prompts.INJECTION_REPLIES) == {1, 2, 3}
     for reply in injection_prompts.INJECTION_REPLIES.values():
         assert reply and "{" not in reply and "}" not in reply  # no placeholders to fill
-
-
-@pytest.mark.skipif(not DEFAULT_DATA.is_dir(), reason="the labelled injection sets are not beside the repository")
-def test_classifier_beats_rules_alone_on_the_held_out_split_in_one_run(embedder: Embedder) -> None:
-    name = "deepset_prompt_injections_test.jsonl"
-    from evals.injection import load_split
-
-    texts, _ = load_split(Path(DEFAULT_DATA) / name)
-    report = run_injection_eval(files=[name], embeddings={name: embedder.embed(texts)})
-    rules, combined = report["splits"][name]["rules_only"], report["splits"][name]["rules_and_classifier"]
-    assert combined["recall"] > rules["recall"]
-    assert combined["false_positive_rate"] <= 0.1
-    assert report["overall"]["rules_and_classifier"]["n"] == 116
