@@ -17,6 +17,7 @@ from companion.errors import (
     AuthenticationError,
     ChatModelError,
     CompanionError,
+    ConflictError,
     InjectionBlockedError,
     NotFoundError,
     PermissionDeniedError,
@@ -48,6 +49,7 @@ NOT_FOUND: Responses = {404: _doc("Not found")}
 RATE_LIMITED: Responses = {429: _doc("Rate limited or cooling down; see Retry-After")}
 TOO_LARGE: Responses = {413: _doc("The request body is longer than COMPANION_MAX_REQUEST_BYTES")}
 UNAVAILABLE: Responses = {503: _doc("A store or the chat model is unavailable")}
+CONFLICT: Responses = {409: _doc("A request with the same Idempotency-Key is still in progress")}
 
 
 def status_for(exc: CompanionError) -> int:
@@ -58,6 +60,8 @@ def status_for(exc: CompanionError) -> int:
         return 403
     if isinstance(exc, NotFoundError):
         return 404
+    if isinstance(exc, ConflictError):
+        return 409
     if isinstance(exc, RateLimitedError | InjectionBlockedError):
         return 429
     if isinstance(exc, StoreUnavailableError | ChatModelError):

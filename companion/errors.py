@@ -74,3 +74,9 @@ class UserBusyError(CompanionError):
     """Another process holds the user's memories (e.g. the association worker); try again shortly."""
 
     exit_code = 3
+
+
+class ConflictError(CompanionError):
+    """The request repeats one still in progress (the same ``Idempotency-Key``); retry once it has finished."""
+
+    exit_code = 3

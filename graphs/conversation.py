@@ -206,11 +206,13 @@ async def run_turn(
     conversation_id: str = "default",
     persona: str = "default",
     max_sensitivity: str = "ultrasecret",
+    turn_id: str | None = None,
 ) -> dict[str, Any]:
     """Run one turn and return the final state. Ids are checked before anything runs or is written.
 
     ``max_sensitivity`` is the most sensitive memory level the reply may use (a shared context passes
-    ``memory.sensitivity.SHARED_MAX_LEVEL``).
+    ``memory.sensitivity.SHARED_MAX_LEVEL``). ``turn_id`` (32 hex characters) makes a retried turn write the
+    same memory: pass the same one on every attempt (``memory.idempotency``, the bots' message ids).
 
     The checkpoint is written once, when the turn finishes (``durability="exit"``): the turn's intermediate
     steps are not worth a disk write each on the hot path, and a failed turn leaves no half-written state.
@@ -218,10 +220,11 @@ async def run_turn(
     config, context = turn_config(
         user_id=user_id, conversation_id=conversation_id, persona=persona, max_sensitivity=max_sensitivity
     )
+    turn_input = {"message": message, "requested_turn_id": turn_id}
     if graph.checkpointer is None:  # durability only means something with a checkpointer (LangGraph warns otherwise)
-        result = await graph.ainvoke({"message": message}, config, context=context)
+        result = await graph.ainvoke(turn_input, config, context=context)
     else:
-        result = await graph.ainvoke({"message": message}, config, context=context, durability="exit")
+        result = await graph.ainvoke(turn_input, config, context=context, durability="exit")
     return dict(result)
 
 

@@ -7,6 +7,7 @@ nodes that talk to Redis or the chat model are coroutines.
 from __future__ import annotations
 
 import asyncio
+import re
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -18,7 +19,7 @@ from langchain_core.language_models import BaseChatModel
 from langchain_core.messages import AIMessage, AnyMessage, HumanMessage, SystemMessage
 from langgraph.runtime import Runtime
 
-from companion.errors import ChatModelError
+from companion.errors import ChatModelError, InvalidInputError
 from companion.personality.persona import parse_persona
 from companion.personality.prompt import persona_system_prompt
 from companion.personality.state import PersonalityState
@@ -96,6 +97,7 @@ class ConversationState(TypedDict):
     """State of one conversation turn."""
 
     message: str
+    requested_turn_id: NotRequired[str | None]  # input only; admit_message takes it and clears it
     turn_id: NotRequired[str]
     received_at: NotRequired[float]
     context: NotRequired[list[ContextTurn]]
@@ -127,6 +129,12 @@ class TurnInput(TypedDict):
     """What a caller passes in."""
 
     message: str
+    #: The id of the turn and of its memory, when the caller retries idempotently (memory/idempotency.py,
+    #: the bots' platform message ids): every attempt then writes the same memory, once.
+    requested_turn_id: NotRequired[str | None]
+
+
+_TURN_ID = re.compile(r"[0-9a-f]{32}")
 
 
 def _elapsed_ms(started: float) -> float:
@@ -142,10 +150,15 @@ async def admit_message(
     user_id = validate_user_id(runtime.context.user_id)
     validate_conversation_id(runtime.context.conversation_id)
     message = validate_message(state.get("message", ""), max_chars=max_message_chars)
+    # Cleared below: the thread's checkpoint keeps every key, and the next turn must not reuse this id.
+    turn_id = state.get("requested_turn_id") or new_id()
+    if not _TURN_ID.fullmatch(turn_id):
+        raise InvalidInputError("requested_turn_id must be 32 lowercase hexadecimal characters")
     await short_term.admit(user_id)
     return {
         "message": message,
-        "turn_id": new_id(),
+        "requested_turn_id": None,
+        "turn_id": turn_id,
         "received_at": time.time(),
         "timings_ms": {"admit": _elapsed_ms(started)},
     }

@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter
+from typing import Annotated
+
+from fastapi import APIRouter, Header, Response
 from fastapi.sse import EventSourceResponse
 
 from app.deps import CallerDep, ConversationGraphDep, ServicesDep
-from app.errors import AUTH, BAD_INPUT, RATE_LIMITED, UNAVAILABLE, Responses
+from app.errors import AUTH, BAD_INPUT, CONFLICT, RATE_LIMITED, UNAVAILABLE, Responses
 from app.schemas import ChatRequest, ChatResponse
 from app.services.chat import chat_turn, start_stream
+from memory.idempotency import IdempotencyStore
 
 router = APIRouter(prefix="/v1", tags=["chat"])
 
@@ -24,14 +27,39 @@ SSE_EVENT_SCHEMA = {
 
 ERRORS: Responses = {**BAD_INPUT, **AUTH, **RATE_LIMITED, **UNAVAILABLE}
 
+IdempotencyKey = Annotated[
+    str | None,
+    Header(
+        alias="Idempotency-Key",
+        max_length=255,
+        description="Any unique text per message (a UUID): a retry with the same key stores nothing twice and, "
+        "once the first attempt finished, gets its response back (with `Idempotent-Replayed: true`); 409 while "
+        "the first attempt is still running",
+    ),
+]
 
-@router.post("/chat", response_model=ChatResponse, responses=ERRORS)
+
+@router.post("/chat", response_model=ChatResponse, responses={**ERRORS, **CONFLICT})
 async def chat(
-    request: ChatRequest, graph: ConversationGraphDep, caller: CallerDep, services: ServicesDep
+    request: ChatRequest,
+    graph: ConversationGraphDep,
+    caller: CallerDep,
+    services: ServicesDep,
+    response: Response,
+    idempotency_key: IdempotencyKey = None,
 ) -> ChatResponse:
     """Run one conversation turn for ``user_id`` (the key must belong to that user, or be an admin key)."""
     caller.authorize_user(request.user_id)
-    return await chat_turn(graph, request, persona=services.settings.persona)
+    result, replayed = await chat_turn(
+        graph,
+        request,
+        persona=services.settings.persona,
+        idempotency=IdempotencyStore(services.redis),
+        idempotency_key=idempotency_key,
+    )
+    if replayed:
+        response.headers["Idempotent-Replayed"] = "true"
+    return result
 
 
 @router.post(
@@ -47,8 +75,17 @@ async def chat(
     },
 )
 async def chat_stream(
-    request: ChatRequest, graph: ConversationGraphDep, caller: CallerDep, services: ServicesDep
+    request: ChatRequest,
+    graph: ConversationGraphDep,
+    caller: CallerDep,
+    services: ServicesDep,
+    idempotency_key: IdempotencyKey = None,
 ) -> EventSourceResponse:
-    """Run one turn and stream the reply as Server-Sent Events."""
+    """Run one turn and stream the reply as Server-Sent Events.
+
+    An ``Idempotency-Key`` makes a retried stream store its message once (the same memory id); the reply is
+    produced again rather than replayed.
+    """
     caller.authorize_user(request.user_id)
-    return EventSourceResponse(await start_stream(graph, request, persona=services.settings.persona))
+    stream = await start_stream(graph, request, persona=services.settings.persona, idempotency_key=idempotency_key)
+    return EventSourceResponse(stream)

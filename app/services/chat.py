@@ -14,6 +14,7 @@ from app.errors import ErrorBody
 from app.schemas import ChatRequest, ChatResponse, InjectionInfo, RecalledMemory, SensitivityInfo
 from companion.errors import CompanionError
 from graphs.conversation import run_turn, turn_config
+from memory.idempotency import IdempotencyStore, idempotent_request
 from memory.sensitivity import SHARED_MAX_LEVEL, Sensitivity
 
 
@@ -43,22 +44,49 @@ def ceiling(request: ChatRequest) -> str:
 
 
 async def chat_turn(
-    graph: CompiledStateGraph[Any, Any, Any, Any], request: ChatRequest, *, persona: str = "default"
-) -> ChatResponse:
-    """Run one turn."""
-    state = await run_turn(
-        graph,
-        user_id=request.user_id,
-        conversation_id=request.conversation_id,
-        message=request.message,
-        persona=persona,
-        max_sensitivity=ceiling(request),
-    )
-    return to_response(state)
+    graph: CompiledStateGraph[Any, Any, Any, Any],
+    request: ChatRequest,
+    *,
+    persona: str = "default",
+    idempotency: IdempotencyStore | None = None,
+    idempotency_key: str | None = None,
+) -> tuple[ChatResponse, bool]:
+    """Run one turn; returns the response and whether it is the stored answer to an earlier attempt.
+
+    With an ``idempotency_key``, a retry of a finished request gets its first response back and a retry of a
+    failed one runs again with the same turn id, so the message is stored once however often it is sent.
+    """
+    claim = idempotent_request(request.user_id, idempotency_key) if idempotency_key is not None else None
+    if claim is not None and idempotency is not None:
+        stored = await idempotency.begin(claim)
+        if stored is not None:
+            return ChatResponse.model_validate_json(stored), True
+    try:
+        state = await run_turn(
+            graph,
+            user_id=request.user_id,
+            conversation_id=request.conversation_id,
+            message=request.message,
+            persona=persona,
+            max_sensitivity=ceiling(request),
+            turn_id=claim.turn_id if claim is not None else None,
+        )
+    except BaseException:
+        if claim is not None and idempotency is not None:
+            await idempotency.abandon(claim)
+        raise
+    response = to_response(state)
+    if claim is not None and idempotency is not None:
+        await idempotency.finish(claim, response.model_dump_json())
+    return response, False
 
 
 async def start_stream(
-    graph: CompiledStateGraph[Any, Any, Any, Any], request: ChatRequest, *, persona: str = "default"
+    graph: CompiledStateGraph[Any, Any, Any, Any],
+    request: ChatRequest,
+    *,
+    persona: str = "default",
+    idempotency_key: str | None = None,
 ) -> AsyncIterator[bytes]:
     """Start a streamed turn and return its SSE byte stream.
 
@@ -74,8 +102,9 @@ async def start_stream(
         persona=persona,
         max_sensitivity=ceiling(request),
     )
+    claim = idempotent_request(request.user_id, idempotency_key) if idempotency_key is not None else None
     steps: AsyncIterator[Any] = graph.astream(
-        {"message": request.message},
+        {"message": request.message, "requested_turn_id": claim.turn_id if claim is not None else None},
         config,
         context=context,
         stream_mode=["messages", "values", "updates"],

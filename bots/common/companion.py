@@ -19,6 +19,7 @@ from langgraph.graph.state import CompiledStateGraph
 from bots.common.locks import ConversationLocks
 from bots.common.sensitivity import GROUP_MAX_LEVEL, sensitive_memories
 from memory.embeddings import Embedder
+from memory.idempotency import idempotent_request
 from memory.long_term import LongTermStore
 from memory.personality_store import PersonalityStore
 from memory.sensitivity import Sensitivity
@@ -98,8 +99,13 @@ class Companion:
         self.locks = locks or ConversationLocks()
         self.personality_store = personality_store or PersonalityStore(long_term.client, short_term.redis)
 
-    async def answer(self, *, user_id: str, conversation_id: str, message: str, audience: Audience) -> Answer:
+    async def answer(
+        self, *, user_id: str, conversation_id: str, message: str, audience: Audience, source_id: str | None = None
+    ) -> Answer:
         """Run one turn; turns of one conversation run one at a time, in arrival order.
+
+        ``source_id`` names the platform message (``telegram:<chat>:<message id>``): a message the platform delivers
+        twice (a redelivered update after a restart, an edited retry) then writes the same memory, once.
 
         In a group, memories classified confidential or above are never given to the reply; when the turn had to
         withhold one, the reply is replaced by ``GROUP_WITHHELD_REPLY`` (see ``bots.common.sensitivity``).
@@ -115,6 +121,7 @@ class Companion:
                 message=message,
                 persona=self.persona,
                 max_sensitivity=ceiling.value,
+                turn_id=None if source_id is None else idempotent_request(user_id, source_id).turn_id,
             )
         memory_ids = [memory["id"] for memory in state.get("memories", [])]
         reply = str(state.get("reply", ""))

@@ -62,6 +62,7 @@ class ConversationCog(commands.Cog):
                 conversation_id=conversation_id_for(PLATFORM, None if private else message.channel.id),
                 message=text,
                 audience=Audience.PRIVATE if private else Audience.GROUP,
+                source_id=f"discord:{message.channel.id}:{message.id}",
             )
         except CompanionError as exc:
             logger.warning("turn failed for %s: %s", user_id, exc)
@@ -93,6 +94,7 @@ class ConversationCog(commands.Cog):
             conversation_id=conversation_id_for(PLATFORM, None if private else interaction.channel_id),
             message=message,
             audience=Audience.PRIVATE if private else Audience.GROUP,
+            source_id=f"discord:interaction:{interaction.id}",
         )
         for chunk in split_reply(answer.reply, DISCORD_MESSAGE_LIMIT):
             await interaction.followup.send(chunk)

@@ -94,6 +94,7 @@ async def on_text(
         conversation_id=conversation_id_for(PLATFORM, None if private else message.chat.id),
         message=text,
         audience=Audience.PRIVATE if private else Audience.GROUP,
+        source_id=f"telegram:{message.chat.id}:{message.message_id}",
     )
     for index, chunk in enumerate(split_reply(answer.reply, TELEGRAM_MESSAGE_LIMIT)):
         if index == 0 and not private:
