@@ -38,6 +38,7 @@ from redis.retry import Retry
 from companion.errors import CompanionError, ConfigurationError, StoreUnavailableError
 from companion.settings import Settings
 from memory.api_keys import REGISTER_FILE, ApiKeyStore, KeyRegister
+from memory.cipher import TextCipher, load_cipher
 from memory.embedded import ChromaDirectoryLock, EmbeddedRedis, running_chroma_server
 from memory.embeddings import Embedder, load_embedder
 from memory.keys import CHECKPOINT_USER_KEY, legacy_thread_owner, migrate_redis_keys, thread_id
@@ -221,7 +222,7 @@ def build_services(settings: Settings) -> Services:
         redis=redis,
         chroma=chroma,
         chroma_mode=chroma_mode,
-        long_term=LongTermStore(chroma, lexical=lexical),
+        long_term=LongTermStore(chroma, lexical=lexical, cipher=open_cipher(settings)),
         short_term=short_term,
         embedder=embedder,
         chat_model=chat_model,
@@ -229,6 +230,12 @@ def build_services(settings: Settings) -> Services:
         chroma_lock=chroma_lock,
         started=["redis"] if redis_started else [],
     )
+
+
+def open_cipher(settings: Settings) -> TextCipher:
+    """What seals secret and ultrasecret memories: the configured key, or the data dir's key file."""
+    key = settings.encryption_key.get_secret_value() if settings.encryption_key is not None else None
+    return load_cipher(key, ensure_data_dir(settings.data_dir))
 
 
 def open_key_register(settings: Settings) -> KeyRegister:

@@ -54,6 +54,11 @@ class Settings(BaseSettings):
         "Unset: the offline responder answers.",
     )
     openai_api_key: SecretStr | None = Field(default=None, description="Passed to OpenAI models if set.")
+    encryption_key: SecretStr | None = Field(
+        default=None,
+        description="Fernet key sealing secret and ultrasecret memories at rest. Unset: data_dir/encryption.key, "
+        "generated on first use. Machines sharing a Chroma server must share it.",
+    )
     openai_base_url: str | None = Field(default=None, description="OpenAI-compatible endpoint, if not OpenAI.")
     persona: str = Field(default="default", description="Persona name.")
     max_message_chars: int = Field(default=4000, ge=1, le=100_000, description="Longest accepted message.")

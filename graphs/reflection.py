@@ -92,7 +92,7 @@ def build_graph(
 
 def archive_store(long_term: LongTermStore) -> LongTermStore:
     """The archive of faded memories: the same per-user store, in its own namespace."""
-    return LongTermStore(long_term.client, namespace=ARCHIVE_NAMESPACE)
+    return LongTermStore(long_term.client, namespace=ARCHIVE_NAMESPACE, cipher=long_term.cipher)
 
 
 def build_graph_from_services(services: Services) -> CompiledStateGraph[Any, Any, Any, Any]:

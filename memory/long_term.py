@@ -23,6 +23,7 @@ import sqlite3
 import threading
 import time
 from collections.abc import Sequence
+from dataclasses import replace
 from typing import Any, cast
 
 import numpy as np
@@ -31,10 +32,12 @@ from chromadb.api.models.Collection import Collection
 from chromadb.api.types import Where
 from chromadb.errors import NotFoundError
 
-from companion.errors import PermissionDeniedError, StoreUnavailableError
+from companion.errors import ConfigurationError, PermissionDeniedError, StoreUnavailableError
+from memory.cipher import SEALED_PREFIX, TextCipher, is_sealed_level
 from memory.keys import join_key
 from memory.lexical import LexicalIndex
 from memory.records import DEFAULT_TENANT, IMPORTANCE_SCALE, MemoryKind, MemoryRecord, validate_tenant, validate_user_id
+from memory.sensitivity import Sensitivity
 from tools.retrieval import Candidate, recency_score
 
 logger = logging.getLogger(__name__)
@@ -139,11 +142,49 @@ class UserCollections:
 class LongTermStore:
     """Chroma-backed long-term memory, scoped per user."""
 
-    def __init__(self, client: ClientAPI, *, namespace: str = "companion", lexical: LexicalIndex | None = None) -> None:
+    def __init__(
+        self,
+        client: ClientAPI,
+        *,
+        namespace: str = "companion",
+        lexical: LexicalIndex | None = None,
+        cipher: TextCipher | None = None,
+    ) -> None:
         self._client = client
         self._namespace = namespace
         self._users = UserCollections(client, namespace, configuration={"hnsw": {"space": "cosine"}})
         self._lexical = lexical
+        self._cipher = cipher
+
+    @property
+    def cipher(self) -> TextCipher | None:
+        """What seals the text of secret and ultrasecret memories (``memory/cipher.py``)."""
+        return self._cipher
+
+    # Secret and ultrasecret texts are sealed on the way into Chroma and opened on the way out. A store without a
+    # cipher refuses to write one rather than keep it in plain text.
+    def _document(self, record: MemoryRecord) -> str:
+        if not is_sealed_level(record.sensitivity):
+            return record.text
+        return self._required_cipher().seal(record.text)
+
+    def _metadata(self, record: MemoryRecord) -> dict[str, str | int | float]:
+        metadata = record.to_metadata()
+        if is_sealed_level(record.sensitivity) and record.reply:
+            metadata["reply"] = self._required_cipher().seal(record.reply)
+        return metadata
+
+    def _required_cipher(self) -> TextCipher:
+        if self._cipher is None:
+            raise ConfigurationError("this memory store has no cipher, so it cannot keep a secret memory")
+        return self._cipher
+
+    def _from_chroma(self, memory_id: str, document: str | None, metadata: dict[str, Any]) -> MemoryRecord:
+        record = MemoryRecord.from_chroma(memory_id, document, metadata)
+        if not (record.text.startswith(SEALED_PREFIX) or record.reply.startswith(SEALED_PREFIX)):
+            return record
+        cipher = self._required_cipher()
+        return replace(record, text=cipher.open(record.text), reply=cipher.open(record.reply))
 
     @property
     def lexical(self) -> LexicalIndex | None:
@@ -171,7 +212,8 @@ class LongTermStore:
     def _index(self, user_id: str, records: Sequence[MemoryRecord]) -> None:
         if self._lexical is not None:
             try:
-                self._lexical.put(self._owner(user_id), [(record.id, record.text) for record in records])
+                items = [(record.id, _indexed_text(record.text, record.sensitivity)) for record in records]
+                self._lexical.put(self._owner(user_id), items)
             except (sqlite3.Error, OSError) as exc:
                 logger.warning("lexical index not updated (%s); it catches up on the next search", exc)
 
@@ -218,8 +260,8 @@ class LongTermStore:
         assert collection is not None
         collection.add(
             ids=[record.id for record in records],
-            documents=[record.text for record in records],
-            metadatas=[record.to_metadata() for record in records],
+            documents=[self._document(record) for record in records],
+            metadatas=[self._metadata(record) for record in records],
             embeddings=np.asarray(embeddings, dtype=np.float32),
         )
         self._index(user_id, records)
@@ -239,8 +281,8 @@ class LongTermStore:
             batch = records[start : start + WRITE_BATCH]
             collection.upsert(
                 ids=[record.id for record in batch],
-                documents=[record.text for record in batch],
-                metadatas=[record.to_metadata() for record in batch],
+                documents=[self._document(record) for record in batch],
+                metadatas=[self._metadata(record) for record in batch],
                 embeddings=vectors[start : start + WRITE_BATCH],
             )
         self._index(user_id, records)
@@ -282,7 +324,7 @@ class LongTermStore:
             distances = (result["distances"] or [])[row]
             matches = []
             for index, memory_id in enumerate(ids):
-                record = MemoryRecord.from_chroma(memory_id, documents[index], dict(metadatas[index] or {}))
+                record = self._from_chroma(memory_id, documents[index], dict(metadatas[index] or {}))
                 if record.user_id != user_id:
                     logger.error("dropped a record of another user from the collection of %s", user_id)
                     continue
@@ -301,7 +343,9 @@ class LongTermStore:
             return
         for start in range(0, len(records), WRITE_BATCH):  # Chroma caps one write at ~5,000 records
             batch = records[start : start + WRITE_BATCH]
-            collection.update(ids=[record.id for record in batch], metadatas=[record.to_metadata() for record in batch])
+            collection.update(
+                ids=[record.id for record in batch], metadatas=[self._metadata(record) for record in batch]
+            )
 
     def move(self, user_id: str, memory_ids: Sequence[str], target: LongTermStore) -> int:
         """Move memories of ``user_id`` (text, metadata, embedding) into ``target`` (the archive); returns how many.
@@ -421,7 +465,7 @@ class LongTermStore:
         now = time.time()
         candidates = []
         for index, memory_id in enumerate(ids):
-            record = MemoryRecord.from_chroma(memory_id, documents[index], dict(metadatas[index] or {}))
+            record = self._from_chroma(memory_id, documents[index], dict(metadatas[index] or {}))
             if record.user_id != user_id:
                 logger.error("dropped a record of another user from the collection of %s", user_id)
                 continue
@@ -478,7 +522,8 @@ class LongTermStore:
         missing = sorted(stored - indexed)
         for start in range(0, len(missing), WRITE_BATCH):
             result = collection.get(ids=missing[start : start + WRITE_BATCH], include=["documents"])
-            self._lexical.put(owner, zip(result["ids"], result["documents"] or [], strict=True))
+            documents = [_indexed_text(text or "") for text in result["documents"] or []]
+            self._lexical.put(owner, zip(result["ids"], documents, strict=True))
         removed = len(indexed - stored)
         logger.info("lexical index of %s brought in line with Chroma (+%d, -%d)", owner, len(missing), removed)
 
@@ -544,14 +589,20 @@ class LongTermStore:
             return []
         return self._checked(user_id, self._records(collection.get(include=["documents", "metadatas"])))
 
-    @staticmethod
-    def _records(result: Any) -> list[MemoryRecord]:
+    def _records(self, result: Any) -> list[MemoryRecord]:
         documents = result.get("documents") or [None] * len(result["ids"])
         metadatas = result.get("metadatas") or [None] * len(result["ids"])
         return [
-            MemoryRecord.from_chroma(memory_id, documents[index], dict(metadatas[index] or {}))
+            self._from_chroma(memory_id, documents[index], dict(metadatas[index] or {}))
             for index, memory_id in enumerate(result["ids"])
         ]
+
+
+def _indexed_text(text: str, level: Sensitivity | None = None) -> str:
+    """What the lexical index gets: nothing of a sealed memory (its row stays, so counts still match Chroma)."""
+    if text.startswith(SEALED_PREFIX) or (level is not None and is_sealed_level(level)):
+        return ""
+    return text
 
 
 def _candidate(record: MemoryRecord, vector: Any, similarity: float, now: float) -> Candidate:

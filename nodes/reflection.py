@@ -28,6 +28,7 @@ from langgraph.runtime import Runtime
 from pydantic import BaseModel, Field, ValidationError
 
 from companion.errors import ChatModelError, InvalidInputError
+from memory.cipher import is_sealed_level
 from memory.clarifications import ClarificationQueue
 from memory.embeddings import Embedder
 from memory.long_term import LongTermStore
@@ -132,12 +133,15 @@ def consolidate(
     embedder: Embedder,
     chat_model: BaseChatModel | None,
 ) -> dict[str, Any]:
-    """Cluster unconsolidated episodic memories (similarity >= 0.7, >= 3 per cluster) into semantic memories."""
+    """Cluster unconsolidated episodic memories (similarity >= 0.7, >= 3 per cluster) into semantic memories.
+
+    Secret and ultrasecret memories stay out: a summary would copy what they hold into a memory of its own.
+    """
     user_id, now = runtime.context.user_id, state["now"]
     pairs = [
         (record, vector)
         for record, vector in long_term.with_embeddings(user_id, kind=MemoryKind.EPISODIC)
-        if not record.consolidated_into
+        if not record.consolidated_into and not is_sealed_level(record.sensitivity)
     ]
     made: list[dict[str, Any]] = []
     if len(pairs) < MIN_CLUSTER_SIZE:

@@ -14,10 +14,12 @@ import chromadb
 import pytest
 from chromadb.api import ClientAPI
 from chromadb.config import Settings as ChromaSettings
+from cryptography.fernet import Fernet
 from langchain_core.language_models.fake_chat_models import GenericFakeChatModel
 from langchain_core.messages import AIMessage
 from redis.asyncio import Redis
 
+from memory.cipher import TextCipher
 from memory.embedded import EmbeddedRedis
 from memory.embeddings import Embedder, load_embedder
 from memory.long_term import LongTermStore
@@ -110,7 +112,7 @@ def chroma_client(tmp_path: Path) -> ClientAPI:
 
 @pytest.fixture
 def long_term(chroma_client: ClientAPI) -> LongTermStore:
-    return LongTermStore(chroma_client)
+    return LongTermStore(chroma_client, cipher=TextCipher(Fernet.generate_key()))
 
 
 @pytest.fixture

@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+from memory.long_term import collection_name
 from tests.integration.api_helpers import api_client, make_key
 
 
@@ -116,3 +117,31 @@ def test_a_shared_turn_never_uses_confidential_memories_and_says_how_many_it_hel
         for not_a_boolean in ("in the group", 0, "true"):
             bad = client.post("/v1/chat", json={**question, "shared": not_a_boolean}, headers=own)
             assert bad.status_code == 422 and bad.json()["error"] == "ValidationError", not_a_boolean
+
+
+def test_secret_memories_are_encrypted_at_rest_and_read_back_in_clear_by_their_owner(
+    tmp_path: Path, redis_url: str
+) -> None:
+    own = make_key(redis_url, user_id="lvl-ida")
+    with api_client(tmp_path, redis_url) as client:
+        assert _chat(client, own, "lvl-ida", PASSWORD)["sensitivity"]["level"] == "ultrasecret"
+        _chat(client, own, "lvl-ida", JAZZ)
+        listing = client.get("/v1/users/lvl-ida/memories", headers=own).json()
+        assert _texts(listing) == {PASSWORD, JAZZ}  # the owner reads it as they said it
+        search = client.get("/v1/users/lvl-ida/memories?q=my+email+password", headers=own).json()
+        assert PASSWORD in _texts(search)  # still recalled (by its embedding)
+        services = client.app.state.services  # type: ignore[attr-defined]
+        secret = next(m for m in listing["memories"] if m["text"] == PASSWORD)
+        raw = services.long_term.client.get_collection(_collection_of(services, "lvl-ida")).get(ids=[secret["id"]])
+        assert raw["documents"][0].startswith("enc:v1:") and raw["metadatas"][0]["reply"].startswith("enc:v1:")
+
+    # what is on disk: Chroma's files and the lexical index hold neither the password nor the reply quoting it
+    files = b"".join(p.read_bytes() for p in (tmp_path / "chroma").rglob("*") if p.is_file())
+    files += b"".join(p.read_bytes() for p in (tmp_path / "lexical").rglob("*") if p.is_file())
+    assert b"hunter2" not in files
+    assert b"I like jazz." in files  # an ordinary memory stays plain (and searchable by its words)
+    assert (tmp_path / "encryption.key").stat().st_mode & 0o077 == 0
+
+
+def _collection_of(services: Any, user_id: str) -> str:
+    return collection_name(user_id)
