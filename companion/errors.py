@@ -14,6 +14,13 @@ class InvalidInputError(CompanionError):
     exit_code = 2
 
 
+class MissingContextError(InvalidInputError, ValueError):
+    """A graph run without the context it needs (such as its ``user_id``).
+
+    Also a ``ValueError``: the LangGraph server (Studio) shows the message of built-in errors only.
+    """
+
+
 class ConfigurationError(CompanionError):
     """A setting is missing, malformed or points somewhere unusable."""
 

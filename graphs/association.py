@@ -27,6 +27,7 @@ from memory.long_term import LongTermStore
 from memory.records import validate_user_id
 from nodes.association import (
     AssociationInput,
+    AssociationOutput,
     AssociationState,
     BranchInput,
     Context,
@@ -72,7 +73,9 @@ def build_graph(
     llm_budget: LLMBudget | None = None,
 ) -> CompiledStateGraph[Any, Any, Any, Any]:
     """Compile the association graph over the given services (no checkpointer: the stream is the durable log)."""
-    graph = StateGraph(AssociationState, context_schema=Context, input_schema=AssociationInput)
+    graph = StateGraph(
+        AssociationState, context_schema=Context, input_schema=AssociationInput, output_schema=AssociationOutput
+    )
     graph.add_node("load_messages", partial(load_messages, long_term=long_term, links=links))
     graph.add_node("find_related", partial(find_related, long_term=long_term))
     graph.add_node("score_relations", partial(score_relations, chat_model=chat_model, llm_budget=llm_budget))
@@ -115,12 +118,11 @@ def build_graph_from_services(services: Services) -> CompiledStateGraph[Any, Any
     )
 
 
-def make_graph(config: RunnableConfig) -> CompiledStateGraph[Any, Any, Any, Any]:
-    """Entry point for ``langgraph.json``: services from settings."""
-    from companion.services import build_services
-    from companion.settings import get_settings
+async def make_graph(config: RunnableConfig) -> CompiledStateGraph[Any, Any, Any, Any]:
+    """Entry point for ``langgraph.json``: compiled once over the process's services."""
+    from companion.studio import process_graph
 
-    return build_graph_from_services(build_services(get_settings()))
+    return await process_graph(GRAPH_NAME, build_graph_from_services)
 
 
 async def associate(

@@ -51,6 +51,7 @@ from nodes.conversation import (
     Context,
     ConversationState,
     TurnInput,
+    TurnOutput,
     admit_message,
     load_context,
     respond,
@@ -107,7 +108,7 @@ def build_graph(
     """
     store = personality_store or PersonalityStore(long_term.client, short_term.redis)
     detector = detector or load_detector()
-    graph = StateGraph(ConversationState, context_schema=Context, input_schema=TurnInput)
+    graph = StateGraph(ConversationState, context_schema=Context, input_schema=TurnInput, output_schema=TurnOutput)
     graph.add_node("admit_message", partial(admit_message, short_term=short_term, max_message_chars=max_message_chars))
     graph.add_node("load_context", partial(load_context, short_term=short_term, long_term=long_term))
     graph.add_node(
@@ -190,12 +191,11 @@ def build_graph_from_services(
     )
 
 
-def make_graph(config: RunnableConfig) -> CompiledStateGraph[Any, Any, Any, Any]:
-    """Entry point for ``langgraph.json``: services from settings, no checkpointer (the server brings one)."""
-    from companion.services import build_services
-    from companion.settings import get_settings
+async def make_graph(config: RunnableConfig) -> CompiledStateGraph[Any, Any, Any, Any]:
+    """Entry point for ``langgraph.json``: compiled once over the process's services; the server adds a checkpointer."""
+    from companion.studio import process_graph
 
-    return build_graph_from_services(build_services(get_settings()))
+    return await process_graph(GRAPH_NAME, build_graph_from_services)
 
 
 async def run_turn(

@@ -87,12 +87,11 @@ def build_graph_from_services(services: Services) -> CompiledStateGraph[Any, Any
     )
 
 
-def make_graph(config: RunnableConfig) -> CompiledStateGraph[Any, Any, Any, Any]:
-    """Entry point for ``langgraph.json``: services from settings."""
-    from companion.services import build_services
-    from companion.settings import get_settings
+async def make_graph(config: RunnableConfig) -> CompiledStateGraph[Any, Any, Any, Any]:
+    """Entry point for ``langgraph.json``: compiled once over the process's services."""
+    from companion.studio import process_graph
 
-    return build_graph_from_services(build_services(get_settings()))
+    return await process_graph(GRAPH_NAME, build_graph_from_services)
 
 
 async def run_proactive(

@@ -13,19 +13,21 @@ import operator
 import time
 import uuid
 from dataclasses import dataclass, replace
-from typing import Annotated, Any, NotRequired, Protocol, TypedDict
+from typing import Annotated, Any, NotRequired, Protocol
 
 import numpy as np
 from langchain_core.language_models import BaseChatModel
 from langchain_core.messages import AIMessage, HumanMessage
 from langgraph.runtime import Runtime
 from pydantic import BaseModel, Field, ValidationError
+from typing_extensions import TypedDict
 
 from companion.errors import ChatModelError
 from memory.embeddings import Embedder
 from memory.links import LinkStore, Relation, Version, version_id
 from memory.long_term import LongTermStore
 from memory.records import MemoryKind, MemoryRecord
+from nodes.context import RunContext
 from prompts.association import MERGE_MEMORY_PROMPT, RELATION_CANDIDATE_LINE, RELATION_SCORING_PROMPT
 from tools.association import (
     MIN_RELATION_STRENGTH,
@@ -55,10 +57,8 @@ class LLMBudget(Protocol):
 
 
 @dataclass(frozen=True, kw_only=True)
-class Context:
+class Context(RunContext):
     """Per-run configuration: the user whose messages this batch holds."""
-
-    user_id: str
 
 
 class QueuedMessage(TypedDict):
@@ -126,17 +126,22 @@ class AssociationInput(TypedDict):
     message_ids: list[str]
 
 
-class AssociationState(TypedDict):
-    """State of one association batch."""
+class AssociationOutput(TypedDict):
+    """What a batch returns: what was done with each message (their embeddings stay in the state)."""
 
     message_ids: list[str]
-    messages: NotRequired[list[QueuedMessage]]
-    replays: NotRequired[list[Plan]]  # plans an earlier attempt stored: applied again, not decided again
     skipped: NotRequired[list[str]]  # no emotional signal, or the message is gone
-    candidates: NotRequired[list[list[Candidate]]]
-    scored: NotRequired[list[ScoredMessage]]
     plans: Annotated[NotRequired[list[Plan]], operator.add]
     outcomes: NotRequired[dict[str, str]]  # message id -> decision taken
+
+
+class AssociationState(AssociationOutput):
+    """State of one association batch."""
+
+    messages: NotRequired[list[QueuedMessage]]
+    replays: NotRequired[list[Plan]]  # plans an earlier attempt stored: applied again, not decided again
+    candidates: NotRequired[list[list[Candidate]]]
+    scored: NotRequired[list[ScoredMessage]]
 
 
 def derived_memory_id(message_id: str) -> str:
@@ -150,7 +155,7 @@ async def load_messages(
 ) -> dict[str, Any]:
     """Read the queued messages and any outcome stored by an earlier attempt; keep those with an emotional signal."""
     user_id = runtime.context.user_id
-    ids = list(dict.fromkeys(state["message_ids"]))
+    ids = list(dict.fromkeys(state.get("message_ids") or []))  # none (Studio's empty form): an empty batch
     stored = await asyncio.to_thread(links.outcomes, user_id, ids)
     fresh_ids = [message_id for message_id in ids if message_id not in stored]
     found = await asyncio.to_thread(long_term.get_with_embeddings, user_id, fresh_ids)

@@ -12,12 +12,13 @@ import time
 from collections.abc import Mapping
 from dataclasses import dataclass
 from functools import partial
-from typing import Annotated, Any, NotRequired, TypedDict
+from typing import Annotated, Any, NotRequired
 
 import numpy as np
 from langchain_core.language_models import BaseChatModel
 from langchain_core.messages import AIMessage, AnyMessage, HumanMessage, SystemMessage
 from langgraph.runtime import Runtime
+from typing_extensions import TypedDict
 
 from companion.errors import ChatModelError, InvalidInputError
 from companion.personality.persona import parse_persona
@@ -36,6 +37,7 @@ from memory.records import (
 )
 from memory.sensitivity import Sensitivity, allowed_at, parse_sensitivity, sensitivity_from_input
 from memory.short_term import ShortTermStore
+from nodes.context import RunContext
 from prompts.conversation import (
     COMPANION_SYSTEM_PROMPT,
     DEFAULT_PERSONA_DESCRIPTION,
@@ -58,10 +60,9 @@ WITHHELD_MIN_SIMILARITY = 0.4
 
 
 @dataclass(frozen=True, kw_only=True)
-class Context:
+class Context(RunContext):
     """Per-run configuration: plain values only (Studio renders it from its JSON schema)."""
 
-    user_id: str
     conversation_id: str = "default"
     persona: str = "default"
     #: The most sensitive memory level the reply may draw on (``memory.sensitivity``): "ultrasecret" (all) in a
@@ -93,8 +94,8 @@ def merge_timings(left: dict[str, float] | None, right: dict[str, float] | None)
     return {**(left or {}), **(right or {})}
 
 
-class ConversationState(TypedDict):
-    """State of one conversation turn."""
+class TurnOutput(TypedDict):
+    """What a turn returns: its state without the message's embedding (a vector for the nodes, not the caller)."""
 
     message: str
     requested_turn_id: NotRequired[str | None]  # input only; admit_message takes it and clears it
@@ -103,7 +104,6 @@ class ConversationState(TypedDict):
     context: NotRequired[list[ContextTurn]]
     context_source: NotRequired[str]  # "redis", "chroma" (rebuilt after Redis lost it) or "empty"
     last_active: NotRequired[float | None]
-    query_embedding: NotRequired[list[float]]
     memories: NotRequired[list[RetrievedMemory]]
     withheld_memories: NotRequired[list[str]]  # relevant memories above the context's max_sensitivity (not used)
     sensitivity: NotRequired[dict[str, Any]]  # tools.sensitivity.Classification.to_dict() of the message
@@ -123,6 +123,12 @@ class ConversationState(TypedDict):
     appraisal: NotRequired[str]  # the appraisal's inputs as JSON, journaled on the memory (personality/journal.py)
     personality_checkpoint: NotRequired[str]  # "now", "later" (background) or "none": nodes/personality.py
     timings_ms: Annotated[NotRequired[dict[str, float]], merge_timings]
+
+
+class ConversationState(TurnOutput):
+    """State of one conversation turn."""
+
+    query_embedding: NotRequired[list[float]]
 
 
 class TurnInput(TypedDict):

@@ -11,18 +11,20 @@ import asyncio
 import time
 import zlib
 from dataclasses import dataclass
-from typing import Any, NotRequired, TypedDict
+from typing import Any, NotRequired
 
 from langchain_core.language_models import BaseChatModel
 from langchain_core.messages import AIMessage, HumanMessage
 from langgraph.graph import END
 from langgraph.runtime import Runtime
+from typing_extensions import TypedDict
 
 from companion.errors import ChatModelError
 from memory.embeddings import Embedder
 from memory.long_term import LongTermStore
 from memory.outreach import OutreachStore
 from memory.short_term import ShortTermStore
+from nodes.context import RunContext
 from prompts.proactive import (
     MEMORY_DETAIL,
     MEMORY_STARTERS,
@@ -54,10 +56,9 @@ FOLLOW_UP_QUERY = "interesting conversation hobby project plan goal"
 
 
 @dataclass(frozen=True, kw_only=True)
-class Context:
+class Context(RunContext):
     """Per-run configuration: plain values only."""
 
-    user_id: str
     persona: str = "default"
 
 

@@ -18,7 +18,7 @@ import time
 from collections import Counter
 from dataclasses import dataclass, replace
 from operator import add
-from typing import Annotated, Any, NotRequired, TypedDict
+from typing import Annotated, Any, NotRequired
 
 import numpy as np
 from langchain_core.language_models import BaseChatModel
@@ -26,6 +26,7 @@ from langchain_core.messages import AIMessage, HumanMessage
 from langgraph.graph import END
 from langgraph.runtime import Runtime
 from pydantic import BaseModel, Field, ValidationError
+from typing_extensions import TypedDict
 
 from companion.errors import ChatModelError, InvalidInputError
 from memory.cipher import is_sealed_level
@@ -36,6 +37,7 @@ from memory.personality_store import PersonalityStore
 from memory.records import MemoryKind, MemoryRecord
 from memory.reflection_log import LogEntry, ReflectionLog
 from memory.short_term import ShortTermStore
+from nodes.context import RunContext
 from prompts.reflection import (
     CLARIFICATION_QUESTION,
     CONFLICT_CHECK_PROMPT,
@@ -77,10 +79,9 @@ NIGHTLY_TASKS = ("consolidate", "conflicts", "personality")
 
 
 @dataclass(frozen=True, kw_only=True)
-class Context:
+class Context(RunContext):
     """Per-run configuration: plain values only."""
 
-    user_id: str
     persona: str = "default"
 
 

@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import requests
 import schemathesis
 from fastapi.testclient import TestClient
 from hypothesis import HealthCheck, settings
@@ -24,8 +25,8 @@ from tests.integration.api_helpers import make_key
 UNSTARTED_APP = create_app(load_settings(data_dir=Path("/nonexistent-never-started")))
 
 
-def without_security(openapi: dict[str, Any]) -> dict[str, Any]:
-    """The schema with its security requirements taken out.
+def fuzzable(openapi: dict[str, Any]) -> dict[str, Any]:
+    """The schema with its security requirements taken out, and no null for query parameters (``without_null``).
 
     Every request here carries a valid admin key on purpose, so that generated data reaches the handlers.
     Left in, the requirements make schemathesis generate "negative" cases whose only fault is a missing
@@ -39,10 +40,22 @@ def without_security(openapi: dict[str, Any]) -> dict[str, Any]:
         for operation in operations.values():
             if isinstance(operation, dict):
                 operation.pop("security", None)
+                for parameter in operation.get("parameters", []):
+                    if parameter.get("in") == "query":
+                        without_null(parameter["schema"])
     return stripped
 
 
-schema = schemathesis.openapi.from_dict(without_security(UNSTARTED_APP.openapi()))
+def without_null(schema: dict[str, Any]) -> None:
+    """Drop ``{"type": "null"}`` from an optional query parameter's ``anyOf``: a query string has no null (a
+    parameter that is None is left out), but schemathesis 4.15 sends it as the text ``null``.
+    """
+    options = schema.get("anyOf", [])
+    if {"type": "null"} in options:
+        options.remove({"type": "null"})
+
+
+schema = schemathesis.openapi.from_dict(fuzzable(UNSTARTED_APP.openapi()))
 
 EXAMPLES_PER_OPERATION = 30
 #: Operations with a rule JSON Schema cannot say in a way the generator satisfies: a schema-valid request may get a
@@ -63,6 +76,32 @@ def live(tmp_path_factory: pytest.TempPathFactory, redis_url: str) -> Iterator[t
         yield client, make_key(redis_url, admin=True)
 
 
+def checked(response: Any) -> schemathesis.Response:
+    """A TestClient response as schemathesis reads it.
+
+    schemathesis 4.15 (the newest that langgraph-api's jsonschema-rs cap allows) converts ``requests`` and ``httpx``
+    responses only, and Starlette's TestClient answers with ``httpx2`` ones, which have the same fields.
+    """
+    sent = response.request
+    request = requests.Request(
+        method=sent.method, url=str(sent.url), headers=dict(sent.headers), data=sent.content
+    ).prepare()
+    headers: dict[str, list[str]] = {}
+    for name, value in response.headers.multi_items():
+        headers.setdefault(name, []).append(value)
+    return schemathesis.Response(
+        status_code=response.status_code,
+        headers=headers,
+        content=response.content,
+        request=request,
+        elapsed=response.elapsed.total_seconds(),
+        verify=True,
+        message=response.reason_phrase,
+        http_version=response.http_version,
+        encoding=response.encoding,
+    )
+
+
 @schema.parametrize()
 @settings(
     max_examples=EXAMPLES_PER_OPERATION,
@@ -81,4 +120,4 @@ def test_no_input_gets_a_5xx_and_every_response_matches_the_schema(
     excluded: list[Any] = []
     if (case.method, case.path) in RULES_BEYOND_THE_SCHEMA:
         excluded.append(schemathesis.checks.positive_data_acceptance)
-    case.validate_response(response, excluded_checks=excluded)
+    case.validate_response(checked(response), excluded_checks=excluded)
