@@ -156,6 +156,20 @@ class SecurityStore:
             raise StoreUnavailableError(f"Redis is not usable: {exc}") from exc
         return found[:limit]
 
+    async def incident(self, incident_id: str) -> dict[str, Any] | None:
+        """One incident by id (with its ``review``), or ``None``."""
+        if not STREAM_ID.fullmatch(incident_id):
+            return None
+        try:
+            entries: list[Any] = await self._redis.xrange(INCIDENTS_STREAM, min=incident_id, max=incident_id) or []
+            review = await self._redis.hget(INCIDENT_REVIEWS, incident_id)
+        except RedisError as exc:
+            raise StoreUnavailableError(f"Redis is not usable: {exc}") from exc
+        if not entries:
+            return None
+        fields = {as_text(k): as_text(v) for k, v in entries[0][1].items()}
+        return {"id": incident_id, **fields, "review": as_text(review) if review else ""}
+
     async def mark_false_positive(self, incident_id: str) -> dict[str, Any] | None:
         """Mark an incident a false positive: its offence is removed and restrictions are recomputed.
 
@@ -163,15 +177,9 @@ class SecurityStore:
         the incident's ``detected_at`` (both are written with the same clock reading). With fewer than 3 offences
         left a block is lifted, with fewer than 2 a cooldown. Marking twice changes nothing more.
         """
-        if not STREAM_ID.fullmatch(incident_id):
+        incident = await self.incident(incident_id)
+        if incident is None:
             return None
-        try:
-            entries: list[Any] = await self._redis.xrange(INCIDENTS_STREAM, min=incident_id, max=incident_id) or []
-        except RedisError as exc:
-            raise StoreUnavailableError(f"Redis is not usable: {exc}") from exc
-        if not entries:
-            return None
-        incident = {"id": incident_id, **{as_text(k): as_text(v) for k, v in entries[0][1].items()}}
         user_id, detected_at = incident["user_id"], float(incident["detected_at"])
         key = offences_key(user_id)
         try:
