@@ -27,14 +27,17 @@ happy_for       any other positive feeling (joy, excitement, love)              
 sorry_for       any other negative feeling (sadness, grief, anger at others)            −0.15 / +0.05 / 0 × s
 ==============  =====================================================================  =========================
 
-``s`` is the feeling's intensity / 100 (above the signal threshold 30, so 0.3-1.0): a mild feeling moves the
-mood a little, a strong one more. The seed's five rules keep their numbers, but fire only when the perceived
+``s`` is how far the feeling's intensity is above the signal threshold: ``(intensity − 30) / 70``, 0 at the
+threshold, 1 at 100. A feeling the detector barely makes out moves the mood hardly at all, a strong one fully
+(the appraisal eval: neutral messages moved by at most 0.05 went from 0.85 to 0.90 of them, against
+``intensity / 100``). The seed's five rules keep their numbers, but fire only when the perceived
 emotion agrees with them (the seed fired them on keywords alone, so "My best friend died yesterday" cheered
 the companion up). A message with no clear feeling (neutral, or both weak) leaves the mood alone.
 
 The user's feeling is **positive** when the strongest of happiness, excitement and love is above the signal
-threshold, above the strongest of sadness, anxiety, panic, anger and fear, and not below neutral; **negative**
-the other way round. Words match whole words.
+threshold and above the strongest of sadness, anxiety, panic, anger and fear; **negative** the other way round
+(ties go to negative: a companion errs on the side of concern). Neutral's own intensity is not compared: a
+clear feeling beside a matter-of-fact tone is still a feeling. Words match whole words.
 
 :func:`appraise_seed_rules` keeps the seed's literal keyword rules (with the earlier "empathy" fallback) as the
 baseline the appraisal eval suite (``companion eval appraisal``) measures against.
@@ -162,10 +165,10 @@ def perceived_feeling(emotions: Mapping[str, int]) -> Feeling:
     """The valence of the detected emotions (see the module docstring) and its strongest emotion type."""
     pos_name = max(POSITIVE_EMOTIONS, key=lambda name: emotions.get(name, 0))
     neg_name = max(NEGATIVE_EMOTIONS, key=lambda name: emotions.get(name, 0))
-    pos, neg, neutral = emotions.get(pos_name, 0), emotions.get(neg_name, 0), emotions.get("neutral", 0)
-    if pos > EMOTIONAL_SIGNAL_THRESHOLD and pos > neg and pos >= neutral:
+    pos, neg = emotions.get(pos_name, 0), emotions.get(neg_name, 0)
+    if pos > EMOTIONAL_SIGNAL_THRESHOLD and pos > neg:
         return Feeling("positive", pos_name, pos / 100.0)
-    if neg > EMOTIONAL_SIGNAL_THRESHOLD and neg >= pos and neg >= neutral:
+    if neg > EMOTIONAL_SIGNAL_THRESHOLD and neg >= pos:
         return Feeling("negative", neg_name, neg / 100.0)
     return Feeling("neutral", "neutral", 0.0)
 
@@ -176,9 +179,10 @@ def is_positive(emotions: Mapping[str, int]) -> bool:
 
 
 def _scaled(delta: PAD, strength: float) -> PAD:
-    return PAD(
-        pleasure=delta.pleasure * strength, arousal=delta.arousal * strength, dominance=delta.dominance * strength
-    )
+    """``delta`` × how far ``strength`` (intensity / 100) is above the signal threshold (0 there, 1 at 100)."""
+    threshold = EMOTIONAL_SIGNAL_THRESHOLD / 100.0
+    weight = max(0.0, (strength - threshold) / (1.0 - threshold))
+    return PAD(pleasure=delta.pleasure * weight, arousal=delta.arousal * weight, dominance=delta.dominance * weight)
 
 
 def _said(match: re.Match[str]) -> str:

@@ -152,7 +152,8 @@ def test_rules_match_whole_words_only() -> None:
 def test_a_strong_emotion_without_a_rule_moves_the_mood_by_the_users_fortune() -> None:
     result = appraise("I got a new puppy today!", "happiness", 80, emotions(happiness=80))
     assert result is not None and result.rule == "happy_for"
-    assert result.delta == PAD(pleasure=0.08 * 0.8, arousal=0.04 * 0.8, dominance=0.02 * 0.8)
+    w = (80 - 30) / 70  # how far above the signal threshold
+    assert result.delta == PAD(pleasure=0.08 * w, arousal=0.04 * w, dominance=0.02 * w)
     scared = appraise("I'm terrified of what the doctor will say.", "fear", 90, emotions(fear=90))
     assert scared is not None and scared.rule == "fear"
     assert scared.delta.pleasure < 0 and scared.delta.arousal > 0
@@ -162,7 +163,7 @@ def test_a_strong_emotion_without_a_rule_moves_the_mood_by_the_users_fortune() -
 def test_grief_about_a_friend_is_sorry_for_not_social_connection() -> None:
     result = appraise("My best friend died yesterday", "sadness", 90, emotions(sadness=90, neutral=26))
     assert result is not None and result.rule == "sorry_for" and "'friend'" in result.cause
-    assert result.delta.pleasure == pytest.approx(-0.15 * 0.9) and result.delta.arousal > 0
+    assert result.delta.pleasure == pytest.approx(-0.15 * (90 - 30) / 70) and result.delta.arousal > 0
     crying = appraise("I can't stop crying, my family is falling apart", "sadness", 93, emotions(sadness=93))
     assert crying is not None and crying.rule == "sorry_for" and crying.delta.pleasure < 0
 
