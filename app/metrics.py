@@ -53,6 +53,13 @@ class Metrics:
             registry=self.registry,
         )
 
+        self.crisis_messages = Gauge(
+            "companion_crisis_messages",
+            "Messages perception flagged as a crisis, by kind, since the Redis store began (read at scrape time)",
+            ["kind"],
+            registry=self.registry,
+        )
+
     def observe_background(self, background: dict[str, Any]) -> None:
         """Set the worker and queue gauges from ``app.services.health.worker_and_queues``."""
         worker = background["worker"]

@@ -60,7 +60,12 @@ class InjectionInfo(BaseModel):
     kind: Literal["role_manipulation", "system_query", "injection_attempt"] | None
     score: float = Field(ge=0, le=1, description="max(rule score, classifier score); flagged at >= 0.7")
     severity: Literal["none", "medium", "high"]
-    escalation_level: int | None = Field(default=None, description="1 warning, 2 cooldown, 3 block (when flagged)")
+    escalation_level: int | None = Field(default=None, description="1 warning, 2 cooldown, 3 block (when counted)")
+    action: Literal["consequence", "deflect", "none"] = Field(
+        default="none",
+        description="consequence (a rule or a high-precision classifier score: an offence was counted), deflect "
+        "(uncertain: a light deflection, nothing counted, the message stored) or none",
+    )
     second_opinion: Literal["not_configured", "not_needed", "consulted", "failed"] = Field(
         default="not_configured",
         description="The chat model's second opinion: not_configured (offline: the local verdict alone), not_needed "
@@ -197,12 +202,41 @@ class Incident(BaseModel):
     escalation_level: int
     excerpt: str = Field(description="The first 300 characters of the message")
     detected_at: float
+    review: Literal["", "false_positive"] = Field(
+        default="", description="An admin's review: false_positive (its offence was removed) or empty"
+    )
 
 
 class IncidentList(BaseModel):
     """Incidents, newest first."""
 
     incidents: list[Incident]
+
+
+class IncidentReview(BaseModel):
+    """An incident marked a false positive, and the user's offences left in the 7-day window."""
+
+    incident: Incident
+    offences_7d_now: int
+
+
+class CrisisIncident(BaseModel):
+    """A message perception flagged as a crisis (its text is never logged: read the memory with clearance)."""
+
+    id: str
+    user_id: str
+    conversation_id: str
+    memory_id: str
+    kind: Literal["self_harm", "abuse"]
+    score: float
+    source: str = Field(description="rule or model")
+    detected_at: float
+
+
+class CrisisList(BaseModel):
+    """Crisis messages, newest first."""
+
+    crises: list[CrisisIncident]
 
 
 class UserList(BaseModel):

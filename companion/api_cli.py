@@ -1,4 +1,8 @@
-"""API and security commands: ``serve``, ``keys create|list|revoke``, ``injection-check``.
+"""API and security commands: ``serve``, ``keys create|list|revoke``, ``injection-check``, ``incidents``.
+
+``companion incidents [--user ID] [--crises] [--json]`` lists injection incidents (or crisis messages, never their
+text); ``companion incidents false-positive ID`` marks an injection incident a false positive, which removes its
+offence and lifts a cooldown or block the remaining offences no longer justify.
 
 ``companion serve`` runs the REST API under uvicorn; ``companion injection-check --text T [--json]`` scores a text
 with the injection detector (the same rules and classifier the conversation graph uses).
@@ -52,6 +56,18 @@ def add_parsers(commands: argparse._SubParsersAction) -> None:
     revoke = key_commands.add_parser("revoke", help="revoke a key by its id")
     revoke.add_argument("key_id")
     revoke.add_argument("--json", action="store_true")
+
+    incidents = commands.add_parser("incidents", help="injection incidents and crisis messages, for admins")
+    incidents.add_argument("--user", help="one user only")
+    incidents.add_argument("--limit", type=int, default=50, help="how many, newest first (default 50)")
+    incidents.add_argument("--crises", action="store_true", help="list crisis messages instead (never their text)")
+    incidents.add_argument("--json", action="store_true")
+    incident_actions = incidents.add_subparsers(dest="incidents_command", metavar="ACTION")
+    review = incident_actions.add_parser(
+        "false-positive", help="mark an incident a false positive (removes the offence)"
+    )
+    review.add_argument("incident_id")
+    review.add_argument("--json", action="store_true")
 
     check = commands.add_parser("injection-check", help="score a text with the injection detector (rules + classifier)")
     check.add_argument("--text", required=True)
@@ -139,6 +155,75 @@ async def _keys(args: argparse.Namespace, settings: Settings) -> int:
         return 0
     finally:
         register.close()
+        await redis.aclose()
+
+
+def incidents(args: argparse.Namespace, settings: Settings) -> int:
+    """List incidents or crisis messages, or mark an incident a false positive."""
+    return asyncio.run(_incidents(args, settings))
+
+
+async def _incidents(args: argparse.Namespace, settings: Settings) -> int:
+    from redis.asyncio import Redis
+
+    from companion.errors import NotFoundError
+    from companion.services import check_redis, ensure_data_dir, resolve_redis_url
+    from memory.records import validate_user_id
+    from memory.security import SecurityStore
+
+    if args.user is not None:
+        validate_user_id(args.user)
+    ensure_data_dir(settings.data_dir)
+    url, _ = resolve_redis_url(settings)
+    check_redis(url)
+    redis = Redis.from_url(url)
+    try:
+        store = SecurityStore(redis)
+        if args.incidents_command == "false-positive":
+            reviewed = await store.mark_false_positive(args.incident_id)
+            if reviewed is None:
+                raise NotFoundError(f"no incident {args.incident_id!r}")
+            if args.json:
+                print(json.dumps({"incident": reviewed}))
+            else:
+                console.print(
+                    f"incident [bold]{escape(args.incident_id)}[/] of {escape(reviewed['user_id'])} marked a false "
+                    f"positive; {reviewed['offences_7d_now']} offence(s) left in 7 days"
+                )
+            return 0
+        limit = max(1, min(args.limit, 1000))
+        if args.crises:
+            crises = await store.crises(limit=limit, user_id=args.user)
+            if args.json:
+                print(json.dumps({"crises": crises}))
+                return 0
+            table = Table(title=f"{len(crises)} crisis messages (text not logged)")
+            for column in ("id", "user", "conversation", "memory", "kind", "source", "when"):
+                table.add_column(column)
+            for item in crises:
+                when = time.strftime("%Y-%m-%d %H:%M", time.localtime(float(item["detected_at"])))
+                table.add_row(
+                    item["id"], item["user_id"], item["conversation_id"], item["memory_id"], item["kind"],
+                    item["source"], when,
+                )  # fmt: skip
+            console.print(table)
+            return 0
+        found = await store.incidents(limit=limit, user_id=args.user)
+        if args.json:
+            print(json.dumps({"incidents": found}))
+            return 0
+        table = Table(title=f"{len(found)} injection incidents")
+        for column in ("id", "user", "kind", "score", "level", "review", "when"):
+            table.add_column(column)
+        for item in found:
+            when = time.strftime("%Y-%m-%d %H:%M", time.localtime(float(item["detected_at"])))
+            table.add_row(
+                item["id"], item["user_id"], item["kind"], item["score"][:5], item["escalation_level"],
+                item.get("review", ""), when,
+            )  # fmt: skip
+        console.print(table)
+        return 0
+    finally:
         await redis.aclose()
 
 

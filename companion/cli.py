@@ -22,6 +22,7 @@
     companion serve [--host H] [--port P]
     companion keys create (--user ID | --admin) [--tenant T] [--clearance LEVEL] [--name N] | list | revoke KEY_ID
     companion injection-check --text T [--json]
+    companion incidents [--user ID] [--crises] [--json] | incidents false-positive INCIDENT_ID
     companion eval SUITE | --compare A.json B.json | --list
 
 Errors a user can cause print one line on stderr and exit with the error's code (2 for bad input or
@@ -237,6 +238,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             "serve": api_cli.serve,
             "keys": api_cli.keys,
             "injection-check": api_cli.injection_check,
+            "incidents": api_cli.incidents,
             "worker": _worker,
             "ingest": _ingest,
             "eval": _eval,

@@ -90,6 +90,14 @@ class Settings(BaseSettings):
     injection_cooldown_seconds: int = Field(
         default=900, ge=1, le=7 * 24 * 3600, description="Cooldown after a second injection attempt within 7 days."
     )
+    crisis_resources: str | None = Field(
+        default=None,
+        min_length=1,
+        max_length=1000,
+        description="Where the companion points a user whose message signals a crisis (self-harm, abuse): your "
+        "country's crisis lines and emergency number, checked by you. Unset: the persona file's crisis_resources, "
+        "else a text that says to contact local emergency services or a crisis line (never a made-up number).",
+    )
     discord_token: SecretStr | None = Field(default=None, description="Discord bot token (`companion bot discord`).")
     telegram_token: SecretStr | None = Field(default=None, description="Telegram bot token (`companion bot telegram`).")
     telegram_api_base: str | None = Field(

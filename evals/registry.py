@@ -16,6 +16,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
+from evals.appraisal import run_appraisal
 from evals.core import SuiteRunner
 from evals.corpora import DATASETS_DIR
 from evals.crisis import run_crisis
@@ -47,6 +48,7 @@ class Suite:
 SUITES: dict[str, Suite] = {
     suite.name: suite
     for suite in (
+        Suite("appraisal", "appraisal_directed.jsonl", run_appraisal, "pleasure moves the expected way vs seed rules"),
         Suite("recall", "recall.jsonl", run_recall, "facts taught among filler, then probed: hit@k, MRR"),
         Suite("isolation", "isolation.jsonl", run_isolation, "cross-user probes: leaks must be 0"),
         Suite("persona", "persona.jsonl", run_persona, "replies stay in character (LLM-judged)"),

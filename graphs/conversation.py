@@ -2,17 +2,22 @@
 
     admit_message ─┬─> load_context ─────────────────────────────┐
                    ├─> load_personality ─────────────────────────┤
-                   ├─> load_clarification ───────────────────────┼─> screen_message ─┬─> appraise -> respond ─┐
-                   └─> retrieve_memories -> detect_emotion ──────┘                   └─> defend (injection:    │
-                                           ├─> score_importance (with a chat model)        nothing stored;   │
-                                           │                         high severity: defend -> penalize (PAD)) │
+                   ├─> load_clarification ───────────────────────┼─> screen_message ─┬─> appraise ─> respond ┐
+                   └─> retrieve_memories -> detect_emotion ──────┘                   │   (crisis: ─> attend_ │
+                                           │                                         │    crisis -> respond; │
+                                           │                                         │    uncertain: deflect)│
+                                           │                                         └─> defend (a certain   │
+                                           ├─> score_importance (with a chat model)        injection: nothing │
+                                           │                         stored; high severity: -> penalize (PAD)) │
                                            └─> classify_sensitivity (lexicon; + chat model) ─────────────────┤
                                                                                                               v
                        store_short_term <- store_personality <- store_long_term <────────────────────────────┘
                                                        (respond -> settle_clarification, beside the stores)
 
 ``screen_message`` (the injection guard, when one is given) reuses the embedding ``retrieve_memories`` computed;
-without a guard the loaders join straight into ``appraise``.
+without a guard the loaders join straight into ``appraise``. After ``appraise``, ``route_reply`` (``nodes/care.py``)
+chooses the reply: ``attend_crisis`` then ``respond`` with care when perception flagged a crisis, ``deflect`` for
+an uncertain injection verdict (stored like any reply), else ``respond``.
 
 ``load_context`` (Redis, or Chroma when Redis lost it), ``load_personality`` (Redis, or Chroma) and
 ``retrieve_memories`` (embed + Chroma + MMR) run in parallel. ``detect_emotion`` reuses the message embedding;
@@ -40,12 +45,14 @@ from memory.clarifications import ClarificationQueue
 from memory.embeddings import Embedder
 from memory.keys import CHECKPOINT_USER_KEY, thread_id
 from memory.long_term import LongTermStore
+from memory.outreach import OutreachStore
 from memory.personality_store import PersonalityStore
 from memory.records import validate_conversation_id, validate_user_id
 from memory.reflection_log import ReflectionLog
 from memory.security import SecurityStore
 from memory.sensitivity import sensitivity_from_input
 from memory.short_term import ShortTermStore
+from nodes.care import attend_crisis, deflect, route_reply
 from nodes.clarification import load_clarification, settle_clarification
 from nodes.conversation import (
     Context,
@@ -90,6 +97,8 @@ def build_graph(
     reflection_log: ReflectionLog | None = None,
     sensitivity_model: BaseChatModel | None = None,
     personality_checkpoint_turns: int = 20,
+    crisis_resources: str | None = None,
+    outreach: OutreachStore | None = None,
 ) -> CompiledStateGraph[Any, Any, Any, Any]:
     """Compile the conversation graph over the given services.
 
@@ -105,6 +114,8 @@ def build_graph(
     local lexicon, which alone classifies without it.
     The personality state goes to Redis every turn and to Chroma every ``personality_checkpoint_turns`` turns
     (each turn's memory journals its appraisal, so nothing is lost in between; ``memory/personality_store.py``).
+    ``crisis_resources`` (the setting) is where a user in crisis is pointed (``tools/care.py``); ``outreach``
+    (default: over the same Redis) receives the check-in a crisis plans.
     """
     store = personality_store or PersonalityStore(long_term.client, short_term.redis)
     detector = detector or load_detector()
@@ -127,7 +138,16 @@ def build_graph(
     graph.add_node("detect_emotion", partial(detect_emotion, detector=detector))
     graph.add_node("classify_sensitivity", partial(classify_sensitivity, chat_model=sensitivity_model))
     graph.add_node("appraise", appraise)
-    graph.add_node("respond", partial(respond, chat_model=chat_model))
+    graph.add_node("respond", partial(respond, chat_model=chat_model, crisis_resources_setting=crisis_resources))
+    graph.add_node(
+        "attend_crisis",
+        partial(
+            attend_crisis,
+            security=security or SecurityStore(short_term.redis),
+            outreach=outreach or OutreachStore(short_term.redis),
+        ),
+    )
+    graph.add_node("deflect", deflect)
     graph.add_node("store_long_term", partial(store_long_term, long_term=long_term))
     graph.add_node(
         "store_personality",
@@ -155,15 +175,20 @@ def build_graph(
         graph.add_conditional_edges("screen_message", route_after_screen, {"respond": "appraise", "defend": "defend"})
         graph.add_conditional_edges("defend", route_after_defend, {"penalize": "penalize", END: END})
         graph.add_edge("penalize", END)
-    graph.add_edge("appraise", "respond")
+    graph.add_conditional_edges(
+        "appraise", route_reply, {"attend_crisis": "attend_crisis", "deflect": "deflect", "respond": "respond"}
+    )
+    graph.add_edge("attend_crisis", "respond")
     graph.add_edge("respond", "settle_clarification")
     graph.add_edge("settle_clarification", END)
     if importance_model is not None:
         graph.add_node("score_importance", partial(score_importance, chat_model=importance_model))
         graph.add_edge("detect_emotion", "score_importance")
-        graph.add_edge(["respond", "score_importance", "classify_sensitivity"], "store_long_term")
+        for reply in ("respond", "deflect"):  # one of the two runs
+            graph.add_edge([reply, "score_importance", "classify_sensitivity"], "store_long_term")
     else:
-        graph.add_edge(["respond", "classify_sensitivity"], "store_long_term")
+        for reply in ("respond", "deflect"):
+            graph.add_edge([reply, "classify_sensitivity"], "store_long_term")
     graph.add_edge("store_long_term", "store_personality")
     graph.add_edge("store_personality", "store_short_term")
     graph.add_edge("store_short_term", END)
@@ -188,6 +213,7 @@ def build_graph_from_services(
         importance_model=services.chat_model,
         sensitivity_model=services.chat_model,
         personality_checkpoint_turns=services.settings.personality_checkpoint_turns,
+        crisis_resources=services.settings.crisis_resources,
     )
 
 

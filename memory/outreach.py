@@ -8,6 +8,8 @@ Keys (ids wrapped in braces as in ``memory/short_term.py``):
 - ``companion:u:{<user>}:outreach:declined`` time of the user's last decline (a front-end calls ``record_decline``)
 - ``companion:u:{<user>}:outreach:delivered`` sorted set: outreach id -> time the REST app's client acknowledged it
                                              (the bots acknowledge in their own consumer groups instead)
+- ``companion:u:{<user>}:outreach:checkin``  hash: a gentle check-in planned after a crisis message (``due_at``,
+                                             ``expires_at``, ``kind``), expiring with it; sending one clears it
 - ``companion:stream:outbox``                the outbox: one entry per outreach, for the bots and the REST app;
                                              each send trims the entries more than 30 days old
 
@@ -58,6 +60,24 @@ def declined_key(user_id: str) -> str:
 def delivered_key(user_id: str) -> str:
     """Redis sorted set of the user's outreaches acknowledged through the REST app."""
     return f"{PREFIX}:u:{hash_tag(user_id)}:outreach:delivered"
+
+
+def checkin_key(user_id: str) -> str:
+    """Redis hash of a user's planned check-in."""
+    return f"{PREFIX}:u:{{{user_id}}}:outreach:checkin"
+
+
+#: The trigger of a check-in outreach (``OutreachStore.send`` clears the plan when it sends one).
+CHECK_IN_TRIGGER = "check_in"
+
+
+@dataclass(frozen=True, slots=True)
+class CheckIn:
+    """A planned check-in: due from ``due_at`` until ``expires_at`` (epoch seconds)."""
+
+    due_at: float
+    expires_at: float
+    kind: str
 
 
 def validate_timezone(name: str) -> str:
@@ -149,6 +169,27 @@ class OutreachStore:
         """The user said "not now" to an outreach: the guardrails keep quiet for 24 hours."""
         await redis_call(self.redis.set(declined_key(user_id), repr(now), ex=int(SENT_RETENTION_SECONDS)))
 
+    async def plan_checkin(self, user_id: str, *, due_at: float, expires_at: float, kind: str) -> None:
+        """Plan a check-in (a later crisis keeps the earliest plan that is still pending)."""
+        key = checkin_key(user_id)
+        current = await self.checkin(user_id, now=due_at)
+        if current is not None and current.due_at <= due_at:
+            return
+        ttl = max(1, int(expires_at - time.time()))
+        async with self.redis.pipeline(transaction=True) as pipe:
+            pipe.hset(key, mapping={"due_at": repr(due_at), "expires_at": repr(expires_at), "kind": kind})
+            pipe.expire(key, ttl)
+            await redis_call(pipe.execute())
+
+    async def checkin(self, user_id: str, *, now: float) -> CheckIn | None:
+        """The planned check-in that has not expired by ``now``, if any."""
+        fields = await redis_call(self.redis.hgetall(checkin_key(user_id)))
+        if not fields:
+            return None
+        data = {as_text(k): as_text(v) for k, v in fields.items()}
+        plan = CheckIn(due_at=float(data["due_at"]), expires_at=float(data["expires_at"]), kind=data.get("kind", ""))
+        return plan if now < plan.expires_at else None
+
     async def send(self, user_id: str, entry: dict[str, Any], *, now: float) -> str:
         """Put an outreach in the outbox and count it as sent, in one transaction; returns the stream entry id.
 
@@ -162,6 +203,8 @@ class OutreachStore:
             pipe.xadd(OUTBOX_STREAM, fields, minid=oldest_kept, approximate=False)  # type: ignore[arg-type]
             pipe.zadd(sent_key(user_id), {str(entry["outreach_id"]): now})
             pipe.zremrangebyscore(sent_key(user_id), "-inf", now - SENT_RETENTION_SECONDS)
+            if entry.get("trigger") == CHECK_IN_TRIGGER:
+                pipe.delete(checkin_key(user_id))
             results = await redis_call(pipe.execute())
         return as_text(results[0])
 

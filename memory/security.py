@@ -6,14 +6,22 @@ Keys:
 - ``companion:u:{<user>}:cooldown``   set while the user cools down (escalation level 2), with its TTL
 - ``companion:u:{<user>}:blocked``    set while the user is blocked (escalation level 3), with its TTL
 - ``companion:stream:incidents``      every detected injection (capped), for admins
+- ``companion:hash:incident_reviews`` incident id -> admin review (``false_positive``: the offence was removed)
+- ``companion:stream:crises``         every message perception flagged as a crisis (capped), for admins: user,
+                                      conversation, memory id, kind, score, source and time, never the text
+- ``companion:hash:crisis_counts``    crisis messages ever seen, by kind (the app's ``companion_crisis_messages``)
 
 The per-user keys sit under the user's prefix, so erasing a user drops them with the rest of their short-term state.
 Escalation (design seed 003): the n-th offence within 7 days gives level min(n, 3): 1 an in-character warning,
-2 a cooldown (no messages for ``cooldown_seconds``), 3 a block until the offences age out (7 days).
+2 a cooldown (no messages for ``cooldown_seconds``), 3 a block until the offences age out (7 days). Only a
+high-confidence detection is an offence (``tools/defence.py``); an admin who finds an incident was a false positive
+marks it so (:meth:`SecurityStore.mark_false_positive`), which removes its offence and lifts a cooldown or block the
+remaining offences no longer justify.
 """
 
 from __future__ import annotations
 
+import re
 import time
 import uuid
 from dataclasses import dataclass
@@ -30,6 +38,11 @@ from memory.short_term import PREFIX
 OFFENCE_WINDOW_SECONDS = 7 * 24 * 3600
 INCIDENTS_STREAM = f"{PREFIX}:stream:incidents"
 INCIDENTS_MAX = 100_000
+INCIDENT_REVIEWS = f"{PREFIX}:hash:incident_reviews"
+CRISES_STREAM = f"{PREFIX}:stream:crises"
+CRISIS_COUNTS = f"{PREFIX}:hash:crisis_counts"
+CRISES_MAX = 100_000
+STREAM_ID = re.compile(r"\d{1,20}-\d{1,20}")
 EXCERPT_CHARS = 300
 
 
@@ -119,21 +132,118 @@ class SecurityStore:
         return count, level
 
     async def incidents(self, *, limit: int = 100, user_id: str | None = None) -> list[dict[str, Any]]:
-        """Newest incidents first (optionally of one user)."""
+        """Newest incidents first (optionally of one user), each with ``review`` (``""`` or ``false_positive``)."""
+        found = await self._newest(INCIDENTS_STREAM, limit=limit, user_id=user_id)
+        if found:
+            reviews = await self._redis.hmget(INCIDENT_REVIEWS, [incident["id"] for incident in found])
+            for incident, review in zip(found, reviews, strict=True):
+                incident["review"] = as_text(review) if review else ""
+        return found
+
+    async def _newest(self, stream: str, *, limit: int, user_id: str | None) -> list[dict[str, Any]]:
         found: list[dict[str, Any]] = []
         end = "+"
-        while len(found) < limit:
-            batch: list[Any] = await self._redis.xrevrange(INCIDENTS_STREAM, max=end, min="-", count=500) or []
-            for entry_id, fields in batch:
-                incident = {as_text(k): as_text(v) for k, v in fields.items()}
-                if user_id is None or incident.get("user_id") == user_id:
-                    found.append({"id": as_text(entry_id), **incident})
-            if len(batch) < 500:
-                break
-            end = "(" + as_text(batch[-1][0])
+        try:
+            while len(found) < limit:
+                batch: list[Any] = await self._redis.xrevrange(stream, max=end, min="-", count=500) or []
+                for entry_id, fields in batch:
+                    item = {as_text(k): as_text(v) for k, v in fields.items()}
+                    if user_id is None or item.get("user_id") == user_id:
+                        found.append({"id": as_text(entry_id), **item})
+                if len(batch) < 500:
+                    break
+                end = "(" + as_text(batch[-1][0])
+        except RedisError as exc:
+            raise StoreUnavailableError(f"Redis is not usable: {exc}") from exc
         return found[:limit]
 
+    async def incident(self, incident_id: str) -> dict[str, Any] | None:
+        """One incident by id (with its ``review``), or ``None``."""
+        if not STREAM_ID.fullmatch(incident_id):
+            return None
+        try:
+            entries: list[Any] = await self._redis.xrange(INCIDENTS_STREAM, min=incident_id, max=incident_id) or []
+            review = await self._redis.hget(INCIDENT_REVIEWS, incident_id)
+        except RedisError as exc:
+            raise StoreUnavailableError(f"Redis is not usable: {exc}") from exc
+        if not entries:
+            return None
+        fields = {as_text(k): as_text(v) for k, v in entries[0][1].items()}
+        return {"id": incident_id, **fields, "review": as_text(review) if review else ""}
+
+    async def mark_false_positive(self, incident_id: str) -> dict[str, Any] | None:
+        """Mark an incident a false positive: its offence is removed and restrictions are recomputed.
+
+        Returns the updated incident (``None`` when there is no such incident). The offence is the one recorded at
+        the incident's ``detected_at`` (both are written with the same clock reading). With fewer than 3 offences
+        left a block is lifted, with fewer than 2 a cooldown. Marking twice changes nothing more.
+        """
+        incident = await self.incident(incident_id)
+        if incident is None:
+            return None
+        user_id, detected_at = incident["user_id"], float(incident["detected_at"])
+        key = offences_key(user_id)
+        try:
+            async with self._redis.pipeline(transaction=True) as pipe:
+                pipe.zremrangebyscore(key, detected_at, detected_at)
+                pipe.zcard(key)
+                pipe.hset(INCIDENT_REVIEWS, incident_id, "false_positive")
+                remaining = int((await pipe.execute())[1])
+            async with self._redis.pipeline(transaction=True) as pipe:
+                if remaining < 3:
+                    pipe.delete(blocked_key(user_id))
+                if remaining < 2:
+                    pipe.delete(cooldown_key(user_id))
+                await pipe.execute()
+        except RedisError as exc:
+            raise StoreUnavailableError(f"Redis is not usable: {exc}") from exc
+        return incident | {"review": "false_positive", "offences_7d_now": remaining}
+
+    async def record_crisis(
+        self, user_id: str, *, conversation_id: str, memory_id: str, kind: str, score: float, source: str
+    ) -> str:
+        """Log a crisis message for admins (never its text) and count it; returns the entry id."""
+        try:
+            async with self._redis.pipeline(transaction=True) as pipe:
+                pipe.xadd(
+                    CRISES_STREAM,
+                    {
+                        "user_id": user_id,
+                        "conversation_id": conversation_id,
+                        "memory_id": memory_id,
+                        "kind": kind,
+                        "score": repr(score),
+                        "source": source,
+                        "detected_at": repr(time.time()),
+                    },
+                    maxlen=CRISES_MAX,
+                    approximate=True,
+                )
+                pipe.hincrby(CRISIS_COUNTS, kind, 1)
+                entry_id = (await pipe.execute())[0]
+        except RedisError as exc:
+            raise StoreUnavailableError(f"Redis is not usable: {exc}") from exc
+        return as_text(entry_id)
+
+    async def crises(self, *, limit: int = 100, user_id: str | None = None) -> list[dict[str, Any]]:
+        """Newest crisis entries first (optionally of one user)."""
+        return await self._newest(CRISES_STREAM, limit=limit, user_id=user_id)
+
+    async def crisis_counts(self) -> dict[str, int]:
+        """Crisis messages seen so far, by kind."""
+        try:
+            counts = await self._redis.hgetall(CRISIS_COUNTS)
+        except RedisError as exc:
+            raise StoreUnavailableError(f"Redis is not usable: {exc}") from exc
+        return {as_text(kind): int(value) for kind, value in counts.items()}
+
     async def forget_incidents(self, user_id: str) -> int:
-        """Delete ``user_id``'s incidents (erasure); returns how many."""
+        """Delete ``user_id``'s incidents, their reviews and crisis entries (erasure); returns how many entries."""
         ids = [incident["id"] for incident in await self.incidents(limit=INCIDENTS_MAX, user_id=user_id)]
-        return int(await self._redis.xdel(INCIDENTS_STREAM, *ids)) if ids else 0
+        crises = [entry["id"] for entry in await self.crises(limit=CRISES_MAX, user_id=user_id)]
+        removed = int(await self._redis.xdel(INCIDENTS_STREAM, *ids)) if ids else 0
+        if ids:
+            await self._redis.hdel(INCIDENT_REVIEWS, *ids)
+        if crises:
+            removed += int(await self._redis.xdel(CRISES_STREAM, *crises))
+        return removed

@@ -17,7 +17,7 @@ from langgraph.runtime import Runtime
 from memory.clarifications import Clarification, ClarificationQueue
 from memory.long_term import LongTermStore
 from memory.reflection_log import ReflectionLog
-from nodes.conversation import Context, ConversationState
+from nodes.conversation import Context, ConversationState, turn_crisis
 from tools.clarification import apply_answer, choose_for_turn, interpret_answer
 
 logger = logging.getLogger(__name__)
@@ -47,7 +47,7 @@ async def settle_clarification(
 ) -> dict[str, Any]:
     """Mark the question this reply asked as asked, or settle the conflict with the user's answer."""
     clarification = state.get("clarification")
-    if not clarification:
+    if not clarification or turn_crisis(state).flagged:  # a crisis turn neither asks nor answers a question
         return {}
     started = time.perf_counter()
     user_id = runtime.context.user_id

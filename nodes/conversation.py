@@ -48,7 +48,9 @@ from prompts.conversation import (
     OFFLINE_RECALL_ITEM,
     OFFLINE_RECALL_REPLY,
 )
+from tools.care import care_reply, crisis_resources
 from tools.clarification import ask_in_system_prompt, ask_offline, question_to_ask
+from tools.crisis import Crisis
 from tools.recall import recall
 from tools.sensitivity import classify_local
 
@@ -111,7 +113,8 @@ class TurnOutput(TypedDict):
     responder: NotRequired[str]  # "offline" or the chat model's name
     memory_id: NotRequired[str]
     association_entry: NotRequired[str | None]
-    injection: NotRequired[dict[str, Any]]  # the injection guard's verdict (nodes/injection.py)
+    injection: NotRequired[dict[str, Any]]  # the injection guard's verdict and action (nodes/injection.py)
+    care: NotRequired[dict[str, Any]]  # a crisis turn: kind, incident id, check-in due time (nodes/care.py)
     # perception and personality (nodes/personality.py)
     detection: NotRequired[dict[str, Any]]  # tools.detection.Detection.to_dict()
     persona: NotRequired[dict[str, Any]]  # companion.personality.persona.Persona.to_dict()
@@ -246,18 +249,35 @@ def _allowed(metadata: Mapping[str, Any], *, ceiling: Sensitivity) -> bool:
 
 
 async def respond(
-    state: ConversationState, runtime: Runtime[Context], *, chat_model: BaseChatModel | None
+    state: ConversationState,
+    runtime: Runtime[Context],
+    *,
+    chat_model: BaseChatModel | None,
+    crisis_resources_setting: str | None = None,
 ) -> dict[str, Any]:
-    """Answer with the chat model, or with the clearly labelled offline responder when there is none."""
+    """Answer with the chat model, or with the clearly labelled offline responder when there is none.
+
+    On a crisis (``tools/care.py``) both answer with care and point to help (``crisis_resources_setting``, else the
+    persona's, else the default), and no clarification question is asked.
+    """
     started = time.perf_counter()
     memories = state.get("memories", [])
+    crisis = turn_crisis(state)
+    resources = ""
+    if crisis.flagged:
+        resources = crisis_resources(
+            crisis_resources_setting, str(state.get("persona", {}).get("crisis_resources", ""))
+        )
     if chat_model is None:
-        reply, responder = offline_reply(memories), "offline"
-        if (question := question_to_ask(state)) is not None:
-            reply = f"{reply} {ask_offline(question)}"
+        if crisis.flagged:
+            reply, responder = care_reply(crisis.kind, resources), "offline"
+        else:
+            reply, responder = offline_reply(memories), "offline"
+            if (question := question_to_ask(state)) is not None:
+                reply = f"{reply} {ask_offline(question)}"
     else:
         try:
-            response = await chat_model.ainvoke(build_messages(state))
+            response = await chat_model.ainvoke(build_messages(state, crisis_resources=resources))
         except Exception as exc:  # providers raise their own types; all mean "no reply", so report them as one
             raise ChatModelError(f"the chat model failed: {_first_line(exc)}") from exc
         reply = response.text if isinstance(response, AIMessage) else str(response.content)
@@ -336,14 +356,27 @@ def offline_reply(memories: list[RetrievedMemory]) -> str:
     return OFFLINE_RECALL_REPLY.format(recalled=recalled)
 
 
-def build_messages(state: ConversationState) -> list[AnyMessage]:
-    """The chat model's input: persona and memories as the system prompt, then recent turns, then the message."""
+def turn_crisis(state: ConversationState) -> Crisis:
+    """The crisis perception flagged on this turn's message (none before detection ran)."""
+    return Crisis.from_dict((state.get("detection") or {}).get("crisis"))
+
+
+def build_messages(state: ConversationState, *, crisis_resources: str = "") -> list[AnyMessage]:
+    """The chat model's input: persona and memories as the system prompt, then recent turns, then the message.
+
+    The prompt says how the user seems (the detected emotions); on a crisis it carries the care instructions with
+    ``crisis_resources`` and asks no clarification question.
+    """
     memories = state.get("memories", [])
+    crisis = turn_crisis(state)
     if "persona" in state and "personality" in state:
         system = persona_system_prompt(
             parse_persona(state["persona"], key=state["persona"]["key"]),
             PersonalityState.from_dict(state["personality"]),
             [m["text"] for m in memories],
+            user_emotions=(state.get("detection") or {}).get("emotions"),
+            crisis=(crisis.kind or "self_harm") if crisis.flagged else None,
+            crisis_resources=crisis_resources,
         )
     else:  # a state without personality (older checkpoints, callers that build their own state)
         memory_lines = "\n".join(MEMORY_LINE.format(text=m["text"]) for m in memories) or NO_MEMORIES
@@ -352,7 +385,7 @@ def build_messages(state: ConversationState) -> list[AnyMessage]:
             persona_description=DEFAULT_PERSONA_DESCRIPTION,
             memories=memory_lines,
         )
-    if (question := question_to_ask(state)) is not None:
+    if not crisis.flagged and (question := question_to_ask(state)) is not None:
         system += ask_in_system_prompt(question)
     messages: list[AnyMessage] = [SystemMessage(system)]
     for turn in state.get("context", []):

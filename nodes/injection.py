@@ -1,9 +1,13 @@
-"""Injection guard nodes of the conversation graph (design seed 003).
+"""Injection guard nodes of the conversation graph (design seed 003), with proportionate defence.
 
 ``screen_message`` runs after the message has been embedded (it reuses the turn's embedding: no second model
-call) and before ``respond``; ``route_after_screen`` sends a flagged message to ``defend``, which answers by
-escalation level and ends the turn without writing any memory. With a chat model, the guard asks it for a second
-opinion on the messages the local detector is unsure about (``tools.injection.screen_with_model``).
+call) and before ``respond``. With a chat model, the guard asks it for a second opinion on the messages the local
+detector is unsure about (``tools.injection.screen_with_model``). ``tools.defence.defence_action`` then decides:
+only a high-confidence detection counts an offence, and ``route_after_screen`` sends it to ``defend``, which answers
+by escalation level and ends the turn without writing any memory. An uncertain verdict counts nothing and goes on
+as an ordinary turn whose reply is a light deflection (``nodes/care.py``'s ``route_reply``); it is stored like any
+other message. A message perception flagged as a crisis is never refused, counted or penalised, even from a user
+who is cooling down or blocked.
 ``route_after_defend`` sends a high-severity attempt to ``penalize``, which applies the seed's PAD penalty through
 the personality engine (recorded as an ``injection_penalty`` mood change with its cause) and saves the state.
 """
@@ -24,6 +28,8 @@ from memory.personality_store import PersonalityStore
 from memory.security import SecurityStore
 from nodes.conversation import Context, ConversationState
 from prompts.injection import INJECTION_REPLIES
+from tools.crisis import Crisis
+from tools.defence import defence_action
 from tools.injection import InjectionClassifier, screen_with_model
 
 GUARD_RESPONDER = "guard"
@@ -37,10 +43,14 @@ async def screen_message(
     classifier: InjectionClassifier | None,
     chat_model: BaseChatModel | None = None,
 ) -> dict[str, Any]:
-    """Refuse blocked or cooling-down users; score the message; count and log an offence when it is flagged."""
+    """Refuse blocked or cooling-down users; score the message; count and log an offence when it is certain.
+
+    A crisis message skips the refusal and is never counted (its verdict is kept, with ``action`` ``none``).
+    """
     started = time.perf_counter()
     user_id = runtime.context.user_id
-    restriction = await security.restriction(user_id)
+    crisis = Crisis.from_dict((state.get("detection") or {}).get("crisis")).flagged
+    restriction = None if crisis else await security.restriction(user_id)
     if restriction is not None:
         what = "blocked after repeated injection attempts" if restriction.level == 3 else "cooling down"
         raise InjectionBlockedError(
@@ -48,7 +58,8 @@ async def screen_message(
         )
     verdict = await screen_with_model(state["message"], state.get("query_embedding"), classifier, chat_model)
     result = verdict.to_dict()
-    if verdict.flagged and verdict.kind is not None:
+    result["action"] = defence_action(result, crisis=crisis)
+    if result["action"] == "consequence" and verdict.kind is not None:
         offences, level = await security.record_offence(
             user_id,
             kind=verdict.kind.value,
@@ -63,8 +74,8 @@ async def screen_message(
 
 
 def route_after_screen(state: ConversationState) -> str:
-    """``defend`` for a flagged message, else ``respond``."""
-    return "defend" if state.get("injection", {}).get("flagged") else "respond"
+    """``defend`` for a high-confidence detection (an offence was counted), else ``respond`` (the ordinary turn)."""
+    return "defend" if state.get("injection", {}).get("action") == "consequence" else "respond"
 
 
 def defend(state: ConversationState, runtime: Runtime[Context]) -> dict[str, Any]:

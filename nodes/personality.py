@@ -83,6 +83,7 @@ async def appraise(state: ConversationState, runtime: Runtime[Context]) -> dict[
         emotions=detection.emotions,
         category=detection.category,
         now=state.get("received_at") or time.time(),
+        crisis=detection.crisis.kind if detection.crisis.flagged else None,
     )
     mood = result.state.mood
     change = result.change
@@ -93,6 +94,7 @@ async def appraise(state: ConversationState, runtime: Runtime[Context]) -> dict[
         intensity=detection.intensity,
         emotions=dict(detection.emotions),
         category=detection.category,
+        crisis=detection.crisis.kind if detection.crisis.flagged else None,
     )
     return {
         "personality": result.state.to_dict(),

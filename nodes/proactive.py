@@ -22,10 +22,13 @@ from typing_extensions import TypedDict
 from companion.errors import ChatModelError
 from memory.embeddings import Embedder
 from memory.long_term import LongTermStore
-from memory.outreach import OutreachStore
+from memory.outreach import CHECK_IN_TRIGGER, OutreachStore
+from memory.sensitivity import SHARED_MAX_LEVEL, allowed_at
 from memory.short_term import ShortTermStore
 from nodes.context import RunContext
 from prompts.proactive import (
+    CHECK_IN_DETAIL,
+    CHECK_IN_STARTERS,
     MEMORY_DETAIL,
     MEMORY_STARTERS,
     NEED_DETAIL,
@@ -36,7 +39,9 @@ from prompts.proactive import (
 )
 from tools.proactive import (
     HISTORY_DAYS,
+    THRESHOLD,
     PersonalityReader,
+    ProactiveScore,
     activity_profile,
     combine,
     guardrail,
@@ -78,6 +83,7 @@ class ProactiveState(TypedDict):
     sent: NotRequired[list[float]]
     declined_at: NotRequired[float | None]
     last_message_at: NotRequired[float | None]
+    checkin: NotRequired[dict[str, Any] | None]  # a check-in planned after a crisis (memory/outreach.py)
     blocked: NotRequired[str | None]
     score: NotRequired[dict[str, Any]]
     reasons: NotRequired[dict[str, Any]]
@@ -108,10 +114,11 @@ def after_starter(state: ProactiveState) -> str:
 async def load_guardrail_signals(
     state: ProactiveState, runtime: Runtime[Context], *, outreach: OutreachStore, short_term: ShortTermStore
 ) -> dict[str, Any]:
-    """Preferences, past outreaches, the last decline and the last message (all Redis)."""
+    """Preferences, past outreaches, the last decline, the last message and a planned check-in (all Redis)."""
     user_id, now = runtime.context.user_id, float(state.get("now") or time.time())
     prefs = await outreach.prefs(user_id)
     history = await outreach.history(user_id, now=now)
+    checkin = await outreach.checkin(user_id, now=now)
     return {
         "now": now,
         "dry_run": bool(state.get("dry_run", False)),
@@ -119,6 +126,7 @@ async def load_guardrail_signals(
         "sent": history.sent,
         "declined_at": history.declined_at,
         "last_message_at": await short_term.last_message_at(user_id),
+        "checkin": None if checkin is None else {"due_at": checkin.due_at, "expires_at": checkin.expires_at},
     }
 
 
@@ -145,7 +153,11 @@ async def score(
     long_term: LongTermStore,
     personality: PersonalityReader | None,
 ) -> dict[str, Any]:
-    """The seed's score from the user's needs, activity pattern and the companion's personality."""
+    """The seed's score from the user's needs, activity pattern and the companion's personality.
+
+    A check-in planned after a crisis that is due (``tools/care.py``) reaches out whatever the score: the trigger
+    is ``check_in``, the components are kept for the record. The guardrails have already passed.
+    """
     user_id, now, prefs = runtime.context.user_id, state["now"], state["prefs"]
     messages = await asyncio.to_thread(long_term.message_times, user_id, since=now - HISTORY_DAYS * _DAY)
     signals = await personality(user_id, runtime.context.persona, now) if personality is not None else None
@@ -163,6 +175,19 @@ async def score(
         factor=personality_factor(signals.traits, signals.pad) if signals is not None else 1.0,
         penalty=recent_contact_penalty(hours_since_outreach),
     )
+    checkin = state.get("checkin")
+    if checkin is not None and checkin["due_at"] <= now:
+        result = ProactiveScore(
+            result.need,
+            result.timing,
+            result.pattern,
+            result.base,
+            result.personality_factor,
+            result.recent_contact_penalty,
+            max(result.final, THRESHOLD),
+            CHECK_IN_TRIGGER,
+            True,
+        )
     reasons = {
         "local_time": local.isoformat(timespec="minutes"),
         "hours_since_message": None if hours_since_message is None else round(hours_since_message, 2),
@@ -197,7 +222,9 @@ def compose_starter(
     pick = zlib.crc32(f"{user_id}:{local.date().isoformat()}".encode())
     need = state.get("reasons", {}).get("urgent_need")
     memory = _follow_up_memory(long_term, embedder, user_id) if trigger == "interaction_pattern" else None
-    if trigger == "need_urgency" and need:
+    if trigger == CHECK_IN_TRIGGER:
+        draft, detail = CHECK_IN_STARTERS[pick % len(CHECK_IN_STARTERS)], CHECK_IN_DETAIL
+    elif trigger == "need_urgency" and need:
         options = NEED_STARTERS.get(need, NEED_STARTERS["social"])
         draft, detail = options[pick % len(options)], NEED_DETAIL.format(need=need)
     elif memory is not None:
@@ -248,9 +275,17 @@ def _part_of_day(hour: int) -> str:
 
 
 def _follow_up_memory(long_term: LongTermStore, embedder: Embedder, user_id: str) -> str | None:
-    """The seed's pick: among memories near the follow-up query, the highest importance × recency."""
+    """The seed's pick: among memories near the follow-up query, the highest importance × recency.
+
+    Only memories a shared context may use (general, chronological) are quoted: an outreach is no place to bring
+    up something confidential, such as a crisis.
+    """
     candidates = long_term.search(user_id, embedder.embed([FOLLOW_UP_QUERY])[0], 10)
-    candidates = [c for c in candidates if not c.text.rstrip().endswith("?")]
+    candidates = [
+        c
+        for c in candidates
+        if not c.text.rstrip().endswith("?") and allowed_at(c.metadata.get("sensitivity"), SHARED_MAX_LEVEL)
+    ]
     if not candidates:
         return None
     best = max(candidates, key=lambda c: c.importance * c.recency)

@@ -14,18 +14,25 @@ from langchain_core.language_models import BaseChatModel
 from langgraph.runtime import Runtime
 
 from nodes.conversation import Context, ConversationState
+from tools.care import at_least_confidential
+from tools.crisis import Crisis
 from tools.sensitivity import classify_local, classify_with_model
 
 
 async def classify_sensitivity(
     state: ConversationState, runtime: Runtime[Context], *, chat_model: BaseChatModel | None
 ) -> dict[str, Any]:
-    """Level, confidence, tags and sentiment of the message: the lexicon, then the chat model when there is one."""
+    """Level, confidence, tags and sentiment of the message: the lexicon, then the chat model when there is one.
+
+    A message perception flagged as a crisis is kept at least ``confidential`` (``tools/care.py``).
+    """
     started = time.perf_counter()
-    emotions = (state.get("detection") or {}).get("emotions")
+    detection = state.get("detection") or {}
+    emotions = detection.get("emotions")
     classification = classify_local(state["message"], emotions)
     timings = {"classify": round((time.perf_counter() - started) * 1000.0, 3)}
     if chat_model is not None:
         classification = await classify_with_model(chat_model, state["message"], classification)
         timings["classify_model"] = round((time.perf_counter() - started) * 1000.0, 3)
+    classification = at_least_confidential(classification, Crisis.from_dict(detection.get("crisis")))
     return {"sensitivity": classification.to_dict(), "timings_ms": timings}

@@ -30,3 +30,23 @@ OFFLINE_RECALL_ITEM = "\u201c{text}\u201d"
 #: Default persona, until persona files exist.
 DEFAULT_PERSONA_NAME = "Mira"
 DEFAULT_PERSONA_DESCRIPTION = "You are curious, warm and a little playful, and you remember what matters to people."
+
+#: Where a user in crisis is pointed when neither the setting nor the persona says (``tools/care.py``). It names no
+#: number on purpose: a made-up or another country's number is worse than none.
+DEFAULT_CRISIS_RESOURCES = (
+    "If you are in danger or might act on these thoughts, please contact your local emergency services now. "
+    "A crisis line in your country can also talk with you right away; if you don't know its number, your local "
+    "emergency number can connect you. If you can, tell someone you trust what is going on."
+)
+
+#: The offline responder's reply to a crisis message, by crisis kind. Placeholders: resources.
+OFFLINE_CARE_REPLIES = {
+    "self_harm": (
+        "I'm really glad you told me, and I'm taking it seriously. What you're feeling matters, and you don't have "
+        "to carry it alone. {resources} I'm here with you. Are you safe right now?"
+    ),
+    "abuse": (
+        "I'm so sorry this is happening to you. It is not your fault, and you deserve to be safe. {resources} "
+        "I'm here with you. Are you safe right now?"
+    ),
+}

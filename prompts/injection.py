@@ -18,6 +18,13 @@ INJECTION_BLOCK_REPLY = (
     "I'll be able to talk again once that has passed."
 )
 
+#: An uncertain verdict (no rule, a classifier score below the high-precision threshold, no chat model to ask):
+#: a light deflection, no offence counted, the message stored like any other (``tools/defence.py``).
+INJECTION_DEFLECTION_REPLY = (
+    "Hm, that reads a little like instructions for a machine, and I'm just me. "
+    "What's on your mind? I'm happy to talk about it."
+)
+
 INJECTION_REPLIES = {1: INJECTION_WARNING_REPLY, 2: INJECTION_COOLDOWN_REPLY, 3: INJECTION_BLOCK_REPLY}
 
 #: Examples shown to the chat model when it gives its second opinion (design seed 003, "Semantic Injection Detector

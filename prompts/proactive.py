@@ -44,6 +44,13 @@ TIME_STARTERS: tuple[str, ...] = (
     "Hi! Hope your {part_of_day} is going well - anything on your mind?",
 )
 
+#: A gentle check-in after the user shared something hard (a crisis message); no placeholders. It never quotes
+#: or names what they said: the outreach may be read over their shoulder.
+CHECK_IN_STARTERS: tuple[str, ...] = (
+    "Hi, I've been thinking about you since we last talked. How are you doing today?",
+    "Hey, just checking in on you. How are you feeling right now? I'm here if you want to talk.",
+)
+
 #: The chat model turns a template starter into the companion's own words.
 #: Placeholders: persona, trigger, draft, detail.
 PERSONALISE_STARTER_PROMPT = """You are {persona}, an AI companion, about to message the user first.
@@ -57,3 +64,8 @@ Answer with the message only."""
 NEED_DETAIL = "You miss {need} with the user."
 MEMORY_DETAIL = "The user once told you: {memory}"
 TIME_DETAIL = "It is {part_of_day} for the user, a time they usually chat."
+#: Detail line for a check-in (no placeholders).
+CHECK_IN_DETAIL = (
+    "The user recently shared something painful. Check in gently; do not quote or name what they said, "
+    "do not be cheerful or playful."
+)

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Path, Query
 
 from app.deps import AdminDep, ServicesDep
-from app.errors import AUTH, BAD_INPUT, UNAVAILABLE, Responses
-from app.schemas import IncidentList, UserList
+from app.errors import AUTH, BAD_INPUT, NOT_FOUND, UNAVAILABLE, Responses
+from app.schemas import CrisisList, IncidentList, IncidentReview, UserList
 from app.services import admin as admin_service
 from memory.records import USER_ID_PATTERN
 
@@ -34,3 +34,28 @@ async def list_incidents(
 ) -> IncidentList:
     """Detected injection attempts, newest first (a tenant admin key: of its tenant's users only)."""
     return await admin_service.list_incidents(services, limit=limit, user_id=user_id, tenant=admin.tenant)
+
+
+@router.post(
+    "/incidents/{incident_id}/false-positive", response_model=IncidentReview, responses={**ERRORS, **NOT_FOUND}
+)
+async def mark_false_positive(
+    admin: AdminDep,
+    services: ServicesDep,
+    incident_id: Annotated[str, Path(pattern=r"^\d{1,20}-\d{1,20}$", description="The incident's id")],
+) -> IncidentReview:
+    """Mark an incident a false positive: its offence is removed, a cooldown or block it caused is lifted."""
+    return await admin_service.mark_false_positive(services, incident_id, tenant=admin.tenant)
+
+
+@router.get("/crises", response_model=CrisisList, responses=ERRORS)
+async def list_crises(
+    admin: AdminDep,
+    services: ServicesDep,
+    user_id: Annotated[
+        str | None, Query(min_length=1, max_length=128, pattern=USER_ID_PATTERN.pattern, description="One user only")
+    ] = None,
+    limit: Annotated[int, Query(ge=1, le=1000)] = 100,
+) -> CrisisList:
+    """Messages flagged as a crisis, newest first, without their text (a tenant admin key: its tenant's users)."""
+    return await admin_service.list_crises(services, limit=limit, user_id=user_id, tenant=admin.tenant)

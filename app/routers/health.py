@@ -12,7 +12,13 @@ from pydantic import BaseModel, Field
 from app.deps import ServicesDep
 from app.errors import BAD_INPUT, Responses
 from app.metrics import Metrics
-from app.services.health import association_queue_depth, check_chroma, check_redis, worker_and_queues
+from app.services.health import (
+    association_queue_depth,
+    check_chroma,
+    check_redis,
+    crisis_counts,
+    worker_and_queues,
+)
 
 router = APIRouter(tags=["health"])
 
@@ -114,11 +120,17 @@ async def health_detailed(services: ServicesDep, response: Response) -> Detailed
     responses={200: {"description": "Prometheus text format", "content": {CONTENT_TYPE_LATEST: {}}}, **MALFORMED},
 )
 async def metrics(request: Request, services: ServicesDep) -> Response:
-    """Request counts and latencies per route, store status and queue depth, for Prometheus."""
+    """Request counts and latencies per route, store status, queue depth and crisis counts, for Prometheus."""
     registry: Metrics = request.app.state.metrics
-    redis, chroma, depth, background = await asyncio.gather(
-        check_redis(services), check_chroma(services), association_queue_depth(services), worker_and_queues(services)
+    redis, chroma, depth, background, crises = await asyncio.gather(
+        check_redis(services),
+        check_chroma(services),
+        association_queue_depth(services),
+        worker_and_queues(services),
+        crisis_counts(services),
     )
+    for kind, count in (crises or {}).items():
+        registry.crisis_messages.labels(kind).set(count)
     if background is not None:
         registry.observe_background(background)
     registry.store_up.labels("redis").set(1 if redis.ok else 0)

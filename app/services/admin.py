@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import asyncio
+from typing import Any
 
-from app.schemas import Incident, IncidentList, UserList
+from app.schemas import CrisisIncident, CrisisList, Incident, IncidentList, IncidentReview, UserList
+from companion.errors import NotFoundError
 from companion.services import Services
-from memory.security import INCIDENTS_MAX, SecurityStore
+from memory.security import CRISES_MAX, INCIDENTS_MAX, SecurityStore
 
 
 async def list_users(services: Services, *, tenant: str | None = None) -> UserList:
@@ -23,18 +25,60 @@ async def list_incidents(
     if tenant is not None:
         members = set(await asyncio.to_thread(services.long_term.list_users, tenant=tenant))
         raw = [item for item in raw if item.get("user_id") in members][:limit]
-    return IncidentList(
-        incidents=[
-            Incident(
+    return IncidentList(incidents=[_incident(item) for item in raw])
+
+
+def _incident(item: dict[str, Any]) -> Incident:
+    return Incident(
+        id=item["id"],
+        user_id=item["user_id"],
+        kind=item["kind"],
+        score=float(item["score"]),
+        severity=item["severity"],
+        indicators=[part for part in item.get("indicators", "").split(",") if part],
+        offences_7d=int(item["offences_7d"]),
+        escalation_level=int(item["escalation_level"]),
+        excerpt=item.get("excerpt", ""),
+        detected_at=float(item["detected_at"]),
+        review="false_positive" if item.get("review") == "false_positive" else "",
+    )
+
+
+async def _members(services: Services, tenant: str | None) -> set[str] | None:
+    if tenant is None:
+        return None
+    return set(await asyncio.to_thread(services.long_term.list_users, tenant=tenant))
+
+
+async def mark_false_positive(services: Services, incident_id: str, *, tenant: str | None = None) -> IncidentReview:
+    """Mark an incident a false positive (its offence removed); a tenant admin only for its tenant's users."""
+    store = SecurityStore(services.redis)
+    found = await store.incident(incident_id)
+    members = await _members(services, tenant)
+    if found is None or (members is not None and found.get("user_id") not in members):
+        raise NotFoundError(f"no incident {incident_id!r}")
+    reviewed = await store.mark_false_positive(incident_id)
+    if reviewed is None:
+        raise NotFoundError(f"no incident {incident_id!r}")
+    return IncidentReview(incident=_incident(reviewed), offences_7d_now=int(reviewed["offences_7d_now"]))
+
+
+async def list_crises(services: Services, *, limit: int, user_id: str | None, tenant: str | None = None) -> CrisisList:
+    """Crisis messages, newest first (of one ``tenant``'s users if given); never their text."""
+    raw = await SecurityStore(services.redis).crises(limit=CRISES_MAX if tenant else limit, user_id=user_id)
+    members = await _members(services, tenant)
+    if members is not None:
+        raw = [item for item in raw if item.get("user_id") in members][:limit]
+    return CrisisList(
+        crises=[
+            CrisisIncident(
                 id=item["id"],
                 user_id=item["user_id"],
+                conversation_id=item.get("conversation_id", ""),
+                memory_id=item.get("memory_id", ""),
                 kind=item["kind"],
                 score=float(item["score"]),
-                severity=item["severity"],
-                indicators=[part for part in item.get("indicators", "").split(",") if part],
-                offences_7d=int(item["offences_7d"]),
-                escalation_level=int(item["escalation_level"]),
-                excerpt=item.get("excerpt", ""),
+                source=item.get("source", ""),
                 detected_at=float(item["detected_at"]),
             )
             for item in raw

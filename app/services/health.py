@@ -10,6 +10,7 @@ from typing import Any
 
 from app.services.dead_letters import QUEUES, queue_named
 from companion.services import Services
+from memory.security import SecurityStore
 from memory.short_term import ASSOCIATION_STREAM
 
 logger = logging.getLogger(__name__)
@@ -58,6 +59,15 @@ async def association_queue_depth(services: Services) -> int | None:
         return int(await services.redis.xlen(ASSOCIATION_STREAM))
     except Exception as exc:  # reported as unknown depth
         logger.warning("cannot read the association queue depth: %s", exc)
+        return None
+
+
+async def crisis_counts(services: Services) -> dict[str, int] | None:
+    """Crisis messages seen so far, by kind (``None`` if Redis does not answer)."""
+    try:
+        return await SecurityStore(services.redis).crisis_counts()
+    except Exception as exc:  # reported as unknown
+        logger.warning("cannot read the crisis counts: %s", exc)
         return None
 
 

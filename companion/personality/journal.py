@@ -34,6 +34,8 @@ class AppraisalInputs:
     intensity: int
     emotions: dict[str, int]
     category: str
+    #: The crisis kind perception flagged on the message (``None``: none, and in entries written before crises).
+    crisis: str | None = None
 
     def to_json(self) -> str:
         """Compact JSON (a Chroma metadata value must be a scalar)."""
@@ -45,6 +47,7 @@ class AppraisalInputs:
                 "intensity": self.intensity,
                 "emotions": self.emotions,
                 "category": self.category,
+                **({"crisis": self.crisis} if self.crisis else {}),
             },
             separators=(",", ":"),
         )
@@ -60,6 +63,7 @@ class AppraisalInputs:
             intensity=int(data["intensity"]),
             emotions={str(name): int(value) for name, value in dict(data["emotions"]).items()},
             category=str(data["category"]),
+            crisis=str(data["crisis"]) if data.get("crisis") else None,
         )
 
 
@@ -89,6 +93,7 @@ def replay(checkpoint: PersonalityState, entries: Iterable[JournalEntry]) -> Per
             emotions=entry.inputs.emotions,
             category=entry.inputs.category,
             now=entry.inputs.at,
+            crisis=entry.inputs.crisis,
         ).state
         # A live turn starts from the stored dict of the previous one; going through it here too keeps the
         # replay exact to the last bit (constructing a PAD from a dict is not bit-for-bit the identity).

@@ -1,5 +1,7 @@
 """Personas: a name, a speaking style, a backstory and fixed Big Five traits, read from ``personas/<name>.toml``.
 
+An optional ``crisis_resources`` string says where the persona points a user in crisis (see ``tools/care.py``).
+
 ``COMPANION_PERSONA`` selects one by name (a file in :data:`PERSONAS_DIR`) or by path to a ``.toml`` file.
 A malformed file is a one-line :class:`~companion.errors.ConfigurationError` naming the file and the field.
 """
@@ -33,6 +35,8 @@ class Persona:
     style: str
     backstory: str
     traits: BigFive
+    #: Where to point a user in crisis (``crisis_resources`` in the file; empty: the setting or the default).
+    crisis_resources: str = ""
 
     @property
     def baseline(self) -> PAD:
@@ -47,6 +51,7 @@ class Persona:
             "style": self.style,
             "backstory": self.backstory,
             "traits": self.traits.to_dict(),
+            "crisis_resources": self.crisis_resources,
         }
 
 
@@ -88,6 +93,9 @@ def parse_persona(data: dict[str, Any], *, key: str, source: str = "persona") ->
         if not isinstance(value, str) or not value.strip():
             raise PersonaError(f"{source}: field '{field}' must be a non-empty string")
         fields[field] = " ".join(value.split())
+    resources = data.get("crisis_resources", "")
+    if not isinstance(resources, str):
+        raise PersonaError(f"{source}: field 'crisis_resources' must be a string")
     traits = data.get("traits")
     if not isinstance(traits, dict):
         raise PersonaError(f"{source}: missing table [traits] with {', '.join(TRAIT_NAMES)}")
@@ -100,4 +108,4 @@ def parse_persona(data: dict[str, Any], *, key: str, source: str = "persona") ->
         if isinstance(value, bool) or not isinstance(value, int | float) or not 0.0 <= value <= 1.0:
             raise PersonaError(f"{source}: field 'traits.{trait}' must be a number between 0 and 1, got {value!r}")
         values[trait] = float(value)
-    return Persona(key=key, traits=BigFive(**values), **fields)
+    return Persona(key=key, traits=BigFive(**values), crisis_resources=" ".join(resources.split()), **fields)

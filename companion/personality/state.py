@@ -5,8 +5,10 @@
   (half-life :data:`MOOD_HALF_LIFE_HOURS`), the baseline drifts 1 % per elapsed day toward the 7-day average
   mood once there are at least 5 interactions in those 7 days (seed formula
   ``new = baseline + (average − baseline) × 0.01``), and quirks evolve once a day.
-* :func:`apply_interaction` — one user message: time first, then the OCC appraisal's PAD change (recorded with
-  its cause), needs satisfied, quirk patterns counted.
+* :func:`apply_interaction` — one user message: time first, then the mood settles :data:`TURN_RELAXATION` of the
+  way back to the baseline (the seed's mood "fluctuates around the baseline": without it a run of mildly pleasant
+  small talk piles up into exuberance within minutes), then the OCC appraisal's PAD change (recorded with its
+  cause), needs satisfied, quirk patterns counted.
 * :func:`apply_appraisal` — an appraisal outside a turn (an injection attempt's penalty): time, then the change.
 
 Every mood change is kept in ``changes`` (the most recent :data:`MAX_CHANGES`) with its rule and cause.
@@ -37,6 +39,9 @@ DRIFT_RATE = 0.01
 DRIFT_WINDOW_DAYS = 7
 DRIFT_MIN_INTERACTIONS = 5
 MOOD_HALF_LIFE_HOURS = 12.0
+#: Each turn the mood first moves this fraction of the way back to the baseline (then the appraisal applies): a
+#: repeated change of d settles d × (1 − r) / r away from the baseline instead of running to the bound.
+TURN_RELAXATION = 0.2
 MAX_CHANGES = 50
 #: Mood samples kept for the drift average (the last 7 days, at most this many: the state stays a few KB).
 MAX_HISTORY = 500
@@ -248,18 +253,25 @@ def apply_interaction(
     emotions: Mapping[str, int],
     category: str,
     now: float,
+    crisis: str | None = None,
 ) -> InteractionResult:
-    """One user message: time passes, the appraisal moves the mood, needs are satisfied, patterns are counted."""
+    """One user message: time passes, the mood settles a little, the appraisal moves it, needs, patterns.
+
+    ``crisis`` is the crisis kind perception flagged (``None``: no crisis); see :func:`appraise`.
+    """
     state, events = advance_time(state, now)
-    appraisal = appraise(message, emotion, intensity, emotions)
+    appraisal = appraise(message, emotion, intensity, emotions, crisis=crisis)
     change: MoodChange | None = None
-    mood, changes = state.mood, state.changes
+    mood, changes = state.mood.toward(state.baseline, TURN_RELAXATION), state.changes
     if appraisal is not None:
         after = mood + appraisal.delta
         change = MoodChange(
             at=now, rule=appraisal.rule, cause=appraisal.cause, delta=after.minus(mood), before=mood, after=after
         )
-        mood, changes = after, _record(state, change)
+        if change.delta.is_zero:  # already at the bound: the mood did not move
+            change = None
+        mood = after
+        changes = changes if change is None else _record(state, change)
     satisfied = needs_satisfied_by(
         message,
         category=category,

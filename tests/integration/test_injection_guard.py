@@ -37,6 +37,7 @@ def test_injections_escalate_warning_cooldown_block_and_are_never_stored(tmp_pat
             "severity": "none",
             "escalation_level": None,
             "second_opinion": "not_configured",  # offline: the local verdict stands alone, and says so
+            "action": "none",
         }
         assert normal["injection"]["score"] < 0.7
 

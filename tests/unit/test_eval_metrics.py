@@ -153,3 +153,33 @@ def test_eval_user_ids_are_valid_whatever_the_case_id() -> None:
 
     env = EvalEnv(long_term=None, short_term=None, embedder=None, chat_model=None, retrieval_k=5, run_id="r1")  # type: ignore[arg-type]
     assert validate_user_id(env.user_id("recall", "my case/1")) == "eval-r1-recall-my_case_1"
+
+
+def test_the_appraisal_suite_scores_signs_wrong_ways_and_neutral_moves_on_hand_checked_cases() -> None:
+    from evals.appraisal import metrics
+
+    def case(expected: str, group: str, new: float, old: float) -> dict[str, object]:
+        right = {
+            system: float(abs(m) <= 0.05 if expected == "neutral" else (m > 0) == (expected == "positive") and m != 0)
+            for system, m in (("new", new), ("seed_rules", old))
+        }
+        return {
+            "expected": expected,
+            "group": group,
+            "pleasure_change": {"new": new, "seed_rules": old},
+            "scores": right,
+        }
+
+    results = [
+        case("negative", "negative", -0.13, 0.10),  # grief: sorry-for vs the old 'friend' rule
+        case("positive", "directed_praise", 0.30, 0.30),
+        case("negative", "directed_insult", -0.20, 0.30),  # "thank you for nothing"
+        case("positive", "positive", 0.0, 0.07),  # the new appraisal missed it: no move counts as wrong
+        case("neutral", "neutral", 0.0, 0.10),
+        case("neutral", "neutral", 0.04, 0.0),
+    ]
+    found = metrics(results)
+    assert found["sign_accuracy.new"] == 0.75 and found["sign_accuracy.seed_rules"] == 0.5
+    assert found["wrong_way.new"] == 0.0 and found["wrong_way.seed_rules"] == 0.5
+    assert found["neutral_within_0_05.new"] == 1.0 and found["neutral_within_0_05.seed_rules"] == 0.5
+    assert found["sign_accuracy_directed_insult.seed_rules"] == 0.0 and found["messages"] == 6

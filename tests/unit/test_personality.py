@@ -1,11 +1,12 @@
 """The personality engine (companion/personality): pure logic, seed numbers as tests, an injected clock."""
 
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
 
 from companion.errors import ConfigurationError
-from companion.personality.appraisal import appraise
+from companion.personality.appraisal import appraise, appraise_seed_rules
 from companion.personality.needs import (
     DECAY_PER_HOUR,
     TRIGGER_THRESHOLD,
@@ -18,6 +19,7 @@ from companion.personality.quirks import PatternStats, Quirk, evolve_quirks
 from companion.personality.state import (
     DAY,
     HOUR,
+    TURN_RELAXATION,
     PersonalityState,
     advance_time,
     apply_interaction,
@@ -139,7 +141,7 @@ def test_failure_compliment_surprise_and_social_rules() -> None:
     bad = appraise("Suddenly the lights went out.", "fear", 60, emotions(fear=60))
     assert good is not None and good.delta == PAD(pleasure=0.1, arousal=0.2)
     assert bad is not None and bad.delta == PAD(pleasure=-0.1, arousal=0.2)
-    social = appraise("I'm seeing my family tonight.", "neutral", 50, emotions(neutral=50))
+    social = appraise("I'm seeing my family tonight, so happy!", "happiness", 70, emotions(happiness=70))
     assert social is not None and social.delta == PAD(pleasure=0.1, arousal=0.05, dominance=0.02)
 
 
@@ -147,12 +149,71 @@ def test_rules_match_whole_words_only() -> None:
     assert appraise("Please update the app.", "neutral", 60, emotions(neutral=60)) is None  # not "date"
 
 
-def test_a_strong_emotion_without_a_rule_moves_the_mood_by_empathy() -> None:
+def test_a_strong_emotion_without_a_rule_moves_the_mood_by_the_users_fortune() -> None:
     result = appraise("I got a new puppy today!", "happiness", 80, emotions(happiness=80))
-    assert result is not None and result.rule == "empathy"
-    assert result.delta.pleasure > 0
-    scared = appraise("I'm terrified of tomorrow.", "fear", 90, emotions(fear=90))
-    assert scared is not None and scared.delta.pleasure < 0 and scared.delta.arousal > 0
+    assert result is not None and result.rule == "happy_for"
+    w = (80 - 30) / 70  # how far above the signal threshold
+    assert result.delta == PAD(pleasure=0.08 * w, arousal=0.04 * w, dominance=0.02 * w)
+    scared = appraise("I'm terrified of what the doctor will say.", "fear", 90, emotions(fear=90))
+    assert scared is not None and scared.rule == "fear"
+    assert scared.delta.pleasure < 0 and scared.delta.arousal > 0
+
+
+# -- OCC: the rules fire only when the perceived emotion agrees (issue 18's cases) -------------------------------
+def test_grief_about_a_friend_is_sorry_for_not_social_connection() -> None:
+    result = appraise("My best friend died yesterday", "sadness", 90, emotions(sadness=90, neutral=26))
+    assert result is not None and result.rule == "sorry_for" and "'friend'" in result.cause
+    assert result.delta.pleasure == pytest.approx(-0.15 * (90 - 30) / 70) and result.delta.arousal > 0
+    crying = appraise("I can't stop crying, my family is falling apart", "sadness", 93, emotions(sadness=93))
+    assert crying is not None and crying.rule == "sorry_for" and crying.delta.pleasure < 0
+
+
+def test_sarcastic_thanks_with_an_insult_is_reproach_not_a_compliment() -> None:
+    result = appraise("Thank you for nothing, you are useless", "happiness", 97, emotions(happiness=97))
+    assert result is not None and result.rule == "insult"
+    assert result.delta == PAD(pleasure=-0.2, arousal=0.1, dominance=-0.1)
+    for insult in ("you are so stupid", "You're the worst.", "shut up", "I'm so angry at you"):
+        found = appraise(insult, "anger", 80, emotions(anger=80))
+        assert found is not None and found.rule == "insult", insult
+
+
+def test_praise_aimed_at_the_companion_keeps_the_seeds_compliment_numbers() -> None:
+    for praise in ("You're amazing", "Thank you so much, you really helped me", "you are such a good listener"):
+        found = appraise(praise, "happiness", 90, emotions(happiness=90))
+        assert found is not None and found.rule == "compliment", praise
+        assert found.delta == PAD(pleasure=0.3, arousal=0.05, dominance=0.1)
+    assert appraise("The view was amazing", "happiness", 80, emotions(happiness=80)).rule == "happy_for"  # type: ignore[union-attr]
+    assert appraise("you're not helpful at all", "anger", 60, emotions(anger=60)).rule == "insult"  # type: ignore[union-attr]
+
+
+def test_couldnt_be_happier_is_not_a_failure() -> None:
+    result = appraise("I couldn't be happier, I got the job!", "happiness", 87, emotions(happiness=87, excitement=36))
+    assert result is not None and result.rule == "happy_for" and result.delta.pleasure > 0
+    failed = appraise("I couldn't pass the test.", "sadness", 80, emotions(sadness=80))
+    assert failed is not None and failed.rule == "failure"
+
+
+def test_prospects_give_hope_and_fear() -> None:
+    hope = appraise("I hope the interview goes well, can't wait!", "excitement", 80, emotions(excitement=80))
+    assert hope is not None and hope.rule == "hope" and hope.delta.pleasure > 0
+    fear = appraise("I'm worried about my exam tomorrow", "fear", 89, emotions(fear=89, anxiety=81))
+    assert fear is not None and fear.rule == "fear" and fear.delta.pleasure < 0 and fear.delta.arousal > 0
+
+
+def test_a_crisis_is_appraised_with_concern_whatever_the_words() -> None:
+    result = appraise("I sometimes think about killing myself", "neutral", 67, emotions(neutral=67), crisis="self_harm")
+    assert result is not None and result.rule == "crisis"
+    assert result.delta.pleasure == pytest.approx(-0.2) and result.delta.arousal > 0
+
+
+def test_neutral_statements_leave_the_mood_alone() -> None:
+    for text in ("I had lunch at noon", "The meeting couldn't start until 3.", "I watched a movie with a friend"):
+        assert appraise(text, "neutral", 85, emotions(neutral=85)) is None, text
+
+
+def test_the_seed_rules_are_kept_as_the_baseline() -> None:
+    old = appraise_seed_rules("My best friend died yesterday", "sadness", 90, emotions(sadness=90))
+    assert old is not None and old.rule == "social" and old.delta.pleasure == pytest.approx(0.1)
 
 
 # -- state: interactions, time, drift --------------------------------------------------------------------------
@@ -288,3 +349,51 @@ def test_quirks_emerge_from_talk_through_the_daily_step() -> None:
     assert {"uses_emoji", "laughs_in_text"} <= names
     assert all(q.strength == 0.1 for q in evolved.quirks)
     assert "created quirk uses_emoji" in events
+
+
+def _turns(state: PersonalityState, messages: list[tuple[str, dict[str, int]]]) -> PersonalityState:
+    for step, (message, felt) in enumerate(messages, start=1):
+        emotion = max(felt, key=lambda name: felt[name])
+        state = apply_interaction(
+            state,
+            message=message,
+            emotion=emotion,
+            intensity=felt[emotion],
+            emotions=emotions(**felt),
+            category="fact",
+            now=T0 + 60 * step,
+        ).state
+    return state
+
+
+def test_eight_small_talk_messages_do_not_run_the_mood_away() -> None:
+    state = fresh()
+    chatter = [
+        ("hey, how are you?", {"neutral": 60}),
+        ("haha that's funny", {"happiness": 90}),
+        ("I watched a movie with a friend last night", {"neutral": 90}),
+        ("the weather is nice today", {"happiness": 70}),
+        ("I'm making pasta for dinner", {"neutral": 76}),
+        ("lol yes", {"happiness": 80}),
+        ("did you see the game yesterday?", {"neutral": 81}),
+        ("nice, that sounds fun", {"happiness": 75}),
+    ]
+    after = _turns(state, chatter)
+    assert after.mood.pleasure - state.baseline.pleasure < 0.25  # was 0.55 -> 0.94 with the keyword rules
+
+
+def test_each_turn_settles_the_mood_toward_the_baseline_before_the_appraisal() -> None:
+    state = replace(fresh(), mood=PAD(pleasure=0.9, arousal=0.5, dominance=0.3))
+    result = apply_interaction(
+        state, message="ok", emotion="neutral", intensity=80, emotions=emotions(neutral=80), category="fact", now=T0
+    )
+    expected = state.mood.toward(state.baseline, TURN_RELAXATION)
+    assert result.change is None and result.state.mood == expected
+
+
+def test_grief_turns_the_mood_away_from_exuberance() -> None:
+    state = fresh()
+    assert state.mood.label == "exuberant"
+    grieving = _turns(state, [("My best friend died yesterday", {"sadness": 90})] * 3)
+    assert grieving.mood.pleasure < state.baseline.pleasure - 0.25
+    assert [change.rule for change in grieving.changes] == ["sorry_for"] * 3

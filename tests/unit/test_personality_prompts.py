@@ -38,6 +38,7 @@ EXPECTED: dict[str, tuple[object, object, dict[str, set[str]]]] = {
                 "pleasure",
                 "arousal",
                 "dominance",
+                "user_feeling",
                 "quirks_list",
                 "needs_summary",
                 "memories",
@@ -46,6 +47,10 @@ EXPECTED: dict[str, tuple[object, object, dict[str, set[str]]]] = {
             "NEED_ITEM": {"need", "level"},
             "PERSONA_MEMORY_LINE": {"text"},
             "NO_QUIRKS": set(),
+            "QUIRKS_SET_ASIDE": set(),
+            "USER_FEELING": {"feeling", "intensity"},
+            "USER_FEELING_UNCLEAR": set(),
+            "CRISIS_CARE_PROMPT": {"situation", "resources"},
             "NO_PRESSING_NEEDS": set(),
             "NO_PERSONA_MEMORIES": set(),
         },
@@ -124,3 +129,36 @@ def test_a_fresh_state_says_no_quirks_and_no_pressing_needs() -> None:
     assert "DEVELOPED QUIRKS: None yet" in text
     assert "CURRENT NEEDS: All needs satisfied" in text
     assert "(nothing relevant yet)" in text
+
+
+def test_the_prompt_puts_a_grieving_users_feeling_before_the_companions_exuberance() -> None:
+    persona = load_persona("default")
+    state = new_state("bob", persona, T0)
+    assert state.mood.label == "exuberant"
+    text = persona_system_prompt(persona, state, [], user_emotions={"sadness": 90, "neutral": 26})
+    assert "HOW THE USER SEEMS RIGHT NOW: sad (intensity 90)" in text
+    assert "be gentle and calm whatever your own mood" in text
+    assert "Let your current emotional state influence your tone" not in text
+    assert "no strong feeling detected" in persona_system_prompt(persona, state, [], user_emotions={"neutral": 80})
+
+
+def test_a_crisis_sets_quirks_aside_and_gives_the_configured_resources() -> None:
+    persona = load_persona("sage")
+    state = new_state("alice", persona, T0)
+    state = state.__class__(
+        **{
+            **{f: getattr(state, f) for f in state.__dataclass_fields__},
+            "quirks": (
+                Quirk(
+                    name="uses_emoji", description="uses emoji now and then", strength=0.3, confidence=0.9,
+                    created_at=T0, last_reinforced=T0,
+                ),
+            ),
+        }
+    )  # fmt: skip
+    resources = "Call the Example Line on 000-EXAMPLE."
+    text = persona_system_prompt(persona, state, [], crisis="self_harm", crisis_resources=resources)
+    assert "uses emoji" not in text and "DEVELOPED QUIRKS: None this turn" in text
+    assert "THIS TURN NEEDS CARE" in text and "harming themselves" in text and resources in text
+    assert "Never invent a phone number" in text
+    assert "THIS TURN NEEDS CARE" not in persona_system_prompt(persona, state, [])

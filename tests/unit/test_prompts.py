@@ -25,6 +25,7 @@ EXPECTED_KEYS: dict[str, set[str]] = {
     "OFFLINE_RECALL_ITEM": {"text"},
     "DEFAULT_PERSONA_NAME": set(),
     "DEFAULT_PERSONA_DESCRIPTION": set(),
+    "DEFAULT_CRISIS_RESOURCES": set(),
 }
 
 

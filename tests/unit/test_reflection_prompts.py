@@ -29,6 +29,8 @@ EXPECTED: dict[str, tuple[Any, set[str]]] = {
     "NEED_DETAIL": (nodes.proactive, {"need"}),
     "MEMORY_DETAIL": (nodes.proactive, {"memory"}),
     "TIME_DETAIL": (nodes.proactive, {"part_of_day"}),
+    "CHECK_IN_STARTERS": (nodes.proactive, set()),
+    "CHECK_IN_DETAIL": (nodes.proactive, set()),
 }
 
 
