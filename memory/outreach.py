@@ -64,7 +64,7 @@ def delivered_key(user_id: str) -> str:
 
 def checkin_key(user_id: str) -> str:
     """Redis hash of a user's planned check-in."""
-    return f"{PREFIX}:u:{{{user_id}}}:outreach:checkin"
+    return f"{PREFIX}:u:{hash_tag(user_id)}:outreach:checkin"
 
 
 #: The trigger of a check-in outreach (``OutreachStore.send`` clears the plan when it sends one).
