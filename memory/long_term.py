@@ -181,10 +181,13 @@ class LongTermStore:
 
     def _from_chroma(self, memory_id: str, document: str | None, metadata: dict[str, Any]) -> MemoryRecord:
         record = MemoryRecord.from_chroma(memory_id, document, metadata)
-        if not (record.text.startswith(SEALED_PREFIX) or record.reply.startswith(SEALED_PREFIX)):
+        if self._cipher is None or not (
+            record.text.startswith(SEALED_PREFIX) or record.reply.startswith(SEALED_PREFIX)
+        ):
+            # A store without a cipher (one that reads metadata only, like the personality replay) sees sealed texts
+            # as they are stored: encrypted.
             return record
-        cipher = self._required_cipher()
-        return replace(record, text=cipher.open(record.text), reply=cipher.open(record.reply))
+        return replace(record, text=self._cipher.open(record.text), reply=self._cipher.open(record.reply))
 
     @property
     def lexical(self) -> LexicalIndex | None:

@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import asyncio
+import functools
 import random
+from collections.abc import Awaitable, Callable
+from pathlib import Path
 from typing import Any
 
 from langchain_core.callbacks import AsyncCallbackManagerForLLMRun, CallbackManagerForLLMRun
@@ -11,6 +14,14 @@ from langchain_core.language_models.fake_chat_models import GenericFakeChatModel
 from langchain_core.messages import AIMessage, BaseMessage, HumanMessage
 from langchain_core.outputs import ChatGeneration, ChatResult
 from pydantic import Field
+from redis.asyncio import Redis
+
+from companion.services import Services
+from companion.settings import load_settings
+from companion.users import ErasureReport, erase_user
+from memory.api_keys import REGISTER_FILE, KeyRegister
+from memory.long_term import LongTermStore
+from memory.short_term import ShortTermStore
 
 
 class ManualClock:
@@ -77,3 +88,26 @@ class EchoChatModel(GenericFakeChatModel):
             return self._reply(messages)
         finally:
             self.active -= 1
+
+
+def services_over(
+    data_dir: Path, redis_url: str, redis: Redis, long_term: LongTermStore, short_term: ShortTermStore, embedder: Any
+) -> Services:
+    """The process's services as a bot gets them, over the test's own stores (for the erasure ``/forget`` runs)."""
+    return Services(
+        settings=load_settings(data_dir=data_dir, redis_url=redis_url),
+        redis_url=redis_url,
+        redis=redis,
+        chroma=long_term.client,
+        chroma_mode="embedded",
+        long_term=long_term,
+        short_term=short_term,
+        embedder=embedder,
+        chat_model=None,
+        key_register=KeyRegister(data_dir / REGISTER_FILE),
+    )
+
+
+def bot_eraser(services: Services) -> Callable[[str], Awaitable[ErasureReport]]:
+    """The erasure the bots' ``/forget`` runs (no checkpointer: the bots keep none)."""
+    return functools.partial(erase_user, services, None)

@@ -1,8 +1,8 @@
 """What both bots call: one turn of the conversation graph under a per-conversation lock, memories, forgetting.
 
 The bots hold no memory logic: a turn is ``graphs.conversation.run_turn``; recall is ``tools.recall``; forgetting
-deletes through the stores' own methods. This module adds only what a chat front-end needs around them:
-serialised turns, the group-reply sensitivity guard, and ids that name the platform.
+is ``companion.users.erase_user``, the erasure every front-end uses. This module adds only what a chat front-end
+needs around them: serialised turns, the group-reply sensitivity guard, and ids that name the platform.
 """
 
 from __future__ import annotations
@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import warnings
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
@@ -18,6 +19,7 @@ from langgraph.graph.state import CompiledStateGraph
 
 from bots.common.locks import ConversationLocks
 from bots.common.sensitivity import GROUP_MAX_LEVEL, sensitive_memories
+from companion.users import ErasureReport
 from memory.embeddings import Embedder
 from memory.idempotency import idempotent_request
 from memory.long_term import LongTermStore
@@ -88,10 +90,12 @@ class Companion:
         short_term: ShortTermStore,
         embedder: Embedder,
         persona: str = "default",
+        eraser: Callable[[str], Awaitable[ErasureReport]],
         locks: ConversationLocks | None = None,
         personality_store: PersonalityStore | None = None,
     ) -> None:
         self.graph = graph
+        self.eraser = eraser
         self.long_term = long_term
         self.short_term = short_term
         self.embedder = embedder
@@ -150,11 +154,9 @@ class Companion:
         records = await asyncio.to_thread(self.long_term.list_memories, user_id, limit=limit)
         return [MemoryView(id=record.id, text=record.text, created_at=record.created_at) for record in records]
 
-    async def forget(self, user_id: str) -> tuple[bool, int]:
-        """Delete the user's long-term memories and short-term state; returns (had memories, Redis keys removed)."""
-        had_memories = await asyncio.to_thread(self.long_term.delete_user, user_id)
-        removed = await self.short_term.forget_user(user_id)
-        return had_memories, removed
+    async def forget(self, user_id: str) -> ErasureReport:
+        """Erase everything stored about the user: the same erasure as ``DELETE /v1/users/{id}``."""
+        return await self.eraser(user_id)
 
     async def personality(self, user_id: str) -> str:
         """The companion's mood with this user, its pressing needs and the quirks it picked up, in plain words."""

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import logging
 from collections.abc import Collection
 
@@ -25,6 +26,7 @@ from bots.common.relationships import RelationshipStore
 from bots.common.tokens import discord_token
 from companion.errors import CompanionError, ConfigurationError, InvalidInputError, RateLimitedError
 from companion.settings import Settings
+from companion.users import erase_user
 
 logger = logging.getLogger(__name__)
 
@@ -124,6 +126,7 @@ async def run_discord_bot(settings: Settings, *, sync_commands: bool = True) -> 
             short_term=services.short_term,
             embedder=services.embedder,
             persona=settings.persona,
+            eraser=functools.partial(erase_user, services, None),  # the bots keep no checkpoints
         )
         bot = CompanionBot(
             companion=companion,

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import logging
 import random
 from collections.abc import Collection
@@ -31,6 +32,7 @@ from bots.telegram.chats import PLATFORM, deliver_outreach, recheck_chats
 from bots.telegram.routers import commands, conversation, errors, forget, membership
 from companion.errors import ConfigurationError
 from companion.settings import Settings
+from companion.users import erase_user
 
 logger = logging.getLogger(__name__)
 
@@ -108,6 +110,7 @@ async def run_telegram_bot(settings: Settings) -> None:
             short_term=services.short_term,
             embedder=services.embedder,
             persona=settings.persona,
+            eraser=functools.partial(erase_user, services, None),  # the bots keep no checkpoints
         )
         bot = create_bot(token, api_base=settings.telegram_api_base)
         try:

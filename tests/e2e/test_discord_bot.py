@@ -12,13 +12,14 @@ from __future__ import annotations
 import asyncio
 import itertools
 from collections.abc import AsyncIterator, Awaitable, Callable
+from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
 
 import discord
 import discord.ext.test as dpytest
 import pytest
-from bot_support import EchoChatModel, ManualClock
+from bot_support import EchoChatModel, ManualClock, bot_eraser, services_over
 from discord.webhook.async_ import AsyncWebhookAdapter, async_context
 from langchain_core.language_models import BaseChatModel
 from redis.asyncio import Redis
@@ -48,13 +49,22 @@ BotFactory = Callable[..., Awaitable[CompanionBot]]
 
 @pytest.fixture
 async def make_bot(
-    redis: Redis, long_term: LongTermStore, short_term: ShortTermStore, embedder: Embedder
+    redis: Redis,
+    redis_url: str,
+    tmp_path: Path,
+    long_term: LongTermStore,
+    short_term: ShortTermStore,
+    embedder: Embedder,
 ) -> AsyncIterator[BotFactory]:
+    services = services_over(tmp_path, redis_url, redis, long_term, short_term, embedder)
+
     async def factory(*, chat_model: BaseChatModel | None = None) -> CompanionBot:
         graph = build_graph(long_term=long_term, short_term=short_term, embedder=embedder, chat_model=chat_model)
         clock = ManualClock()
         bot = CompanionBot(
-            companion=Companion(graph=graph, long_term=long_term, short_term=short_term, embedder=embedder),
+            companion=Companion(
+                graph=graph, long_term=long_term, short_term=short_term, embedder=embedder, eraser=bot_eraser(services)
+            ),
             relations=RelationshipStore(redis, clock=clock),
             chats=ChatManager(redis, platform="discord", clock=clock),
             clock=clock,

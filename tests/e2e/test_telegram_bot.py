@@ -17,7 +17,7 @@ from typing import Any
 import pytest
 from aiogram import Bot, Dispatcher
 from aiogram.types import Update
-from bot_support import EchoChatModel, FixedRandom, ManualClock
+from bot_support import EchoChatModel, FixedRandom, ManualClock, bot_eraser, services_over
 from langchain_core.language_models import BaseChatModel
 from redis.asyncio import Redis
 from telegram_api_server import BOT_ID, BOT_USERNAME, TOKEN, TelegramAPI, start_server
@@ -32,7 +32,9 @@ from companion.errors import ConfigurationError
 from companion.settings import load_settings
 from graphs.conversation import build_graph
 from memory.embeddings import Embedder
-from memory.long_term import LongTermStore
+from memory.keys import encode_part
+from memory.long_term import OWNER_KEY, LongTermStore
+from memory.personality_store import PersonalityStore
 from memory.short_term import ASSOCIATION_STREAM, ShortTermStore
 
 # The bots run the graph without a checkpointer (see bots.common.companion.quiet_durability_warning).
@@ -109,15 +111,24 @@ HarnessFactory = Callable[..., Awaitable[Harness]]
 
 @pytest.fixture
 async def make_harness(
-    redis: Redis, long_term: LongTermStore, short_term: ShortTermStore, embedder: Embedder
+    redis: Redis,
+    redis_url: str,
+    tmp_path: Path,
+    long_term: LongTermStore,
+    short_term: ShortTermStore,
+    embedder: Embedder,
 ) -> AsyncIterator[HarnessFactory]:
     opened: list[tuple[Bot, Any]] = []
+
+    services = services_over(tmp_path, redis_url, redis, long_term, short_term, embedder)
 
     async def factory(*, chat_model: BaseChatModel | None = None, fraction: float = 0.5) -> Harness:
         api = TelegramAPI()
         runner = await start_server(api)
         graph = build_graph(long_term=long_term, short_term=short_term, embedder=embedder, chat_model=chat_model)
-        companion = Companion(graph=graph, long_term=long_term, short_term=short_term, embedder=embedder)
+        companion = Companion(
+            graph=graph, long_term=long_term, short_term=short_term, embedder=embedder, eraser=bot_eraser(services)
+        )
         clock = ManualClock()
         bot = create_bot(TOKEN, api_base=api.url)
         dispatcher = build_dispatcher(
@@ -311,6 +322,13 @@ async def test_forget_asks_for_confirmation_then_deletes_the_users_data(make_har
     assert harness.long_term.count("telegram:12") == 0
     assert await harness.redis.exists(relation_key("telegram:12")) == 0
     assert harness.api.called("editMessageText")[-1].params["text"] == DONE_TEXT
+    # the same erasure as DELETE /v1/users/{id}: nothing of the user is left in Redis or Chroma
+    erased = "telegram:12"
+    assert [key async for key in harness.redis.scan_iter(match=f"*{encode_part(erased)}*")] == []
+    client = harness.long_term.client
+    owners = [(c.metadata or {}).get(OWNER_KEY) for c in client.list_collections()]
+    assert erased not in owners, "memories, versions, archive or personality state survived /forget"
+    assert PersonalityStore(client, harness.redis).read_user(erased) == []
 
 
 async def test_memories_are_listed_in_private_and_refused_in_groups(make_harness: HarnessFactory) -> None:

@@ -14,9 +14,9 @@ import redis as redis_sync
 from langgraph.checkpoint.sqlite.aio import AsyncSqliteSaver
 from redis.asyncio import Redis
 
-from app.services.users import checkpoint_threads
 from companion.services import LatestCheckpointSaver, open_checkpointer
 from companion.settings import load_settings
+from companion.users import checkpoint_threads
 from graphs.conversation import build_graph, run_turn
 from memory.embeddings import Embedder
 from memory.keys import (
@@ -75,7 +75,7 @@ def test_a_user_whose_id_prefixes_another_never_exports_or_erases_its_thread(tmp
         _chat(client, pbx, "pb:x", "c1", "My password is walrus-77.")
 
         export = client.get("/v1/users/pb/export", headers=pb)
-        assert export.status_code == 200
+        assert export.status_code == 200, export.text
         assert "walrus-77" not in export.text
         assert {t["thread_id"] for t in export.json()["checkpoint_threads"]} == {"pb:x%3Ac1"}
         assert "tangerine-41" in json.dumps(export.json()["checkpoint_threads"])

@@ -1,4 +1,8 @@
-"""Data rights: everything stored about one user, exported as JSON or erased.
+"""Data rights: everything stored about one user, exported as JSON or erased, by every front-end alike.
+
+``DELETE /v1/users/{id}``, the bots' ``/forget`` and ``companion users erase`` all call :func:`erase_user`, so what
+one of them leaves behind the others leave too (nothing). A front-end without a checkpointer (the bots) passes
+``None``.
 
 A user's data lives in four places:
 
@@ -52,7 +56,7 @@ class ErasureReport:
     reflection_log: int
 
 
-async def conversation_ids(services: Services, checkpointer: BaseCheckpointSaver[Any], user_id: str) -> set[str]:
+async def conversation_ids(services: Services, checkpointer: BaseCheckpointSaver[Any] | None, user_id: str) -> set[str]:
     """Every conversation id of ``user_id`` that any store knows."""
     records = await asyncio.to_thread(services.long_term.list_memories, user_id, limit=1_000_000)
     found = {record.conversation_id for record in records if record.conversation_id}
@@ -66,9 +70,13 @@ async def conversation_ids(services: Services, checkpointer: BaseCheckpointSaver
     return found
 
 
-async def checkpoint_threads(checkpointer: BaseCheckpointSaver[Any], user_id: str, conversations: set[str]) -> set[str]:
+async def checkpoint_threads(
+    checkpointer: BaseCheckpointSaver[Any] | None, user_id: str, conversations: set[str]
+) -> set[str]:
     """Thread ids of ``user_id`` in the checkpointer: tagged with the user, or one of their known conversations."""
     threads: set[str] = set()
+    if checkpointer is None:
+        return threads
     async for item in checkpointer.alist(None, filter={CHECKPOINT_USER_KEY: user_id}):
         found = str(item.config["configurable"]["thread_id"])
         ids = split_thread_id(found)
@@ -81,7 +89,9 @@ async def checkpoint_threads(checkpointer: BaseCheckpointSaver[Any], user_id: st
     return threads
 
 
-async def export_user(services: Services, checkpointer: BaseCheckpointSaver[Any], user_id: str) -> dict[str, Any]:
+async def export_user(
+    services: Services, checkpointer: BaseCheckpointSaver[Any] | None, user_id: str
+) -> dict[str, Any]:
     """All data of ``user_id`` as one JSON-able dict."""
     validate_user_id(user_id)
     records = await asyncio.to_thread(services.long_term.list_memories, user_id, limit=1_000_000)
@@ -94,6 +104,7 @@ async def export_user(services: Services, checkpointer: BaseCheckpointSaver[Any]
     last_active = (await services.short_term.load(user_id, "default")).last_active
     threads = []
     for thread in sorted(await checkpoint_threads(checkpointer, user_id, conversations)):
+        assert checkpointer is not None  # threads are only found in a checkpointer
         latest = await checkpointer.aget_tuple({"configurable": {"thread_id": thread}})
         values = dict(latest.checkpoint["channel_values"]) if latest else {}
         values.pop("query_embedding", None)  # a 384-float vector of the message, which is exported as text
@@ -139,7 +150,7 @@ USER_STREAMS = (
 )
 
 
-async def erase_user(services: Services, checkpointer: BaseCheckpointSaver[Any], user_id: str) -> ErasureReport:
+async def erase_user(services: Services, checkpointer: BaseCheckpointSaver[Any] | None, user_id: str) -> ErasureReport:
     """Erase every trace of ``user_id`` from Chroma, Redis and the checkpointer.
 
     A write, so it is rate limited like a message (the counter it adds is erased with the rest).
@@ -156,6 +167,7 @@ async def erase_user(services: Services, checkpointer: BaseCheckpointSaver[Any],
     redis_keys = await services.short_term.forget_user(user_id)
     rate_limit_keys = await services.short_term.forget_rate_limits(user_id)
     for thread in threads:
+        assert checkpointer is not None  # threads are only found in a checkpointer
         await checkpointer.adelete_thread(thread)
     link_records = await asyncio.to_thread(LinkStore(services.long_term.client).delete_user, user_id)
     personality_states = await asyncio.to_thread(
