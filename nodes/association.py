@@ -326,6 +326,9 @@ async def apply_writes(
 ) -> dict[str, Any]:
     """Write every plan: outcomes, versions and two-way relations first, then the memories, all batched.
 
+    Then the batch's messages lose their association pending mark (``MemoryRecord.assoc_pending``), whatever
+    their outcome: the worker acknowledges their entries only after this, so a crash before it leaves them queued.
+
     New versions are merged here, in message order, so two messages of one batch that update the same memory
     give two versions. Plans stored by an earlier attempt are applied again (every write is an upsert with a
     fixed id, and a memory is only replaced by a higher version), so a message's effect is there exactly once.
@@ -431,6 +434,8 @@ async def apply_writes(
             vectors.update({record.id: embedded[index] for index, record in enumerate(missing)})
         matrix = np.stack([vectors[record.id] for record in to_write])
         await asyncio.to_thread(long_term.upsert, user_id, to_write, matrix)
+    # Last, every message of the batch (skipped ones too) is no longer waiting: its pending mark goes.
+    await asyncio.to_thread(long_term.clear_pending, user_id, state["message_ids"])
     outcomes_by_id = {plan["message_id"]: plan["decision"] for plan in [*replays, *plans]}
     for message_id in state.get("skipped", []):
         outcomes_by_id.setdefault(message_id, "skipped")

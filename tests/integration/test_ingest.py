@@ -110,6 +110,15 @@ async def test_cleanup_removes_only_processed_transcripts_past_retention(redis: 
     assert links.raw("ing-c", waiting.submission_id) is not None  # not processed yet: kept
 
 
+async def test_cleanup_keeps_a_transcript_whose_status_redis_lost(redis: Redis, links: LinkStore) -> None:
+    parsed = parse_transcript("\n".join(json.dumps(line) for line in GOOD))
+    queued = await submit_transcript(redis, links, user_id="ing-l", session_id="s1", parsed=parsed)
+    await redis.flushall()  # Redis loses the status (and the queue): the transcript was never processed
+    later = time.time() + 31 * 86400
+    assert await cleanup_raw(redis, links, retention_days=30, now=later, user_ids=["ing-l"]) == 0
+    assert links.raw("ing-l", queued.submission_id) is not None
+
+
 async def test_tree_lists_raw_transcripts_per_session_with_filters(
     redis: Redis, links: LinkStore, long_term: LongTermStore
 ) -> None:
