@@ -197,6 +197,7 @@ async def test_an_ingested_session_becomes_memories_a_summary_and_associations(
     assert [(r.emotion, r.emotion_intensity) for r in stored] == [(d.emotion, d.intensity) for d in detections]
     signals = {r.id for r, d in zip(stored, detections, strict=True) if d.is_emotional_signal}
     assert signals and set(links.outcomes("ing-p", [r.id for r in stored])) == signals
+    assert long_term.pending("ing-p") == []  # queued with the pending mark, which association cleared
 
     summary = links.summaries("ing-p", session_id="week")
     assert len(summary) == 1 and summary[0].memory_ids == [r.id for r in stored]
@@ -213,6 +214,7 @@ async def test_an_ingested_session_becomes_memories_a_summary_and_associations(
     count = long_term.count("ing-p")
     assert await again.ingest_submission("ing-p", submission.submission_id) == 4
     assert long_term.count("ing-p") == count  # processing a submission twice stores one copy
+    assert len(long_term.pending("ing-p")) == 4  # queued again: marked until association has seen them again
 
 
 async def test_a_lines_ref_is_kept_on_its_memory_through_ingestion(

@@ -19,7 +19,7 @@ from langgraph.checkpoint.memory import InMemorySaver
 from redis.asyncio import Redis
 
 from app.services.chat import to_response
-from companion.worker import SWEEP_MIN_AGE_SECONDS, AssociationWorker, requeue_pending
+from companion.worker import SWEEP_MIN_AGE_SECONDS, AssociationWorker, requeue_pending, run_scheduled
 from graphs.association import build_graph as association_graph
 from graphs.conversation import build_graph as conversation_graph
 from graphs.conversation import run_turn
@@ -76,6 +76,22 @@ async def test_after_flushall_the_sweep_requeues_every_accepted_turn_and_the_wor
     assert sum(result.outcomes.values()) == len(ids)
     assert pending_ids(long_term, "rq-user") == set()  # 0 accepted turns never processed
     assert await requeue_pending(queue, long_term, now=later) == 0
+
+
+async def test_the_scheduled_worker_sweeps_as_it_starts(
+    redis: Redis, long_term: LongTermStore, embedder: Embedder
+) -> None:
+    stop = asyncio.Event()
+    swept: list[int] = []
+
+    async def sweep() -> int:
+        swept.append(await requeue_pending(AssociationQueue(redis), long_term))
+        stop.set()
+        return swept[-1]
+
+    worker = worker_over(redis, long_term, embedder)
+    await asyncio.wait_for(run_scheduled(worker, interval=3600, sweep=sweep, stop=stop), timeout=120)  # a hang bound
+    assert swept == [0]  # at start, not after the first interval
 
 
 class RedisDiesAfterTheChromaWrite(LongTermStore):
