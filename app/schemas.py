@@ -103,6 +103,11 @@ class ChatResponse(BaseModel):
         default=0,
         description="Relevant memories held back because they are too sensitive for a shared turn (never their text)",
     )
+    short_term: Literal["stored", "deferred"] = Field(
+        default="stored",
+        description="'deferred': Redis failed after the message was stored in Chroma; the recent context and the "
+        "association queue catch up from Chroma later",
+    )
 
 
 class Memory(BaseModel):

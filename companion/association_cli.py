@@ -38,7 +38,7 @@ def worker_command(args: argparse.Namespace, settings: Settings) -> int:
 async def _worker(args: argparse.Namespace, settings: Settings) -> int:
     from companion.ingest import cleanup_raw
     from companion.services import open_services
-    from companion.worker import build_worker, run_scheduled
+    from companion.worker import build_worker, requeue_pending, run_scheduled
     from memory.association_queue import AssociationQueue
     from memory.links import LinkStore
 
@@ -84,7 +84,10 @@ async def _worker(args: argparse.Namespace, settings: Settings) -> int:
         async def clean() -> None:
             await cleanup_raw(services.redis, links, retention_days=retention)
 
-        await run_scheduled(worker, interval=interval, cleanup=clean)
+        async def sweep() -> int:
+            return await requeue_pending(queue, services.long_term)
+
+        await run_scheduled(worker, interval=interval, cleanup=clean, sweep=sweep)
         return 0
 
 

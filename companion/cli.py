@@ -310,6 +310,7 @@ def turn_summary(state: dict[str, Any], total_ms: float) -> dict[str, Any]:
         "responder": state.get("responder", ""),
         "memory_id": state.get("memory_id"),
         "context_source": state.get("context_source"),
+        "short_term": state.get("short_term"),
         "memories": [
             {"id": m["id"], "text": m["text"], "score": m["score"], "similarity": m["similarity"]}
             for m in state.get("memories", [])

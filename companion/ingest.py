@@ -5,7 +5,8 @@
                       batches, stored as an episodic memory of conversation ``<session>`` (with the assistant's
                       reply), queued for association (the same path as chat turns), a session summary written
                       -> "done" (or "failed" with the reason after the retries)
-    cleanup        -> raw transcripts older than the retention period (30 days) are removed once processed
+    cleanup        -> raw transcripts older than the retention period (30 days) are removed once processed (done or
+                      failed; a status Redis lost counts as not processed)
 
 The hierarchy read back by ``memory_tree``: session -> summary -> discrete memories (the session's messages and
 the memories association made of them) -> raw transcripts.
@@ -506,6 +507,7 @@ class Ingestor:
                         conversation_id=raw.session_id,
                         reply=reply,
                         source_ref=str(line.get("ref") or ""),
+                        assoc_pending=True,  # queued for association below, until it has processed it
                     )
                 )
             )
@@ -624,7 +626,8 @@ async def cleanup_raw(
 ) -> int:
     """Remove processed (done or failed) raw transcripts older than ``retention_days``; returns how many.
 
-    Every ingesting user's, or only those of ``user_ids``.
+    Every ingesting user's, or only those of ``user_ids``. A transcript whose status is anything else (queued,
+    processing, or unknown because Redis lost it) is kept: it may never have been processed.
     """
     cutoff = (now or time.time()) - retention_days * 86400
     removed = 0
@@ -634,7 +637,7 @@ async def cleanup_raw(
         finished = []
         for raw in old:
             status = as_text(await redis.hget(status_key(raw.submission_id), "status") or b"")
-            if status in ("done", "failed", ""):
+            if status in ("done", "failed"):
                 finished.append(raw.submission_id)
         removed += await asyncio.to_thread(links.delete_raw, user_id, finished)
     return removed

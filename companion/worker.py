@@ -12,6 +12,13 @@ of an hour sends nothing to the dead letters. Entries are acknowledged
 only after their effects are written, and every effect is idempotent (see ``nodes/association.apply_writes``),
 so a crash at any point leaves each message's effect exactly once after another worker picks it up.
 
+Redis may lose its data (seed 004: Chroma is the source of truth), and with it queued entries, or a turn may store
+its memory and then find Redis down. So every message queued for association carries a pending mark in Chroma
+(``MemoryRecord.assoc_pending``) that the association graph clears when it has processed the message, and
+``requeue_pending`` (run by ``run_scheduled`` at start and every ``sweep_every`` s) queues again each message still
+marked a few minutes after it was written that no stream holds. Association is idempotent per message, so a
+message queued twice is harmless.
+
 Several workers may run at once on one Redis: the consumer group gives each entry to one of them, and the
 per-user lock keeps two workers from updating one user's memories at the same time.
 """
@@ -37,6 +44,7 @@ from companion.errors import CompanionError, InvalidInputError
 from companion.signals import stop_on_signals
 from graphs.association import associate
 from memory.association_queue import AssociationQueue, Entry
+from memory.long_term import LongTermStore
 from memory.records import validate_user_id
 
 if TYPE_CHECKING:
@@ -324,6 +332,50 @@ class AssociationWorker:
         await self.queue.heartbeat(self.consumer, processed=self.processed_total, ttl=ttl)
 
 
+#: A message still marked pending this long after it was written has lost its queue entry (a turn queues it
+#: milliseconds after writing it): the sweep queues it again.
+SWEEP_MIN_AGE_SECONDS = 300.0
+SWEEP_EVERY_SECONDS = 300.0
+
+
+async def requeue_pending(
+    queue: AssociationQueue,
+    long_term: LongTermStore,
+    *,
+    min_age_seconds: float = SWEEP_MIN_AGE_SECONDS,
+    now: float | None = None,
+) -> int:
+    """Queue again the messages Chroma marks pending for association that no stream holds; returns how many.
+
+    Only messages written more than ``min_age_seconds`` ago: younger ones are being queued by their writer. The
+    streams are read before Chroma, so a message processed meanwhile (its mark is cleared before its entry is
+    acknowledged) is not queued again; dead letters count as held (``companion worker --replay`` is their way back).
+    """
+    known = await queue.known_messages()
+    cutoff = (time.time() if now is None else now) - min_age_seconds
+    entries: list[dict[str, str]] = []
+    users = await asyncio.to_thread(long_term.user_ids)
+    for user_id in users:
+        for record in await asyncio.to_thread(long_term.pending, user_id, before=cutoff):
+            if (user_id, record.id) not in known:
+                entries.append(
+                    {
+                        "user_id": user_id,
+                        "conversation_id": record.conversation_id,
+                        "memory_id": record.id,
+                        "created_at": repr(record.created_at),
+                        "requeued": "sweep",
+                    }
+                )
+    await queue.enqueue(entries)
+    if entries:
+        affected = len({entry["user_id"] for entry in entries})
+        logger.info("re-queued %d pending message(s) of %d user(s) that no queue held", len(entries), affected)
+    else:
+        logger.debug("no pending message to re-queue (%d user(s) looked at)", len(users))
+    return len(entries)
+
+
 def build_worker(services: Services, *, consumer: str | None = None) -> AssociationWorker:
     """A worker over a process's live services and settings (ingestion included)."""
     from companion.ingest import Ingestor, implicate_chat_batch
@@ -354,9 +406,14 @@ async def run_scheduled(
     interval: float,
     cleanup: Callable[[], Awaitable[Any]] | None = None,
     cleanup_every: float = 3600.0,
+    sweep: Callable[[], Awaitable[int]] | None = None,
+    sweep_every: float = SWEEP_EVERY_SECONDS,
     stop: asyncio.Event | None = None,
 ) -> None:
-    """Run ``worker.drain`` every ``interval`` seconds with APScheduler until SIGINT/SIGTERM or ``stop`` is set."""
+    """Run ``worker.drain`` every ``interval`` seconds with APScheduler until SIGINT/SIGTERM or ``stop`` is set.
+
+    ``sweep`` (``requeue_pending`` over the process's stores) runs at start and every ``sweep_every`` seconds.
+    """
     from apscheduler.schedulers.asyncio import AsyncIOScheduler
 
     stop = stop or asyncio.Event()
@@ -378,6 +435,13 @@ async def run_scheduled(
             except (RedisError, OSError, CompanionError) as exc:
                 logger.warning("cleanup failed: %s", exc)
 
+    async def requeue() -> None:
+        if sweep is not None:
+            try:
+                await sweep()
+            except (RedisError, OSError, CompanionError) as exc:  # a store is down: the next sweep finds them
+                logger.warning("re-queuing pending messages failed, retrying at the next sweep: %s", exc)
+
     scheduler = AsyncIOScheduler()
     now = time.time()
     from datetime import datetime
@@ -393,6 +457,16 @@ async def run_scheduled(
     )
     if cleanup is not None:
         scheduler.add_job(clean, "interval", seconds=cleanup_every, id="cleanup", max_instances=1, coalesce=True)
+    if sweep is not None:
+        scheduler.add_job(
+            requeue,
+            "interval",
+            seconds=sweep_every,
+            id="sweep",
+            max_instances=1,
+            coalesce=True,
+            next_run_time=datetime.fromtimestamp(now),
+        )
     scheduler.start()
     try:
         await stop.wait()

@@ -220,6 +220,30 @@ class AssociationQueue:
             await pipe.execute()
         return len(chosen)
 
+    async def known_messages(self) -> set[tuple[str, str]]:
+        """``(user_id, memory_id)`` of every entry on the stream (pending included), its retry and dead-letter streams.
+
+        The three are read in one transaction, so an entry moving between them (a deferral, a due retry) is seen
+        once, not missed.
+        """
+        async with self.redis.pipeline(transaction=True) as pipe:
+            for stream in (self.stream, self.retry_stream, self.dead_stream):
+                pipe.xrange(stream)
+            found = await pipe.execute()
+        return {
+            (entry.fields.get("user_id", ""), entry.fields.get("memory_id", ""))
+            for raw in found
+            for entry in _entries(raw)
+        }
+
+    async def enqueue(self, entries: list[dict[str, str]]) -> None:
+        """Add entries (``{user_id, memory_id, conversation_id, created_at, ...}``) to the stream."""
+        if entries:
+            async with self.redis.pipeline(transaction=False) as pipe:
+                for fields in entries:
+                    pipe.xadd(self.stream, fields)  # type: ignore[arg-type]
+                await pipe.execute()
+
     async def backlog(self) -> dict[str, int]:
         """Entries waiting, by state.
 

@@ -36,7 +36,15 @@ from companion.errors import ConfigurationError, PermissionDeniedError, StoreUna
 from memory.cipher import SEALED_PREFIX, TextCipher, is_sealed_level
 from memory.keys import join_key
 from memory.lexical import LexicalIndex
-from memory.records import DEFAULT_TENANT, IMPORTANCE_SCALE, MemoryKind, MemoryRecord, validate_tenant, validate_user_id
+from memory.records import (
+    ASSOC_PENDING_KEY,
+    DEFAULT_TENANT,
+    IMPORTANCE_SCALE,
+    MemoryKind,
+    MemoryRecord,
+    validate_tenant,
+    validate_user_id,
+)
 from memory.sensitivity import Sensitivity
 from tools.retrieval import Candidate, recency_score
 
@@ -349,6 +357,35 @@ class LongTermStore:
             collection.update(
                 ids=[record.id for record in batch], metadatas=[self._metadata(record) for record in batch]
             )
+
+    def clear_pending(self, user_id: str, memory_ids: Sequence[str]) -> int:
+        """Clear the association pending mark of those of ``memory_ids`` that carry it; returns how many.
+
+        Only the mark is written (Chroma merges metadata), so nothing else a concurrent writer changed is undone.
+        """
+        collection = self._collection(user_id, create=False)
+        if collection is None or not memory_ids:
+            return 0
+        ids = list(dict.fromkeys(memory_ids))
+        marked: list[str] = []
+        for start in range(0, len(ids), WRITE_BATCH):
+            where = cast(Where, {ASSOC_PENDING_KEY: True})
+            marked += collection.get(ids=ids[start : start + WRITE_BATCH], where=where, include=[])["ids"]
+        for start in range(0, len(marked), WRITE_BATCH):
+            batch = marked[start : start + WRITE_BATCH]
+            collection.update(ids=batch, metadatas=[{ASSOC_PENDING_KEY: False} for _ in batch])
+        return len(marked)
+
+    def pending(self, user_id: str, *, before: float | None = None) -> list[MemoryRecord]:
+        """The messages of ``user_id`` (created before ``before``, if given) waiting for association, oldest first."""
+        collection = self._collection(user_id, create=False)
+        if collection is None:
+            return []
+        marked = {ASSOC_PENDING_KEY: True}
+        where = cast(Where, marked if before is None else {"$and": [marked, {"created_at": {"$lt": before}}]})
+        records = self._checked(user_id, self._records(collection.get(where=where, include=["metadatas"])))
+        records.sort(key=lambda record: record.created_at)
+        return records
 
     def move(self, user_id: str, memory_ids: Sequence[str], target: LongTermStore) -> int:
         """Move memories of ``user_id`` (text, metadata, embedding) into ``target`` (the archive); returns how many.

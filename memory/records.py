@@ -28,6 +28,8 @@ DEFAULT_TENANT = "default"
 DEFAULT_IMPORTANCE = 500
 MIN_IMPORTANCE, MAX_IMPORTANCE = 100, 900
 IMPORTANCE_SCALE = 1000.0
+#: Chroma metadata key of a message queued for association and not yet associated (``MemoryRecord.assoc_pending``).
+ASSOC_PENDING_KEY = "assoc_pending"
 
 
 def importance_from_metadata(value: object) -> int:
@@ -150,10 +152,19 @@ class MemoryRecord:
     #: The inputs of the personality appraisal this message caused (``companion.personality.journal``), as JSON;
     #: "" for memories that did not come from an appraised chat turn. Lets the state be rebuilt from Chroma.
     appraisal: str = ""
+    #: Queued for association and not yet associated (``ASSOC_PENDING_KEY``): set by the writers that queue a
+    #: message (chat turns, ingestion), cleared by association only, so accepted work that Redis lost is found
+    #: again in Chroma and queued again (``companion.worker.requeue_pending``).
+    assoc_pending: bool = False
 
     def to_metadata(self) -> dict[str, str | int | float]:
-        """Chroma metadata (everything but id and text); Chroma accepts no ``None`` values."""
-        return {
+        """Chroma metadata (everything but id and text); Chroma accepts no ``None`` values.
+
+        The pending mark is written only when set: Chroma merges metadata on update and upsert, so a rewrite of a
+        record read before association cleared its mark cannot clear it, and only ``LongTermStore.clear_pending``
+        does.
+        """
+        metadata: dict[str, str | int | float] = {
             "user_id": self.user_id,
             "kind": self.kind.value,
             "importance": int(self.importance),
@@ -175,6 +186,9 @@ class MemoryRecord:
             "source_ref": self.source_ref,
             "appraisal": self.appraisal,
         }
+        if self.assoc_pending:
+            metadata[ASSOC_PENDING_KEY] = True
+        return metadata
 
     @classmethod
     def from_chroma(cls, memory_id: str, document: str | None, metadata: dict[str, Any] | None) -> MemoryRecord:
@@ -204,6 +218,7 @@ class MemoryRecord:
             sentiment=str(meta.get("sentiment", "neutral")),
             source_ref=str(meta.get("source_ref", "")),
             appraisal=str(meta.get("appraisal", "")),
+            assoc_pending=meta.get(ASSOC_PENDING_KEY) is True,
         )
 
     def to_dict(self) -> dict[str, Any]:

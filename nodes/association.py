@@ -239,9 +239,17 @@ async def score_relations(
     chat_model: BaseChatModel | None,
     llm_budget: LLMBudget | None,
 ) -> dict[str, Any]:
-    """Relation strength 0-100 to each candidate: the chat model while its budget lasts, else the local score."""
+    """Relation strength 0-100 to each candidate: the chat model while its budget lasts, else the local score.
+
+    Messages are scored in order, each also against the memories the earlier messages of the batch create (and
+    with their vectors moved by the versions they add), which no search could find yet: 180 near-identical
+    messages make one memory with versions, not 180 memories.
+    """
     scored: list[ScoredMessage] = []
-    for message, candidates in zip(state.get("messages", []), state.get("candidates", []), strict=True):
+    made: dict[str, tuple[Candidate, np.ndarray, int]] = {}  # memory id -> (as a candidate, vector, version)
+    for message, found in zip(state.get("messages", []), state.get("candidates", []), strict=True):
+        vector = _unit(np.asarray(message["embedding"], dtype=np.float32))
+        candidates = _with_batch_memories(found, made, vector)
         relations: list[RelatedMemory] | None = None
         if candidates and chat_model is not None and llm_budget is not None and await llm_budget.try_acquire():
             relations = await _llm_relations(chat_model, message, candidates)
@@ -249,6 +257,20 @@ async def score_relations(
             relations = [_local_relation(message, candidate) for candidate in candidates]
         kept = sorted((r for r in relations if r["strength"] > MIN_RELATION_STRENGTH), key=lambda r: -r["strength"])
         scored.append(ScoredMessage(message=message, relations=kept))
+        decision, target, _ = route_decision(scored[-1])
+        if decision is Decision.NEW_MEMORY:
+            memory = Candidate(
+                memory_id=derived_memory_id(message["message_id"]),
+                text=message["text"],
+                similarity=0.0,
+                category=message["category"],
+                emotion=message["emotion"],
+                semantic=True,
+            )
+            made[memory["memory_id"]] = (memory, vector, 1)
+        elif decision is Decision.NEW_VERSION and target in made:  # its vector moves as apply_writes moves it
+            memory, previous, version = made[target]
+            made[target] = (memory, _unit(version * previous + vector), version + 1)
     return {"scored": scored}
 
 
@@ -331,6 +353,9 @@ async def apply_writes(
 ) -> dict[str, Any]:
     """Write every plan: outcomes, versions and two-way relations first, then the memories, all batched.
 
+    Then the batch's messages lose their association pending mark (``MemoryRecord.assoc_pending``), whatever
+    their outcome: the worker acknowledges their entries only after this, so a crash before it leaves them queued.
+
     New versions are merged here, in message order, so two messages of one batch that update the same memory
     give two versions. Plans stored by an earlier attempt are applied again (every write is an upsert with a
     fixed id, and a memory is only replaced by a higher version), so a message's effect is there exactly once.
@@ -372,12 +397,15 @@ async def apply_writes(
 
     versions: list[Version] = []
     first_versions: dict[str, MemoryRecord] = {}
+    created: set[str] = set()  # memories created by this batch: later messages of it may version them
     for plan in plans:
         if plan["decision"] == Decision.NEW_MEMORY.value:
             record = MemoryRecord.from_chroma(str(plan["target_id"]), plan["cause_text"], _metadata(plan, user_id))
             plan["memory"] = record.to_dict()
             vectors[record.id] = message_vectors[plan["message_id"]]
             fresh.add(record.id)
+            working[record.id] = record
+            created.add(record.id)
             versions.append(_version(record, plan, now))
         elif plan["decision"] == Decision.NEW_VERSION.value:
             existing = working.get(str(plan["target_id"]))
@@ -385,7 +413,8 @@ async def apply_writes(
                 plan["decision"] = Decision.WEAK_RELATIONS.value
                 plan["target_id"] = plan["message_id"]
                 continue
-            first_versions.setdefault(existing.id, existing)
+            if existing.id not in created:  # a created memory's first version is written above
+                first_versions.setdefault(existing.id, existing)
             merged = await _merge(chat_model, llm_budget, existing.text, plan["cause_text"], existing.emotion)
             updated = classified(
                 replace(existing, text=merged, version=existing.version + 1, last_accessed=now),
@@ -436,6 +465,8 @@ async def apply_writes(
             vectors.update({record.id: embedded[index] for index, record in enumerate(missing)})
         matrix = np.stack([vectors[record.id] for record in to_write])
         await asyncio.to_thread(long_term.upsert, user_id, to_write, matrix)
+    # Last, every message of the batch (skipped ones too) is no longer waiting: its pending mark goes.
+    await asyncio.to_thread(long_term.clear_pending, user_id, state["message_ids"])
     outcomes_by_id = {plan["message_id"]: plan["decision"] for plan in [*replays, *plans]}
     for message_id in state.get("skipped", []):
         outcomes_by_id.setdefault(message_id, "skipped")
@@ -443,6 +474,25 @@ async def apply_writes(
 
 
 # -- helpers -------------------------------------------------------------------------------------------------
+def _unit(vector: np.ndarray) -> np.ndarray:
+    return (vector / max(float(np.linalg.norm(vector)), 1e-12)).astype(np.float32)
+
+
+def _with_batch_memories(
+    found: list[Candidate], made: dict[str, tuple[Candidate, np.ndarray, int]], vector: np.ndarray
+) -> list[Candidate]:
+    """The searched candidates and the memories made earlier in the batch, nearest first, at most the usual number."""
+    if not made:
+        return found
+    batch = [
+        Candidate(**{**memory, "similarity": round(float(vector @ memory_vector), 6)})
+        for memory, memory_vector, _ in made.values()
+    ]
+    known = {candidate["memory_id"] for candidate in batch}
+    merged = [candidate for candidate in found if candidate["memory_id"] not in known] + batch
+    return sorted(merged, key=lambda candidate: -candidate["similarity"])[:RELATED_CANDIDATES]
+
+
 def _local_relation(message: QueuedMessage, candidate: Candidate) -> RelatedMemory:
     same_category = bool(message["category"]) and message["category"] == candidate["category"]
     same_emotion = bool(message["emotion"]) and message["emotion"] == candidate["emotion"]

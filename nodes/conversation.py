@@ -7,6 +7,7 @@ nodes that talk to Redis or the chat model are coroutines.
 from __future__ import annotations
 
 import asyncio
+import logging
 import re
 import time
 from collections.abc import Mapping
@@ -20,7 +21,7 @@ from langchain_core.messages import AIMessage, AnyMessage, HumanMessage, SystemM
 from langgraph.runtime import Runtime
 from typing_extensions import TypedDict
 
-from companion.errors import ChatModelError, InvalidInputError
+from companion.errors import ChatModelError, InvalidInputError, StoreUnavailableError
 from companion.personality.persona import parse_persona
 from companion.personality.prompt import persona_system_prompt
 from companion.personality.state import PersonalityState
@@ -53,6 +54,8 @@ from tools.clarification import ask_in_system_prompt, ask_offline, question_to_a
 from tools.crisis import Crisis
 from tools.recall import recall
 from tools.sensitivity import classify_local
+
+logger = logging.getLogger(__name__)
 
 #: The offline responder quotes at most this many memories, and only those at least this similar.
 OFFLINE_MAX_QUOTES = 2
@@ -113,6 +116,7 @@ class TurnOutput(TypedDict):
     responder: NotRequired[str]  # "offline" or the chat model's name
     memory_id: NotRequired[str]
     association_entry: NotRequired[str | None]
+    short_term: NotRequired[str]  # "stored", or "deferred": Redis failed after the memory was stored in Chroma
     injection: NotRequired[dict[str, Any]]  # the injection guard's verdict and action (nodes/injection.py)
     care: NotRequired[dict[str, Any]]  # a crisis turn: kind, incident id, check-in due time (nodes/care.py)
     # perception and personality (nodes/personality.py)
@@ -306,6 +310,7 @@ def store_long_term(state: ConversationState, runtime: Runtime[Context], *, long
         tags=tuple(classification.get("tags", ())),
         sentiment=str(classification.get("sentiment", "neutral")),
         appraisal=state.get("appraisal", ""),
+        assoc_pending=True,  # until association has processed it (store_short_term queues it)
     )
     long_term.add(record.user_id, [record], np.asarray([state["query_embedding"]], dtype=np.float32))
     return {"memory_id": record.id, "timings_ms": {"store_long_term": _elapsed_ms(started)}}
@@ -314,26 +319,45 @@ def store_long_term(state: ConversationState, runtime: Runtime[Context], *, long
 async def store_short_term(
     state: ConversationState, runtime: Runtime[Context], *, short_term: ShortTermStore
 ) -> dict[str, Any]:
-    """Then Redis: append the turn, refresh the activity TTL, queue the message for background association."""
+    """Then Redis: append the turn, refresh the activity TTL, queue the message for background association.
+
+    The memory is already in Chroma, marked pending for association, so a Redis failure here does not fail the
+    turn: the reply is returned with ``short_term`` "deferred", the context is rebuilt from Chroma once Redis has
+    lost it, and the worker's sweep queues the message (``companion.worker.requeue_pending``).
+    """
     started = time.perf_counter()
     user_id, conversation_id = runtime.context.user_id, runtime.context.conversation_id
     now = time.time()
     received = state["received_at"]
-    entry = await short_term.record_turn(
-        user_id,
-        conversation_id,
-        [Turn("user", state["message"], received), Turn("assistant", state.get("reply", ""), now)],
-        now=now,
-        ttl=short_term.ttl_for(state.get("last_active"), received),
-        association={
-            "user_id": user_id,
-            "conversation_id": conversation_id,
-            "memory_id": state["memory_id"],
-            "created_at": repr(received),
-        },
-        recalled=[memory["id"] for memory in state.get("memories", [])],
-    )
-    return {"association_entry": entry, "timings_ms": {"store_short_term": _elapsed_ms(started)}}
+    try:
+        entry = await short_term.record_turn(
+            user_id,
+            conversation_id,
+            [Turn("user", state["message"], received), Turn("assistant", state.get("reply", ""), now)],
+            now=now,
+            ttl=short_term.ttl_for(state.get("last_active"), received),
+            association={
+                "user_id": user_id,
+                "conversation_id": conversation_id,
+                "memory_id": state["memory_id"],
+                "created_at": repr(received),
+            },
+            recalled=[memory["id"] for memory in state.get("memories", [])],
+        )
+    except StoreUnavailableError as exc:
+        logger.warning(
+            "turn %s stored in Chroma; Redis failed (%s), so context and queue catch up later", state["memory_id"], exc
+        )
+        return {
+            "association_entry": None,
+            "short_term": "deferred",
+            "timings_ms": {"store_short_term": _elapsed_ms(started)},
+        }
+    return {
+        "association_entry": entry,
+        "short_term": "stored",
+        "timings_ms": {"store_short_term": _elapsed_ms(started)},
+    }
 
 
 # -- helpers -------------------------------------------------------------------------------------------------

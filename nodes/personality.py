@@ -11,6 +11,7 @@ written after that memory: to Redis every turn, to Chroma every few turns (``sto
 
 from __future__ import annotations
 
+import logging
 import time
 from functools import lru_cache, partial
 from typing import Any
@@ -18,13 +19,17 @@ from typing import Any
 import numpy as np
 from langchain_core.language_models import BaseChatModel
 from langgraph.runtime import Runtime
+from redis.exceptions import RedisError
 
+from companion.errors import StoreUnavailableError
 from companion.personality.journal import AppraisalInputs
 from companion.personality.persona import Persona, load_persona
 from companion.personality.state import PersonalityState, apply_interaction, new_state
 from memory.personality_store import PersonalityStore, fingerprint
 from nodes.conversation import Context, ConversationState
 from tools.detection import Detection, Detector, score_with_model
+
+logger = logging.getLogger(__name__)
 
 
 def _elapsed_ms(started: float) -> float:
@@ -139,14 +144,22 @@ async def store_personality(
     user_id, persona = runtime.context.user_id, str(personality["persona"])
     source = state.get("personality_source", "new")
     mode = checkpoint_mode(int(personality.get("interactions", 0)), source, checkpoint_turns)
-    saved = await store.update(
-        user_id,
-        persona,
-        loaded=state.get("personality_loaded"),
-        updated=personality,
-        redo=partial(reappraise, message=state["message"], inputs=AppraisalInputs.from_json(state["appraisal"])),
-        durable=mode == "now",
-    )
+    try:
+        saved = await store.update(
+            user_id,
+            persona,
+            loaded=state.get("personality_loaded"),
+            updated=personality,
+            redo=partial(reappraise, message=state["message"], inputs=AppraisalInputs.from_json(state["appraisal"])),
+            durable=mode == "now",
+        )
+    except StoreUnavailableError as exc:
+        if not isinstance(exc.__cause__, RedisError):
+            raise
+        # Redis failed after the turn's memory was stored: it journals this appraisal, and a state Redis lost is
+        # rebuilt from Chroma with it, so the turn goes on (nodes/conversation.py store_short_term).
+        logger.warning("personality state of a stored turn not cached (Redis failed: %s)", exc)
+        return {"timings_ms": {"store_personality": _elapsed_ms(started)}, "personality_checkpoint": "none"}
     if mode != "now":  # another turn may have saved first: checkpoint by the count of the state written
         mode = checkpoint_mode(int(saved.get("interactions", 0)), source, checkpoint_turns)
     if mode == "later":

@@ -306,6 +306,9 @@ async def cleanup(
         Query(ge=0, le=36_500, allow_inf_nan=False, description="Default: COMPANION_RAW_RETENTION_DAYS (30)"),
     ] = None,
 ) -> Cleanup:
-    """Remove the user's processed raw transcripts older than the retention period (queued ones stay)."""
+    """Remove the user's processed raw transcripts older than the retention period.
+
+    Only those done or failed: queued ones, and any whose status is unknown (Redis lost it), stay.
+    """
     days = services.settings.raw_retention_days if retention_days is None else retention_days
     return Cleanup.model_validate(await ingestion.cleanup(services, user_id, retention_days=days))

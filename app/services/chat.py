@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import json
+import logging
 from collections.abc import AsyncIterator
 from typing import Any, cast
 
 from fastapi.sse import format_sse_event
 from langchain_core.messages import AIMessageChunk
 from langgraph.graph.state import CompiledStateGraph
+from redis.exceptions import RedisError
 
 from app.errors import ErrorBody
 from app.schemas import ChatRequest, ChatResponse, InjectionInfo, RecalledMemory, SensitivityInfo
@@ -16,6 +18,8 @@ from companion.errors import CompanionError
 from graphs.conversation import run_turn, turn_config
 from memory.idempotency import IdempotencyStore, idempotent_request
 from memory.sensitivity import SHARED_MAX_LEVEL, Sensitivity
+
+logger = logging.getLogger(__name__)
 
 
 def to_response(state: dict[str, Any]) -> ChatResponse:
@@ -35,6 +39,7 @@ def to_response(state: dict[str, Any]) -> ChatResponse:
         if state.get("sensitivity") and state.get("memory_id")
         else None,
         withheld_memories=len(state.get("withheld_memories", [])),
+        short_term="deferred" if state.get("short_term") == "deferred" else "stored",
     )
 
 
@@ -77,7 +82,10 @@ async def chat_turn(
         raise
     response = to_response(state)
     if claim is not None and idempotency is not None:
-        await idempotency.finish(claim, response.model_dump_json())
+        try:
+            await idempotency.finish(claim, response.model_dump_json())
+        except RedisError as exc:  # the turn is stored: answer it (a retry within PENDING_SECONDS gets a 409)
+            logger.warning("the response of an idempotent request was not kept (Redis failed: %s)", exc)
     return response, False
 
 

@@ -178,6 +178,33 @@ async def test_processing_a_batch_twice_leaves_one_result(
     assert [v.caused_by for v in links.versions(USER, dog.id)] == [dog.id, first.id, second.id]
 
 
+async def test_near_identical_messages_of_one_batch_make_one_memory_with_versions(
+    long_term: LongTermStore, links: LinkStore, embedder: Embedder
+) -> None:
+    messages = [
+        remember(
+            long_term,
+            embedder,
+            f"I feel so lonely tonight, nobody called me again (evening {index}).",
+            intensity=80,
+            importance=700,
+            emotion="sadness",
+            category="feelings",
+        )
+        for index in range(20)
+    ]
+    ids = [message.id for message in messages]
+    graph = graph_for(long_term, links, embedder)
+    outcomes = await associate(graph, user_id=USER, message_ids=ids)
+    assert outcomes == {ids[0]: "new_memory"} | {message_id: "new_version" for message_id in ids[1:]}
+    semantic = [record for record in long_term.list_memories(USER) if record.kind is MemoryKind.SEMANTIC]
+    assert [record.id for record in semantic] == [derived_memory_id(ids[0])]  # one memory, not 20
+    assert semantic[0].version == 20
+    assert [v.caused_by for v in links.versions(USER, semantic[0].id)] == ids  # each message's version, in order
+    assert await associate(graph, user_id=USER, message_ids=ids) == outcomes  # again: the same, nothing added
+    assert long_term.count(USER) == 21 and len(links.versions(USER, semantic[0].id)) == 20
+
+
 async def test_chat_model_scores_and_merges_within_its_budget(
     long_term: LongTermStore, links: LinkStore, embedder: Embedder, redis: Redis
 ) -> None:

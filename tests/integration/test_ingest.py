@@ -110,6 +110,15 @@ async def test_cleanup_removes_only_processed_transcripts_past_retention(redis: 
     assert links.raw("ing-c", waiting.submission_id) is not None  # not processed yet: kept
 
 
+async def test_cleanup_keeps_a_transcript_whose_status_redis_lost(redis: Redis, links: LinkStore) -> None:
+    parsed = parse_transcript("\n".join(json.dumps(line) for line in GOOD))
+    queued = await submit_transcript(redis, links, user_id="ing-l", session_id="s1", parsed=parsed)
+    await redis.flushall()  # Redis loses the status (and the queue): the transcript was never processed
+    later = time.time() + 31 * 86400
+    assert await cleanup_raw(redis, links, retention_days=30, now=later, user_ids=["ing-l"]) == 0
+    assert links.raw("ing-l", queued.submission_id) is not None
+
+
 async def test_tree_lists_raw_transcripts_per_session_with_filters(
     redis: Redis, links: LinkStore, long_term: LongTermStore
 ) -> None:
@@ -188,6 +197,7 @@ async def test_an_ingested_session_becomes_memories_a_summary_and_associations(
     assert [(r.emotion, r.emotion_intensity) for r in stored] == [(d.emotion, d.intensity) for d in detections]
     signals = {r.id for r, d in zip(stored, detections, strict=True) if d.is_emotional_signal}
     assert signals and set(links.outcomes("ing-p", [r.id for r in stored])) == signals
+    assert long_term.pending("ing-p") == []  # queued with the pending mark, which association cleared
 
     summary = links.summaries("ing-p", session_id="week")
     assert len(summary) == 1 and summary[0].memory_ids == [r.id for r in stored]
@@ -204,6 +214,7 @@ async def test_an_ingested_session_becomes_memories_a_summary_and_associations(
     count = long_term.count("ing-p")
     assert await again.ingest_submission("ing-p", submission.submission_id) == 4
     assert long_term.count("ing-p") == count  # processing a submission twice stores one copy
+    assert len(long_term.pending("ing-p")) == 4  # queued again: marked until association has seen them again
 
 
 async def test_a_lines_ref_is_kept_on_its_memory_through_ingestion(
