@@ -248,6 +248,17 @@ def test_chroma_server_answers_its_heartbeat(chroma_server: EmbeddedChromaServer
     assert chroma_server.is_running()
 
 
+def test_the_chroma_server_log_does_not_grow_with_every_request(chroma_server: EmbeddedChromaServer) -> None:
+    client = _http_client(chroma_server.url)
+    collection = client.get_or_create_collection("log-probe")
+    before = chroma_server.log_path.stat().st_size
+    for index in range(30):
+        collection.add(ids=[str(index)], documents=["x"], embeddings=[[0.1, 0.2]])
+        collection.query(query_embeddings=[[0.1, 0.2]], n_results=1)
+    # at its default level the server wrote about 3 KB per request (180 KB here); warnings only, nothing
+    assert chroma_server.log_path.stat().st_size - before < 2_000
+
+
 def test_second_chroma_server_object_reuses_the_running_server(chroma_server: EmbeddedChromaServer) -> None:
     other = EmbeddedChromaServer(chroma_server.data_dir)
     assert other.ensure_running() is False
