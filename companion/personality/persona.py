@@ -1,4 +1,4 @@
-"""Personas: a name, a speaking style, a backstory and fixed Big Five traits, read from ``personas/<name>.toml``.
+"""Personas: a name, a speaking style, a backstory and fixed Big Five traits, read from ``companion/personas/<name>.toml``.
 
 An optional ``crisis_resources`` string says where the persona points a user in crisis (see ``tools/care.py``).
 
@@ -17,8 +17,8 @@ from typing import Any
 from companion.errors import ConfigurationError
 from companion.personality.traits import PAD, TRAIT_NAMES, BigFive, baseline_from_traits
 
-#: Where persona files live (``personas/`` at the project root).
-PERSONAS_DIR = Path(__file__).resolve().parents[2] / "personas"
+#: Where persona files live: ``companion/personas/``, package data, so an installed wheel has them too.
+PERSONAS_DIR = Path(__file__).resolve().parents[1] / "personas"
 PERSONA_NAME_PATTERN = re.compile(r"^[a-z0-9][a-z0-9_-]{0,63}$")
 
 
