@@ -1,4 +1,4 @@
-"""Personas: a name, a speaking style, a backstory and fixed Big Five traits, read from ``companion/personas/<name>.toml``.
+"""Personas: a name, a speaking style, a backstory and fixed Big Five traits, from ``companion/personas/<name>.toml``.
 
 An optional ``crisis_resources`` string says where the persona points a user in crisis (see ``tools/care.py``).
 
