@@ -35,7 +35,9 @@ from memory.embeddings import Embedder
 from memory.keys import encode_part
 from memory.long_term import OWNER_KEY, LongTermStore
 from memory.personality_store import PersonalityStore
+from memory.sensitivity import Sensitivity, security_level
 from memory.short_term import ASSOCIATION_STREAM, ShortTermStore
+from tools.care import care_reply, crisis_resources
 
 # The bots run the graph without a checkpointer (see bots.common.companion.quiet_durability_warning).
 pytestmark = pytest.mark.filterwarnings("ignore:`durability` has no effect:UserWarning")
@@ -422,3 +424,18 @@ async def test_forget_declined_keeps_everything(make_harness: HarnessFactory) ->
     )
     assert harness.long_term.count("telegram:19") == 1
     assert harness.api.called("editMessageText")[-1].params["text"] == "Nothing was deleted."
+
+
+async def test_a_crisis_in_private_gets_care_and_is_never_used_in_a_group(make_harness: HarnessFactory) -> None:
+    harness = await make_harness(chat_model=None)  # the offline responder: the care reply is its own
+    await group_with_admin(harness)
+    crisis = "I sometimes think about killing myself"
+    await harness.feed(text_message(15, 15, crisis))
+    reply = harness.api.sent(15)[-1]
+    assert reply == care_reply("self_harm", crisis_resources(None)), "the care reply, with where to find help"
+    [stored] = [m for m in harness.long_term.list_memories("telegram:15") if m.text == crisis]
+    assert security_level(stored.sensitivity) >= security_level(Sensitivity.CONFIDENTIAL) and "crisis" in stored.tags
+    await harness.redis.hset(relation_key("telegram:15"), "messages", 0)
+    harness.dispatcher["flow"].rng = FixedRandom(0.0)
+    await harness.feed(text_message(GROUP, 15, "what have I been thinking about killing lately?", mention=True))
+    assert not any("killing myself" in text for text in harness.api.sent(GROUP)[1:])
