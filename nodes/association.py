@@ -466,7 +466,7 @@ async def apply_writes(
         matrix = np.stack([vectors[record.id] for record in to_write])
         await asyncio.to_thread(long_term.upsert, user_id, to_write, matrix)
     # Last, every message of the batch (skipped ones too) is no longer waiting: its pending mark goes.
-    await asyncio.to_thread(long_term.clear_pending, user_id, state["message_ids"])
+    await asyncio.to_thread(long_term.clear_pending, user_id, state.get("message_ids") or [])
     outcomes_by_id = {plan["message_id"]: plan["decision"] for plan in [*replays, *plans]}
     for message_id in state.get("skipped", []):
         outcomes_by_id.setdefault(message_id, "skipped")
