@@ -268,7 +268,7 @@ def test_export_then_erase_leaves_nothing_of_the_user(tmp_path: Path, redis_url:
         def lexical_index_bytes() -> bytes:  # the lexical index's files (one per user) and their write-ahead logs
             return b"".join(f.read_bytes() for f in (tmp_path / "lexical").iterdir())
 
-        assert b"X1234567" in lexical_index_bytes()
+        assert b"Elm Street" in lexical_index_bytes()  # (the passport number is ultrasecret: sealed, never indexed)
         erased = client.delete(f"/v1/users/{user}", headers=own if erase_as == "user" else admin)
         assert erased.status_code == 200, erased.text
         report = erased.json()
