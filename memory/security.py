@@ -42,7 +42,7 @@ INCIDENT_REVIEWS = f"{PREFIX}:hash:incident_reviews"
 CRISES_STREAM = f"{PREFIX}:stream:crises"
 CRISIS_COUNTS = f"{PREFIX}:hash:crisis_counts"
 CRISES_MAX = 100_000
-STREAM_ID = re.compile(r"\d{1,20}-\d{1,20}")
+STREAM_ID = re.compile(r"[0-9]{1,20}-[0-9]{1,20}")  # ASCII digits (\d also takes other scripts' digits)
 EXCERPT_CHARS = 300
 
 
@@ -159,8 +159,8 @@ class SecurityStore:
 
     async def incident(self, incident_id: str) -> dict[str, Any] | None:
         """One incident by id (with its ``review``), or ``None``."""
-        if not STREAM_ID.fullmatch(incident_id):
-            return None
+        if not STREAM_ID.fullmatch(incident_id) or any(int(part) >= 2**64 for part in incident_id.split("-")):
+            return None  # not a stream id (each part is a 64-bit number): no such incident
         try:
             entries: list[Any] = await self._redis.xrange(INCIDENTS_STREAM, min=incident_id, max=incident_id) or []
             review = await self._redis.hget(INCIDENT_REVIEWS, incident_id)

@@ -42,7 +42,7 @@ async def list_incidents(
 async def mark_false_positive(
     admin: AdminDep,
     services: ServicesDep,
-    incident_id: Annotated[str, Path(pattern=r"^\d{1,20}-\d{1,20}$", description="The incident's id")],
+    incident_id: Annotated[str, Path(pattern=r"^[0-9]{1,20}-[0-9]{1,20}$", description="The incident's id")],
 ) -> IncidentReview:
     """Mark an incident a false positive: its offence is removed, a cooldown or block it caused is lifted."""
     return await admin_service.mark_false_positive(services, incident_id, tenant=admin.tenant)

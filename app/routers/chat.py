@@ -31,7 +31,9 @@ IdempotencyKey = Annotated[
     str | None,
     Header(
         alias="Idempotency-Key",
+        min_length=1,
         max_length=255,
+        pattern=r"^[!-~]+$",  # printable ASCII without spaces, as memory.idempotency checks
         description="Any unique text per message (a UUID): a retry with the same key stores nothing twice and, "
         "once the first attempt finished, gets its response back (with `Idempotent-Replayed: true`); 409 while "
         "the first attempt is still running",

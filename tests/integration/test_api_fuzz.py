@@ -14,7 +14,7 @@ import pytest
 import requests
 import schemathesis
 from fastapi.testclient import TestClient
-from hypothesis import HealthCheck, settings
+from hypothesis import HealthCheck, assume, settings
 
 from app.main import create_app
 from companion.settings import load_settings
@@ -62,7 +62,9 @@ EXAMPLES_PER_OPERATION = 30
 #: 4xx naming the rule (still never a 5xx, and every response must still match the schema).
 #: A raw session needs at least one message with role "user" (``contains`` would say it, but schemathesis then
 #: generates bodies that are not even objects).
-RULES_BEYOND_THE_SCHEMA = {("POST", "/v1/users/{user_id}/raw")}
+# Routes whose input rules a JSON schema cannot state: the raw route's, and a chat message must keep visible text
+# once terminal codes are removed (zero-width-only or ANSI-only text is refused with a 400).
+RULES_BEYOND_THE_SCHEMA = {("POST", "/v1/users/{user_id}/raw"), ("POST", "/v1/chat"), ("POST", "/v1/chat/stream")}
 
 
 @pytest.fixture(scope="module")
@@ -115,6 +117,8 @@ def test_no_input_gets_a_5xx_and_every_response_matches_the_schema(
     client, auth = live
     kwargs = case.as_transport_kwargs(headers=auth)
     kwargs.pop("base_url", None)
+    # a header value that is not ASCII cannot be sent over HTTP at all (the client refuses it): nothing to test
+    assume(all(str(value).isascii() for value in (kwargs.get("headers") or {}).values()))
     response = client.request(**kwargs)
     assert response.status_code < 500, response.text
     excluded: list[Any] = []

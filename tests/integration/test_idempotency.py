@@ -81,4 +81,4 @@ def test_rest_chat_retried_with_an_idempotency_key_stores_one_memory_and_replays
         total = client.get(f"/v1/users/{user}/memories", headers=auth).json()["total"]
         assert total == 2  # the retry added nothing; the new key is a new message
         bad = client.post("/v1/chat", json=body, headers={**auth, "Idempotency-Key": "two words"})
-        assert bad.status_code == 400 and "Idempotency-Key" in bad.json()["detail"]
+        assert bad.status_code == 422 and "idempotency-key" in bad.json()["detail"].lower()
