@@ -2,6 +2,7 @@
 in the metrics without its text; an admin marks an injection incident a false positive; ``chat --json`` reports the
 appraisal's rule, cause and delta."""
 
+import re
 from pathlib import Path
 
 import redis as redis_sync
@@ -20,6 +21,8 @@ def test_a_crisis_over_rest_is_cared_for_withheld_when_shared_and_counted_for_ad
     user = "rest-cara"
     own, admin = make_key(redis_url, user_id=user), make_key(redis_url, admin=True)
     with api_client(tmp_path, redis_url) as client:
+        # The count is service-wide and this Redis is shared with other tests: compare before and after.
+        before = self_harm_count(client.get("/metrics").text)
         turn = client.post("/v1/chat", json={"user_id": user, "message": CRISIS}, headers=own).json()
         assert DEFAULT_CRISIS_RESOURCES in turn["reply"] and turn["injection"]["action"] == "none"
         assert turn["sensitivity"]["level"] == "confidential"
@@ -35,8 +38,12 @@ def test_a_crisis_over_rest_is_cared_for_withheld_when_shared_and_counted_for_ad
         assert [c["memory_id"] for c in crises] == [turn["memory_id"]] and crises[0]["kind"] == "self_harm"
         assert CRISIS not in str(crises)
         assert client.get("/v1/admin/crises", headers=own).status_code == 403
-        metrics = client.get("/metrics").text
-        assert 'companion_crisis_messages{kind="self_harm"} 1.0' in metrics
+        assert self_harm_count(client.get("/metrics").text) == before + 1
+
+
+def self_harm_count(metrics: str) -> float:
+    found = re.search(r'^companion_crisis_messages\{kind="self_harm"\} (\S+)$', metrics, re.MULTILINE)
+    return float(found.group(1)) if found else 0.0
 
 
 def test_an_admin_marks_an_incident_a_false_positive_over_rest(tmp_path: Path, redis_url: str) -> None:
