@@ -77,6 +77,7 @@ STAGES = (
     "load_context",
     "load_personality",
     "embed",
+    "perceive",  # the perception model on the embedder's layer-4 states (in retrieve)
     "search",
     "retrieve",
     "detect",
@@ -776,6 +777,7 @@ def print_size(result: dict[str, Any]) -> None:
         stages.add_column("baseline p95", justify="right")
     notes = {
         "embed": "in retrieve",
+        "perceive": "in retrieve",
         "search": "in retrieve, + MMR",
         "load_context": "parallel",
         "retrieve": "parallel",

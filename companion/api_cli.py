@@ -231,11 +231,14 @@ def injection_check(args: argparse.Namespace, settings: Settings) -> int:
     """Print the injection verdict of one text (exit 0 either way: this reports, it does not judge)."""
     from memory.embeddings import load_embedder
     from memory.records import validate_message
+    from tools.detection import INJECTION_OUTPUT, perception_scores
     from tools.injection import detect_injection, load_classifier
 
     text = validate_message(args.text, max_chars=settings.max_message_chars)
     embedder = load_embedder(settings.data_dir / "models")
-    verdict = detect_injection(text, embedder.embed([text])[0], load_classifier())
+    vectors, scores = perception_scores([text], embedder)
+    model_score = None if scores is None else float(scores[0, INJECTION_OUTPUT])
+    verdict = detect_injection(text, vectors[0], load_classifier(), model_score=model_score)
     if args.json:
         print(json.dumps({"injection": verdict.to_dict()}))
     else:

@@ -52,6 +52,7 @@ from memory.redis_io import as_text
 from memory.short_term import ASSOCIATION_STREAM, PREFIX
 from nodes.association import derived_memory_id
 from prompts.association import SESSION_SUMMARY_PROMPT
+from tools import detection as local_detection
 from tools.sensitivity import classified
 
 if TYPE_CHECKING:
@@ -378,6 +379,18 @@ class Ingestor:
             max_retries=settings.association_max_retries,
         )
 
+    def _perceive(self, texts: list[str]) -> tuple[np.ndarray, Sequence[Detection]]:
+        """Vectors and detections of ``texts`` from one run of the encoder.
+
+        The committed detector reads the perception model's scores too (``tools.detection.perceive``); another
+        detector (a test's) gets the vectors only.
+        """
+        if isinstance(self.detector, local_detection.Detector):
+            vectors, scores = local_detection.perception_scores(texts, self.embedder)
+            return vectors, local_detection.detect_with_scores(texts, vectors, scores, detector=self.detector)
+        vectors = self.embedder.embed(texts)
+        return vectors, self.detector.detect_batch(texts, vectors)
+
     @property
     def detector(self) -> Detector:
         """The detector, loaded on first use (only processes that ingest pay for it)."""
@@ -437,8 +450,7 @@ class Ingestor:
         records = self._records(user_id, raw)
         if records:
             texts = [record.text for record in records]
-            vectors = await asyncio.to_thread(self.embedder.embed, texts)
-            detections = await asyncio.to_thread(self.detector.detect_batch, texts, vectors)
+            vectors, detections = await asyncio.to_thread(self._perceive, texts)
             records = [
                 MemoryRecord.from_chroma(
                     record.id,

@@ -1,7 +1,9 @@
 """The one place the perception eval suites call the detectors: texts in, detections and injection verdicts out.
 
 The emotion, crisis, injection and importance suites see perception only through :func:`perceive` (and the
-label constants re-exported here), so when the perception model changes, this module is the one to adapt.
+label constants re-exported here), so when the perception model changes, this module is the one to adapt. With
+the project's embedder that is the perception model (``tools/perception.py``) on the encoder's layer-4 states,
+exactly as a chat turn runs it; with an embedder that has no states, the frozen-embedding classifiers.
 
 Embedding is the slow part (thousands of messages take minutes on 2 cores): texts are embedded in batches with
 progress reported through ``advance``, and, given a ``cache_dir``, every vector is kept by the sha1 of its text
@@ -29,9 +31,12 @@ from tools.detection import (
     EMOTIONAL_SIGNAL_THRESHOLD,
     GOEMOTIONS_LABELS,
     GOEMOTIONS_TO_TYPE,
+    INJECTION_OUTPUT,
     LEARNED_TYPES,
     Detection,
+    detect_with_scores,
     load_detector,
+    perception_scores,
 )
 from tools.injection import InjectionVerdict, detect_injection, load_classifier
 
@@ -141,16 +146,36 @@ def perceive(
     advance: Advance | None = None,
     label: str = "embedding",
 ) -> list[Perception]:
-    """Detection (emotion, importance, category, crisis) and injection verdict of each text, as a turn sees them."""
+    """Detection (emotion, importance, category, crisis) and injection verdict of each text, as a turn sees them.
+
+    With the project's embedder, every text goes through one run of the encoder and the perception model
+    (``tools.detection.perception_scores``): its layer-4 states are too large to cache, so ``cache_dir`` only
+    serves embedders without states (their vectors are cached as :func:`embed` does).
+    """
     if not texts:
         return []
-    vectors = embed(texts, embedder, cache_dir=cache_dir, advance=advance, label=label)
-    detections = load_detector().detect_batch(list(texts), vectors)
-    classifier = load_classifier()
-    return [
-        Perception(detection=detection, injection=detect_injection(text, vector, classifier))
-        for text, vector, detection in zip(texts, vectors, detections, strict=True)
-    ]
+    detector, classifier = load_detector(), load_classifier()
+    if not hasattr(embedder, "embed_with_states"):
+        vectors = embed(texts, embedder, cache_dir=cache_dir, advance=advance, label=label)
+        detections = detector.detect_batch(list(texts), vectors)
+        return [
+            Perception(detection=detection, injection=detect_injection(text, vector, classifier))
+            for text, vector, detection in zip(texts, vectors, detections, strict=True)
+        ]
+    if advance is not None:
+        advance(0, total=len(texts), description=label)
+    seen: list[Perception] = []
+    for start in range(0, len(texts), BATCH):
+        batch = list(texts[start : start + BATCH])
+        vectors, scores = perception_scores(batch, embedder)
+        detections = detect_with_scores(batch, vectors, scores, detector=detector)
+        for row, (text, detection) in enumerate(zip(batch, detections, strict=True)):
+            model_score = None if scores is None else float(scores[row, INJECTION_OUTPUT])
+            verdict = detect_injection(text, vectors[row], classifier, model_score=model_score)
+            seen.append(Perception(detection=detection, injection=verdict))
+        if advance is not None:
+            advance(len(batch))
+    return seen
 
 
 def emotion_set(detection: Detection) -> set[str]:

@@ -127,8 +127,8 @@ def build_onnx_model(directory: Path, *, include_pooling: bool = True) -> "onnx.
     Inputs are ``input_ids`` and ``attention_mask`` (int64, ``[batch, seq]``). The output is
     ``sentence_embedding`` (``[batch, 384]``, unit rows) or, with ``include_pooling=False``,
     ``token_embeddings`` (``[batch, seq, 384]``). A second output, ``layer_states`` (``[batch, seq, 384]``), holds
-    the token hidden states after :data:`STATES_AFTER_LAYER` encoder layers. Token type ids are always 0 for single sentences, so the
-    token-type embedding row 0 is folded into the position embeddings.
+    the token hidden states after :data:`STATES_AFTER_LAYER` encoder layers. Token type ids are always 0 for single
+    sentences, so the token-type embedding row 0 is folded into the position embeddings.
 
     Raises:
         ConfigurationError: the weights or configuration cannot be read or do not fit the expected shapes.

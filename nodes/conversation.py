@@ -52,6 +52,7 @@ from prompts.conversation import (
 from tools.care import care_reply, crisis_resources
 from tools.clarification import ask_in_system_prompt, ask_offline, question_to_ask
 from tools.crisis import Crisis
+from tools.detection import perception_scores
 from tools.recall import recall
 from tools.sensitivity import classify_local
 
@@ -136,6 +137,8 @@ class ConversationState(TurnOutput):
     """State of one conversation turn."""
 
     query_embedding: NotRequired[list[float]]
+    #: The perception model's calibrated scores over tools.perception.OUTPUTS (None: no model for this embedder)
+    perception_scores: NotRequired[list[float] | None]
 
 
 class TurnInput(TypedDict):
@@ -221,6 +224,9 @@ def retrieve_memories(
 ) -> dict[str, Any]:
     """Embed the message and pick ``k`` relevant, diverse memories with MMR (from ``candidates``; 0: the default).
 
+    The one run of the encoder also yields the perception model's scores (``tools.detection.perception_scores``),
+    which ``detect_emotion`` and ``screen_message`` read from the state, so perception costs no second embedding.
+
     Memories above the context's ``max_sensitivity`` are turned away before MMR, so they never reach the reply;
     those relevant enough that the reply would have drawn on them (similarity >= ``WITHHELD_MIN_SIMILARITY``) are
     reported as ``withheld_memories``, so a group front-end can say it will not discuss them there.
@@ -228,7 +234,18 @@ def retrieve_memories(
     started = time.perf_counter()
     ceiling = sensitivity_from_input(runtime.context.max_sensitivity)
     keep = None if ceiling is Sensitivity.ULTRASECRET else partial(_allowed, ceiling=ceiling)
-    found = recall(long_term, embedder, runtime.context.user_id, state["message"], k, candidates=candidates, keep=keep)
+    perceived: dict[str, float] = {}
+    vectors, scores = perception_scores([state["message"]], embedder, timings=perceived)
+    found = recall(
+        long_term,
+        embedder,
+        runtime.context.user_id,
+        state["message"],
+        k,
+        candidates=candidates,
+        keep=keep,
+        query=vectors[0],
+    )
     memories = [
         RetrievedMemory(
             id=item.candidate.id,
@@ -242,9 +259,10 @@ def retrieve_memories(
     ]
     return {
         "query_embedding": found.query_embedding.tolist(),
+        "perception_scores": None if scores is None else [round(float(x), 6) for x in scores[0]],
         "memories": memories,
         "withheld_memories": [c.id for c in found.excluded if c.similarity >= WITHHELD_MIN_SIMILARITY],
-        "timings_ms": {"embed": found.embed_ms, "search": found.search_ms, "retrieve": _elapsed_ms(started)},
+        "timings_ms": {**perceived, "search": found.search_ms, "retrieve": _elapsed_ms(started)},
     }
 
 

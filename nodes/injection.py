@@ -30,6 +30,7 @@ from nodes.conversation import Context, ConversationState
 from prompts.injection import INJECTION_REPLIES
 from tools.crisis import Crisis
 from tools.defence import defence_action
+from tools.detection import INJECTION_OUTPUT
 from tools.injection import InjectionClassifier, screen_with_model
 
 GUARD_RESPONDER = "guard"
@@ -56,7 +57,11 @@ async def screen_message(
         raise InjectionBlockedError(
             f"this user is {what}; retry in {restriction.retry_after} s", retry_after=restriction.retry_after
         )
-    verdict = await screen_with_model(state["message"], state.get("query_embedding"), classifier, chat_model)
+    scores = state.get("perception_scores")
+    model_score = None if scores is None else float(scores[INJECTION_OUTPUT])
+    verdict = await screen_with_model(
+        state["message"], state.get("query_embedding"), classifier, chat_model, model_score=model_score
+    )
     result = verdict.to_dict()
     result["action"] = defence_action(result, crisis=crisis)
     if result["action"] == "consequence" and verdict.kind is not None:

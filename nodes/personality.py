@@ -27,7 +27,7 @@ from companion.personality.persona import Persona, load_persona
 from companion.personality.state import PersonalityState, apply_interaction, new_state
 from memory.personality_store import PersonalityStore, fingerprint
 from nodes.conversation import Context, ConversationState
-from tools.detection import Detection, Detector, score_with_model
+from tools.detection import Detection, Detector, detect_with_scores, score_with_model
 
 logger = logging.getLogger(__name__)
 
@@ -68,8 +68,11 @@ async def detect_emotion(state: ConversationState, runtime: Runtime[Context], *,
     LangGraph makes for a synchronous node.
     """
     started = time.perf_counter()
-    embedding = np.asarray(state["query_embedding"], dtype=np.float32)
-    detection = detector.detect(state["message"], embedding)
+    embedding = np.asarray(state["query_embedding"], dtype=np.float32).reshape(1, -1)
+    scores = state.get("perception_scores")
+    detection = detect_with_scores(
+        [state["message"]], embedding, None if scores is None else [scores], detector=detector
+    )[0]
     return {"detection": detection.to_dict(), "timings_ms": {"detect": _elapsed_ms(started)}}
 
 

