@@ -31,8 +31,6 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-
 from companion.personality.appraisal import Appraisal, appraise, appraise_seed_rules
 from evals.core import EvalEnv, SuiteOutcome, load_jsonl
 
@@ -82,12 +80,10 @@ def _right(expected: str, moved: float) -> bool:
 
 def evaluate(cases: Sequence[dict[str, Any]], embedder: Any, advance: Any = None) -> SuiteOutcome:
     """Perceive and appraise every case with both systems; the metrics of the module docstring."""
-    from tools.detection import load_detector
+    from evals.perception import perceive
 
-    detector = load_detector()
     texts = [str(case["text"]) for case in cases]
-    vectors = np.concatenate([embedder.embed(texts[i : i + 64]) for i in range(0, len(texts), 64)])
-    detections = detector.detect_batch(texts, vectors)
+    detections = [seen.detection for seen in perceive(texts, embedder)]
     results = []
     for case, detection in zip(cases, detections, strict=True):
         crisis = detection.crisis.kind if detection.crisis.flagged else None

@@ -1,8 +1,9 @@
 """Choose the classifier score above which an injection verdict alone counts as high confidence (proportionate defence).
 
 A consequence (warning, cooldown, block, mood penalty) punishes a user, so it needs high precision. This script
-scores a dev set with the shipped injection classifier (``tools/injection_classifier.json``, fitted on the two
-injection sets' *train* splits, so none of these texts were seen in training) and prints, per candidate
+scores a dev set with the shipped perception model's injection output (``tools/models/perception.onnx``,
+calibrated so 0.7 is its decision point; trained on the two injection sets' *train* splits, so none of their test
+texts were seen in training; GoEmotions dev tuned its decision threshold) and prints, per candidate
 threshold, the false positives on ordinary chat and the precision and recall on the injection sets:
 
 * ordinary chat (negatives): GoEmotions' dev split (Reddit comments, ``../shared/data/goemotions/dev.tsv``);
@@ -24,7 +25,7 @@ from pathlib import Path
 import numpy as np
 
 from memory.embeddings import load_embedder
-from tools.injection import load_classifier
+from tools.detection import INJECTION_OUTPUT, perception_scores
 
 MAX_ORDINARY_FP = 0.001
 MIN_PRECISION = 0.99
@@ -46,10 +47,16 @@ def main() -> int:
         for line in (args.data / "injection" / name).read_text(encoding="utf-8").splitlines():
             row = json.loads(line)
             (attacks if row["label"] == 1 else benign).append(row["text"])
-    embedder, classifier = load_embedder(args.cache), load_classifier()
+    embedder = load_embedder(args.cache)
 
     def scores(texts: list[str]) -> np.ndarray:
-        return np.asarray([classifier.score(vector) for vector in embedder.embed(texts)])
+        found = []
+        for start in range(0, len(texts), 64):
+            _, batch = perception_scores(texts[start : start + 64], embedder)
+            if batch is None:
+                raise SystemExit("this embedder hands over no layer states: the perception model cannot run")
+            found.append(batch[:, INJECTION_OUTPUT])
+        return np.concatenate(found)
 
     ordinary_scores, attack_scores, benign_scores = scores(ordinary), scores(attacks), scores(benign)
     curve = []
