@@ -39,6 +39,7 @@ from tools.detection import (
     perception_scores,
 )
 from tools.injection import InjectionVerdict, detect_injection, load_classifier
+from tools.perception import MODEL_PATH, OUTPUTS
 
 __all__ = [
     "CRISIS_KINDS",
@@ -149,8 +150,8 @@ def perceive(
     """Detection (emotion, importance, category, crisis) and injection verdict of each text, as a turn sees them.
 
     With the project's embedder, every text goes through one run of the encoder and the perception model
-    (``tools.detection.perception_scores``): its layer-4 states are too large to cache, so ``cache_dir`` only
-    serves embedders without states (their vectors are cached as :func:`embed` does).
+    (``tools.detection.perception_scores``); given a ``cache_dir``, each text's vector and model scores are kept
+    by the sha1 of its text (one file per embedder and model file), like :func:`embed` keeps vectors.
     """
     if not texts:
         return []
@@ -162,20 +163,44 @@ def perceive(
             Perception(detection=detection, injection=detect_injection(text, vector, classifier))
             for text, vector, detection in zip(texts, vectors, detections, strict=True)
         ]
+    name = f"{_embedder_id(embedder)}-perception-{_model_id()}"
+    keys = [hashlib.sha1(text.encode("utf-8")).hexdigest() for text in texts]
+    cached = _read_cache(cache_dir, name)
+    first = {key: index for index, key in reversed(list(enumerate(keys)))}
+    missing = sorted(index for key, index in first.items() if key not in cached)
     if advance is not None:
         advance(0, total=len(texts), description=label)
-    seen: list[Perception] = []
-    for start in range(0, len(texts), BATCH):
-        batch = list(texts[start : start + BATCH])
-        vectors, scores = perception_scores(batch, embedder)
-        detections = detect_with_scores(batch, vectors, scores, detector=detector)
-        for row, (text, detection) in enumerate(zip(batch, detections, strict=True)):
-            model_score = None if scores is None else float(scores[row, INJECTION_OUTPUT])
-            verdict = detect_injection(text, vectors[row], classifier, model_score=model_score)
-            seen.append(Perception(detection=detection, injection=verdict))
+        advance(len(texts) - len(missing))
+    fresh: dict[str, npt.NDArray[np.float32]] = {}
+    for start in range(0, len(missing), BATCH):
+        batch = missing[start : start + BATCH]
+        vectors, scores = perception_scores([texts[i] for i in batch], embedder)
+        assert scores is not None  # an embedder with states always yields scores
+        for row, index in enumerate(batch):
+            fresh[keys[index]] = np.concatenate([vectors[row], scores[row]])
         if advance is not None:
             advance(len(batch))
-    return seen
+    if fresh and cache_dir is not None:
+        _write_cache(cache_dir, name, cached | fresh)
+    found = cached | fresh
+    table = np.stack([found[key] for key in keys]).astype(np.float32)
+    vectors, scores = table[:, : -len(OUTPUTS)], table[:, -len(OUTPUTS) :]
+    detections = detect_with_scores(list(texts), vectors, scores, detector=detector)
+    return [
+        Perception(
+            detection=detection,
+            injection=detect_injection(
+                text, vectors[row], classifier, model_score=float(scores[row, INJECTION_OUTPUT])
+            ),
+        )
+        for row, (text, detection) in enumerate(zip(texts, detections, strict=True))
+    ]
+
+
+def _model_id() -> str:
+    """A fingerprint of the shipped perception model (a retrained model: a new cache file)."""
+    stat = MODEL_PATH.stat()
+    return hashlib.sha1(f"{MODEL_PATH}:{stat.st_size}:{stat.st_mtime_ns}".encode()).hexdigest()[:10]
 
 
 def emotion_set(detection: Detection) -> set[str]:

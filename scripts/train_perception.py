@@ -543,6 +543,8 @@ def main() -> int:
     parser.add_argument("--head-lr", type=float, default=2e-3)
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--goemotions-share", type=float, default=1.0, help="share of GoEmotions train per epoch")
+    parser.add_argument("--max-tokens", type=int, default=MAX_TOKENS, help="truncate training texts' states here")
+    parser.add_argument("--dev-limit", type=int, default=0, help="at most this many dev emotion/chat rows (0: all)")
     args = parser.parse_args()
 
     os.environ.setdefault("OMP_NUM_THREADS", str(args.threads))
@@ -565,6 +567,12 @@ def main() -> int:
     for name, examples in splits.items():
         states, lengths = layer_states(examples.texts, embedder, args.cache, name)
         targets, masks = examples.arrays()
+        if name == "train" and args.max_tokens < MAX_TOKENS:
+            states = [row[: args.max_tokens] for row in states]
+            lengths = np.minimum(lengths, args.max_tokens)
+        if name in ("dev_emotion", "dev_chat") and 0 < args.dev_limit < len(states):
+            keep = np.sort(np.random.default_rng(SEED).choice(len(states), args.dev_limit, replace=False))
+            states, lengths, targets, masks = [states[i] for i in keep], lengths[keep], targets[keep], masks[keep]
         loaded[name] = (states, lengths, targets, masks)
     dev = {name: value for name, value in loaded.items() if name != "train"}
     states, lengths, targets, masks = loaded["train"]
@@ -575,11 +583,10 @@ def main() -> int:
         "goemotions": 1,
         "locomo": 1,
         "crisis": 8,
-        "deepset_prompt_injections": 3,
-        "jailbreak_classification": 2,
+        "deepset_prompt_injections": 2,
+        "jailbreak_classification": 1,
         "extra_emotion": 6,
         "extra_injection": 6,
-        "extra_crisis": 8,
     }
     weights = np.array([repeat.get(s, 1) for s in sources], dtype=np.int64)
     if args.goemotions_share < 1.0:
@@ -618,8 +625,8 @@ def main() -> int:
             torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
             optimiser.step()
             schedule.step()
-            running = 0.98 * running + 0.02 * float(loss) if step > 1 else float(loss)
-            if step % 200 == 0 or step == steps_per_epoch:
+            running = 0.98 * running + 0.02 * loss.item() if step > 1 else loss.item()
+            if step % 50 == 0 or step == steps_per_epoch:
                 elapsed = time.time() - started
                 eta = elapsed / step * (steps_per_epoch - step)
                 log(f"epoch {epoch} step {step}/{steps_per_epoch} loss {running:.4f} ({elapsed:.0f}s, eta {eta:.0f}s)")
@@ -665,7 +672,8 @@ def main() -> int:
             "head_lr": args.head_lr,
             "weight_decay": 0.01,
             "dropout": 0.1,
-            "max_tokens": MAX_TOKENS,
+            "max_tokens": args.max_tokens,
+            "dev_limit": args.dev_limit,
             "repeat": repeat,
             "goemotions_share": args.goemotions_share,
             "false_alarm_cap": FALSE_ALARM_CAP,

@@ -264,6 +264,10 @@ def negated_types(text: str) -> set[str]:
     return negated - affirmed
 
 
+#: Weight of the perception model's emotion scores against the frozen classifier's (both calibrated to the same
+#: signal threshold), chosen on GoEmotions *dev* (the test split is the eval's).
+MODEL_EMOTION_WEIGHT = 1.0
+
 #: Neighbours that vote on importance, and the intensity that raises importance one level.
 IMPORTANCE_NEIGHBOURS = 5
 STRONG_EMOTION = 70
@@ -429,14 +433,14 @@ class Detector:
         ``emotion_scores``: the perception model's calibrated scores (see :meth:`detect_batch`); without them the
         frozen classifier's probabilities are calibrated with its own thresholds.
         """
-        if emotion_scores is None:
-            p = self.probabilities(texts, vectors)
-            theta, signal = self._thresholds, self._signal
-            low = p / theta * signal
-            high = signal + (p - theta) / (1.0 - theta) * (1.0 - signal)
-            learned = np.where(p <= theta, low, high) * 100.0
-        else:
-            learned = np.asarray(emotion_scores, dtype=np.float64) * 100.0
+        p = self.probabilities(texts, vectors)
+        theta, signal = self._thresholds, self._signal
+        low = p / theta * signal
+        high = signal + (p - theta) / (1.0 - theta) * (1.0 - signal)
+        learned = np.where(p <= theta, low, high) * 100.0
+        if emotion_scores is not None:
+            model = np.asarray(emotion_scores, dtype=np.float64) * 100.0
+            learned = MODEL_EMOTION_WEIGHT * model + (1.0 - MODEL_EMOTION_WEIGHT) * learned
         for row, text in enumerate(texts):
             for name in negated_types(text):
                 column = LEARNED_TYPES.index(name)
