@@ -1,4 +1,4 @@
-"""What ``companion bot`` and ``companion chats`` run (argument parsing stays in companion/cli.py)."""
+"""What ``companion bot`` and ``companion chats`` run (argument parsing stays in companion/cli/main.py)."""
 
 from __future__ import annotations
 

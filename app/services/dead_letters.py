@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from companion.errors import NotFoundError
-from companion.ingest import INGEST_GROUP, INGEST_STREAM
+from companion.runtime.ingest import INGEST_GROUP, INGEST_STREAM
 from companion.services import Services
 from memory.association_queue import AssociationQueue
 

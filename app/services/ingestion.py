@@ -1,4 +1,4 @@
-"""Raw-session ingestion for the API (design seed 001), over ``companion.ingest`` and the worker's queues.
+"""Raw-session ingestion for the API (design seed 001), over ``companion.runtime.ingest`` and the worker's queues.
 
 Submitting stores the transcript and queues it (``submit_transcript``); the worker processes it. Every read here
 is scoped to one user: a submission id of another user's is "not found", like a memory id.
@@ -13,7 +13,7 @@ from datetime import datetime
 from typing import Any
 
 from companion.errors import InvalidInputError, NotFoundError
-from companion.ingest import (
+from companion.runtime.ingest import (
     INGEST_GROUP,
     INGEST_STREAM,
     cleanup_raw,

@@ -25,8 +25,8 @@ from bots.common.outbox import OutboxConsumer
 from bots.common.relationships import RelationshipStore
 from bots.common.tokens import discord_token
 from companion.errors import CompanionError, ConfigurationError, InvalidInputError, RateLimitedError
+from companion.runtime.users import erase_user
 from companion.settings import Settings
-from companion.users import erase_user
 
 logger = logging.getLogger(__name__)
 

@@ -31,8 +31,8 @@ from bots.common.tokens import telegram_token
 from bots.telegram.chats import PLATFORM, deliver_outreach, recheck_chats
 from bots.telegram.routers import commands, conversation, errors, forget, membership
 from companion.errors import ConfigurationError
+from companion.runtime.users import erase_user
 from companion.settings import Settings
-from companion.users import erase_user
 
 logger = logging.getLogger(__name__)
 

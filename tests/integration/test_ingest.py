@@ -13,9 +13,9 @@ from chromadb.api import ClientAPI
 from conftest import fake_chat_model
 from redis.asyncio import Redis
 
-from companion.cli import main
+from companion.cli.main import main
 from companion.errors import InvalidInputError
-from companion.ingest import (
+from companion.runtime.ingest import (
     INGEST_STREAM,
     Ingestor,
     cleanup_raw,
@@ -25,7 +25,7 @@ from companion.ingest import (
     submission_status,
     submit_transcript,
 )
-from companion.worker import AssociationWorker
+from companion.runtime.worker import AssociationWorker
 from graphs.association import build_graph
 from memory.association_queue import AssociationQueue, RedisLLMBudget
 from memory.embeddings import Embedder

@@ -1,6 +1,6 @@
 """What ``companion worker``, ``companion ingest`` and ``companion memories tree|versions|relations`` do.
 
-The argparse definitions live in ``companion/cli.py``; these functions receive the parsed arguments.
+The argparse definitions live in ``companion/cli/main.py``; these functions receive the parsed arguments.
 """
 
 from __future__ import annotations
@@ -36,9 +36,9 @@ def worker_command(args: argparse.Namespace, settings: Settings) -> int:
 
 
 async def _worker(args: argparse.Namespace, settings: Settings) -> int:
-    from companion.ingest import cleanup_raw
+    from companion.runtime.ingest import cleanup_raw
+    from companion.runtime.worker import build_worker, requeue_pending, run_scheduled
     from companion.services import open_services
-    from companion.worker import build_worker, requeue_pending, run_scheduled
     from memory.association_queue import AssociationQueue
     from memory.links import LinkStore
 
@@ -107,7 +107,7 @@ def ingest_command(args: argparse.Namespace, settings: Settings) -> int:
 
 
 async def _ingest_status(args: argparse.Namespace, settings: Settings) -> int:
-    from companion.ingest import submission_status
+    from companion.runtime.ingest import submission_status
     from companion.services import open_services
 
     async with open_services(settings) as services:
@@ -117,7 +117,7 @@ async def _ingest_status(args: argparse.Namespace, settings: Settings) -> int:
 
 
 async def _ingest(args: argparse.Namespace, settings: Settings, path: Path, text: str) -> int:
-    from companion.ingest import (
+    from companion.runtime.ingest import (
         Ingestor,
         check_transcript,
         parse_transcript,
@@ -162,7 +162,7 @@ async def _ingest(args: argparse.Namespace, settings: Settings, path: Path, text
             if args.wait:
                 processing = progress.add_task("processing", total=submission.messages)
                 ingestor = Ingestor.from_services(services)
-                from companion.worker import build_worker
+                from companion.runtime.worker import build_worker
 
                 worker = build_worker(services)
                 worker.ingestor = ingestor.process_submissions
@@ -175,7 +175,7 @@ async def _ingest(args: argparse.Namespace, settings: Settings, path: Path, text
                         break
                 report = await submission_status(services.redis, submission.submission_id)
     if parsed.errors:
-        from companion.ingest import describe_errors
+        from companion.runtime.ingest import describe_errors
 
         err_console.print(
             f"[yellow]skipped {len(parsed.errors)} malformed line(s):[/] {escape(describe_errors(parsed.errors))}",
@@ -215,7 +215,7 @@ def memories_command(args: argparse.Namespace, settings: Settings) -> int:
 async def _memories(args: argparse.Namespace, settings: Settings) -> int:
     from dataclasses import asdict
 
-    from companion.ingest import memory_tree
+    from companion.runtime.ingest import memory_tree
     from companion.services import open_services
     from memory.links import LinkStore
 

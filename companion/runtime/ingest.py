@@ -55,8 +55,8 @@ from prompts.association import SESSION_SUMMARY_PROMPT
 from tools.sensitivity import classified
 
 if TYPE_CHECKING:
+    from companion.runtime.worker import TickResult
     from companion.services import Services
-    from companion.worker import TickResult
 
 logger = logging.getLogger(__name__)
 
@@ -387,7 +387,7 @@ class Ingestor:
 
     async def process_submissions(self, consumer: str) -> TickResult:
         """Process what is queued on the ingestion stream now; returns counts (``ingested`` = submissions done)."""
-        from companion.worker import TickResult
+        from companion.runtime.worker import TickResult
 
         result = TickResult()
         if not self._group_ready:
@@ -669,7 +669,7 @@ async def ingest_session(
 
 async def process_queued(services: Services, *, detector_factory: Callable[[], Detector] | None = None) -> TickResult:
     """Process everything queued now (ingestion, then association) and return the counts."""
-    from companion.worker import AssociationWorker
+    from companion.runtime.worker import AssociationWorker
     from graphs.association import build_graph_from_services
 
     settings = services.settings

@@ -211,7 +211,7 @@ def scheduler_command(args: argparse.Namespace, settings: Settings) -> int:
 
 
 async def _scheduler(settings: Settings) -> int:
-    from companion.scheduler import build_runner, run_scheduler
+    from companion.runtime.scheduler import build_runner, run_scheduler
     from companion.services import open_services
 
     async with open_services(settings) as services:

@@ -145,7 +145,7 @@ def _parser() -> argparse.ArgumentParser:
 
     commands.add_parser("demo", help="a short scripted conversation that shows recall")
 
-    from companion import api_cli
+    from companion.cli import api as api_cli
 
     api_cli.add_parsers(commands)
     from evals.cli import add_eval_arguments
@@ -155,7 +155,7 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def _reflection_parsers(commands: Any) -> None:
-    """Reflection, outreach and scheduling commands (implemented in companion/reflection_cli.py)."""
+    """Reflection, outreach and scheduling commands (implemented in companion/cli/reflection.py)."""
     reflect = commands.add_parser("reflect", help="run reflection for one user now (consolidate, conflicts, ...)")
     reflect.add_argument("--user", required=True)
     reflect.add_argument("--now", help="the run's clock: ISO 8601 or epoch seconds (default: now)")
@@ -226,7 +226,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         settings = load_settings()
         for warning in unknown_variables(os.environ):
             err_console.print(f"[bold yellow]warning:[/] {escape(warning)}", highlight=False, soft_wrap=True)
-        from companion import api_cli
+        from companion.cli import api as api_cli
 
         handler = {
             "chat": _chat,
@@ -327,7 +327,7 @@ def _memories(args: argparse.Namespace, settings: Settings) -> int:
     from memory.records import validate_message, validate_user_id
 
     if args.memories_command in ("tree", "versions", "relations"):
-        from companion.association_cli import memories_command
+        from companion.cli.association import memories_command
 
         return memories_command(args, settings)
 
@@ -445,22 +445,22 @@ def _chats(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
-# -- worker and ingest (companion/association_cli.py) ---------------------------------------------------------
+# -- worker and ingest (companion/cli/association.py) ---------------------------------------------------------
 def _worker(args: argparse.Namespace, settings: Settings) -> int:
-    from companion.association_cli import worker_command
+    from companion.cli.association import worker_command
 
     return worker_command(args, settings)
 
 
 def _ingest(args: argparse.Namespace, settings: Settings) -> int:
-    from companion.association_cli import ingest_command
+    from companion.cli.association import ingest_command
 
     return ingest_command(args, settings)
 
 
-# -- reflection, outreach, scheduler (companion/reflection_cli.py) --------------------------------------------
+# -- reflection, outreach, scheduler (companion/cli/reflection.py) --------------------------------------------
 def _reflection_handlers() -> dict[str, Any]:
-    from companion import reflection_cli
+    from companion.cli import reflection as reflection_cli
 
     return {
         "reflect": reflection_cli.reflect_command,
@@ -472,15 +472,15 @@ def _reflection_handlers() -> dict[str, Any]:
     }
 
 
-# -- detect, personality (companion/cli_personality.py) ------------------------------------------------------
+# -- detect, personality (companion/cli/personality.py) ------------------------------------------------------
 def _detect(args: argparse.Namespace, settings: Settings) -> int:
-    from companion.cli_personality import detect_command
+    from companion.cli.personality import detect_command
 
     return detect_command(args.text, settings, as_json=args.json, console=console)
 
 
 def _personality(args: argparse.Namespace, settings: Settings) -> int:
-    from companion.cli_personality import personality_show_command
+    from companion.cli.personality import personality_show_command
 
     return personality_show_command(
         args.user, args.persona, settings, as_json=args.json, changes=args.changes, console=console
@@ -489,7 +489,7 @@ def _personality(args: argparse.Namespace, settings: Settings) -> int:
 
 # -- demo --------------------------------------------------------------------------------------------------
 def _demo(args: argparse.Namespace, settings: Settings) -> int:
-    from companion.demo import run_demo
+    from companion.cli.demo import run_demo
 
     return asyncio.run(run_demo(settings, console))
 

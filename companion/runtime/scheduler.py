@@ -33,7 +33,7 @@ from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
 from companion.errors import CompanionError
-from companion.signals import stop_on_signals
+from companion.runtime.signals import stop_on_signals
 from memory.keys import hash_tag
 from memory.outreach import OutreachStore
 from memory.short_term import ShortTermStore
