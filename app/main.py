@@ -26,6 +26,7 @@ from app.routers import (
     personality,
     users,
 )
+from companion.runtime.background import background_work
 from companion.services import Services, open_checkpointer, open_services, supervise_embedded_redis
 from companion.settings import Settings, get_settings
 from graphs.conversation import build_graph_from_services
@@ -60,7 +61,11 @@ def create_app(settings: Settings | None = None, *, services: Services | None = 
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        async with opened() as services, open_checkpointer(settings, services=services) as checkpointer:
+        async with (
+            opened() as services,
+            open_checkpointer(settings, services=services) as checkpointer,
+            background_work(services),  # the worker and the scheduler, unless COMPANION_BACKGROUND=false
+        ):
             app.state.services = services
             app.state.checkpointer = checkpointer
             app.state.conversation_graph = build_graph_from_services(services, checkpointer=checkpointer)

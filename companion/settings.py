@@ -109,6 +109,11 @@ class Settings(BaseSettings):
         description="Comma-separated platform user ids of the companion's admins: a bare id ('1234') matches on "
         "every platform, a prefixed one ('telegram:1234', 'discord:1234') on that platform only.",
     )
+    background: bool = Field(
+        default=True,
+        description="Run the association/ingestion worker and the scheduler inside `companion serve` and the bots. "
+        "Turn off where `companion worker` and `companion scheduler` run as processes of their own.",
+    )
     association_interval_seconds: float = Field(
         default=15.0, gt=0, le=86400, description="How often the association worker looks at its queue."
     )

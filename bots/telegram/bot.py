@@ -98,12 +98,13 @@ async def recheck_periodically(bot: Bot, dispatcher: Dispatcher, *, interval: fl
 
 async def run_telegram_bot(settings: Settings) -> None:
     """Start the bot: check the token, open the services, poll Telegram until interrupted."""
+    from companion.runtime.background import background_work
     from companion.services import open_services
     from graphs.conversation import build_graph_from_services
 
     token = telegram_token(settings.telegram_token)
     quiet_durability_warning()
-    async with open_services(settings) as services:
+    async with open_services(settings) as services, background_work(services):
         companion = Companion(
             graph=build_graph_from_services(services),
             long_term=services.long_term,

@@ -25,12 +25,19 @@ from memory.sensitivity import SHARED_MAX_LEVEL, Sensitivity
 console = Console()
 
 
+NO_BACKGROUND_HELP = (
+    "do not run the association worker and the scheduler in this process (run `companion worker` and "
+    "`companion scheduler` instead); the same as COMPANION_BACKGROUND=false"
+)
+
+
 def add_parsers(commands: argparse._SubParsersAction) -> None:
     """The ``serve`` and ``keys`` subcommands."""
     serve = commands.add_parser("serve", help="serve the REST API (uvicorn)")
     serve.add_argument("--host", default="127.0.0.1", help="interface to bind (default 127.0.0.1)")
     serve.add_argument("--port", type=_port, default=8000, help="port (default 8000)")
     serve.add_argument("--log-level", default="info", choices=["critical", "error", "warning", "info", "debug"])
+    serve.add_argument("--no-background", action="store_true", help=NO_BACKGROUND_HELP)
 
     keys = commands.add_parser("keys", help="API keys for the REST API (stored only as hashes)")
     key_commands = keys.add_subparsers(dest="keys_command", required=True, metavar="ACTION")
@@ -85,16 +92,23 @@ def _port(text: str) -> int:
 
 
 def serve(args: argparse.Namespace, settings: Settings) -> int:
-    """Run the API under uvicorn until interrupted."""
+    """Run the API under uvicorn until interrupted, with the worker and the scheduler inside unless told not to.
+
+    On the embedded defaults it serves the data dir's Chroma to other processes while it runs (as ``companion
+    services start`` does), so ``companion chat``, ``memories`` and the rest keep working beside it.
+    """
     import uvicorn
 
     from app.access_log import access_log_config
     from app.main import create_app
-    from companion.services import build_services
+    from companion.services import build_services, shared_stores
 
-    services = build_services(settings)  # a store that cannot be used stops here, as one line with its exit code
-    app = create_app(settings, services=services)
-    uvicorn.run(app, host=args.host, port=args.port, log_level=args.log_level, log_config=access_log_config())
+    if args.no_background:
+        settings = settings.model_copy(update={"background": False})
+    with shared_stores(settings):
+        services = build_services(settings)  # a store that cannot be used stops here, as one line with its code
+        app = create_app(settings, services=services)
+        uvicorn.run(app, host=args.host, port=args.port, log_level=args.log_level, log_config=access_log_config())
     return 0
 
 

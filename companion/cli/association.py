@@ -36,8 +36,9 @@ def worker_command(args: argparse.Namespace, settings: Settings) -> int:
 
 
 async def _worker(args: argparse.Namespace, settings: Settings) -> int:
+    from companion.runtime.background import run_worker
     from companion.runtime.ingest import cleanup_raw
-    from companion.runtime.worker import build_worker, requeue_pending, run_scheduled
+    from companion.runtime.worker import build_worker
     from companion.services import open_services
     from memory.association_queue import AssociationQueue
     from memory.links import LinkStore
@@ -80,14 +81,7 @@ async def _worker(args: argparse.Namespace, settings: Settings) -> int:
         interval = args.interval if args.interval is not None else settings.association_interval_seconds
         if not args.json:
             console.print(f"[dim]worker {worker.consumer}: every {interval:g} s; Ctrl-C to stop[/]")
-
-        async def clean() -> None:
-            await cleanup_raw(services.redis, links, retention_days=retention)
-
-        async def sweep() -> int:
-            return await requeue_pending(queue, services.long_term)
-
-        await run_scheduled(worker, interval=interval, cleanup=clean, sweep=sweep)
+        await run_worker(services, worker=worker, interval=interval, retention_days=retention)
         return 0
 
 

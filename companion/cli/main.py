@@ -6,7 +6,7 @@
     companion memories tree --user ID [--session ID] [--type all|discrete|summary|raw] [--since D] [--until D]
     companion memories versions|relations --user ID --memory ID [--json]
     companion services start|stop|status [--json]
-    companion bot discord|telegram [--no-sync]
+    companion bot discord|telegram [--no-sync] [--no-background]
     companion chats [--json]
     companion worker [--interval S] [--run-once] [--cleanup] [--status] [--dead-letters] [--replay ID|all]
     companion ingest --user ID --session ID FILE [--skip-invalid] [--wait] [--json] | --status SUBMISSION
@@ -19,7 +19,7 @@
     companion detect --text TEXT [--json]
     companion personality show --user ID [--persona NAME] [--changes N] [--json]
     companion demo
-    companion serve [--host H] [--port P]
+    companion serve [--host H] [--port P] [--no-background]
     companion keys create (--user ID | --admin) [--tenant T] [--clearance LEVEL] [--name N] | list | revoke KEY_ID
     companion injection-check --text T [--json]
     companion incidents [--user ID] [--crises] [--json] | incidents false-positive INCIDENT_ID
@@ -121,6 +121,8 @@ def _parser() -> argparse.ArgumentParser:
 
     _reflection_parsers(commands)
 
+    from companion.cli import api as api_cli
+
     services = commands.add_parser("services", help="the embedded Redis and shared Chroma server")
     services.add_argument("action", choices=["start", "stop", "status"])
     services.add_argument("--json", action="store_true")
@@ -128,6 +130,7 @@ def _parser() -> argparse.ArgumentParser:
     bot = commands.add_parser("bot", help="run the Discord or Telegram bot")
     bot.add_argument("platform", choices=["discord", "telegram"])
     bot.add_argument("--no-sync", action="store_true", help="Discord: do not publish the slash commands at start-up")
+    bot.add_argument("--no-background", action="store_true", help=api_cli.NO_BACKGROUND_HELP)
 
     chats = commands.add_parser("chats", help="every chat of the bots with activity level and health")
     chats.add_argument("--json", action="store_true")
@@ -144,8 +147,6 @@ def _parser() -> argparse.ArgumentParser:
     show.add_argument("--json", action="store_true")
 
     commands.add_parser("demo", help="a short scripted conversation that shows recall")
-
-    from companion.cli import api as api_cli
 
     api_cli.add_parsers(commands)
     from evals.cli import add_eval_arguments
@@ -430,6 +431,8 @@ def _bot(args: argparse.Namespace, settings: Settings) -> int:
     from bots.commands import run_bot
 
     logging.getLogger().setLevel(logging.DEBUG if args.debug else logging.INFO)
+    if args.no_background:
+        settings = settings.model_copy(update={"background": False})
     return run_bot(args.platform, settings, sync_commands=not args.no_sync)
 
 

@@ -409,15 +409,18 @@ async def run_scheduled(
     sweep: Callable[[], Awaitable[int]] | None = None,
     sweep_every: float = SWEEP_EVERY_SECONDS,
     stop: asyncio.Event | None = None,
+    handle_signals: bool = True,
 ) -> None:
     """Run ``worker.drain`` every ``interval`` seconds with APScheduler until SIGINT/SIGTERM or ``stop`` is set.
 
     ``sweep`` (``requeue_pending`` over the process's stores) runs at start and every ``sweep_every`` seconds.
+    ``handle_signals=False`` leaves SIGINT/SIGTERM to the host process (a server running this as a task).
     """
     from apscheduler.schedulers.asyncio import AsyncIOScheduler
 
     stop = stop or asyncio.Event()
-    stop_on_signals(stop)
+    if handle_signals:
+        stop_on_signals(stop)
 
     async def process() -> None:
         try:
