@@ -69,11 +69,21 @@ def status_for(exc: CompanionError) -> int:
     return 400
 
 
+RATE_LIMIT_HEADERS = ("X-RateLimit-Limit", "X-RateLimit-Remaining", "X-RateLimit-Reset")
+
+
+def rate_limit_headers(limit: int, remaining: int, reset_seconds: int) -> dict[str, str]:
+    """``X-RateLimit-Limit`` (messages per minute), ``-Remaining`` and ``-Reset`` (seconds until there is room)."""
+    return dict(zip(RATE_LIMIT_HEADERS, (str(limit), str(remaining), str(reset_seconds)), strict=True))
+
+
 def error_response(exc: CompanionError) -> JSONResponse:
     """The JSON response of a domain error."""
     headers = {}
     if isinstance(exc, RateLimitedError | InjectionBlockedError):
         headers["Retry-After"] = str(max(1, int(exc.retry_after)))
+    if isinstance(exc, RateLimitedError) and exc.limit is not None:
+        headers.update(rate_limit_headers(exc.limit, 0, int(exc.retry_after)))
     if isinstance(exc, AuthenticationError):
         headers["WWW-Authenticate"] = "Bearer"
     body = ErrorBody(error=type(exc).__name__, detail=str(exc))

@@ -11,10 +11,10 @@ from __future__ import annotations
 import uuid
 from typing import Annotated, Literal
 
-from fastapi import APIRouter, Path, Query
+from fastapi import APIRouter, Path, Query, Response
 from pydantic import BaseModel, Field, Strict, model_validator
 
-from app.deps import AuthorizedUser, FullyClearedUser, ServicesDep
+from app.deps import AuthorizedUser, FullyClearedUser, ServicesDep, add_rate_limit_headers
 from app.errors import AUTH, BAD_INPUT, NOT_FOUND, RATE_LIMITED, UNAVAILABLE, Responses
 from app.schemas import ID_PATTERN, MAX_MESSAGE_CHARS, TEXT_PATTERN
 from app.services import ingestion
@@ -227,7 +227,9 @@ class Cleanup(BaseModel):
     response_model=SubmissionStatus,
     responses=ERRORS | RATE_LIMITED,
 )
-async def store_raw(user_id: AuthorizedUser, body: RawSession, services: ServicesDep) -> SubmissionStatus:
+async def store_raw(
+    user_id: AuthorizedUser, body: RawSession, services: ServicesDep, response: Response
+) -> SubmissionStatus:
     """Queue a whole session for background processing (seed 001's ``store_raw``); the worker makes the memories.
 
     A message longer than ``COMPANION_MAX_MESSAGE_CHARS`` rejects the session as a whole (400 naming it by its
@@ -241,6 +243,7 @@ async def store_raw(user_id: AuthorizedUser, body: RawSession, services: Service
         transcript=text,
         skip_invalid=body.skip_invalid,
     )
+    await add_rate_limit_headers(response, services, user_id)
     return SubmissionStatus.model_validate(submission)
 
 
@@ -301,6 +304,7 @@ async def stats(user_id: AuthorizedUser, services: ServicesDep) -> IngestionStat
 async def cleanup(
     user_id: AuthorizedUser,
     services: ServicesDep,
+    response: Response,
     retention_days: Annotated[
         float | None,
         Query(ge=0, le=36_500, allow_inf_nan=False, description="Default: COMPANION_RAW_RETENTION_DAYS (30)"),
@@ -311,4 +315,6 @@ async def cleanup(
     Only those done or failed: queued ones, and any whose status is unknown (Redis lost it), stay.
     """
     days = services.settings.raw_retention_days if retention_days is None else retention_days
-    return Cleanup.model_validate(await ingestion.cleanup(services, user_id, retention_days=days))
+    removed = await ingestion.cleanup(services, user_id, retention_days=days)
+    await add_rate_limit_headers(response, services, user_id)
+    return Cleanup.model_validate(removed)

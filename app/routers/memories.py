@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Path, Query
+from fastapi import APIRouter, Path, Query, Response
 
-from app.deps import AuthorizedUser, CallerDep, ServicesDep
+from app.deps import AuthorizedUser, CallerDep, ServicesDep, add_rate_limit_headers
 from app.errors import AUTH, BAD_INPUT, NOT_FOUND, UNAVAILABLE, Responses
 from app.schemas import TAG_PATTERN, TEXT_PATTERN, Deleted, Memory, MemoryPage
 from app.services import memories
@@ -52,7 +52,10 @@ async def get_memory(
 
 
 @router.delete("/{memory_id}", response_model=Deleted, responses=ERRORS | NOT_FOUND)
-async def delete_memory(user_id: AuthorizedUser, memory_id: MemoryIdPath, services: ServicesDep) -> Deleted:
+async def delete_memory(
+    user_id: AuthorizedUser, memory_id: MemoryIdPath, services: ServicesDep, response: Response
+) -> Deleted:
     """Delete one memory."""
     await memories.delete_memory(services, user_id, memory_id)
+    await add_rate_limit_headers(response, services, user_id)
     return Deleted(deleted=True)

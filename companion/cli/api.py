@@ -108,7 +108,13 @@ def serve(args: argparse.Namespace, settings: Settings) -> int:
     with shared_stores(settings):
         services = build_services(settings)  # a store that cannot be used stops here, as one line with its code
         app = create_app(settings, services=services)
-        uvicorn.run(app, host=args.host, port=args.port, log_level=args.log_level, log_config=access_log_config())
+        uvicorn.run(
+            app,
+            host=args.host,
+            port=args.port,
+            log_level=args.log_level,
+            log_config=access_log_config(settings.log_format),
+        )
     return 0
 
 

@@ -47,6 +47,7 @@ from rich.markup import escape
 from rich.table import Table
 
 from companion.errors import CompanionError
+from companion.logs import configure_logging
 from companion.settings import Settings, load_settings, unknown_variables
 
 console = Console()
@@ -220,11 +221,12 @@ def _seconds(text: str) -> float:
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``companion`` command."""
     args = _parser().parse_args(argv)
-    logging.basicConfig(
-        level=logging.DEBUG if args.debug else logging.WARNING, format="%(levelname)s %(name)s: %(message)s"
-    )
+    level = logging.DEBUG if args.debug else logging.WARNING
+    configure_logging(level, "text")
     try:
         settings = load_settings()
+        if settings.log_format != "text":
+            configure_logging(level, settings.log_format)
         for warning in unknown_variables(os.environ):
             err_console.print(f"[bold yellow]warning:[/] {escape(warning)}", highlight=False, soft_wrap=True)
         from companion.cli import api as api_cli

@@ -73,14 +73,15 @@ def serve(
     """Starts ``companion serve`` on an empty Redis (its worker would otherwise meet other tests' queues)."""
     started: list[Served] = []
 
-    def start(*flags: str) -> Served:
+    def start(*flags: str, env: dict[str, str] | None = None) -> Served:
+        """``companion serve FLAGS`` with the worker's interval at 1 s and ``env`` as further settings."""
         port = _free_port()
         log = tmp_path / f"serve-{port}.log"
-        env = cli_env(data_dir, redis_url, association_interval_seconds="1")
+        settings = {"association_interval_seconds": "1", **(env or {})}
         with log.open("w") as out:
             process = subprocess.Popen(
                 [str(COMPANION), "serve", "--port", str(port), *flags],
-                env=env,
+                env=cli_env(data_dir, redis_url, **settings),
                 cwd=tmp_path,
                 stdout=out,
                 stderr=subprocess.STDOUT,
