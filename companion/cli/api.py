@@ -19,6 +19,7 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
+from companion.cli.output import emit
 from companion.settings import Settings
 from memory.sensitivity import SHARED_MAX_LEVEL, Sensitivity
 
@@ -36,7 +37,12 @@ def add_parsers(commands: argparse._SubParsersAction) -> None:
     serve = commands.add_parser("serve", help="serve the REST API (uvicorn)")
     serve.add_argument("--host", default="127.0.0.1", help="interface to bind (default 127.0.0.1)")
     serve.add_argument("--port", type=_port, default=8000, help="port (default 8000)")
-    serve.add_argument("--log-level", default="info", choices=["critical", "error", "warning", "info", "debug"])
+    serve.add_argument(
+        "--log-level",
+        default="info",
+        choices=["critical", "error", "warning", "info", "debug"],
+        help="uvicorn's log level (default info)",
+    )
     serve.add_argument("--no-background", action="store_true", help=NO_BACKGROUND_HELP)
 
     keys = commands.add_parser("keys", help="API keys for the REST API (stored only as hashes)")
@@ -61,7 +67,7 @@ def add_parsers(commands: argparse._SubParsersAction) -> None:
     listing = key_commands.add_parser("list", help="live keys (ids, never secrets)")
     listing.add_argument("--json", action="store_true")
     revoke = key_commands.add_parser("revoke", help="revoke a key by its id")
-    revoke.add_argument("key_id")
+    revoke.add_argument("key_id", metavar="KEY_ID", help="the key's id as `keys list` shows it, or a unique prefix")
     revoke.add_argument("--json", action="store_true")
 
     incidents = commands.add_parser("incidents", help="injection incidents and crisis messages, for admins")
@@ -73,11 +79,11 @@ def add_parsers(commands: argparse._SubParsersAction) -> None:
     review = incident_actions.add_parser(
         "false-positive", help="mark an incident a false positive (removes the offence)"
     )
-    review.add_argument("incident_id")
+    review.add_argument("incident_id", metavar="INCIDENT_ID", help="the incident's id as `incidents` shows it")
     review.add_argument("--json", action="store_true")
 
     check = commands.add_parser("injection-check", help="score a text with the injection detector (rules + classifier)")
-    check.add_argument("--text", required=True)
+    check.add_argument("--text", required=True, help="the message to check")
     check.add_argument("--json", action="store_true")
 
 
@@ -154,7 +160,7 @@ async def _keys(args: argparse.Namespace, settings: Settings) -> int:
                 print(secret)
             return 0
         if args.keys_command == "revoke":
-            key = await store.revoke(args.key_id)
+            key = await store.revoke(await store.resolve_id(args.key_id))
             if args.json:
                 print(json.dumps({"revoked": key.key_id}))
             else:
@@ -164,14 +170,19 @@ async def _keys(args: argparse.Namespace, settings: Settings) -> int:
         if args.json:
             print(json.dumps({"keys": [key.to_dict() for key in listed]}))
             return 0
-        table = Table(title=f"{len(listed)} API keys")
-        for column in ("id", "scope", "tenant", "user", "clearance", "name", "created"):
-            table.add_column(column)
-        for key in listed:
-            created = time.strftime("%Y-%m-%d %H:%M", time.localtime(key.created_at))
-            clearance = key.clearance.value if key.scope is KeyScope.ADMIN else "own data"
-            table.add_row(key.key_id, key.scope.value, key.tenant or "(all)", key.user_id, clearance, key.name, created)
-        console.print(table)
+        rows = [
+            {
+                "id": key.key_id,
+                "scope": key.scope.value,
+                "tenant": key.tenant or "(all)",
+                "user": key.user_id or "-",
+                "clearance": key.clearance.value if key.scope is KeyScope.ADMIN else "own data",
+                "name": key.name,
+                "created": time.strftime("%Y-%m-%d %H:%M", time.localtime(key.created_at)),
+            }
+            for key in listed
+        ]
+        emit(rows, as_json=False, title=f"{len(listed)} API keys")
         return 0
     finally:
         register.close()

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import json
 import time
 from datetime import datetime
 from pathlib import Path
@@ -18,15 +17,12 @@ from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.tree import Tree
 
+from companion.cli.output import emit, print_json
 from companion.errors import InvalidInputError
 from companion.settings import Settings
 
 console = Console()
 err_console = Console(stderr=True)
-
-
-def _print_json(data: Any) -> None:
-    print(json.dumps(data, ensure_ascii=False, default=str))  # noqa: T201 (the CLI prints)
 
 
 # -- worker ----------------------------------------------------------------------------------------------
@@ -49,12 +45,12 @@ async def _worker(args: argparse.Namespace, settings: Settings) -> int:
         links = LinkStore(services.chroma)
         if args.status:
             status = {"backlog": await queue.backlog(), "today": await queue.stats(), "workers": await queue.workers()}
-            _print_json(status) if args.json else console.print_json(data=status)
+            emit(status, as_json=args.json, title="association worker")
             return 0
         if args.dead_letters:
             rows = [{"id": e.entry_id, **e.fields} for e in await queue.dead_letters(count=1000)]
             if args.json:
-                _print_json({"dead_letters": rows})
+                print_json({"dead_letters": rows})
             else:
                 console.print(f"{len(rows)} dead letter(s) on {queue.dead_stream}")
                 for row in rows:
@@ -65,18 +61,18 @@ async def _worker(args: argparse.Namespace, settings: Settings) -> int:
             replayed = await queue.replay_dead(None if args.replay == "all" else [args.replay])
             if args.replay != "all" and replayed == 0:
                 raise InvalidInputError(f"no dead letter {args.replay!r} (see companion worker --dead-letters)")
-            _print_json({"replayed": replayed}) if args.json else console.print(f"replayed {replayed} dead letter(s)")
+            print_json({"replayed": replayed}) if args.json else console.print(f"replayed {replayed} dead letter(s)")
             return 0
         if args.cleanup:
             removed = await cleanup_raw(services.redis, links, retention_days=retention)
             report = {"removed_raw_transcripts": removed, "retention_days": retention}
-            _print_json(report) if args.json else console.print(f"removed {removed} raw transcript(s)")
+            print_json(report) if args.json else console.print(f"removed {removed} raw transcript(s)")
             return 0
         worker = build_worker(services)
         if args.run_once:
             result = await worker.drain()
             await worker.beat(ttl=60)
-            _print_json(result.to_dict()) if args.json else console.print_json(data=result.to_dict())
+            emit(result.to_dict(), as_json=args.json, title="processed")
             return 0
         interval = args.interval if args.interval is not None else settings.association_interval_seconds
         if not args.json:
@@ -106,7 +102,7 @@ async def _ingest_status(args: argparse.Namespace, settings: Settings) -> int:
 
     async with open_services(settings) as services:
         status = await submission_status(services.redis, args.status)
-    _print_json(status) if args.json else console.print_json(data=status)
+    emit(status, as_json=args.json, title=f"submission {args.status}")
     return 0
 
 
@@ -176,7 +172,7 @@ async def _ingest(args: argparse.Namespace, settings: Settings, path: Path, text
             highlight=False,
         )
     if args.json:
-        _print_json(report)
+        print_json(report)
     else:
         console.print(
             f"submission [bold]{report['submission_id']}[/]: {report['status']} "
@@ -226,16 +222,16 @@ async def _memories(args: argparse.Namespace, settings: Settings) -> int:
                 end=_date(args.until),
                 limit=args.limit,
             )
-            _print_json(tree) if args.json else _show_tree(tree)
+            print_json(tree) if args.json else _show_tree(tree)
             return 0
         if args.memories_command == "versions":
             rows = [asdict(v) for v in links.versions(args.user, args.memory)]
         else:
             rows = [asdict(r) for r in links.relations(args.user, args.memory)]
         if args.json:
-            _print_json({"user": args.user, "memory_id": args.memory, args.memories_command: rows})
+            print_json({"user": args.user, "memory_id": args.memory, args.memories_command: rows})
         else:
-            console.print_json(data=rows)
+            emit(rows, as_json=False, title=f"{args.memories_command} of memory {args.memory}")
         return 0
 
 

@@ -46,6 +46,7 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
+from companion.cli.output import emit
 from companion.errors import CompanionError
 from companion.logs import configure_logging
 from companion.settings import Settings, load_settings, unknown_variables
@@ -66,7 +67,7 @@ class _ArgumentParser(argparse.ArgumentParser):
 
 def _parser() -> argparse.ArgumentParser:
     parser = _ArgumentParser(prog="companion", description="An AI companion that remembers.")
-    parser.add_argument("--debug", action="store_true", help="show tracebacks and debug logs")
+    parser.add_argument("--debug", action="store_true", help=DEBUG_HELP)
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     chat = commands.add_parser("chat", help="talk to the companion (one turn with --message, else interactive)")
@@ -90,7 +91,9 @@ def _parser() -> argparse.ArgumentParser:
     tree = memory_commands.add_parser("tree", help="session -> summary -> memories -> raw transcripts")
     tree.add_argument("--user", required=True)
     tree.add_argument("--session", help="one session only")
-    tree.add_argument("--type", choices=["all", "discrete", "summary", "raw"], default="all")
+    tree.add_argument(
+        "--type", choices=["all", "discrete", "summary", "raw"], default="all", help="which items (default all)"
+    )
     tree.add_argument("--since", help="ISO date: only items created at or after it")
     tree.add_argument("--until", help="ISO date: only items created at or before it")
     tree.add_argument("--limit", type=_limit_1000, default=50, help="items per list (1-1000, default 50)")
@@ -136,7 +139,7 @@ def _parser() -> argparse.ArgumentParser:
     chats = commands.add_parser("chats", help="every chat of the bots with activity level and health")
     chats.add_argument("--json", action="store_true")
     detect = commands.add_parser("detect", help="emotions, importance and category of a text (local detector)")
-    detect.add_argument("--text", required=True)
+    detect.add_argument("--text", required=True, help="the message to perceive")
     detect.add_argument("--json", action="store_true")
 
     personality = commands.add_parser("personality", help="the companion's personality for one user")
@@ -153,7 +156,34 @@ def _parser() -> argparse.ArgumentParser:
     from evals.cli import add_eval_arguments
 
     add_eval_arguments(commands.add_parser("eval", help="run an eval suite, or compare two results"))
+    _finish(parser)
     return parser
+
+
+#: Help of the options many commands share, for those that do not say more.
+COMMON_HELP = {
+    "--json": "print one JSON object instead of text",
+    "--user": "user id",
+    "--query": "what to look for",
+    "--limit": "how many, at most",
+    "action": "what to do",
+    "platform": "which chat platform",
+}
+DEBUG_HELP = "show tracebacks and debug logs (accepted before or after the command)"
+
+
+def _finish(parser: argparse.ArgumentParser) -> None:
+    """Give every subcommand its description and ``--debug``, and every argument its help, down the tree."""
+    for action in parser._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            summaries = {choice.dest: choice.help for choice in action._choices_actions}
+            for name, command in action.choices.items():
+                command.description = command.description or summaries.get(name)
+                command.add_argument("--debug", action="store_true", default=argparse.SUPPRESS, help=DEBUG_HELP)
+                _finish(command)
+        elif action.help is None:
+            key = action.option_strings[-1] if action.option_strings else action.dest
+            action.help = COMMON_HELP.get(key)
 
 
 def _reflection_parsers(commands: Any) -> None:
@@ -421,10 +451,7 @@ def _services(args: argparse.Namespace, settings: Settings) -> int:
             "path": str(settings.resolved_chroma_path),
         },
     }
-    if args.json:
-        print(json.dumps(status))
-    else:
-        console.print_json(data=status)
+    emit(status, as_json=args.json, title="services")
     return 0
 
 
