@@ -84,6 +84,56 @@ class SensitivityInfo(BaseModel):
     source: str = Field(description="'local' (lexicon) or 'model' (the chat model, never below the lexicon)")
 
 
+class PAD(BaseModel):
+    """A point in pleasure-arousal-dominance space, each in [-1, 1]."""
+
+    pleasure: float = Field(ge=-1, le=1)
+    arousal: float = Field(ge=-1, le=1)
+    dominance: float = Field(ge=-1, le=1)
+
+
+class Mood(PAD):
+    """A PAD point with its octant's label (exuberant, bored, relaxed, ...)."""
+
+    label: str
+
+
+class TurnMoodChange(BaseModel):
+    """Why the mood moved on this message (the appraisal rule that fired)."""
+
+    rule: str
+    cause: str
+    delta: PAD
+
+
+class TurnMood(Mood):
+    """The companion's mood toward this user after the message."""
+
+    change: TurnMoodChange | None = Field(description="null when the message did not move the mood")
+
+
+class CrisisInfo(BaseModel):
+    """Whether the message signals a crisis (self-harm, danger from others)."""
+
+    flagged: bool
+    kind: str | None
+    score: float
+    source: str
+
+
+class DetectionInfo(BaseModel):
+    """What the companion perceived in the message."""
+
+    emotion: str = Field(description="The dominant emotion ('neutral' when none stands out)")
+    intensity: int = Field(ge=0, le=100)
+    emotions: dict[str, int] = Field(description="Every emotion's intensity, 0-100")
+    importance: int
+    importance_level: str
+    category: str
+    is_emotional_signal: bool
+    crisis: CrisisInfo
+
+
 class ChatResponse(BaseModel):
     """The companion's answer and what it recalled."""
 
@@ -108,6 +158,8 @@ class ChatResponse(BaseModel):
         description="'deferred': Redis failed after the message was stored in Chroma; the recent context and the "
         "association queue catch up from Chroma later",
     )
+    mood: TurnMood | None = Field(default=None, description="The mood after this message (as `chat --json`)")
+    detection: DetectionInfo | None = Field(default=None, description="What was perceived in the message")
 
 
 class Memory(BaseModel):
@@ -249,20 +301,6 @@ class UserList(BaseModel):
 
     users: list[str]
     total: int
-
-
-class PAD(BaseModel):
-    """A point in pleasure-arousal-dominance space, each in [-1, 1]."""
-
-    pleasure: float = Field(ge=-1, le=1)
-    arousal: float = Field(ge=-1, le=1)
-    dominance: float = Field(ge=-1, le=1)
-
-
-class Mood(PAD):
-    """A PAD point with its octant's label (exuberant, bored, relaxed, ...)."""
-
-    label: str
 
 
 class MoodChange(BaseModel):
