@@ -23,6 +23,7 @@ from companion.errors import (
     PermissionDeniedError,
     RateLimitedError,
     StoreUnavailableError,
+    UserBusyError,
 )
 
 logger = logging.getLogger(__name__)
@@ -50,6 +51,7 @@ RATE_LIMITED: Responses = {429: _doc("Rate limited or cooling down; see Retry-Af
 TOO_LARGE: Responses = {413: _doc("The request body is longer than COMPANION_MAX_REQUEST_BYTES")}
 UNAVAILABLE: Responses = {503: _doc("A store or the chat model is unavailable")}
 CONFLICT: Responses = {409: _doc("A request with the same Idempotency-Key is still in progress")}
+BUSY: Responses = {409: _doc("The user's memories are busy (the association worker holds them) or already so")}
 
 
 def status_for(exc: CompanionError) -> int:
@@ -60,7 +62,7 @@ def status_for(exc: CompanionError) -> int:
         return 403
     if isinstance(exc, NotFoundError):
         return 404
-    if isinstance(exc, ConflictError):
+    if isinstance(exc, ConflictError | UserBusyError):
         return 409
     if isinstance(exc, RateLimitedError | InjectionBlockedError):
         return 429

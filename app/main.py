@@ -27,11 +27,14 @@ from app.routers import (
     mood,
     outreach,
     personality,
+    reflection,
     users,
 )
 from companion.runtime.background import background_work
 from companion.services import Services, open_checkpointer, open_services, supervise_embedded_redis
 from companion.settings import Settings, get_settings
+from graphs import proactive as proactive_graph
+from graphs import reflection as reflection_graph
 from graphs.conversation import build_graph_from_services
 
 REQUEST_ID_HEADER = "X-Request-ID"
@@ -75,6 +78,8 @@ def create_app(settings: Settings | None = None, *, services: Services | None = 
             app.state.services = services
             app.state.checkpointer = checkpointer
             app.state.conversation_graph = build_graph_from_services(services, checkpointer=checkpointer)
+            app.state.reflection_graph = reflection_graph.build_graph_from_services(services)
+            app.state.proactive_graph = proactive_graph.build_graph_from_services(services)
             supervisor = asyncio.create_task(supervise_embedded_redis(settings), name="supervise-embedded-redis")
             try:
                 yield
@@ -91,7 +96,20 @@ def create_app(settings: Settings | None = None, *, services: Services | None = 
         responses=TOO_LARGE,
         dependencies=[Depends(reject_unknown_query_parameters)],
     )
-    routers = (health, chat, memories, memory_links, ingestion, personality, mood, outreach, users, admin, dead_letters)
+    routers = (
+        health,
+        chat,
+        memories,
+        memory_links,
+        ingestion,
+        personality,
+        mood,
+        outreach,
+        reflection,
+        users,
+        admin,
+        dead_letters,
+    )
     for module in routers:
         app.include_router(module.router)
     install_error_handlers(app)

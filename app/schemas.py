@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, Field, field_validator
+from pydantic import BaseModel, Field, Strict, field_validator
 
 from memory.records import USER_ID_PATTERN
 
@@ -357,3 +357,107 @@ class OutreachAck(BaseModel):
     outreach_id: str
     delivered: bool
     delivered_at: float
+
+
+QUIET_HOURS_PATTERN = r"^([01]?[0-9]|2[0-3])-([01]?[0-9]|2[0-3])$"
+
+
+class OutreachPreferences(BaseModel):
+    """A user's outreach preferences: when the companion may reach out, and whether at all."""
+
+    timezone: str = Field(description="IANA time zone (quiet hours and the nightly jobs use the user's local time)")
+    quiet_hours: str = Field(description="Local hours with no outreach, START-END (default 22-08)")
+    opt_out: bool = Field(description="true: the companion never reaches out to this user")
+
+
+class OutreachPreferencesUpdate(BaseModel):
+    """The preferences to change; those left out stay as they are."""
+
+    model_config = {"extra": "forbid"}
+
+    timezone: str | None = Field(default=None, min_length=1, max_length=64, examples=["Europe/Paris"])
+    quiet_hours: str | None = Field(default=None, pattern=QUIET_HOURS_PATTERN, examples=["22-8"])
+    opt_out: bool | None = None
+
+
+class ReflectRequest(BaseModel):
+    """Which reflection tasks to run now (default: the nightly ones) and on which clock."""
+
+    model_config = {"extra": "forbid"}
+
+    tasks: list[Literal["consolidate", "conflicts", "personality", "forget"]] | None = Field(
+        default=None, min_length=1, max_length=4, description="Default: consolidate, conflicts, personality"
+    )
+    now: Annotated[float, Strict()] | None = Field(
+        default=None, ge=0, le=1e11, allow_inf_nan=False, description="The run's clock (epoch seconds); default now"
+    )
+
+
+class ReflectionReport(BaseModel):
+    """What one reflection run did."""
+
+    user_id: str
+    now: float
+    tasks: list[str]
+    consolidations: list[dict[str, Any]] = Field(default_factory=list)
+    conflicts: list[dict[str, Any]] = Field(default_factory=list)
+    clarifications: dict[str, Any] = Field(default_factory=dict)
+    forgetting: dict[str, Any] = Field(default_factory=dict)
+    personality: dict[str, Any] = Field(default_factory=dict)
+
+
+class ConflictList(BaseModel):
+    """Conflicts reflection found among the user's memories, how each was resolved, and the questions waiting."""
+
+    user_id: str
+    conflicts: list[dict[str, Any]]
+    questions: list[dict[str, Any]] = Field(description="Clarification questions for the user's next conversation")
+
+
+class ConflictUndone(BaseModel):
+    """A conflict resolution reverted: the lowered memory has its importance back."""
+
+    conflict_id: str
+    status: Literal["reverted"]
+    restored_importance: int | None
+
+
+class ArchivedMemory(BaseModel):
+    """A memory the forgetting pass archived: out of recall until restored."""
+
+    id: str
+    text: str
+    created_at: float
+    retention: float
+
+
+class ArchiveList(BaseModel):
+    """The user's archived memories."""
+
+    user_id: str
+    archived: list[ArchivedMemory]
+
+
+class Restored(BaseModel):
+    """An archived memory brought back into recall."""
+
+    memory_id: str
+    text: str
+    status: Literal["restored"]
+
+
+class ProactiveRequest(BaseModel):
+    """A proactive pass for one user now: scored and explained; sent only with ``dry_run: false`` (admin keys)."""
+
+    model_config = {"extra": "forbid"}
+
+    dry_run: bool = True
+    now: Annotated[float, Strict()] | None = Field(default=None, ge=0, le=1e11, allow_inf_nan=False)
+
+
+class ProactiveDecision(BaseModel):
+    """The proactive engine's decision for the user, with its score and reasons."""
+
+    user_id: str
+    dry_run: bool
+    decision: dict[str, Any]
