@@ -198,10 +198,11 @@ class MemoryPage(BaseModel):
     """A page of memories, newest first, or the MMR selection for ``q``."""
 
     user_id: str
-    total: int = Field(description="How many memories the user has")
+    total: int = Field(description="How many memories the user has (when listing: that pass the filters)")
     query: str | None
     memories: list[Memory]
     hits: list[MemorySearchHit] = Field(description="With `q`: the selected memories with their scores")
+    next_cursor: str | None = Field(default=None, description="Pass as `cursor` for the next page; null at the end")
 
 
 class Deleted(BaseModel):
@@ -268,6 +269,7 @@ class IncidentList(BaseModel):
     """Incidents, newest first."""
 
     incidents: list[Incident]
+    next_cursor: str | None = Field(default=None, description="Pass as `cursor` for the next page; null at the end")
 
 
 class IncidentReview(BaseModel):
@@ -294,6 +296,7 @@ class CrisisList(BaseModel):
     """Crisis messages, newest first."""
 
     crises: list[CrisisIncident]
+    next_cursor: str | None = Field(default=None, description="Pass as `cursor` for the next page; null at the end")
 
 
 class UserList(BaseModel):
@@ -301,6 +304,7 @@ class UserList(BaseModel):
 
     users: list[str]
     total: int
+    next_cursor: str | None = Field(default=None, description="Pass as `cursor` for the next page; null at the end")
 
 
 class MoodChange(BaseModel):
@@ -349,6 +353,7 @@ class OutreachPage(BaseModel):
     user_id: str
     total: int
     outreach: list[Outreach]
+    next_cursor: str | None = Field(default=None, description="Pass as `cursor` for the next page; null at the end")
 
 
 class OutreachAck(BaseModel):
@@ -377,7 +382,7 @@ class OutreachPreferencesUpdate(BaseModel):
 
     timezone: str | None = Field(default=None, min_length=1, max_length=64, examples=["Europe/Paris"])
     quiet_hours: str | None = Field(default=None, pattern=QUIET_HOURS_PATTERN, examples=["22-8"])
-    opt_out: bool | None = None
+    opt_out: Annotated[bool, Strict()] | None = None
 
 
 class ReflectRequest(BaseModel):
@@ -412,6 +417,7 @@ class ConflictList(BaseModel):
     user_id: str
     conflicts: list[dict[str, Any]]
     questions: list[dict[str, Any]] = Field(description="Clarification questions for the user's next conversation")
+    next_cursor: str | None = Field(default=None, description="Pass as `cursor` for the next page; null at the end")
 
 
 class ConflictUndone(BaseModel):
@@ -436,6 +442,7 @@ class ArchiveList(BaseModel):
 
     user_id: str
     archived: list[ArchivedMemory]
+    next_cursor: str | None = Field(default=None, description="Pass as `cursor` for the next page; null at the end")
 
 
 class Restored(BaseModel):
@@ -451,7 +458,7 @@ class ProactiveRequest(BaseModel):
 
     model_config = {"extra": "forbid"}
 
-    dry_run: bool = True
+    dry_run: Annotated[bool, Strict()] = True
     now: Annotated[float, Strict()] | None = Field(default=None, ge=0, le=1e11, allow_inf_nan=False)
 
 

@@ -201,9 +201,10 @@ class AssociationQueue:
         """Entries waiting in the retry stream, oldest deferral first."""
         return _entries(await self.redis.xrange(self.retry_stream, count=count))
 
-    async def dead_letters(self, count: int = 100) -> list[Entry]:
-        """Entries in the dead-letter stream, oldest first."""
-        return _entries(await self.redis.xrange(self.dead_stream, count=count))
+    async def dead_letters(self, count: int = 100, *, after: str | None = None) -> list[Entry]:
+        """Entries in the dead-letter stream, oldest first (those after the entry id ``after`` if given)."""
+        start = f"({after}" if after is not None else "-"
+        return _entries(await self.redis.xrange(self.dead_stream, min=start, count=count))
 
     async def replay_dead(self, entry_ids: list[str] | None = None) -> int:
         """Put dead letters (all, or the given ids) back on the stream; returns how many."""

@@ -16,6 +16,7 @@ from pydantic import BaseModel, Field, Strict, model_validator
 
 from app.deps import AuthorizedUser, FullyClearedUser, ServicesDep, add_rate_limit_headers
 from app.errors import AUTH, BAD_INPUT, NOT_FOUND, RATE_LIMITED, UNAVAILABLE, Responses
+from app.queries import DateTimeQuery
 from app.schemas import ID_PATTERN, MAX_MESSAGE_CHARS, TEXT_PATTERN
 from app.services import ingestion
 
@@ -26,20 +27,6 @@ ERRORS: Responses = {**BAD_INPUT, **AUTH, **UNAVAILABLE}
 MAX_SESSION_MESSAGES = 2000
 MAX_SESSION_CHARS = 1_000_000
 
-#: An RFC 3339 date-time with its zone (``2026-11-25T10:30:00Z``), checked again when parsed.
-RFC3339_PATTERN = (
-    r"^[0-9]{4}-[0-9]{2}-[0-9]{2}[Tt][0-9]{2}:[0-9]{2}:[0-9]{2}(\.[0-9]{1,9})?([Zz]|[+-][0-9]{2}:[0-9]{2})$"
-)
-DateTimeQuery = Annotated[
-    str | None,
-    Query(
-        min_length=20,
-        max_length=40,
-        pattern=RFC3339_PATTERN,
-        json_schema_extra={"format": "date-time"},
-        description="RFC 3339, with its zone: 2026-11-25T10:30:00Z",
-    ),
-]
 SubmissionIdPath = Annotated[str, Path(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_-]+$")]
 SessionIdPath = Annotated[str, Path(min_length=1, max_length=128, pattern=ID_PATTERN)]
 

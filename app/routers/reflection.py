@@ -8,11 +8,12 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Path, Request, Response
+from fastapi import APIRouter, Depends, Path, Query, Request, Response
 from langgraph.graph.state import CompiledStateGraph
 
 from app.deps import AuthorizedUser, CallerDep, FullyClearedUser, ServicesDep, add_rate_limit_headers
 from app.errors import AUTH, BAD_INPUT, BUSY, NOT_FOUND, RATE_LIMITED, UNAVAILABLE, Responses
+from app.pagination import CursorQuery
 from app.schemas import (
     ArchiveList,
     ConflictList,
@@ -68,9 +69,14 @@ async def reflect(
 
 
 @router.get("/conflicts", response_model=ConflictList, responses=ERRORS)
-async def conflicts(user_id: FullyClearedUser, services: ServicesDep) -> ConflictList:
-    """Conflicts reflection found among the user's memories, each with its resolution, and the questions waiting."""
-    return await reflection.conflicts(services, user_id)
+async def conflicts(
+    user_id: FullyClearedUser,
+    services: ServicesDep,
+    limit: Annotated[int, Query(ge=1, le=1000)] = 100,
+    cursor: CursorQuery = None,
+) -> ConflictList:
+    """Conflicts reflection found, newest first, each with its resolution; and the questions waiting."""
+    return await reflection.conflicts(services, user_id, limit=limit, cursor=cursor)
 
 
 @router.post("/conflicts/{conflict_id}/undo", response_model=ConflictUndone, responses=ERRORS | NOT_FOUND | BUSY)
@@ -82,9 +88,14 @@ async def undo_conflict(
 
 
 @router.get("/archive", response_model=ArchiveList, responses=ERRORS)
-async def archive(user_id: FullyClearedUser, services: ServicesDep) -> ArchiveList:
-    """Memories the forgetting pass archived: out of recall, kept, and restorable."""
-    return await reflection.archived(services, user_id)
+async def archive(
+    user_id: FullyClearedUser,
+    services: ServicesDep,
+    limit: Annotated[int, Query(ge=1, le=1000)] = 100,
+    cursor: CursorQuery = None,
+) -> ArchiveList:
+    """Memories the forgetting pass archived (out of recall, kept, restorable), newest first."""
+    return await reflection.archived(services, user_id, limit=limit, cursor=cursor)
 
 
 @router.post("/archive/{memory_id}/restore", response_model=Restored, responses=ERRORS | NOT_FOUND | BUSY)

@@ -9,9 +9,9 @@ from __future__ import annotations
 import asyncio
 import json
 import time
-from datetime import datetime
 from typing import Any
 
+from app.queries import epoch
 from companion.errors import InvalidInputError, NotFoundError
 from companion.runtime.ingest import (
     INGEST_GROUP,
@@ -132,16 +132,6 @@ async def processing(services: Services, user_id: str, *, limit: int) -> dict[st
         "workers": beats,
         "submissions": submissions,
     }
-
-
-def epoch(value: str | None, name: str) -> float | None:
-    """An RFC 3339 query date-time as epoch seconds; ``InvalidInputError`` for an impossible one (Feb 30)."""
-    if value is None:
-        return None
-    try:
-        return datetime.fromisoformat(value.upper().replace("Z", "+00:00")).timestamp()
-    except (OverflowError, ValueError, OSError):
-        raise InvalidInputError(f"{name} is not a valid RFC 3339 date-time: {value[:40]!r}") from None
 
 
 async def hierarchy(

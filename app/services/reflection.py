@@ -12,6 +12,7 @@ from typing import Any
 
 from langgraph.graph.state import CompiledStateGraph
 
+from app.pagination import keyset_page
 from app.schemas import (
     ArchivedMemory,
     ArchiveList,
@@ -52,14 +53,17 @@ async def reflect(
     return ReflectionReport.model_validate({"user_id": user_id, **{k: state[k] for k in REPORT_KEYS if k in state}})
 
 
-async def conflicts(services: Services, user_id: str) -> ConflictList:
-    """Every recorded conflict with its resolution, and the clarification questions waiting."""
+async def conflicts(services: Services, user_id: str, *, limit: int = 100, cursor: str | None = None) -> ConflictList:
+    """Recorded conflicts with their resolutions, newest first, a page at a time; and the questions waiting."""
     log = ReflectionLog(services.chroma)
     found, questions = await asyncio.gather(
         asyncio.to_thread(reflection_actions.conflicts, log, user_id),
         asyncio.to_thread(reflection_actions.pending_questions, log, user_id),
     )
-    return ConflictList(user_id=user_id, conflicts=found, questions=questions)
+    page, next_cursor = keyset_page(
+        found, key=lambda entry: (float(entry.get("at") or 0.0), str(entry["id"])), limit=limit, cursor=cursor
+    )
+    return ConflictList(user_id=user_id, conflicts=page, questions=questions, next_cursor=next_cursor)
 
 
 async def undo_conflict(services: Services, user_id: str, conflict_id: str) -> ConflictUndone:
@@ -71,11 +75,12 @@ async def undo_conflict(services: Services, user_id: str, conflict_id: str) -> C
     return ConflictUndone.model_validate(undone)
 
 
-async def archived(services: Services, user_id: str) -> ArchiveList:
-    """The user's archived memories (the forgetting pass moved them out of recall)."""
-    records = await asyncio.to_thread(archive_store(services.long_term).list_memories, user_id, limit=1000)
-    rows = [ArchivedMemory(id=r.id, text=r.text, created_at=r.created_at, retention=r.retention) for r in records]
-    return ArchiveList(user_id=user_id, archived=rows)
+async def archived(services: Services, user_id: str, *, limit: int = 100, cursor: str | None = None) -> ArchiveList:
+    """The user's archived memories (the forgetting pass moved them out of recall), newest first, a page at a time."""
+    records = await asyncio.to_thread(archive_store(services.long_term).list_memories, user_id, limit=1_000_000)
+    page, next_cursor = keyset_page(records, key=lambda r: (r.created_at, r.id), limit=limit, cursor=cursor)
+    rows = [ArchivedMemory(id=r.id, text=r.text, created_at=r.created_at, retention=r.retention) for r in page]
+    return ArchiveList(user_id=user_id, archived=rows, next_cursor=next_cursor)
 
 
 async def restore(services: Services, user_id: str, memory_id: str) -> Restored:
