@@ -17,7 +17,7 @@ import logging
 from collections.abc import AsyncIterator
 from typing import TYPE_CHECKING
 
-from companion.runtime.ingest import cleanup_raw
+from companion.runtime.ingest import cleanup_raw, requeue_lost_submissions
 from companion.runtime.scheduler import build_runner, run_scheduler
 from companion.runtime.worker import AssociationWorker, build_worker, requeue_pending, run_scheduled
 from memory.association_queue import AssociationQueue
@@ -44,8 +44,9 @@ async def run_worker(
 ) -> None:
     """Run ``worker`` (default: one over ``services``) every ``interval`` seconds (default: the setting) until stopped.
 
-    Beside the queue it sweeps for messages still marked for association that no stream holds (Redis lost them)
-    and removes raw transcripts older than ``retention_days`` (default: the setting) every hour.
+    Beside the queue it sweeps for messages still marked for association and for stored transcripts not yet
+    processed that no stream holds (Redis lost them), and removes raw transcripts older than ``retention_days``
+    (default: the setting) every hour.
     """
     settings = services.settings
     retention = settings.raw_retention_days if retention_days is None else retention_days
@@ -55,7 +56,8 @@ async def run_worker(
         await cleanup_raw(services.redis, links, retention_days=retention)
 
     async def sweep() -> int:
-        return await requeue_pending(queue, services.long_term)
+        messages = await requeue_pending(queue, services.long_term)
+        return messages + await requeue_lost_submissions(services.redis, links, services.long_term)
 
     await run_scheduled(
         worker or build_worker(services),
