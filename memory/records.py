@@ -154,7 +154,7 @@ class MemoryRecord:
     appraisal: str = ""
     #: Queued for association and not yet associated (``ASSOC_PENDING_KEY``): set by the writers that queue a
     #: message (chat turns, ingestion), cleared by association only, so accepted work that Redis lost is found
-    #: again in Chroma and queued again (``companion.worker.requeue_pending``).
+    #: again in Chroma and queued again (``companion.runtime.worker.requeue_pending``).
     assoc_pending: bool = False
 
     def to_metadata(self) -> dict[str, str | int | float]:
