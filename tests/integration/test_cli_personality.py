@@ -31,6 +31,12 @@ def test_detect_prints_emotions_importance_and_category_as_json(data_dir: Path, 
         )
     )
     assert attack["injection"]["flagged"] is True and attack["injection"]["kind"]
+    assert result["emotion"]["source"] == "perception model" and result["timings_ms"]["perceive"] > 0
+    assert result["crisis"] == {"flagged": False, "kind": None, "score": result["crisis"]["score"], "source": "none"}
+    crisis = one_json(
+        companion("detect", "--text", "I sometimes think about killing myself", "--json", env=env, cwd=tmp_path)
+    )["crisis"]
+    assert crisis["flagged"] is True and crisis["kind"] == "self_harm" and crisis["score"] >= 0.5
 
 
 def test_detect_prints_a_table_and_rejects_empty_text(data_dir: Path, tmp_path: Path) -> None:
