@@ -19,11 +19,13 @@ No consequence ever applies to a message perception flagged as a crisis (``tools
 danger, and the companion answers with care whatever the injection detector thinks.
 
 :data:`HIGH_PRECISION_CLASSIFIER_SCORE` was chosen on a dev set by ``scripts/choose_defence_threshold.py``:
-GoEmotions' dev split (5,426 ordinary Reddit comments) and the two injection sets' test splits, none of which the
-classifier was fitted on. 0.88 is the lowest score at which at most 0.1 % of the ordinary comments score above it
-(0.018 %) and precision on all negatives is at least 0.99 (0.991; recall 0.56, the rest goes to the deflection or,
-with a model, to its second opinion); at the detector's 0.7, 1.1 % of ordinary comments were flagged and precision
-was 0.68 (``evals/results/injection-threshold-2026-12-04.json``). Rerun the script when the classifier changes.
+GoEmotions' dev split (5,426 ordinary Reddit comments) and the two injection sets' test splits. The learned score
+is now the perception model's injection output (``tools/perception.py``, calibrated so that 0.7 is its decision
+point). 0.84 is the lowest score at which at most 0.1 % of the ordinary comments score above it (none) and
+precision on all negatives is at least 0.99 (0.993; recall 0.71, the rest goes to the deflection or, with a
+model, to its second opinion); at the detector's 0.7, 0.055 % of ordinary comments were flagged and precision was
+0.94 (``evals/results/injection-threshold-2026-12-05.json``; the frozen classifier had needed 0.88 for recall
+0.56, ``injection-threshold-2026-12-04.json``). Rerun the script when the model changes.
 """
 
 from __future__ import annotations
@@ -36,7 +38,7 @@ from tools.injection import INJECTION_THRESHOLD
 __all__ = ["HIGH_PRECISION_CLASSIFIER_SCORE", "Action", "defence_action"]
 
 #: A classifier score at or above this is high confidence on its own (see the module docstring).
-HIGH_PRECISION_CLASSIFIER_SCORE = 0.88
+HIGH_PRECISION_CLASSIFIER_SCORE = 0.84
 
 #: ``consequence``: escalate (warning, cooldown, block; the mood penalty when high severity);
 #: ``deflect``: a light deflection, no offence; ``none``: an ordinary turn.

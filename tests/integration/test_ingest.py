@@ -34,7 +34,7 @@ from memory.embeddings import Embedder
 from memory.links import LinkStore
 from memory.long_term import LongTermStore
 from memory.records import MemoryRecord
-from tools.detection import load_detector
+from tools.detection import load_detector, perceive
 
 GOOD = [
     {"role": "user", "content": "I adopted a kitten called Miso today!"},
@@ -195,7 +195,7 @@ async def test_an_ingested_session_becomes_memories_a_summary_and_associations(
     assert [r.reply for r in stored] == ["That is wonderful news!", "I am so sorry.", "", ""]
     assert all(r.emotion and 100 <= r.importance <= 900 for r in stored)  # detected, not defaults
     assert all(r.sensitivity_confidence >= 0.6 for r in stored)  # classified (design seed 002), not defaults
-    detections = load_detector().detect_batch([r.text for r in stored], embedder.embed([r.text for r in stored]))
+    detections = [seen.detection for seen in perceive([r.text for r in stored], embedder)]  # as a turn perceives
     assert [(r.emotion, r.emotion_intensity) for r in stored] == [(d.emotion, d.intensity) for d in detections]
     signals = {r.id for r, d in zip(stored, detections, strict=True) if d.is_emotional_signal}
     assert signals and set(links.outcomes("ing-p", [r.id for r in stored])) == signals
