@@ -257,8 +257,9 @@ def guardrail(
     sent: Sequence[float],
     declined_at: float | None,
     last_message_at: float | None,
+    max_per_day: int = MAX_PER_DAY,
 ) -> str | None:
-    """Why an outreach may not go out now, or ``None`` if it may."""
+    """Why an outreach may not go out now, or ``None`` if it may (at most ``max_per_day`` a local day)."""
     if opt_out:
         return "opted out"
     zone = ZoneInfo(timezone)
@@ -267,8 +268,8 @@ def guardrail(
         return f"quiet hours ({quiet_start:02d}:00-{quiet_end:02d}:00 {timezone})"
     midnight = local.replace(hour=0, minute=0, second=0, microsecond=0).timestamp()
     today = [t for t in sent if midnight <= t <= now]
-    if len(today) >= MAX_PER_DAY:
-        return f"already {len(today)} outreaches today (max {MAX_PER_DAY})"
+    if len(today) >= max_per_day:
+        return f"already {len(today)} outreaches today (max {max_per_day})"
     last = max(sent) if sent else None
     if last is not None and now - last < MIN_GAP_HOURS * _HOUR:
         return f"last outreach {(now - last) / _HOUR:.1f} h ago (min {MIN_GAP_HOURS:g} h apart)"
