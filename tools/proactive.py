@@ -90,9 +90,15 @@ def need_urgency(needs: Mapping[str, float], *, threshold: float = NEED_TRIGGER_
 
 
 def most_urgent_need(needs: Mapping[str, float]) -> str | None:
-    """The need with the highest level at or above the threshold, if any."""
-    urgent = [(level, need) for need, level in needs.items() if level >= NEED_TRIGGER_THRESHOLD]
-    return max(urgent)[1] if urgent else None
+    """The need with the highest level at or above the threshold, if any.
+
+    Needs at the same level are told apart by their weight in the outreach score (social before validation before
+    intellectual...), not by their names.
+    """
+    urgent = [need for need, level in needs.items() if level >= NEED_TRIGGER_THRESHOLD]
+    if not urgent:
+        return None
+    return max(urgent, key=lambda need: (needs[need], NEED_TYPE_WEIGHTS.get(need, OTHER_NEED_WEIGHT), need))
 
 
 @dataclass(frozen=True, slots=True)

@@ -49,3 +49,12 @@ def test_the_daily_outreach_cap_is_the_setting() -> None:
     assert _blocked(two_today, max_per_day=2) == "already 2 outreaches today (max 2)"
     assert _blocked([], max_per_day=0) == "already 0 outreaches today (max 0)"
     assert load_settings(proactive_max_per_day="1").proactive_max_per_day == 1
+
+
+def test_needs_at_the_same_level_are_told_apart_by_their_outreach_weight_not_their_names() -> None:
+    from tools.proactive import most_urgent_need
+
+    assert most_urgent_need({"validation": 0.9, "social": 0.9, "rest": 0.9}) == "social"
+    assert most_urgent_need({"validation": 0.9, "intellectual": 0.9}) == "validation"
+    assert most_urgent_need({"validation": 0.95, "social": 0.9}) == "validation"  # the level comes first
+    assert most_urgent_need({"social": 0.1}) is None
