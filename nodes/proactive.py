@@ -11,6 +11,7 @@ import asyncio
 import time
 import zlib
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any, NotRequired
 
 from langchain_core.language_models import BaseChatModel
@@ -49,6 +50,7 @@ from tools.proactive import (
     local_time,
     most_urgent_need,
     need_urgency,
+    next_good_time,
     personality_factor,
     recent_contact_penalty,
     timing_score,
@@ -147,6 +149,10 @@ def check_guardrails(state: ProactiveState, runtime: Runtime[Context], *, max_pe
     return {"blocked": blocked, **({"decision": "blocked"} if blocked else {})}
 
 
+def _iso(at: datetime | None) -> str | None:
+    return None if at is None else at.isoformat(timespec="minutes")
+
+
 async def score(
     state: ProactiveState,
     runtime: Runtime[Context],
@@ -198,6 +204,7 @@ async def score(
         "outreaches_7d": profile.outreaches_7d,
         "answered_outreaches_7d": profile.answered_outreaches_7d,
         "urgent_need": most_urgent_need(needs),
+        "next_good_time": _iso(next_good_time(profile, local, hours_since_message)),
         "needs": needs,
         "personality": "not available" if signals is None else {"traits": signals.traits, "pad": signals.pad},
     }

@@ -27,7 +27,7 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 NEED_WEIGHT, TIMING_WEIGHT, PATTERN_WEIGHT = 0.4, 0.25, 0.35
@@ -46,6 +46,8 @@ MIN_PERSONALITY_FACTOR, MAX_PERSONALITY_FACTOR = 0.3, 1.7
 RECENT_CONTACT_WINDOW_HOURS = 12.0
 
 MAX_PER_DAY = 3
+#: Messages of history the optimal-time prediction needs (the seed's 10).
+MIN_MESSAGES_TO_PREDICT = 10
 MIN_GAP_HOURS = 4.0
 SILENCE_AFTER_DECLINE_HOURS = 24.0
 IGNORED_AFTER_HOURS = 4.0
@@ -158,9 +160,27 @@ def _normalised(counts: list[int]) -> list[float]:
     return [count / top for count in counts] if top else [0.5] * len(counts)
 
 
+def clock_modifier(local: datetime) -> float:
+    """The seed's modifiers for the user's local clock.
+
+    Asleep (23:00-07:59) ×0.2, a weekend afternoon (12-18) ×1.2, weekday work hours (9-17) ×0.8.
+    """
+    hour, day = local.hour, local.weekday()
+    if hour >= 23 or hour <= 7:
+        return 0.2
+    if day >= 5 and 12 <= hour <= 18:
+        return 1.2
+    if day < 5 and 9 <= hour <= 17:
+        return 0.8
+    return 1.0
+
+
 def timing_score(profile: ActivityProfile, local: datetime, hours_since_message: float | None) -> float:
-    """How good this local hour and weekday are, lowered right after and long after the user's last message."""
-    base = 0.7 * profile.hourly[local.hour] + 0.3 * profile.weekly[local.weekday()]
+    """How good this local hour and weekday are for the user.
+
+    The user's own activity, then the seed's clock modifiers; lowered right after and long after their last message.
+    """
+    base = (0.7 * profile.hourly[local.hour] + 0.3 * profile.weekly[local.weekday()]) * clock_modifier(local)
     if hours_since_message is not None:
         if hours_since_message < 4:
             penalty = (4 - hours_since_message) / 4 * 0.5
@@ -170,6 +190,26 @@ def timing_score(profile: ActivityProfile, local: datetime, hours_since_message:
             penalty = 0.0
         base *= 1 - penalty
     return clamp(base)
+
+
+def next_good_time(
+    profile: ActivityProfile, local: datetime, hours_since_message: float | None, *, threshold: float = 0.7
+) -> datetime | None:
+    """The best local hour of the next 48 whose predicted timing score is above ``threshold``, if any.
+
+    As the seed's optimal-window prediction: needs at least 10 messages of history to predict from.
+    """
+    if profile.messages < MIN_MESSAGES_TO_PREDICT:
+        return None
+    best, best_score = None, threshold
+    start = local.replace(minute=0, second=0, microsecond=0).astimezone(UTC)  # whole hours, across DST changes
+    for ahead in range(1, 49):
+        at = (start + timedelta(hours=ahead)).astimezone(local.tzinfo)
+        since = None if hours_since_message is None else hours_since_message + ahead
+        predicted = timing_score(profile, at, since)
+        if predicted > best_score:
+            best, best_score = at, predicted
+    return best
 
 
 def time_gap_factor(hours_since_message: float) -> float:
