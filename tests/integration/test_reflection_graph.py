@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 from chromadb.api import ClientAPI
 
-from companion.errors import InvalidInputError
+from companion.errors import ConflictError, InvalidInputError
 from graphs.reflection import archive_store, build_graph, run_reflection
 from memory.embeddings import Embedder
 from memory.long_term import LongTermStore
@@ -126,7 +126,7 @@ async def test_a_newer_contradicting_fact_lowers_the_older_one_by_temporal_prece
     assert world.long_term.get(USER, older.id).importance == 500  # type: ignore[union-attr]
     again = await run_reflection(world.graph(), user_id=USER, now=T0 + 13 * DAY, tasks=["conflicts"])
     assert again["conflicts"] == []  # a reverted pair is not judged again
-    with pytest.raises(InvalidInputError, match="already reverted"):
+    with pytest.raises(ConflictError, match="already reverted"):
         undo_conflict(world.long_term, world.log, USER, conflict["id"], now=T0 + 14 * DAY)
 
 
@@ -206,7 +206,7 @@ async def test_old_unimportant_never_recalled_memories_fade_into_the_archive_and
     assert world.archive.get(USER, trivial.id) is None
     [entry] = world.log.entries(USER, type="archive")
     assert entry.status == "restored"
-    with pytest.raises(InvalidInputError, match="not archived"):
+    with pytest.raises(ConflictError, match="not archived"):
         restore_memory(world.long_term, world.archive, world.log, USER, trivial.id, now=T0 + 92 * DAY)
 
 
