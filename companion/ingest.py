@@ -53,6 +53,7 @@ from memory.short_term import ASSOCIATION_STREAM, PREFIX
 from nodes.association import derived_memory_id
 from prompts.association import SESSION_SUMMARY_PROMPT
 from tools.sensitivity import classified
+from tools.utterance import classify_utterance
 
 if TYPE_CHECKING:
     from companion.services import Services
@@ -508,6 +509,7 @@ class Ingestor:
                         reply=reply,
                         source_ref=str(line.get("ref") or ""),
                         assoc_pending=True,  # queued for association below, until it has processed it
+                        utterance=classify_utterance(line["content"]).value,
                     )
                 )
             )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import re
 import time
 import unicodedata
@@ -11,6 +12,7 @@ from enum import StrEnum
 from typing import Any
 
 from companion.errors import InvalidInputError
+from memory.cipher import is_sealed_level
 from memory.sensitivity import Sensitivity, decode_tags, encode_tags, parse_sensitivity
 
 #: User ids are opaque to the project but must be safe in keys and logs: letters, digits and ``_ . : @ -``,
@@ -111,6 +113,23 @@ def validate_message(message: str, *, max_chars: int) -> str:
     return text
 
 
+#: Leading mentions of a bot or a person (``@name``, Discord's ``<@123>``): the group implicator's copy of a message
+#: addressed to the bot still opens with one, the chat turn's does not; both are the same content.
+_LEADING_MENTIONS = re.compile(r"^(?:\s*(?:<@!?&?\d+>|@[\w.]+)[,:]?)+\s*")
+_CONTENT_SPACES = re.compile(r"\s+")
+
+
+def normalised_content(text: str) -> str:
+    """What two copies of one message share: leading mentions gone, case-folded, white space collapsed, no end dots."""
+    said = _LEADING_MENTIONS.sub("", text, count=1)
+    return _CONTENT_SPACES.sub(" ", unicodedata.normalize("NFKC", said)).strip().casefold().rstrip(" .!")
+
+
+def content_hash(text: str) -> str:
+    """Hash of ``normalised_content(text)`` (sha256, 32 hex digits): equal for copies of one message."""
+    return hashlib.sha256(normalised_content(text).encode("utf-8")).hexdigest()[:32]
+
+
 def new_id() -> str:
     """A new random id for a memory or a turn."""
     return uuid.uuid4().hex
@@ -156,6 +175,15 @@ class MemoryRecord:
     #: message (chat turns, ingestion), cleared by association only, so accepted work that Redis lost is found
     #: again in Chroma and queued again (``companion.worker.requeue_pending``).
     assoc_pending: bool = False
+    #: Utterance type (``tools.utterance``): "statement", "question", "request" or "small_talk"; "" for memories
+    #: stored before labels existed (readers classify their text then). Only statements are recalled as facts.
+    utterance: str = ""
+    #: Content hash of the text (``content_hash``): one memory per piece of content per user.
+    content_hash: str = ""
+    #: Id of the newer memory that updated this one (same subject, changed value), "" while it is current; and
+    #: the id of the memory this one updated (``tools.updates``).
+    superseded_by: str = ""
+    supersedes: str = ""
 
     def to_metadata(self) -> dict[str, str | int | float]:
         """Chroma metadata (everything but id and text); Chroma accepts no ``None`` values.
@@ -185,6 +213,12 @@ class MemoryRecord:
             "sentiment": self.sentiment,
             "source_ref": self.source_ref,
             "appraisal": self.appraisal,
+            "utterance": self.utterance,
+            # A sealed memory's text is encrypted in Chroma; a hash of it in plain metadata would let a short secret
+            # (a PIN) be guessed, so it has none (and is never found as a duplicate).
+            "content_hash": "" if is_sealed_level(self.sensitivity) else (self.content_hash or content_hash(self.text)),
+            "superseded_by": self.superseded_by,
+            "supersedes": self.supersedes,
         }
         if self.assoc_pending:
             metadata[ASSOC_PENDING_KEY] = True
@@ -219,6 +253,10 @@ class MemoryRecord:
             source_ref=str(meta.get("source_ref", "")),
             appraisal=str(meta.get("appraisal", "")),
             assoc_pending=meta.get(ASSOC_PENDING_KEY) is True,
+            utterance=str(meta.get("utterance", "")),
+            content_hash=str(meta.get("content_hash", "")),
+            superseded_by=str(meta.get("superseded_by", "")),
+            supersedes=str(meta.get("supersedes", "")),
         )
 
     def to_dict(self) -> dict[str, Any]:

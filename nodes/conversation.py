@@ -54,6 +54,7 @@ from tools.clarification import ask_in_system_prompt, ask_offline, question_to_a
 from tools.crisis import Crisis
 from tools.recall import recall
 from tools.sensitivity import classify_local
+from tools.utterance import UtteranceType, classify_utterance, parse_utterance
 
 logger = logging.getLogger(__name__)
 
@@ -84,6 +85,8 @@ class RetrievedMemory(TypedDict):
     similarity: float
     kind: str
     created_at: float
+    #: Utterance type (``tools.utterance``): only statements are quoted back as facts.
+    utterance: NotRequired[str]
 
 
 class ContextTurn(TypedDict):
@@ -237,6 +240,7 @@ def retrieve_memories(
             similarity=round(item.candidate.similarity, 6),
             kind=str(item.candidate.metadata.get("kind", "episodic")),
             created_at=float(item.candidate.metadata.get("created_at", 0.0)),
+            utterance=parse_utterance(item.candidate.metadata.get("utterance"), item.candidate.text).value,
         )
         for item in found.selected
     ]
@@ -311,6 +315,7 @@ def store_long_term(state: ConversationState, runtime: Runtime[Context], *, long
         sentiment=str(classification.get("sentiment", "neutral")),
         appraisal=state.get("appraisal", ""),
         assoc_pending=True,  # until association has processed it (store_short_term queues it)
+        utterance=classify_utterance(state["message"]).value,
     )
     long_term.add(record.user_id, [record], np.asarray([state["query_embedding"]], dtype=np.float32))
     return {"memory_id": record.id, "timings_ms": {"store_long_term": _elapsed_ms(started)}}
@@ -372,8 +377,17 @@ def turns_from_records(records: list[MemoryRecord]) -> list[Turn]:
 
 
 def offline_reply(memories: list[RetrievedMemory]) -> str:
-    """The offline responder: quote the most relevant memories, labelled as offline."""
-    quoted = [m for m in memories if m["similarity"] >= OFFLINE_MIN_SIMILARITY][:OFFLINE_MAX_QUOTES]
+    """The offline responder: quote the most relevant memories, labelled as offline.
+
+    Only statements are quoted: a question the user asked ("What band do I like?") is not something they told,
+    and neither is small talk or a request (``tools.utterance``).
+    """
+    quoted = [
+        m
+        for m in memories
+        if m["similarity"] >= OFFLINE_MIN_SIMILARITY
+        and parse_utterance(m.get("utterance"), m["text"]) is UtteranceType.STATEMENT
+    ][:OFFLINE_MAX_QUOTES]
     if not quoted:
         return OFFLINE_NO_RECALL_REPLY
     recalled = " and ".join(OFFLINE_RECALL_ITEM.format(text=m["text"]) for m in quoted)

@@ -10,6 +10,7 @@ Score of candidate ``d`` in a selection round, given the already selected set ``
     rel(d)   = own(d) + NEIGHBOUR_WEIGHT · max(0, own(n)) for the best conversation neighbour n of d
     score(d) = λ · rel(d) − (1 − λ) · max_{s ∈ S} sim(d, s)
                + IMPORTANCE_WEIGHT · importance(d) + RECENCY_WEIGHT · recency(d)
+               − CHATTER_WEIGHT · [d is not a statement] − SUPERSEDED_WEIGHT · [d was superseded]
 
 * ``sim(q, d)`` is the relevance the store reported (:attr:`Candidate.similarity`); it is not recomputed
   against the query, so ranking agrees with the store's own distance function. The query vector is only used
@@ -28,6 +29,11 @@ Score of candidate ``d`` in a selection round, given the already selected set ``
   highest ``λ · relevance + boosts``. The boosts are applied in every round, the first included.
 * Candidates whose relevance ``rel(d)`` (neighbour term included) is below the threshold are dropped before
   selection.
+* ``[d is not a statement]`` is 1 for a question, a request or small talk (``metadata["utterance"]``, else the
+  text classified by ``tools.utterance``; 0 for a candidate whose metadata has no such key, one not read from the
+  store): what the user asked is kept and searchable, but what they told ranks
+  first. ``[d was superseded]`` is 1 for a memory a newer one updated (``metadata["superseded_by"]``,
+  ``tools.updates``): the newest value of a fact ranks above the old one.
 * Ties are broken by input order (the store's ranking): :func:`numpy.argmax` returns the first maximum.
 """
 
@@ -42,7 +48,11 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
+from tools.utterance import is_fact
+
 __all__ = [
+    "CHATTER_WEIGHT",
+    "SUPERSEDED_WEIGHT",
     "IMPORTANCE_WEIGHT",
     "LEXICAL_WEIGHT",
     "MAX_CANDIDATES",
@@ -72,6 +82,15 @@ IMPORTANCE_WEIGHT = 0.1
 
 RECENCY_WEIGHT = 0.05
 """Weight of a memory's recency (in [0, 1]) in the final score."""
+
+CHATTER_WEIGHT = 0.4
+"""Penalty of a memory that is not a statement (a question, a request, small talk: ``tools.utterance``).
+
+"What is my PIN?" asked last week is nearer the question "what is my PIN?" than the fact "My PIN is 4321"; the
+penalty puts the fact first without dropping the question from the searchable log."""
+
+SUPERSEDED_WEIGHT = 0.3
+"""Penalty of a memory a newer one updated (``superseded_by`` set): the newest value of a fact ranks first."""
 
 LEXICAL_WEIGHT = 0.5
 """Weight of the lexical (BM25 over the candidate pool, in [0, 1]) match in a candidate's relevance.
@@ -307,7 +326,7 @@ def mmr_select(
     pairwise = np.clip(unit @ unit.T, -1.0, 1.0)
 
     relevance = relevance_all[keep]
-    boosts = np.array([IMPORTANCE_WEIGHT * c.importance + RECENCY_WEIGHT * c.recency for c in kept], dtype=np.float64)
+    boosts = np.array([_boost(c) for c in kept], dtype=np.float64)
     base = lambda_ * relevance + boosts
     redundancy = np.zeros(len(kept), dtype=np.float64)  # max sim to the selected set; 0 while it is empty
     available = np.ones(len(kept), dtype=bool)
@@ -320,6 +339,16 @@ def mmr_select(
         available[best] = False
         redundancy = pairwise[best] if rank == 0 else np.maximum(redundancy, pairwise[best])
     return selected
+
+
+def _boost(candidate: Candidate) -> float:
+    """Importance and recency boosts, minus the chatter and superseded penalties (module docstring)."""
+    boost = IMPORTANCE_WEIGHT * candidate.importance + RECENCY_WEIGHT * candidate.recency
+    if "utterance" in candidate.metadata and not is_fact(candidate.metadata["utterance"], candidate.text):
+        boost -= CHATTER_WEIGHT
+    if candidate.metadata.get("superseded_by"):
+        boost -= SUPERSEDED_WEIGHT
+    return boost
 
 
 def _validate_candidate(cand: Candidate, dim: int) -> None:
