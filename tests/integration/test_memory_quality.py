@@ -48,7 +48,6 @@ async def test_the_fact_ranks_above_the_question_that_asked_for_it(
     found = recall(long_term, embedder, USER, "what is my PIN?", 3)
 
     texts = [item.candidate.text for item in found.selected]
-    print([(i.candidate.text, i.score, i.candidate.similarity, i.candidate.metadata.get("utterance"), i.candidate.importance, i.candidate.metadata.get("sensitivity")) for i in found.selected])
     assert texts[0] == "My PIN is 4321."
     assert "what is my PIN?" in texts  # still searchable, ranked lower
 
