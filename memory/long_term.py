@@ -343,6 +343,26 @@ class LongTermStore:
             found.append(matches)
         return found
 
+    def ids_by_hash(self, user_id: str, hashes: Sequence[str]) -> dict[str, list[str]]:
+        """The ids of ``user_id``'s memories carrying each of ``hashes`` (``MemoryRecord.content_hash``), oldest first.
+
+        Memories stored before content hashes existed carry none and are not found here.
+        """
+        collection = self._collection(user_id, create=False)
+        wanted = sorted({value for value in hashes if value})
+        if collection is None or not wanted:
+            return {}
+        found: dict[str, list[tuple[float, str]]] = {}
+        for start in range(0, len(wanted), WRITE_BATCH):
+            where = cast(Where, {"content_hash": {"$in": wanted[start : start + WRITE_BATCH]}})
+            result = collection.get(where=where, include=["metadatas"])
+            for memory_id, meta in zip(result["ids"], result.get("metadatas") or [], strict=True):
+                if meta is None or meta.get("user_id") != user_id:
+                    continue
+                created = float(cast(float, meta.get("created_at", 0.0)))
+                found.setdefault(str(meta.get("content_hash")), []).append((created, memory_id))
+        return {value: [memory_id for _, memory_id in sorted(pairs)] for value, pairs in found.items()}
+
     def update_metadata(self, user_id: str, records: Sequence[MemoryRecord]) -> None:
         """Rewrite the metadata of existing ``records`` of ``user_id`` (text and embedding stay as they are)."""
         if not records:

@@ -4,11 +4,15 @@ Facts over chatter: every message is kept, but what the user told ranks above wh
 responder never quotes a question back as a fact. Only the chat model would be faked; these runs use none.
 """
 
+import json
 import time
 from typing import Any
 
 from chromadb.api import ClientAPI
 from langgraph.checkpoint.memory import InMemorySaver
+from redis.asyncio import Redis
+
+from companion.ingest import Ingestor, implicate_chat_batch
 
 from graphs.association import associate
 from graphs.association import build_graph as build_association
@@ -18,6 +22,7 @@ from memory.links import LinkStore
 from memory.long_term import LongTermStore
 from memory.records import MemoryRecord, new_id
 from memory.short_term import ShortTermStore
+from tools.detection import load_detector
 from tools.recall import recall
 
 USER = "quality-user"
@@ -99,3 +104,34 @@ async def test_a_question_asked_with_feeling_is_not_made_into_a_memory(
 
     assert outcomes[question.id] == "skipped"
     assert outcomes[statement.id] != "skipped"
+
+
+# -- one copy ----------------------------------------------------------------------------------------------------
+async def test_the_implicators_copy_of_a_message_the_chat_turn_stored_is_not_stored_again(
+    redis: Redis, long_term: LongTermStore, short_term: ShortTermStore, embedder: Embedder, chroma_client: ClientAPI
+) -> None:
+    links = LinkStore(chroma_client)
+    graph = conversation(long_term, short_term, embedder)
+    await run_turn(graph, user_id=USER, conversation_id="tg-chat-1", message="my dog Rex learned to sit today")
+    fields = {
+        "platform": "telegram",
+        "chat_id": "1",
+        "messages": json.dumps(
+            [
+                {"user_id": USER, "text": "@companion_bot my dog Rex learned to sit today", "ts": time.time()},
+                {"user_id": USER, "text": "My dog Rex learned to sit today!!", "ts": time.time()},
+                {"user_id": USER, "text": "and my sister Ana is visiting on Sunday", "ts": time.time()},
+                {"user_id": USER, "text": "and my sister Ana is visiting on Sunday", "ts": time.time()},
+            ]
+        ),
+    }
+    assert await implicate_chat_batch(redis, links, "entry-1", fields) == 1
+    ingestor = Ingestor(redis=redis, long_term=long_term, links=links, embedder=embedder, detector_factory=load_detector)
+    (submission,) = links.raws(USER)
+
+    assert await ingestor.ingest_submission(USER, submission.submission_id) == 1
+
+    texts = sorted(record.text for record in long_term.list_memories(USER))
+    assert texts == ["and my sister Ana is visiting on Sunday", "my dog Rex learned to sit today"]
+    assert await ingestor.ingest_submission(USER, submission.submission_id) == 1  # processing it again: one copy
+    assert long_term.count(USER) == 2
