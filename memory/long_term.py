@@ -378,6 +378,19 @@ class LongTermStore:
                 ids=[record.id for record in batch], metadatas=[self._metadata(record) for record in batch]
             )
 
+    def mark_superseded(self, user_id: str, memory_ids: Sequence[str], *, by: str) -> int:
+        """Mark memories of ``user_id`` as updated by the memory ``by`` (``superseded_by``); returns how many.
+
+        Only that key is written (Chroma merges metadata), so nothing a concurrent writer changed is undone.
+        """
+        collection = self._collection(user_id, create=False)
+        if collection is None or not memory_ids:
+            return 0
+        found = [record.id for record in self.get_many(user_id, memory_ids) if record.id != by]
+        if found:
+            collection.update(ids=found, metadatas=[{"superseded_by": by} for _ in found])
+        return len(found)
+
     def clear_pending(self, user_id: str, memory_ids: Sequence[str]) -> int:
         """Clear the association pending mark of those of ``memory_ids`` that carry it; returns how many.
 

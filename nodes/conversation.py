@@ -54,6 +54,7 @@ from tools.clarification import ask_in_system_prompt, ask_offline, question_to_a
 from tools.crisis import Crisis
 from tools.recall import recall
 from tools.sensitivity import classify_local
+from tools.updates import detect_update
 from tools.utterance import UtteranceType, classify_utterance, parse_utterance
 
 logger = logging.getLogger(__name__)
@@ -87,6 +88,9 @@ class RetrievedMemory(TypedDict):
     created_at: float
     #: Utterance type (``tools.utterance``): only statements are quoted back as facts.
     utterance: NotRequired[str]
+    #: The id of the memory this one updated ("" if none), and whether a newer one has updated it since.
+    supersedes: NotRequired[str]
+    superseded: NotRequired[bool]
 
 
 class ContextTurn(TypedDict):
@@ -114,6 +118,7 @@ class TurnOutput(TypedDict):
     last_active: NotRequired[float | None]
     memories: NotRequired[list[RetrievedMemory]]
     withheld_memories: NotRequired[list[str]]  # relevant memories above the context's max_sensitivity (not used)
+    supersedes: NotRequired[list[str]]  # older memories this message updates (tools.updates), most similar first
     sensitivity: NotRequired[dict[str, Any]]  # tools.sensitivity.Classification.to_dict() of the message
     reply: NotRequired[str]
     responder: NotRequired[str]  # "offline" or the chat model's name
@@ -241,13 +246,29 @@ def retrieve_memories(
             kind=str(item.candidate.metadata.get("kind", "episodic")),
             created_at=float(item.candidate.metadata.get("created_at", 0.0)),
             utterance=parse_utterance(item.candidate.metadata.get("utterance"), item.candidate.text).value,
+            supersedes=str(item.candidate.metadata.get("supersedes") or ""),
+            superseded=bool(item.candidate.metadata.get("superseded_by")),
         )
         for item in found.selected
+    ]
+    # The newest truth (tools.updates): older statements in the pool that this message gives a new value.
+    updated = [
+        candidate
+        for candidate in sorted(found.pool, key=lambda c: -c.similarity)
+        if not candidate.metadata.get("superseded_by")
+        and detect_update(
+            state["message"],
+            candidate.text,
+            candidate.similarity,
+            old_type=str(candidate.metadata.get("utterance") or ""),
+        )
+        is not None
     ]
     return {
         "query_embedding": found.query_embedding.tolist(),
         "memories": memories,
         "withheld_memories": [c.id for c in found.excluded if c.similarity >= WITHHELD_MIN_SIMILARITY],
+        "supersedes": list(dict.fromkeys(candidate.id for candidate in updated)),
         "timings_ms": {"embed": found.embed_ms, "search": found.search_ms, "retrieve": _elapsed_ms(started)},
     }
 
@@ -294,7 +315,11 @@ async def respond(
 
 
 def store_long_term(state: ConversationState, runtime: Runtime[Context], *, long_term: LongTermStore) -> dict[str, Any]:
-    """Write the message (with the reply) to Chroma first: it is the source of truth."""
+    """Write the message (with the reply) to Chroma first: it is the source of truth.
+
+    When the message updates older memories (``supersedes``, found at retrieval), those are then marked superseded
+    by it: recall ranks them below the new value (``tools.retrieval.SUPERSEDED_WEIGHT``) and keeps them searchable.
+    """
     started = time.perf_counter()
     detection = state.get("detection") or {}
     classification = state.get("sensitivity") or classify_local(state["message"], detection.get("emotions")).to_dict()
@@ -316,8 +341,11 @@ def store_long_term(state: ConversationState, runtime: Runtime[Context], *, long
         appraisal=state.get("appraisal", ""),
         assoc_pending=True,  # until association has processed it (store_short_term queues it)
         utterance=classify_utterance(state["message"]).value,
+        supersedes=next(iter(state.get("supersedes") or []), ""),
     )
     long_term.add(record.user_id, [record], np.asarray([state["query_embedding"]], dtype=np.float32))
+    if state.get("supersedes"):  # after the new memory is stored: an old value is never left without a newer one
+        long_term.mark_superseded(record.user_id, state["supersedes"], by=record.id)
     return {"memory_id": record.id, "timings_ms": {"store_long_term": _elapsed_ms(started)}}
 
 
@@ -380,13 +408,14 @@ def offline_reply(memories: list[RetrievedMemory]) -> str:
     """The offline responder: quote the most relevant memories, labelled as offline.
 
     Only statements are quoted: a question the user asked ("What band do I like?") is not something they told,
-    and neither is small talk or a request (``tools.utterance``).
+    and neither is small talk or a request (``tools.utterance``); nor is a value a newer statement has updated.
     """
     quoted = [
         m
         for m in memories
         if m["similarity"] >= OFFLINE_MIN_SIMILARITY
         and parse_utterance(m.get("utterance"), m["text"]) is UtteranceType.STATEMENT
+        and not m.get("superseded")
     ][:OFFLINE_MAX_QUOTES]
     if not quoted:
         return OFFLINE_NO_RECALL_REPLY

@@ -31,6 +31,9 @@ class Recall:
     search_ms: float
     #: Candidates ``keep`` turned away (most similar first), so a caller can tell what it held back.
     excluded: list[Candidate] = field(default_factory=list)
+    #: The whole candidate pool (nearest and lexical, before ``keep`` and MMR): the memories a new message about
+    #: the same subject would update (``tools.updates``) are among them, so the write needs no search of its own.
+    pool: list[Candidate] = field(default_factory=list)
 
 
 def distinct_texts(candidates: Sequence[Candidate]) -> list[Candidate]:
@@ -78,6 +81,7 @@ def recall(
     lexical = min(nearest, MAX_LEXICAL_CANDIDATES) if lexical_candidates is None else lexical_candidates
     if lexical > 0:
         pool += long_term.lexical_search(user_id, text, query, lexical, exclude=[c.id for c in pool])
+    searched = list(pool)
     excluded: list[Candidate] = []
     if keep is not None:
         kept: list[Candidate] = []
@@ -93,4 +97,5 @@ def recall(
         embed_ms=round((embedded - started) * 1000.0, 3),
         search_ms=round((finished - embedded) * 1000.0, 3),
         excluded=excluded,
+        pool=searched,
     )

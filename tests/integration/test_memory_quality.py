@@ -13,7 +13,6 @@ from langgraph.checkpoint.memory import InMemorySaver
 from redis.asyncio import Redis
 
 from companion.ingest import Ingestor, implicate_chat_batch
-
 from graphs.association import associate
 from graphs.association import build_graph as build_association
 from graphs.conversation import build_graph, run_turn
@@ -126,7 +125,9 @@ async def test_the_implicators_copy_of_a_message_the_chat_turn_stored_is_not_sto
         ),
     }
     assert await implicate_chat_batch(redis, links, "entry-1", fields) == 1
-    ingestor = Ingestor(redis=redis, long_term=long_term, links=links, embedder=embedder, detector_factory=load_detector)
+    ingestor = Ingestor(
+        redis=redis, long_term=long_term, links=links, embedder=embedder, detector_factory=load_detector
+    )
     (submission,) = links.raws(USER)
 
     assert await ingestor.ingest_submission(USER, submission.submission_id) == 1
@@ -135,3 +136,54 @@ async def test_the_implicators_copy_of_a_message_the_chat_turn_stored_is_not_sto
     assert texts == ["and my sister Ana is visiting on Sunday", "my dog Rex learned to sit today"]
     assert await ingestor.ingest_submission(USER, submission.submission_id) == 1  # processing it again: one copy
     assert long_term.count(USER) == 2
+
+
+# -- the newest truth --------------------------------------------------------------------------------------------
+async def test_a_new_job_supersedes_the_old_one_at_write_time_and_recall_returns_the_newest(
+    long_term: LongTermStore, short_term: ShortTermStore, embedder: Embedder
+) -> None:
+    graph = conversation(long_term, short_term, embedder)
+    old = await run_turn(graph, user_id=USER, conversation_id="jan", message="I work at Initech as a tester.")
+    await run_turn(graph, user_id=USER, conversation_id="jan", message="My sister Ana loves horses.")
+    new = await run_turn(graph, user_id=USER, conversation_id="mar", message="I now work at Globex.")
+
+    assert new["supersedes"] == [old["memory_id"]]
+    stored_old = long_term.get(USER, old["memory_id"])
+    stored_new = long_term.get(USER, new["memory_id"])
+    assert stored_old is not None and stored_old.superseded_by == new["memory_id"]
+    assert stored_new is not None and stored_new.supersedes == old["memory_id"]
+
+    found = recall(long_term, embedder, USER, "Where do I work?", 3)
+    texts = [item.candidate.text for item in found.selected]
+    assert texts.index("I now work at Globex.") < texts.index("I work at Initech as a tester.")
+    state = await run_turn(graph, user_id=USER, conversation_id="apr", message="Where do I work these days?")
+    assert "Globex" in state["reply"] and "Initech" not in state["reply"]
+
+
+async def test_a_same_day_correction_wins_over_a_more_important_older_value(
+    long_term: LongTermStore, short_term: ShortTermStore, embedder: Embedder
+) -> None:
+    blue = MemoryRecord(
+        id=new_id(), user_id=USER, text="My favourite colour is blue.", importance=900, created_at=time.time() - 600
+    )
+    long_term.add(USER, [blue], embedder.embed([blue.text]))
+    graph = conversation(long_term, short_term, embedder)
+
+    await run_turn(graph, user_id=USER, message="My favourite colour is green.")
+
+    found = recall(long_term, embedder, USER, "What is my favourite colour?", 3)
+    assert found.selected[0].candidate.text == "My favourite colour is green."
+    stored = long_term.get(USER, blue.id)
+    assert stored is not None and stored.superseded_by
+
+
+async def test_a_compatible_addition_supersedes_nothing(
+    long_term: LongTermStore, short_term: ShortTermStore, embedder: Embedder
+) -> None:
+    graph = conversation(long_term, short_term, embedder)
+    first = await run_turn(graph, user_id=USER, message="I live in Lyon.")
+    second = await run_turn(graph, user_id=USER, message="I live in Lyon with my wife and our cat.")
+
+    assert second["supersedes"] == []
+    stored = long_term.get(USER, first["memory_id"])
+    assert stored is not None and stored.superseded_by == ""
