@@ -547,13 +547,12 @@ def without_copies(
     seen: set[str] = set()
     kept: list[int] = []
     for index, record in enumerate(records):
-        if hashes[index] in seen or any(other != record.id for other in stored.get(hashes[index], [])):
-            continue
-        if any(
-            other.id != record.id and is_near_duplicate(record.text, other.text, similarity)
-            for other, similarity in nearest[index]
-        ):
-            continue
+        already = record.id in stored.get(hashes[index], []) or any(o.id == record.id for o, _ in nearest[index])
+        if not already:  # a record stored before under its own id (a submission processed again) is kept
+            if hashes[index] in seen or stored.get(hashes[index]):
+                continue
+            if any(is_near_duplicate(record.text, other.text, similarity) for other, similarity in nearest[index]):
+                continue
         seen.add(hashes[index])
         kept.append(index)
     if len(kept) < len(records):

@@ -178,8 +178,6 @@ class MemoryRecord:
     #: Utterance type (``tools.utterance``): "statement", "question", "request" or "small_talk"; "" for memories
     #: stored before labels existed (readers classify their text then). Only statements are recalled as facts.
     utterance: str = ""
-    #: Content hash of the text (``content_hash``): one memory per piece of content per user.
-    content_hash: str = ""
     #: Id of the newer memory that updated this one (same subject, changed value), "" while it is current; and
     #: the id of the memory this one updated (``tools.updates``).
     superseded_by: str = ""
@@ -214,9 +212,10 @@ class MemoryRecord:
             "source_ref": self.source_ref,
             "appraisal": self.appraisal,
             "utterance": self.utterance,
-            # A sealed memory's text is encrypted in Chroma; a hash of it in plain metadata would let a short secret
-            # (a PIN) be guessed, so it has none (and is never found as a duplicate).
-            "content_hash": "" if is_sealed_level(self.sensitivity) else (self.content_hash or content_hash(self.text)),
+            # Derived from the text on every write (never read back): what duplicate checks look up. A sealed
+            # memory's text is encrypted in Chroma; a hash of it in plain metadata would let a short secret (a PIN)
+            # be guessed, so it has none (and is never found as a duplicate).
+            "content_hash": "" if is_sealed_level(self.sensitivity) else content_hash(self.text),
             "superseded_by": self.superseded_by,
             "supersedes": self.supersedes,
         }
@@ -254,7 +253,6 @@ class MemoryRecord:
             appraisal=str(meta.get("appraisal", "")),
             assoc_pending=meta.get(ASSOC_PENDING_KEY) is True,
             utterance=str(meta.get("utterance", "")),
-            content_hash=str(meta.get("content_hash", "")),
             superseded_by=str(meta.get("superseded_by", "")),
             supersedes=str(meta.get("supersedes", "")),
         )

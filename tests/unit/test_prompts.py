@@ -98,9 +98,16 @@ def test_system_prompt_without_memories_says_nothing_is_known_yet() -> None:
 
 
 def test_offline_reply_quotes_at_most_two_similar_memories() -> None:
-    reply = offline_reply([memory("A.", 0.9), memory("B.", 0.8), memory("C.", 0.7), memory("D.", 0.1)])
+    said = [memory("I like A.", 0.9), memory("I like B.", 0.8), memory("I like C.", 0.7), memory("I like D.", 0.1)]
+    reply = offline_reply(said)
     assert reply.startswith("[offline]")
-    assert reply.endswith("You told me: \u201cA.\u201d and \u201cB.\u201d")
+    assert reply.endswith("You told me: \u201cI like A.\u201d and \u201cI like B.\u201d")
+
+
+def test_offline_reply_quotes_neither_questions_nor_small_talk_nor_outdated_values() -> None:
+    outdated = RetrievedMemory(**memory("I work at Initech.", 0.9), superseded=True)
+    said = [memory("Where do I work?", 0.95), outdated, memory("ok thanks", 0.9), memory("I work at Globex.", 0.8)]
+    assert offline_reply(said).endswith("You told me: \u201cI work at Globex.\u201d")
 
 
 def test_offline_reply_without_similar_memories_is_the_no_recall_reply() -> None:
