@@ -567,6 +567,11 @@ class LongTermStore:
             logger.warning("lexical index not usable (%s); recalling by embedding alone", exc)
             return []
         wanted = [memory_id for memory_id, _ in ranked if memory_id not in skip][:n_results]
+        return self.candidates_by_id(user_id, wanted, query_embedding)
+
+    def candidates_by_id(self, user_id: str, memory_ids: Sequence[str], query_embedding: np.ndarray) -> list[Candidate]:
+        """Memories of ``user_id`` by id as MMR candidates, in the order asked, each with its cosine to the query."""
+        wanted = list(memory_ids)
         if not wanted:
             return []
         found = self.get_with_embeddings(user_id, wanted)

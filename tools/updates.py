@@ -26,7 +26,7 @@ from tools.utterance import is_fact
 
 __all__ = ["UPDATE_SIMILARITY", "Update", "detect_update", "subjects"]
 
-UPDATE_SIMILARITY = 0.3
+UPDATE_SIMILARITY = 0.1
 """Cosine similarity from which two statements can be an update (the rules in the module docstring decide).
 
 Calibrated on the dev split of the update suite (``evals/datasets/updates.jsonl``): the lowest gate that keeps
@@ -128,6 +128,7 @@ def subjects(text: str) -> dict[str, str]:
         for match in pattern.finditer(lowered):
             named = match.groupdict()
             subject = template.format(s=_canonical(named["s"])) if named.get("s") else template
+            subject = "partner" if subject == "name of partner" else subject  # "my wife is called" / "dating"
             value = named["v"]
             words = []
             for word in _WORD.findall(value):
