@@ -42,14 +42,19 @@ def test_a_compatible_addition_is_not_an_update(old: str, new: str) -> None:
 
 
 def test_below_the_calibrated_gate_nothing_is_an_update() -> None:
-    assert UPDATE_SIMILARITY == 0.3  # calibrated on the update suite's dev split (the seed's 0.8 found 9 %)
-    assert detect_update("I now work at Globex.", "I work at Initech.", 0.29) is None
-    assert detect_update("I now work at Globex.", "I work at Initech.", 0.3) is not None
+    assert UPDATE_SIMILARITY == 0.1  # calibrated on the update suite's dev split (the seed's 0.8 found 9 %)
+    assert detect_update("I now work at Globex.", "I work at Initech.", 0.09) is None
+    assert detect_update("I now work at Globex.", "I work at Initech.", 0.1) is not None
 
 
 def test_a_question_never_updates_and_is_never_updated() -> None:
     assert detect_update("Do I now work at Globex?", "I work at Initech.", 0.9) is None
     assert detect_update("I now work at Globex.", "Do I work at Initech?", 0.9) is None
+
+
+def test_a_partner_named_and_a_partner_dated_are_one_subject() -> None:
+    found = detect_update("I'm engaged to Kenji.", "My partner is called Priya.", 0.46)
+    assert found is not None and found.subject == "partner"
 
 
 def test_a_speaker_prefix_is_not_part_of_the_subject() -> None:
