@@ -42,7 +42,7 @@ from tools.association import (
     merge_texts,
 )
 from tools.sensitivity import classified
-from tools.utterance import is_fact
+from tools.utterance import UtteranceType, is_fact
 
 logger = logging.getLogger(__name__)
 
@@ -296,6 +296,7 @@ def create_memory(state: BranchInput) -> dict[str, Any]:
             emotion_intensity=message["emotion_intensity"],
             created_at=message["created_at"],
             version=1,
+            utterance=UtteranceType.STATEMENT.value,  # only statements are associated (load_messages)
         )
     )
     plan = Plan(
