@@ -40,6 +40,7 @@ from memory.sensitivity import Sensitivity, allowed_at, parse_sensitivity, sensi
 from memory.short_term import ShortTermStore
 from nodes.context import RunContext
 from prompts.conversation import (
+    ASKED_MEMORY,
     COMPANION_SYSTEM_PROMPT,
     DEFAULT_PERSONA_DESCRIPTION,
     DEFAULT_PERSONA_NAME,
@@ -48,6 +49,7 @@ from prompts.conversation import (
     OFFLINE_NO_RECALL_REPLY,
     OFFLINE_RECALL_ITEM,
     OFFLINE_RECALL_REPLY,
+    OUTDATED_MEMORY,
 )
 from tools.care import care_reply, crisis_resources
 from tools.clarification import ask_in_system_prompt, ask_offline, question_to_ask
@@ -428,6 +430,15 @@ def turn_crisis(state: ConversationState) -> Crisis:
     return Crisis.from_dict((state.get("detection") or {}).get("crisis"))
 
 
+def memory_for_model(memory: RetrievedMemory) -> str:
+    """A recalled memory as the chat model sees it: a question or an outdated value says so; a statement is as said."""
+    if memory.get("superseded"):
+        return OUTDATED_MEMORY.format(text=memory["text"])
+    if parse_utterance(memory.get("utterance"), memory["text"]) is UtteranceType.QUESTION:
+        return ASKED_MEMORY.format(text=memory["text"])
+    return memory["text"]
+
+
 def build_messages(state: ConversationState, *, crisis_resources: str = "") -> list[AnyMessage]:
     """The chat model's input: persona and memories as the system prompt, then recent turns, then the message.
 
@@ -440,13 +451,13 @@ def build_messages(state: ConversationState, *, crisis_resources: str = "") -> l
         system = persona_system_prompt(
             parse_persona(state["persona"], key=state["persona"]["key"]),
             PersonalityState.from_dict(state["personality"]),
-            [m["text"] for m in memories],
+            [memory_for_model(m) for m in memories],
             user_emotions=(state.get("detection") or {}).get("emotions"),
             crisis=(crisis.kind or "self_harm") if crisis.flagged else None,
             crisis_resources=crisis_resources,
         )
     else:  # a state without personality (older checkpoints, callers that build their own state)
-        memory_lines = "\n".join(MEMORY_LINE.format(text=m["text"]) for m in memories) or NO_MEMORIES
+        memory_lines = "\n".join(MEMORY_LINE.format(text=memory_for_model(m)) for m in memories) or NO_MEMORIES
         system = COMPANION_SYSTEM_PROMPT.format(
             persona_name=DEFAULT_PERSONA_NAME,
             persona_description=DEFAULT_PERSONA_DESCRIPTION,

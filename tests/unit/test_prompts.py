@@ -19,6 +19,8 @@ PROMPTS = {
 EXPECTED_KEYS: dict[str, set[str]] = {
     "COMPANION_SYSTEM_PROMPT": {"persona_name", "persona_description", "memories"},
     "MEMORY_LINE": {"text"},
+    "ASKED_MEMORY": {"text"},
+    "OUTDATED_MEMORY": {"text"},
     "NO_MEMORIES": set(),
     "OFFLINE_RECALL_REPLY": {"recalled"},
     "OFFLINE_NO_RECALL_REPLY": set(),
@@ -90,6 +92,16 @@ def test_system_prompt_as_built_lists_each_memory_and_the_persona() -> None:
     assert "- I have a cat called Miso.\n- I live in Lisbon." in system
     assert prompts.conversation.NO_MEMORIES not in system
     assert "{" not in system
+
+
+def test_the_chat_model_is_told_which_memories_are_questions_or_outdated() -> None:
+    asked = RetrievedMemory(**memory("What band do I like?", 0.9), utterance="question")
+    outdated = RetrievedMemory(**memory("I work at Initech.", 0.8), superseded=True)
+    state = ConversationState(message="hi", memories=[asked, outdated, memory("I work at Globex.", 0.7)], context=[])
+    system = build_messages(state)[0].text
+    assert "- (the user asked this; it is not a fact) What band do I like?" in system
+    assert "- (outdated: a newer statement replaced it) I work at Initech." in system
+    assert "- I work at Globex." in system
 
 
 def test_system_prompt_without_memories_says_nothing_is_known_yet() -> None:
