@@ -113,16 +113,18 @@ def validate_message(message: str, *, max_chars: int) -> str:
     return text
 
 
-#: Leading mentions of a bot or a person (``@name``, Discord's ``<@123>``): the group implicator's copy of a message
-#: addressed to the bot still opens with one, the chat turn's does not; both are the same content.
-_LEADING_MENTIONS = re.compile(r"^(?:\s*(?:<@!?&?\d+>|@[\w.]+)[,:]?)+\s*")
+#: Mentions of a bot or a person (``@name`` after a space or at the start, Discord's ``<@123>``), anywhere: the group
+#: implicator's copy of a message addressed to the bot still holds the mention, the chat turn's does not (Telegram
+#: removes the bot's @username wherever it is); both are the same content. An e-mail address is not a mention.
+_MENTIONS = re.compile(r"<@!?&?\d+>|(?<!\S)@[\w.]+")
 _CONTENT_SPACES = re.compile(r"\s+")
 
 
 def normalised_content(text: str) -> str:
-    """What two copies of one message share: leading mentions gone, case-folded, white space collapsed, no end dots."""
-    said = _LEADING_MENTIONS.sub("", text, count=1)
-    return _CONTENT_SPACES.sub(" ", unicodedata.normalize("NFKC", said)).strip().casefold().rstrip(" .!")
+    """What two copies of one message share: mentions gone, case-folded, white space collapsed, no end dots."""
+    said = _MENTIONS.sub(" ", text)
+    said = _CONTENT_SPACES.sub(" ", unicodedata.normalize("NFKC", said)).strip().casefold()
+    return said.lstrip(",: ").rstrip(" .!")
 
 
 def content_hash(text: str) -> str:
