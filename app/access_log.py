@@ -13,6 +13,8 @@ from typing import Any
 
 from uvicorn.config import LOGGING_CONFIG
 
+from companion.logs import formatter_config, request_id_filter_config
+
 __all__ = ["RedactQueryString", "access_log_config"]
 
 #: uvicorn's access-log record args: (client address, method, full path, HTTP version, status code).
@@ -32,9 +34,19 @@ class RedactQueryString(logging.Filter):
         return True
 
 
-def access_log_config() -> dict[str, Any]:
-    """The default uvicorn logging configuration with :class:`RedactQueryString` on the access log."""
+def access_log_config(log_format: str = "text") -> dict[str, Any]:
+    """Uvicorn's logging configuration with :class:`RedactQueryString` on the access log.
+
+    With ``log_format="json"`` its lines are JSON objects like the service's own (``companion/logs.py``), each with
+    the request's ``request_id``.
+    """
     config = copy.deepcopy(LOGGING_CONFIG)
-    config.setdefault("filters", {})["redact_query_string"] = {"()": f"{__name__}.RedactQueryString"}
+    filters = config.setdefault("filters", {})
+    filters["redact_query_string"] = {"()": f"{__name__}.RedactQueryString"}
     config["handlers"]["access"].setdefault("filters", []).append("redact_query_string")
+    if log_format == "json":
+        filters["request_id"] = request_id_filter_config()
+        for name in ("default", "access"):
+            config["formatters"][name] = formatter_config("json")
+            config["handlers"][name].setdefault("filters", []).append("request_id")
     return config

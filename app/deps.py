@@ -5,12 +5,13 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Annotated, Any
 
-from fastapi import Depends, Path, Request
+from fastapi import Depends, Path, Request, Response
 from fastapi.exceptions import RequestValidationError
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from langgraph.checkpoint.base import BaseCheckpointSaver
 from langgraph.graph.state import CompiledStateGraph
 
+from app.errors import rate_limit_headers
 from companion.errors import AuthenticationError, PermissionDeniedError
 from companion.services import Services
 from memory.api_keys import ApiKey, KeyScope
@@ -35,6 +36,12 @@ def get_checkpointer(request: Request) -> BaseCheckpointSaver[Any]:
     """The LangGraph checkpointer of this app."""
     checkpointer: BaseCheckpointSaver[Any] = request.app.state.checkpointer
     return checkpointer
+
+
+async def add_rate_limit_headers(response: Response, services: Services, user_id: str) -> None:
+    """``X-RateLimit-*`` on a response of a route that counts against the user's per-minute limit."""
+    status = await services.short_term.rate_limit(user_id)
+    response.headers.update(rate_limit_headers(status.limit, status.remaining, status.reset_seconds))
 
 
 def reject_unknown_query_parameters(request: Request) -> None:

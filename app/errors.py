@@ -23,6 +23,7 @@ from companion.errors import (
     PermissionDeniedError,
     RateLimitedError,
     StoreUnavailableError,
+    UserBusyError,
 )
 
 logger = logging.getLogger(__name__)
@@ -50,6 +51,7 @@ RATE_LIMITED: Responses = {429: _doc("Rate limited or cooling down; see Retry-Af
 TOO_LARGE: Responses = {413: _doc("The request body is longer than COMPANION_MAX_REQUEST_BYTES")}
 UNAVAILABLE: Responses = {503: _doc("A store or the chat model is unavailable")}
 CONFLICT: Responses = {409: _doc("A request with the same Idempotency-Key is still in progress")}
+BUSY: Responses = {409: _doc("The user's memories are busy (the association worker holds them) or already so")}
 
 
 def status_for(exc: CompanionError) -> int:
@@ -60,7 +62,7 @@ def status_for(exc: CompanionError) -> int:
         return 403
     if isinstance(exc, NotFoundError):
         return 404
-    if isinstance(exc, ConflictError):
+    if isinstance(exc, ConflictError | UserBusyError):
         return 409
     if isinstance(exc, RateLimitedError | InjectionBlockedError):
         return 429
@@ -69,11 +71,21 @@ def status_for(exc: CompanionError) -> int:
     return 400
 
 
+RATE_LIMIT_HEADERS = ("X-RateLimit-Limit", "X-RateLimit-Remaining", "X-RateLimit-Reset")
+
+
+def rate_limit_headers(limit: int, remaining: int, reset_seconds: int) -> dict[str, str]:
+    """``X-RateLimit-Limit`` (messages per minute), ``-Remaining`` and ``-Reset`` (seconds until there is room)."""
+    return dict(zip(RATE_LIMIT_HEADERS, (str(limit), str(remaining), str(reset_seconds)), strict=True))
+
+
 def error_response(exc: CompanionError) -> JSONResponse:
     """The JSON response of a domain error."""
     headers = {}
     if isinstance(exc, RateLimitedError | InjectionBlockedError):
         headers["Retry-After"] = str(max(1, int(exc.retry_after)))
+    if isinstance(exc, RateLimitedError) and exc.limit is not None:
+        headers.update(rate_limit_headers(exc.limit, 0, int(exc.retry_after)))
     if isinstance(exc, AuthenticationError):
         headers["WWW-Authenticate"] = "Bearer"
     body = ErrorBody(error=type(exc).__name__, detail=str(exc))

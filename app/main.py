@@ -4,14 +4,17 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import re
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
+from asgi_correlation_id import CorrelationIdMiddleware
 from fastapi import Depends, FastAPI
+from fastapi.middleware.cors import CORSMiddleware
 
 from app.body_limit import BodySizeLimit
 from app.deps import reject_unknown_query_parameters
-from app.errors import TOO_LARGE, install_error_handlers
+from app.errors import RATE_LIMIT_HEADERS, TOO_LARGE, install_error_handlers
 from app.metrics import install_metrics
 from app.routers import (
     admin,
@@ -24,11 +27,18 @@ from app.routers import (
     mood,
     outreach,
     personality,
+    reflection,
     users,
 )
+from companion.runtime.background import background_work
 from companion.services import Services, open_checkpointer, open_services, supervise_embedded_redis
 from companion.settings import Settings, get_settings
+from graphs import proactive as proactive_graph
+from graphs import reflection as reflection_graph
 from graphs.conversation import build_graph_from_services
+
+REQUEST_ID_HEADER = "X-Request-ID"
+REQUEST_ID_PATTERN = re.compile(r"[!-~]{1,128}")
 
 DESCRIPTION = """An AI companion that remembers, over HTTP.
 
@@ -60,10 +70,16 @@ def create_app(settings: Settings | None = None, *, services: Services | None = 
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        async with opened() as services, open_checkpointer(settings, services=services) as checkpointer:
+        async with (
+            opened() as services,
+            open_checkpointer(settings, services=services) as checkpointer,
+            background_work(services),  # the worker and the scheduler, unless COMPANION_BACKGROUND=false
+        ):
             app.state.services = services
             app.state.checkpointer = checkpointer
             app.state.conversation_graph = build_graph_from_services(services, checkpointer=checkpointer)
+            app.state.reflection_graph = reflection_graph.build_graph_from_services(services)
+            app.state.proactive_graph = proactive_graph.build_graph_from_services(services)
             supervisor = asyncio.create_task(supervise_embedded_redis(settings), name="supervise-embedded-redis")
             try:
                 yield
@@ -80,10 +96,40 @@ def create_app(settings: Settings | None = None, *, services: Services | None = 
         responses=TOO_LARGE,
         dependencies=[Depends(reject_unknown_query_parameters)],
     )
-    routers = (health, chat, memories, memory_links, ingestion, personality, mood, outreach, users, admin, dead_letters)
+    routers = (
+        health,
+        chat,
+        memories,
+        memory_links,
+        ingestion,
+        personality,
+        mood,
+        outreach,
+        reflection,
+        users,
+        admin,
+        dead_letters,
+    )
     for module in routers:
         app.include_router(module.router)
     install_error_handlers(app)
     app.state.metrics = install_metrics(app)
-    app.add_middleware(BodySizeLimit, max_bytes=settings.max_request_bytes)  # last added: the outermost layer
+    # Starlette runs the last added outermost: the request id, then CORS (so errors from the layers inside, a 413
+    # included, carry both), then the body limit, before any body is read or key checked.
+    app.add_middleware(BodySizeLimit, max_bytes=settings.max_request_bytes)
+    if settings.cors_origins:
+        app.add_middleware(
+            CORSMiddleware,
+            allow_origins=sorted(settings.cors_origins),
+            allow_methods=["GET", "POST", "PUT", "PATCH", "DELETE"],
+            allow_headers=["Authorization", "Content-Type", "Idempotency-Key", REQUEST_ID_HEADER],
+            expose_headers=[REQUEST_ID_HEADER, "Retry-After", "Idempotent-Replayed", *RATE_LIMIT_HEADERS],
+            max_age=600,
+        )
+    app.add_middleware(CorrelationIdMiddleware, header_name=REQUEST_ID_HEADER, validator=acceptable_request_id)
     return app
+
+
+def acceptable_request_id(value: str) -> bool:
+    """A client's ``X-Request-ID`` is kept when it is 1-128 printable ASCII characters; else a new one is made."""
+    return REQUEST_ID_PATTERN.fullmatch(value) is not None

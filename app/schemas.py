@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, Field, field_validator
+from pydantic import BaseModel, Field, Strict, field_validator
 
 from memory.records import USER_ID_PATTERN
 
@@ -84,6 +84,56 @@ class SensitivityInfo(BaseModel):
     source: str = Field(description="'local' (lexicon) or 'model' (the chat model, never below the lexicon)")
 
 
+class PAD(BaseModel):
+    """A point in pleasure-arousal-dominance space, each in [-1, 1]."""
+
+    pleasure: float = Field(ge=-1, le=1)
+    arousal: float = Field(ge=-1, le=1)
+    dominance: float = Field(ge=-1, le=1)
+
+
+class Mood(PAD):
+    """A PAD point with its octant's label (exuberant, bored, relaxed, ...)."""
+
+    label: str
+
+
+class TurnMoodChange(BaseModel):
+    """Why the mood moved on this message (the appraisal rule that fired)."""
+
+    rule: str
+    cause: str
+    delta: PAD
+
+
+class TurnMood(Mood):
+    """The companion's mood toward this user after the message."""
+
+    change: TurnMoodChange | None = Field(description="null when the message did not move the mood")
+
+
+class CrisisInfo(BaseModel):
+    """Whether the message signals a crisis (self-harm, danger from others)."""
+
+    flagged: bool
+    kind: str | None
+    score: float
+    source: str
+
+
+class DetectionInfo(BaseModel):
+    """What the companion perceived in the message."""
+
+    emotion: str = Field(description="The dominant emotion ('neutral' when none stands out)")
+    intensity: int = Field(ge=0, le=100)
+    emotions: dict[str, int] = Field(description="Every emotion's intensity, 0-100")
+    importance: int
+    importance_level: str
+    category: str
+    is_emotional_signal: bool
+    crisis: CrisisInfo
+
+
 class ChatResponse(BaseModel):
     """The companion's answer and what it recalled."""
 
@@ -108,6 +158,8 @@ class ChatResponse(BaseModel):
         description="'deferred': Redis failed after the message was stored in Chroma; the recent context and the "
         "association queue catch up from Chroma later",
     )
+    mood: TurnMood | None = Field(default=None, description="The mood after this message (as `chat --json`)")
+    detection: DetectionInfo | None = Field(default=None, description="What was perceived in the message")
 
 
 class Memory(BaseModel):
@@ -146,10 +198,11 @@ class MemoryPage(BaseModel):
     """A page of memories, newest first, or the MMR selection for ``q``."""
 
     user_id: str
-    total: int = Field(description="How many memories the user has")
+    total: int = Field(description="How many memories the user has (when listing: that pass the filters)")
     query: str | None
     memories: list[Memory]
     hits: list[MemorySearchHit] = Field(description="With `q`: the selected memories with their scores")
+    next_cursor: str | None = Field(default=None, description="Pass as `cursor` for the next page; null at the end")
 
 
 class Deleted(BaseModel):
@@ -216,6 +269,7 @@ class IncidentList(BaseModel):
     """Incidents, newest first."""
 
     incidents: list[Incident]
+    next_cursor: str | None = Field(default=None, description="Pass as `cursor` for the next page; null at the end")
 
 
 class IncidentReview(BaseModel):
@@ -242,6 +296,7 @@ class CrisisList(BaseModel):
     """Crisis messages, newest first."""
 
     crises: list[CrisisIncident]
+    next_cursor: str | None = Field(default=None, description="Pass as `cursor` for the next page; null at the end")
 
 
 class UserList(BaseModel):
@@ -249,20 +304,7 @@ class UserList(BaseModel):
 
     users: list[str]
     total: int
-
-
-class PAD(BaseModel):
-    """A point in pleasure-arousal-dominance space, each in [-1, 1]."""
-
-    pleasure: float = Field(ge=-1, le=1)
-    arousal: float = Field(ge=-1, le=1)
-    dominance: float = Field(ge=-1, le=1)
-
-
-class Mood(PAD):
-    """A PAD point with its octant's label (exuberant, bored, relaxed, ...)."""
-
-    label: str
+    next_cursor: str | None = Field(default=None, description="Pass as `cursor` for the next page; null at the end")
 
 
 class MoodChange(BaseModel):
@@ -311,6 +353,7 @@ class OutreachPage(BaseModel):
     user_id: str
     total: int
     outreach: list[Outreach]
+    next_cursor: str | None = Field(default=None, description="Pass as `cursor` for the next page; null at the end")
 
 
 class OutreachAck(BaseModel):
@@ -319,3 +362,109 @@ class OutreachAck(BaseModel):
     outreach_id: str
     delivered: bool
     delivered_at: float
+
+
+QUIET_HOURS_PATTERN = r"^([01]?[0-9]|2[0-3])-([01]?[0-9]|2[0-3])$"
+
+
+class OutreachPreferences(BaseModel):
+    """A user's outreach preferences: when the companion may reach out, and whether at all."""
+
+    timezone: str = Field(description="IANA time zone (quiet hours and the nightly jobs use the user's local time)")
+    quiet_hours: str = Field(description="Local hours with no outreach, START-END (default 22-08)")
+    opt_out: bool = Field(description="true: the companion never reaches out to this user")
+
+
+class OutreachPreferencesUpdate(BaseModel):
+    """The preferences to change; those left out stay as they are."""
+
+    model_config = {"extra": "forbid"}
+
+    timezone: str | None = Field(default=None, min_length=1, max_length=64, examples=["Europe/Paris"])
+    quiet_hours: str | None = Field(default=None, pattern=QUIET_HOURS_PATTERN, examples=["22-8"])
+    opt_out: Annotated[bool, Strict()] | None = None
+
+
+class ReflectRequest(BaseModel):
+    """Which reflection tasks to run now (default: the nightly ones) and on which clock."""
+
+    model_config = {"extra": "forbid"}
+
+    tasks: list[Literal["consolidate", "conflicts", "personality", "forget"]] | None = Field(
+        default=None, min_length=1, max_length=4, description="Default: consolidate, conflicts, personality"
+    )
+    now: Annotated[float, Strict()] | None = Field(
+        default=None, ge=0, le=1e11, allow_inf_nan=False, description="The run's clock (epoch seconds); default now"
+    )
+
+
+class ReflectionReport(BaseModel):
+    """What one reflection run did."""
+
+    user_id: str
+    now: float
+    tasks: list[str]
+    consolidations: list[dict[str, Any]] = Field(default_factory=list)
+    conflicts: list[dict[str, Any]] = Field(default_factory=list)
+    clarifications: dict[str, Any] = Field(default_factory=dict)
+    forgetting: dict[str, Any] = Field(default_factory=dict)
+    personality: dict[str, Any] = Field(default_factory=dict)
+
+
+class ConflictList(BaseModel):
+    """Conflicts reflection found among the user's memories, how each was resolved, and the questions waiting."""
+
+    user_id: str
+    conflicts: list[dict[str, Any]]
+    questions: list[dict[str, Any]] = Field(description="Clarification questions for the user's next conversation")
+    next_cursor: str | None = Field(default=None, description="Pass as `cursor` for the next page; null at the end")
+
+
+class ConflictUndone(BaseModel):
+    """A conflict resolution reverted: the lowered memory has its importance back."""
+
+    conflict_id: str
+    status: Literal["reverted"]
+    restored_importance: int | None
+
+
+class ArchivedMemory(BaseModel):
+    """A memory the forgetting pass archived: out of recall until restored."""
+
+    id: str
+    text: str
+    created_at: float
+    retention: float
+
+
+class ArchiveList(BaseModel):
+    """The user's archived memories."""
+
+    user_id: str
+    archived: list[ArchivedMemory]
+    next_cursor: str | None = Field(default=None, description="Pass as `cursor` for the next page; null at the end")
+
+
+class Restored(BaseModel):
+    """An archived memory brought back into recall."""
+
+    memory_id: str
+    text: str
+    status: Literal["restored"]
+
+
+class ProactiveRequest(BaseModel):
+    """A proactive pass for one user now: scored and explained; sent only with ``dry_run: false`` (admin keys)."""
+
+    model_config = {"extra": "forbid"}
+
+    dry_run: Annotated[bool, Strict()] = True
+    now: Annotated[float, Strict()] | None = Field(default=None, ge=0, le=1e11, allow_inf_nan=False)
+
+
+class ProactiveDecision(BaseModel):
+    """The proactive engine's decision for the user, with its score and reasons."""
+
+    user_id: str
+    dry_run: bool
+    decision: dict[str, Any]

@@ -44,7 +44,7 @@ from redis.asyncio import Redis  # noqa: E402
 from rich.console import Console  # noqa: E402
 from rich.table import Table  # noqa: E402
 
-from companion.worker import AssociationWorker  # noqa: E402
+from companion.runtime.worker import AssociationWorker  # noqa: E402
 from graphs.association import build_graph as build_association  # noqa: E402
 from graphs.conversation import build_graph as build_conversation  # noqa: E402
 from graphs.conversation import run_turn  # noqa: E402

@@ -6,7 +6,7 @@ Run from the repo root (the data is NOT part of the project; see bench/README.md
     .venv/bin/python bench/locomo.py PATH/TO/locomo10.json --conversations 2     # a quick look
 
 Each of the 10 LoCoMo conversations becomes one user, ingested through the real path: each session is a JSON-lines
-transcript (``companion.ingest.ingest_session``), processed like the worker does (``process_queued``: detection,
+transcript (``companion.runtime.ingest.ingest_session``), processed like the worker does (``process_queued``: detection,
 embedding, storage, association, summary). A turn is a ``user`` line ``"<speaker>: <text>"`` (plus the caption of
 a shared photo) with ``ts`` its session's date and ``ref`` its ``dia_id``, which ingestion keeps on the memory
 (``source_ref``) so retrieved memories can be matched against each question's evidence (a memory association
@@ -65,7 +65,7 @@ from langchain_core.language_models import BaseChatModel  # noqa: E402
 from rank_bm25 import BM25Okapi  # noqa: E402
 
 from companion.errors import CompanionError  # noqa: E402
-from companion.ingest import ingest_session, process_queued  # noqa: E402
+from companion.runtime.ingest import ingest_session, process_queued  # noqa: E402
 from companion.services import Services, build_services  # noqa: E402
 from companion.settings import load_settings  # noqa: E402
 from evals.judged_answers import answer_and_judge, j_scores  # noqa: E402

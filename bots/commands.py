@@ -1,4 +1,4 @@
-"""What ``companion bot`` and ``companion chats`` run (argument parsing stays in companion/cli.py)."""
+"""What ``companion bot`` and ``companion chats`` run (argument parsing stays in companion/cli/main.py)."""
 
 from __future__ import annotations
 
@@ -9,21 +9,25 @@ from companion.settings import Settings
 
 
 def run_bot(platform: str, settings: Settings, *, sync_commands: bool = True) -> int:
-    """Run the Discord or Telegram bot until interrupted."""
+    """Run the Discord or Telegram bot until interrupted, sharing the data dir's stores with other processes."""
+    from companion.services import shared_stores
+
     if platform == "discord":
         from bots.common.tokens import discord_token
 
         discord_token(settings.discord_token)  # fail before importing the client or opening any service
         from bots.discord.bot import run_discord_bot
 
-        asyncio.run(run_discord_bot(settings, sync_commands=sync_commands))
+        with shared_stores(settings):
+            asyncio.run(run_discord_bot(settings, sync_commands=sync_commands))
     else:
         from bots.common.tokens import telegram_token
 
         telegram_token(settings.telegram_token)
         from bots.telegram.bot import run_telegram_bot
 
-        asyncio.run(run_telegram_bot(settings))
+        with shared_stores(settings):
+            asyncio.run(run_telegram_bot(settings))
     return 0
 
 

@@ -32,9 +32,10 @@ class RateLimitedError(CompanionError):
 
     exit_code = 3
 
-    def __init__(self, message: str, *, retry_after: float) -> None:
+    def __init__(self, message: str, *, retry_after: float, limit: int | None = None) -> None:
         super().__init__(message)
         self.retry_after = retry_after
+        self.limit = limit  # the per-minute limit that was reached, when it is one
 
 
 class StoreUnavailableError(CompanionError):
@@ -72,9 +73,10 @@ class InjectionBlockedError(CompanionError):
 
     exit_code = 3
 
-    def __init__(self, message: str, *, retry_after: float) -> None:
+    def __init__(self, message: str, *, retry_after: float, limit: int | None = None) -> None:
         super().__init__(message)
         self.retry_after = retry_after
+        self.limit = limit  # the per-minute limit that was reached, when it is one
 
 
 class UserBusyError(CompanionError):

@@ -16,7 +16,7 @@ import os
 import sqlite3
 import tempfile
 import time
-from collections.abc import AsyncIterator, Collection, Sequence
+from collections.abc import AsyncIterator, Collection, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -39,7 +39,7 @@ from companion.errors import CompanionError, ConfigurationError, StoreUnavailabl
 from companion.settings import Settings
 from memory.api_keys import REGISTER_FILE, ApiKeyStore, KeyRegister
 from memory.cipher import TextCipher, load_cipher
-from memory.embedded import ChromaDirectoryLock, EmbeddedRedis, running_chroma_server
+from memory.embedded import ChromaDirectoryLock, EmbeddedChromaServer, EmbeddedRedis, running_chroma_server
 from memory.embeddings import Embedder, load_embedder
 from memory.keys import CHECKPOINT_USER_KEY, legacy_thread_owner, migrate_redis_keys, thread_id
 from memory.lexical import LexicalIndex, remove_database
@@ -189,6 +189,30 @@ def build_chat_model(settings: Settings) -> BaseChatModel | None:
     except Exception as exc:  # building a client makes no call: whatever it raises (a missing
         # package, an unknown provider, the SDK's own "missing credentials" error) is a configuration problem
         raise ConfigurationError(f"cannot use chat model {settings.chat_model!r}: {_first_line(exc)}") from None
+
+
+@contextlib.contextmanager
+def shared_stores(settings: Settings) -> Iterator[None]:
+    """While the block runs, serve the data dir's embedded Chroma to other processes, as ``services start`` does.
+
+    A server process (``serve``, a bot) would otherwise hold the embedded store for itself, and every other command
+    on the same data dir would fail with "in use by another process". A Chroma server that was already running is
+    used and left running; one started here stops with the block. With ``COMPANION_CHROMA_URL`` set there is
+    nothing to share.
+    """
+    if settings.chroma_url is not None:
+        yield
+        return
+    ensure_data_dir(settings.data_dir)
+    server = EmbeddedChromaServer(settings.data_dir)
+    started = server.ensure_running()
+    if started:
+        logger.info("serving the embedded Chroma at %s to other processes on this data dir", server.url)
+    try:
+        yield
+    finally:
+        if started:
+            server.stop()
 
 
 def build_services(settings: Settings) -> Services:

@@ -8,7 +8,7 @@ import re
 from collections.abc import Mapping
 from functools import lru_cache
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Literal
 
 from dotenv import dotenv_values
 from pydantic import Field, SecretStr, ValidationError, field_validator
@@ -18,6 +18,8 @@ from companion.errors import ConfigurationError
 
 #: An admin id: a platform's numeric user id, optionally prefixed with the platform.
 ADMIN_ID_PATTERN = re.compile(r"^(?:(?:telegram|discord):)?[0-9]{1,20}$")
+#: scheme://host[:port], as a browser sends it in the Origin header.
+CORS_ORIGIN_PATTERN = re.compile(r"^https?://[A-Za-z0-9.-]+(?::[0-9]{1,5})?$")
 
 
 def default_data_dir() -> Path:
@@ -83,6 +85,14 @@ class Settings(BaseSettings):
         description="Longest request body the REST service reads, in bytes: a longer one gets 413 before it is "
         "parsed or its API key checked (the largest route, POST .../raw, takes up to a million characters).",
     )
+    cors_origins: Annotated[frozenset[str], NoDecode] = Field(
+        default=frozenset(),
+        description="Comma-separated origins a browser front-end may call the REST API from "
+        "('https://app.example.com'); '*' allows any. Unset: no cross-origin access.",
+    )
+    log_format: Literal["text", "json"] = Field(
+        default="text", description="'json': one JSON object per log line, with the REST request's id."
+    )
     rate_limit_per_user: int = Field(default=30, ge=1, description="Messages per minute per user.")
     rate_limit_global: int = Field(default=10_000, ge=1, description="Messages per minute, all users together.")
     active_ttl_seconds: int = Field(default=24 * 3600, ge=60, description="Short-term TTL for active users.")
@@ -108,6 +118,11 @@ class Settings(BaseSettings):
         default=frozenset(),
         description="Comma-separated platform user ids of the companion's admins: a bare id ('1234') matches on "
         "every platform, a prefixed one ('telegram:1234', 'discord:1234') on that platform only.",
+    )
+    background: bool = Field(
+        default=True,
+        description="Run the association/ingestion worker and the scheduler inside `companion serve` and the bots. "
+        "Turn off where `companion worker` and `companion scheduler` run as processes of their own.",
     )
     association_interval_seconds: float = Field(
         default=15.0, gt=0, le=86400, description="How often the association worker looks at its queue."
@@ -167,6 +182,16 @@ class Settings(BaseSettings):
         if value and ":" not in value:
             raise ValueError("must look like 'provider:model', e.g. 'openai:gpt-4o-mini'")
         return value or None
+
+    @field_validator("cors_origins", mode="before")
+    @classmethod
+    def _parse_cors_origins(cls, value: object) -> frozenset[str]:
+        items = value.split(",") if isinstance(value, str) else list(value or [])  # type: ignore[call-overload]
+        origins = {str(item).strip().rstrip("/") for item in items if str(item).strip()}
+        for origin in origins:
+            if origin != "*" and not CORS_ORIGIN_PATTERN.fullmatch(origin):
+                raise ValueError(f"{origin!r} is not an origin like 'https://app.example.com' (or '*')")
+        return frozenset(origins)
 
     @field_validator("admin_ids", mode="before")
     @classmethod

@@ -29,7 +29,7 @@ EVAL_RATE_LIMIT = 1_000_000
 
 
 def add_eval_arguments(parser: argparse.ArgumentParser) -> None:
-    """The arguments of ``companion eval`` (kept here so companion/cli.py only wires them in)."""
+    """The arguments of ``companion eval`` (kept here so companion/cli/main.py only wires them in)."""
     parser.add_argument("suite", nargs="?", help="suite to run (see --list)")
     parser.add_argument("--dataset", type=Path, help="JSONL dataset (default: the suite's own in evals/datasets/)")
     parser.add_argument("--out", type=Path, help="directory for the JSON result and PNG (default: DATA_DIR/evals)")

@@ -16,7 +16,6 @@ from functools import partial
 from typing import TYPE_CHECKING, Any
 
 from langchain_core.language_models import BaseChatModel
-from langchain_core.runnables import RunnableConfig
 from langgraph.graph import END, START, StateGraph
 from langgraph.graph.state import CompiledStateGraph
 from langgraph.types import Send
@@ -116,13 +115,6 @@ def build_graph_from_services(services: Services) -> CompiledStateGraph[Any, Any
         chat_model=services.chat_model,
         llm_budget=RedisLLMBudget(services.redis, per_minute=services.settings.association_llm_per_minute),
     )
-
-
-async def make_graph(config: RunnableConfig) -> CompiledStateGraph[Any, Any, Any, Any]:
-    """Entry point for ``langgraph.json``: compiled once over the process's services."""
-    from companion.studio import process_graph
-
-    return await process_graph(GRAPH_NAME, build_graph_from_services)
 
 
 async def associate(

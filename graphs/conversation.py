@@ -217,13 +217,6 @@ def build_graph_from_services(
     )
 
 
-async def make_graph(config: RunnableConfig) -> CompiledStateGraph[Any, Any, Any, Any]:
-    """Entry point for ``langgraph.json``: compiled once over the process's services; the server adds a checkpointer."""
-    from companion.studio import process_graph
-
-    return await process_graph(GRAPH_NAME, build_graph_from_services)
-
-
 async def run_turn(
     graph: CompiledStateGraph[Any, Any, Any, Any],
     *,

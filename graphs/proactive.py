@@ -16,7 +16,6 @@ from functools import partial
 from typing import TYPE_CHECKING, Any
 
 from langchain_core.language_models import BaseChatModel
-from langchain_core.runnables import RunnableConfig
 from langgraph.graph import END, START, StateGraph
 from langgraph.graph.state import CompiledStateGraph
 
@@ -85,13 +84,6 @@ def build_graph_from_services(services: Services) -> CompiledStateGraph[Any, Any
         chat_model=services.chat_model,
         personality=personality_reader(PersonalityStore(services.chroma, services.redis)),
     )
-
-
-async def make_graph(config: RunnableConfig) -> CompiledStateGraph[Any, Any, Any, Any]:
-    """Entry point for ``langgraph.json``: compiled once over the process's services."""
-    from companion.studio import process_graph
-
-    return await process_graph(GRAPH_NAME, build_graph_from_services)
 
 
 async def run_proactive(

@@ -245,6 +245,19 @@ class ApiKeyStore:
         """Every live key, oldest first."""
         return sorted((await self._by_digest()).values(), key=lambda key: key.created_at)
 
+    async def resolve_id(self, prefix: str) -> str:
+        """The id of the one live key whose id starts with ``prefix`` (a whole id is its own prefix).
+
+        ``NotFoundError`` when none does; ``InvalidInputError`` naming the candidates when several do.
+        """
+        matches = sorted(key.key_id for key in await self.list() if key.key_id.startswith(prefix))
+        if not prefix or not matches:
+            raise NotFoundError(f"no API key with id {prefix!r} (companion keys list shows them)")
+        if len(matches) > 1 and prefix not in matches:
+            shown = ", ".join(matches[:5]) + (", ..." if len(matches) > 5 else "")
+            raise InvalidInputError(f"{prefix!r} matches {len(matches)} API keys ({shown}); give more of the id")
+        return prefix if prefix in matches else matches[0]
+
     async def revoke(self, key_id: str) -> ApiKey:
         """Revoke a key by id (as ``list`` shows it); ``NotFoundError`` if there is none."""
         found = await asyncio.to_thread(self._register.find, key_id)

@@ -28,9 +28,9 @@ import logging
 import os
 import socket
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 
 from limits import RateLimitItemPerMinute
 from limits.aio.storage import RedisStorage
@@ -43,6 +43,8 @@ from companion.errors import UserBusyError
 from memory.keys import hash_tag
 from memory.redis_io import as_text
 from memory.short_term import ASSOCIATION_STREAM, PREFIX
+
+T = TypeVar("T")
 
 logger = logging.getLogger(__name__)
 
@@ -134,14 +136,28 @@ class AssociationQueue:
             if "BUSYGROUP" not in str(exc):
                 raise
 
+    async def _regrouped(self, call: Callable[[], Awaitable[T]]) -> T:
+        """``call()``, creating the group again and retrying once if Redis lost it (a flush, an old snapshot)."""
+        try:
+            return await call()
+        except ResponseError as exc:
+            if "NOGROUP" not in str(exc):
+                raise
+            await self.ensure_group()
+            return await call()
+
     async def read(self, consumer: str, count: int) -> list[Entry]:
         """New entries for ``consumer`` (never delivered to anyone before)."""
-        raw = await self.redis.xreadgroup(self.group, consumer, {self.stream: ">"}, count=count)
+        raw = await self._regrouped(
+            lambda: self.redis.xreadgroup(self.group, consumer, {self.stream: ">"}, count=count)
+        )
         return [entry for stream_entries in raw or [] for entry in _entries(stream_entries[1])]
 
     async def claim_stale(self, consumer: str, *, min_idle_ms: int, count: int) -> list[Entry]:
         """Entries other consumers left pending for ``min_idle_ms`` (a crashed worker's), with delivery counts."""
-        result = await self.redis.xautoclaim(self.stream, self.group, consumer, min_idle_ms, "0-0", count=count)
+        result = await self._regrouped(
+            lambda: self.redis.xautoclaim(self.stream, self.group, consumer, min_idle_ms, "0-0", count=count)
+        )
         claimed = _entries(result[1])
         if not claimed:
             return []
@@ -201,9 +217,10 @@ class AssociationQueue:
         """Entries waiting in the retry stream, oldest deferral first."""
         return _entries(await self.redis.xrange(self.retry_stream, count=count))
 
-    async def dead_letters(self, count: int = 100) -> list[Entry]:
-        """Entries in the dead-letter stream, oldest first."""
-        return _entries(await self.redis.xrange(self.dead_stream, count=count))
+    async def dead_letters(self, count: int = 100, *, after: str | None = None) -> list[Entry]:
+        """Entries in the dead-letter stream, oldest first (those after the entry id ``after`` if given)."""
+        start = f"({after}" if after is not None else "-"
+        return _entries(await self.redis.xrange(self.dead_stream, min=start, count=count))
 
     async def replay_dead(self, entry_ids: list[str] | None = None) -> int:
         """Put dead letters (all, or the given ids) back on the stream; returns how many."""
@@ -220,8 +237,8 @@ class AssociationQueue:
             await pipe.execute()
         return len(chosen)
 
-    async def known_messages(self) -> set[tuple[str, str]]:
-        """``(user_id, memory_id)`` of every entry on the stream (pending included), its retry and dead-letter streams.
+    async def known_messages(self, *, field: str = "memory_id") -> set[tuple[str, str]]:
+        """``(user_id, <field>)`` of every entry on the stream (pending included), its retry and dead-letter streams.
 
         The three are read in one transaction, so an entry moving between them (a deferral, a due retry) is seen
         once, not missed.
@@ -231,9 +248,7 @@ class AssociationQueue:
                 pipe.xrange(stream)
             found = await pipe.execute()
         return {
-            (entry.fields.get("user_id", ""), entry.fields.get("memory_id", ""))
-            for raw in found
-            for entry in _entries(raw)
+            (entry.fields.get("user_id", ""), entry.fields.get(field, "")) for raw in found for entry in _entries(raw)
         }
 
     async def enqueue(self, entries: list[dict[str, str]]) -> None:

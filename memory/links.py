@@ -111,6 +111,10 @@ class LinkStore:
     def _collection(self, user_id: str, *, create: bool) -> Collection | None:
         return self._users.get(user_id, create=create)
 
+    def user_ids(self) -> list[str]:
+        """Ids of the users with link records (raw transcripts included), sorted."""
+        return self._users.owners()
+
     def delete_user(self, user_id: str) -> int:
         """Delete every link record of ``user_id`` (versions, relations, outcomes, raw transcripts, summaries).
 

@@ -79,6 +79,20 @@ class UserCollections:
         self._cache: dict[str, Collection] = {}
         self._lock = threading.Lock()
 
+    def owners(self) -> list[str]:
+        """Ids of the users with a collection in this namespace (owners only, never contents), sorted."""
+        prefix = f"{self.namespace}-u-"
+        try:
+            collections = self.client.list_collections()
+        except Exception as exc:  # chromadb raises many types for I/O problems; report them as one
+            raise StoreUnavailableError(f"Chroma is not usable: {exc}") from exc
+        owners = []
+        for collection in collections:
+            owner = (collection.metadata or {}).get(OWNER_KEY)
+            if collection.name.startswith(prefix) and isinstance(owner, str):
+                owners.append(owner)
+        return sorted(owners)
+
     def get(self, user_id: str, *, create: bool, tenant: str = DEFAULT_TENANT) -> Collection | None:
         """The collection of ``user_id``; ``None`` if it does not exist and ``create`` is false.
 
@@ -473,17 +487,7 @@ class LongTermStore:
 
     def user_ids(self) -> list[str]:
         """Ids of the users who have memories in this store (owners only, never their contents: for schedulers)."""
-        prefix = f"{self._namespace}-u-"
-        try:
-            collections = self._client.list_collections()
-        except Exception as exc:  # chromadb raises many types for I/O problems; report them as one
-            raise StoreUnavailableError(f"Chroma is not usable: {exc}") from exc
-        owners = []
-        for collection in collections:
-            owner = (collection.metadata or {}).get(OWNER_KEY)
-            if collection.name.startswith(prefix) and isinstance(owner, str):
-                owners.append(owner)
-        return sorted(owners)
+        return self._users.owners()
 
     def delete_user(self, user_id: str) -> bool:
         """Delete every memory of ``user_id``; returns whether there was anything."""

@@ -175,7 +175,7 @@ class MemoryRecord:
     appraisal: str = ""
     #: Queued for association and not yet associated (``ASSOC_PENDING_KEY``): set by the writers that queue a
     #: message (chat turns, ingestion), cleared by association only, so accepted work that Redis lost is found
-    #: again in Chroma and queued again (``companion.worker.requeue_pending``).
+    #: again in Chroma and queued again (``companion.runtime.worker.requeue_pending``).
     assoc_pending: bool = False
     #: Utterance type (``tools.utterance``): "statement", "question", "request" or "small_talk"; "" for memories
     #: stored before labels existed (readers classify their text then). Only statements are recalled as facts.

@@ -62,6 +62,15 @@ def last_active_key(user_id: str) -> str:
 
 
 @dataclass(frozen=True, slots=True)
+class RateLimitStatus:
+    """Where a user stands against their per-minute message limit (the ``X-RateLimit-*`` headers)."""
+
+    limit: int
+    remaining: int
+    reset_seconds: int  # until the window has room again
+
+
+@dataclass(frozen=True, slots=True)
 class ShortTermContext:
     """What a turn reads from Redis before answering."""
 
@@ -116,9 +125,22 @@ class ShortTermStore:
                     raise RateLimitedError(
                         f"slow down: {scope} (limit {item.amount} per minute); retry in {retry_after} s",
                         retry_after=retry_after,
+                        limit=item.amount,
                     )
         except RedisError as exc:
             raise StoreUnavailableError(f"Redis is not usable: {exc}") from exc
+
+    async def rate_limit(self, user_id: str) -> RateLimitStatus:
+        """The user's per-minute limit, what is left of it and when it resets (reads only; counts nothing)."""
+        try:
+            stats = await self._limiter.get_window_stats(self._per_user, "user", encode_part(user_id))
+        except RedisError as exc:
+            raise StoreUnavailableError(f"Redis is not usable: {exc}") from exc
+        return RateLimitStatus(
+            limit=self._per_user.amount,
+            remaining=max(0, int(stats.remaining)),
+            reset_seconds=max(0, math.ceil(stats.reset_time - time.time())),
+        )
 
     # -- context -----------------------------------------------------------------------------------------
     async def load(self, user_id: str, conversation_id: str) -> ShortTermContext:

@@ -358,7 +358,7 @@ async def store_short_term(
 
     The memory is already in Chroma, marked pending for association, so a Redis failure here does not fail the
     turn: the reply is returned with ``short_term`` "deferred", the context is rebuilt from Chroma once Redis has
-    lost it, and the worker's sweep queues the message (``companion.worker.requeue_pending``).
+    lost it, and the worker's sweep queues the message (``companion.runtime.worker.requeue_pending``).
     """
     started = time.perf_counter()
     user_id, conversation_id = runtime.context.user_id, runtime.context.conversation_id

@@ -28,6 +28,9 @@ from memory.short_term import ShortTermStore
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 os.environ.setdefault("ANONYMIZED_TELEMETRY", "False")
+# Apps and bots built in-process leave the queues to the test; tests/integration/test_serve_background.py runs the
+# default (the worker and the scheduler inside `companion serve`) in a process of its own.
+os.environ.setdefault("COMPANION_BACKGROUND", "false")
 
 
 class FakeChatModel(GenericFakeChatModel):

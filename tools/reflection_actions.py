@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import replace
 from typing import Any
 
-from companion.errors import InvalidInputError
+from companion.errors import ConflictError, NotFoundError
 from memory.long_term import LongTermStore
 from memory.reflection_log import LogEntry, ReflectionLog
 
@@ -21,8 +21,8 @@ def restore_memory(
     found = archive.get(user_id, memory_id)
     if found is None:
         if long_term.get(user_id, memory_id) is not None:
-            raise InvalidInputError(f"memory {memory_id} is not archived")
-        raise InvalidInputError(f"no archived memory {memory_id} for user {user_id}")
+            raise ConflictError(f"memory {memory_id} is not archived")
+        raise NotFoundError(f"no archived memory {memory_id} for user {user_id}")
     archive.update_metadata(user_id, [replace(found, retention=1.0, last_accessed=now)])
     archive.move(user_id, [memory_id], long_term)
     entry_id = f"archive:{memory_id}"
@@ -41,9 +41,9 @@ def undo_conflict(
     """
     entry = log.get(user_id, [conflict_id]).get(conflict_id)
     if entry is None or entry.type != "conflict":
-        raise InvalidInputError(f"no conflict {conflict_id} for user {user_id}")
+        raise NotFoundError(f"no conflict {conflict_id} for user {user_id}")
     if entry.status == "reverted":
-        raise InvalidInputError(f"conflict {conflict_id} is already reverted")
+        raise ConflictError(f"conflict {conflict_id} is already reverted")
     loser_id, before = entry.data.get("loser_id"), entry.data.get("importance_before")
     if loser_id and before is not None:
         record = long_term.get(user_id, loser_id)

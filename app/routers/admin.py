@@ -8,6 +8,7 @@ from fastapi import APIRouter, Path, Query
 
 from app.deps import AdminDep, ServicesDep
 from app.errors import AUTH, BAD_INPUT, NOT_FOUND, UNAVAILABLE, Responses
+from app.pagination import CursorQuery
 from app.schemas import CrisisList, IncidentList, IncidentReview, UserList
 from app.services import admin as admin_service
 from memory.records import USER_ID_PATTERN
@@ -18,9 +19,14 @@ ERRORS: Responses = {**BAD_INPUT, **AUTH, **UNAVAILABLE}
 
 
 @router.get("/users", response_model=UserList, responses=ERRORS)
-async def list_users(admin: AdminDep, services: ServicesDep) -> UserList:
-    """Every user with long-term memories (a tenant admin key: its tenant's users only)."""
-    return await admin_service.list_users(services, tenant=admin.tenant)
+async def list_users(
+    admin: AdminDep,
+    services: ServicesDep,
+    limit: Annotated[int, Query(ge=1, le=1000)] = 1000,
+    cursor: CursorQuery = None,
+) -> UserList:
+    """Users with long-term memories, by id (a tenant admin key: its tenant's users only)."""
+    return await admin_service.list_users(services, limit=limit, cursor=cursor, tenant=admin.tenant)
 
 
 @router.get("/incidents", response_model=IncidentList, responses=ERRORS)
@@ -31,9 +37,12 @@ async def list_incidents(
         str | None, Query(min_length=1, max_length=128, pattern=USER_ID_PATTERN.pattern, description="One user only")
     ] = None,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
+    cursor: CursorQuery = None,
 ) -> IncidentList:
     """Detected injection attempts, newest first (a tenant admin key: of its tenant's users only)."""
-    return await admin_service.list_incidents(services, limit=limit, user_id=user_id, tenant=admin.tenant)
+    return await admin_service.list_incidents(
+        services, limit=limit, user_id=user_id, tenant=admin.tenant, cursor=cursor
+    )
 
 
 @router.post(
@@ -56,6 +65,7 @@ async def list_crises(
         str | None, Query(min_length=1, max_length=128, pattern=USER_ID_PATTERN.pattern, description="One user only")
     ] = None,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
+    cursor: CursorQuery = None,
 ) -> CrisisList:
     """Messages flagged as a crisis, newest first, without their text (a tenant admin key: its tenant's users)."""
-    return await admin_service.list_crises(services, limit=limit, user_id=user_id, tenant=admin.tenant)
+    return await admin_service.list_crises(services, limit=limit, user_id=user_id, tenant=admin.tenant, cursor=cursor)

@@ -7,7 +7,7 @@ from typing import Annotated
 from fastapi import APIRouter, Header, Response
 from fastapi.sse import EventSourceResponse
 
-from app.deps import CallerDep, ConversationGraphDep, ServicesDep
+from app.deps import CallerDep, ConversationGraphDep, ServicesDep, add_rate_limit_headers
 from app.errors import AUTH, BAD_INPUT, CONFLICT, RATE_LIMITED, UNAVAILABLE, Responses
 from app.schemas import ChatRequest, ChatResponse
 from app.services.chat import chat_turn, start_stream
@@ -61,6 +61,7 @@ async def chat(
     )
     if replayed:
         response.headers["Idempotent-Replayed"] = "true"
+    await add_rate_limit_headers(response, services, request.user_id)
     return result
 
 
@@ -90,4 +91,6 @@ async def chat_stream(
     """
     caller.authorize_user(request.user_id)
     stream = await start_stream(graph, request, persona=services.settings.persona, idempotency_key=idempotency_key)
-    return EventSourceResponse(stream)
+    response = EventSourceResponse(stream)
+    await add_rate_limit_headers(response, services, request.user_id)
+    return response

@@ -12,6 +12,7 @@ from pydantic import BaseModel, Field
 
 from app.deps import OperatorDep, ServicesDep
 from app.errors import AUTH, BAD_INPUT, NOT_FOUND, UNAVAILABLE, Responses
+from app.pagination import CursorQuery
 from app.services.dead_letters import list_dead_letters, replay
 
 router = APIRouter(prefix="/v1/admin/dead-letters", tags=["admin"])
@@ -39,6 +40,7 @@ class DeadLetters(BaseModel):
     queue: QueueName
     total: int
     dead_letters: list[DeadLetter]
+    next_cursor: str | None = Field(default=None, description="Pass as `cursor` for the next page; null at the end")
 
 
 class ReplayRequest(BaseModel):
@@ -63,9 +65,10 @@ async def dead_letters(
     services: ServicesDep,
     queue: Annotated[QueueName, Query(description="association or ingest")] = "association",
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
+    cursor: CursorQuery = None,
 ) -> DeadLetters:
-    """Entries that failed every retry, with the error each failed with."""
-    return DeadLetters.model_validate(await list_dead_letters(services, queue=queue, limit=limit))
+    """Entries that failed every retry, oldest first, with the error each failed with."""
+    return DeadLetters.model_validate(await list_dead_letters(services, queue=queue, limit=limit, cursor=cursor))
 
 
 @router.post("/replay", response_model=Replayed, responses=ERRORS | NOT_FOUND)

@@ -11,11 +11,12 @@ from __future__ import annotations
 import uuid
 from typing import Annotated, Literal
 
-from fastapi import APIRouter, Path, Query
+from fastapi import APIRouter, Path, Query, Response
 from pydantic import BaseModel, Field, Strict, model_validator
 
-from app.deps import AuthorizedUser, FullyClearedUser, ServicesDep
+from app.deps import AuthorizedUser, FullyClearedUser, ServicesDep, add_rate_limit_headers
 from app.errors import AUTH, BAD_INPUT, NOT_FOUND, RATE_LIMITED, UNAVAILABLE, Responses
+from app.queries import DateTimeQuery
 from app.schemas import ID_PATTERN, MAX_MESSAGE_CHARS, TEXT_PATTERN
 from app.services import ingestion
 
@@ -26,20 +27,6 @@ ERRORS: Responses = {**BAD_INPUT, **AUTH, **UNAVAILABLE}
 MAX_SESSION_MESSAGES = 2000
 MAX_SESSION_CHARS = 1_000_000
 
-#: An RFC 3339 date-time with its zone (``2026-11-25T10:30:00Z``), checked again when parsed.
-RFC3339_PATTERN = (
-    r"^[0-9]{4}-[0-9]{2}-[0-9]{2}[Tt][0-9]{2}:[0-9]{2}:[0-9]{2}(\.[0-9]{1,9})?([Zz]|[+-][0-9]{2}:[0-9]{2})$"
-)
-DateTimeQuery = Annotated[
-    str | None,
-    Query(
-        min_length=20,
-        max_length=40,
-        pattern=RFC3339_PATTERN,
-        json_schema_extra={"format": "date-time"},
-        description="RFC 3339, with its zone: 2026-11-25T10:30:00Z",
-    ),
-]
 SubmissionIdPath = Annotated[str, Path(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_-]+$")]
 SessionIdPath = Annotated[str, Path(min_length=1, max_length=128, pattern=ID_PATTERN)]
 
@@ -227,7 +214,9 @@ class Cleanup(BaseModel):
     response_model=SubmissionStatus,
     responses=ERRORS | RATE_LIMITED,
 )
-async def store_raw(user_id: AuthorizedUser, body: RawSession, services: ServicesDep) -> SubmissionStatus:
+async def store_raw(
+    user_id: AuthorizedUser, body: RawSession, services: ServicesDep, response: Response
+) -> SubmissionStatus:
     """Queue a whole session for background processing (seed 001's ``store_raw``); the worker makes the memories.
 
     A message longer than ``COMPANION_MAX_MESSAGE_CHARS`` rejects the session as a whole (400 naming it by its
@@ -241,6 +230,7 @@ async def store_raw(user_id: AuthorizedUser, body: RawSession, services: Service
         transcript=text,
         skip_invalid=body.skip_invalid,
     )
+    await add_rate_limit_headers(response, services, user_id)
     return SubmissionStatus.model_validate(submission)
 
 
@@ -301,6 +291,7 @@ async def stats(user_id: AuthorizedUser, services: ServicesDep) -> IngestionStat
 async def cleanup(
     user_id: AuthorizedUser,
     services: ServicesDep,
+    response: Response,
     retention_days: Annotated[
         float | None,
         Query(ge=0, le=36_500, allow_inf_nan=False, description="Default: COMPANION_RAW_RETENTION_DAYS (30)"),
@@ -311,4 +302,6 @@ async def cleanup(
     Only those done or failed: queued ones, and any whose status is unknown (Redis lost it), stay.
     """
     days = services.settings.raw_retention_days if retention_days is None else retention_days
-    return Cleanup.model_validate(await ingestion.cleanup(services, user_id, retention_days=days))
+    removed = await ingestion.cleanup(services, user_id, retention_days=days)
+    await add_rate_limit_headers(response, services, user_id)
+    return Cleanup.model_validate(removed)

@@ -4,10 +4,12 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Path, Query
+from fastapi import APIRouter, Path, Query, Response
 
-from app.deps import AuthorizedUser, CallerDep, ServicesDep
+from app.deps import AuthorizedUser, CallerDep, ServicesDep, add_rate_limit_headers
 from app.errors import AUTH, BAD_INPUT, NOT_FOUND, UNAVAILABLE, Responses
+from app.pagination import CursorQuery
+from app.queries import DateTimeQuery, epoch
 from app.schemas import TAG_PATTERN, TEXT_PATTERN, Deleted, Memory, MemoryPage
 from app.services import memories
 from memory.sensitivity import Sensitivity
@@ -27,7 +29,9 @@ async def list_memories(
         str | None, Query(min_length=1, max_length=4000, pattern=TEXT_PATTERN, description="Search text (MMR)")
     ] = None,
     limit: Annotated[int, Query(ge=1, le=500, description="Page size (at most 50 with q)")] = 50,
-    offset: Annotated[int, Query(ge=0, le=1_000_000)] = 0,
+    cursor: CursorQuery = None,
+    start_date: Annotated[DateTimeQuery, Query(description="Only memories from this time on (RFC 3339)")] = None,
+    end_date: Annotated[DateTimeQuery, Query(description="Only memories up to this time (RFC 3339)")] = None,
     level: Annotated[
         Sensitivity | None, Query(description="Only memories of this sensitivity level (design seed 002)")
     ] = None,
@@ -35,12 +39,20 @@ async def list_memories(
         str | None, Query(min_length=1, max_length=40, pattern=TAG_PATTERN, description="Only memories with this tag")
     ] = None,
 ) -> MemoryPage:
-    """The user's memories, newest first; with ``q``, the relevant and mutually diverse ones (MMR).
+    """The user's memories, newest first, a page at a time; with ``q``, the relevant and mutually diverse ones (MMR).
+
+    ``start_date``/``end_date``, ``level`` and ``tag`` narrow both the list and the search.
 
     Memories above the key's clearance (an admin key's ``--clearance``; all for the user's own key) are left out.
     """
-    only = memories.MemoryFilter(clearance=caller.clearance_for(user_id), level=level, tag=tag)
-    return await memories.list_or_search(services, user_id, query=q, limit=limit, offset=offset, only=only)
+    only = memories.MemoryFilter(
+        clearance=caller.clearance_for(user_id),
+        level=level,
+        tag=tag,
+        since=epoch(start_date, "start_date"),
+        until=epoch(end_date, "end_date"),
+    )
+    return await memories.list_or_search(services, user_id, query=q, limit=limit, cursor=cursor, only=only)
 
 
 @router.get("/{memory_id}", response_model=Memory, responses=ERRORS | NOT_FOUND)
@@ -52,7 +64,10 @@ async def get_memory(
 
 
 @router.delete("/{memory_id}", response_model=Deleted, responses=ERRORS | NOT_FOUND)
-async def delete_memory(user_id: AuthorizedUser, memory_id: MemoryIdPath, services: ServicesDep) -> Deleted:
+async def delete_memory(
+    user_id: AuthorizedUser, memory_id: MemoryIdPath, services: ServicesDep, response: Response
+) -> Deleted:
     """Delete one memory."""
     await memories.delete_memory(services, user_id, memory_id)
+    await add_rate_limit_headers(response, services, user_id)
     return Deleted(deleted=True)

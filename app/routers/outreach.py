@@ -8,10 +8,11 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Path
+from fastapi import APIRouter, Path, Query
 
 from app.deps import AuthorizedUser, ServicesDep
 from app.errors import AUTH, BAD_INPUT, NOT_FOUND, UNAVAILABLE, Responses
+from app.pagination import CursorQuery
 from app.schemas import OutreachAck, OutreachPage
 from app.services import outreach
 
@@ -22,9 +23,14 @@ OutreachIdPath = Annotated[str, Path(min_length=1, max_length=200, pattern=r"^[A
 
 
 @router.get("", response_model=OutreachPage, responses=ERRORS)
-async def list_outreach(user_id: AuthorizedUser, services: ServicesDep) -> OutreachPage:
+async def list_outreach(
+    user_id: AuthorizedUser,
+    services: ServicesDep,
+    limit: Annotated[int, Query(ge=1, le=1000)] = 100,
+    cursor: CursorQuery = None,
+) -> OutreachPage:
     """The user's outreach not yet acknowledged through the API (last 30 days), oldest first."""
-    return await outreach.undelivered(services, user_id)
+    return await outreach.undelivered(services, user_id, limit=limit, cursor=cursor)
 
 
 @router.post("/{outreach_id}/ack", response_model=OutreachAck, responses=ERRORS | NOT_FOUND)

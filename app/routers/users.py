@@ -9,7 +9,7 @@ from fastapi import APIRouter
 from app.deps import AuthorizedUser, CheckpointerDep, ServicesDep
 from app.errors import AUTH, BAD_INPUT, UNAVAILABLE, Responses
 from app.schemas import UserErasure, UserExport
-from companion.users import erase_user, export_user
+from companion.runtime.users import erase_user, export_user
 
 router = APIRouter(prefix="/v1/users/{user_id}", tags=["users"])
 

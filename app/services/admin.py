@@ -5,27 +5,38 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
+from app.pagination import keyset_page
 from app.schemas import CrisisIncident, CrisisList, Incident, IncidentList, IncidentReview, UserList
 from companion.errors import NotFoundError
 from companion.services import Services
 from memory.security import CRISES_MAX, INCIDENTS_MAX, SecurityStore
 
 
-async def list_users(services: Services, *, tenant: str | None = None) -> UserList:
-    """Every user with a long-term collection (of one ``tenant`` if given)."""
+def _stream_order(item: dict[str, Any]) -> tuple[int, int]:
+    """A stream entry's id (``<ms>-<seq>``) as numbers: the order the entries were written in."""
+    ms, _, seq = str(item["id"]).partition("-")
+    return int(ms), int(seq or 0)
+
+
+async def list_users(
+    services: Services, *, limit: int = 1000, cursor: str | None = None, tenant: str | None = None
+) -> UserList:
+    """Users with a long-term collection (of one ``tenant`` if given), by id, a page at a time."""
     users = await asyncio.to_thread(services.long_term.list_users, tenant=tenant)
-    return UserList(users=users, total=len(users))
+    page, next_cursor = keyset_page(users, key=lambda user: (user,), limit=limit, cursor=cursor, descending=False)
+    return UserList(users=page, total=len(users), next_cursor=next_cursor)
 
 
 async def list_incidents(
-    services: Services, *, limit: int, user_id: str | None, tenant: str | None = None
+    services: Services, *, limit: int, user_id: str | None, tenant: str | None = None, cursor: str | None = None
 ) -> IncidentList:
-    """Detected injection attempts, newest first (of one ``tenant``'s users if given)."""
-    raw = await SecurityStore(services.redis).incidents(limit=INCIDENTS_MAX if tenant else limit, user_id=user_id)
-    if tenant is not None:
-        members = set(await asyncio.to_thread(services.long_term.list_users, tenant=tenant))
-        raw = [item for item in raw if item.get("user_id") in members][:limit]
-    return IncidentList(incidents=[_incident(item) for item in raw])
+    """Detected injection attempts, newest first (of one ``tenant``'s users if given), a page at a time."""
+    raw = await SecurityStore(services.redis).incidents(limit=INCIDENTS_MAX, user_id=user_id)
+    members = await _members(services, tenant)
+    if members is not None:
+        raw = [item for item in raw if item.get("user_id") in members]
+    page, next_cursor = keyset_page(raw, key=_stream_order, limit=limit, cursor=cursor)
+    return IncidentList(incidents=[_incident(item) for item in page], next_cursor=next_cursor)
 
 
 def _incident(item: dict[str, Any]) -> Incident:
@@ -63,13 +74,17 @@ async def mark_false_positive(services: Services, incident_id: str, *, tenant: s
     return IncidentReview(incident=_incident(reviewed), offences_7d_now=int(reviewed["offences_7d_now"]))
 
 
-async def list_crises(services: Services, *, limit: int, user_id: str | None, tenant: str | None = None) -> CrisisList:
-    """Crisis messages, newest first (of one ``tenant``'s users if given); never their text."""
-    raw = await SecurityStore(services.redis).crises(limit=CRISES_MAX if tenant else limit, user_id=user_id)
+async def list_crises(
+    services: Services, *, limit: int, user_id: str | None, tenant: str | None = None, cursor: str | None = None
+) -> CrisisList:
+    """Crisis messages, newest first (of one ``tenant``'s users if given), a page at a time; never their text."""
+    raw = await SecurityStore(services.redis).crises(limit=CRISES_MAX, user_id=user_id)
     members = await _members(services, tenant)
     if members is not None:
-        raw = [item for item in raw if item.get("user_id") in members][:limit]
+        raw = [item for item in raw if item.get("user_id") in members]
+    raw, next_cursor = keyset_page(raw, key=_stream_order, limit=limit, cursor=cursor)
     return CrisisList(
+        next_cursor=next_cursor,
         crises=[
             CrisisIncident(
                 id=item["id"],
@@ -82,5 +97,5 @@ async def list_crises(services: Services, *, limit: int, user_id: str | None, te
                 detected_at=float(item["detected_at"]),
             )
             for item in raw
-        ]
+        ],
     )

@@ -13,7 +13,15 @@ from langgraph.graph.state import CompiledStateGraph
 from redis.exceptions import RedisError
 
 from app.errors import ErrorBody
-from app.schemas import ChatRequest, ChatResponse, InjectionInfo, RecalledMemory, SensitivityInfo
+from app.schemas import (
+    ChatRequest,
+    ChatResponse,
+    DetectionInfo,
+    InjectionInfo,
+    RecalledMemory,
+    SensitivityInfo,
+    TurnMood,
+)
 from companion.errors import CompanionError
 from graphs.conversation import run_turn, turn_config
 from memory.idempotency import IdempotencyStore, idempotent_request
@@ -40,6 +48,8 @@ def to_response(state: dict[str, Any]) -> ChatResponse:
         else None,
         withheld_memories=len(state.get("withheld_memories", [])),
         short_term="deferred" if state.get("short_term") == "deferred" else "stored",
+        mood=TurnMood.model_validate(state["mood"]) if state.get("mood") else None,
+        detection=DetectionInfo.model_validate(state["detection"]) if state.get("detection") else None,
     )
 
 

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from companion.errors import NotFoundError
-from companion.ingest import INGEST_GROUP, INGEST_STREAM
+from app.pagination import decode_cursor, encode_cursor
+from companion.errors import InvalidInputError, NotFoundError
+from companion.runtime.ingest import INGEST_GROUP, INGEST_STREAM
 from companion.services import Services
 from memory.association_queue import AssociationQueue
 
@@ -27,14 +28,23 @@ def _float(value: str | None) -> float | None:
         return None
 
 
-async def list_dead_letters(services: Services, *, queue: str, limit: int) -> dict[str, Any]:
-    """Dead letters of one queue, oldest first, with the error each failed with."""
+async def list_dead_letters(services: Services, *, queue: str, limit: int, cursor: str | None = None) -> dict[str, Any]:
+    """Dead letters of one queue, oldest first, a page at a time, with the error each failed with."""
     stream = queue_named(services, queue)
-    entries = await stream.dead_letters(count=limit)
+    after = None
+    if cursor is not None:
+        key = decode_cursor(cursor)
+        if len(key) != 2 or not all(isinstance(part, int) and part >= 0 for part in key):
+            raise InvalidInputError("cursor is not one this API returned (pass next_cursor unchanged)")
+        after = f"{key[0]}-{key[1]}"
+    entries = await stream.dead_letters(count=limit + 1, after=after)
+    more, entries = len(entries) > limit, entries[:limit]
     total = int(await services.redis.xlen(stream.dead_stream))
+    last = entries[-1].entry_id.split("-") if entries else []
     return {
         "queue": queue,
         "total": total,
+        "next_cursor": encode_cursor((int(last[0]), int(last[1]))) if more and last else None,
         "dead_letters": [
             {
                 "id": entry.entry_id,

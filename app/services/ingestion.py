@@ -1,4 +1,4 @@
-"""Raw-session ingestion for the API (design seed 001), over ``companion.ingest`` and the worker's queues.
+"""Raw-session ingestion for the API (design seed 001), over ``companion.runtime.ingest`` and the worker's queues.
 
 Submitting stores the transcript and queues it (``submit_transcript``); the worker processes it. Every read here
 is scoped to one user: a submission id of another user's is "not found", like a memory id.
@@ -9,11 +9,11 @@ from __future__ import annotations
 import asyncio
 import json
 import time
-from datetime import datetime
 from typing import Any
 
+from app.queries import epoch
 from companion.errors import InvalidInputError, NotFoundError
-from companion.ingest import (
+from companion.runtime.ingest import (
     INGEST_GROUP,
     INGEST_STREAM,
     cleanup_raw,
@@ -132,16 +132,6 @@ async def processing(services: Services, user_id: str, *, limit: int) -> dict[st
         "workers": beats,
         "submissions": submissions,
     }
-
-
-def epoch(value: str | None, name: str) -> float | None:
-    """An RFC 3339 query date-time as epoch seconds; ``InvalidInputError`` for an impossible one (Feb 30)."""
-    if value is None:
-        return None
-    try:
-        return datetime.fromisoformat(value.upper().replace("Z", "+00:00")).timestamp()
-    except (OverflowError, ValueError, OSError):
-        raise InvalidInputError(f"{name} is not a valid RFC 3339 date-time: {value[:40]!r}") from None
 
 
 async def hierarchy(

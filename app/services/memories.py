@@ -11,6 +11,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from app.pagination import keyset_page
 from app.schemas import Memory, MemoryPage, MemorySearchHit
 from companion.errors import NotFoundError, PermissionDeniedError
 from companion.services import Services
@@ -29,20 +30,35 @@ class MemoryFilter:
     clearance: Sensitivity = Sensitivity.ULTRASECRET
     level: Sensitivity | None = None
     tag: str | None = None
+    since: float | None = None  # created at or after (epoch seconds)
+    until: float | None = None  # created at or before
 
     @property
     def narrows(self) -> bool:
         """Whether anything could be left out."""
-        return self.clearance is not Sensitivity.ULTRASECRET or self.level is not None or self.tag is not None
+        return (
+            self.clearance is not Sensitivity.ULTRASECRET
+            or self.level is not None
+            or self.tag is not None
+            or self.since is not None
+            or self.until is not None
+        )
 
     def keeps(self, metadata: Mapping[str, Any]) -> bool:
         """Whether a memory with this metadata (Chroma's, or ``MemoryRecord.to_dict``) passes."""
+        created = float(metadata.get("created_at") or 0.0)
+        if (self.since is not None and created < self.since) or (self.until is not None and created > self.until):
+            return False
         level = metadata.get("sensitivity")
         if not allowed_at(level, self.clearance):
             return False
         if self.level is not None and parse_sensitivity(level) is not self.level:
             return False
         return self.tag is None or self.tag in decode_tags(metadata.get("tags"))
+
+
+def _newest_first(record: MemoryRecord) -> tuple[float, str]:
+    return (record.created_at, record.id)
 
 
 def _memory(record: MemoryRecord) -> Memory:
@@ -55,20 +71,23 @@ async def list_or_search(
     *,
     query: str | None,
     limit: int,
-    offset: int,
+    cursor: str | None = None,
     only: MemoryFilter | None = None,
 ) -> MemoryPage:
-    """Newest first, or with ``query`` the ``limit`` memories MMR selects for it; ``only`` filters both."""
+    """Newest first, a page after ``cursor``, or with ``query`` the ``limit`` memories MMR selects for it.
+
+    ``only`` filters both; when listing, ``total`` counts what passes it.
+    """
     only = only or MemoryFilter()
     total = await asyncio.to_thread(services.long_term.count, user_id)
     if query is None:
-        if only.narrows:
-            every = await asyncio.to_thread(services.long_term.list_memories, user_id, limit=ALL_MEMORIES)
-            kept = [record for record in every if only.keeps(record.to_dict())]
-            total, records = len(kept), kept[offset : offset + limit]
-        else:
-            records = await asyncio.to_thread(services.long_term.list_memories, user_id, limit=limit, offset=offset)
-        return MemoryPage(user_id=user_id, total=total, query=None, memories=[_memory(r) for r in records], hits=[])
+        every = await asyncio.to_thread(services.long_term.list_memories, user_id, limit=ALL_MEMORIES)
+        kept = [record for record in every if only.keeps(record.to_dict())] if only.narrows else every
+        records, next_cursor = keyset_page(kept, key=_newest_first, limit=limit, cursor=cursor)
+        memories = [_memory(r) for r in records]
+        return MemoryPage(
+            user_id=user_id, total=len(kept), query=None, memories=memories, hits=[], next_cursor=next_cursor
+        )
     text = validate_message(query, max_chars=services.settings.max_message_chars)
     keep = only.keeps if only.narrows else None
     found = await asyncio.to_thread(

@@ -6,6 +6,7 @@ import json
 import time
 from typing import Any
 
+from app.pagination import keyset_page
 from app.schemas import Outreach, OutreachAck, OutreachPage
 from companion.errors import NotFoundError
 from companion.services import Services
@@ -29,11 +30,14 @@ def _outreach(fields: dict[str, str]) -> Outreach:
     )
 
 
-async def undelivered(services: Services, user_id: str) -> OutreachPage:
+async def undelivered(services: Services, user_id: str, *, limit: int = 100, cursor: str | None = None) -> OutreachPage:
     """The user's outreach of the last 30 days that no REST client has acknowledged yet, oldest first."""
     entries = await OutreachStore(services.redis).undelivered(user_id, now=time.time())
     items = [_outreach(fields) for fields in entries]
-    return OutreachPage(user_id=user_id, total=len(items), outreach=items)
+    page, next_cursor = keyset_page(
+        items, key=lambda item: (item.created_at, item.outreach_id), limit=limit, cursor=cursor, descending=False
+    )
+    return OutreachPage(user_id=user_id, total=len(items), outreach=page, next_cursor=next_cursor)
 
 
 async def acknowledge(services: Services, user_id: str, outreach_id: str) -> OutreachAck:

@@ -1,7 +1,7 @@
 """What both bots call: one turn of the conversation graph under a per-conversation lock, memories, forgetting.
 
 The bots hold no memory logic: a turn is ``graphs.conversation.run_turn``; recall is ``tools.recall``; forgetting
-is ``companion.users.erase_user``, the erasure every front-end uses. This module adds only what a chat front-end
+is ``companion.runtime.users.erase_user``, the erasure every front-end uses. This module adds only what a chat front-end
 needs around them: serialised turns, the group-reply sensitivity guard, and ids that name the platform.
 """
 
@@ -19,7 +19,7 @@ from langgraph.graph.state import CompiledStateGraph
 
 from bots.common.locks import ConversationLocks
 from bots.common.sensitivity import GROUP_MAX_LEVEL, sensitive_memories
-from companion.users import ErasureReport
+from companion.runtime.users import ErasureReport
 from memory.embeddings import Embedder
 from memory.idempotency import idempotent_request
 from memory.long_term import LongTermStore

@@ -25,8 +25,8 @@ from bots.common.outbox import OutboxConsumer
 from bots.common.relationships import RelationshipStore
 from bots.common.tokens import discord_token
 from companion.errors import CompanionError, ConfigurationError, InvalidInputError, RateLimitedError
+from companion.runtime.users import erase_user
 from companion.settings import Settings
-from companion.users import erase_user
 
 logger = logging.getLogger(__name__)
 
@@ -113,12 +113,13 @@ class CompanionBot(commands.Bot):
 
 async def run_discord_bot(settings: Settings, *, sync_commands: bool = True) -> None:
     """Start the bot: check the token, open the services, connect until interrupted."""
+    from companion.runtime.background import background_work
     from companion.services import open_services
     from graphs.conversation import build_graph_from_services
 
     token = discord_token(settings.discord_token)
     quiet_durability_warning()
-    async with open_services(settings) as services:
+    async with open_services(settings) as services, background_work(services):
         clock = SystemClock()
         companion = Companion(
             graph=build_graph_from_services(services),

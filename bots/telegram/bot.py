@@ -31,8 +31,8 @@ from bots.common.tokens import telegram_token
 from bots.telegram.chats import PLATFORM, deliver_outreach, recheck_chats
 from bots.telegram.routers import commands, conversation, errors, forget, membership
 from companion.errors import ConfigurationError
+from companion.runtime.users import erase_user
 from companion.settings import Settings
-from companion.users import erase_user
 
 logger = logging.getLogger(__name__)
 
@@ -98,12 +98,13 @@ async def recheck_periodically(bot: Bot, dispatcher: Dispatcher, *, interval: fl
 
 async def run_telegram_bot(settings: Settings) -> None:
     """Start the bot: check the token, open the services, poll Telegram until interrupted."""
+    from companion.runtime.background import background_work
     from companion.services import open_services
     from graphs.conversation import build_graph_from_services
 
     token = telegram_token(settings.telegram_token)
     quiet_durability_warning()
-    async with open_services(settings) as services:
+    async with open_services(settings) as services, background_work(services):
         companion = Companion(
             graph=build_graph_from_services(services),
             long_term=services.long_term,

@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 from redis.asyncio import Redis
 
-from companion.ingest import INGEST_STREAM
+from companion.runtime.ingest import INGEST_STREAM
 from graphs.reflection import archive_store
 from memory.association_queue import DEAD_LETTER_STREAM, RETRY_STREAM
 from memory.outreach import OUTBOX_STREAM, OutreachStore

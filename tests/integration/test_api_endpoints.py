@@ -13,7 +13,7 @@ from typing import Any
 
 from fastapi.testclient import TestClient
 
-from companion.ingest import process_queued
+from companion.runtime.ingest import process_queued
 from memory.association_queue import AssociationQueue
 from memory.links import LinkStore, Relation, Version
 from memory.records import MemoryRecord

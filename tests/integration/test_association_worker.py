@@ -24,7 +24,7 @@ from conftest import FakeChatModel, fake_chat_model
 from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
-from companion.worker import AssociationWorker
+from companion.runtime.worker import AssociationWorker
 from graphs.association import build_graph
 from memory.association_queue import WORKERS_KEY, AssociationQueue, RedisLLMBudget
 from memory.embedded import EmbeddedChromaServer, EmbeddedRedis, running_chroma_server

@@ -13,19 +13,21 @@ from chromadb.api import ClientAPI
 from conftest import fake_chat_model
 from redis.asyncio import Redis
 
-from companion.cli import main
+from companion.cli.main import main
 from companion.errors import InvalidInputError
-from companion.ingest import (
+from companion.runtime.ingest import (
     INGEST_STREAM,
+    LOST_SUBMISSION_AGE_SECONDS,
     Ingestor,
     cleanup_raw,
     memory_tree,
     parse_transcript,
+    requeue_lost_submissions,
     status_key,
     submission_status,
     submit_transcript,
 )
-from companion.worker import AssociationWorker
+from companion.runtime.worker import AssociationWorker
 from graphs.association import build_graph
 from memory.association_queue import AssociationQueue, RedisLLMBudget
 from memory.embeddings import Embedder
@@ -275,3 +277,27 @@ async def test_with_a_chat_model_the_session_summary_is_written_by_it(
     assert await ingestor.ingest_submission("ing-l", submission.submission_id) == 4
     (summary,) = links.summaries("ing-l", session_id="week")
     assert summary.text == "A new job at the aquarium, grief for a grandmother, fear of surgery."
+
+
+async def test_a_transcript_redis_lost_before_processing_is_found_again_and_processed_once(
+    redis: Redis, long_term: LongTermStore, links: LinkStore, embedder: Embedder
+) -> None:
+    worker = worker_for(redis, long_term, links, embedder)
+    await worker.drain()  # a running worker: its consumer groups exist, then Redis loses everything
+    parsed = parse_transcript("\n".join(json.dumps(line) for line in SESSION))
+    lost = await submit_transcript(redis, links, user_id="ing-lost", session_id="s1", parsed=parsed)
+    await redis.flushall()  # the status, the queue entry and the consumer groups are gone; the transcript is not
+    later = time.time() + LOST_SUBMISSION_AGE_SECONDS + 1
+
+    assert await requeue_lost_submissions(redis, links, long_term) == 0  # too young: its writer may be queuing it
+    assert await requeue_lost_submissions(redis, links, long_term, now=later) == 1
+    assert await requeue_lost_submissions(redis, links, long_term, now=later) == 0  # queued now: not twice
+    assert (await submission_status(redis, lost.submission_id))["status"] == "queued"
+    assert await cleanup_raw(redis, links, retention_days=0, now=later) == 0  # never deletes the unprocessed
+
+    result = await worker.drain()  # the same worker: it makes its lost consumer groups again
+    assert result.ingested == 1 and result.processed == 4
+    assert len(long_term.recent_turns("ing-lost", "s1", since=0, limit=100)) == 4
+
+    await redis.flushall()  # processed, then its status lost too: nothing to do again
+    assert await requeue_lost_submissions(redis, links, long_term, now=later) == 0

@@ -41,9 +41,35 @@ def test_keys_create_list_revoke_and_the_api_honours_them(tmp_path: Path, redis_
         assert client.get("/v1/users/cli-gina/memories", headers=auth).status_code == 401
 
 
+def test_keys_list_shows_whole_ids_and_revoke_takes_a_unique_prefix(tmp_path: Path, redis_url: str) -> None:
+    made = [
+        json.loads(
+            _run(tmp_path, redis_url, "keys", "create", "--user", f"cli-p{n}", "--name", "x" * 60, "--json").stdout
+        )
+        for n in range(17)
+    ]
+    listed = _run(tmp_path, redis_url, "keys", "list")  # text, piped, at the default 80 columns
+    assert listed.returncode == 0, listed.stderr
+    assert all(key["key_id"] in listed.stdout for key in made)
+    assert not listed.stdout.lstrip().startswith("{")
+
+    everyone = [row["key_id"] for row in json.loads(_run(tmp_path, redis_url, "keys", "list", "--json").stdout)["keys"]]
+    shared = next(char for char in "0123456789abcdef" if sum(kid.startswith(char) for kid in everyone) >= 2)
+    ambiguous = _run(tmp_path, redis_url, "keys", "revoke", shared)
+    assert ambiguous.returncode == 2 and "give more of the id" in ambiguous.stderr
+    assert len(ambiguous.stderr.strip().splitlines()) == 1
+
+    target = made[0]["key_id"]
+    revoked = _run(tmp_path, redis_url, "keys", "revoke", target[:10], "--json")
+    assert revoked.returncode == 0 and json.loads(revoked.stdout) == {"revoked": target}
+    left = [row["key_id"] for row in json.loads(_run(tmp_path, redis_url, "keys", "list", "--json").stdout)["keys"]]
+    assert target not in left and all(key["key_id"] in left for key in made[1:])
+
+
 def test_keys_and_serve_reject_bad_arguments_in_one_line(tmp_path: Path, redis_url: str) -> None:
     unknown = _run(tmp_path, redis_url, "keys", "revoke", "nope")
-    assert unknown.returncode == 2 and unknown.stderr.strip() == "error: no API key with id 'nope'"
+    assert unknown.returncode == 2
+    assert unknown.stderr.strip() == "error: no API key with id 'nope' (companion keys list shows them)"
     bad_port = _run(tmp_path, redis_url, "serve", "--port", "70000")
     assert bad_port.returncode == 2 and "between 1 and 65535" in bad_port.stderr
 

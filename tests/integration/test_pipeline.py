@@ -9,8 +9,8 @@ from chromadb.api import ClientAPI
 from redis.asyncio import Redis
 
 from bots.common.chat_buffer import BufferedMessage, ChatBatchQueue, ChatBuffer
-from companion.ingest import Ingestor, implicate_chat_batch
-from companion.worker import AssociationWorker
+from companion.runtime.ingest import Ingestor, implicate_chat_batch
+from companion.runtime.worker import AssociationWorker
 from graphs.association import build_graph as build_association_graph
 from graphs.conversation import build_graph as build_conversation_graph
 from graphs.conversation import run_turn

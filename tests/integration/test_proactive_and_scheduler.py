@@ -15,7 +15,7 @@ from redis.asyncio import Redis
 from companion.errors import InvalidInputError
 from companion.personality.persona import load_persona
 from companion.personality.state import PersonalityState, apply_interaction, new_state
-from companion.scheduler import JobRunner, done_key
+from companion.runtime.scheduler import JobRunner, done_key
 from graphs import proactive as proactive_graph
 from graphs import reflection as reflection_graph
 from memory.embeddings import Embedder
@@ -246,7 +246,7 @@ def test_outbox_entry_format_is_documented(life: Life) -> None:
 
 
 async def test_the_apscheduler_loop_fires_the_runner_and_stops_cleanly(life: Life) -> None:
-    from companion.scheduler import run_scheduler
+    from companion.runtime.scheduler import run_scheduler
 
     await life.say("fay", "Hello there", T0)
     runner = life.runner()

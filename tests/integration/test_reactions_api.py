@@ -26,6 +26,9 @@ def test_a_crisis_over_rest_is_cared_for_withheld_when_shared_and_counted_for_ad
         turn = client.post("/v1/chat", json={"user_id": user, "message": CRISIS}, headers=own).json()
         assert DEFAULT_CRISIS_RESOURCES in turn["reply"] and turn["injection"]["action"] == "none"
         assert turn["sensitivity"]["level"] == "confidential"
+        # the turn says what was perceived and how the mood moved, as `chat --json` does
+        assert turn["detection"]["crisis"]["flagged"] is True and turn["detection"]["crisis"]["kind"] == "self_harm"
+        assert turn["mood"]["change"]["rule"] and turn["mood"]["change"]["delta"]["pleasure"] < 0
         question = "What do I sometimes think about?"
         shared = client.post(
             "/v1/chat", json={"user_id": user, "message": question, "shared": True}, headers=own

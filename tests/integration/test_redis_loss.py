@@ -19,7 +19,7 @@ from langgraph.checkpoint.memory import InMemorySaver
 from redis.asyncio import Redis
 
 from app.services.chat import to_response
-from companion.worker import SWEEP_MIN_AGE_SECONDS, AssociationWorker, requeue_pending, run_scheduled
+from companion.runtime.worker import SWEEP_MIN_AGE_SECONDS, AssociationWorker, requeue_pending, run_scheduled
 from graphs.association import build_graph as association_graph
 from graphs.conversation import build_graph as conversation_graph
 from graphs.conversation import run_turn

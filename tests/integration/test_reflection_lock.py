@@ -19,7 +19,7 @@ from langchain_core.outputs import ChatResult
 from redis.asyncio import Redis
 
 from companion.errors import UserBusyError
-from companion.worker import AssociationWorker
+from companion.runtime.worker import AssociationWorker
 from graphs.association import build_graph as build_association
 from graphs.reflection import archive_store, run_reflection
 from graphs.reflection import build_graph as build_reflection

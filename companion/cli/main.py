@@ -6,7 +6,7 @@
     companion memories tree --user ID [--session ID] [--type all|discrete|summary|raw] [--since D] [--until D]
     companion memories versions|relations --user ID --memory ID [--json]
     companion services start|stop|status [--json]
-    companion bot discord|telegram [--no-sync]
+    companion bot discord|telegram [--no-sync] [--no-background]
     companion chats [--json]
     companion worker [--interval S] [--run-once] [--cleanup] [--status] [--dead-letters] [--replay ID|all]
     companion ingest --user ID --session ID FILE [--skip-invalid] [--wait] [--json] | --status SUBMISSION
@@ -19,7 +19,7 @@
     companion detect --text TEXT [--json]
     companion personality show --user ID [--persona NAME] [--changes N] [--json]
     companion demo
-    companion serve [--host H] [--port P]
+    companion serve [--host H] [--port P] [--no-background]
     companion keys create (--user ID | --admin) [--tenant T] [--clearance LEVEL] [--name N] | list | revoke KEY_ID
     companion injection-check --text T [--json]
     companion incidents [--user ID] [--crises] [--json] | incidents false-positive INCIDENT_ID
@@ -46,7 +46,9 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
+from companion.cli.output import emit
 from companion.errors import CompanionError
+from companion.logs import configure_logging
 from companion.settings import Settings, load_settings, unknown_variables
 
 console = Console()
@@ -65,7 +67,7 @@ class _ArgumentParser(argparse.ArgumentParser):
 
 def _parser() -> argparse.ArgumentParser:
     parser = _ArgumentParser(prog="companion", description="An AI companion that remembers.")
-    parser.add_argument("--debug", action="store_true", help="show tracebacks and debug logs")
+    parser.add_argument("--debug", action="store_true", help=DEBUG_HELP)
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     chat = commands.add_parser("chat", help="talk to the companion (one turn with --message, else interactive)")
@@ -89,7 +91,9 @@ def _parser() -> argparse.ArgumentParser:
     tree = memory_commands.add_parser("tree", help="session -> summary -> memories -> raw transcripts")
     tree.add_argument("--user", required=True)
     tree.add_argument("--session", help="one session only")
-    tree.add_argument("--type", choices=["all", "discrete", "summary", "raw"], default="all")
+    tree.add_argument(
+        "--type", choices=["all", "discrete", "summary", "raw"], default="all", help="which items (default all)"
+    )
     tree.add_argument("--since", help="ISO date: only items created at or after it")
     tree.add_argument("--until", help="ISO date: only items created at or before it")
     tree.add_argument("--limit", type=_limit_1000, default=50, help="items per list (1-1000, default 50)")
@@ -121,6 +125,8 @@ def _parser() -> argparse.ArgumentParser:
 
     _reflection_parsers(commands)
 
+    from companion.cli import api as api_cli
+
     services = commands.add_parser("services", help="the embedded Redis and shared Chroma server")
     services.add_argument("action", choices=["start", "stop", "status"])
     services.add_argument("--json", action="store_true")
@@ -128,11 +134,12 @@ def _parser() -> argparse.ArgumentParser:
     bot = commands.add_parser("bot", help="run the Discord or Telegram bot")
     bot.add_argument("platform", choices=["discord", "telegram"])
     bot.add_argument("--no-sync", action="store_true", help="Discord: do not publish the slash commands at start-up")
+    bot.add_argument("--no-background", action="store_true", help=api_cli.NO_BACKGROUND_HELP)
 
     chats = commands.add_parser("chats", help="every chat of the bots with activity level and health")
     chats.add_argument("--json", action="store_true")
     detect = commands.add_parser("detect", help="emotions, importance and category of a text (local detector)")
-    detect.add_argument("--text", required=True)
+    detect.add_argument("--text", required=True, help="the message to perceive")
     detect.add_argument("--json", action="store_true")
 
     personality = commands.add_parser("personality", help="the companion's personality for one user")
@@ -145,17 +152,42 @@ def _parser() -> argparse.ArgumentParser:
 
     commands.add_parser("demo", help="a short scripted conversation that shows recall")
 
-    from companion import api_cli
-
     api_cli.add_parsers(commands)
     from evals.cli import add_eval_arguments
 
     add_eval_arguments(commands.add_parser("eval", help="run an eval suite, or compare two results"))
+    _finish(parser)
     return parser
 
 
+#: Help of the options many commands share, for those that do not say more.
+COMMON_HELP = {
+    "--json": "print one JSON object instead of text",
+    "--user": "user id",
+    "--query": "what to look for",
+    "--limit": "how many, at most",
+    "action": "what to do",
+    "platform": "which chat platform",
+}
+DEBUG_HELP = "show tracebacks and debug logs (accepted before or after the command)"
+
+
+def _finish(parser: argparse.ArgumentParser) -> None:
+    """Give every subcommand its description and ``--debug``, and every argument its help, down the tree."""
+    for action in parser._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            summaries = {choice.dest: choice.help for choice in action._choices_actions}
+            for name, command in action.choices.items():
+                command.description = command.description or summaries.get(name)
+                command.add_argument("--debug", action="store_true", default=argparse.SUPPRESS, help=DEBUG_HELP)
+                _finish(command)
+        elif action.help is None:
+            key = action.option_strings[-1] if action.option_strings else action.dest
+            action.help = COMMON_HELP.get(key)
+
+
 def _reflection_parsers(commands: Any) -> None:
-    """Reflection, outreach and scheduling commands (implemented in companion/reflection_cli.py)."""
+    """Reflection, outreach and scheduling commands (implemented in companion/cli/reflection.py)."""
     reflect = commands.add_parser("reflect", help="run reflection for one user now (consolidate, conflicts, ...)")
     reflect.add_argument("--user", required=True)
     reflect.add_argument("--now", help="the run's clock: ISO 8601 or epoch seconds (default: now)")
@@ -219,14 +251,15 @@ def _seconds(text: str) -> float:
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``companion`` command."""
     args = _parser().parse_args(argv)
-    logging.basicConfig(
-        level=logging.DEBUG if args.debug else logging.WARNING, format="%(levelname)s %(name)s: %(message)s"
-    )
+    level = logging.DEBUG if args.debug else logging.WARNING
+    configure_logging(level, "text")
     try:
         settings = load_settings()
+        if settings.log_format != "text":
+            configure_logging(level, settings.log_format)
         for warning in unknown_variables(os.environ):
             err_console.print(f"[bold yellow]warning:[/] {escape(warning)}", highlight=False, soft_wrap=True)
-        from companion import api_cli
+        from companion.cli import api as api_cli
 
         handler = {
             "chat": _chat,
@@ -327,7 +360,7 @@ def _memories(args: argparse.Namespace, settings: Settings) -> int:
     from memory.records import validate_message, validate_user_id
 
     if args.memories_command in ("tree", "versions", "relations"):
-        from companion.association_cli import memories_command
+        from companion.cli.association import memories_command
 
         return memories_command(args, settings)
 
@@ -418,10 +451,7 @@ def _services(args: argparse.Namespace, settings: Settings) -> int:
             "path": str(settings.resolved_chroma_path),
         },
     }
-    if args.json:
-        print(json.dumps(status))
-    else:
-        console.print_json(data=status)
+    emit(status, as_json=args.json, title="services")
     return 0
 
 
@@ -430,6 +460,8 @@ def _bot(args: argparse.Namespace, settings: Settings) -> int:
     from bots.commands import run_bot
 
     logging.getLogger().setLevel(logging.DEBUG if args.debug else logging.INFO)
+    if args.no_background:
+        settings = settings.model_copy(update={"background": False})
     return run_bot(args.platform, settings, sync_commands=not args.no_sync)
 
 
@@ -445,22 +477,22 @@ def _chats(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
-# -- worker and ingest (companion/association_cli.py) ---------------------------------------------------------
+# -- worker and ingest (companion/cli/association.py) ---------------------------------------------------------
 def _worker(args: argparse.Namespace, settings: Settings) -> int:
-    from companion.association_cli import worker_command
+    from companion.cli.association import worker_command
 
     return worker_command(args, settings)
 
 
 def _ingest(args: argparse.Namespace, settings: Settings) -> int:
-    from companion.association_cli import ingest_command
+    from companion.cli.association import ingest_command
 
     return ingest_command(args, settings)
 
 
-# -- reflection, outreach, scheduler (companion/reflection_cli.py) --------------------------------------------
+# -- reflection, outreach, scheduler (companion/cli/reflection.py) --------------------------------------------
 def _reflection_handlers() -> dict[str, Any]:
-    from companion import reflection_cli
+    from companion.cli import reflection as reflection_cli
 
     return {
         "reflect": reflection_cli.reflect_command,
@@ -472,15 +504,15 @@ def _reflection_handlers() -> dict[str, Any]:
     }
 
 
-# -- detect, personality (companion/cli_personality.py) ------------------------------------------------------
+# -- detect, personality (companion/cli/personality.py) ------------------------------------------------------
 def _detect(args: argparse.Namespace, settings: Settings) -> int:
-    from companion.cli_personality import detect_command
+    from companion.cli.personality import detect_command
 
     return detect_command(args.text, settings, as_json=args.json, console=console)
 
 
 def _personality(args: argparse.Namespace, settings: Settings) -> int:
-    from companion.cli_personality import personality_show_command
+    from companion.cli.personality import personality_show_command
 
     return personality_show_command(
         args.user, args.persona, settings, as_json=args.json, changes=args.changes, console=console
@@ -489,7 +521,7 @@ def _personality(args: argparse.Namespace, settings: Settings) -> int:
 
 # -- demo --------------------------------------------------------------------------------------------------
 def _demo(args: argparse.Namespace, settings: Settings) -> int:
-    from companion.demo import run_demo
+    from companion.cli.demo import run_demo
 
     return asyncio.run(run_demo(settings, console))
 

@@ -19,10 +19,17 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
+from companion.cli.output import emit
 from companion.settings import Settings
 from memory.sensitivity import SHARED_MAX_LEVEL, Sensitivity
 
 console = Console()
+
+
+NO_BACKGROUND_HELP = (
+    "do not run the association worker and the scheduler in this process (run `companion worker` and "
+    "`companion scheduler` instead); the same as COMPANION_BACKGROUND=false"
+)
 
 
 def add_parsers(commands: argparse._SubParsersAction) -> None:
@@ -30,7 +37,13 @@ def add_parsers(commands: argparse._SubParsersAction) -> None:
     serve = commands.add_parser("serve", help="serve the REST API (uvicorn)")
     serve.add_argument("--host", default="127.0.0.1", help="interface to bind (default 127.0.0.1)")
     serve.add_argument("--port", type=_port, default=8000, help="port (default 8000)")
-    serve.add_argument("--log-level", default="info", choices=["critical", "error", "warning", "info", "debug"])
+    serve.add_argument(
+        "--log-level",
+        default="info",
+        choices=["critical", "error", "warning", "info", "debug"],
+        help="uvicorn's log level (default info)",
+    )
+    serve.add_argument("--no-background", action="store_true", help=NO_BACKGROUND_HELP)
 
     keys = commands.add_parser("keys", help="API keys for the REST API (stored only as hashes)")
     key_commands = keys.add_subparsers(dest="keys_command", required=True, metavar="ACTION")
@@ -54,7 +67,7 @@ def add_parsers(commands: argparse._SubParsersAction) -> None:
     listing = key_commands.add_parser("list", help="live keys (ids, never secrets)")
     listing.add_argument("--json", action="store_true")
     revoke = key_commands.add_parser("revoke", help="revoke a key by its id")
-    revoke.add_argument("key_id")
+    revoke.add_argument("key_id", metavar="KEY_ID", help="the key's id as `keys list` shows it, or a unique prefix")
     revoke.add_argument("--json", action="store_true")
 
     incidents = commands.add_parser("incidents", help="injection incidents and crisis messages, for admins")
@@ -66,11 +79,11 @@ def add_parsers(commands: argparse._SubParsersAction) -> None:
     review = incident_actions.add_parser(
         "false-positive", help="mark an incident a false positive (removes the offence)"
     )
-    review.add_argument("incident_id")
+    review.add_argument("incident_id", metavar="INCIDENT_ID", help="the incident's id as `incidents` shows it")
     review.add_argument("--json", action="store_true")
 
     check = commands.add_parser("injection-check", help="score a text with the injection detector (rules + classifier)")
-    check.add_argument("--text", required=True)
+    check.add_argument("--text", required=True, help="the message to check")
     check.add_argument("--json", action="store_true")
 
 
@@ -85,16 +98,29 @@ def _port(text: str) -> int:
 
 
 def serve(args: argparse.Namespace, settings: Settings) -> int:
-    """Run the API under uvicorn until interrupted."""
+    """Run the API under uvicorn until interrupted, with the worker and the scheduler inside unless told not to.
+
+    On the embedded defaults it serves the data dir's Chroma to other processes while it runs (as ``companion
+    services start`` does), so ``companion chat``, ``memories`` and the rest keep working beside it.
+    """
     import uvicorn
 
     from app.access_log import access_log_config
     from app.main import create_app
-    from companion.services import build_services
+    from companion.services import build_services, shared_stores
 
-    services = build_services(settings)  # a store that cannot be used stops here, as one line with its exit code
-    app = create_app(settings, services=services)
-    uvicorn.run(app, host=args.host, port=args.port, log_level=args.log_level, log_config=access_log_config())
+    if args.no_background:
+        settings = settings.model_copy(update={"background": False})
+    with shared_stores(settings):
+        services = build_services(settings)  # a store that cannot be used stops here, as one line with its code
+        app = create_app(settings, services=services)
+        uvicorn.run(
+            app,
+            host=args.host,
+            port=args.port,
+            log_level=args.log_level,
+            log_config=access_log_config(settings.log_format),
+        )
     return 0
 
 
@@ -134,7 +160,7 @@ async def _keys(args: argparse.Namespace, settings: Settings) -> int:
                 print(secret)
             return 0
         if args.keys_command == "revoke":
-            key = await store.revoke(args.key_id)
+            key = await store.revoke(await store.resolve_id(args.key_id))
             if args.json:
                 print(json.dumps({"revoked": key.key_id}))
             else:
@@ -144,14 +170,19 @@ async def _keys(args: argparse.Namespace, settings: Settings) -> int:
         if args.json:
             print(json.dumps({"keys": [key.to_dict() for key in listed]}))
             return 0
-        table = Table(title=f"{len(listed)} API keys")
-        for column in ("id", "scope", "tenant", "user", "clearance", "name", "created"):
-            table.add_column(column)
-        for key in listed:
-            created = time.strftime("%Y-%m-%d %H:%M", time.localtime(key.created_at))
-            clearance = key.clearance.value if key.scope is KeyScope.ADMIN else "own data"
-            table.add_row(key.key_id, key.scope.value, key.tenant or "(all)", key.user_id, clearance, key.name, created)
-        console.print(table)
+        rows = [
+            {
+                "id": key.key_id,
+                "scope": key.scope.value,
+                "tenant": key.tenant or "(all)",
+                "user": key.user_id or "-",
+                "clearance": key.clearance.value if key.scope is KeyScope.ADMIN else "own data",
+                "name": key.name,
+                "created": time.strftime("%Y-%m-%d %H:%M", time.localtime(key.created_at)),
+            }
+            for key in listed
+        ]
+        emit(rows, as_json=False, title=f"{len(listed)} API keys")
         return 0
     finally:
         register.close()

@@ -57,8 +57,8 @@ from tools.sensitivity import classified
 from tools.utterance import classify_utterance
 
 if TYPE_CHECKING:
+    from companion.runtime.worker import TickResult
     from companion.services import Services
-    from companion.worker import TickResult
 
 logger = logging.getLogger(__name__)
 
@@ -69,6 +69,9 @@ MAX_REPORTED_ERRORS = 10
 MAX_REF_CHARS = 200
 MEMORY_TYPES = ("all", "discrete", "summary", "raw")
 SUMMARY_SENTENCES = 3
+#: A stored transcript with nothing to process it this long after it was stored has lost its queue entry (its
+#: writer queues it milliseconds after storing it): the sweep queues it again.
+LOST_SUBMISSION_AGE_SECONDS = 300.0
 _NAMESPACE = uuid.UUID("0b8f5a52-8d5b-4a7e-b2d4-3e9a4f6c1d70")
 
 
@@ -389,7 +392,7 @@ class Ingestor:
 
     async def process_submissions(self, consumer: str) -> TickResult:
         """Process what is queued on the ingestion stream now; returns counts (``ingested`` = submissions done)."""
-        from companion.worker import TickResult
+        from companion.runtime.worker import TickResult
 
         result = TickResult()
         if not self._group_ready:
@@ -438,7 +441,7 @@ class Ingestor:
         raw = await asyncio.to_thread(self.links.raw, user_id, submission_id)
         if raw is None:
             raise InvalidInputError(f"the transcript of submission {submission_id} is gone")
-        records = self._records(user_id, raw)
+        records = self.records(user_id, raw)
         if records:
             vectors = await asyncio.to_thread(self.embedder.embed, [record.text for record in records])
             records, vectors = await asyncio.to_thread(without_copies, self.long_term, user_id, records, vectors)
@@ -494,7 +497,8 @@ class Ingestor:
         return len(records)
 
     @staticmethod
-    def _records(user_id: str, raw: RawTranscript) -> list[MemoryRecord]:
+    def records(user_id: str, raw: RawTranscript) -> list[MemoryRecord]:
+        """The memories a transcript's user messages become (ids fixed per submission and line)."""
         records: list[MemoryRecord] = []
         lines = raw.lines
         for index, line in enumerate(lines):
@@ -652,6 +656,62 @@ def _memory_view(record: MemoryRecord) -> dict[str, Any]:
     }
 
 
+async def requeue_lost_submissions(
+    redis: Redis,
+    links: LinkStore,
+    long_term: LongTermStore,
+    *,
+    min_age_seconds: float = LOST_SUBMISSION_AGE_SECONDS,
+    now: float | None = None,
+) -> int:
+    """Queue again the stored transcripts that Redis lost before they were processed; returns how many.
+
+    A transcript is stored in Chroma before its status and queue entry go to Redis, so after Redis loses its data
+    (a flush, a restore from an old snapshot) the transcript is still there with nothing to process it. One is
+    re-queued when no queue holds it, its status is not ``done`` or ``failed``, and none of its messages is a memory
+    yet (their ids are fixed per submission and line). Only transcripts older than ``min_age_seconds``: a younger
+    one is still being queued by its writer.
+    """
+    queue = AssociationQueue(redis, stream=INGEST_STREAM, group=INGEST_GROUP)
+    known = await queue.known_messages(field="submission_id")
+    cutoff = (time.time() if now is None else now) - min_age_seconds
+    requeued = 0
+    for user_id in await asyncio.to_thread(links.user_ids):
+        for raw in await asyncio.to_thread(links.raws, user_id):
+            if raw.created_at > cutoff or (user_id, raw.submission_id) in known:
+                continue
+            status = as_text(await redis.hget(status_key(raw.submission_id), "status") or b"")
+            if status in ("done", "failed"):
+                continue
+            ids = [record.id for record in Ingestor.records(user_id, raw)]
+            stored: list[MemoryRecord] = await asyncio.to_thread(long_term.get_many, user_id, ids) if ids else []
+            if stored:
+                continue  # processed; only its status was lost
+            messages = len(ids)
+            async with redis.pipeline(transaction=True) as pipe:
+                pipe.hset(
+                    status_key(raw.submission_id),
+                    mapping={
+                        "submission_id": raw.submission_id,
+                        "user_id": user_id,
+                        "session_id": raw.session_id,
+                        "status": "queued",
+                        "messages": messages,
+                        "skipped_lines": "[]",
+                        "queued_at": repr(raw.created_at),
+                        "requeued": "sweep",
+                    },
+                )
+                pipe.sadd(USERS_KEY, user_id)
+                pipe.zadd(submissions_key(user_id), {raw.submission_id: raw.created_at})
+                pipe.xadd(INGEST_STREAM, {"user_id": user_id, "submission_id": raw.submission_id})
+                await pipe.execute()
+            requeued += 1
+    if requeued:
+        logger.info("re-queued %d ingested transcript(s) that Redis had lost before processing", requeued)
+    return requeued
+
+
 async def cleanup_raw(
     redis: Redis,
     links: LinkStore,
@@ -705,7 +765,7 @@ async def ingest_session(
 
 async def process_queued(services: Services, *, detector_factory: Callable[[], Detector] | None = None) -> TickResult:
     """Process everything queued now (ingestion, then association) and return the counts."""
-    from companion.worker import AssociationWorker
+    from companion.runtime.worker import AssociationWorker
     from graphs.association import build_graph_from_services
 
     settings = services.settings

@@ -41,7 +41,7 @@ from redis.exceptions import LockError, RedisError
 from tenacity import AsyncRetrying, retry_if_not_exception_type, stop_after_attempt, wait_exponential
 
 from companion.errors import CompanionError, InvalidInputError
-from companion.signals import stop_on_signals
+from companion.runtime.signals import stop_on_signals
 from graphs.association import associate
 from memory.association_queue import AssociationQueue, Entry
 from memory.long_term import LongTermStore
@@ -378,7 +378,7 @@ async def requeue_pending(
 
 def build_worker(services: Services, *, consumer: str | None = None) -> AssociationWorker:
     """A worker over a process's live services and settings (ingestion included)."""
-    from companion.ingest import Ingestor, implicate_chat_batch
+    from companion.runtime.ingest import Ingestor, implicate_chat_batch
     from graphs.association import build_graph_from_services
 
     settings = services.settings
@@ -409,15 +409,18 @@ async def run_scheduled(
     sweep: Callable[[], Awaitable[int]] | None = None,
     sweep_every: float = SWEEP_EVERY_SECONDS,
     stop: asyncio.Event | None = None,
+    handle_signals: bool = True,
 ) -> None:
     """Run ``worker.drain`` every ``interval`` seconds with APScheduler until SIGINT/SIGTERM or ``stop`` is set.
 
     ``sweep`` (``requeue_pending`` over the process's stores) runs at start and every ``sweep_every`` seconds.
+    ``handle_signals=False`` leaves SIGINT/SIGTERM to the host process (a server running this as a task).
     """
     from apscheduler.schedulers.asyncio import AsyncIOScheduler
 
     stop = stop or asyncio.Event()
-    stop_on_signals(stop)
+    if handle_signals:
+        stop_on_signals(stop)
 
     async def process() -> None:
         try:

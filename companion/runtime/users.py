@@ -24,7 +24,7 @@ from typing import Any
 
 from langgraph.checkpoint.base import BaseCheckpointSaver
 
-from companion.ingest import INGEST_STREAM, forget_submissions
+from companion.runtime.ingest import INGEST_STREAM, forget_submissions
 from companion.services import Services
 from graphs.reflection import archive_store
 from memory.association_queue import DEAD_LETTER_STREAM, RETRY_STREAM

@@ -33,7 +33,7 @@ from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
 from companion.errors import CompanionError
-from companion.signals import stop_on_signals
+from companion.runtime.signals import stop_on_signals
 from memory.keys import hash_tag
 from memory.outreach import OutreachStore
 from memory.short_term import ShortTermStore
@@ -172,13 +172,21 @@ class JobRunner:
 
 
 async def run_scheduler(
-    runner: JobRunner, *, stop: asyncio.Event | None = None, clock: Callable[[], float] = time.time
+    runner: JobRunner,
+    *,
+    stop: asyncio.Event | None = None,
+    clock: Callable[[], float] = time.time,
+    handle_signals: bool = True,
 ) -> None:
-    """Fire the runner with APScheduler (every 5 minutes, and hourly for needs) until SIGINT/SIGTERM or ``stop``."""
+    """Fire the runner with APScheduler (every 5 minutes, and hourly for needs) until SIGINT/SIGTERM or ``stop``.
+
+    ``handle_signals=False`` leaves SIGINT/SIGTERM to the host process (a server running this as a task).
+    """
     from apscheduler.schedulers.asyncio import AsyncIOScheduler
 
     stop = stop or asyncio.Event()
-    stop_on_signals(stop)
+    if handle_signals:
+        stop_on_signals(stop)
 
     async def fire() -> None:
         try:

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import json
 import time
 from datetime import UTC, datetime
 from typing import Any
@@ -20,6 +19,7 @@ from typing import Any
 from rich.console import Console
 from rich.markup import escape
 
+from companion.cli.output import emit
 from companion.errors import InvalidInputError
 from companion.settings import Settings
 
@@ -57,10 +57,7 @@ def parse_quiet_hours(text: str | None) -> tuple[int, int] | None:
 
 
 def _print(data: Any, as_json: bool) -> None:
-    if as_json:
-        print(json.dumps(data, ensure_ascii=False))  # noqa: T201
-    else:
-        console.print_json(data=data)
+    emit(data, as_json=as_json)
 
 
 def reflect_command(args: argparse.Namespace, settings: Settings) -> int:
@@ -211,7 +208,7 @@ def scheduler_command(args: argparse.Namespace, settings: Settings) -> int:
 
 
 async def _scheduler(settings: Settings) -> int:
-    from companion.scheduler import build_runner, run_scheduler
+    from companion.runtime.scheduler import build_runner, run_scheduler
     from companion.services import open_services
 
     async with open_services(settings) as services:

@@ -1,9 +1,10 @@
 """The process's services for ``langgraph dev`` (LangGraph Studio's local server) and ``langgraph.json``.
 
-The server calls a graph's ``make_graph`` on every request that touches the graph (drawing it, its schemas, each
-run), on its event loop, where a blocking call is an error (blockbuster). So the first call builds the process's
-services and compiles the graph in a worker thread; later calls get the same compiled graph without blocking.
-``app`` (``http.app`` in ``langgraph.json``) carries only a lifespan that closes the services when the server stops.
+``langgraph.json`` names the four ``make_*_graph`` functions of ``companion/studio/graphs.py``. The server calls
+one on every request that touches its graph (drawing it, its schemas, each run), on its event loop, where a
+blocking call is an error (blockbuster). So the first call builds the process's services and compiles the graph in
+a worker thread; later calls get the same compiled graph without blocking. ``app`` (``http.app`` in
+``langgraph.json``) carries only a lifespan that closes the services when the server stops.
 """
 
 from __future__ import annotations

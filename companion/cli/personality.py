@@ -1,4 +1,4 @@
-"""``companion detect`` and ``companion personality show``: the implementations behind ``companion/cli.py``."""
+"""``companion detect`` and ``companion personality show``: the implementations behind ``companion/cli/main.py``."""
 
 from __future__ import annotations
 

@@ -1,13 +1,12 @@
 """What ``companion worker``, ``companion ingest`` and ``companion memories tree|versions|relations`` do.
 
-The argparse definitions live in ``companion/cli.py``; these functions receive the parsed arguments.
+The argparse definitions live in ``companion/cli/main.py``; these functions receive the parsed arguments.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
-import json
 import time
 from datetime import datetime
 from pathlib import Path
@@ -18,15 +17,12 @@ from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.tree import Tree
 
+from companion.cli.output import emit, print_json
 from companion.errors import InvalidInputError
 from companion.settings import Settings
 
 console = Console()
 err_console = Console(stderr=True)
-
-
-def _print_json(data: Any) -> None:
-    print(json.dumps(data, ensure_ascii=False, default=str))  # noqa: T201 (the CLI prints)
 
 
 # -- worker ----------------------------------------------------------------------------------------------
@@ -36,9 +32,10 @@ def worker_command(args: argparse.Namespace, settings: Settings) -> int:
 
 
 async def _worker(args: argparse.Namespace, settings: Settings) -> int:
-    from companion.ingest import cleanup_raw
+    from companion.runtime.background import run_worker
+    from companion.runtime.ingest import cleanup_raw
+    from companion.runtime.worker import build_worker
     from companion.services import open_services
-    from companion.worker import build_worker, requeue_pending, run_scheduled
     from memory.association_queue import AssociationQueue
     from memory.links import LinkStore
 
@@ -48,12 +45,12 @@ async def _worker(args: argparse.Namespace, settings: Settings) -> int:
         links = LinkStore(services.chroma)
         if args.status:
             status = {"backlog": await queue.backlog(), "today": await queue.stats(), "workers": await queue.workers()}
-            _print_json(status) if args.json else console.print_json(data=status)
+            emit(status, as_json=args.json, title="association worker")
             return 0
         if args.dead_letters:
             rows = [{"id": e.entry_id, **e.fields} for e in await queue.dead_letters(count=1000)]
             if args.json:
-                _print_json({"dead_letters": rows})
+                print_json({"dead_letters": rows})
             else:
                 console.print(f"{len(rows)} dead letter(s) on {queue.dead_stream}")
                 for row in rows:
@@ -64,30 +61,23 @@ async def _worker(args: argparse.Namespace, settings: Settings) -> int:
             replayed = await queue.replay_dead(None if args.replay == "all" else [args.replay])
             if args.replay != "all" and replayed == 0:
                 raise InvalidInputError(f"no dead letter {args.replay!r} (see companion worker --dead-letters)")
-            _print_json({"replayed": replayed}) if args.json else console.print(f"replayed {replayed} dead letter(s)")
+            print_json({"replayed": replayed}) if args.json else console.print(f"replayed {replayed} dead letter(s)")
             return 0
         if args.cleanup:
             removed = await cleanup_raw(services.redis, links, retention_days=retention)
             report = {"removed_raw_transcripts": removed, "retention_days": retention}
-            _print_json(report) if args.json else console.print(f"removed {removed} raw transcript(s)")
+            print_json(report) if args.json else console.print(f"removed {removed} raw transcript(s)")
             return 0
         worker = build_worker(services)
         if args.run_once:
             result = await worker.drain()
             await worker.beat(ttl=60)
-            _print_json(result.to_dict()) if args.json else console.print_json(data=result.to_dict())
+            emit(result.to_dict(), as_json=args.json, title="processed")
             return 0
         interval = args.interval if args.interval is not None else settings.association_interval_seconds
         if not args.json:
             console.print(f"[dim]worker {worker.consumer}: every {interval:g} s; Ctrl-C to stop[/]")
-
-        async def clean() -> None:
-            await cleanup_raw(services.redis, links, retention_days=retention)
-
-        async def sweep() -> int:
-            return await requeue_pending(queue, services.long_term)
-
-        await run_scheduled(worker, interval=interval, cleanup=clean, sweep=sweep)
+        await run_worker(services, worker=worker, interval=interval, retention_days=retention)
         return 0
 
 
@@ -107,17 +97,17 @@ def ingest_command(args: argparse.Namespace, settings: Settings) -> int:
 
 
 async def _ingest_status(args: argparse.Namespace, settings: Settings) -> int:
-    from companion.ingest import submission_status
+    from companion.runtime.ingest import submission_status
     from companion.services import open_services
 
     async with open_services(settings) as services:
         status = await submission_status(services.redis, args.status)
-    _print_json(status) if args.json else console.print_json(data=status)
+    emit(status, as_json=args.json, title=f"submission {args.status}")
     return 0
 
 
 async def _ingest(args: argparse.Namespace, settings: Settings, path: Path, text: str) -> int:
-    from companion.ingest import (
+    from companion.runtime.ingest import (
         Ingestor,
         check_transcript,
         parse_transcript,
@@ -162,7 +152,7 @@ async def _ingest(args: argparse.Namespace, settings: Settings, path: Path, text
             if args.wait:
                 processing = progress.add_task("processing", total=submission.messages)
                 ingestor = Ingestor.from_services(services)
-                from companion.worker import build_worker
+                from companion.runtime.worker import build_worker
 
                 worker = build_worker(services)
                 worker.ingestor = ingestor.process_submissions
@@ -175,14 +165,14 @@ async def _ingest(args: argparse.Namespace, settings: Settings, path: Path, text
                         break
                 report = await submission_status(services.redis, submission.submission_id)
     if parsed.errors:
-        from companion.ingest import describe_errors
+        from companion.runtime.ingest import describe_errors
 
         err_console.print(
             f"[yellow]skipped {len(parsed.errors)} malformed line(s):[/] {escape(describe_errors(parsed.errors))}",
             highlight=False,
         )
     if args.json:
-        _print_json(report)
+        print_json(report)
     else:
         console.print(
             f"submission [bold]{report['submission_id']}[/]: {report['status']} "
@@ -215,7 +205,7 @@ def memories_command(args: argparse.Namespace, settings: Settings) -> int:
 async def _memories(args: argparse.Namespace, settings: Settings) -> int:
     from dataclasses import asdict
 
-    from companion.ingest import memory_tree
+    from companion.runtime.ingest import memory_tree
     from companion.services import open_services
     from memory.links import LinkStore
 
@@ -232,16 +222,16 @@ async def _memories(args: argparse.Namespace, settings: Settings) -> int:
                 end=_date(args.until),
                 limit=args.limit,
             )
-            _print_json(tree) if args.json else _show_tree(tree)
+            print_json(tree) if args.json else _show_tree(tree)
             return 0
         if args.memories_command == "versions":
             rows = [asdict(v) for v in links.versions(args.user, args.memory)]
         else:
             rows = [asdict(r) for r in links.relations(args.user, args.memory)]
         if args.json:
-            _print_json({"user": args.user, "memory_id": args.memory, args.memories_command: rows})
+            print_json({"user": args.user, "memory_id": args.memory, args.memories_command: rows})
         else:
-            console.print_json(data=rows)
+            emit(rows, as_json=False, title=f"{args.memories_command} of memory {args.memory}")
         return 0
 
 

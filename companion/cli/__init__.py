@@ -1,0 +1,1 @@
+"""The ``companion`` command: argument parsing in ``main``, one module per command group."""
