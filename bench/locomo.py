@@ -278,8 +278,8 @@ def map_memories(long_term: LongTermStore, conversation: Conversation) -> None:
     derived = {derived_memory_id(memory): dia for memory, dia in conversation.dia_of.items()}
     conversation.dia_of.update({r.id: derived[r.id] for r in records if r.id in derived})
     missing = set(conversation.dia_ids) - set(conversation.dia_of.values())
-    # Ingestion keeps one memory per content (``companion.ingest.without_copies``): a turn that repeats an earlier
-    # one word for word ("Bye Joanna!") is that memory, so evidence naming the repeat counts the kept turn.
+    # Ingestion keeps one memory per content (``companion.runtime.ingest.without_copies``): a turn that repeats an
+    # earlier one word for word ("Bye Joanna!") is that memory, so evidence naming the repeat counts the kept turn.
     alias = _copies(conversation, missing)
     if alias:
         conversation.questions = [

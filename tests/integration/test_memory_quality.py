@@ -12,7 +12,7 @@ from chromadb.api import ClientAPI
 from langgraph.checkpoint.memory import InMemorySaver
 from redis.asyncio import Redis
 
-from companion.ingest import Ingestor, implicate_chat_batch
+from companion.runtime.ingest import Ingestor, implicate_chat_batch
 from graphs.association import associate
 from graphs.association import build_graph as build_association
 from graphs.conversation import build_graph, run_turn
