@@ -277,6 +277,9 @@ class IncidentReview(BaseModel):
 
     incident: Incident
     offences_7d_now: int
+    mood_restored: bool = Field(
+        default=False, description="Whether the mood penalty the message cost was taken back (high severity only)"
+    )
 
 
 class CrisisIncident(BaseModel):

@@ -130,8 +130,8 @@ async def load_guardrail_signals(
     }
 
 
-def check_guardrails(state: ProactiveState, runtime: Runtime[Context]) -> dict[str, Any]:
-    """Opt-out, quiet hours, 3 a day, 4 hours apart, 24 hours after a decline or an ignored outreach."""
+def check_guardrails(state: ProactiveState, runtime: Runtime[Context], *, max_per_day: int) -> dict[str, Any]:
+    """Opt-out, quiet hours, ``max_per_day`` a day, 4 hours apart, 24 hours after a decline or an ignored outreach."""
     prefs = state["prefs"]
     blocked = guardrail(
         now=state["now"],
@@ -142,6 +142,7 @@ def check_guardrails(state: ProactiveState, runtime: Runtime[Context]) -> dict[s
         sent=state.get("sent", []),
         declined_at=state.get("declined_at"),
         last_message_at=state.get("last_message_at"),
+        max_per_day=max_per_day,
     )
     return {"blocked": blocked, **({"decision": "blocked"} if blocked else {})}
 

@@ -90,9 +90,15 @@ def need_urgency(needs: Mapping[str, float], *, threshold: float = NEED_TRIGGER_
 
 
 def most_urgent_need(needs: Mapping[str, float]) -> str | None:
-    """The need with the highest level at or above the threshold, if any."""
-    urgent = [(level, need) for need, level in needs.items() if level >= NEED_TRIGGER_THRESHOLD]
-    return max(urgent)[1] if urgent else None
+    """The need with the highest level at or above the threshold, if any.
+
+    Needs at the same level are told apart by their weight in the outreach score (social before validation before
+    intellectual...), not by their names.
+    """
+    urgent = [need for need, level in needs.items() if level >= NEED_TRIGGER_THRESHOLD]
+    if not urgent:
+        return None
+    return max(urgent, key=lambda need: (needs[need], NEED_TYPE_WEIGHTS.get(need, OTHER_NEED_WEIGHT), need))
 
 
 @dataclass(frozen=True, slots=True)
@@ -257,8 +263,9 @@ def guardrail(
     sent: Sequence[float],
     declined_at: float | None,
     last_message_at: float | None,
+    max_per_day: int = MAX_PER_DAY,
 ) -> str | None:
-    """Why an outreach may not go out now, or ``None`` if it may."""
+    """Why an outreach may not go out now, or ``None`` if it may (at most ``max_per_day`` a local day)."""
     if opt_out:
         return "opted out"
     zone = ZoneInfo(timezone)
@@ -267,8 +274,8 @@ def guardrail(
         return f"quiet hours ({quiet_start:02d}:00-{quiet_end:02d}:00 {timezone})"
     midnight = local.replace(hour=0, minute=0, second=0, microsecond=0).timestamp()
     today = [t for t in sent if midnight <= t <= now]
-    if len(today) >= MAX_PER_DAY:
-        return f"already {len(today)} outreaches today (max {MAX_PER_DAY})"
+    if len(today) >= max_per_day:
+        return f"already {len(today)} outreaches today (max {max_per_day})"
     last = max(sent) if sent else None
     if last is not None and now - last < MIN_GAP_HOURS * _HOUR:
         return f"last outreach {(now - last) / _HOUR:.1f} h ago (min {MIN_GAP_HOURS:g} h apart)"

@@ -9,7 +9,9 @@ from app.pagination import keyset_page
 from app.schemas import CrisisIncident, CrisisList, Incident, IncidentList, IncidentReview, UserList
 from companion.errors import NotFoundError
 from companion.services import Services
+from memory.personality_store import PersonalityStore
 from memory.security import CRISES_MAX, INCIDENTS_MAX, SecurityStore
+from tools.reviews import review_false_positive
 
 
 def _stream_order(item: dict[str, Any]) -> tuple[int, int]:
@@ -62,16 +64,21 @@ async def _members(services: Services, tenant: str | None) -> set[str] | None:
 
 
 async def mark_false_positive(services: Services, incident_id: str, *, tenant: str | None = None) -> IncidentReview:
-    """Mark an incident a false positive (its offence removed); a tenant admin only for its tenant's users."""
+    """Mark an incident a false positive: its offence and mood penalty are taken back (tenant admins: their users)."""
     store = SecurityStore(services.redis)
     found = await store.incident(incident_id)
     members = await _members(services, tenant)
     if found is None or (members is not None and found.get("user_id") not in members):
         raise NotFoundError(f"no incident {incident_id!r}")
-    reviewed = await store.mark_false_positive(incident_id)
+    personalities = PersonalityStore(services.chroma, services.redis)
+    reviewed = await review_false_positive(store, personalities, incident_id, persona=services.settings.persona)
     if reviewed is None:
         raise NotFoundError(f"no incident {incident_id!r}")
-    return IncidentReview(incident=_incident(reviewed), offences_7d_now=int(reviewed["offences_7d_now"]))
+    return IncidentReview(
+        incident=_incident(reviewed),
+        offences_7d_now=int(reviewed["offences_7d_now"]),
+        mood_restored=bool(reviewed["mood_restored"]),
+    )
 
 
 async def list_crises(

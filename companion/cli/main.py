@@ -108,7 +108,9 @@ def _parser() -> argparse.ArgumentParser:
     worker.add_argument("--interval", type=_seconds, help="seconds between runs (default 15)")
     worker.add_argument("--run-once", action="store_true", help="process what is queued now, then exit")
     worker.add_argument("--cleanup", action="store_true", help="remove expired raw transcripts, then exit")
-    worker.add_argument("--retention-days", type=_seconds, help="days raw transcripts are kept (default 30)")
+    worker.add_argument(
+        "--retention-days", type=_days, help="days processed raw transcripts are kept (default 30; 0: none)"
+    )
     worker.add_argument("--status", action="store_true", help="backlog, today's stats and worker heartbeats")
     worker.add_argument("--dead-letters", action="store_true", help="list entries that failed every retry")
     worker.add_argument("--replay", metavar="ID|all", help="put a dead letter (or all) back on the queue")
@@ -235,6 +237,16 @@ def _limit_1000(text: str) -> int:
         raise argparse.ArgumentTypeError(f"not a whole number: {text!r}") from None
     if not 1 <= value <= 1000:
         raise argparse.ArgumentTypeError(f"must be between 1 and 1000, got {value}")
+    return value
+
+
+def _days(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
+    if not 0 <= value <= 36_500:  # as the REST cleanup route takes it
+        raise argparse.ArgumentTypeError(f"must be between 0 and 36500 days, got {value:g}")
     return value
 
 
