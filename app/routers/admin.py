@@ -8,7 +8,7 @@ from fastapi import APIRouter, Path, Query
 
 from app.deps import AdminDep, ServicesDep
 from app.errors import AUTH, BAD_INPUT, NOT_FOUND, UNAVAILABLE, Responses
-from app.pagination import CursorQuery
+from app.pagination import CursorQuery, PageSize
 from app.schemas import CrisisList, IncidentList, IncidentReview, UserList
 from app.services import admin as admin_service
 from memory.records import USER_ID_PATTERN
@@ -22,7 +22,7 @@ ERRORS: Responses = {**BAD_INPUT, **AUTH, **UNAVAILABLE}
 async def list_users(
     admin: AdminDep,
     services: ServicesDep,
-    limit: Annotated[int, Query(ge=1, le=1000)] = 1000,
+    limit: PageSize = 1000,
     cursor: CursorQuery = None,
 ) -> UserList:
     """Users with long-term memories, by id (a tenant admin key: its tenant's users only)."""
@@ -36,7 +36,7 @@ async def list_incidents(
     user_id: Annotated[
         str | None, Query(min_length=1, max_length=128, pattern=USER_ID_PATTERN.pattern, description="One user only")
     ] = None,
-    limit: Annotated[int, Query(ge=1, le=1000)] = 100,
+    limit: PageSize = 100,
     cursor: CursorQuery = None,
 ) -> IncidentList:
     """Detected injection attempts, newest first (a tenant admin key: of its tenant's users only)."""
@@ -64,7 +64,7 @@ async def list_crises(
     user_id: Annotated[
         str | None, Query(min_length=1, max_length=128, pattern=USER_ID_PATTERN.pattern, description="One user only")
     ] = None,
-    limit: Annotated[int, Query(ge=1, le=1000)] = 100,
+    limit: PageSize = 100,
     cursor: CursorQuery = None,
 ) -> CrisisList:
     """Messages flagged as a crisis, newest first, without their text (a tenant admin key: its tenant's users)."""

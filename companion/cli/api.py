@@ -19,6 +19,7 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
+from companion.cli.arguments import bounded
 from companion.cli.output import emit
 from companion.settings import Settings
 from memory.sensitivity import SHARED_MAX_LEVEL, Sensitivity
@@ -87,14 +88,7 @@ def add_parsers(commands: argparse._SubParsersAction) -> None:
     check.add_argument("--json", action="store_true")
 
 
-def _port(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not a port number: {text!r}") from None
-    if not 1 <= value <= 65535:
-        raise argparse.ArgumentTypeError(f"must be between 1 and 65535, got {value}")
-    return value
+_port = bounded(int, 1, 65535, noun="a port number")
 
 
 def serve(args: argparse.Namespace, settings: Settings) -> int:
