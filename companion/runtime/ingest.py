@@ -47,12 +47,14 @@ from memory.embeddings import Embedder
 from memory.keys import hash_tag
 from memory.links import LinkStore, RawTranscript, SessionSummary
 from memory.long_term import LongTermStore
-from memory.records import MemoryKind, MemoryRecord, validate_conversation_id, validate_user_id
+from memory.records import MemoryKind, MemoryRecord, content_hash, validate_conversation_id, validate_user_id
 from memory.redis_io import as_text
 from memory.short_term import ASSOCIATION_STREAM, PREFIX
 from nodes.association import derived_memory_id
 from prompts.association import SESSION_SUMMARY_PROMPT
+from tools.duplicates import is_near_duplicate
 from tools.sensitivity import classified
+from tools.utterance import classify_utterance
 
 if TYPE_CHECKING:
     from companion.runtime.worker import TickResult
@@ -430,7 +432,9 @@ class Ingestor:
     async def ingest_submission(self, user_id: str, submission_id: str) -> int:
         """Turn one stored transcript into memories, queue them for association, write the session summary.
 
-        Every write has a fixed id (derived from the submission and line), so running it twice stores one copy.
+        Every write has a fixed id (derived from the submission and line), so running it twice stores one copy;
+        a message whose content the user already has (the chat turn's copy of a group message addressed to the bot,
+        the same line sent in another file) is not stored again (``without_copies``).
         Returns how many messages were stored.
         """
         validate_user_id(user_id)
@@ -439,8 +443,10 @@ class Ingestor:
             raise InvalidInputError(f"the transcript of submission {submission_id} is gone")
         records = self.records(user_id, raw)
         if records:
+            vectors = await asyncio.to_thread(self.embedder.embed, [record.text for record in records])
+            records, vectors = await asyncio.to_thread(without_copies, self.long_term, user_id, records, vectors)
+        if records:
             texts = [record.text for record in records]
-            vectors = await asyncio.to_thread(self.embedder.embed, texts)
             detections = await asyncio.to_thread(self.detector.detect_batch, texts, vectors)
             records = [
                 MemoryRecord.from_chroma(
@@ -512,6 +518,7 @@ class Ingestor:
                         reply=reply,
                         source_ref=str(line.get("ref") or ""),
                         assoc_pending=True,  # queued for association below, until it has processed it
+                        utterance=classify_utterance(line["content"]).value,
                     )
                 )
             )
@@ -526,6 +533,35 @@ class Ingestor:
             if text.strip():
                 return text.strip()
         return extractive_summary(records)
+
+
+def without_copies(
+    long_term: LongTermStore, user_id: str, records: list[MemoryRecord], vectors: np.ndarray
+) -> tuple[list[MemoryRecord], np.ndarray]:
+    """``records`` (with their ``vectors``) minus those whose content ``user_id`` already has, or an earlier one has.
+
+    Same content: an equal content hash, or a near duplicate among the three nearest memories
+    (``tools.duplicates``). A record found under its own id (a submission processed again) is not a copy.
+    """
+    if not records:
+        return records, vectors
+    hashes = [content_hash(record.text) for record in records]
+    stored = long_term.ids_by_hash(user_id, hashes)
+    nearest = long_term.search_many(user_id, vectors, 3)
+    seen: set[str] = set()
+    kept: list[int] = []
+    for index, record in enumerate(records):
+        already = record.id in stored.get(hashes[index], []) or any(o.id == record.id for o, _ in nearest[index])
+        if not already:  # a record stored before under its own id (a submission processed again) is kept
+            if hashes[index] in seen or stored.get(hashes[index]):
+                continue
+            if any(is_near_duplicate(record.text, other.text, similarity) for other, similarity in nearest[index]):
+                continue
+        seen.add(hashes[index])
+        kept.append(index)
+    if len(kept) < len(records):
+        logger.info("ingestion for %s left out %d copies of stored content", user_id, len(records) - len(kept))
+    return [records[index] for index in kept], vectors[kept]
 
 
 def extractive_summary(records: Sequence[MemoryRecord], *, sentences: int = SUMMARY_SENTENCES) -> str:

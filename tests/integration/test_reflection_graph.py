@@ -222,3 +222,19 @@ async def test_a_recalled_memory_is_found_by_search_and_faded_ones_weigh_less(wo
 async def test_unknown_task_is_a_one_line_error(world: World) -> None:
     with pytest.raises(InvalidInputError, match="unknown reflection task"):
         await run_reflection(world.graph(), user_id=USER, tasks=["dream"])
+
+
+async def test_questions_are_never_consolidated_into_a_semantic_memory(world: World) -> None:
+    questions = [
+        "Did I go running in the park this morning?",
+        "Did I go for a run in the park this morning?",
+        "Did I run in the park today before work?",
+        "Did I go for my usual morning run in the park?",
+    ]
+    for i, text in enumerate(questions):
+        world.plant(text, at=T0 + i * DAY)
+
+    state = await run_reflection(world.graph(), user_id=USER, now=T0 + 5 * DAY, tasks=["consolidate"])
+
+    assert state["consolidations"] == []
+    assert world.long_term.count(USER) == len(questions)
