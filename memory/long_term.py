@@ -33,6 +33,7 @@ from chromadb.api.types import Where
 from chromadb.errors import NotFoundError
 
 from companion.errors import ConfigurationError, PermissionDeniedError, StoreUnavailableError
+from memory.candidates import Candidate, recency_score
 from memory.cipher import SEALED_PREFIX, TextCipher, is_sealed_level
 from memory.keys import join_key
 from memory.lexical import LexicalIndex
@@ -46,7 +47,6 @@ from memory.records import (
     validate_user_id,
 )
 from memory.sensitivity import Sensitivity
-from tools.retrieval import Candidate, recency_score
 
 logger = logging.getLogger(__name__)
 
