@@ -323,6 +323,10 @@ def test_a_pattern_seen_three_times_with_confidence_becomes_a_quirk_at_0_1() -> 
 def test_quirks_strengthen_within_a_day_weaken_after_seven_and_deactivate_below_0_05() -> None:
     (strong,), _ = evolve_quirks((quirk(0.5, T0),), {}, T0 + 0.5 * DAY)
     assert strong.strength == pytest.approx(0.55)
+    (daily,), _ = evolve_quirks((quirk(0.5, T0),), {}, T0 + DAY + 300)  # same hour the next day, five minutes on
+    assert daily.strength == pytest.approx(0.55)
+    (skipped,), _ = evolve_quirks((quirk(0.5, T0),), {}, T0 + 2 * DAY)  # a day without it
+    assert skipped.strength == 0.5
     (same,), _ = evolve_quirks((quirk(0.5, T0),), {}, T0 + 3 * DAY)
     assert same.strength == 0.5
     (weak,), _ = evolve_quirks((quirk(0.5, T0),), {}, T0 + 7 * DAY)
