@@ -134,6 +134,7 @@ def test_a_key_of_one_tenant_never_reaches_another_tenants_users_on_any_route(tm
         assert client.get("/v1/admin/users", headers=intruders["globex admin key"]).json() == {
             "users": ["ten-bob"],
             "total": 1,
+            "next_cursor": None,
         }
         acme_admin = make_key(redis_url, admin=True, tenant="acme")
         assert client.get("/v1/users/ten-bob/memories", headers=acme_admin).status_code == 403
@@ -163,7 +164,11 @@ def test_default_tenant_keys_keep_todays_behaviour(tmp_path: Path, redis_url: st
         assert client.get("/v1/admin/users", headers=admin).json()["users"] == ["dflt-cy"]
         # a default-tenant user cannot be claimed by a tenant
         assert client.get("/v1/users/dflt-cy/memories", headers=tenant_admin).status_code == 403
-        assert client.get("/v1/admin/users", headers=tenant_admin).json() == {"users": [], "total": 0}
+        assert client.get("/v1/admin/users", headers=tenant_admin).json() == {
+            "users": [],
+            "total": 0,
+            "next_cursor": None,
+        }
 
 
 def test_admin_key_reaches_admin_routes_and_any_user(tmp_path: Path, redis_url: str) -> None:
@@ -172,7 +177,7 @@ def test_admin_key_reaches_admin_routes_and_any_user(tmp_path: Path, redis_url: 
         _chat(client, admin, "adm-carol", "I play the cello.")
         users = client.get("/v1/admin/users", headers=admin)
         assert users.status_code == 200
-        assert users.json() == {"users": ["adm-carol"], "total": 1}
+        assert users.json() == {"users": ["adm-carol"], "total": 1, "next_cursor": None}
         assert client.get("/v1/users/adm-carol/memories", headers=admin).json()["total"] == 1
 
 
