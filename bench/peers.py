@@ -222,20 +222,23 @@ class Worker:
 
 
 def embed_all(embedder: Embedder, texts: Sequence[str], cache: Path) -> np.ndarray:
-    """The vectors of ``texts`` (embedded once for every system), cached in ``cache`` for a rerun."""
-    if cache.is_file():
-        vectors = np.load(cache)
-        if len(vectors) >= len(texts):
-            console.print(f"  reusing {len(texts):,} vectors from {cache}")
-            return np.asarray(vectors[: len(texts)])
-    chunks = []
+    """The vectors of ``texts`` (embedded once for every system), kept in ``cache`` for the next size or run.
+
+    The texts of a smaller size are the first ones of a larger size, so the cache only ever grows: a rerun, or
+    the next size, embeds only the texts it does not hold yet.
+    """
+    cached = np.load(cache) if cache.is_file() else np.zeros((0, embedder.dimension), dtype=np.float32)
+    if len(cached) >= len(texts):
+        console.print(f"  reusing {len(texts):,} vectors from {cache.name}")
+        return np.asarray(cached[: len(texts)])
+    chunks = [cached]
     started = time.perf_counter()
     with progress_bar() as progress:
-        task = progress.add_task("embedding", total=len(texts), rate="")
-        for start in range(0, len(texts), EMBED_BATCH):
+        task = progress.add_task("embedding", total=len(texts), completed=len(cached), rate="")
+        for start in range(len(cached), len(texts), EMBED_BATCH):
             batch = texts[start : start + EMBED_BATCH]
             chunks.append(embedder.embed(list(batch)))
-            done = start + len(batch)
+            done = start + len(batch) - len(cached)
             progress.update(task, advance=len(batch), rate=f"{done / (time.perf_counter() - started):,.0f}/s")
     vectors = np.concatenate(chunks).astype(np.float32)
     np.save(cache, vectors)
@@ -274,7 +277,8 @@ def timed(call: Callable[[str], Any], message: str) -> Sample:
 async def run_size(n: int, root: Path, args: argparse.Namespace, peer_python: Path | None) -> dict[str, Any]:
     console.rule(f"N = {n:,}")
     data_dir = root / f"n{n}"
-    data_dir.mkdir(parents=True, exist_ok=True)
+    shutil.rmtree(data_dir, ignore_errors=True)  # every store starts from the same N memories: rebuilt each run
+    data_dir.mkdir(parents=True)
     models = root / "models"
     if not (data_dir / "models").exists():
         (data_dir / "models").symlink_to(models, target_is_directory=True)
@@ -292,7 +296,7 @@ async def run_size(n: int, root: Path, args: argparse.Namespace, peer_python: Pa
     try:
         async with open_services(settings) as services:
             embedder = services.embedder
-            vectors = embed_all(embedder, texts, root / f"vectors-{n}.npy")
+            vectors = embed_all(embedder, texts, root / "vectors.npy")
             ingest_s[OURS] = fill_long_term(services.long_term, records, vectors, "companion (Chroma + lexical)")
             floor_store = LongTermStore(services.chroma, namespace="floor")  # no lexical index: Chroma alone
             ingest_s[FLOOR] = fill_long_term(floor_store, records, vectors, "floor (Chroma)")
@@ -310,7 +314,7 @@ async def run_size(n: int, root: Path, args: argparse.Namespace, peer_python: Pa
                     op="setup",
                     data_dir=str(data_dir / system),
                     texts=str(texts_file),
-                    vectors=str(root / f"vectors-{n}.npy"),
+                    vectors=str(root / "vectors.npy"),
                     n=n,
                     models=str(models),
                 )
@@ -507,7 +511,9 @@ def main() -> None:
         help=f"Python of the venv with mem0 (default $PEERS_PYTHON or {DEFAULT_PEER_PYTHON.relative_to(ROOT)})",
     )
     parser.add_argument("--skip", default="", help=f"comma-separated systems to leave out, of {', '.join(SYSTEMS)}")
-    parser.add_argument("--data-dir", type=Path, help="keep the stores and the vectors here (default: a temp dir)")
+    parser.add_argument(
+        "--data-dir", type=Path, help="keep the embedded vectors here for the next run (default: a temporary dir)"
+    )
     parser.add_argument("--json-out", type=Path, help="default bench/results/peers-<date>.json")
     args = parser.parse_args()
     if args.quick:
