@@ -166,7 +166,7 @@ def sqlite_connect(path: Path) -> Any:
     if hasattr(connection, "enable_load_extension"):
         return connection
     connection.close()
-    from pysqlite3 import dbapi2  # type: ignore[import-not-found]
+    from pysqlite3 import dbapi2
 
     return dbapi2.connect(str(path), check_same_thread=False, isolation_level=None)
 

@@ -3,13 +3,14 @@
 import importlib.util
 import sys
 from pathlib import Path
+from types import ModuleType
 
 import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
 
 
-def load_bench_peers():
+def load_bench_peers() -> ModuleType:
     spec = importlib.util.spec_from_file_location("bench_peers", ROOT / "bench" / "peers.py")
     assert spec is not None and spec.loader is not None
     module = importlib.util.module_from_spec(spec)
