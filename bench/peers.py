@@ -221,6 +221,39 @@ class Worker:
 # ----------------------------------------------------------------------------------------------------
 
 
+class Ticker:
+    """Progress: a live bar on a terminal; written to a file (no live display there), a line every 30 s."""
+
+    EVERY_S = 30.0
+
+    def __init__(self, label: str, total: int, completed: int = 0) -> None:
+        self.label, self.total, self.done = label, total, completed
+        self.started = self.last = time.perf_counter()
+        self._bar: Any = None
+        self._task: Any = None
+
+    def __enter__(self) -> "Ticker":
+        if console.is_terminal:
+            self._bar = progress_bar()
+            self._bar.__enter__()
+            self._task = self._bar.add_task(self.label, total=self.total, completed=self.done, rate="")
+        return self
+
+    def advance(self, count: int, rate: str) -> None:
+        self.done += count
+        if self._bar is not None:
+            self._bar.update(self._task, advance=count, rate=rate)
+            return
+        now = time.perf_counter()
+        if now - self.last >= self.EVERY_S or self.done >= self.total:
+            self.last = now
+            console.print(f"  {self.label}: {self.done:,}/{self.total:,} after {now - self.started:,.0f} s  {rate}")
+
+    def __exit__(self, *exc: object) -> None:
+        if self._bar is not None:
+            self._bar.__exit__(*exc)
+
+
 def embed_all(embedder: Embedder, texts: Sequence[str], cache: Path) -> np.ndarray:
     """The vectors of ``texts`` (embedded once for every system), kept in ``cache`` for the next size or run.
 
@@ -233,13 +266,12 @@ def embed_all(embedder: Embedder, texts: Sequence[str], cache: Path) -> np.ndarr
         return np.asarray(cached[: len(texts)])
     chunks = [cached]
     started = time.perf_counter()
-    with progress_bar() as progress:
-        task = progress.add_task("embedding", total=len(texts), completed=len(cached), rate="")
+    with Ticker("embedding", len(texts), len(cached)) as progress:
         for start in range(len(cached), len(texts), EMBED_BATCH):
             batch = texts[start : start + EMBED_BATCH]
             chunks.append(embedder.embed(list(batch)))
             done = start + len(batch) - len(cached)
-            progress.update(task, advance=len(batch), rate=f"{done / (time.perf_counter() - started):,.0f}/s")
+            progress.advance(len(batch), rate=f"{done / (time.perf_counter() - started):,.0f}/s")
     vectors = np.concatenate(chunks).astype(np.float32)
     np.save(cache, vectors)
     return vectors
@@ -247,13 +279,12 @@ def embed_all(embedder: Embedder, texts: Sequence[str], cache: Path) -> np.ndarr
 
 def fill_long_term(store: LongTermStore, records: Sequence[MemoryRecord], vectors: np.ndarray, label: str) -> float:
     started = time.perf_counter()
-    with progress_bar() as progress:
-        task = progress.add_task(label, total=len(records), rate="")
+    with Ticker(label, len(records)) as progress:
         for start in range(0, len(records), INSERT_BATCH):
             chunk = records[start : start + INSERT_BATCH]
             store.add(USER_ID, chunk, vectors[start : start + len(chunk)])
             done = start + len(chunk)
-            progress.update(task, advance=len(chunk), rate=f"{done / (time.perf_counter() - started):,.0f}/s")
+            progress.advance(len(chunk), rate=f"{done / (time.perf_counter() - started):,.0f}/s")
     return time.perf_counter() - started
 
 
@@ -371,8 +402,7 @@ async def measure(
             record = MemoryRecord(id=new_id(), user_id=USER_ID, text=message, conversation_id=conversation_id)
             floor_store.add(USER_ID, [record], query.reshape(1, -1))
 
-        with progress_bar() as progress:
-            task = progress.add_task(f"N={n:,} turns", total=len(messages), rate="")
+        with Ticker(f"N={n:,} turns", len(messages)) as progress:
             for index, message in enumerate(messages):
                 last: dict[str, float] = {}
                 for system in rotated(systems, index):
@@ -399,7 +429,7 @@ async def measure(
                         wall[system].append(sample.wall_ms)
                         cpu[system].append(sample.cpu_ms)
                 rate = "  ".join(f"{s} {ms:5.1f}" for s, ms in last.items())
-                progress.update(task, advance=1, rate=rate)
+                progress.advance(1, rate=rate)
     load_after = os.getloadavg()
     summary = summarize(wall, cpu)
     return {
