@@ -35,6 +35,7 @@ import json
 import os
 import platform
 import shutil
+import signal
 import statistics
 import subprocess
 import sys
@@ -546,6 +547,8 @@ def main() -> None:
     )
     parser.add_argument("--json-out", type=Path, help="default bench/results/peers-<date>.json")
     args = parser.parse_args()
+    # a stopped run still stops the embedded Redis and the workers it started (the `finally` blocks)
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     if args.quick:
         args.sizes, args.turns, args.warmup = "1000", 30, 5
     sizes = [int(size.replace("_", "")) for size in args.sizes.split(",") if size.strip()]
