@@ -259,21 +259,24 @@ def embed_all(embedder: Embedder, texts: Sequence[str], cache: Path) -> np.ndarr
     """The vectors of ``texts`` (embedded once for every system), kept in ``cache`` for the next size or run.
 
     The texts of a smaller size are the first ones of a larger size, so the cache only ever grows: a rerun, or
-    the next size, embeds only the texts it does not hold yet.
+    the next size, embeds only the texts it does not hold yet, and each distinct text once.
     """
     cached = np.load(cache) if cache.is_file() else np.zeros((0, embedder.dimension), dtype=np.float32)
     if len(cached) >= len(texts):
         console.print(f"  reusing {len(texts):,} vectors from {cache.name}")
         return np.asarray(cached[: len(texts)])
-    chunks = [cached]
+    known = {text: index for index, text in enumerate(texts[: len(cached)])}
+    missing = list(dict.fromkeys(text for text in texts[len(cached) :] if text not in known))
+    fresh: dict[str, np.ndarray] = {}
     started = time.perf_counter()
-    with Ticker("embedding", len(texts), len(cached)) as progress:
-        for start in range(len(cached), len(texts), EMBED_BATCH):
-            batch = texts[start : start + EMBED_BATCH]
-            chunks.append(embedder.embed(list(batch)))
-            done = start + len(batch) - len(cached)
+    with Ticker(f"embedding {len(missing):,} new distinct texts", len(missing)) as progress:
+        for start in range(0, len(missing), EMBED_BATCH):
+            batch = missing[start : start + EMBED_BATCH]
+            fresh.update(zip(batch, embedder.embed(batch), strict=True))
+            done = start + len(batch)
             progress.advance(len(batch), rate=f"{done / (time.perf_counter() - started):,.0f}/s")
-    vectors = np.concatenate(chunks).astype(np.float32)
+    rows = [fresh[text] if text in fresh else cached[known[text]] for text in texts[len(cached) :]]
+    vectors = np.concatenate([cached, np.asarray(rows, dtype=np.float32).reshape(-1, embedder.dimension)])
     np.save(cache, vectors)
     return vectors
 
