@@ -21,6 +21,7 @@ from companion.errors import InvalidInputError
 T = TypeVar("T")
 SortKey = tuple[float | int | str, ...]
 
+PageSize = Annotated[int, Query(ge=1, le=1000, description="Items per page")]
 CursorQuery = Annotated[
     str | None,
     Query(

@@ -277,6 +277,9 @@ class IncidentReview(BaseModel):
 
     incident: Incident
     offences_7d_now: int
+    mood_restored: bool = Field(
+        default=False, description="Whether the mood penalty the message cost was taken back (high severity only)"
+    )
 
 
 class CrisisIncident(BaseModel):
@@ -468,3 +471,40 @@ class ProactiveDecision(BaseModel):
     user_id: str
     dry_run: bool
     decision: dict[str, Any]
+
+
+class SystemStats(BaseModel):
+    """The whole service at a glance (an admin key of a tenant: its users only, queues excepted)."""
+
+    users: int = Field(description="Users with long-term memories")
+    memories: int = Field(description="Their memories in all")
+    active_users_24h: int = Field(description="Users who wrote in the last 24 hours")
+    queues: dict[str, dict[str, int]] = Field(description="Association and ingestion: queued, pending, dead")
+    workers_alive: int
+    incidents: int = Field(description="Injection incidents kept (the last 1000)")
+    crises: dict[str, int] = Field(description="Crisis messages ever seen, by kind")
+
+
+class CleanupRequest(BaseModel):
+    """How old a processed raw transcript must be to go (default: COMPANION_RAW_RETENTION_DAYS)."""
+
+    model_config = {"extra": "forbid"}
+
+    retention_days: Annotated[float, Strict()] | None = Field(default=None, ge=0, le=36_500, allow_inf_nan=False)
+
+
+class SystemCleanup(BaseModel):
+    """What an admin-wide cleanup removed."""
+
+    removed_raw_transcripts: int
+    retention_days: float
+
+
+class SessionView(BaseModel):
+    """A user's current conversation: the recent turns the companion answers from, and when they last wrote."""
+
+    user_id: str
+    conversation_id: str
+    source: str = Field(description="'redis', 'chroma' (rebuilt) or 'empty'")
+    last_active: float | None
+    turns: list[dict[str, Any]] = Field(description="Oldest first: user message, reply, time")

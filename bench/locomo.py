@@ -47,7 +47,7 @@ import tempfile
 import time
 from collections import defaultdict
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -72,7 +72,7 @@ from evals.judged_answers import answer_and_judge, j_scores  # noqa: E402
 from memory.embedded import EmbeddedRedis  # noqa: E402
 from memory.embeddings import Embedder  # noqa: E402
 from memory.long_term import LongTermStore  # noqa: E402
-from memory.records import MemoryRecord  # noqa: E402
+from memory.records import MemoryRecord, normalised_content  # noqa: E402
 from nodes.association import derived_memory_id  # noqa: E402
 from tools import retrieval  # noqa: E402
 from tools.detection import load_detector  # noqa: E402
@@ -270,6 +270,7 @@ def map_memories(long_term: LongTermStore, conversation: Conversation) -> None:
 
     A turn's memory carries its ``dia_id`` as ``source_ref`` (the transcript line's ``ref``); a memory association
     derived from a turn (same text, kind semantic, id ``derived_memory_id(turn memory id)``) maps to that turn too.
+    A turn ingestion left out as a copy of an earlier one is mapped to that one (``_copies``), in the evidence too.
     """
     records = [record for record, _ in long_term.with_embeddings(conversation.user_id)]
     conversation.memories = records
@@ -277,10 +278,45 @@ def map_memories(long_term: LongTermStore, conversation: Conversation) -> None:
     derived = {derived_memory_id(memory): dia for memory, dia in conversation.dia_of.items()}
     conversation.dia_of.update({r.id: derived[r.id] for r in records if r.id in derived})
     missing = set(conversation.dia_ids) - set(conversation.dia_of.values())
+    # Ingestion keeps one memory per content (``companion.runtime.ingest.without_copies``): a turn that repeats an
+    # earlier one word for word ("Bye Joanna!") is that memory, so evidence naming the repeat counts the kept turn.
+    alias = _copies(conversation, missing)
+    if alias:
+        conversation.questions = [
+            replace(q, evidence=tuple(dict.fromkeys(alias.get(dia, dia) for dia in q.evidence)))
+            for q in conversation.questions
+        ]
+        missing -= set(alias)
     if missing:
         raise SystemExit(
             f"error: {len(missing)} turns of {conversation.sample_id} were not stored (e.g. {min(missing)})"
         )
+
+
+def _copies(conversation: Conversation, missing: set[str]) -> dict[str, str]:
+    """For each turn not stored as its own memory, the turn whose memory holds the same content (normalised text)."""
+    if not missing:
+        return {}
+    kept: dict[str, str] = {}
+    for record in conversation.memories:
+        if record.id in conversation.dia_of:
+            kept.setdefault(normalised_content(record.text), conversation.dia_of[record.id])
+    texts = {line["ref"]: line["content"] for _, lines in conversation.sessions for line in lines}
+    alias: dict[str, str] = {}
+    for dia in sorted(missing):
+        content = normalised_content(texts.get(dia, ""))
+        match = kept.get(content) or next(
+            (
+                d
+                for text, d in kept.items()
+                if (content in text or text in content)
+                and min(len(text), len(content)) >= 0.5 * max(len(text), len(content))
+            ),
+            "",
+        )
+        if match:
+            alias[dia] = match
+    return alias
 
 
 def tokens(text: str) -> list[str]:

@@ -177,7 +177,7 @@ def build_chat_model(settings: Settings) -> BaseChatModel | None:
         return None
     from langchain.chat_models import init_chat_model
 
-    kwargs: dict[str, Any] = {}
+    kwargs: dict[str, Any] = {"temperature": settings.chat_temperature, "max_tokens": settings.chat_max_tokens}
     provider = settings.chat_model.split(":", 1)[0]
     if provider == "openai":
         if settings.openai_api_key is not None:

@@ -119,6 +119,15 @@ class Settings(BaseSettings):
         description="Comma-separated platform user ids of the companion's admins: a bare id ('1234') matches on "
         "every platform, a prefixed one ('telegram:1234', 'discord:1234') on that platform only.",
     )
+    chat_temperature: float = Field(
+        default=0.7, ge=0, le=2, description="Sampling temperature of the chat model's replies (seed 004: 0.7)."
+    )
+    chat_max_tokens: int = Field(
+        default=150, ge=16, le=8192, description="Longest reply the chat model may write, in tokens (seed 004: 150)."
+    )
+    proactive_max_per_day: int = Field(
+        default=3, ge=0, le=24, description="Outreaches a user gets at most in one local day (0: none at all)."
+    )
     background: bool = Field(
         default=True,
         description="Run the association/ingestion worker and the scheduler inside `companion serve` and the bots. "

@@ -27,6 +27,7 @@ from evals.isolation import run_isolation
 from evals.persona import run_persona
 from evals.recall import run_recall
 from evals.sensitivity import run_sensitivity
+from evals.updates import run_updates
 
 
 @dataclass(frozen=True)
@@ -50,6 +51,12 @@ SUITES: dict[str, Suite] = {
     for suite in (
         Suite("appraisal", "appraisal_directed.jsonl", run_appraisal, "pleasure moves the expected way vs seed rules"),
         Suite("recall", "recall.jsonl", run_recall, "facts taught among filler, then probed: hit@k, MRR"),
+        Suite(
+            "updates",
+            "updates.jsonl",
+            run_updates,
+            "write-time update detection vs the seed's 0.8 gate: recall and precision on dev and test pairs",
+        ),
         Suite("isolation", "isolation.jsonl", run_isolation, "cross-user probes: leaks must be 0"),
         Suite("persona", "persona.jsonl", run_persona, "replies stay in character (LLM-judged)"),
         Suite(

@@ -39,7 +39,7 @@ from nodes.proactive import (
     send_outreach,
 )
 from tools.personality_time import personality_reader
-from tools.proactive import PersonalityReader
+from tools.proactive import MAX_PER_DAY, PersonalityReader
 
 if TYPE_CHECKING:
     from companion.services import Services
@@ -55,11 +55,15 @@ def build_graph(
     embedder: Embedder,
     chat_model: BaseChatModel | None = None,
     personality: PersonalityReader | None = None,
+    max_per_day: int = MAX_PER_DAY,
 ) -> CompiledStateGraph[Any, Any, Any, Any]:
-    """Compile the proactive graph over the given services (``personality``: needs, traits and mood per user)."""
+    """Compile the proactive graph over the given services (``personality``: needs, traits and mood per user).
+
+    ``max_per_day`` caps the outreaches a user gets in one local day (the setting, 3 by default).
+    """
     graph = StateGraph(ProactiveState, context_schema=Context, input_schema=ProactiveInput)
     graph.add_node("load_guardrail_signals", partial(load_guardrail_signals, outreach=outreach, short_term=short_term))
-    graph.add_node("check_guardrails", check_guardrails)
+    graph.add_node("check_guardrails", partial(check_guardrails, max_per_day=max_per_day))
     graph.add_node("score", partial(score, long_term=long_term, personality=personality))
     graph.add_node(
         "compose_starter", partial(compose_starter, long_term=long_term, embedder=embedder, chat_model=chat_model)
@@ -83,6 +87,7 @@ def build_graph_from_services(services: Services) -> CompiledStateGraph[Any, Any
         embedder=services.embedder,
         chat_model=services.chat_model,
         personality=personality_reader(PersonalityStore(services.chroma, services.redis)),
+        max_per_day=services.settings.proactive_max_per_day,
     )
 
 

@@ -35,7 +35,7 @@ from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
 from urllib.parse import quote
 
-from tools.retrieval import query_words
+from memory.candidates import query_words
 
 __all__ = ["MAX_QUERY_WORDS", "LexicalIndex", "remove_database"]
 
@@ -131,7 +131,7 @@ class LexicalIndex:
     def search(self, owner: str, query: str, limit: int) -> list[tuple[str, float]]:
         """The ``limit`` memories of ``owner`` that best match ``query``'s content words: ``(id, BM25)``, best first.
 
-        Function words are left out (``tools.retrieval.query_words``); a memory must contain at least one of the
+        Function words are left out (``memory.candidates.query_words``); a memory must contain at least one of the
         remaining words (any of them, stemmed). A query with no content word finds nothing. BM25's statistics are
         the owner's own.
         """

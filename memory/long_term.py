@@ -33,6 +33,7 @@ from chromadb.api.types import Where
 from chromadb.errors import NotFoundError
 
 from companion.errors import ConfigurationError, PermissionDeniedError, StoreUnavailableError
+from memory.candidates import Candidate, recency_score
 from memory.cipher import SEALED_PREFIX, TextCipher, is_sealed_level
 from memory.keys import join_key
 from memory.lexical import LexicalIndex
@@ -46,7 +47,6 @@ from memory.records import (
     validate_user_id,
 )
 from memory.sensitivity import Sensitivity
-from tools.retrieval import Candidate, recency_score
 
 logger = logging.getLogger(__name__)
 
@@ -357,6 +357,26 @@ class LongTermStore:
             found.append(matches)
         return found
 
+    def ids_by_hash(self, user_id: str, hashes: Sequence[str]) -> dict[str, list[str]]:
+        """The ids of ``user_id``'s memories carrying each of ``hashes`` (``MemoryRecord.content_hash``), oldest first.
+
+        Memories stored before content hashes existed carry none and are not found here.
+        """
+        collection = self._collection(user_id, create=False)
+        wanted = sorted({value for value in hashes if value})
+        if collection is None or not wanted:
+            return {}
+        found: dict[str, list[tuple[float, str]]] = {}
+        for start in range(0, len(wanted), WRITE_BATCH):
+            where = cast(Where, {"content_hash": {"$in": wanted[start : start + WRITE_BATCH]}})
+            result = collection.get(where=where, include=["metadatas"])
+            for memory_id, meta in zip(result["ids"], result.get("metadatas") or [], strict=True):
+                if meta is None or meta.get("user_id") != user_id:
+                    continue
+                created = float(cast(float, meta.get("created_at", 0.0)))
+                found.setdefault(str(meta.get("content_hash")), []).append((created, memory_id))
+        return {value: [memory_id for _, memory_id in sorted(pairs)] for value, pairs in found.items()}
+
     def update_metadata(self, user_id: str, records: Sequence[MemoryRecord]) -> None:
         """Rewrite the metadata of existing ``records`` of ``user_id`` (text and embedding stay as they are)."""
         if not records:
@@ -371,6 +391,19 @@ class LongTermStore:
             collection.update(
                 ids=[record.id for record in batch], metadatas=[self._metadata(record) for record in batch]
             )
+
+    def mark_superseded(self, user_id: str, memory_ids: Sequence[str], *, by: str) -> int:
+        """Mark memories of ``user_id`` as updated by the memory ``by`` (``superseded_by``); returns how many.
+
+        Only that key is written (Chroma merges metadata), so nothing a concurrent writer changed is undone.
+        """
+        collection = self._collection(user_id, create=False)
+        if collection is None or not memory_ids:
+            return 0
+        found = [record.id for record in self.get_many(user_id, memory_ids) if record.id != by]
+        if found:
+            collection.update(ids=found, metadatas=[{"superseded_by": by} for _ in found])
+        return len(found)
 
     def clear_pending(self, user_id: str, memory_ids: Sequence[str]) -> int:
         """Clear the association pending mark of those of ``memory_ids`` that carry it; returns how many.
@@ -538,6 +571,11 @@ class LongTermStore:
             logger.warning("lexical index not usable (%s); recalling by embedding alone", exc)
             return []
         wanted = [memory_id for memory_id, _ in ranked if memory_id not in skip][:n_results]
+        return self.candidates_by_id(user_id, wanted, query_embedding)
+
+    def candidates_by_id(self, user_id: str, memory_ids: Sequence[str], query_embedding: np.ndarray) -> list[Candidate]:
+        """Memories of ``user_id`` by id as MMR candidates, in the order asked, each with its cosine to the query."""
+        wanted = list(memory_ids)
         if not wanted:
             return []
         found = self.get_with_embeddings(user_id, wanted)

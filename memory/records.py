@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import re
 import time
 import unicodedata
@@ -11,6 +12,7 @@ from enum import StrEnum
 from typing import Any
 
 from companion.errors import InvalidInputError
+from memory.cipher import is_sealed_level
 from memory.sensitivity import Sensitivity, decode_tags, encode_tags, parse_sensitivity
 
 #: User ids are opaque to the project but must be safe in keys and logs: letters, digits and ``_ . : @ -``,
@@ -111,6 +113,25 @@ def validate_message(message: str, *, max_chars: int) -> str:
     return text
 
 
+#: Mentions of a bot or a person (``@name`` after a space or at the start, Discord's ``<@123>``), anywhere: the group
+#: implicator's copy of a message addressed to the bot still holds the mention, the chat turn's does not (Telegram
+#: removes the bot's @username wherever it is); both are the same content. An e-mail address is not a mention.
+_MENTIONS = re.compile(r"<@!?&?\d+>|(?<!\S)@[\w.]+")
+_CONTENT_SPACES = re.compile(r"\s+")
+
+
+def normalised_content(text: str) -> str:
+    """What two copies of one message share: mentions gone, case-folded, white space collapsed, no end dots."""
+    said = _MENTIONS.sub(" ", text)
+    said = _CONTENT_SPACES.sub(" ", unicodedata.normalize("NFKC", said)).strip().casefold()
+    return said.lstrip(",: ").rstrip(" .!")
+
+
+def content_hash(text: str) -> str:
+    """Hash of ``normalised_content(text)`` (sha256, 32 hex digits): equal for copies of one message."""
+    return hashlib.sha256(normalised_content(text).encode("utf-8")).hexdigest()[:32]
+
+
 def new_id() -> str:
     """A new random id for a memory or a turn."""
     return uuid.uuid4().hex
@@ -156,6 +177,13 @@ class MemoryRecord:
     #: message (chat turns, ingestion), cleared by association only, so accepted work that Redis lost is found
     #: again in Chroma and queued again (``companion.runtime.worker.requeue_pending``).
     assoc_pending: bool = False
+    #: Utterance type (``tools.utterance``): "statement", "question", "request" or "small_talk"; "" for memories
+    #: stored before labels existed (readers classify their text then). Only statements are recalled as facts.
+    utterance: str = ""
+    #: Id of the newer memory that updated this one (same subject, changed value), "" while it is current; and
+    #: the id of the memory this one updated (``tools.updates``).
+    superseded_by: str = ""
+    supersedes: str = ""
 
     def to_metadata(self) -> dict[str, str | int | float]:
         """Chroma metadata (everything but id and text); Chroma accepts no ``None`` values.
@@ -185,6 +213,13 @@ class MemoryRecord:
             "sentiment": self.sentiment,
             "source_ref": self.source_ref,
             "appraisal": self.appraisal,
+            "utterance": self.utterance,
+            # Derived from the text on every write (never read back): what duplicate checks look up. A sealed
+            # memory's text is encrypted in Chroma; a hash of it in plain metadata would let a short secret (a PIN)
+            # be guessed, so it has none (and is never found as a duplicate).
+            "content_hash": "" if is_sealed_level(self.sensitivity) else content_hash(self.text),
+            "superseded_by": self.superseded_by,
+            "supersedes": self.supersedes,
         }
         if self.assoc_pending:
             metadata[ASSOC_PENDING_KEY] = True
@@ -219,6 +254,9 @@ class MemoryRecord:
             source_ref=str(meta.get("source_ref", "")),
             appraisal=str(meta.get("appraisal", "")),
             assoc_pending=meta.get(ASSOC_PENDING_KEY) is True,
+            utterance=str(meta.get("utterance", "")),
+            superseded_by=str(meta.get("superseded_by", "")),
+            supersedes=str(meta.get("supersedes", "")),
         )
 
     def to_dict(self) -> dict[str, Any]:

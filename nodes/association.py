@@ -42,6 +42,7 @@ from tools.association import (
     merge_texts,
 )
 from tools.sensitivity import classified
+from tools.utterance import UtteranceType, is_fact
 
 logger = logging.getLogger(__name__)
 
@@ -153,7 +154,11 @@ def derived_memory_id(message_id: str) -> str:
 async def load_messages(
     state: AssociationState, runtime: Runtime[Context], *, long_term: LongTermStore, links: LinkStore
 ) -> dict[str, Any]:
-    """Read the queued messages and any outcome stored by an earlier attempt; keep those with an emotional signal."""
+    """Read the queued messages and any outcome stored by an earlier attempt; keep those with an emotional signal.
+
+    Only statements are associated (``tools.utterance``): "what band do I like?" asked with feeling is not a
+    fact to remember, version or relate, so questions, requests and small talk are skipped.
+    """
     user_id = runtime.context.user_id
     ids = list(dict.fromkeys(state.get("message_ids") or []))  # none (Studio's empty form): an empty batch
     stored = await asyncio.to_thread(links.outcomes, user_id, ids)
@@ -166,7 +171,9 @@ async def load_messages(
             skipped.append(message_id)
             continue
         record, vector = found[message_id]
-        if not is_emotional_signal(record.emotion_intensity, record.emotion):
+        if not is_emotional_signal(record.emotion_intensity, record.emotion) or not is_fact(
+            record.utterance, record.text
+        ):  # a question, a request or small talk is kept in the log but never becomes (part of) a memory
             skipped.append(message_id)
             continue
         messages.append(
@@ -289,6 +296,7 @@ def create_memory(state: BranchInput) -> dict[str, Any]:
             emotion_intensity=message["emotion_intensity"],
             created_at=message["created_at"],
             version=1,
+            utterance=UtteranceType.STATEMENT.value,  # only statements are associated (load_messages)
         )
     )
     plan = Plan(

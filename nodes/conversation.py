@@ -40,6 +40,7 @@ from memory.sensitivity import Sensitivity, allowed_at, parse_sensitivity, sensi
 from memory.short_term import ShortTermStore
 from nodes.context import RunContext
 from prompts.conversation import (
+    ASKED_MEMORY,
     COMPANION_SYSTEM_PROMPT,
     DEFAULT_PERSONA_DESCRIPTION,
     DEFAULT_PERSONA_NAME,
@@ -48,6 +49,7 @@ from prompts.conversation import (
     OFFLINE_NO_RECALL_REPLY,
     OFFLINE_RECALL_ITEM,
     OFFLINE_RECALL_REPLY,
+    OUTDATED_MEMORY,
 )
 from tools.care import care_reply, crisis_resources
 from tools.clarification import ask_in_system_prompt, ask_offline, question_to_ask
@@ -55,6 +57,8 @@ from tools.crisis import Crisis
 from tools.detection import perception_scores
 from tools.recall import recall
 from tools.sensitivity import classify_local
+from tools.updates import detect_update
+from tools.utterance import UtteranceType, classify_utterance, parse_utterance
 
 logger = logging.getLogger(__name__)
 
@@ -85,6 +89,11 @@ class RetrievedMemory(TypedDict):
     similarity: float
     kind: str
     created_at: float
+    #: Utterance type (``tools.utterance``): only statements are quoted back as facts.
+    utterance: NotRequired[str]
+    #: The id of the memory this one updated ("" if none), and whether a newer one has updated it since.
+    supersedes: NotRequired[str]
+    superseded: NotRequired[bool]
 
 
 class ContextTurn(TypedDict):
@@ -112,6 +121,7 @@ class TurnOutput(TypedDict):
     last_active: NotRequired[float | None]
     memories: NotRequired[list[RetrievedMemory]]
     withheld_memories: NotRequired[list[str]]  # relevant memories above the context's max_sensitivity (not used)
+    supersedes: NotRequired[list[str]]  # older memories this message updates (tools.updates), most similar first
     sensitivity: NotRequired[dict[str, Any]]  # tools.sensitivity.Classification.to_dict() of the message
     reply: NotRequired[str]
     responder: NotRequired[str]  # "offline" or the chat model's name
@@ -254,14 +264,31 @@ def retrieve_memories(
             similarity=round(item.candidate.similarity, 6),
             kind=str(item.candidate.metadata.get("kind", "episodic")),
             created_at=float(item.candidate.metadata.get("created_at", 0.0)),
+            utterance=parse_utterance(item.candidate.metadata.get("utterance"), item.candidate.text).value,
+            supersedes=str(item.candidate.metadata.get("supersedes") or ""),
+            superseded=bool(item.candidate.metadata.get("superseded_by")),
         )
         for item in found.selected
+    ]
+    # The newest truth (tools.updates): older statements in the pool that this message gives a new value.
+    updated = [
+        candidate
+        for candidate in sorted(found.pool, key=lambda c: -c.similarity)
+        if not candidate.metadata.get("superseded_by")
+        and detect_update(
+            state["message"],
+            candidate.text,
+            candidate.similarity,
+            old_type=str(candidate.metadata.get("utterance") or ""),
+        )
+        is not None
     ]
     return {
         "query_embedding": found.query_embedding.tolist(),
         "perception_scores": None if scores is None else [round(float(x), 6) for x in scores[0]],
         "memories": memories,
         "withheld_memories": [c.id for c in found.excluded if c.similarity >= WITHHELD_MIN_SIMILARITY],
+        "supersedes": list(dict.fromkeys(candidate.id for candidate in updated)),
         "timings_ms": {**perceived, "search": found.search_ms, "retrieve": _elapsed_ms(started)},
     }
 
@@ -308,7 +335,11 @@ async def respond(
 
 
 def store_long_term(state: ConversationState, runtime: Runtime[Context], *, long_term: LongTermStore) -> dict[str, Any]:
-    """Write the message (with the reply) to Chroma first: it is the source of truth."""
+    """Write the message (with the reply) to Chroma first: it is the source of truth.
+
+    When the message updates older memories (``supersedes``, found at retrieval), those are then marked superseded
+    by it: recall ranks them below the new value (``tools.retrieval.SUPERSEDED_WEIGHT``) and keeps them searchable.
+    """
     started = time.perf_counter()
     detection = state.get("detection") or {}
     classification = state.get("sensitivity") or classify_local(state["message"], detection.get("emotions")).to_dict()
@@ -329,8 +360,12 @@ def store_long_term(state: ConversationState, runtime: Runtime[Context], *, long
         sentiment=str(classification.get("sentiment", "neutral")),
         appraisal=state.get("appraisal", ""),
         assoc_pending=True,  # until association has processed it (store_short_term queues it)
+        utterance=classify_utterance(state["message"]).value,
+        supersedes=next(iter(state.get("supersedes") or []), ""),
     )
     long_term.add(record.user_id, [record], np.asarray([state["query_embedding"]], dtype=np.float32))
+    if state.get("supersedes"):  # after the new memory is stored: an old value is never left without a newer one
+        long_term.mark_superseded(record.user_id, state["supersedes"], by=record.id)
     return {"memory_id": record.id, "timings_ms": {"store_long_term": _elapsed_ms(started)}}
 
 
@@ -390,8 +425,18 @@ def turns_from_records(records: list[MemoryRecord]) -> list[Turn]:
 
 
 def offline_reply(memories: list[RetrievedMemory]) -> str:
-    """The offline responder: quote the most relevant memories, labelled as offline."""
-    quoted = [m for m in memories if m["similarity"] >= OFFLINE_MIN_SIMILARITY][:OFFLINE_MAX_QUOTES]
+    """The offline responder: quote the most relevant memories, labelled as offline.
+
+    Only statements are quoted: a question the user asked ("What band do I like?") is not something they told,
+    and neither is small talk or a request (``tools.utterance``); nor is a value a newer statement has updated.
+    """
+    quoted = [
+        m
+        for m in memories
+        if m["similarity"] >= OFFLINE_MIN_SIMILARITY
+        and parse_utterance(m.get("utterance"), m["text"]) is UtteranceType.STATEMENT
+        and not m.get("superseded")
+    ][:OFFLINE_MAX_QUOTES]
     if not quoted:
         return OFFLINE_NO_RECALL_REPLY
     recalled = " and ".join(OFFLINE_RECALL_ITEM.format(text=m["text"]) for m in quoted)
@@ -401,6 +446,15 @@ def offline_reply(memories: list[RetrievedMemory]) -> str:
 def turn_crisis(state: ConversationState) -> Crisis:
     """The crisis perception flagged on this turn's message (none before detection ran)."""
     return Crisis.from_dict((state.get("detection") or {}).get("crisis"))
+
+
+def memory_for_model(memory: RetrievedMemory) -> str:
+    """A recalled memory as the chat model sees it: a question or an outdated value says so; a statement is as said."""
+    if memory.get("superseded"):
+        return OUTDATED_MEMORY.format(text=memory["text"])
+    if parse_utterance(memory.get("utterance"), memory["text"]) is UtteranceType.QUESTION:
+        return ASKED_MEMORY.format(text=memory["text"])
+    return memory["text"]
 
 
 def build_messages(state: ConversationState, *, crisis_resources: str = "") -> list[AnyMessage]:
@@ -415,13 +469,13 @@ def build_messages(state: ConversationState, *, crisis_resources: str = "") -> l
         system = persona_system_prompt(
             parse_persona(state["persona"], key=state["persona"]["key"]),
             PersonalityState.from_dict(state["personality"]),
-            [m["text"] for m in memories],
+            [memory_for_model(m) for m in memories],
             user_emotions=(state.get("detection") or {}).get("emotions"),
             crisis=(crisis.kind or "self_harm") if crisis.flagged else None,
             crisis_resources=crisis_resources,
         )
     else:  # a state without personality (older checkpoints, callers that build their own state)
-        memory_lines = "\n".join(MEMORY_LINE.format(text=m["text"]) for m in memories) or NO_MEMORIES
+        memory_lines = "\n".join(MEMORY_LINE.format(text=memory_for_model(m)) for m in memories) or NO_MEMORIES
         system = COMPANION_SYSTEM_PROMPT.format(
             persona_name=DEFAULT_PERSONA_NAME,
             persona_description=DEFAULT_PERSONA_DESCRIPTION,

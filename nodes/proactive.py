@@ -11,6 +11,7 @@ import asyncio
 import time
 import zlib
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any, NotRequired
 
 from langchain_core.language_models import BaseChatModel
@@ -49,6 +50,7 @@ from tools.proactive import (
     local_time,
     most_urgent_need,
     need_urgency,
+    next_good_time,
     personality_factor,
     recent_contact_penalty,
     timing_score,
@@ -130,8 +132,8 @@ async def load_guardrail_signals(
     }
 
 
-def check_guardrails(state: ProactiveState, runtime: Runtime[Context]) -> dict[str, Any]:
-    """Opt-out, quiet hours, 3 a day, 4 hours apart, 24 hours after a decline or an ignored outreach."""
+def check_guardrails(state: ProactiveState, runtime: Runtime[Context], *, max_per_day: int) -> dict[str, Any]:
+    """Opt-out, quiet hours, ``max_per_day`` a day, 4 hours apart, 24 hours after a decline or an ignored outreach."""
     prefs = state["prefs"]
     blocked = guardrail(
         now=state["now"],
@@ -142,8 +144,13 @@ def check_guardrails(state: ProactiveState, runtime: Runtime[Context]) -> dict[s
         sent=state.get("sent", []),
         declined_at=state.get("declined_at"),
         last_message_at=state.get("last_message_at"),
+        max_per_day=max_per_day,
     )
     return {"blocked": blocked, **({"decision": "blocked"} if blocked else {})}
+
+
+def _iso(at: datetime | None) -> str | None:
+    return None if at is None else at.isoformat(timespec="minutes")
 
 
 async def score(
@@ -197,6 +204,7 @@ async def score(
         "outreaches_7d": profile.outreaches_7d,
         "answered_outreaches_7d": profile.answered_outreaches_7d,
         "urgent_need": most_urgent_need(needs),
+        "next_good_time": _iso(next_good_time(profile, local, hours_since_message)),
         "needs": needs,
         "personality": "not available" if signals is None else {"traits": signals.traits, "pad": signals.pad},
     }

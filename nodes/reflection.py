@@ -69,6 +69,7 @@ from tools.reflection import (
     scale_importance,
 )
 from tools.sensitivity import classified
+from tools.utterance import is_fact
 
 logger = logging.getLogger(__name__)
 
@@ -136,13 +137,16 @@ def consolidate(
 ) -> dict[str, Any]:
     """Cluster unconsolidated episodic memories (similarity >= 0.7, >= 3 per cluster) into semantic memories.
 
-    Secret and ultrasecret memories stay out: a summary would copy what they hold into a memory of its own.
+    Secret and ultrasecret memories stay out: a summary would copy what they hold into a memory of its own. So do
+    questions, requests and small talk (``tools.utterance``): what the user asked is not a fact about them.
     """
     user_id, now = runtime.context.user_id, state["now"]
     pairs = [
         (record, vector)
         for record, vector in long_term.with_embeddings(user_id, kind=MemoryKind.EPISODIC)
-        if not record.consolidated_into and not is_sealed_level(record.sensitivity)
+        if not record.consolidated_into
+        and not is_sealed_level(record.sensitivity)
+        and is_fact(record.utterance, record.text)
     ]
     made: list[dict[str, Any]] = []
     if len(pairs) < MIN_CLUSTER_SIZE:

@@ -11,6 +11,10 @@ Answer in character, warmly and briefly. If the user asks about something you do
 
 #: How one retrieved memory is shown in the system prompt. Placeholders: text.
 MEMORY_LINE = "- {text}"
+#: How a recalled memory that is not something the user told is shown to the chat model (``tools.utterance``), and
+#: one a newer statement has updated (``tools.updates``): context, not a fact to repeat.
+ASKED_MEMORY = "(the user asked this; it is not a fact) {text}"
+OUTDATED_MEMORY = "(outdated: a newer statement replaced it) {text}"
 
 #: Shown in the system prompt when nothing relevant was retrieved.
 NO_MEMORIES = "(nothing relevant yet)"

@@ -27,7 +27,7 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 NEED_WEIGHT, TIMING_WEIGHT, PATTERN_WEIGHT = 0.4, 0.25, 0.35
@@ -46,6 +46,8 @@ MIN_PERSONALITY_FACTOR, MAX_PERSONALITY_FACTOR = 0.3, 1.7
 RECENT_CONTACT_WINDOW_HOURS = 12.0
 
 MAX_PER_DAY = 3
+#: Messages of history the optimal-time prediction needs (the seed's 10).
+MIN_MESSAGES_TO_PREDICT = 10
 MIN_GAP_HOURS = 4.0
 SILENCE_AFTER_DECLINE_HOURS = 24.0
 IGNORED_AFTER_HOURS = 4.0
@@ -90,9 +92,15 @@ def need_urgency(needs: Mapping[str, float], *, threshold: float = NEED_TRIGGER_
 
 
 def most_urgent_need(needs: Mapping[str, float]) -> str | None:
-    """The need with the highest level at or above the threshold, if any."""
-    urgent = [(level, need) for need, level in needs.items() if level >= NEED_TRIGGER_THRESHOLD]
-    return max(urgent)[1] if urgent else None
+    """The need with the highest level at or above the threshold, if any.
+
+    Needs at the same level are told apart by their weight in the outreach score (social before validation before
+    intellectual...), not by their names.
+    """
+    urgent = [need for need, level in needs.items() if level >= NEED_TRIGGER_THRESHOLD]
+    if not urgent:
+        return None
+    return max(urgent, key=lambda need: (needs[need], NEED_TYPE_WEIGHTS.get(need, OTHER_NEED_WEIGHT), need))
 
 
 @dataclass(frozen=True, slots=True)
@@ -152,9 +160,27 @@ def _normalised(counts: list[int]) -> list[float]:
     return [count / top for count in counts] if top else [0.5] * len(counts)
 
 
+def clock_modifier(local: datetime) -> float:
+    """The seed's modifiers for the user's local clock.
+
+    Asleep (23:00-07:59) ×0.2, a weekend afternoon (12-18) ×1.2, weekday work hours (9-17) ×0.8.
+    """
+    hour, day = local.hour, local.weekday()
+    if hour >= 23 or hour <= 7:
+        return 0.2
+    if day >= 5 and 12 <= hour <= 18:
+        return 1.2
+    if day < 5 and 9 <= hour <= 17:
+        return 0.8
+    return 1.0
+
+
 def timing_score(profile: ActivityProfile, local: datetime, hours_since_message: float | None) -> float:
-    """How good this local hour and weekday are, lowered right after and long after the user's last message."""
-    base = 0.7 * profile.hourly[local.hour] + 0.3 * profile.weekly[local.weekday()]
+    """How good this local hour and weekday are for the user.
+
+    The user's own activity, then the seed's clock modifiers; lowered right after and long after their last message.
+    """
+    base = (0.7 * profile.hourly[local.hour] + 0.3 * profile.weekly[local.weekday()]) * clock_modifier(local)
     if hours_since_message is not None:
         if hours_since_message < 4:
             penalty = (4 - hours_since_message) / 4 * 0.5
@@ -164,6 +190,26 @@ def timing_score(profile: ActivityProfile, local: datetime, hours_since_message:
             penalty = 0.0
         base *= 1 - penalty
     return clamp(base)
+
+
+def next_good_time(
+    profile: ActivityProfile, local: datetime, hours_since_message: float | None, *, threshold: float = 0.7
+) -> datetime | None:
+    """The best local hour of the next 48 whose predicted timing score is above ``threshold``, if any.
+
+    As the seed's optimal-window prediction: needs at least 10 messages of history to predict from.
+    """
+    if profile.messages < MIN_MESSAGES_TO_PREDICT:
+        return None
+    best, best_score = None, threshold
+    start = local.replace(minute=0, second=0, microsecond=0).astimezone(UTC)  # whole hours, across DST changes
+    for ahead in range(1, 49):
+        at = (start + timedelta(hours=ahead)).astimezone(local.tzinfo)
+        since = None if hours_since_message is None else hours_since_message + ahead
+        predicted = timing_score(profile, at, since)
+        if predicted > best_score:
+            best, best_score = at, predicted
+    return best
 
 
 def time_gap_factor(hours_since_message: float) -> float:
@@ -257,8 +303,9 @@ def guardrail(
     sent: Sequence[float],
     declined_at: float | None,
     last_message_at: float | None,
+    max_per_day: int = MAX_PER_DAY,
 ) -> str | None:
-    """Why an outreach may not go out now, or ``None`` if it may."""
+    """Why an outreach may not go out now, or ``None`` if it may (at most ``max_per_day`` a local day)."""
     if opt_out:
         return "opted out"
     zone = ZoneInfo(timezone)
@@ -267,8 +314,8 @@ def guardrail(
         return f"quiet hours ({quiet_start:02d}:00-{quiet_end:02d}:00 {timezone})"
     midnight = local.replace(hour=0, minute=0, second=0, microsecond=0).timestamp()
     today = [t for t in sent if midnight <= t <= now]
-    if len(today) >= MAX_PER_DAY:
-        return f"already {len(today)} outreaches today (max {MAX_PER_DAY})"
+    if len(today) >= max_per_day:
+        return f"already {len(today)} outreaches today (max {max_per_day})"
     last = max(sent) if sent else None
     if last is not None and now - last < MIN_GAP_HOURS * _HOUR:
         return f"last outreach {(now - last) / _HOUR:.1f} h ago (min {MIN_GAP_HOURS:g} h apart)"

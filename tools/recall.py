@@ -31,6 +31,9 @@ class Recall:
     search_ms: float
     #: Candidates ``keep`` turned away (most similar first), so a caller can tell what it held back.
     excluded: list[Candidate] = field(default_factory=list)
+    #: The whole candidate pool (nearest and lexical, before ``keep`` and MMR): the memories a new message about
+    #: the same subject would update (``tools.updates``) are among them, so the write needs no search of its own.
+    pool: list[Candidate] = field(default_factory=list)
 
 
 def distinct_texts(candidates: Sequence[Candidate]) -> list[Candidate]:
@@ -66,6 +69,8 @@ def recall(
     A candidate with the same text as a nearer one is dropped before selection: association's semantic copy of a
     message shares its text, and two copies would take two places and skew the lexical term's word statistics.
     ``keep`` (a test on a candidate's metadata, e.g. a sensitivity or tag filter) drops candidates before MMR.
+    The newer version of a superseded memory in the pool (``superseded_by``, ``tools.updates``) is added to it, so
+    MMR can rank the newest value where the old one would have been.
     ``lexical_candidates`` is how many best word matches the store's lexical index adds to the pool (those not
     already in it); ``None`` means as many as the nearest memories fetched, at most ``MAX_LEXICAL_CANDIDATES``,
     and 0 none. On LoCoMo they lift recall@10 of the default pool close to that of a 300-candidate pool
@@ -80,6 +85,13 @@ def recall(
     lexical = min(nearest, MAX_LEXICAL_CANDIDATES) if lexical_candidates is None else lexical_candidates
     if lexical > 0:
         pool += long_term.lexical_search(user_id, text, query, lexical, exclude=[c.id for c in pool])
+    # The newer versions of superseded memories in the pool join it: they answer what the older value answered.
+    present = {candidate.id for candidate in pool}
+    newer = [str(c.metadata.get("superseded_by")) for c in pool if c.metadata.get("superseded_by")]
+    missing = [memory_id for memory_id in dict.fromkeys(newer) if memory_id not in present]
+    if missing:
+        pool += long_term.candidates_by_id(user_id, missing, query)
+    searched = list(pool)
     excluded: list[Candidate] = []
     if keep is not None:
         kept: list[Candidate] = []
@@ -95,4 +107,5 @@ def recall(
         embed_ms=round((embedded - started) * 1000.0, 3),
         search_ms=round((finished - embedded) * 1000.0, 3),
         excluded=excluded,
+        pool=searched,
     )

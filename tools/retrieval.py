@@ -8,8 +8,11 @@ Score of candidate ``d`` in a selection round, given the already selected set ``
 
     own(d)   = sim(q, d) + LEXICAL_WEIGHT · lexical(q, d)
     rel(d)   = own(d) + NEIGHBOUR_WEIGHT · max(0, own(n)) for the best conversation neighbour n of d
-    score(d) = λ · rel(d) − (1 − λ) · max_{s ∈ S} sim(d, s)
+               (no neighbour term when sim(q, d) < NEIGHBOUR_MIN_SIMILARITY); then, if d superseded a
+               memory o in the pool, rel(d) = max(rel(d), rel(o))
+    score(d) = λ · rel(d) · (CHATTER_FACTOR if d is not a statement else 1) − (1 − λ) · max_{s ∈ S} sim(d, s)
                + IMPORTANCE_WEIGHT · importance(d) + RECENCY_WEIGHT · recency(d)
+               − SUPERSEDED_WEIGHT · [d was superseded]
 
 * ``sim(q, d)`` is the relevance the store reported (:attr:`Candidate.similarity`); it is not recomputed
   against the query, so ranking agrees with the store's own distance function. The query vector is only used
@@ -28,21 +31,31 @@ Score of candidate ``d`` in a selection round, given the already selected set ``
   highest ``λ · relevance + boosts``. The boosts are applied in every round, the first included.
 * Candidates whose relevance ``rel(d)`` (neighbour term included) is below the threshold are dropped before
   selection.
+* ``d is not a statement`` for a question, a request or small talk (``metadata["utterance"]``, else the
+  text classified by ``tools.utterance``; 0 for a candidate whose metadata has no such key, one not read from the
+  store): what the user asked is kept and searchable, but what they told ranks
+  first. ``[d was superseded]`` is 1 for a memory a newer one updated (``metadata["superseded_by"]``,
+  ``tools.updates``): the newest value of a fact ranks above the old one.
 * Ties are broken by input order (the store's ranking): :func:`numpy.argmax` returns the first maximum.
 """
 
 import itertools
 import math
-import re
 from collections import Counter
-from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 import numpy.typing as npt
 
+from memory.candidates import Candidate, query_words, recency_score, words
+from tools.utterance import is_fact
+
 __all__ = [
+    "CHATTER_FACTOR",
+    "NEIGHBOUR_MIN_SIMILARITY",
+    "SUPERSEDED_WEIGHT",
     "IMPORTANCE_WEIGHT",
     "LEXICAL_WEIGHT",
     "MAX_CANDIDATES",
@@ -73,6 +86,17 @@ IMPORTANCE_WEIGHT = 0.1
 RECENCY_WEIGHT = 0.05
 """Weight of a memory's recency (in [0, 1]) in the final score."""
 
+CHATTER_FACTOR = 0.5
+"""Factor on the relevance of a memory that is not a statement (a question, a request, small talk: ``tools.utterance``).
+
+"What is my PIN?" asked last week is nearer the question "what is my PIN?" (similarity 1.0, every word shared) than
+the fact "My PIN is 4321" (0.73); halving its relevance puts the fact first without dropping the question from the
+searchable log (the threshold is applied before the factor). A subtracted constant (0.15, then 0.4) left such exact
+repeats on top in the recall eval."""
+
+SUPERSEDED_WEIGHT = 0.3
+"""Penalty of a memory a newer one updated (``superseded_by`` set): the newest value of a fact ranks first."""
+
 LEXICAL_WEIGHT = 0.5
 """Weight of the lexical (BM25 over the candidate pool, in [0, 1]) match in a candidate's relevance.
 
@@ -86,6 +110,9 @@ NEIGHBOUR_WEIGHT = 0.5
 Chosen on the LoCoMo dev split (conv-26 and conv-30; bench/README.md). With a 300-candidate pool, evidence
 recall@10 went from 0.671 to 0.754 in a simulation of this selection; 0.3 and 0.7 scored within 0.01, 1.0 lower."""
 
+NEIGHBOUR_MIN_SIMILARITY = 0.2
+"""A candidate less similar than this to the query gets no neighbour term (0: every candidate may get it)."""
+
 NEIGHBOUR_SECONDS = 1800.0
 """Two memories of one conversation said at most this far apart (and with no candidate between them) are
 neighbours: the same exchange, not the same conversation a day later."""
@@ -98,16 +125,6 @@ MAX_CANDIDATES = 50
 
 _BM25_K1 = 1.2
 _BM25_B = 0.75
-_WORD = re.compile(r"[^\W_]+")
-#: Function words carry no topic; questions are full of them ("what did ... do when ...").
-_STOP_WORDS = frozenset(
-    "a an the of to in on at for and or but is are was were be been being do does did doing what when where who whom"
-    " which why how i you he she it we they me him her us them my your his its our their this that these those with"
-    " from by as about into than then so if not no yes have has had can could would should will just any some there"
-    " here up out over after before again also too very".split()
-)
-
-_SECONDS_PER_DAY = 86_400.0
 
 
 def candidate_count(k: int) -> int:
@@ -121,26 +138,17 @@ def candidate_count(k: int) -> int:
     return min(CANDIDATES_PER_SELECTED * k, MAX_CANDIDATES)
 
 
-def _words(text: str) -> list[str]:
-    return [word for word in _WORD.findall(text.lower()) if word not in _STOP_WORDS]
-
-
-def query_words(text: str) -> list[str]:
-    """The content words of ``text``: lower-cased letters and digits, minus function words, each once, in order."""
-    return list(dict.fromkeys(_words(text)))
-
-
 def lexical_scores(query: str, texts: Sequence[str]) -> npt.NDArray[np.float64]:
     """BM25 (k1 = 1.2, b = 0.75) of ``query``'s words in each of ``texts``, scaled so the best is 1 (0 if none match).
 
     Document frequencies come from ``texts`` themselves (the candidate pool), so a word that every candidate
     shares counts for little and a rare one for much. Words are lower-cased letters and digits, minus function words.
     """
-    terms = set(_words(query))
+    terms = set(words(query))
     scores = np.zeros(len(texts), dtype=np.float64)
     if not texts or not terms:
         return scores
-    documents = [Counter(_words(text)) for text in texts]
+    documents = [Counter(words(text)) for text in texts]
     lengths = [sum(doc.values()) for doc in documents]
     average = sum(lengths) / len(documents) or 1.0
     count = len(documents)
@@ -183,29 +191,6 @@ def neighbour_relevance(
 
 
 @dataclass(frozen=True, slots=True)
-class Candidate:
-    """A memory returned by the store, before selection.
-
-    Attributes:
-        id: The memory's id in the store.
-        text: The memory's text.
-        embedding: The memory's embedding, shape ``(dim,)``.
-        similarity: Cosine similarity to the query, as the store reported it.
-        importance: Importance in [0, 1].
-        recency: Recency in [0, 1] (see :func:`recency_score`).
-        metadata: Any other fields the store returned.
-    """
-
-    id: str
-    text: str
-    embedding: npt.NDArray[Any]
-    similarity: float
-    importance: float = 0.0
-    recency: float = 0.0
-    metadata: Mapping[str, Any] = field(default_factory=dict)
-
-
-@dataclass(frozen=True, slots=True)
 class Selected:
     """A candidate chosen by :func:`mmr_select`.
 
@@ -218,27 +203,6 @@ class Selected:
     candidate: Candidate
     score: float
     rank: int
-
-
-def recency_score(age_seconds: float, *, half_life_days: float = 30.0) -> float:
-    """Map a memory's age to a recency in (0, 1] by exponential decay.
-
-    ``recency = 0.5 ** (age_days / half_life_days)``: 1.0 for a brand-new memory, 0.5 after one half-life,
-    0.25 after two, and so on. A negative age (clock skew, a timestamp in the future) counts as brand new and
-    gives 1.0. Mathematically the value never reaches 0; in floating point it underflows to 0.0 only after
-    more than a thousand half-lives.
-
-    Raises:
-        ValueError: If ``half_life_days`` is not a positive finite number or ``age_seconds`` is NaN.
-    """
-    if not (math.isfinite(half_life_days) and half_life_days > 0):
-        raise ValueError(f"half_life_days must be a positive finite number, got {half_life_days}")
-    if math.isnan(age_seconds):
-        raise ValueError("age_seconds must not be NaN")
-    if age_seconds <= 0:
-        return 1.0
-    age_days = age_seconds / _SECONDS_PER_DAY
-    return float(0.5 ** (age_days / half_life_days))
 
 
 def mmr_select(
@@ -295,7 +259,12 @@ def mmr_select(
     if query_text is not None and candidates:
         relevance_all += LEXICAL_WEIGHT * lexical_scores(query_text, [c.text for c in candidates])
     if neighbour_weight and candidates:
-        relevance_all += neighbour_weight * neighbour_relevance(candidates, relevance_all)
+        lift = neighbour_relevance(candidates, relevance_all)
+        if NEIGHBOUR_MIN_SIMILARITY > 0:
+            lift[np.array([c.similarity for c in candidates]) < NEIGHBOUR_MIN_SIMILARITY] = 0.0
+        relevance_all += neighbour_weight * lift
+    if candidates:
+        relevance_all = _inherit_relevance(candidates, relevance_all)
     keep = relevance_all >= threshold
     kept = [c for c, ok in zip(candidates, keep, strict=True) if ok]
     if not kept:
@@ -306,8 +275,8 @@ def mmr_select(
     unit = np.divide(embeddings, norms, out=np.zeros_like(embeddings), where=norms > 0)
     pairwise = np.clip(unit @ unit.T, -1.0, 1.0)
 
-    relevance = relevance_all[keep]
-    boosts = np.array([IMPORTANCE_WEIGHT * c.importance + RECENCY_WEIGHT * c.recency for c in kept], dtype=np.float64)
+    relevance = relevance_all[keep] * np.array([_chatter_factor(c) for c in kept], dtype=np.float64)
+    boosts = np.array([_boost(c) for c in kept], dtype=np.float64)
     base = lambda_ * relevance + boosts
     redundancy = np.zeros(len(kept), dtype=np.float64)  # max sim to the selected set; 0 while it is empty
     available = np.ones(len(kept), dtype=bool)
@@ -320,6 +289,37 @@ def mmr_select(
         available[best] = False
         redundancy = pairwise[best] if rank == 0 else np.maximum(redundancy, pairwise[best])
     return selected
+
+
+def _inherit_relevance(candidates: Sequence[Candidate], relevance: npt.NDArray[np.float64]) -> npt.NDArray[np.float64]:
+    """Each newer version gets at least the relevance of the memory it superseded (oldest first, so chains pass it on).
+
+    "I work at Acme" shares the word "work" with "where do I work?"; "I got a new job at Globex", which updated it,
+    shares none. The newer value answers what the older one answered, so it is at least as relevant.
+    """
+    index = {candidate.id: position for position, candidate in enumerate(candidates)}
+    result = relevance.copy()
+    order = sorted(range(len(candidates)), key=lambda i: float(candidates[i].metadata.get("created_at") or 0.0))
+    for position in order:
+        newer = candidates[position].metadata.get("superseded_by")
+        if newer and newer in index:
+            result[index[newer]] = max(result[index[newer]], result[position])
+    return result
+
+
+def _chatter_factor(candidate: Candidate) -> float:
+    """``CHATTER_FACTOR`` for a candidate that is not a statement, else 1 (module docstring)."""
+    if "utterance" in candidate.metadata and not is_fact(candidate.metadata["utterance"], candidate.text):
+        return CHATTER_FACTOR
+    return 1.0
+
+
+def _boost(candidate: Candidate) -> float:
+    """Importance and recency boosts, minus the superseded penalty (module docstring)."""
+    boost = IMPORTANCE_WEIGHT * candidate.importance + RECENCY_WEIGHT * candidate.recency
+    if candidate.metadata.get("superseded_by"):
+        boost -= SUPERSEDED_WEIGHT
+    return boost
 
 
 def _validate_candidate(cand: Candidate, dim: int) -> None:

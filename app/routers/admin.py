@@ -6,10 +6,10 @@ from typing import Annotated
 
 from fastapi import APIRouter, Path, Query
 
-from app.deps import AdminDep, ServicesDep
+from app.deps import AdminDep, OperatorDep, ServicesDep
 from app.errors import AUTH, BAD_INPUT, NOT_FOUND, UNAVAILABLE, Responses
-from app.pagination import CursorQuery
-from app.schemas import CrisisList, IncidentList, IncidentReview, UserList
+from app.pagination import CursorQuery, PageSize
+from app.schemas import CleanupRequest, CrisisList, IncidentList, IncidentReview, SystemCleanup, SystemStats, UserList
 from app.services import admin as admin_service
 from memory.records import USER_ID_PATTERN
 
@@ -22,7 +22,7 @@ ERRORS: Responses = {**BAD_INPUT, **AUTH, **UNAVAILABLE}
 async def list_users(
     admin: AdminDep,
     services: ServicesDep,
-    limit: Annotated[int, Query(ge=1, le=1000)] = 1000,
+    limit: PageSize = 1000,
     cursor: CursorQuery = None,
 ) -> UserList:
     """Users with long-term memories, by id (a tenant admin key: its tenant's users only)."""
@@ -36,7 +36,7 @@ async def list_incidents(
     user_id: Annotated[
         str | None, Query(min_length=1, max_length=128, pattern=USER_ID_PATTERN.pattern, description="One user only")
     ] = None,
-    limit: Annotated[int, Query(ge=1, le=1000)] = 100,
+    limit: PageSize = 100,
     cursor: CursorQuery = None,
 ) -> IncidentList:
     """Detected injection attempts, newest first (a tenant admin key: of its tenant's users only)."""
@@ -64,8 +64,20 @@ async def list_crises(
     user_id: Annotated[
         str | None, Query(min_length=1, max_length=128, pattern=USER_ID_PATTERN.pattern, description="One user only")
     ] = None,
-    limit: Annotated[int, Query(ge=1, le=1000)] = 100,
+    limit: PageSize = 100,
     cursor: CursorQuery = None,
 ) -> CrisisList:
     """Messages flagged as a crisis, newest first, without their text (a tenant admin key: its tenant's users)."""
     return await admin_service.list_crises(services, limit=limit, user_id=user_id, tenant=admin.tenant, cursor=cursor)
+
+
+@router.get("/stats", response_model=SystemStats, responses=ERRORS)
+async def stats(admin: AdminDep, services: ServicesDep) -> SystemStats:
+    """Users, memories, activity in the last day, the queues, live workers, incidents and crises."""
+    return await admin_service.system_stats(services, tenant=admin.tenant)
+
+
+@router.post("/cleanup", response_model=SystemCleanup, responses=ERRORS)
+async def cleanup(admin: OperatorDep, services: ServicesDep, body: CleanupRequest) -> SystemCleanup:
+    """Remove every user's processed raw transcripts older than the retention (operator key: it spans tenants)."""
+    return await admin_service.cleanup_everyone(services, retention_days=body.retention_days)

@@ -12,7 +12,7 @@ from pydantic import BaseModel, Field
 
 from app.deps import OperatorDep, ServicesDep
 from app.errors import AUTH, BAD_INPUT, NOT_FOUND, UNAVAILABLE, Responses
-from app.pagination import CursorQuery
+from app.pagination import CursorQuery, PageSize
 from app.services.dead_letters import list_dead_letters, replay
 
 router = APIRouter(prefix="/v1/admin/dead-letters", tags=["admin"])
@@ -64,7 +64,7 @@ async def dead_letters(
     admin: OperatorDep,
     services: ServicesDep,
     queue: Annotated[QueueName, Query(description="association or ingest")] = "association",
-    limit: Annotated[int, Query(ge=1, le=1000)] = 100,
+    limit: PageSize = 100,
     cursor: CursorQuery = None,
 ) -> DeadLetters:
     """Entries that failed every retry, oldest first, with the error each failed with."""

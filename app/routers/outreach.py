@@ -8,11 +8,11 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Path, Query
+from fastapi import APIRouter, Path
 
 from app.deps import AuthorizedUser, ServicesDep
 from app.errors import AUTH, BAD_INPUT, NOT_FOUND, UNAVAILABLE, Responses
-from app.pagination import CursorQuery
+from app.pagination import CursorQuery, PageSize
 from app.schemas import OutreachAck, OutreachPage
 from app.services import outreach
 
@@ -26,7 +26,7 @@ OutreachIdPath = Annotated[str, Path(min_length=1, max_length=200, pattern=r"^[A
 async def list_outreach(
     user_id: AuthorizedUser,
     services: ServicesDep,
-    limit: Annotated[int, Query(ge=1, le=1000)] = 100,
+    limit: PageSize = 100,
     cursor: CursorQuery = None,
 ) -> OutreachPage:
     """The user's outreach not yet acknowledged through the API (last 30 days), oldest first."""

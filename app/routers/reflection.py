@@ -8,12 +8,12 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Path, Query, Request, Response
+from fastapi import APIRouter, Depends, Path, Request, Response
 from langgraph.graph.state import CompiledStateGraph
 
 from app.deps import AuthorizedUser, CallerDep, FullyClearedUser, ServicesDep, add_rate_limit_headers
 from app.errors import AUTH, BAD_INPUT, BUSY, NOT_FOUND, RATE_LIMITED, UNAVAILABLE, Responses
-from app.pagination import CursorQuery
+from app.pagination import CursorQuery, PageSize
 from app.schemas import (
     ArchiveList,
     ConflictList,
@@ -72,7 +72,7 @@ async def reflect(
 async def conflicts(
     user_id: FullyClearedUser,
     services: ServicesDep,
-    limit: Annotated[int, Query(ge=1, le=1000)] = 100,
+    limit: PageSize = 100,
     cursor: CursorQuery = None,
 ) -> ConflictList:
     """Conflicts reflection found, newest first, each with its resolution; and the questions waiting."""
@@ -91,7 +91,7 @@ async def undo_conflict(
 async def archive(
     user_id: FullyClearedUser,
     services: ServicesDep,
-    limit: Annotated[int, Query(ge=1, le=1000)] = 100,
+    limit: PageSize = 100,
     cursor: CursorQuery = None,
 ) -> ArchiveList:
     """Memories the forgetting pass archived (out of recall, kept, restorable), newest first."""

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 from dataclasses import asdict
+from typing import Annotated
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Query
 
-from app.deps import AuthorizedUser, CheckpointerDep, ServicesDep
+from app.deps import AuthorizedUser, CheckpointerDep, FullyClearedUser, ServicesDep
 from app.errors import AUTH, BAD_INPUT, UNAVAILABLE, Responses
-from app.schemas import UserErasure, UserExport
+from app.schemas import ID_PATTERN, SessionView, UserErasure, UserExport
+from app.services.chat import session as current_session
 from companion.runtime.users import erase_user, export_user
 
 router = APIRouter(prefix="/v1/users/{user_id}", tags=["users"])
@@ -27,3 +29,13 @@ async def erase(user_id: AuthorizedUser, services: ServicesDep, checkpointer: Ch
     """Erase the user from Chroma, Redis (turns, activity, rate limits, queue, keys) and the checkpoints."""
     report = await erase_user(services, checkpointer, user_id)
     return UserErasure(user_id=user_id, **asdict(report))
+
+
+@router.get("/session", response_model=SessionView, responses=ERRORS)
+async def session(
+    user_id: FullyClearedUser,
+    services: ServicesDep,
+    conversation_id: Annotated[str, Query(min_length=1, max_length=128, pattern=ID_PATTERN)] = "default",
+) -> SessionView:
+    """The user's current conversation: the recent turns the next reply is written from, and when they last wrote."""
+    return await current_session(services, user_id, conversation_id)

@@ -3,13 +3,28 @@
 from __future__ import annotations
 
 import asyncio
+import time
 from typing import Any
 
 from app.pagination import keyset_page
-from app.schemas import CrisisIncident, CrisisList, Incident, IncidentList, IncidentReview, UserList
+from app.schemas import (
+    CrisisIncident,
+    CrisisList,
+    Incident,
+    IncidentList,
+    IncidentReview,
+    SystemCleanup,
+    SystemStats,
+    UserList,
+)
+from app.services.dead_letters import QUEUES, queue_named
 from companion.errors import NotFoundError
+from companion.runtime.ingest import cleanup_raw
 from companion.services import Services
-from memory.security import CRISES_MAX, INCIDENTS_MAX, SecurityStore
+from memory.links import LinkStore
+from memory.personality_store import PersonalityStore
+from memory.security import CRISES_MAX, INCIDENTS_MAX, INCIDENTS_STREAM, SecurityStore
+from tools.reviews import review_false_positive
 
 
 def _stream_order(item: dict[str, Any]) -> tuple[int, int]:
@@ -62,16 +77,21 @@ async def _members(services: Services, tenant: str | None) -> set[str] | None:
 
 
 async def mark_false_positive(services: Services, incident_id: str, *, tenant: str | None = None) -> IncidentReview:
-    """Mark an incident a false positive (its offence removed); a tenant admin only for its tenant's users."""
+    """Mark an incident a false positive: its offence and mood penalty are taken back (tenant admins: their users)."""
     store = SecurityStore(services.redis)
     found = await store.incident(incident_id)
     members = await _members(services, tenant)
     if found is None or (members is not None and found.get("user_id") not in members):
         raise NotFoundError(f"no incident {incident_id!r}")
-    reviewed = await store.mark_false_positive(incident_id)
+    personalities = PersonalityStore(services.chroma, services.redis)
+    reviewed = await review_false_positive(store, personalities, incident_id, persona=services.settings.persona)
     if reviewed is None:
         raise NotFoundError(f"no incident {incident_id!r}")
-    return IncidentReview(incident=_incident(reviewed), offences_7d_now=int(reviewed["offences_7d_now"]))
+    return IncidentReview(
+        incident=_incident(reviewed),
+        offences_7d_now=int(reviewed["offences_7d_now"]),
+        mood_restored=bool(reviewed["mood_restored"]),
+    )
 
 
 async def list_crises(
@@ -99,3 +119,36 @@ async def list_crises(
             for item in raw
         ],
     )
+
+
+async def system_stats(services: Services, *, tenant: str | None = None) -> SystemStats:
+    """Users, memories, activity, queues, workers, incidents and crises (of one ``tenant``'s users if given)."""
+    users = await asyncio.to_thread(services.long_term.list_users, tenant=tenant)
+    counts = await asyncio.gather(*(asyncio.to_thread(services.long_term.count, user) for user in users))
+    last_message = await services.short_term.users_last_message()
+    members = set(users) if tenant is not None else None
+    day_ago = time.time() - 86_400
+    active = [u for u, at in last_message.items() if at >= day_ago and (members is None or u in members)]
+    queues = {name: await queue_named(services, name).backlog() for name in QUEUES}
+    beats = await queue_named(services, "association").workers()
+    security = SecurityStore(services.redis)
+    if members is None:
+        incidents = int(await services.redis.xlen(INCIDENTS_STREAM))
+    else:
+        incidents = sum(1 for item in await security.incidents(limit=INCIDENTS_MAX) if item.get("user_id") in members)
+    return SystemStats(
+        users=len(users),
+        memories=sum(counts),
+        active_users_24h=len(active),
+        queues=queues,
+        workers_alive=sum(1 for beat in beats.values() if beat.get("alive")),
+        incidents=incidents,
+        crises=await security.crisis_counts(),
+    )
+
+
+async def cleanup_everyone(services: Services, *, retention_days: float | None) -> SystemCleanup:
+    """Remove every user's processed raw transcripts older than the retention (queued ones stay)."""
+    days = services.settings.raw_retention_days if retention_days is None else retention_days
+    removed = await cleanup_raw(services.redis, LinkStore(services.chroma), retention_days=days)
+    return SystemCleanup(removed_raw_transcripts=removed, retention_days=days)

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
+import time
 from collections.abc import AsyncIterator
 from typing import Any, cast
 
@@ -20,12 +22,15 @@ from app.schemas import (
     InjectionInfo,
     RecalledMemory,
     SensitivityInfo,
+    SessionView,
     TurnMood,
 )
 from companion.errors import CompanionError
+from companion.services import Services
 from graphs.conversation import run_turn, turn_config
 from memory.idempotency import IdempotencyStore, idempotent_request
 from memory.sensitivity import SHARED_MAX_LEVEL, Sensitivity
+from nodes.conversation import turns_from_records
 
 logger = logging.getLogger(__name__)
 
@@ -166,3 +171,27 @@ async def start_stream(
         yield format_sse_event(event="done", data_str=response.model_dump_json())
 
     return events()
+
+
+async def session(services: Services, user_id: str, conversation_id: str) -> SessionView:
+    """The turns the next reply is written from: Redis's, or those rebuilt from Chroma when Redis lost them."""
+    loaded = await services.short_term.load(user_id, conversation_id)
+    turns, source = loaded.turns, "redis"
+    if not turns:
+        short_term = services.short_term
+        records = await asyncio.to_thread(
+            services.long_term.recent_turns,
+            user_id,
+            conversation_id,
+            since=time.time() - short_term.active_ttl,
+            limit=short_term.context_turns,
+        )
+        turns = turns_from_records(records)[-short_term.context_turns :]
+        source = "chroma" if turns else "empty"
+    return SessionView(
+        user_id=user_id,
+        conversation_id=conversation_id,
+        source=source,
+        last_active=loaded.last_active,
+        turns=[{"role": turn.role, "content": turn.content, "ts": turn.ts} for turn in turns],
+    )

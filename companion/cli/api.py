@@ -19,6 +19,7 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
+from companion.cli.arguments import bounded
 from companion.cli.output import emit
 from companion.settings import Settings
 from memory.sensitivity import SHARED_MAX_LEVEL, Sensitivity
@@ -87,14 +88,7 @@ def add_parsers(commands: argparse._SubParsersAction) -> None:
     check.add_argument("--json", action="store_true")
 
 
-def _port(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not a port number: {text!r}") from None
-    if not 1 <= value <= 65535:
-        raise argparse.ArgumentTypeError(f"must be between 1 and 65535, got {value}")
-    return value
+_port = bounded(int, 1, 65535, noun="a port number")
 
 
 def serve(args: argparse.Namespace, settings: Settings) -> int:
@@ -211,7 +205,15 @@ async def _incidents(args: argparse.Namespace, settings: Settings) -> int:
     try:
         store = SecurityStore(redis)
         if args.incidents_command == "false-positive":
-            reviewed = await store.mark_false_positive(args.incident_id)
+            from companion.services import open_services
+            from memory.personality_store import PersonalityStore
+            from tools.reviews import review_false_positive
+
+            async with open_services(settings) as services:  # the mood penalty lives in the personality state
+                personalities = PersonalityStore(services.chroma, services.redis)
+                reviewed = await review_false_positive(
+                    SecurityStore(services.redis), personalities, args.incident_id, persona=settings.persona
+                )
             if reviewed is None:
                 raise NotFoundError(f"no incident {args.incident_id!r}")
             if args.json:
@@ -220,6 +222,7 @@ async def _incidents(args: argparse.Namespace, settings: Settings) -> int:
                 console.print(
                     f"incident [bold]{escape(args.incident_id)}[/] of {escape(reviewed['user_id'])} marked a false "
                     f"positive; {reviewed['offences_7d_now']} offence(s) left in 7 days"
+                    + ("; the mood penalty is taken back" if reviewed["mood_restored"] else "")
                 )
             return 0
         limit = max(1, min(args.limit, 1000))

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import logging
 import time
 from datetime import datetime
 from pathlib import Path
@@ -27,7 +28,8 @@ err_console = Console(stderr=True)
 
 # -- worker ----------------------------------------------------------------------------------------------
 def worker_command(args: argparse.Namespace, settings: Settings) -> int:
-    """``companion worker``."""
+    """``companion worker``: each tick that processed something prints one line with its counts."""
+    logging.getLogger("companion.runtime").setLevel(logging.DEBUG if args.debug else logging.INFO)
     return asyncio.run(_worker(args, settings))
 
 

@@ -46,6 +46,7 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
+from companion.cli.arguments import bounded
 from companion.cli.output import emit
 from companion.errors import CompanionError
 from companion.logs import configure_logging
@@ -108,7 +109,9 @@ def _parser() -> argparse.ArgumentParser:
     worker.add_argument("--interval", type=_seconds, help="seconds between runs (default 15)")
     worker.add_argument("--run-once", action="store_true", help="process what is queued now, then exit")
     worker.add_argument("--cleanup", action="store_true", help="remove expired raw transcripts, then exit")
-    worker.add_argument("--retention-days", type=_seconds, help="days raw transcripts are kept (default 30)")
+    worker.add_argument(
+        "--retention-days", type=_days, help="days processed raw transcripts are kept (default 30; 0: none)"
+    )
     worker.add_argument("--status", action="store_true", help="backlog, today's stats and worker heartbeats")
     worker.add_argument("--dead-letters", action="store_true", help="list entries that failed every retry")
     worker.add_argument("--replay", metavar="ID|all", help="put a dead letter (or all) back on the queue")
@@ -218,34 +221,10 @@ def _reflection_parsers(commands: Any) -> None:
     commands.add_parser("scheduler", help="run reflection (03:00), forgetting (04:00), needs and proactive jobs")
 
 
-def _positive_int(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not a whole number: {text!r}") from None
-    if not 1 <= value <= 50:
-        raise argparse.ArgumentTypeError(f"must be between 1 and 50, got {value}")
-    return value
-
-
-def _limit_1000(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not a whole number: {text!r}") from None
-    if not 1 <= value <= 1000:
-        raise argparse.ArgumentTypeError(f"must be between 1 and 1000, got {value}")
-    return value
-
-
-def _seconds(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
-    if not 0 < value <= 86400:
-        raise argparse.ArgumentTypeError(f"must be more than 0 and at most 86400, got {value:g}")
-    return value
+_positive_int = bounded(int, 1, 50)
+_limit_1000 = bounded(int, 1, 1000)
+_days = bounded(float, 0.0, 36_500.0, noun="a number")  # as the REST cleanup route takes it
+_seconds = bounded(float, 0.0, 86_400.0, noun="a number", low_excluded=True)
 
 
 def main(argv: Sequence[str] | None = None) -> int:

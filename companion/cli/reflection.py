@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import logging
 import time
 from datetime import UTC, datetime
 from typing import Any
@@ -203,7 +204,11 @@ async def _prefs(args: argparse.Namespace, settings: Settings, quiet: tuple[int,
 
 
 def scheduler_command(args: argparse.Namespace, settings: Settings) -> int:
-    """``companion scheduler``: run the reflection, forgetting, needs and proactive jobs until stopped."""
+    """``companion scheduler``: run the reflection, forgetting, needs and proactive jobs until stopped.
+
+    Each firing that ran something prints one line saying what (the runtime's INFO log lines).
+    """
+    logging.getLogger("companion.runtime").setLevel(logging.DEBUG if args.debug else logging.INFO)
     return asyncio.run(_scheduler(settings))
 
 

@@ -309,6 +309,27 @@ def appraise_seed_rules(message: str, emotion: str, intensity: int, emotions: Ma
 INJECTION_PENALTY = PAD(pleasure=-0.3, arousal=0.2, dominance=-0.2)
 
 
+#: What an admin's false-positive review gives back: the penalty, reversed.
+PENALTY_TAKEN_BACK = PAD(
+    pleasure=-INJECTION_PENALTY.pleasure, arousal=-INJECTION_PENALTY.arousal, dominance=-INJECTION_PENALTY.dominance
+)
+
+
+def appraise_false_positive(kind: str, severity: str) -> Appraisal | None:
+    """The mood change that takes back an injection penalty once an admin found the message was not an attack.
+
+    Only a high-severity incident was penalised; the reverse change is recorded like any other, so the mood's
+    history shows both the penalty and why it was taken back.
+    """
+    if severity != "high":
+        return None
+    return Appraisal(
+        "false_positive_review",
+        PENALTY_TAKEN_BACK,
+        f"an admin found the message flagged as {kind.replace('_', ' ')} was not an attack: the penalty is taken back",
+    )
+
+
 def appraise_injection(kind: str, severity: str, score: float) -> Appraisal | None:
     """The mood change a detected injection attempt causes: the seed's penalty when it is high severity."""
     if severity != "high":

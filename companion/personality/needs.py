@@ -2,6 +2,11 @@
 
 A need at or above :data:`TRIGGER_THRESHOLD` is urgent (the proactive engine reads it).
 
+Needs colour the mood (the seed's ``influence_on_mood``, 0.1 each): a need above its baseline lowers the point the
+mood relaxes toward by up to 0.1 in its own direction (:func:`mood_pull`). Left alone, a lonely companion ends a
+little less pleased, a bored one flatter, a tired one calmer, an unappreciated one less assured; talk that
+satisfies the need lifts it again. The mood itself never jumps: it only relaxes toward that point over hours.
+
 Growth per hour (seed): social 0.03, intellectual 0.02, creative 0.015, rest 0.04, validation 0.025;
 ``level = min(1, level + hours × rate)``. Every level starts at the seed's baseline 0.5.
 
@@ -17,6 +22,8 @@ What satisfies what (each lowers the level by the amount, not below 0):
 from __future__ import annotations
 
 import re
+
+from companion.personality.traits import PAD
 
 NEED_NAMES: tuple[str, ...] = ("social", "intellectual", "creative", "rest", "validation")
 DECAY_PER_HOUR: dict[str, float] = {
@@ -35,6 +42,16 @@ SATISFACTION: dict[str, float] = {
     "rest": 0.1,
     "validation": 0.3,
 }
+#: How much a fully unmet need (level 1.0) moves the mood's resting point (the seed's influence_on_mood).
+INFLUENCE_ON_MOOD = 0.1
+#: The direction each unmet need pulls the mood (pleasure, arousal, dominance), scaled by INFLUENCE_ON_MOOD.
+MOOD_DIRECTION: dict[str, tuple[float, float, float]] = {
+    "social": (-1.0, 0.0, 0.0),  # lonely: less pleased
+    "intellectual": (-0.5, -0.5, 0.0),  # bored: flatter
+    "creative": (-0.5, -0.5, 0.0),
+    "rest": (-0.3, -1.0, 0.0),  # tired: calmer, a little less pleased
+    "validation": (-0.3, 0.0, -1.0),  # unappreciated: less assured
+}
 INTELLECTUAL_CATEGORIES = frozenset({"fact", "skill", "goal", "interest"})
 CREATIVE_CATEGORIES = frozenset({"interest", "goal"})
 CREATIVE_WORDS = re.compile(r"\b(ideas?|imagine|stor(?:y|ies)|writ(?:e|ing)|draw(?:ing)?|create|music|poem)\b", re.I)
@@ -43,6 +60,16 @@ CREATIVE_WORDS = re.compile(r"\b(ideas?|imagine|stor(?:y|ies)|writ(?:e|ing)|draw
 def initial_needs() -> dict[str, float]:
     """Every need at its baseline."""
     return dict.fromkeys(NEED_NAMES, BASELINE_LEVEL)
+
+
+def mood_pull(needs: dict[str, float]) -> PAD:
+    """How far the needs move the mood's resting point: each need above its baseline, in its direction."""
+    totals = [0.0, 0.0, 0.0]
+    for name, (pleasure, arousal, dominance) in MOOD_DIRECTION.items():
+        unmet = max(0.0, needs.get(name, BASELINE_LEVEL) - BASELINE_LEVEL) / (1.0 - BASELINE_LEVEL)
+        for axis, direction in enumerate((pleasure, arousal, dominance)):
+            totals[axis] += INFLUENCE_ON_MOOD * unmet * direction
+    return PAD(pleasure=totals[0], arousal=totals[1], dominance=totals[2])
 
 
 def decay_needs(needs: dict[str, float], hours: float) -> dict[str, float]:

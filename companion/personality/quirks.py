@@ -23,6 +23,9 @@ INITIAL_STRENGTH = 0.1
 REINFORCEMENT = 0.05
 DECAY = 0.1
 DECAY_AFTER_DAYS = 7
+#: "Within a day" for reinforcement and creation: a day and a half, so that the daily step finds a user who talks at
+#: the same hour every day (24 hours and a few minutes ago) as seen within the day, and one who skipped a day not.
+WITHIN_A_DAY = 1.5
 DEACTIVATE_BELOW = 0.05
 
 _EMOJI = re.compile("[\U0001f300-\U0001faff\u2600-\u27bf]|[:;]-?[)(DP]")
@@ -136,7 +139,7 @@ def evolve_quirks(
             result.append(quirk)
             continue
         idle_days = (now - quirk.last_reinforced) / DAY
-        if idle_days <= 1:
+        if idle_days <= WITHIN_A_DAY:
             strength = min(1.0, quirk.strength + REINFORCEMENT)
             if strength != quirk.strength:
                 changes.append(f"strengthened quirk {quirk.name} ({quirk.strength:.2f} -> {strength:.2f})")
@@ -155,7 +158,8 @@ def evolve_quirks(
         existing = by_name.get(name)
         if existing is not None and existing.active:
             continue
-        if stats.count >= MIN_OCCURRENCES and stats.confidence > MIN_CONFIDENCE and (now - stats.last_seen) <= DAY:
+        recent = (now - stats.last_seen) <= WITHIN_A_DAY * DAY
+        if stats.count >= MIN_OCCURRENCES and stats.confidence > MIN_CONFIDENCE and recent:
             pattern = PATTERNS_BY_NAME.get(name)
             quirk = Quirk(
                 name=name,

@@ -22,7 +22,16 @@ from dataclasses import dataclass, field, replace
 from typing import Any
 
 from companion.personality.appraisal import Appraisal, appraise
-from companion.personality.needs import decay_needs, initial_needs, needs_satisfied_by, satisfy_needs
+from companion.personality.needs import (
+    BASELINE_LEVEL,
+    NEED_NAMES,
+    TRIGGER_THRESHOLD,
+    decay_needs,
+    initial_needs,
+    mood_pull,
+    needs_satisfied_by,
+    satisfy_needs,
+)
 from companion.personality.persona import Persona
 from companion.personality.quirks import (
     PatternStats,
@@ -194,6 +203,11 @@ def drift_baseline(baseline: PAD, history: tuple[tuple[float, PAD], ...], now: f
     return baseline.toward(average, 1.0 - (1.0 - DRIFT_RATE) ** days)
 
 
+def resting_mood(baseline: PAD, needs: Mapping[str, float]) -> PAD:
+    """Where the mood relaxes to: the baseline, moved by the needs that are unmet (``needs.mood_pull``)."""
+    return baseline + mood_pull(dict(needs))
+
+
 def advance_time(state: PersonalityState, now: float) -> tuple[PersonalityState, list[str]]:
     """What time alone does between ``state.updated_at`` and ``now`` (see the module docstring)."""
     elapsed = now - state.updated_at
@@ -203,13 +217,16 @@ def advance_time(state: PersonalityState, now: float) -> tuple[PersonalityState,
     changes = state.changes
     needs = decay_needs(state.needs, elapsed / HOUR)
     mood = state.mood
-    relaxed = mood.toward(state.baseline, 1.0 - math.pow(0.5, elapsed / HOUR / MOOD_HALF_LIFE_HOURS))
+    resting = resting_mood(state.baseline, needs)
+    relaxed = mood.toward(resting, 1.0 - math.pow(0.5, elapsed / HOUR / MOOD_HALF_LIFE_HOURS))
     moved = relaxed.minus(mood)
     if max(abs(moved.pleasure), abs(moved.arousal), abs(moved.dominance)) > RECORD_RELAXATION_ABOVE:
+        unmet = [name for name in NEED_NAMES if needs.get(name, BASELINE_LEVEL) >= TRIGGER_THRESHOLD]
+        toward = "its baseline" if not unmet else f"its baseline, lowered by unmet needs ({', '.join(unmet)})"
         change = MoodChange(
             at=now,
             rule="relaxation",
-            cause=f"time: {elapsed / HOUR:.1f} h passed and the mood relaxed toward its baseline",
+            cause=f"time: {elapsed / HOUR:.1f} h passed and the mood relaxed toward {toward}",
             delta=moved,
             before=mood,
             after=relaxed,
@@ -262,7 +279,7 @@ def apply_interaction(
     state, events = advance_time(state, now)
     appraisal = appraise(message, emotion, intensity, emotions, crisis=crisis)
     change: MoodChange | None = None
-    mood, changes = state.mood.toward(state.baseline, TURN_RELAXATION), state.changes
+    mood, changes = state.mood.toward(resting_mood(state.baseline, state.needs), TURN_RELAXATION), state.changes
     if appraisal is not None:
         after = mood + appraisal.delta
         change = MoodChange(

@@ -47,13 +47,15 @@ from memory.embeddings import Embedder
 from memory.keys import hash_tag
 from memory.links import LinkStore, RawTranscript, SessionSummary
 from memory.long_term import LongTermStore
-from memory.records import MemoryKind, MemoryRecord, validate_conversation_id, validate_user_id
+from memory.records import MemoryKind, MemoryRecord, content_hash, validate_conversation_id, validate_user_id
 from memory.redis_io import as_text
 from memory.short_term import ASSOCIATION_STREAM, PREFIX
 from nodes.association import derived_memory_id
 from prompts.association import SESSION_SUMMARY_PROMPT
 from tools import detection as local_detection
+from tools.duplicates import is_near_duplicate
 from tools.sensitivity import classified
+from tools.utterance import classify_utterance
 
 if TYPE_CHECKING:
     from companion.runtime.worker import TickResult
@@ -382,17 +384,17 @@ class Ingestor:
             max_retries=settings.association_max_retries,
         )
 
-    def _perceive(self, texts: list[str]) -> tuple[np.ndarray, Sequence[Detection]]:
-        """Vectors and detections of ``texts`` from one run of the encoder.
-
-        The committed detector reads the perception model's scores too (``tools.detection.perceive``); another
-        detector (a test's) gets the vectors only.
-        """
+    def _embed(self, texts: list[str]) -> tuple[np.ndarray, np.ndarray | None]:
+        """Vectors of ``texts`` and, for the committed detector, the perception model's scores: one encoder run."""
         if isinstance(self.detector, local_detection.Detector):
-            vectors, scores = local_detection.perception_scores(texts, self.embedder)
-            return vectors, local_detection.detect_with_scores(texts, vectors, scores, detector=self.detector)
-        vectors = self.embedder.embed(texts)
-        return vectors, self.detector.detect_batch(texts, vectors)
+            return local_detection.perception_scores(texts, self.embedder)
+        return self.embedder.embed(texts), None
+
+    def _detect(self, texts: list[str], vectors: np.ndarray, scores: np.ndarray | None) -> Sequence[Detection]:
+        """Detections of ``texts``: with the perception model's scores (``tools.detection.perceive``) when given."""
+        if isinstance(self.detector, local_detection.Detector):
+            return local_detection.detect_with_scores(texts, vectors, scores, detector=self.detector)
+        return self.detector.detect_batch(texts, vectors)
 
     @property
     def detector(self) -> Detector:
@@ -443,7 +445,9 @@ class Ingestor:
     async def ingest_submission(self, user_id: str, submission_id: str) -> int:
         """Turn one stored transcript into memories, queue them for association, write the session summary.
 
-        Every write has a fixed id (derived from the submission and line), so running it twice stores one copy.
+        Every write has a fixed id (derived from the submission and line), so running it twice stores one copy;
+        a message whose content the user already has (the chat turn's copy of a group message addressed to the bot,
+        the same line sent in another file) is not stored again (``without_copies``).
         Returns how many messages were stored.
         """
         validate_user_id(user_id)
@@ -451,9 +455,17 @@ class Ingestor:
         if raw is None:
             raise InvalidInputError(f"the transcript of submission {submission_id} is gone")
         records = self.records(user_id, raw)
+        scores: np.ndarray | None = None
         if records:
             texts = [record.text for record in records]
-            vectors, detections = await asyncio.to_thread(self._perceive, texts)
+            vectors, scores = await asyncio.to_thread(self._embed, texts)
+            row_of = {record.id: row for row, record in enumerate(records)}
+            records, vectors = await asyncio.to_thread(without_copies, self.long_term, user_id, records, vectors)
+            if scores is not None:
+                scores = scores[[row_of[record.id] for record in records]]
+        if records:
+            texts = [record.text for record in records]
+            detections = await asyncio.to_thread(self._detect, texts, vectors, scores)
             records = [
                 MemoryRecord.from_chroma(
                     record.id,
@@ -524,6 +536,7 @@ class Ingestor:
                         reply=reply,
                         source_ref=str(line.get("ref") or ""),
                         assoc_pending=True,  # queued for association below, until it has processed it
+                        utterance=classify_utterance(line["content"]).value,
                     )
                 )
             )
@@ -538,6 +551,35 @@ class Ingestor:
             if text.strip():
                 return text.strip()
         return extractive_summary(records)
+
+
+def without_copies(
+    long_term: LongTermStore, user_id: str, records: list[MemoryRecord], vectors: np.ndarray
+) -> tuple[list[MemoryRecord], np.ndarray]:
+    """``records`` (with their ``vectors``) minus those whose content ``user_id`` already has, or an earlier one has.
+
+    Same content: an equal content hash, or a near duplicate among the three nearest memories
+    (``tools.duplicates``). A record found under its own id (a submission processed again) is not a copy.
+    """
+    if not records:
+        return records, vectors
+    hashes = [content_hash(record.text) for record in records]
+    stored = long_term.ids_by_hash(user_id, hashes)
+    nearest = long_term.search_many(user_id, vectors, 3)
+    seen: set[str] = set()
+    kept: list[int] = []
+    for index, record in enumerate(records):
+        already = record.id in stored.get(hashes[index], []) or any(o.id == record.id for o, _ in nearest[index])
+        if not already:  # a record stored before under its own id (a submission processed again) is kept
+            if hashes[index] in seen or stored.get(hashes[index]):
+                continue
+            if any(is_near_duplicate(record.text, other.text, similarity) for other, similarity in nearest[index]):
+                continue
+        seen.add(hashes[index])
+        kept.append(index)
+    if len(kept) < len(records):
+        logger.info("ingestion for %s left out %d copies of stored content", user_id, len(records) - len(kept))
+    return [records[index] for index in kept], vectors[kept]
 
 
 def extractive_summary(records: Sequence[MemoryRecord], *, sentences: int = SUMMARY_SENTENCES) -> str:

@@ -31,7 +31,9 @@ from bots.discord.bot import CompanionBot, default_intents
 from graphs.conversation import build_graph
 from memory.embeddings import Embedder
 from memory.long_term import LongTermStore
+from memory.sensitivity import Sensitivity, security_level
 from memory.short_term import ShortTermStore
+from tools.care import care_reply, crisis_resources
 
 pytestmark = pytest.mark.filterwarnings("ignore:`durability` has no effect:UserWarning")
 _snowflakes = itertools.count(1_300_000_000_000_000_000)
@@ -187,6 +189,33 @@ async def test_channel_reply_never_uses_a_confidential_memory(make_bot: BotFacto
     await dpytest.message("what is my passport number?", channel=dm, member=person)
     [private_reply] = sent()
     assert "X1234567" in private_reply.content
+
+
+async def test_a_crisis_gets_care_in_a_dm_and_in_a_channel_and_is_never_used_in_a_channel_reply(
+    make_bot: BotFactory, long_term: LongTermStore
+) -> None:
+    bot = await make_bot(chat_model=None)  # the offline responder: the care reply is the companion's own
+    assert bot.user is not None
+    person, other = member(0), member(1)
+    crisis = "I sometimes think about killing myself"
+    dm = await person.create_dm()
+    await dpytest.message(crisis, channel=dm, member=person)
+    [reply] = sent()
+    assert reply.content == care_reply("self_harm", crisis_resources(None)), "care, with where to find help"
+    [stored] = [m for m in long_term.list_memories(f"discord:{person.id}") if m.text == crisis]
+    assert security_level(stored.sensitivity) >= security_level(Sensitivity.CONFIDENTIAL) and "crisis" in stored.tags
+
+    await dpytest.message(f"<@{bot.user.id}> what have I been thinking about lately?", channel=channel(), member=person)
+    [channel_reply] = sent()
+    assert "killing" not in channel_reply.content  # a shared channel never hears it
+
+    # said in the channel itself: the answer is care there too, and the message stays out of later channel replies
+    await dpytest.message(f"<@{bot.user.id}> honestly I want to end my life", channel=channel(), member=other)
+    [care] = sent()
+    assert care.content == care_reply("self_harm", crisis_resources(None))
+    await dpytest.message(f"<@{bot.user.id}> what did I tell you?", channel=channel(), member=other)
+    [later] = sent()
+    assert "end my life" not in later.content
 
 
 # -- slash commands ----------------------------------------------------------------------------------------------

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import re
 import sqlite3
 import time
 from pathlib import Path
@@ -56,8 +57,36 @@ def user_route_probes(
         ("GET", f"/v1/users/{user_id}/sessions/pin-session", None),
         ("GET", f"/v1/users/{user_id}/stats", None),
         ("POST", f"/v1/users/{user_id}/cleanup?retention_days=0", None),
+        ("GET", f"/v1/users/{user_id}/session", None),
+        ("GET", f"/v1/users/{user_id}/outreach/preferences", None),
+        ("PATCH", f"/v1/users/{user_id}/outreach/preferences", {"opt_out": True}),
+        ("POST", f"/v1/users/{user_id}/outreach/decline", None),
+        ("POST", f"/v1/users/{user_id}/proactive", {}),
+        ("POST", f"/v1/users/{user_id}/reflect", {"tasks": ["consolidate"]}),
+        ("GET", f"/v1/users/{user_id}/conflicts", None),
+        ("POST", f"/v1/users/{user_id}/conflicts/conflict-1/undo", None),
+        ("GET", f"/v1/users/{user_id}/archive", None),
+        ("POST", f"/v1/users/{user_id}/archive/{memory_id}/restore", None),
         ("DELETE", f"/v1/users/{user_id}", None),
     ]
+
+
+def test_every_route_with_a_user_in_its_path_is_probed() -> None:
+    """A new route of a user's data cannot be added without joining the isolation probes above."""
+    from app.main import create_app
+    from companion.settings import load_settings
+
+    paths = create_app(load_settings(data_dir=Path("/nonexistent-never-started"))).openapi()["paths"]
+    probes = [(method, path.split("?")[0]) for method, path, _ in user_route_probes("u-x", "m-x")]
+    missing = []
+    for template, operations in paths.items():
+        if "{user_id}" not in template:
+            continue
+        pattern = re.compile(re.sub(r"\\\{[^}]+\\\}", "[^/]+", re.escape(template)) + "$")
+        for method in operations:
+            if not any(m == method.upper() and pattern.match(path) for m, path in probes):
+                missing.append(f"{method.upper()} {template}")
+    assert missing == []
 
 
 def test_missing_unknown_and_revoked_keys_get_401_with_a_body(tmp_path: Path, redis_url: str) -> None:
@@ -134,6 +163,7 @@ def test_a_key_of_one_tenant_never_reaches_another_tenants_users_on_any_route(tm
         assert client.get("/v1/admin/users", headers=intruders["globex admin key"]).json() == {
             "users": ["ten-bob"],
             "total": 1,
+            "next_cursor": None,
         }
         acme_admin = make_key(redis_url, admin=True, tenant="acme")
         assert client.get("/v1/users/ten-bob/memories", headers=acme_admin).status_code == 403
@@ -163,7 +193,11 @@ def test_default_tenant_keys_keep_todays_behaviour(tmp_path: Path, redis_url: st
         assert client.get("/v1/admin/users", headers=admin).json()["users"] == ["dflt-cy"]
         # a default-tenant user cannot be claimed by a tenant
         assert client.get("/v1/users/dflt-cy/memories", headers=tenant_admin).status_code == 403
-        assert client.get("/v1/admin/users", headers=tenant_admin).json() == {"users": [], "total": 0}
+        assert client.get("/v1/admin/users", headers=tenant_admin).json() == {
+            "users": [],
+            "total": 0,
+            "next_cursor": None,
+        }
 
 
 def test_admin_key_reaches_admin_routes_and_any_user(tmp_path: Path, redis_url: str) -> None:
@@ -172,7 +206,7 @@ def test_admin_key_reaches_admin_routes_and_any_user(tmp_path: Path, redis_url: 
         _chat(client, admin, "adm-carol", "I play the cello.")
         users = client.get("/v1/admin/users", headers=admin)
         assert users.status_code == 200
-        assert users.json() == {"users": ["adm-carol"], "total": 1}
+        assert users.json() == {"users": ["adm-carol"], "total": 1, "next_cursor": None}
         assert client.get("/v1/users/adm-carol/memories", headers=admin).json()["total"] == 1
 
 

@@ -64,7 +64,19 @@ EXAMPLES_PER_OPERATION = 30
 #: generates bodies that are not even objects).
 # Routes whose input rules a JSON schema cannot state: the raw route's, and a chat message must keep visible text
 # once terminal codes are removed (zero-width-only or ANSI-only text is refused with a 400).
-RULES_BEYOND_THE_SCHEMA = {("POST", "/v1/users/{user_id}/raw"), ("POST", "/v1/chat"), ("POST", "/v1/chat/stream")}
+RULES_BEYOND_THE_SCHEMA = {
+    ("POST", "/v1/users/{user_id}/raw"),
+    ("POST", "/v1/chat"),
+    ("POST", "/v1/chat/stream"),
+    ("PATCH", "/v1/users/{user_id}/outreach/preferences"),  # a time zone must be one tzdata knows
+    # a page cursor is whatever the previous page returned: any other text is a 400 naming the cursor
+    *(
+        (method.upper(), path)
+        for path, operations in UNSTARTED_APP.openapi()["paths"].items()
+        for method, operation in operations.items()
+        if any(parameter["name"] == "cursor" for parameter in operation.get("parameters", []))
+    ),
+}
 
 
 @pytest.fixture(scope="module")

@@ -97,6 +97,10 @@ def test_env_example_documents_every_setting_and_nothing_else() -> None:
     names = re.findall(r"^# (COMPANION_[A-Z0-9_]+)=", (ROOT / ".env.example").read_text(), re.MULTILINE)
     assert sorted(names) == sorted(f"COMPANION_{field.upper()}" for field in Settings.model_fields)
     assert unknown_variables(dict.fromkeys(names, "x"), None) == []
+    regenerated = subprocess.run(
+        [sys.executable, "scripts/make_env_example.py", "--check"], cwd=ROOT, capture_output=True, text=True
+    )
+    assert regenerated.returncode == 0, regenerated.stderr  # descriptions and defaults as the settings say
 
 
 @pytest.fixture

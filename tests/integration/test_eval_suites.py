@@ -63,7 +63,17 @@ async def test_recall_suite_computes_hit_at_k_and_mrr_on_a_hand_checked_case(
     result, json_path = await run_suite(SUITES["recall"], env, out_dir=tmp_path / "out", dataset=dataset, upload=False)
 
     assert [case["rank"] for case in result["cases"]] == [1, 2, None]
-    assert result["metrics"] == {"hit@1": 0.3333, "hit@3": 0.6667, "hit@5": 0.6667, "mrr": 0.5, "probes": 3.0}
+    assert result["metrics"] == {
+        "hit@1": 0.3333,
+        "hit@3": 0.6667,
+        "hit@5": 0.6667,
+        "mrr": 0.5,
+        "probes": 3.0,
+        "newest_first": 1.0,  # no probe names an outdated message
+        "update_probes": 0.0,
+        "questions_quoted": 0.0,
+        "questions_in_top2": 0.0,
+    }
     assert result["status"] == "measured"
     # the taught messages went through the graph into Chroma, and the run cleaned up after itself
     assert long_term.count(env.user_id("recall", "hand-checked")) == 0
@@ -73,6 +83,24 @@ async def test_recall_suite_computes_hit_at_k_and_mrr_on_a_hand_checked_case(
     assert {"chromadb", "langgraph", "python"} <= set(written["versions"])
     assert Path(written["plot"]).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     assert Path(written["plot"]).with_suffix(".json") == json_path
+
+
+async def test_recall_suite_ranks_the_newest_value_first_and_quotes_no_question(
+    tmp_path: Path, long_term: LongTermStore, short_term: ShortTermStore, embedder: Embedder
+) -> None:
+    case = {
+        "id": "moved-on",
+        "messages": ["I work at Initech.", "Where do I work?", "lol ok", "I got a new job at Globex."],
+        "probes": [{"query": "Where do I work?", "expected": 3, "outdated": 0}],
+    }
+    dataset = write_jsonl(tmp_path / "recall.jsonl", case)
+    env = make_env(long_term, short_term, embedder)
+    result, _ = await run_suite(SUITES["recall"], env, out_dir=tmp_path / "out", dataset=dataset, upload=False)
+
+    (probe,) = result["cases"]
+    assert probe["recalled"][0] == "I got a new job at Globex."
+    assert result["metrics"]["newest_first"] == 1.0 and result["metrics"]["update_probes"] == 1.0
+    assert result["metrics"]["questions_quoted"] == 0.0
 
 
 async def test_isolation_suite_finds_no_leak_and_recalls_own_facts(

@@ -57,9 +57,17 @@ def test_an_admin_marks_an_incident_a_false_positive_over_rest(tmp_path: Path, r
             client.post("/v1/chat", json={"user_id": user, "message": ATTACK}, headers=own)
         assert client.post("/v1/chat", json={"user_id": user, "message": "hi"}, headers=own).status_code == 429
         incident = client.get("/v1/admin/incidents", params={"user_id": user}, headers=admin).json()["incidents"][0]
+        assert incident["severity"] == "high"  # it cost the companion's mood the seed's penalty
+        penalised = client.get(f"/v1/users/{user}/personality", headers=own).json()["mood"]["pleasure"]
         reviewed = client.post(f"/v1/admin/incidents/{incident['id']}/false-positive", headers=admin)
         assert reviewed.status_code == 200, reviewed.text
         assert reviewed.json()["offences_7d_now"] == 1 and reviewed.json()["incident"]["review"] == "false_positive"
+        assert reviewed.json()["mood_restored"] is True
+        personality = client.get(f"/v1/users/{user}/personality", headers=own).json()
+        assert personality["mood"]["pleasure"] >= penalised + 0.25  # the penalty's -0.3, taken back (clamped)
+        assert personality["recent_changes"][0]["rule"] == "false_positive_review"
+        again = client.post(f"/v1/admin/incidents/{incident['id']}/false-positive", headers=admin).json()
+        assert again["mood_restored"] is False  # once only
         assert client.post("/v1/chat", json={"user_id": user, "message": "hi"}, headers=own).status_code == 200
         assert client.post("/v1/admin/incidents/1-1/false-positive", headers=admin).status_code == 404
         assert client.post("/v1/admin/incidents/nope/false-positive", headers=admin).status_code == 422

@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 from chromadb.api import ClientAPI
 
-from companion.errors import InvalidInputError
+from companion.errors import ConflictError, InvalidInputError
 from graphs.reflection import archive_store, build_graph, run_reflection
 from memory.embeddings import Embedder
 from memory.long_term import LongTermStore
@@ -126,7 +126,7 @@ async def test_a_newer_contradicting_fact_lowers_the_older_one_by_temporal_prece
     assert world.long_term.get(USER, older.id).importance == 500  # type: ignore[union-attr]
     again = await run_reflection(world.graph(), user_id=USER, now=T0 + 13 * DAY, tasks=["conflicts"])
     assert again["conflicts"] == []  # a reverted pair is not judged again
-    with pytest.raises(InvalidInputError, match="already reverted"):
+    with pytest.raises(ConflictError, match="already reverted"):
         undo_conflict(world.long_term, world.log, USER, conflict["id"], now=T0 + 14 * DAY)
 
 
@@ -206,7 +206,7 @@ async def test_old_unimportant_never_recalled_memories_fade_into_the_archive_and
     assert world.archive.get(USER, trivial.id) is None
     [entry] = world.log.entries(USER, type="archive")
     assert entry.status == "restored"
-    with pytest.raises(InvalidInputError, match="not archived"):
+    with pytest.raises(ConflictError, match="not archived"):
         restore_memory(world.long_term, world.archive, world.log, USER, trivial.id, now=T0 + 92 * DAY)
 
 
@@ -222,3 +222,19 @@ async def test_a_recalled_memory_is_found_by_search_and_faded_ones_weigh_less(wo
 async def test_unknown_task_is_a_one_line_error(world: World) -> None:
     with pytest.raises(InvalidInputError, match="unknown reflection task"):
         await run_reflection(world.graph(), user_id=USER, tasks=["dream"])
+
+
+async def test_questions_are_never_consolidated_into_a_semantic_memory(world: World) -> None:
+    questions = [
+        "Did I go running in the park this morning?",
+        "Did I go for a run in the park this morning?",
+        "Did I run in the park today before work?",
+        "Did I go for my usual morning run in the park?",
+    ]
+    for i, text in enumerate(questions):
+        world.plant(text, at=T0 + i * DAY)
+
+    state = await run_reflection(world.graph(), user_id=USER, now=T0 + 5 * DAY, tasks=["consolidate"])
+
+    assert state["consolidations"] == []
+    assert world.long_term.count(USER) == len(questions)

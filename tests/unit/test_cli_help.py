@@ -57,3 +57,9 @@ def test_debug_is_accepted_before_or_after_the_command(argv: list[str]) -> None:
 
 def test_without_debug_it_is_off() -> None:
     assert _parser().parse_args(["keys", "list"]).debug is False
+
+
+def test_retention_days_take_zero_like_the_rest_route_and_refuse_negatives() -> None:
+    assert _parser().parse_args(["worker", "--cleanup", "--retention-days", "0"]).retention_days == 0
+    with pytest.raises(SystemExit):
+        _parser().parse_args(["worker", "--cleanup", "--retention-days", "-1"])

@@ -9,6 +9,7 @@ from companion.errors import ConfigurationError
 from companion.personality.appraisal import appraise, appraise_seed_rules
 from companion.personality.needs import (
     DECAY_PER_HOUR,
+    NEED_NAMES,
     TRIGGER_THRESHOLD,
     decay_needs,
     initial_needs,
@@ -25,6 +26,7 @@ from companion.personality.state import (
     apply_interaction,
     drift_baseline,
     new_state,
+    resting_mood,
 )
 from companion.personality.traits import PAD, BigFive, baseline_from_traits
 
@@ -234,7 +236,8 @@ def test_an_interaction_records_the_mood_change_with_its_cause() -> None:
     )
     assert result.change is not None
     assert result.change.rule == "compliment" and "thank you" in result.change.cause
-    assert result.state.mood.pleasure == pytest.approx(min(1.0, state.mood.pleasure + 0.3))
+    # +0.3 (10 s of needs growing move the resting point by a few millionths)
+    assert result.state.mood.pleasure == pytest.approx(min(1.0, state.mood.pleasure + 0.3), abs=1e-4)
     assert result.state.changes[-1] == result.change
     assert result.state.needs["validation"] < state.needs["validation"]
     assert result.state.interactions == 1
@@ -262,11 +265,24 @@ def test_time_relaxes_the_mood_toward_baseline_and_records_why() -> None:
         now=T0,
     ).state
     later, _ = advance_time(excited, T0 + 12 * HOUR)
-    gap_before = excited.mood.pleasure - excited.baseline.pleasure
-    gap_after = later.mood.pleasure - later.baseline.pleasure
+    resting = resting_mood(later.baseline, later.needs)  # needs grew in 12 h alone: a little below the baseline
+    assert resting.pleasure < later.baseline.pleasure and resting.arousal < later.baseline.arousal
+    gap_before = excited.mood.pleasure - resting.pleasure
+    gap_after = later.mood.pleasure - resting.pleasure
     assert gap_after == pytest.approx(gap_before / 2, rel=1e-6)  # one half-life
     assert later.changes[-1].rule == "relaxation"
     assert later.needs["social"] > excited.needs["social"]
+
+
+def test_unmet_needs_lower_where_the_mood_rests_and_talk_lifts_it_again() -> None:
+    lonely = PersonalityState.from_dict(fresh().to_dict() | {"needs": dict.fromkeys(NEED_NAMES, 0.5) | {"social": 1.0}})
+    assert resting_mood(lonely.baseline, lonely.needs).pleasure == pytest.approx(lonely.baseline.pleasure - 0.1)
+    assert resting_mood(lonely.baseline, initial_needs()) == lonely.baseline
+    week_alone, _ = advance_time(fresh(), T0 + 7 * DAY)  # every need at 1.0
+    pull = week_alone.mood.minus(week_alone.baseline)
+    assert pull.pleasure == pytest.approx(-0.26, abs=1e-3) and pull.arousal == pytest.approx(-0.2, abs=1e-3)
+    assert pull.dominance == pytest.approx(-0.1, abs=1e-3)
+    assert "unmet needs (social, intellectual, creative, rest, validation)" in week_alone.changes[-1].cause
 
 
 def test_drift_needs_five_interactions_in_seven_days() -> None:
@@ -323,6 +339,10 @@ def test_a_pattern_seen_three_times_with_confidence_becomes_a_quirk_at_0_1() -> 
 def test_quirks_strengthen_within_a_day_weaken_after_seven_and_deactivate_below_0_05() -> None:
     (strong,), _ = evolve_quirks((quirk(0.5, T0),), {}, T0 + 0.5 * DAY)
     assert strong.strength == pytest.approx(0.55)
+    (daily,), _ = evolve_quirks((quirk(0.5, T0),), {}, T0 + DAY + 300)  # same hour the next day, five minutes on
+    assert daily.strength == pytest.approx(0.55)
+    (skipped,), _ = evolve_quirks((quirk(0.5, T0),), {}, T0 + 2 * DAY)  # a day without it
+    assert skipped.strength == 0.5
     (same,), _ = evolve_quirks((quirk(0.5, T0),), {}, T0 + 3 * DAY)
     assert same.strength == 0.5
     (weak,), _ = evolve_quirks((quirk(0.5, T0),), {}, T0 + 7 * DAY)

@@ -19,6 +19,8 @@ PROMPTS = {
 EXPECTED_KEYS: dict[str, set[str]] = {
     "COMPANION_SYSTEM_PROMPT": {"persona_name", "persona_description", "memories"},
     "MEMORY_LINE": {"text"},
+    "ASKED_MEMORY": {"text"},
+    "OUTDATED_MEMORY": {"text"},
     "NO_MEMORIES": set(),
     "OFFLINE_RECALL_REPLY": {"recalled"},
     "OFFLINE_NO_RECALL_REPLY": set(),
@@ -92,15 +94,32 @@ def test_system_prompt_as_built_lists_each_memory_and_the_persona() -> None:
     assert "{" not in system
 
 
+def test_the_chat_model_is_told_which_memories_are_questions_or_outdated() -> None:
+    asked = RetrievedMemory(**memory("What band do I like?", 0.9), utterance="question")
+    outdated = RetrievedMemory(**memory("I work at Initech.", 0.8), superseded=True)
+    state = ConversationState(message="hi", memories=[asked, outdated, memory("I work at Globex.", 0.7)], context=[])
+    system = build_messages(state)[0].text
+    assert "- (the user asked this; it is not a fact) What band do I like?" in system
+    assert "- (outdated: a newer statement replaced it) I work at Initech." in system
+    assert "- I work at Globex." in system
+
+
 def test_system_prompt_without_memories_says_nothing_is_known_yet() -> None:
     system = build_messages(ConversationState(message="hi"))[0].text
     assert prompts.conversation.NO_MEMORIES in system
 
 
 def test_offline_reply_quotes_at_most_two_similar_memories() -> None:
-    reply = offline_reply([memory("A.", 0.9), memory("B.", 0.8), memory("C.", 0.7), memory("D.", 0.1)])
+    said = [memory("I like A.", 0.9), memory("I like B.", 0.8), memory("I like C.", 0.7), memory("I like D.", 0.1)]
+    reply = offline_reply(said)
     assert reply.startswith("[offline]")
-    assert reply.endswith("You told me: \u201cA.\u201d and \u201cB.\u201d")
+    assert reply.endswith("You told me: \u201cI like A.\u201d and \u201cI like B.\u201d")
+
+
+def test_offline_reply_quotes_neither_questions_nor_small_talk_nor_outdated_values() -> None:
+    outdated = RetrievedMemory(**memory("I work at Initech.", 0.9), superseded=True)
+    said = [memory("Where do I work?", 0.95), outdated, memory("ok thanks", 0.9), memory("I work at Globex.", 0.8)]
+    assert offline_reply(said).endswith("You told me: \u201cI work at Globex.\u201d")
 
 
 def test_offline_reply_without_similar_memories_is_the_no_recall_reply() -> None:

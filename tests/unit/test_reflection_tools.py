@@ -15,6 +15,7 @@ from tools.proactive import (
     in_quiet_hours,
     interaction_pattern_score,
     need_urgency,
+    next_good_time,
     personality_factor,
     recent_contact_penalty,
     time_gap_factor,
@@ -157,7 +158,19 @@ def test_timing_and_gap_factors() -> None:
     evening = datetime(2026, 1, 2, 18, tzinfo=ZoneInfo("UTC"))
     assert timing_score(profile, evening, 24) == pytest.approx(0.7 + 0.3)
     assert timing_score(profile, evening, 2) == pytest.approx(1.0 * 0.75)
-    assert timing_score(profile, evening.replace(hour=9), 24) == pytest.approx(0.3)
+    assert timing_score(profile, evening.replace(hour=9), 24) == pytest.approx(0.3 * 0.8)  # a weekday work hour
+    assert timing_score(profile, evening.replace(hour=2), 24) == pytest.approx(0.3 * 0.2)  # asleep
+    saturday = datetime(2026, 1, 3, 18, tzinfo=ZoneInfo("UTC"))
+    assert timing_score(profile, saturday, 24) == pytest.approx((0.7 * 1.0 + 0.3 * 0.0) * 1.2)  # weekend afternoon
+
+
+def test_the_next_good_time_is_the_users_own_hour_not_while_asleep() -> None:
+    evenings = [T0 + day * DAY + 19 * HOUR + minute * 60 for day in range(6) for minute in (0, 5)]  # 12 messages
+    profile = activity_profile(evenings, [], timezone="UTC", now=T0 + 6 * DAY)
+    morning = datetime.fromtimestamp(T0 + 6 * DAY + 8 * HOUR, ZoneInfo("UTC"))
+    best = next_good_time(profile, morning, 13.0)
+    assert best is not None and best.hour == 19 and best > morning
+    assert next_good_time(activity_profile(evenings[:9], [], timezone="UTC", now=T0 + 6 * DAY), morning, 13.0) is None
 
 
 def test_interaction_pattern_counts_answered_outreaches_and_conversations() -> None:

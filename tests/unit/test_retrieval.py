@@ -226,3 +226,39 @@ def test_mmr_select_rejects_boosts_out_of_range(field: str) -> None:
     bad = cand("A", A, **{field: 1.5})
     with pytest.raises(ValueError, match=field):
         mmr_select(QUERY, [bad], 1)
+
+
+def said(cid: str, vec: list[float], text: str, **metadata: object) -> Candidate:
+    """A candidate as the store returns it: with its text and metadata (utterance, versions, time)."""
+    base = cand(cid, vec)
+    return Candidate(
+        id=cid, text=text, embedding=base.embedding, similarity=base.similarity, metadata={"utterance": "", **metadata}
+    )
+
+
+def test_a_question_counts_half_so_the_fact_ranks_first() -> None:
+    question = said("q", [1.0, 0.0, 0.0], "what is my PIN?", utterance="question")  # similarity 1.0
+    fact = said("f", A, "My PIN is 4321.", utterance="statement")  # similarity 0.96
+    assert ids(mmr_select(QUERY, [question, fact], 2)) == ["f", "q"]  # 0.7 x 1.0 x 0.5 < 0.7 x 0.96
+
+
+def test_a_memory_stored_before_labels_is_classified_from_its_text() -> None:
+    question = said("q", [1.0, 0.0, 0.0], "what is my PIN?")
+    fact = said("f", A, "My PIN is 4321.")
+    assert ids(mmr_select(QUERY, [question, fact], 1)) == ["f"]
+
+
+def test_a_newer_version_inherits_the_relevance_of_what_it_superseded_and_ranks_first() -> None:
+    old = said("old", A, "I work at Acme.", superseded_by="new", created_at=1.0)  # 0.96
+    new = said("new", B, "I got a new job at Globex.", supersedes="old", created_at=2.0)  # 0.8 alone
+    selection = mmr_select(QUERY, [old, new], 2)
+    assert ids(selection) == ["new", "old"]
+    assert selection[0].score == pytest.approx(MMR_LAMBDA * 0.96)
+
+
+def test_a_candidate_barely_similar_to_the_query_gets_no_neighbour_lift() -> None:
+    question = said("q", [1.0, 0.0, 0.0], "what did you research", conversation_id="c", created_at=0.0)
+    answer = said("a", [0.18, 0.98, 0.0], "adoption agencies", conversation_id="c", created_at=10.0)
+    selection = mmr_select(QUERY, [question, answer], 2, threshold=0.0)
+    lifted = next(s for s in selection if s.candidate.id == "a")
+    assert lifted.score < MMR_LAMBDA * 0.5  # without the floor it would carry half of the question's relevance
