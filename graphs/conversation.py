@@ -70,7 +70,7 @@ from nodes.injection import defend, penalize, route_after_defend, route_after_sc
 from nodes.personality import appraise, detect_emotion, load_personality, score_importance, store_personality
 from nodes.sensitivity import classify_sensitivity
 from tools.detection import Detector, load_detector
-from tools.injection import InjectionClassifier, load_classifier
+from tools.injection import InjectionClassifier
 
 if TYPE_CHECKING:
     from companion.services import Services
@@ -103,7 +103,8 @@ def build_graph(
     """Compile the conversation graph over the given services.
 
     With ``security``, the injection guard screens every message before the mood is appraised and the reply
-    written (rules, plus the classifier when ``injection_classifier`` is given); without it the graph goes straight
+    written (rules, plus the perception model's injection score, or the frozen ``injection_classifier`` instead
+    when one is given explicitly); without it the graph goes straight
     to ``appraise``. ``personality_store`` defaults to one over the long-term store's Chroma and the short-term
     store's Redis; ``detector`` to the committed local one. ``importance_model`` (usually the chat model) scores
     importance and category with the seed's prompt while the reply is written; without it the local scores stand.
@@ -209,7 +210,6 @@ def build_graph_from_services(
         retrieval_candidates=services.settings.retrieval_candidates,
         max_message_chars=services.settings.max_message_chars,
         security=SecurityStore(services.redis, cooldown_seconds=services.settings.injection_cooldown_seconds),
-        injection_classifier=load_classifier(),
         importance_model=services.chat_model,
         sensitivity_model=services.chat_model,
         personality_checkpoint_turns=services.settings.personality_checkpoint_turns,

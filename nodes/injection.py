@@ -57,8 +57,10 @@ async def screen_message(
         raise InjectionBlockedError(
             f"this user is {what}; retry in {restriction.retry_after} s", retry_after=restriction.retry_after
         )
+    # The perception model's score (from the turn's one encoder run), unless the graph was given a classifier
+    # explicitly (the frozen baseline, or a test's fixed score).
     scores = state.get("perception_scores")
-    model_score = None if scores is None else float(scores[INJECTION_OUTPUT])
+    model_score = None if scores is None or classifier is not None else float(scores[INJECTION_OUTPUT])
     verdict = await screen_with_model(
         state["message"], state.get("query_embedding"), classifier, chat_model, model_score=model_score
     )
