@@ -42,6 +42,8 @@ def user_route_probes(
         ("GET", f"/v1/users/{user_id}/memories?q=PIN", None),
         ("GET", f"/v1/users/{user_id}/memories?level=ultrasecret", None),
         ("GET", f"/v1/users/{user_id}/memories/{memory_id}", None),
+        ("POST", f"/v1/users/{user_id}/memories", {"text": "my PIN is 1111"}),
+        ("PATCH", f"/v1/users/{user_id}/memories/{memory_id}", {"text": "my PIN is 2222"}),
         ("DELETE", f"/v1/users/{user_id}/memories/{memory_id}", None),
         ("GET", f"/v1/users/{user_id}/personality", None),
         ("GET", f"/v1/users/{user_id}/export", None),
