@@ -184,6 +184,11 @@ class Memory(BaseModel):
     sensitivity_confidence: float = Field(default=0.0, description="Its confidence, 0-1 (0: never classified)")
     tags: list[str] = Field(default_factory=list, description="Topic tags")
     sentiment: str = Field(default="neutral", description="positive, negative, neutral or mixed")
+    utterance: str = Field(
+        default="", description="statement, question, request or small_talk (only statements are recalled as facts)"
+    )
+    superseded_by: str = Field(default="", description="The newer memory that updated this one ('' while current)")
+    supersedes: str = Field(default="", description="The older memory this one updated, if any")
 
 
 class MemorySearchHit(BaseModel):
@@ -508,3 +513,25 @@ class SessionView(BaseModel):
     source: str = Field(description="'redis', 'chroma' (rebuilt) or 'empty'")
     last_active: float | None
     turns: list[dict[str, Any]] = Field(description="Oldest first: user message, reply, time")
+
+
+class MemoryCreate(BaseModel):
+    """A memory to store directly: perceived and classified as a chat message is, without a reply."""
+
+    model_config = {"extra": "forbid"}
+
+    text: str = Field(min_length=1, max_length=MAX_MESSAGE_CHARS, pattern=TEXT_PATTERN)
+    tags: list[Annotated[str, Field(min_length=1, max_length=40, pattern=TAG_PATTERN)]] = Field(
+        default_factory=list, max_length=20, description="Tags added to those the classifier gives"
+    )
+    created_at: Annotated[float, Strict()] | None = Field(
+        default=None, ge=0, le=1e11, allow_inf_nan=False, description="When it was said (epoch seconds); default now"
+    )
+
+
+class MemoryEdit(BaseModel):
+    """A memory's new text: its next version (the old one stays in the version history)."""
+
+    model_config = {"extra": "forbid"}
+
+    text: str = Field(min_length=1, max_length=MAX_MESSAGE_CHARS, pattern=TEXT_PATTERN)

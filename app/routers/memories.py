@@ -7,10 +7,10 @@ from typing import Annotated
 from fastapi import APIRouter, Path, Query, Response
 
 from app.deps import AuthorizedUser, CallerDep, ServicesDep, add_rate_limit_headers
-from app.errors import AUTH, BAD_INPUT, NOT_FOUND, UNAVAILABLE, Responses
+from app.errors import AUTH, BAD_INPUT, NOT_FOUND, RATE_LIMITED, UNAVAILABLE, Responses
 from app.pagination import CursorQuery
 from app.queries import DateTimeQuery, epoch
-from app.schemas import TAG_PATTERN, TEXT_PATTERN, Deleted, Memory, MemoryPage
+from app.schemas import TAG_PATTERN, TEXT_PATTERN, Deleted, Memory, MemoryCreate, MemoryEdit, MemoryPage
 from app.services import memories
 from memory.sensitivity import Sensitivity
 
@@ -53,6 +53,49 @@ async def list_memories(
         until=epoch(end_date, "end_date"),
     )
     return await memories.list_or_search(services, user_id, query=q, limit=limit, cursor=cursor, only=only)
+
+
+@router.post(
+    "",
+    response_model=Memory,
+    status_code=201,
+    responses=ERRORS | RATE_LIMITED | {200: {"model": Memory, "description": "The user already had this content"}},
+)
+async def create_memory(
+    user_id: AuthorizedUser, body: MemoryCreate, services: ServicesDep, response: Response
+) -> Memory:
+    """Store a memory directly, perceived and classified as a chat message is, and queue it for association.
+
+    Emotion, importance, category, sensitivity and message type are set as for a chat message; an older statement
+    it gives a new value is superseded. Content the user already has is not stored twice: that memory comes back
+    with 200.
+    """
+    memory, created = await memories.create_memory(
+        services, user_id, body.text, tags=body.tags, created_at=body.created_at
+    )
+    if not created:
+        response.status_code = 200
+    await add_rate_limit_headers(response, services, user_id)
+    return memory
+
+
+@router.patch("/{memory_id}", response_model=Memory, responses=ERRORS | NOT_FOUND | RATE_LIMITED)
+async def edit_memory(
+    user_id: AuthorizedUser,
+    memory_id: MemoryIdPath,
+    body: MemoryEdit,
+    services: ServicesDep,
+    caller: CallerDep,
+    response: Response,
+) -> Memory:
+    """Give a memory new text: its next version, re-classified (never lower than it was).
+
+    The old text stays in ``.../versions``.
+    """
+    clearance = caller.clearance_for(user_id)
+    memory = await memories.edit_memory(services, user_id, memory_id, body.text, clearance=clearance)
+    await add_rate_limit_headers(response, services, user_id)
+    return memory
 
 
 @router.get("/{memory_id}", response_model=Memory, responses=ERRORS | NOT_FOUND)

@@ -14,6 +14,7 @@ from typing import Any
 from app.pagination import keyset_page
 from app.schemas import Memory, MemoryPage, MemorySearchHit
 from companion.errors import NotFoundError, PermissionDeniedError
+from companion.runtime.memories import remember, revise
 from companion.services import Services
 from memory.records import MemoryRecord, validate_message
 from memory.sensitivity import Sensitivity, allowed_at, decode_tags, parse_sensitivity
@@ -130,3 +131,19 @@ async def delete_memory(services: Services, user_id: str, memory_id: str) -> Non
     await services.short_term.admit(user_id)
     if not await asyncio.to_thread(services.long_term.delete, user_id, memory_id):
         raise NotFoundError(f"no memory {memory_id!r} for user {user_id!r}")
+
+
+async def create_memory(
+    services: Services, user_id: str, text: str, *, tags: list[str], created_at: float | None
+) -> tuple[Memory, bool]:
+    """Store a memory directly; returns it and whether it is new (an equal one the user has is returned instead)."""
+    record, created = await remember(services, user_id, text, tags=tags, created_at=created_at)
+    return _memory(record), created
+
+
+async def edit_memory(
+    services: Services, user_id: str, memory_id: str, text: str, *, clearance: Sensitivity = Sensitivity.ULTRASECRET
+) -> Memory:
+    """Give a memory new text as its next version (403 above the key's clearance, 404 if there is none)."""
+    await get_memory(services, user_id, memory_id, clearance=clearance)  # 404 / 403 before anything is written
+    return _memory(await revise(services, user_id, memory_id, text))

@@ -42,6 +42,8 @@ def user_route_probes(
         ("GET", f"/v1/users/{user_id}/memories?q=PIN", None),
         ("GET", f"/v1/users/{user_id}/memories?level=ultrasecret", None),
         ("GET", f"/v1/users/{user_id}/memories/{memory_id}", None),
+        ("POST", f"/v1/users/{user_id}/memories", {"text": "my PIN is 1111"}),
+        ("PATCH", f"/v1/users/{user_id}/memories/{memory_id}", {"text": "my PIN is 2222"}),
         ("DELETE", f"/v1/users/{user_id}/memories/{memory_id}", None),
         ("GET", f"/v1/users/{user_id}/personality", None),
         ("GET", f"/v1/users/{user_id}/export", None),
@@ -366,7 +368,7 @@ def test_unknown_or_repeated_query_parameters_and_wrong_methods_are_4xx(tmp_path
         assert twice.status_code == 422 and twice.json()["detail"] == "query.q: given more than once"
         wrong = client.put("/v1/users/qp-hal/memories/abc", headers=auth)
         assert wrong.status_code == 405
-        assert wrong.headers["Allow"] == "DELETE, GET"
+        assert wrong.headers["Allow"] == "DELETE, GET, PATCH"
         assert client.get("/v1/users/qp-hal/memories?limit=0", headers=auth).status_code == 422
         huge = client.post("/v1/chat", json={"user_id": "qp-hal", "message": "x" * 100_001}, headers=auth)
         assert huge.status_code == 422 and "at most 100000 characters" in huge.json()["detail"]
