@@ -535,3 +535,25 @@ class MemoryEdit(BaseModel):
     model_config = {"extra": "forbid"}
 
     text: str = Field(min_length=1, max_length=MAX_MESSAGE_CHARS, pattern=TEXT_PATTERN)
+
+
+class ClassifyRequest(BaseModel):
+    """A text to perceive, not stored."""
+
+    model_config = {"extra": "forbid"}
+
+    text: str = Field(min_length=1, max_length=MAX_MESSAGE_CHARS, pattern=TEXT_PATTERN)
+
+
+class Classification(BaseModel):
+    """What the companion perceives in a text, as ``companion detect --json`` prints it."""
+
+    text: str
+    emotion: dict[str, Any] = Field(description="dominant, intensity, is_emotional_signal, intensities, source")
+    importance: dict[str, Any] = Field(description="value (100-900), level, source")
+    category: dict[str, Any] = Field(description="value, source")
+    crisis: CrisisInfo
+    injection: dict[str, Any] = Field(description="flagged, kind, score, severity, indicators, ...")
+    sensitivity: dict[str, Any] = Field(description="level, confidence, security_level, tags, sentiment, source")
+    utterance: str = Field(description="statement, question, request or small_talk")
+    timings_ms: dict[str, float]

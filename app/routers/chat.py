@@ -9,9 +9,11 @@ from fastapi.sse import EventSourceResponse
 
 from app.deps import CallerDep, ConversationGraphDep, ServicesDep, add_rate_limit_headers
 from app.errors import AUTH, BAD_INPUT, CONFLICT, RATE_LIMITED, UNAVAILABLE, Responses
-from app.schemas import ChatRequest, ChatResponse
+from app.schemas import ChatRequest, ChatResponse, Classification, ClassifyRequest
 from app.services.chat import chat_turn, start_stream
 from memory.idempotency import IdempotencyStore
+from memory.records import validate_message
+from tools.classify import classify_text
 
 router = APIRouter(prefix="/v1", tags=["chat"])
 
@@ -94,3 +96,18 @@ async def chat_stream(
     response = EventSourceResponse(stream)
     await add_rate_limit_headers(response, services, request.user_id)
     return response
+
+
+@router.post("/classify", response_model=Classification, responses=ERRORS)
+async def classify(body: ClassifyRequest, caller: CallerDep, services: ServicesDep) -> Classification:
+    """What the companion perceives in a text, without storing anything or counting an offence.
+
+    Emotions, importance, category, crisis, injection, sensitivity and message type. Any valid API key; a user key's
+    calls count against that user's rate limit.
+    """
+    text = validate_message(body.text, max_chars=services.settings.max_message_chars)
+    if not caller.is_admin:
+        await services.short_term.admit(caller.key.user_id)
+    model_name = services.settings.chat_model
+    result = await classify_text(text, services.embedder, services.chat_model, model_name=model_name)
+    return Classification.model_validate(result)

@@ -52,56 +52,14 @@ def detect_command(text: str, settings: Settings, *, as_json: bool, console: Con
 
 
 async def detect_payload(message: str, settings: Settings) -> dict[str, Any]:
-    """The JSON object ``companion detect --json`` prints. Top-level keys are one per detector, so more can join."""
+    """The JSON object ``companion detect --json`` prints (``tools.classify.classify_text``)."""
     from companion.services import build_chat_model, ensure_data_dir
     from memory.embeddings import load_embedder
-    from tools.detection import detect_with_scores, load_detector, perception_scores, score_with_model
-    from tools.injection import detect_injection, load_classifier
-    from tools.perception import OUTPUTS
-    from tools.sensitivity import classify_local, classify_with_model
+    from tools.classify import classify_text
 
     ensure_data_dir(settings.data_dir)
     embedder = load_embedder(settings.data_dir / "models")
-    detector = load_detector()
-    timings: dict[str, float] = {}
-    started = time.perf_counter()
-    vectors, scores = perception_scores([message], embedder, timings=timings)
-    embedded = time.perf_counter()
-    detection = detect_with_scores([message], vectors, scores, detector=detector)[0]
-    detected = time.perf_counter()
-    model_score = None if scores is None else float(scores[0, OUTPUTS.index("injection")])
-    injection = detect_injection(message, vectors[0], load_classifier(), model_score=model_score)
-    classified_at = time.perf_counter()
-    sensitivity = classify_local(message, detection.emotions)
-    sensitivity_ms = round((time.perf_counter() - classified_at) * 1000.0, 3)
-    chat_model = build_chat_model(settings)
-    scored_by = "local"
-    if chat_model is not None:
-        refined = await score_with_model(chat_model, message, detection)
-        scored_by = (settings.chat_model or "model") if refined is not detection else "local (model failed)"
-        detection = refined
-        sensitivity = await classify_with_model(chat_model, message, sensitivity)
-    return {
-        "text": message,
-        "emotion": {
-            "dominant": detection.emotion,
-            "intensity": detection.intensity,
-            "is_emotional_signal": detection.is_emotional_signal,
-            "intensities": detection.emotions,
-            "source": "local" if scores is None else "perception model",
-        },
-        "importance": {"value": detection.importance, "level": detection.importance_level, "source": scored_by},
-        "category": {"value": detection.category, "source": scored_by},
-        "crisis": detection.crisis.to_dict(),
-        "injection": injection.to_dict(),
-        "sensitivity": sensitivity.to_dict(),
-        "timings_ms": {
-            "embed": timings.get("embed", round((embedded - started) * 1000.0, 3)),
-            "perceive": timings.get("perceive", 0.0),
-            "detect": round((detected - embedded) * 1000.0, 3),
-            "classify": sensitivity_ms,
-        },
-    }
+    return await classify_text(message, embedder, build_chat_model(settings), model_name=settings.chat_model)
 
 
 # -- personality show --------------------------------------------------------------------------------------

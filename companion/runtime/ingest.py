@@ -384,13 +384,13 @@ class Ingestor:
             max_retries=settings.association_max_retries,
         )
 
-    def _embed(self, texts: list[str]) -> tuple[np.ndarray, np.ndarray | None]:
+    def embed(self, texts: list[str]) -> tuple[np.ndarray, np.ndarray | None]:
         """Vectors of ``texts`` and, for the committed detector, the perception model's scores: one encoder run."""
         if isinstance(self.detector, local_detection.Detector):
             return local_detection.perception_scores(texts, self.embedder)
         return self.embedder.embed(texts), None
 
-    def _detect(self, texts: list[str], vectors: np.ndarray, scores: np.ndarray | None) -> Sequence[Detection]:
+    def detect(self, texts: list[str], vectors: np.ndarray, scores: np.ndarray | None) -> Sequence[Detection]:
         """Detections of ``texts``: with the perception model's scores (``tools.detection.perceive``) when given."""
         if isinstance(self.detector, local_detection.Detector):
             return local_detection.detect_with_scores(texts, vectors, scores, detector=self.detector)
@@ -458,14 +458,14 @@ class Ingestor:
         scores: np.ndarray | None = None
         if records:
             texts = [record.text for record in records]
-            vectors, scores = await asyncio.to_thread(self._embed, texts)
+            vectors, scores = await asyncio.to_thread(self.embed, texts)
             row_of = {record.id: row for row, record in enumerate(records)}
             records, vectors = await asyncio.to_thread(without_copies, self.long_term, user_id, records, vectors)
             if scores is not None:
                 scores = scores[[row_of[record.id] for record in records]]
         if records:
             texts = [record.text for record in records]
-            detections = await asyncio.to_thread(self._detect, texts, vectors, scores)
+            detections = await asyncio.to_thread(self.detect, texts, vectors, scores)
             records = [
                 MemoryRecord.from_chroma(
                     record.id,

@@ -63,13 +63,13 @@ async def remember(
     )
     if tags:
         record = replace(record, tags=tuple(dict.fromkeys([*record.tags, *tags])))
-    vectors = await asyncio.to_thread(services.embedder.embed, [text])
+    vectors, scores = await asyncio.to_thread(ingestor.embed, [text])  # one encoder run: vector and perception
     kept, _ = await asyncio.to_thread(without_copies, services.long_term, user_id, [record], vectors)
     if not kept:
         existing = await asyncio.to_thread(_existing_copy, services, user_id, text, vectors)
         if existing is not None:
             return existing, False
-    (detection,) = await asyncio.to_thread(ingestor.detector.detect_batch, [text], vectors)
+    (detection,) = await asyncio.to_thread(ingestor.detect, [text], vectors, scores)
     record = replace(
         record,
         emotion=detection.emotion,
