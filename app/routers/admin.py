@@ -16,6 +16,9 @@ from memory.records import USER_ID_PATTERN
 router = APIRouter(prefix="/v1/admin", tags=["admin"])
 
 ERRORS: Responses = {**BAD_INPUT, **AUTH, **UNAVAILABLE}
+OneUserQuery = Annotated[
+    str | None, Query(min_length=1, max_length=128, pattern=USER_ID_PATTERN.pattern, description="One user only")
+]
 
 
 @router.get("/users", response_model=UserList, responses=ERRORS)
@@ -33,9 +36,7 @@ async def list_users(
 async def list_incidents(
     admin: AdminDep,
     services: ServicesDep,
-    user_id: Annotated[
-        str | None, Query(min_length=1, max_length=128, pattern=USER_ID_PATTERN.pattern, description="One user only")
-    ] = None,
+    user_id: OneUserQuery = None,
     limit: PageSize = 100,
     cursor: CursorQuery = None,
 ) -> IncidentList:
@@ -53,7 +54,7 @@ async def mark_false_positive(
     services: ServicesDep,
     incident_id: Annotated[str, Path(pattern=r"^[0-9]{1,20}-[0-9]{1,20}$", description="The incident's id")],
 ) -> IncidentReview:
-    """Mark an incident a false positive: its offence is removed, a cooldown or block it caused is lifted."""
+    """Mark an incident a false positive: its offence and mood penalty are taken back, a cooldown or block lifted."""
     return await admin_service.mark_false_positive(services, incident_id, tenant=admin.tenant)
 
 
@@ -61,9 +62,7 @@ async def mark_false_positive(
 async def list_crises(
     admin: AdminDep,
     services: ServicesDep,
-    user_id: Annotated[
-        str | None, Query(min_length=1, max_length=128, pattern=USER_ID_PATTERN.pattern, description="One user only")
-    ] = None,
+    user_id: OneUserQuery = None,
     limit: PageSize = 100,
     cursor: CursorQuery = None,
 ) -> CrisisList:

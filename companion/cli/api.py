@@ -17,7 +17,6 @@ import time
 
 from rich.console import Console
 from rich.markup import escape
-from rich.table import Table
 
 from companion.cli.arguments import bounded
 from companion.cli.output import emit
@@ -89,6 +88,10 @@ def add_parsers(commands: argparse._SubParsersAction) -> None:
 
 
 _port = bounded(int, 1, 65535, noun="a port number")
+
+
+def _when(item: dict[str, str]) -> str:
+    return time.strftime("%Y-%m-%d %H:%M", time.localtime(float(item["detected_at"])))
 
 
 def serve(args: argparse.Namespace, settings: Settings) -> int:
@@ -231,31 +234,37 @@ async def _incidents(args: argparse.Namespace, settings: Settings) -> int:
             if args.json:
                 print(json.dumps({"crises": crises}))
                 return 0
-            table = Table(title=f"{len(crises)} crisis messages (text not logged)")
-            for column in ("id", "user", "conversation", "memory", "kind", "source", "when"):
-                table.add_column(column)
-            for item in crises:
-                when = time.strftime("%Y-%m-%d %H:%M", time.localtime(float(item["detected_at"])))
-                table.add_row(
-                    item["id"], item["user_id"], item["conversation_id"], item["memory_id"], item["kind"],
-                    item["source"], when,
-                )  # fmt: skip
-            console.print(table)
+            rows = [
+                {
+                    "id": item["id"],
+                    "user": item["user_id"],
+                    "conversation": item["conversation_id"],
+                    "memory": item["memory_id"],
+                    "kind": item["kind"],
+                    "source": item["source"],
+                    "when": _when(item),
+                }
+                for item in crises
+            ]
+            emit(rows, as_json=False, title=f"{len(crises)} crisis messages (text not logged)")
             return 0
         found = await store.incidents(limit=limit, user_id=args.user)
         if args.json:
             print(json.dumps({"incidents": found}))
             return 0
-        table = Table(title=f"{len(found)} injection incidents")
-        for column in ("id", "user", "kind", "score", "level", "review", "when"):
-            table.add_column(column)
-        for item in found:
-            when = time.strftime("%Y-%m-%d %H:%M", time.localtime(float(item["detected_at"])))
-            table.add_row(
-                item["id"], item["user_id"], item["kind"], item["score"][:5], item["escalation_level"],
-                item.get("review", ""), when,
-            )  # fmt: skip
-        console.print(table)
+        rows = [
+            {
+                "id": item["id"],
+                "user": item["user_id"],
+                "kind": item["kind"],
+                "score": item["score"][:5],
+                "level": item["escalation_level"],
+                "review": item.get("review", ""),
+                "when": _when(item),
+            }
+            for item in found
+        ]
+        emit(rows, as_json=False, title=f"{len(found)} injection incidents")
         return 0
     finally:
         await redis.aclose()
