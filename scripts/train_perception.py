@@ -223,6 +223,22 @@ def layer_states(
     return [flat[offsets[i] : offsets[i + 1]] for i in range(len(lengths))], lengths
 
 
+def source_states(
+    examples: Examples, embedder: OnnxMiniLMEmbedder, cache: Path, name: str
+) -> tuple[list[np.ndarray], np.ndarray]:
+    """:func:`layer_states` cached per source, so that editing one hand-written file re-encodes only its rows."""
+    rows_by_source: dict[str, list[int]] = {}
+    for row, source in enumerate(examples.sources):
+        rows_by_source.setdefault(source, []).append(row)
+    states: list[np.ndarray] = [np.empty((0, 0), np.float16)] * len(examples.texts)
+    lengths = np.zeros(len(examples.texts), dtype=np.int64)
+    for source, rows in rows_by_source.items():
+        part, part_lengths = layer_states([examples.texts[i] for i in rows], embedder, cache, f"{name}-{source}")
+        for i, row in enumerate(rows):
+            states[row], lengths[row] = part[i], part_lengths[i]
+    return states, lengths
+
+
 # ------------------------------------------------------------------------------------------------------------
 # The model (torch), the same computation as the ONNX graph below
 # ------------------------------------------------------------------------------------------------------------
@@ -565,7 +581,7 @@ def main() -> int:
     embedder = OnnxMiniLMEmbedder(args.cache / "graph", batch_size=64, threads=args.threads)
     loaded: dict[str, tuple[list[np.ndarray], np.ndarray, np.ndarray, np.ndarray]] = {}
     for name, examples in splits.items():
-        states, lengths = layer_states(examples.texts, embedder, args.cache, name)
+        states, lengths = source_states(examples, embedder, args.cache, name)
         targets, masks = examples.arrays()
         if name == "train" and args.max_tokens < MAX_TOKENS:
             states = [row[: args.max_tokens] for row in states]
