@@ -52,8 +52,15 @@ sys.path.insert(0, str(ROOT))
 
 from memory.embeddings import STATES_AFTER_LAYER, OnnxMiniLMEmbedder, model_dir  # noqa: E402
 from tools.crisis import detect_crisis  # noqa: E402
-from tools.detection import GOEMOTIONS_LABELS, GOEMOTIONS_TO_TYPE, LEARNED_TYPES  # noqa: E402
-from tools.perception import CARD_PATH, MODEL_PATH, OUTPUTS  # noqa: E402
+from tools.detection import (  # noqa: E402
+    EMOTION_TYPES,
+    EMOTIONAL_SIGNAL_THRESHOLD,
+    GOEMOTIONS_LABELS,
+    GOEMOTIONS_TO_TYPE,
+    LEARNED_TYPES,
+    load_detector,
+)
+from tools.perception import CARD_PATH, MODEL_PATH, OUTPUTS, calibrate  # noqa: E402
 
 SEED = 20261205
 MAX_TOKENS = 128  # training truncation (the runtime model takes whatever the embedder gives, up to 256)
@@ -435,6 +442,38 @@ def evaluate(model: Any, dev: dict[str, tuple[list[np.ndarray], np.ndarray, np.n
     }
 
 
+def emotion_model_weight(
+    texts: list[str],
+    targets: np.ndarray,
+    probabilities: np.ndarray,
+    thresholds: np.ndarray,
+    embedder: OnnxMiniLMEmbedder,
+) -> tuple[float, dict[float, float]]:
+    """The weight of the model's emotion scores against the frozen classifier's with the best dev macro-F1.
+
+    Scored as the product reads emotions (``tools.detection.Detector.intensities``, negation caps included) and as
+    ``companion eval emotion`` counts them: every non-neutral type above the signal threshold, else neutral.
+    """
+    from evals.emotion import type_metrics
+
+    detector = load_detector()
+    vectors = np.asarray(embedder.embed(texts), dtype=np.float32)
+    point = EMOTIONAL_SIGNAL_THRESHOLD
+    signal = point / 100.0
+    model_scores = calibrate(probabilities[:, EMOTION_COLUMNS], thresholds.astype(np.float32), signal)
+    gold = [{LEARNED_TYPES[i] for i, c in enumerate(EMOTION_COLUMNS) if row[c] == 1} for row in targets]
+    by_weight: dict[float, float] = {}
+    for weight in np.round(np.linspace(0.0, 1.0, 11), 2):
+        intensities = detector.intensities(texts, vectors, emotion_scores=model_scores, model_weight=float(weight))
+        predicted = [
+            {name for name, value in zip(EMOTION_TYPES, row, strict=True) if name != "neutral" and value > point}
+            or {"neutral"}
+            for row in intensities
+        ]
+        by_weight[float(weight)] = round(type_metrics(gold, predicted, LEARNED_TYPES)["macro_f1"], 4)
+    return max(by_weight, key=lambda w: (by_weight[w], w)), by_weight
+
+
 # ------------------------------------------------------------------------------------------------------------
 # ONNX export: the same helper-API construction as memory/embeddings.py
 # ------------------------------------------------------------------------------------------------------------
@@ -580,16 +619,20 @@ def main() -> int:
         log(f"{name}: {len(examples.texts)} examples")
     embedder = OnnxMiniLMEmbedder(args.cache / "graph", batch_size=64, threads=args.threads)
     loaded: dict[str, tuple[list[np.ndarray], np.ndarray, np.ndarray, np.ndarray]] = {}
+    loaded_texts: dict[str, list[str]] = {}
     for name, examples in splits.items():
         states, lengths = source_states(examples, embedder, args.cache, name)
         targets, masks = examples.arrays()
+        texts = list(examples.texts)
         if name == "train" and args.max_tokens < MAX_TOKENS:
             states = [row[: args.max_tokens] for row in states]
             lengths = np.minimum(lengths, args.max_tokens)
         if name in ("dev_emotion", "dev_chat") and 0 < args.dev_limit < len(states):
             keep = np.sort(np.random.default_rng(SEED).choice(len(states), args.dev_limit, replace=False))
             states, lengths, targets, masks = [states[i] for i in keep], lengths[keep], targets[keep], masks[keep]
+            texts = [texts[i] for i in keep]
         loaded[name] = (states, lengths, targets, masks)
+        loaded_texts[name] = texts
     dev = {name: value for name, value in loaded.items() if name != "train"}
     states, lengths, targets, masks = loaded["train"]
     sources = np.array(splits["train"].sources)
@@ -668,6 +711,15 @@ def main() -> int:
     log(f"ONNX vs torch on 256 dev texts: max |difference| {difference:.2e}")
     if difference > 1e-4:
         raise SystemExit("the exported graph does not match the trained model")
+    emotion_states, emotion_lengths, emotion_targets, _ = dev["dev_emotion"]
+    weight, by_weight = emotion_model_weight(
+        loaded_texts["dev_emotion"],
+        emotion_targets,
+        predict(model, emotion_states, emotion_lengths),
+        np.array([best["thresholds"][name] for name in LEARNED_TYPES]),
+        embedder,
+    )
+    log(f"emotion weight against the frozen classifier: {weight} (dev macro-F1 by weight: {by_weight})")
 
     card = {
         "model": "perception",
@@ -678,7 +730,8 @@ def main() -> int:
         "reads_states_after_layer": STATES_AFTER_LAYER,
         "outputs": list(OUTPUTS),
         "thresholds": best["thresholds"],
-        "dev_metrics": best["metrics"],
+        "dev_metrics": {**best["metrics"], "blended_emotion_macro_f1": by_weight[weight]},
+        "emotion_model_weight": weight,
         "epoch": best["epoch"],
         "hyper_parameters": {
             "seed": SEED,
