@@ -641,10 +641,10 @@ def main() -> int:
     repeat = {
         "goemotions": 1,
         "locomo": 1,
-        "crisis": 8,
+        "crisis": 4,
         "deepset_prompt_injections": 2,
         "jailbreak_classification": 1,
-        "extra_emotion": 6,
+        "extra_emotion": 4,
         "extra_injection": 6,
     }
     weights = np.array([repeat.get(s, 1) for s in sources], dtype=np.int64)
