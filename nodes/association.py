@@ -146,9 +146,10 @@ class AssociationState(AssociationOutput):
 
 
 def derived_memory_id(message_id: str) -> str:
-    """Id of the separate semantic copy of a message that association made before messages were promoted in place.
+    """Id of the memory that holds the later versions of a message promoted to a memory (``_versions_home``).
 
-    Stores written then still hold such copies; they are excluded from a message's own related memories.
+    Stores written before messages were promoted in place hold a verbatim copy under this id; either way it is
+    excluded from the message's own related memories.
     """
     return uuid.uuid5(_DERIVED, f"memory:{message_id}").hex
 
@@ -383,6 +384,7 @@ async def apply_writes(
     targets = {plan["target_id"] for plan in plans if plan["decision"] == Decision.NEW_VERSION.value}
     targets |= {plan["message_id"] for plan in plans if plan["decision"] == Decision.NEW_MEMORY.value}
     targets |= {str(plan["target_id"]) for plan in replays if plan.get("memory")}
+    targets |= {derived_memory_id(target) for target in list(targets) if target}  # where a message's versions live
     current = await asyncio.to_thread(long_term.get_with_embeddings, user_id, [t for t in targets if t])
     working = {memory_id: record for memory_id, (record, _) in current.items()}
     # Vectors of the memories written here: a new memory has its message's; a new version n+1 has the running
@@ -393,7 +395,7 @@ async def apply_writes(
     for plan in replays:  # a stored plan not yet applied is the base that new versions build on
         if plan.get("memory"):
             replayed = _record(plan, user_id)
-            if replayed.id in working and _is_newer(replayed, working[replayed.id]):
+            if replayed.id not in working or _is_newer(replayed, working[replayed.id]):
                 working[replayed.id] = replayed
 
     versions: list[Version] = []
@@ -418,6 +420,9 @@ async def apply_writes(
                 plan["decision"] = Decision.WEAK_RELATIONS.value
                 plan["target_id"] = plan["message_id"]
                 continue
+            if is_message(existing):
+                existing = _versions_home(existing, working, vectors)
+                plan["target_id"] = existing.id
             if existing.id not in created:  # a created memory's first version is written above
                 first_versions.setdefault(existing.id, existing)
             merged = await _merge(chat_model, llm_budget, existing.text, plan["cause_text"], existing.emotion)
@@ -572,6 +577,38 @@ def promoted(message: MemoryRecord) -> MemoryRecord:
     """
     record = replace(message, kind=MemoryKind.SEMANTIC, version=1, utterance=UtteranceType.STATEMENT.value)
     return record if message.sensitivity_confidence > 0 else classified(record)
+
+
+def is_message(record: MemoryRecord) -> bool:
+    """Whether a memory is a message of a conversation (a chat turn or a transcript line), promoted or not."""
+    return bool(record.conversation_id)
+
+
+def _versions_home(
+    message: MemoryRecord, working: dict[str, MemoryRecord], vectors: dict[str, np.ndarray]
+) -> MemoryRecord:
+    """The memory that holds the versions of a message promoted to a memory (``derived_memory_id``).
+
+    A message keeps the words that were said (the conversation's log, its reply, its transcript reference): its
+    first new version starts a separate memory, version 2, whose text is the merge and whose history begins with
+    the message's words; later versions go there too.
+    """
+    home_id = derived_memory_id(message.id)
+    if home_id not in working:
+        working[home_id] = replace(
+            message,
+            id=home_id,
+            conversation_id="",
+            reply="",
+            source_ref="",
+            appraisal="",
+            assoc_pending=False,
+            supersedes="",
+            superseded_by="",
+        )
+        if message.id in vectors:
+            vectors[home_id] = vectors[message.id]
+    return working[home_id]
 
 
 def _is_newer(record: MemoryRecord, stored: MemoryRecord) -> bool:

@@ -39,6 +39,7 @@ def remember(
     category: str = "",
     emotion: str = "",
     user_id: str = USER,
+    conversation_id: str = "",
 ) -> MemoryRecord:
     record = MemoryRecord(
         id=new_id(),
@@ -50,6 +51,7 @@ def remember(
         emotion=emotion,
         emotion_intensity=intensity,
         created_at=time.time(),
+        conversation_id=conversation_id,
     )
     long_term.add(user_id, [record], embedder.embed([text]))
     return record
@@ -277,3 +279,27 @@ async def test_a_promotion_lost_in_a_crash_is_applied_again(
     memory = long_term.get(USER, message.id)
     assert memory is not None and (memory.kind, memory.version, memory.text) == (MemoryKind.SEMANTIC, 1, message.text)
     assert long_term.count(USER) == 1 and len(links.versions(USER, message.id)) == 1
+
+
+async def test_a_message_made_a_memory_keeps_its_words_and_its_versions_live_beside_it(
+    long_term: LongTermStore, links: LinkStore, embedder: Embedder
+) -> None:
+    said = dict(intensity=80, importance=700, category="pets", emotion="happiness", conversation_id="chat")
+    first = remember(long_term, embedder, "My dog Rex loves the beach so much.", **said)  # type: ignore[arg-type]
+    second = remember(long_term, embedder, "My dog Rex loves the beach, he swam today.", **said)  # type: ignore[arg-type]
+    graph = graph_for(long_term, links, embedder)
+    assert await associate(graph, user_id=USER, message_ids=[first.id, second.id]) == {
+        first.id: "new_memory",
+        second.id: "new_version",
+    }
+    message = long_term.get(USER, first.id)
+    assert message is not None and (message.kind, message.text, message.version) == (
+        MemoryKind.SEMANTIC,
+        first.text,
+        1,
+    )  # the conversation's log still says what was said
+    home = long_term.get(USER, derived_memory_id(first.id))
+    assert home is not None and home.version == 2 and home.conversation_id == ""
+    assert home.text.startswith(first.text) and "he swam today" in home.text
+    assert [(v.version, v.caused_by) for v in links.versions(USER, home.id)] == [(1, home.id), (2, second.id)]
+    assert long_term.get(USER, second.id).text == second.text  # type: ignore[union-attr]
