@@ -66,7 +66,8 @@ SEED = 20261205
 MAX_TOKENS = 128  # training truncation (the runtime model takes whatever the embedder gives, up to 256)
 OUT = {name: i for i, name in enumerate(OUTPUTS)}
 EMOTION_COLUMNS = [OUT[t] for t in LEARNED_TYPES]
-FALSE_ALARM_CAP = 0.0005  # share of ordinary dev chat the injection threshold may flag
+FALSE_ALARM_CAP = 0.001  # share of ordinary dev chat the injection threshold may flag
+INJECTION_FLOOR = 0.2  # ... and the lowest it may go
 #: ... and each crisis output's: a false alarm costs one caring reply, a miss costs care someone needed; the eval's
 #: limit (issue 17) is 0.1 % of ordinary chat, rules and model together, so the model keeps below it.
 CRISIS_FALSE_ALARM_CAP = 0.0008
@@ -391,12 +392,12 @@ def emotion_thresholds(targets: np.ndarray, probabilities: np.ndarray) -> tuple[
     return np.array(thresholds), scores
 
 
-def capped_threshold(negatives: np.ndarray, cap: float) -> float:
-    """The lowest threshold that flags at most ``cap`` of ``negatives`` (and at least 0.5)."""
+def capped_threshold(negatives: np.ndarray, cap: float, floor: float = 0.5) -> float:
+    """The lowest threshold that flags at most ``cap`` of ``negatives`` (and at least ``floor``)."""
     allowed = int(math.floor(cap * len(negatives)))
     ranked = np.sort(negatives)[::-1]
     above = float(ranked[allowed]) if allowed < len(ranked) else 0.0
-    return float(max(0.5, min(0.995, above + 1e-4)))
+    return float(max(floor, min(0.995, above + 1e-4)))
 
 
 def evaluate(model: Any, dev: dict[str, tuple[list[np.ndarray], np.ndarray, np.ndarray, np.ndarray]]) -> dict[str, Any]:
@@ -412,7 +413,8 @@ def evaluate_probabilities(
     emotion_targets = dev["dev_emotion"][2]
     thresholds, f1s = emotion_thresholds(emotion_targets, probs["dev_emotion"])
     chat = probs["dev_chat"]
-    injection_at = capped_threshold(chat[:, OUT["injection"]], FALSE_ALARM_CAP)
+    # No floor at 0.5: the cap alone sets it (ordinary chat scores far below, attacks in other languages between).
+    injection_at = capped_threshold(chat[:, OUT["injection"]], FALSE_ALARM_CAP, floor=INJECTION_FLOOR)
     inj_targets = dev["dev_injection"][2][:, OUT["injection"]]
     inj_scores = probs["dev_injection"][:, OUT["injection"]]
     crisis_targets = dev["dev_crisis"][2]
@@ -620,7 +622,9 @@ def rethreshold(
     card["thresholds"] = result["thresholds"]
     card["dev_metrics"] = {**result["metrics"], "blended_emotion_macro_f1": by_weight[weight]}
     card["emotion_model_weight"] = weight
-    card["hyper_parameters"].update(false_alarm_cap=FALSE_ALARM_CAP, crisis_false_alarm_cap=CRISIS_FALSE_ALARM_CAP)
+    card["hyper_parameters"].update(
+        false_alarm_cap=FALSE_ALARM_CAP, crisis_false_alarm_cap=CRISIS_FALSE_ALARM_CAP, injection_floor=INJECTION_FLOOR
+    )
     card_path.write_text(json.dumps(card, indent=2) + "\n", encoding="utf-8")
     log(f"rewrote {card_path}")
     print(json.dumps(card["dev_metrics"], indent=2))  # noqa: T201
@@ -799,6 +803,7 @@ def main() -> int:
             "goemotions_share": args.goemotions_share,
             "false_alarm_cap": FALSE_ALARM_CAP,
             "crisis_false_alarm_cap": CRISIS_FALSE_ALARM_CAP,
+            "injection_floor": INJECTION_FLOOR,
             "threads": args.threads,
             "torch": torch.__version__,
         },
