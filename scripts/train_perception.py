@@ -66,7 +66,10 @@ SEED = 20261205
 MAX_TOKENS = 128  # training truncation (the runtime model takes whatever the embedder gives, up to 256)
 OUT = {name: i for i, name in enumerate(OUTPUTS)}
 EMOTION_COLUMNS = [OUT[t] for t in LEARNED_TYPES]
-FALSE_ALARM_CAP = 0.0005  # share of ordinary dev chat an injection or crisis threshold may flag
+FALSE_ALARM_CAP = 0.0005  # share of ordinary dev chat the injection threshold may flag
+#: ... and each crisis output's: a false alarm costs one caring reply, a miss costs care someone needed; the eval's
+#: limit (issue 17) is 0.1 % of ordinary chat, rules and model together, so the model keeps below it.
+CRISIS_FALSE_ALARM_CAP = 0.0008
 
 
 def log(message: str) -> None:
@@ -397,8 +400,15 @@ def capped_threshold(negatives: np.ndarray, cap: float) -> float:
 
 
 def evaluate(model: Any, dev: dict[str, tuple[list[np.ndarray], np.ndarray, np.ndarray, np.ndarray]]) -> dict[str, Any]:
-    """Dev metrics and tuned thresholds."""
+    """Dev metrics and tuned thresholds of the torch model."""
     probs = {name: predict(model, states, lengths) for name, (states, lengths, _, _) in dev.items()}
+    return evaluate_probabilities(probs, dev)
+
+
+def evaluate_probabilities(
+    probs: dict[str, np.ndarray], dev: dict[str, tuple[list[np.ndarray], np.ndarray, np.ndarray, np.ndarray]]
+) -> dict[str, Any]:
+    """Dev metrics and tuned thresholds from the model's outputs on each dev split."""
     emotion_targets = dev["dev_emotion"][2]
     thresholds, f1s = emotion_thresholds(emotion_targets, probs["dev_emotion"])
     chat = probs["dev_chat"]
@@ -410,7 +420,7 @@ def evaluate(model: Any, dev: dict[str, tuple[list[np.ndarray], np.ndarray, np.n
     crisis_recall = {}
     for kind in CRISIS_OUTPUTS:
         column = OUT[kind]
-        crisis_at[kind] = capped_threshold(chat[:, column], FALSE_ALARM_CAP)
+        crisis_at[kind] = capped_threshold(chat[:, column], CRISIS_FALSE_ALARM_CAP)
         positives = crisis_targets[:, column] == 1
         crisis_recall[kind] = float((probs["dev_crisis"][positives, column] >= crisis_at[kind]).mean())
     crisis_negatives = crisis_targets[:, [OUT[k] for k in CRISIS_OUTPUTS]].sum(1) == 0
@@ -583,6 +593,40 @@ def build_onnx(model: Any, config: dict[str, Any]) -> Any:
     return onnx_model
 
 
+def rethreshold(
+    path: Path,
+    dev: dict[str, tuple[list[np.ndarray], np.ndarray, np.ndarray, np.ndarray]],
+    emotion_texts: list[str],
+    embedder: OnnxMiniLMEmbedder,
+) -> int:
+    """Thresholds and emotion weight of an exported model tuned again on dev; its card rewritten, weights kept."""
+    import onnxruntime as ort
+
+    session = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
+    probs = {}
+    for name, (states, lengths, _, _) in dev.items():
+        out = np.zeros((len(states), len(OUTPUTS)), dtype=np.float32)
+        for index, x, m in batches(states, lengths, np.argsort(lengths, kind="stable"), 64):
+            (out[index],) = session.run(["probabilities"], {"states": x, "attention_mask": m.astype(np.int64)})
+        probs[name] = out
+    result = evaluate_probabilities(probs, dev)
+    thresholds = np.array([result["thresholds"][name] for name in LEARNED_TYPES])
+    weight, by_weight = emotion_model_weight(
+        emotion_texts, dev["dev_emotion"][2], probs["dev_emotion"], thresholds, embedder
+    )
+    log(f"emotion weight against the frozen classifier: {weight} (dev macro-F1 by weight: {by_weight})")
+    card_path = path.with_suffix(".json") if path != MODEL_PATH else CARD_PATH
+    card = json.loads(card_path.read_text(encoding="utf-8"))
+    card["thresholds"] = result["thresholds"]
+    card["dev_metrics"] = {**result["metrics"], "blended_emotion_macro_f1": by_weight[weight]}
+    card["emotion_model_weight"] = weight
+    card["hyper_parameters"].update(false_alarm_cap=FALSE_ALARM_CAP, crisis_false_alarm_cap=CRISIS_FALSE_ALARM_CAP)
+    card_path.write_text(json.dumps(card, indent=2) + "\n", encoding="utf-8")
+    log(f"rewrote {card_path}")
+    print(json.dumps(card["dev_metrics"], indent=2))  # noqa: T201
+    return 0
+
+
 # ------------------------------------------------------------------------------------------------------------
 
 
@@ -600,6 +644,12 @@ def main() -> int:
     parser.add_argument("--goemotions-share", type=float, default=1.0, help="share of GoEmotions train per epoch")
     parser.add_argument("--max-tokens", type=int, default=MAX_TOKENS, help="truncate training texts' states here")
     parser.add_argument("--dev-limit", type=int, default=0, help="at most this many dev emotion/chat rows (0: all)")
+    parser.add_argument(
+        "--rethreshold",
+        action="store_true",
+        help="no training: tune the thresholds and the emotion weight of the model at --out again on dev, "
+        "and rewrite its card (after a change to the caps or the blend rule)",
+    )
     args = parser.parse_args()
 
     os.environ.setdefault("OMP_NUM_THREADS", str(args.threads))
@@ -634,6 +684,8 @@ def main() -> int:
         loaded[name] = (states, lengths, targets, masks)
         loaded_texts[name] = texts
     dev = {name: value for name, value in loaded.items() if name != "train"}
+    if args.rethreshold:
+        return rethreshold(args.out, dev, loaded_texts["dev_emotion"], embedder)
     states, lengths, targets, masks = loaded["train"]
     sources = np.array(splits["train"].sources)
 
@@ -641,10 +693,10 @@ def main() -> int:
     repeat = {
         "goemotions": 1,
         "locomo": 1,
-        "crisis": 8,
+        "crisis": 4,
         "deepset_prompt_injections": 2,
         "jailbreak_classification": 1,
-        "extra_emotion": 6,
+        "extra_emotion": 4,
         "extra_injection": 6,
     }
     weights = np.array([repeat.get(s, 1) for s in sources], dtype=np.int64)
@@ -746,6 +798,7 @@ def main() -> int:
             "repeat": repeat,
             "goemotions_share": args.goemotions_share,
             "false_alarm_cap": FALSE_ALARM_CAP,
+            "crisis_false_alarm_cap": CRISIS_FALSE_ALARM_CAP,
             "threads": args.threads,
             "torch": torch.__version__,
         },

@@ -265,7 +265,6 @@ def negated_types(text: str) -> set[str]:
     return negated - affirmed
 
 
-
 #: Neighbours that vote on importance, and the intensity that raises importance one level.
 IMPORTANCE_NEIGHBOURS = 5
 STRONG_EMOTION = 70
