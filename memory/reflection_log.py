@@ -1,8 +1,7 @@
 """What reflection decided, per user, in Chroma.
 
 Consolidations, conflicts and their resolutions, archived memories, insight reports, and the user's reflection
-bookkeeping. Every
-entry is a JSON document, so every decision can be read back and undone.
+bookkeeping. Every entry is a JSON document, so every decision can be read back and undone.
 
 Per-user isolation is ``memory/long_term.py``'s: the only way to a collection is ``UserCollections.get(user_id)``,
 derived from the id (namespace ``<ns>-reflection``); every public method takes the user
