@@ -398,12 +398,41 @@ class ReflectRequest(BaseModel):
 
     model_config = {"extra": "forbid"}
 
-    tasks: list[Literal["consolidate", "conflicts", "personality", "forget"]] | None = Field(
-        default=None, min_length=1, max_length=4, description="Default: consolidate, conflicts, personality"
+    tasks: list[Literal["consolidate", "conflicts", "insights", "personality", "forget"]] | None = Field(
+        default=None, min_length=1, max_length=5, description="Default: consolidate, conflicts, insights, personality"
     )
     now: Annotated[float, Strict()] | None = Field(
         default=None, ge=0, le=1e11, allow_inf_nan=False, description="The run's clock (epoch seconds); default now"
     )
+
+
+class Insight(BaseModel):
+    """One insight reflection stored: a memory of the user's, worded as the companion's own observation."""
+
+    id: str = Field(description="The memory's id (fixed per user, local day and kind)")
+    kind: Literal["topics", "mood", "changes"]
+    text: str
+    sensitivity: Literal["general", "chronological", "confidential", "secret", "ultrasecret"] = Field(
+        description="At least that of the messages it draws on"
+    )
+
+
+class InsightsReport(BaseModel):
+    """What reflection noticed about the user over their last 7 local days, and the insights it stored."""
+
+    day: str = Field(description="The user's local day of the run (ISO date): the last day of the period")
+    timezone: str = Field(description="The user's time zone (their days are local days)")
+    findings: dict[str, Any] = Field(
+        description=(
+            "period, messages, days_with_messages, excluded (sealed and crisis messages, never read: counts only), "
+            "recurring_topics (topic, kind, days, mentions), mood (direction, slope_per_day, change, mean, days), "
+            "changes (new_topics, gone_topics, updated_facts)"
+        )
+    )
+    insights: list[Insight] = Field(description="Empty when the week held fewer than 5 messages")
+    superseded: list[str] = Field(description="Earlier insights of the same kinds, now marked superseded by these")
+    report: str = Field(description="The findings for a person to read")
+    reporter: Literal["local", "llm"] = Field(description="llm: worded by the chat model; local: one finding a line")
 
 
 class ReflectionReport(BaseModel):
@@ -415,8 +444,17 @@ class ReflectionReport(BaseModel):
     consolidations: list[dict[str, Any]] = Field(default_factory=list)
     conflicts: list[dict[str, Any]] = Field(default_factory=list)
     clarifications: dict[str, Any] = Field(default_factory=dict)
+    insights: InsightsReport | None = Field(default=None, description="When the run had the insights task")
     forgetting: dict[str, Any] = Field(default_factory=dict)
     personality: dict[str, Any] = Field(default_factory=dict)
+
+
+class InsightReports(BaseModel):
+    """The insight reports of the days reflection ran for the user, newest first."""
+
+    user_id: str
+    reports: list[InsightsReport]
+    next_cursor: str | None = Field(default=None, description="Pass as `cursor` for the next page; null at the end")
 
 
 class ConflictList(BaseModel):

@@ -1,10 +1,11 @@
 """The reflection graph: what the companion does with a user's memories while they are away.
 
-    start_run ─?─> consolidate ─?─> conflicts -> ask_user ─?─> personality ─?─> forget ─?─> END
+    start_run ─?─> consolidate ─?─> conflicts -> ask_user ─?─> insights ─?─> personality ─?─> forget ─?─> END
 
 Each arrow marked ``?`` is the routing function ``next_task``: a run does only the tasks it is given (the nightly
-03:00 run: consolidate, conflicts, personality; the 04:00 run: forget), in this order. See ``nodes/reflection.py``
-for what each task does and ``tools/reflection.py`` for the numbers (clustering, strategies, forgetting curve).
+03:00 run: consolidate, conflicts, insights, personality; the 04:00 run: forget), in this order. See
+``nodes/reflection.py`` for what each task does and ``tools/reflection.py`` for the numbers (clustering,
+strategies, recurring topics and mood trend, forgetting curve).
 ``ask_user`` follows every conflicts task: it queues the questions of conflicts awaiting the user for their next
 conversation and, with a chat model, settles the ones whose recorded answer the local rules could not read
 (``tools/clarification.py``).
@@ -27,6 +28,7 @@ from memory.association_queue import AssociationQueue
 from memory.clarifications import ClarificationQueue
 from memory.embeddings import Embedder
 from memory.long_term import LongTermStore
+from memory.outreach import OutreachStore
 from memory.personality_store import PersonalityStore
 from memory.records import validate_user_id
 from memory.reflection_log import ReflectionLog
@@ -40,6 +42,7 @@ from nodes.reflection import (
     consolidate,
     detect_conflicts,
     evolve_personality,
+    find_insights,
     forget,
     next_task,
     start_run,
@@ -62,11 +65,13 @@ def build_graph(
     chat_model: BaseChatModel | None = None,
     personality_store: PersonalityStore | None = None,
     clarifications: ClarificationQueue | None = None,
+    outreach: OutreachStore | None = None,
 ) -> CompiledStateGraph[Any, Any, Any, Any]:
     """Compile the reflection graph over the given services.
 
     ``personality_store`` defaults to one over the long-term store's Chroma and the short-term store's Redis (the
-    conversation graph's default too); ``clarifications`` to the queue in the short-term store's Redis.
+    conversation graph's default too); ``clarifications`` to the queue in the short-term store's Redis, and
+    ``outreach`` (where the user's time zone is, for their local days) to the store in that Redis too.
     """
     personality = personality_store or PersonalityStore(long_term.client, short_term.redis)
     graph = StateGraph(ReflectionState, context_schema=Context, input_schema=ReflectionInput)
@@ -79,6 +84,17 @@ def build_graph(
     graph.add_node("personality", partial(evolve_personality, store=personality))
     queue = clarifications or ClarificationQueue(short_term.redis)
     graph.add_node("ask_user", partial(ask_user, long_term=long_term, log=log, queue=queue, chat_model=chat_model))
+    graph.add_node(
+        "insights",
+        partial(
+            find_insights,
+            long_term=long_term,
+            log=log,
+            embedder=embedder,
+            outreach=outreach or OutreachStore(short_term.redis),
+            chat_model=chat_model,
+        ),
+    )
     graph.add_node("forget", partial(forget, long_term=long_term, archive=archive, short_term=short_term, log=log))
     graph.add_edge(START, "start_run")
     routes: dict[Hashable, str] = {END: END}

@@ -492,6 +492,26 @@ class LongTermStore:
             and (meta.get("kind", episodic) == episodic or meta.get("conversation_id"))
         )
 
+    def created_since(self, user_id: str, *, since: float) -> list[MemoryRecord]:
+        """Every memory of ``user_id`` created at or after ``since``, oldest first (text and metadata, no vectors)."""
+        collection = self._collection(user_id, create=False)
+        if collection is None:
+            return []
+        where = cast(Where, {"created_at": {"$gte": since}})
+        records = self._checked(user_id, self._records(collection.get(where=where, include=["documents", "metadatas"])))
+        records.sort(key=lambda record: (record.created_at, record.id))
+        return records
+
+    def in_category(self, user_id: str, category: str) -> list[MemoryRecord]:
+        """Every memory of ``user_id`` in ``category``, oldest first."""
+        collection = self._collection(user_id, create=False)
+        if collection is None:
+            return []
+        where = cast(Where, {"category": category})
+        records = self._checked(user_id, self._records(collection.get(where=where, include=["documents", "metadatas"])))
+        records.sort(key=lambda record: (record.created_at, record.id))
+        return records
+
     def user_ids(self) -> list[str]:
         """Ids of the users who have memories in this store (owners only, never their contents: for schedulers)."""
         return self._users.owners()

@@ -1,7 +1,7 @@
 """What reflection decided, per user, in Chroma.
 
-Consolidations, conflicts and their resolutions, archived memories, and the user's reflection bookkeeping. Every
-entry is a JSON document, so every decision can be read back and undone.
+Consolidations, conflicts and their resolutions, archived memories, insight reports, and the user's reflection
+bookkeeping. Every entry is a JSON document, so every decision can be read back and undone.
 
 Per-user isolation is ``memory/long_term.py``'s: the only way to a collection is ``UserCollections.get(user_id)``,
 derived from the id (namespace ``<ns>-reflection``); every public method takes the user
@@ -15,6 +15,9 @@ Entries (``type`` metadata; ids are deterministic, so re-running a pass that die
                                                        ``reverted``
 - ``archive``        ``archive:<memory id>``           a faded memory moved to the archive (status ``archived`` or
                                                        ``restored``)
+- ``insights``       ``insights:<local day>``          what the insights task noticed that day: the findings with their
+                                                       numbers, the insight memories written, the report (status
+                                                       ``reported``); the ids of the messages drawn on (provenance)
 - ``state``          ``state``                         when each pass last ran for this user
 
 The collection holds no searchable vectors: each entry carries the same one-dimensional placeholder embedding.

@@ -44,8 +44,11 @@ from prompts.conversation import (
     COMPANION_SYSTEM_PROMPT,
     DEFAULT_PERSONA_DESCRIPTION,
     DEFAULT_PERSONA_NAME,
+    INSIGHT_MEMORY,
     MEMORY_LINE,
     NO_MEMORIES,
+    OFFLINE_INSIGHT,
+    OFFLINE_INSIGHT_REPLY,
     OFFLINE_NO_RECALL_REPLY,
     OFFLINE_RECALL_ITEM,
     OFFLINE_RECALL_REPLY,
@@ -58,7 +61,7 @@ from tools.detection import perception_scores
 from tools.recall import recall
 from tools.sensitivity import classify_local
 from tools.updates import detect_update
-from tools.utterance import UtteranceType, classify_utterance, parse_utterance
+from tools.utterance import UtteranceType, classify_utterance, is_observation, parse_utterance
 
 logger = logging.getLogger(__name__)
 
@@ -89,7 +92,8 @@ class RetrievedMemory(TypedDict):
     similarity: float
     kind: str
     created_at: float
-    #: Utterance type (``tools.utterance``): only statements are quoted back as facts.
+    #: Utterance type (``tools.utterance``): only statements are quoted back as facts; ``observation`` is a
+    #: reflection insight, the companion's own words.
     utterance: NotRequired[str]
     #: The id of the memory this one updated ("" if none), and whether a newer one has updated it since.
     supersedes: NotRequired[str]
@@ -429,18 +433,17 @@ def offline_reply(memories: list[RetrievedMemory]) -> str:
 
     Only statements are quoted: a question the user asked ("What band do I like?") is not something they told,
     and neither is small talk or a request (``tools.utterance``); nor is a value a newer statement has updated.
+    A reflection insight is the companion's own observation: never quoted as "You told me", it is added after
+    them (the most relevant one), said as what the companion noticed.
     """
-    quoted = [
-        m
-        for m in memories
-        if m["similarity"] >= OFFLINE_MIN_SIMILARITY
-        and parse_utterance(m.get("utterance"), m["text"]) is UtteranceType.STATEMENT
-        and not m.get("superseded")
-    ][:OFFLINE_MAX_QUOTES]
+    relevant = [m for m in memories if m["similarity"] >= OFFLINE_MIN_SIMILARITY and not m.get("superseded")]
+    quoted = [m for m in relevant if parse_utterance(m.get("utterance"), m["text"]) is UtteranceType.STATEMENT]
+    noticed = next((m for m in relevant if is_observation(m.get("utterance"))), None)
     if not quoted:
-        return OFFLINE_NO_RECALL_REPLY
-    recalled = " and ".join(OFFLINE_RECALL_ITEM.format(text=m["text"]) for m in quoted)
-    return OFFLINE_RECALL_REPLY.format(recalled=recalled)
+        return OFFLINE_NO_RECALL_REPLY if noticed is None else OFFLINE_INSIGHT_REPLY.format(text=noticed["text"])
+    recalled = " and ".join(OFFLINE_RECALL_ITEM.format(text=m["text"]) for m in quoted[:OFFLINE_MAX_QUOTES])
+    reply = OFFLINE_RECALL_REPLY.format(recalled=recalled)
+    return reply if noticed is None else reply + OFFLINE_INSIGHT.format(text=noticed["text"])
 
 
 def turn_crisis(state: ConversationState) -> Crisis:
@@ -449,9 +452,15 @@ def turn_crisis(state: ConversationState) -> Crisis:
 
 
 def memory_for_model(memory: RetrievedMemory) -> str:
-    """A recalled memory as the chat model sees it: a question or an outdated value says so; a statement is as said."""
+    """A recalled memory as the chat model sees it: a question or an outdated value says so; a statement is as said.
+
+    A reflection insight says it is the companion's own observation, so the model neither attributes it to the
+    user nor repeats it as their words.
+    """
     if memory.get("superseded"):
         return OUTDATED_MEMORY.format(text=memory["text"])
+    if is_observation(memory.get("utterance")):
+        return INSIGHT_MEMORY.format(text=memory["text"])
     if parse_utterance(memory.get("utterance"), memory["text"]) is UtteranceType.QUESTION:
         return ASKED_MEMORY.format(text=memory["text"])
     return memory["text"]

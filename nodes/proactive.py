@@ -55,6 +55,7 @@ from tools.proactive import (
     recent_contact_penalty,
     timing_score,
 )
+from tools.utterance import is_observation
 
 _HOUR = 3600.0
 _DAY = 86_400.0
@@ -286,13 +287,16 @@ def _follow_up_memory(long_term: LongTermStore, embedder: Embedder, user_id: str
     """The seed's pick: among memories near the follow-up query, the highest importance × recency.
 
     Only memories a shared context may use (general, chronological) are quoted: an outreach is no place to bring
-    up something confidential, such as a crisis.
+    up something confidential, such as a crisis. A reflection insight is the companion's own observation, not
+    something the user told, so it is never quoted as "when you told me ...".
     """
     candidates = long_term.search(user_id, embedder.embed([FOLLOW_UP_QUERY])[0], 10)
     candidates = [
         c
         for c in candidates
-        if not c.text.rstrip().endswith("?") and allowed_at(c.metadata.get("sensitivity"), SHARED_MAX_LEVEL)
+        if not c.text.rstrip().endswith("?")
+        and not is_observation(c.metadata.get("utterance"))
+        and allowed_at(c.metadata.get("sensitivity"), SHARED_MAX_LEVEL)
     ]
     if not candidates:
         return None

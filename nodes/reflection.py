@@ -1,24 +1,29 @@
 """Nodes of the reflection graph. Each takes ``(state, runtime)`` plus services bound by ``build_graph``.
 
-Every node is one *task* of a reflection run (``consolidate``, ``conflicts``, ``forget``, ``personality``); the
+Every node is one *task* of a reflection run (``consolidate``, ``conflicts``, ``insights``, ``personality``,
+``forget``); the
 graph routes from task to task with :func:`next_task`. The run's clock is ``state["now"]`` (epoch seconds), so
 tests and ``companion reflect --now`` can replay weeks of a user's life without waiting.
 
 Every write is idempotent, so a run that dies half-way can simply run again: a semantic memory's id is derived
-from its sources, a conflict's from its pair, and sources are marked consolidated only after their semantic memory
-and its log entry are written.
+from its sources, a conflict's from its pair, an insight's from the user, the local day and its kind, and sources
+are marked consolidated only after their semantic memory and its log entry are written.
 """
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import json
 import logging
 import time
 from collections import Counter
 from dataclasses import dataclass, replace
+from datetime import datetime, timedelta
+from datetime import time as day_start
 from operator import add
 from typing import Annotated, Any, NotRequired
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import numpy as np
 from langchain_core.language_models import BaseChatModel
@@ -29,10 +34,12 @@ from pydantic import BaseModel, Field, ValidationError
 from typing_extensions import TypedDict
 
 from companion.errors import ChatModelError, InvalidInputError
+from companion.personality.journal import AppraisalInputs
 from memory.cipher import is_sealed_level
 from memory.clarifications import ClarificationQueue
 from memory.embeddings import Embedder
 from memory.long_term import LongTermStore
+from memory.outreach import OutreachStore
 from memory.personality_store import PersonalityStore
 from memory.records import MemoryKind, MemoryRecord
 from memory.reflection_log import LogEntry, ReflectionLog
@@ -43,40 +50,57 @@ from prompts.reflection import (
     CONFLICT_CHECK_PROMPT,
     CONSOLIDATION_LINE,
     CONSOLIDATION_PROMPT,
+    INSIGHTS_REPORT_PROMPT,
 )
 from tools.clarification import apply_answer, choice_from_model, queued_from_log, settle_unclear_answers
+from tools.crisis import detect_crisis
 from tools.personality_time import advance_personality
 from tools.reflection import (
     CONFLICT_SIMILARITY,
     CONSOLIDATION_BOOST,
+    INSIGHT_CATEGORY,
+    INSIGHT_IMPORTANCE,
+    INSIGHT_KINDS,
     MIN_CLUSTER_SIZE,
     RETENTION_WRITE_STEP,
+    WINDOW_DAYS,
     ConflictType,
     Contradiction,
+    Findings,
     MemoryFacts,
+    Observed,
     Strategy,
+    Update,
+    analyse,
     choose_strategy,
     cluster_by_similarity,
     contradiction_between,
     extractive_summary,
+    insight_id,
+    insight_kind,
+    insight_sources,
+    insight_texts,
     is_faded,
     local_contradiction,
+    local_days,
     mean_importance,
     neighbours,
     parse_statement,
+    report_lines,
     resolve,
     retention,
     scale_importance,
 )
 from tools.sensitivity import classified
-from tools.utterance import is_fact
+from tools.utterance import UtteranceType, is_fact, is_observation
 
 logger = logging.getLogger(__name__)
 
-#: The tasks of a reflection run, in the order the graph runs them.
-TASKS = ("consolidate", "conflicts", "personality", "forget")
+#: The tasks of a reflection run, in the order the graph runs them. Insights come after consolidation and conflicts,
+#: so the facts they compare are the settled ones.
+TASKS = ("consolidate", "conflicts", "insights", "personality", "forget")
 #: What the nightly (03:00) run does; forgetting runs on its own at 04:00.
-NIGHTLY_TASKS = ("consolidate", "conflicts", "personality")
+NIGHTLY_TASKS = ("consolidate", "conflicts", "insights", "personality")
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -93,6 +117,27 @@ class ReflectionInput(TypedDict):
     tasks: NotRequired[list[str]]
 
 
+class InsightMemory(TypedDict):
+    """One insight the run stored: a memory in the user's store, the companion's own observation."""
+
+    id: str
+    kind: str  # "topics", "mood" or "changes" (tools.reflection.INSIGHT_KINDS)
+    text: str
+    sensitivity: str
+
+
+class InsightsReport(TypedDict):
+    """What the insights task noticed and stored (also logged per local day, ``insights:<day>``)."""
+
+    day: str  # the user's local day of the run (ISO date): the last day of the period
+    timezone: str
+    findings: dict[str, Any]  # tools.reflection.Findings.to_dict(): topics, mood trend, changes, with numbers
+    insights: list[InsightMemory]
+    superseded: list[str]  # earlier insights of the same kinds, now marked superseded by these
+    report: str
+    reporter: str  # "local", or "llm" when the chat model worded the report
+
+
 class ReflectionState(TypedDict):
     """State of one reflection run for one user."""
 
@@ -101,6 +146,7 @@ class ReflectionState(TypedDict):
     done: Annotated[NotRequired[list[str]], add]
     consolidations: NotRequired[list[dict[str, Any]]]
     conflicts: NotRequired[list[dict[str, Any]]]
+    insights: NotRequired[InsightsReport]
     forgetting: NotRequired[dict[str, Any]]
     personality: NotRequired[dict[str, Any]]
     clarifications: NotRequired[dict[str, Any]]
@@ -234,11 +280,16 @@ def detect_conflicts(
     log: ReflectionLog,
     chat_model: BaseChatModel | None,
 ) -> dict[str, Any]:
-    """Check pairs above 0.8 similarity that involve a memory new since the last check; resolve contradictions."""
+    """Check pairs above 0.8 similarity that involve a memory new since the last check; resolve contradictions.
+
+    Reflection's own insights are left out: they are not something the user said.
+    """
     user_id, now = runtime.context.user_id, state["now"]
     bookkeeping = log.state(user_id)
     checked_until = float(bookkeeping.get("conflicts_checked_until", 0.0))
-    pairs = long_term.with_embeddings(user_id)
+    # Insights are the companion's dated observations, not the user's statements: two days' insights differ
+    # without contradicting each other.
+    pairs = [pair for pair in long_term.with_embeddings(user_id) if not is_observation(pair[0].utterance)]
     records = {record.id: record for record, _ in pairs}
     new_rows = [index for index, (record, _) in enumerate(pairs) if record.created_at > checked_until]
     found: list[dict[str, Any]] = []
@@ -366,8 +417,6 @@ async def ask_user(
     The queue is made to match the log: questions of conflicts no longer awaiting the user (reverted meanwhile)
     are dropped, and ones Redis lost are queued again (a question already queued keeps its "asked" mark).
     """
-    import asyncio
-
     user_id, now = runtime.context.user_id, state["now"]
     settled: list[dict[str, Any]] = []
     if chat_model is not None:
@@ -386,6 +435,199 @@ async def ask_user(
         await queue.remove(user_id, stale.conflict_id)
     queued = await queue.queue(user_id, waiting)
     return {"clarifications": {"waiting": len(waiting), "newly_queued": queued, "answers_settled": settled}}
+
+
+# -- insights: patterns, mood trend, changes -----------------------------------------------------------------------
+async def find_insights(
+    state: ReflectionState,
+    runtime: Runtime[Context],
+    *,
+    long_term: LongTermStore,
+    log: ReflectionLog,
+    embedder: Embedder,
+    outreach: OutreachStore,
+    chat_model: BaseChatModel | None,
+) -> dict[str, Any]:
+    """Notice recurring topics, the mood trend and changes of the last 7 local days; store them as insights.
+
+    Days are the user's local days (``companion prefs --timezone``, as the scheduler's), so "a topic on 3 days"
+    means 3 of their days. Each insight is a semantic memory of category ``insight`` with the utterance label
+    ``observation`` and a fixed id per user, day and kind, so a second run the same day rewrites it; it is at
+    least as sensitive as the messages it draws on. Secret and ultrasecret messages and crisis messages are never
+    read into one (only counted in the report). The report is the local findings, one a line; with a chat model,
+    its rewording of them (the local report stays when it fails: the findings do not depend on it).
+    """
+    user_id, now = runtime.context.user_id, state["now"]
+    zone_name = (await outreach.prefs(user_id)).timezone
+    try:
+        zone = ZoneInfo(zone_name)
+    except (ZoneInfoNotFoundError, ValueError):  # a zone the system no longer knows: the scheduler's default
+        zone_name, zone = "UTC", ZoneInfo("UTC")
+    findings, readable = await asyncio.to_thread(gather_findings, long_term, user_id, now=now, zone=zone)
+    texts = insight_texts(findings)
+    sources = insight_sources(findings)
+    made, superseded = await asyncio.to_thread(
+        store_insights, long_term, embedder, user_id, findings, texts, sources, readable, now=now
+    )
+    lines = "\n".join(report_lines(findings))
+    report, reporter = lines, "local"
+    if chat_model is not None and findings.enough:
+        worded = await _word_report(chat_model, lines)
+        if worded:
+            report, reporter = worded, "llm"
+    result = InsightsReport(
+        day=findings.day.isoformat(),
+        timezone=zone_name,
+        findings=findings.to_dict(),
+        insights=made,
+        superseded=superseded,
+        report=report,
+        reporter=reporter,
+    )
+    entry = LogEntry(
+        f"insights:{result['day']}",
+        "insights",
+        "reported",
+        now,
+        {**result, "source_ids": {kind: list(sources.get(kind, ())) for kind in texts}},
+    )
+    await asyncio.to_thread(log.put, user_id, [entry])
+    return {"insights": result, "done": ["insights"]}
+
+
+def gather_findings(
+    long_term: LongTermStore, user_id: str, *, now: float, zone: ZoneInfo
+) -> tuple[Findings, dict[str, MemoryRecord]]:
+    """Read the user's messages of the last two periods and analyse them; also returns the readable records by id.
+
+    A message is what the user said (an episodic memory, or one association promoted and that keeps its
+    conversation); consolidations and insights are not. Messages stored after ``now`` are ignored (a replayed
+    clock). Sealed and crisis messages are left out and counted, never read.
+    """
+    day = datetime.fromtimestamp(now, zone).date()
+    first, _ = local_days(day)
+    since = datetime.combine(first - timedelta(days=WINDOW_DAYS), day_start(), zone).timestamp()
+    messages = [r for r in long_term.created_since(user_id, since=since) if r.created_at <= now and _is_message(r)]
+    readable: dict[str, MemoryRecord] = {}
+    excluded: Counter[str] = Counter()
+    current: list[Observed] = []
+    previous: list[Observed] = []
+    for record in messages:
+        observed = _observed(record, zone)
+        reason = left_out(record)
+        if reason is not None:
+            if observed.day >= first:
+                excluded[reason] += 1
+            continue
+        readable[record.id] = record
+        (current if observed.day >= first else previous).append(observed)
+    updates: list[Update] = []
+    newer = {r.supersedes: r for r in (readable[o.id] for o in current) if r.supersedes}
+    for older in long_term.get_many(user_id, list(newer)):
+        new = newer[older.id]
+        if older.superseded_by == new.id and left_out(older) is None:
+            readable[older.id] = older
+            updates.append(Update(older.id, new.id, older.text, new.text, _observed(new, zone).day))
+    findings = analyse(current, previous, updates, day=day, excluded={"sealed": 0, "crisis": 0, **excluded})
+    return findings, readable
+
+
+def _is_message(record: MemoryRecord) -> bool:
+    if is_observation(record.utterance):
+        return False
+    return record.kind is MemoryKind.EPISODIC or bool(record.conversation_id)
+
+
+def left_out(record: MemoryRecord) -> str | None:
+    """Why a message must never be read into an insight: ``sealed`` (secret, ultrasecret), ``crisis``, or None.
+
+    A crisis is what perception flagged on the turn (journaled with the memory) or what the crisis rules see in
+    its text now (messages imported or stored before crisis perception).
+    """
+    if is_sealed_level(record.sensitivity):
+        return "sealed"
+    if record.appraisal:
+        try:
+            if AppraisalInputs.from_json(record.appraisal).crisis:
+                return "crisis"
+        except (ValueError, KeyError, TypeError):
+            pass  # an unreadable journal entry says nothing about a crisis; the text rules below still look
+    if detect_crisis(record.text).flagged:
+        return "crisis"
+    return None
+
+
+def _observed(record: MemoryRecord, zone: ZoneInfo) -> Observed:
+    return Observed(
+        id=record.id,
+        day=datetime.fromtimestamp(record.created_at, zone).date(),
+        text=record.text,
+        tags=record.tags,
+        emotion=record.emotion,
+        intensity=record.emotion_intensity,
+        sentiment=record.sentiment,
+    )
+
+
+def store_insights(
+    long_term: LongTermStore,
+    embedder: Embedder,
+    user_id: str,
+    findings: Findings,
+    texts: dict[str, str],
+    sources: dict[str, tuple[str, ...]],
+    readable: dict[str, MemoryRecord],
+    *,
+    now: float,
+) -> tuple[list[InsightMemory], list[str]]:
+    """Write the day's insights (fixed ids: a rerun rewrites them) and supersede earlier ones of the same kinds.
+
+    An earlier day's insight of a kind written today is out of date: marked superseded by today's, recall ranks
+    it below (and the chat model sees it marked outdated), yet it stays, as the record of that day.
+    """
+    records = [
+        classified(
+            MemoryRecord(
+                id=insight_id(user_id, findings.day, kind),
+                user_id=user_id,
+                text=texts[kind],
+                kind=MemoryKind.SEMANTIC,
+                importance=INSIGHT_IMPORTANCE,
+                category=INSIGHT_CATEGORY,
+                created_at=now,
+                last_accessed=now,
+                utterance=UtteranceType.OBSERVATION.value,
+            ),
+            sources=[readable[i] for i in sources.get(kind, ()) if i in readable],
+        )
+        for kind in INSIGHT_KINDS
+        if kind in texts
+    ]
+    if not records:
+        return [], []
+    long_term.upsert(user_id, records, embedder.embed([record.text for record in records]))
+    newest = {insight_kind(record.id): record for record in records}
+    stale: dict[str, list[str]] = {}
+    for older in long_term.in_category(user_id, INSIGHT_CATEGORY):
+        newer = newest.get(insight_kind(older.id))
+        if newer is not None and older.id != newer.id and not older.superseded_by and older.created_at < now:
+            stale.setdefault(newer.id, []).append(older.id)
+    for newer_id, older_ids in stale.items():
+        long_term.mark_superseded(user_id, older_ids, by=newer_id)
+    made = [
+        InsightMemory(id=r.id, kind=insight_kind(r.id), text=r.text, sensitivity=r.sensitivity.value) for r in records
+    ]
+    return made, sorted(i for ids in stale.values() for i in ids)
+
+
+async def _word_report(chat_model: BaseChatModel, lines: str) -> str:
+    """The chat model's wording of the report, or "" when it fails or answers nothing (the local report stands)."""
+    try:
+        response = await chat_model.ainvoke([HumanMessage(INSIGHTS_REPORT_PROMPT.format(findings=lines))])
+    except Exception as exc:  # providers raise their own types; the findings do not depend on the wording
+        logger.warning("the chat model failed to word the reflection report (%s); keeping the local one", exc)
+        return ""
+    return (response.text if isinstance(response, AIMessage) else str(response.content)).strip()
 
 
 # -- personality -----------------------------------------------------------------------------------------------
@@ -408,8 +650,6 @@ async def forget(
     log: ReflectionLog,
 ) -> dict[str, Any]:
     """Fold in recalls, recompute every memory's retention, archive the faded ones (restorable, never deleted)."""
-    import asyncio
-
     user_id, now = runtime.context.user_id, state["now"]
     recalls = {memory_id: at for memory_id, at in (await short_term.recalls(user_id)).items() if at <= now}
     records = await asyncio.to_thread(long_term.list_memories, user_id, limit=10**9)
@@ -466,5 +706,15 @@ def _day(timestamp: float) -> str:
 
 def summary_json(state: dict[str, Any]) -> str:
     """The run's results as one JSON line (for logs and the CLI)."""
-    keys = ("now", "tasks", "done", "consolidations", "conflicts", "clarifications", "forgetting", "personality")
+    keys = (
+        "now",
+        "tasks",
+        "done",
+        "consolidations",
+        "conflicts",
+        "clarifications",
+        "insights",
+        "forgetting",
+        "personality",
+    )
     return json.dumps({key: state[key] for key in keys if key in state}, ensure_ascii=False)

@@ -15,6 +15,9 @@ MEMORY_LINE = "- {text}"
 #: one a newer statement has updated (``tools.updates``): context, not a fact to repeat.
 ASKED_MEMORY = "(the user asked this; it is not a fact) {text}"
 OUTDATED_MEMORY = "(outdated: a newer statement replaced it) {text}"
+#: A reflection insight (``tools.utterance`` label ``observation``): the companion's own, dated observation of the
+#: last days, never something the user said.
+INSIGHT_MEMORY = "(your own observation from reflecting on recent days, not something the user said) {text}"
 
 #: Shown in the system prompt when nothing relevant was retrieved.
 NO_MEMORIES = "(nothing relevant yet)"
@@ -30,6 +33,15 @@ OFFLINE_NO_RECALL_REPLY = (
 
 #: How a recalled memory is quoted by the offline responder. Placeholders: text.
 OFFLINE_RECALL_ITEM = "\u201c{text}\u201d"
+
+#: Offline responder: a recalled insight, after what the user told (never inside "You told me"). Placeholders: text.
+OFFLINE_INSIGHT = " And something I noticed myself, reflecting on our recent days: {text}"
+
+#: Offline responder, when an insight was recalled but nothing the user told. Placeholders: text.
+OFFLINE_INSIGHT_REPLY = (
+    "[offline] No language model is configured, so I can only recall. Something I noticed myself, reflecting on our "
+    "recent days: {text}"
+)
 
 #: Default persona, until persona files exist.
 DEFAULT_PERSONA_NAME = "Mira"

@@ -50,3 +50,14 @@ It asked: {question}
 The user answered: {answer}
 
 Which statement does the answer say is true now? Answer with exactly one word: A, B or unclear."""
+
+#: Insights: the chat model rewords the run's local report (the findings, one a line) for the person it is about.
+#: Placeholders: findings.
+INSIGHTS_REPORT_PROMPT = """You are a companion who reflected overnight on the last days of conversation with a user.
+These are the findings, computed from their messages (moods are on a scale from -1 to +1):
+
+{findings}
+
+Write a short report for the user (at most 4 sentences, second person, warm and plain): what keeps coming up, how
+their mood has moved, what changed. Use only these findings and keep their numbers; invent nothing, quote nothing
+else, give no advice. Answer with the report only."""

@@ -1,7 +1,7 @@
-"""Undoing what reflection decided.
+"""Undoing and reading what reflection decided.
 
-Restore an archived memory, revert a conflict resolution, read the questions queued for the user. Used by the CLI
-(``companion memories restore``, ``companion conflicts``) and the front-ends.
+Restore an archived memory, revert a conflict resolution, read the questions queued for the user and the insight
+reports. Used by the CLI (``companion archive``, ``companion conflicts``, ``companion insights``) and the front-ends.
 """
 
 from __future__ import annotations
@@ -64,3 +64,9 @@ def pending_questions(log: ReflectionLog, user_id: str) -> list[dict[str, Any]]:
 def conflicts(log: ReflectionLog, user_id: str) -> list[dict[str, Any]]:
     """Every recorded conflict with its resolution."""
     return [entry.to_dict() for entry in log.entries(user_id, type="conflict")]
+
+
+def insight_reports(log: ReflectionLog, user_id: str) -> list[dict[str, Any]]:
+    """The insights report of each day reflection ran the insights task, newest first (provenance ids left out)."""
+    entries = sorted(log.entries(user_id, type="insights"), key=lambda entry: (entry.data.get("day", ""), entry.id))
+    return [{key: value for key, value in entry.data.items() if key != "source_ids"} for entry in reversed(entries)]

@@ -50,7 +50,7 @@ import numpy as np
 import numpy.typing as npt
 
 from memory.candidates import Candidate, query_words, recency_score, words
-from tools.utterance import is_fact
+from tools.utterance import is_chatter
 
 __all__ = [
     "CHATTER_FACTOR",
@@ -308,8 +308,11 @@ def _inherit_relevance(candidates: Sequence[Candidate], relevance: npt.NDArray[n
 
 
 def _chatter_factor(candidate: Candidate) -> float:
-    """``CHATTER_FACTOR`` for a candidate that is not a statement, else 1 (module docstring)."""
-    if "utterance" in candidate.metadata and not is_fact(candidate.metadata["utterance"], candidate.text):
+    """``CHATTER_FACTOR`` for a question, a request or small talk, else 1 (module docstring).
+
+    A reflection insight (``observation``) is not chatter: it is what the companion noticed, recalled like a fact.
+    """
+    if "utterance" in candidate.metadata and is_chatter(candidate.metadata["utterance"], candidate.text):
         return CHATTER_FACTOR
     return 1.0
 

@@ -17,6 +17,10 @@ Rules, in order, on the text with leading mentions (``@bot``, ``<@123>``) remove
 4. otherwise a **statement**.
 
 A message with a statement and a question ("I moved to Lyon. Do you know it?") is a statement: it told something.
+
+One more label is never the result of these rules: **observation**, what nightly reflection noticed about the user
+(an insight, ``nodes/reflection.py``). It is the companion's own words, so it is never quoted back or updated as
+something the user said, and it is not chatter either: recall ranks it like a statement.
 """
 
 from __future__ import annotations
@@ -24,7 +28,17 @@ from __future__ import annotations
 import re
 from enum import StrEnum
 
-__all__ = ["FACT_TYPES", "UtteranceType", "classify_utterance", "is_fact", "parse_utterance", "strip_mentions"]
+__all__ = [
+    "CHATTER_TYPES",
+    "FACT_TYPES",
+    "UtteranceType",
+    "classify_utterance",
+    "is_chatter",
+    "is_fact",
+    "is_observation",
+    "parse_utterance",
+    "strip_mentions",
+]
 
 
 class UtteranceType(StrEnum):
@@ -34,10 +48,14 @@ class UtteranceType(StrEnum):
     QUESTION = "question"
     REQUEST = "request"
     SMALL_TALK = "small_talk"
+    #: The companion's own observation (a reflection insight): set by reflection, never by ``classify_utterance``.
+    OBSERVATION = "observation"
 
 
 #: The types recalled as "things you told me".
 FACT_TYPES = frozenset({UtteranceType.STATEMENT})
+#: What the user said that is not a fact about them: kept and searchable, ranked below what they told.
+CHATTER_TYPES = frozenset({UtteranceType.QUESTION, UtteranceType.REQUEST, UtteranceType.SMALL_TALK})
 
 _MENTION = re.compile(r"^(?:\s*(?:<@!?&?\d+>|@[\w.]+)[,:]?)+\s*")
 _SENTENCE = re.compile(r"[^.!?\n]+[.!?]*")
@@ -158,3 +176,13 @@ def parse_utterance(value: object, text: str = "") -> UtteranceType:
 def is_fact(value: object, text: str = "") -> bool:
     """Whether a memory (its stored label, else its text) is a statement: something the user told."""
     return parse_utterance(value, text) in FACT_TYPES
+
+
+def is_chatter(value: object, text: str = "") -> bool:
+    """Whether a memory is a question, a request or small talk: something the user said that tells nothing."""
+    return parse_utterance(value, text) in CHATTER_TYPES
+
+
+def is_observation(value: object) -> bool:
+    """Whether a memory's stored label says it is the companion's own observation (a reflection insight)."""
+    return str(value) == UtteranceType.OBSERVATION.value

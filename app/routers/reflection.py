@@ -1,7 +1,8 @@
 """Reflection and outreach controls of one user over REST.
 
-Run reflection now, the conflicts it resolved (undo one), the memories it archived (restore one), outreach
-preferences (time zone, quiet hours, opt-out), a "not now", and a proactive decision on demand.
+Run reflection now, what it noticed (the insight reports), the conflicts it resolved (undo one), the memories it
+archived (restore one), outreach preferences (time zone, quiet hours, opt-out), a "not now", and a proactive
+decision on demand.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from app.schemas import (
     ArchiveList,
     ConflictList,
     ConflictUndone,
+    InsightReports,
     OutreachPreferences,
     OutreachPreferencesUpdate,
     ProactiveDecision,
@@ -66,6 +68,21 @@ async def reflect(
     )
     await add_rate_limit_headers(response, services, user_id)
     return report
+
+
+@router.get("/insights", response_model=InsightReports, responses=ERRORS)
+async def insights(
+    user_id: FullyClearedUser,
+    services: ServicesDep,
+    limit: PageSize = 100,
+    cursor: CursorQuery = None,
+) -> InsightReports:
+    """What reflection noticed about the user, one report per local day, newest first (``limit=1``: the latest).
+
+    Each report has the findings with their numbers (recurring topics, mood trend, changes) and the insights it
+    stored as the companion's own observations; secret, ultrasecret and crisis messages are never read into one.
+    """
+    return await reflection.insights(services, user_id, limit=limit, cursor=cursor)
 
 
 @router.get("/conflicts", response_model=ConflictList, responses=ERRORS)

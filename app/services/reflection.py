@@ -18,6 +18,8 @@ from app.schemas import (
     ArchiveList,
     ConflictList,
     ConflictUndone,
+    InsightReports,
+    InsightsReport,
     OutreachPreferences,
     OutreachPreferencesUpdate,
     ProactiveDecision,
@@ -33,7 +35,16 @@ from memory.reflection_log import ReflectionLog
 from tools import reflection_actions
 
 Graph = CompiledStateGraph[Any, Any, Any, Any]
-REPORT_KEYS = ("now", "tasks", "consolidations", "conflicts", "clarifications", "forgetting", "personality")
+REPORT_KEYS = (
+    "now",
+    "tasks",
+    "consolidations",
+    "conflicts",
+    "clarifications",
+    "insights",
+    "forgetting",
+    "personality",
+)
 
 
 async def reflect(
@@ -64,6 +75,15 @@ async def conflicts(services: Services, user_id: str, *, limit: int = 100, curso
         found, key=lambda entry: (float(entry.get("at") or 0.0), str(entry["id"])), limit=limit, cursor=cursor
     )
     return ConflictList(user_id=user_id, conflicts=page, questions=questions, next_cursor=next_cursor)
+
+
+async def insights(services: Services, user_id: str, *, limit: int = 100, cursor: str | None = None) -> InsightReports:
+    """The insight reports of the days reflection ran for the user, newest first, a page at a time."""
+    found = await asyncio.to_thread(reflection_actions.insight_reports, ReflectionLog(services.chroma), user_id)
+    # One report per local day (its log id is the day), so the day orders them totally.
+    page, next_cursor = keyset_page(found, key=lambda report: (str(report["day"]),), limit=limit, cursor=cursor)
+    reports = [InsightsReport.model_validate(report) for report in page]
+    return InsightReports(user_id=user_id, reports=reports, next_cursor=next_cursor)
 
 
 async def undo_conflict(services: Services, user_id: str, conflict_id: str) -> ConflictUndone:

@@ -11,6 +11,7 @@
     companion worker [--interval S] [--run-once] [--cleanup] [--status] [--dead-letters] [--replay ID|all]
     companion ingest --user ID --session ID FILE [--skip-invalid] [--wait] [--json] | --status SUBMISSION
     companion reflect --user ID [--now TIME] [--tasks LIST] [--json]
+    companion insights --user ID [--limit N] [--json]
     companion conflicts --user ID [--undo CONFLICT_ID] [--json]
     companion archive --user ID [--restore MEMORY_ID] [--json]
     companion proactive [--dry-run] [--user ID] [--now TIME] [--json]
@@ -194,8 +195,16 @@ def _reflection_parsers(commands: Any) -> None:
     reflect = commands.add_parser("reflect", help="run reflection for one user now (consolidate, conflicts, ...)")
     reflect.add_argument("--user", required=True)
     reflect.add_argument("--now", help="the run's clock: ISO 8601 or epoch seconds (default: now)")
-    reflect.add_argument("--tasks", help="comma-separated: consolidate,conflicts,personality,forget (default: nightly)")
+    reflect.add_argument(
+        "--tasks", help="comma-separated: consolidate,conflicts,insights,personality,forget (default: nightly)"
+    )
     reflect.add_argument("--json", action="store_true")
+    insights = commands.add_parser(
+        "insights", help="what reflection noticed about a user (topics, mood trend, changes), newest day first"
+    )
+    insights.add_argument("--user", required=True)
+    insights.add_argument("--limit", type=_limit_1000, default=7, help="days' reports to show (default 7)")
+    insights.add_argument("--json", action="store_true")
     conflicts = commands.add_parser("conflicts", help="conflicts reflection found, and how they were resolved")
     conflicts.add_argument("--user", required=True)
     conflicts.add_argument("--undo", metavar="CONFLICT_ID", help="revert one resolution")
@@ -475,6 +484,7 @@ def _reflection_handlers() -> dict[str, Any]:
 
     return {
         "reflect": reflection_cli.reflect_command,
+        "insights": reflection_cli.insights_command,
         "conflicts": reflection_cli.conflicts_command,
         "archive": reflection_cli.archive_command,
         "proactive": reflection_cli.proactive_command,

@@ -1,6 +1,7 @@
 """Implementation of the reflection and outreach commands of ``companion`` (argparse definitions in cli.py).
 
-companion reflect --user ID [--now TIME] [--tasks consolidate,conflicts,personality,forget] [--json]
+companion reflect --user ID [--now TIME] [--tasks consolidate,conflicts,insights,personality,forget] [--json]
+companion insights --user ID [--limit N] [--json]
 companion conflicts --user ID [--undo CONFLICT_ID] [--json]
 companion archive --user ID [--restore MEMORY_ID] [--json]
 companion proactive [--dry-run] [--user ID] [--now TIME] [--json]
@@ -88,8 +89,39 @@ async def _reflect(args: argparse.Namespace, settings: Settings, now: float | No
                 lock=AssociationQueue(services.redis),
                 lock_seconds=settings.association_lock_seconds,
             )
-    keys = ("now", "tasks", "consolidations", "conflicts", "clarifications", "forgetting", "personality")
-    _print({"user": args.user, **{key: state[key] for key in keys if key in state}}, args.json)
+    keys = ("now", "tasks", "consolidations", "conflicts", "clarifications", "insights", "forgetting", "personality")
+    data = {"user": args.user, **{key: state[key] for key in keys if key in state}}
+    if not args.json and "insights" in data:  # one finding a line reads better as a list than as one long value
+        data["insights"] = {**data["insights"], "report": data["insights"]["report"].splitlines()}
+    _print(data, args.json)
+    return 0
+
+
+def insights_command(args: argparse.Namespace, settings: Settings) -> int:
+    """``companion insights``: what reflection noticed about a user, one report per local day, newest first."""
+    from memory.records import validate_user_id
+
+    validate_user_id(args.user)
+    return asyncio.run(_insights(args, settings))
+
+
+async def _insights(args: argparse.Namespace, settings: Settings) -> int:
+    from companion.services import open_services
+    from memory.reflection_log import ReflectionLog
+    from tools.reflection_actions import insight_reports
+
+    async with open_services(settings) as services:
+        reports = insight_reports(ReflectionLog(services.chroma), args.user)[: args.limit]
+    if args.json:
+        _print({"user": args.user, "reports": reports}, True)
+        return 0
+    if not reports:
+        console.print(f"no insight reports for {escape(args.user)} yet (reflection's insights task writes them)")
+    for report in reports:  # the report as a person reads it, then the insights stored as memories
+        console.print(f"[bold]{escape(report['day'])}[/] ({escape(report['timezone'])}, {escape(report['reporter'])})")
+        console.print(escape(report["report"]))
+        for insight in report["insights"]:
+            console.print(f"  {escape(insight['id'])} [{escape(insight['sensitivity'])}]: {escape(insight['text'])}")
     return 0
 
 

@@ -2,7 +2,7 @@
 
 Schedules (design seed 003), all in the user's time zone (``companion prefs --timezone``, default UTC):
 
-- nightly reflection (consolidate, conflicts, personality) once a local day, from 03:00
+- nightly reflection (consolidate, conflicts, insights, personality) once a local day, from 03:00
 - forgetting once a local day, from 04:00
 - needs decay (the personality engine's elapsed-time update) every hour
 - proactive outreach every 5 minutes

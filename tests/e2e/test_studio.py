@@ -176,7 +176,9 @@ def test_a_conversation_turn_runs_then_association_takes_its_message(studio: Stu
 def test_reflection_and_proactive_runs_complete(studio: Studio) -> None:
     reflection = studio.run("reflection", {}, {"user_id": "studio-e2e"})
     assert "__error__" not in reflection, reflection
-    assert set(reflection["done"]) == set(reflection["tasks"]) == {"consolidate", "conflicts", "personality"}
+    assert (
+        set(reflection["done"]) == set(reflection["tasks"]) == {"consolidate", "conflicts", "insights", "personality"}
+    )
 
     proactive = studio.run("proactive", {"dry_run": True}, {"user_id": "studio-e2e"})
     assert "__error__" not in proactive, proactive

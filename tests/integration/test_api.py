@@ -65,6 +65,7 @@ def user_route_probes(
         ("POST", f"/v1/users/{user_id}/outreach/decline", None),
         ("POST", f"/v1/users/{user_id}/proactive", {}),
         ("POST", f"/v1/users/{user_id}/reflect", {"tasks": ["consolidate"]}),
+        ("GET", f"/v1/users/{user_id}/insights", None),
         ("GET", f"/v1/users/{user_id}/conflicts", None),
         ("POST", f"/v1/users/{user_id}/conflicts/conflict-1/undo", None),
         ("GET", f"/v1/users/{user_id}/archive", None),

@@ -20,6 +20,7 @@ from test_cli import COMPANION, cli_env, companion, sync_redis  # noqa: F401  (a
         (["services", "status"], "redis:"),
         (["worker", "--status"], "backlog:"),
         (["reflect", "--user", "manners-ro", "--tasks", "consolidate"], "consolidations: (none)"),
+        (["insights", "--user", "manners-ro"], "no insight reports for manners-ro yet"),
         (["prefs", "--user", "manners-ro", "--timezone", "Europe/Paris"], "timezone: Europe/Paris"),
     ],
 )

@@ -77,3 +77,41 @@ def test_reflection_run_archive_restore_and_conflicts_over_rest(tmp_path: Path, 
         assert client.post(f"{base}/conflicts/conflict-nope/undo", headers=own).status_code == 404
         assert client.post(f"{base}/reflect", json={"tasks": ["dream"]}, headers=own).status_code == 422
         assert client.post(f"{base}/reflect", json={"tasks": []}, headers=own).status_code == 422
+
+
+def test_insights_over_rest_the_run_reports_them_and_the_latest_is_one_get_away(tmp_path: Path, redis_url: str) -> None:
+    user = "rest-ines"
+    own, other = make_key(redis_url, user_id=user), make_key(redis_url, user_id="x")
+    base = f"/v1/users/{user}"
+    said = ["I practised the cello tonight", "Noor came over for dinner", "The cello teacher was pleased"]
+    with api_client(tmp_path, redis_url) as client:
+        assert client.get(f"{base}/insights", headers=own).json() == {
+            "user_id": user,
+            "reports": [],
+            "next_cursor": None,
+        }
+        for text in said * 2:
+            assert client.post("/v1/chat", json={"user_id": user, "message": text}, headers=own).status_code == 200
+        now = time.time()
+        ran = client.post(f"{base}/reflect", json={"tasks": ["insights"], "now": now}, headers=own)
+        assert ran.status_code == 200, ran.text
+        report = ran.json()["insights"]
+        assert report["timezone"] == "UTC" and report["reporter"] == "local"
+        assert report["findings"]["messages"] == 6 and report["findings"]["excluded"] == {"sealed": 0, "crisis": 0}
+        # six messages of one day: enough to look, but nothing recurs on 3 days and a trend needs 3 days
+        assert report["insights"] == [] and "Recurring topics: none on 3 or more days." in report["report"]
+        again = client.post(f"{base}/reflect", json={"tasks": ["insights"], "now": now + 60}, headers=own)
+        assert again.status_code == 200 and again.json()["insights"]["day"] == report["day"]
+
+        listed = client.get(f"{base}/insights?limit=1", headers=own)
+        assert listed.status_code == 200, listed.text
+        assert [r["day"] for r in listed.json()["reports"]] == [report["day"]]  # one report per day, not two
+        assert listed.json()["next_cursor"] is None
+        assert client.post(f"{base}/reflect", json={}, headers=own).json()["insights"]["day"] == report["day"]
+
+        assert client.get(f"{base}/insights", headers=other).status_code == 403
+        assert client.get(f"{base}/insights?limit=0", headers=own).status_code == 422
+        bad_cursor = client.get(f"{base}/insights?cursor=bm9wZQ", headers=own)
+        assert bad_cursor.status_code == 400 and "cursor" in bad_cursor.json()["detail"]
+        typo = client.post(f"{base}/reflect", json={"tasks": ["insight"]}, headers=own)
+        assert typo.status_code == 422 and "insights" in typo.text

@@ -21,10 +21,13 @@ EXPECTED_KEYS: dict[str, set[str]] = {
     "MEMORY_LINE": {"text"},
     "ASKED_MEMORY": {"text"},
     "OUTDATED_MEMORY": {"text"},
+    "INSIGHT_MEMORY": {"text"},
     "NO_MEMORIES": set(),
     "OFFLINE_RECALL_REPLY": {"recalled"},
     "OFFLINE_NO_RECALL_REPLY": set(),
     "OFFLINE_RECALL_ITEM": {"text"},
+    "OFFLINE_INSIGHT": {"text"},
+    "OFFLINE_INSIGHT_REPLY": {"text"},
     "DEFAULT_PERSONA_NAME": set(),
     "DEFAULT_PERSONA_DESCRIPTION": set(),
     "DEFAULT_CRISIS_RESOURCES": set(),
@@ -104,6 +107,15 @@ def test_the_chat_model_is_told_which_memories_are_questions_or_outdated() -> No
     assert "- I work at Globex." in system
 
 
+NOTICED = "I noticed that over the 7 days to 2026-01-05 your mood when we talked was improving."
+
+
+def test_the_chat_model_is_told_an_insight_is_its_own_observation_not_something_the_user_said() -> None:
+    insight = RetrievedMemory(**memory(NOTICED, 0.8), utterance="observation")
+    system = build_messages(ConversationState(message="hi", memories=[insight], context=[]))[0].text
+    assert f"- (your own observation from reflecting on recent days, not something the user said) {NOTICED}" in system
+
+
 def test_system_prompt_without_memories_says_nothing_is_known_yet() -> None:
     system = build_messages(ConversationState(message="hi"))[0].text
     assert prompts.conversation.NO_MEMORIES in system
@@ -125,3 +137,19 @@ def test_offline_reply_quotes_neither_questions_nor_small_talk_nor_outdated_valu
 def test_offline_reply_without_similar_memories_is_the_no_recall_reply() -> None:
     assert offline_reply([memory("far away", 0.1)]) == prompts.conversation.OFFLINE_NO_RECALL_REPLY
     assert offline_reply([]) == prompts.conversation.OFFLINE_NO_RECALL_REPLY
+
+
+def test_the_offline_reply_never_quotes_an_insight_as_something_the_user_told() -> None:
+    insight = RetrievedMemory(**memory(NOTICED, 0.95), utterance="observation")
+    reply = offline_reply([insight, memory("I work at Globex.", 0.8)])
+    assert reply.startswith("[offline]") and f"\u201c{NOTICED}\u201d" not in reply
+    told, noticed = reply.split(" And something I noticed myself, reflecting on our recent days: ")
+    assert told.endswith("You told me: \u201cI work at Globex.\u201d") and noticed == NOTICED
+
+
+def test_the_offline_reply_with_only_an_insight_says_the_companion_noticed_it() -> None:
+    insight = RetrievedMemory(**memory(NOTICED, 0.6), utterance="observation")
+    reply = offline_reply([insight])
+    assert reply == prompts.conversation.OFFLINE_INSIGHT_REPLY.format(text=NOTICED) and "You told me" not in reply
+    outdated = RetrievedMemory(**memory(NOTICED, 0.6), utterance="observation", superseded=True)
+    assert offline_reply([outdated]) == prompts.conversation.OFFLINE_NO_RECALL_REPLY

@@ -22,6 +22,7 @@ EXPECTED: dict[str, tuple[Any, set[str]]] = {
     "CLARIFICATION_ASK": (tools.clarification, {"question"}),
     "OFFLINE_CLARIFICATION": (tools.clarification, {"question"}),
     "CLARIFICATION_ANSWER_PROMPT": (tools.clarification, {"older", "newer", "question", "answer"}),
+    "INSIGHTS_REPORT_PROMPT": (nodes.reflection, {"findings"}),
     "NEED_STARTERS": (nodes.proactive, set()),
     "MEMORY_STARTERS": (nodes.proactive, {"memory"}),
     "TIME_STARTERS": (nodes.proactive, {"part_of_day"}),

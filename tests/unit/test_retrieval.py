@@ -242,6 +242,12 @@ def test_a_question_counts_half_so_the_fact_ranks_first() -> None:
     assert ids(mmr_select(QUERY, [question, fact], 2)) == ["f", "q"]  # 0.7 x 1.0 x 0.5 < 0.7 x 0.96
 
 
+def test_an_insight_is_not_chatter_and_counts_in_full() -> None:
+    insight = said("i", [1.0, 0.0, 0.0], "I noticed that your mood was improving.", utterance="observation")
+    fact = said("f", A, "My PIN is 4321.", utterance="statement")
+    assert ids(mmr_select(QUERY, [insight, fact], 2)) == ["i", "f"]  # 0.7 x 1.0 > 0.7 x 0.96: no halving
+
+
 def test_a_memory_stored_before_labels_is_classified_from_its_text() -> None:
     question = said("q", [1.0, 0.0, 0.0], "what is my PIN?")
     fact = said("f", A, "My PIN is 4321.")
