@@ -472,17 +472,24 @@ class LongTermStore:
         return pairs
 
     def message_times(self, user_id: str, *, since: float) -> list[float]:
-        """Creation times of the episodic memories (the user's messages) of ``user_id`` since ``since``, sorted."""
+        """Creation times of the user's messages of ``user_id`` since ``since``, sorted.
+
+        A message is an episodic memory, or one that association promoted to a semantic memory (it keeps its
+        conversation); memories distilled by reflection belong to no conversation and are not messages.
+        """
         collection = self._collection(user_id, create=False)
         if collection is None:
             return []
-        where = cast(Where, {"$and": [{"kind": MemoryKind.EPISODIC.value}, {"created_at": {"$gte": since}}]})
+        where = cast(Where, {"created_at": {"$gte": since}})
         result = collection.get(where=where, include=["metadatas"])
+        episodic = MemoryKind.EPISODIC.value
         metadatas = result.get("metadatas") or []
         return sorted(
             float(cast(float, meta.get("created_at", 0.0)))
             for meta in metadatas
-            if meta is not None and meta.get("user_id") == user_id
+            if meta is not None
+            and meta.get("user_id") == user_id
+            and (meta.get("kind", episodic) == episodic or meta.get("conversation_id"))
         )
 
     def user_ids(self) -> list[str]:

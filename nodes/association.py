@@ -146,7 +146,11 @@ class AssociationState(AssociationOutput):
 
 
 def derived_memory_id(message_id: str) -> str:
-    """Id of the memory a message creates: fixed per message, so processing it twice creates one memory."""
+    """Id of the memory that holds the later versions of a message promoted to a memory (``_versions_home``).
+
+    Stores written before messages were promoted in place hold a verbatim copy under this id; either way it is
+    excluded from the message's own related memories.
+    """
     return uuid.uuid5(_DERIVED, f"memory:{message_id}").hex
 
 
@@ -267,7 +271,7 @@ async def score_relations(
         decision, target, _ = route_decision(scored[-1])
         if decision is Decision.NEW_MEMORY:
             memory = Candidate(
-                memory_id=derived_memory_id(message["message_id"]),
+                memory_id=message["message_id"],  # the message itself becomes the memory (create_memory)
                 text=message["text"],
                 similarity=0.0,
                 category=message["category"],
@@ -282,30 +286,19 @@ async def score_relations(
 
 
 def create_memory(state: BranchInput) -> dict[str, Any]:
-    """New memory: a semantic memory distilled from the message, related to the top 5 memories."""
+    """New memory: the message itself becomes a semantic memory (version 1), related to the top 5 memories.
+
+    It is promoted in place (``apply_writes``), not copied: a second record with the same words would be a
+    duplicate in every list, export and count, and the message's wording is the memory's first version.
+    """
     message = state["scored"]["message"]
-    record = classified(
-        MemoryRecord(
-            id=derived_memory_id(message["message_id"]),
-            user_id="",  # filled by apply_writes from the run's context
-            text=message["text"],
-            kind=MemoryKind.SEMANTIC,
-            importance=importance_points(message["importance"]),
-            category=message["category"],
-            emotion=message["emotion"],
-            emotion_intensity=message["emotion_intensity"],
-            created_at=message["created_at"],
-            version=1,
-            utterance=UtteranceType.STATEMENT.value,  # only statements are associated (load_messages)
-        )
-    )
     plan = Plan(
         message_id=message["message_id"],
         decision=Decision.NEW_MEMORY.value,
         cause_text=message["text"],
-        target_id=record.id,
+        target_id=message["message_id"],
         relations=state["relations"],
-        memory=record.to_dict(),
+        memory=None,  # the stored message, promoted, once apply_writes has read it
     )
     return {"plans": [plan]}
 
@@ -389,7 +382,9 @@ async def apply_writes(
     replays = list(state.get("replays", []))
 
     targets = {plan["target_id"] for plan in plans if plan["decision"] == Decision.NEW_VERSION.value}
+    targets |= {plan["message_id"] for plan in plans if plan["decision"] == Decision.NEW_MEMORY.value}
     targets |= {str(plan["target_id"]) for plan in replays if plan.get("memory")}
+    targets |= {derived_memory_id(target) for target in list(targets) if target}  # where a message's versions live
     current = await asyncio.to_thread(long_term.get_with_embeddings, user_id, [t for t in targets if t])
     working = {memory_id: record for memory_id, (record, _) in current.items()}
     # Vectors of the memories written here: a new memory has its message's; a new version n+1 has the running
@@ -400,7 +395,7 @@ async def apply_writes(
     for plan in replays:  # a stored plan not yet applied is the base that new versions build on
         if plan.get("memory"):
             replayed = _record(plan, user_id)
-            if replayed.id in working and working[replayed.id].version < replayed.version:
+            if replayed.id not in working or _is_newer(replayed, working[replayed.id]):
                 working[replayed.id] = replayed
 
     versions: list[Version] = []
@@ -408,8 +403,12 @@ async def apply_writes(
     created: set[str] = set()  # memories created by this batch: later messages of it may version them
     for plan in plans:
         if plan["decision"] == Decision.NEW_MEMORY.value:
-            record = MemoryRecord.from_chroma(str(plan["target_id"]), plan["cause_text"], _metadata(plan, user_id))
-            plan["memory"] = record.to_dict()
+            stored_message = working.get(plan["message_id"])
+            if stored_message is None:  # the message was deleted since it was loaded: nothing to promote
+                plan["decision"], plan["relations"] = Decision.NO_ACTION.value, []
+                continue
+            record = promoted(stored_message)
+            plan["target_id"], plan["memory"] = record.id, record.to_dict()
             vectors[record.id] = message_vectors[plan["message_id"]]
             fresh.add(record.id)
             working[record.id] = record
@@ -421,6 +420,9 @@ async def apply_writes(
                 plan["decision"] = Decision.WEAK_RELATIONS.value
                 plan["target_id"] = plan["message_id"]
                 continue
+            if is_message(existing):
+                existing = _versions_home(existing, working, vectors)
+                plan["target_id"] = existing.id
             if existing.id not in created:  # a created memory's first version is written above
                 first_versions.setdefault(existing.id, existing)
             merged = await _merge(chat_model, llm_budget, existing.text, plan["cause_text"], existing.emotion)
@@ -465,7 +467,7 @@ async def apply_writes(
             if record.id not in final or final[record.id].version < record.version:
                 final[record.id] = record
     stored_now = await asyncio.to_thread(long_term.get_with_embeddings, user_id, list(final))
-    to_write = [r for r in final.values() if r.id not in stored_now or stored_now[r.id][0].version < r.version]
+    to_write = [r for r in final.values() if r.id not in stored_now or _is_newer(r, stored_now[r.id][0])]
     if to_write:
         missing = [record for record in to_write if record.id not in fresh]  # replays of an earlier attempt
         if missing:
@@ -568,10 +570,52 @@ def _json_part(text: str) -> str:
     return text[start : end + 1]
 
 
-def _metadata(plan: Plan, user_id: str) -> dict[str, Any]:
-    memory = dict(plan.get("memory") or {})
-    memory["user_id"] = user_id
-    return memory
+def promoted(message: MemoryRecord) -> MemoryRecord:
+    """A stored message as a new semantic memory: same id, text and metadata; version 1; a statement.
+
+    Its sensitivity stays what the chat turn or ingestion classified; a message never classified is classified now.
+    """
+    record = replace(message, kind=MemoryKind.SEMANTIC, version=1, utterance=UtteranceType.STATEMENT.value)
+    return record if message.sensitivity_confidence > 0 else classified(record)
+
+
+def is_message(record: MemoryRecord) -> bool:
+    """Whether a memory is a message of a conversation (a chat turn or a transcript line), promoted or not."""
+    return bool(record.conversation_id)
+
+
+def _versions_home(
+    message: MemoryRecord, working: dict[str, MemoryRecord], vectors: dict[str, np.ndarray]
+) -> MemoryRecord:
+    """The memory that holds the versions of a message promoted to a memory (``derived_memory_id``).
+
+    A message keeps the words that were said (the conversation's log, its reply, its transcript reference): its
+    first new version starts a separate memory, version 2, whose text is the merge and whose history begins with
+    the message's words; later versions go there too.
+    """
+    home_id = derived_memory_id(message.id)
+    if home_id not in working:
+        working[home_id] = replace(
+            message,
+            id=home_id,
+            conversation_id="",
+            reply="",
+            source_ref="",
+            appraisal="",
+            assoc_pending=False,
+            supersedes="",
+            superseded_by="",
+        )
+        if message.id in vectors:
+            vectors[home_id] = vectors[message.id]
+    return working[home_id]
+
+
+def _is_newer(record: MemoryRecord, stored: MemoryRecord) -> bool:
+    """Whether ``record`` replaces ``stored``: a higher version, or the same message promoted to a memory."""
+    return stored.version < record.version or (
+        stored.version == record.version and record.kind is MemoryKind.SEMANTIC and stored.kind is MemoryKind.EPISODIC
+    )
 
 
 def _without_text(plan: Plan) -> dict[str, Any]:

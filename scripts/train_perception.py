@@ -52,14 +52,24 @@ sys.path.insert(0, str(ROOT))
 
 from memory.embeddings import STATES_AFTER_LAYER, OnnxMiniLMEmbedder, model_dir  # noqa: E402
 from tools.crisis import detect_crisis  # noqa: E402
-from tools.detection import GOEMOTIONS_LABELS, GOEMOTIONS_TO_TYPE, LEARNED_TYPES  # noqa: E402
-from tools.perception import CARD_PATH, MODEL_PATH, OUTPUTS  # noqa: E402
+from tools.detection import (  # noqa: E402
+    EMOTION_TYPES,
+    EMOTIONAL_SIGNAL_THRESHOLD,
+    GOEMOTIONS_LABELS,
+    GOEMOTIONS_TO_TYPE,
+    LEARNED_TYPES,
+    load_detector,
+)
+from tools.perception import CARD_PATH, MODEL_PATH, OUTPUTS, calibrate  # noqa: E402
 
 SEED = 20261205
 MAX_TOKENS = 128  # training truncation (the runtime model takes whatever the embedder gives, up to 256)
 OUT = {name: i for i, name in enumerate(OUTPUTS)}
 EMOTION_COLUMNS = [OUT[t] for t in LEARNED_TYPES]
-FALSE_ALARM_CAP = 0.0005  # share of ordinary dev chat an injection or crisis threshold may flag
+FALSE_ALARM_CAP = 0.0005  # share of ordinary dev chat the injection threshold may flag
+#: ... and each crisis output's: a false alarm costs one caring reply, a miss costs care someone needed; the eval's
+#: limit (issue 17) is 0.1 % of ordinary chat, rules and model together, so the model keeps below it.
+CRISIS_FALSE_ALARM_CAP = 0.0008
 
 
 def log(message: str) -> None:
@@ -223,6 +233,22 @@ def layer_states(
     return [flat[offsets[i] : offsets[i + 1]] for i in range(len(lengths))], lengths
 
 
+def source_states(
+    examples: Examples, embedder: OnnxMiniLMEmbedder, cache: Path, name: str
+) -> tuple[list[np.ndarray], np.ndarray]:
+    """:func:`layer_states` cached per source, so that editing one hand-written file re-encodes only its rows."""
+    rows_by_source: dict[str, list[int]] = {}
+    for row, source in enumerate(examples.sources):
+        rows_by_source.setdefault(source, []).append(row)
+    states: list[np.ndarray] = [np.empty((0, 0), np.float16)] * len(examples.texts)
+    lengths = np.zeros(len(examples.texts), dtype=np.int64)
+    for source, rows in rows_by_source.items():
+        part, part_lengths = layer_states([examples.texts[i] for i in rows], embedder, cache, f"{name}-{source}")
+        for i, row in enumerate(rows):
+            states[row], lengths[row] = part[i], part_lengths[i]
+    return states, lengths
+
+
 # ------------------------------------------------------------------------------------------------------------
 # The model (torch), the same computation as the ONNX graph below
 # ------------------------------------------------------------------------------------------------------------
@@ -374,8 +400,15 @@ def capped_threshold(negatives: np.ndarray, cap: float) -> float:
 
 
 def evaluate(model: Any, dev: dict[str, tuple[list[np.ndarray], np.ndarray, np.ndarray, np.ndarray]]) -> dict[str, Any]:
-    """Dev metrics and tuned thresholds."""
+    """Dev metrics and tuned thresholds of the torch model."""
     probs = {name: predict(model, states, lengths) for name, (states, lengths, _, _) in dev.items()}
+    return evaluate_probabilities(probs, dev)
+
+
+def evaluate_probabilities(
+    probs: dict[str, np.ndarray], dev: dict[str, tuple[list[np.ndarray], np.ndarray, np.ndarray, np.ndarray]]
+) -> dict[str, Any]:
+    """Dev metrics and tuned thresholds from the model's outputs on each dev split."""
     emotion_targets = dev["dev_emotion"][2]
     thresholds, f1s = emotion_thresholds(emotion_targets, probs["dev_emotion"])
     chat = probs["dev_chat"]
@@ -387,7 +420,7 @@ def evaluate(model: Any, dev: dict[str, tuple[list[np.ndarray], np.ndarray, np.n
     crisis_recall = {}
     for kind in CRISIS_OUTPUTS:
         column = OUT[kind]
-        crisis_at[kind] = capped_threshold(chat[:, column], FALSE_ALARM_CAP)
+        crisis_at[kind] = capped_threshold(chat[:, column], CRISIS_FALSE_ALARM_CAP)
         positives = crisis_targets[:, column] == 1
         crisis_recall[kind] = float((probs["dev_crisis"][positives, column] >= crisis_at[kind]).mean())
     crisis_negatives = crisis_targets[:, [OUT[k] for k in CRISIS_OUTPUTS]].sum(1) == 0
@@ -417,6 +450,38 @@ def evaluate(model: Any, dev: dict[str, tuple[list[np.ndarray], np.ndarray, np.n
             **crisis_at,
         },
     }
+
+
+def emotion_model_weight(
+    texts: list[str],
+    targets: np.ndarray,
+    probabilities: np.ndarray,
+    thresholds: np.ndarray,
+    embedder: OnnxMiniLMEmbedder,
+) -> tuple[float, dict[float, float]]:
+    """The weight of the model's emotion scores against the frozen classifier's with the best dev macro-F1.
+
+    Scored as the product reads emotions (``tools.detection.Detector.intensities``, negation caps included) and as
+    ``companion eval emotion`` counts them: every non-neutral type above the signal threshold, else neutral.
+    """
+    from evals.emotion import type_metrics
+
+    detector = load_detector()
+    vectors = np.asarray(embedder.embed(texts), dtype=np.float32)
+    point = EMOTIONAL_SIGNAL_THRESHOLD
+    signal = point / 100.0
+    model_scores = calibrate(probabilities[:, EMOTION_COLUMNS], thresholds.astype(np.float32), signal)
+    gold = [{LEARNED_TYPES[i] for i, c in enumerate(EMOTION_COLUMNS) if row[c] == 1} for row in targets]
+    by_weight: dict[float, float] = {}
+    for weight in np.round(np.linspace(0.0, 1.0, 11), 2):
+        intensities = detector.intensities(texts, vectors, emotion_scores=model_scores, model_weight=float(weight))
+        predicted = [
+            {name for name, value in zip(EMOTION_TYPES, row, strict=True) if name != "neutral" and value > point}
+            or {"neutral"}
+            for row in intensities
+        ]
+        by_weight[float(weight)] = round(type_metrics(gold, predicted, LEARNED_TYPES)["macro_f1"], 4)
+    return max(by_weight, key=lambda w: (by_weight[w], w)), by_weight
 
 
 # ------------------------------------------------------------------------------------------------------------
@@ -528,6 +593,40 @@ def build_onnx(model: Any, config: dict[str, Any]) -> Any:
     return onnx_model
 
 
+def rethreshold(
+    path: Path,
+    dev: dict[str, tuple[list[np.ndarray], np.ndarray, np.ndarray, np.ndarray]],
+    emotion_texts: list[str],
+    embedder: OnnxMiniLMEmbedder,
+) -> int:
+    """Thresholds and emotion weight of an exported model tuned again on dev; its card rewritten, weights kept."""
+    import onnxruntime as ort
+
+    session = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
+    probs = {}
+    for name, (states, lengths, _, _) in dev.items():
+        out = np.zeros((len(states), len(OUTPUTS)), dtype=np.float32)
+        for index, x, m in batches(states, lengths, np.argsort(lengths, kind="stable"), 64):
+            (out[index],) = session.run(["probabilities"], {"states": x, "attention_mask": m.astype(np.int64)})
+        probs[name] = out
+    result = evaluate_probabilities(probs, dev)
+    thresholds = np.array([result["thresholds"][name] for name in LEARNED_TYPES])
+    weight, by_weight = emotion_model_weight(
+        emotion_texts, dev["dev_emotion"][2], probs["dev_emotion"], thresholds, embedder
+    )
+    log(f"emotion weight against the frozen classifier: {weight} (dev macro-F1 by weight: {by_weight})")
+    card_path = path.with_suffix(".json") if path != MODEL_PATH else CARD_PATH
+    card = json.loads(card_path.read_text(encoding="utf-8"))
+    card["thresholds"] = result["thresholds"]
+    card["dev_metrics"] = {**result["metrics"], "blended_emotion_macro_f1": by_weight[weight]}
+    card["emotion_model_weight"] = weight
+    card["hyper_parameters"].update(false_alarm_cap=FALSE_ALARM_CAP, crisis_false_alarm_cap=CRISIS_FALSE_ALARM_CAP)
+    card_path.write_text(json.dumps(card, indent=2) + "\n", encoding="utf-8")
+    log(f"rewrote {card_path}")
+    print(json.dumps(card["dev_metrics"], indent=2))  # noqa: T201
+    return 0
+
+
 # ------------------------------------------------------------------------------------------------------------
 
 
@@ -545,6 +644,12 @@ def main() -> int:
     parser.add_argument("--goemotions-share", type=float, default=1.0, help="share of GoEmotions train per epoch")
     parser.add_argument("--max-tokens", type=int, default=MAX_TOKENS, help="truncate training texts' states here")
     parser.add_argument("--dev-limit", type=int, default=0, help="at most this many dev emotion/chat rows (0: all)")
+    parser.add_argument(
+        "--rethreshold",
+        action="store_true",
+        help="no training: tune the thresholds and the emotion weight of the model at --out again on dev, "
+        "and rewrite its card (after a change to the caps or the blend rule)",
+    )
     args = parser.parse_args()
 
     os.environ.setdefault("OMP_NUM_THREADS", str(args.threads))
@@ -564,17 +669,23 @@ def main() -> int:
         log(f"{name}: {len(examples.texts)} examples")
     embedder = OnnxMiniLMEmbedder(args.cache / "graph", batch_size=64, threads=args.threads)
     loaded: dict[str, tuple[list[np.ndarray], np.ndarray, np.ndarray, np.ndarray]] = {}
+    loaded_texts: dict[str, list[str]] = {}
     for name, examples in splits.items():
-        states, lengths = layer_states(examples.texts, embedder, args.cache, name)
+        states, lengths = source_states(examples, embedder, args.cache, name)
         targets, masks = examples.arrays()
+        texts = list(examples.texts)
         if name == "train" and args.max_tokens < MAX_TOKENS:
             states = [row[: args.max_tokens] for row in states]
             lengths = np.minimum(lengths, args.max_tokens)
         if name in ("dev_emotion", "dev_chat") and 0 < args.dev_limit < len(states):
             keep = np.sort(np.random.default_rng(SEED).choice(len(states), args.dev_limit, replace=False))
             states, lengths, targets, masks = [states[i] for i in keep], lengths[keep], targets[keep], masks[keep]
+            texts = [texts[i] for i in keep]
         loaded[name] = (states, lengths, targets, masks)
+        loaded_texts[name] = texts
     dev = {name: value for name, value in loaded.items() if name != "train"}
+    if args.rethreshold:
+        return rethreshold(args.out, dev, loaded_texts["dev_emotion"], embedder)
     states, lengths, targets, masks = loaded["train"]
     sources = np.array(splits["train"].sources)
 
@@ -582,10 +693,10 @@ def main() -> int:
     repeat = {
         "goemotions": 1,
         "locomo": 1,
-        "crisis": 8,
+        "crisis": 4,
         "deepset_prompt_injections": 2,
         "jailbreak_classification": 1,
-        "extra_emotion": 6,
+        "extra_emotion": 4,
         "extra_injection": 6,
     }
     weights = np.array([repeat.get(s, 1) for s in sources], dtype=np.int64)
@@ -652,6 +763,15 @@ def main() -> int:
     log(f"ONNX vs torch on 256 dev texts: max |difference| {difference:.2e}")
     if difference > 1e-4:
         raise SystemExit("the exported graph does not match the trained model")
+    emotion_states, emotion_lengths, emotion_targets, _ = dev["dev_emotion"]
+    weight, by_weight = emotion_model_weight(
+        loaded_texts["dev_emotion"],
+        emotion_targets,
+        predict(model, emotion_states, emotion_lengths),
+        np.array([best["thresholds"][name] for name in LEARNED_TYPES]),
+        embedder,
+    )
+    log(f"emotion weight against the frozen classifier: {weight} (dev macro-F1 by weight: {by_weight})")
 
     card = {
         "model": "perception",
@@ -662,7 +782,8 @@ def main() -> int:
         "reads_states_after_layer": STATES_AFTER_LAYER,
         "outputs": list(OUTPUTS),
         "thresholds": best["thresholds"],
-        "dev_metrics": best["metrics"],
+        "dev_metrics": {**best["metrics"], "blended_emotion_macro_f1": by_weight[weight]},
+        "emotion_model_weight": weight,
         "epoch": best["epoch"],
         "hyper_parameters": {
             "seed": SEED,
@@ -677,6 +798,7 @@ def main() -> int:
             "repeat": repeat,
             "goemotions_share": args.goemotions_share,
             "false_alarm_cap": FALSE_ALARM_CAP,
+            "crisis_false_alarm_cap": CRISIS_FALSE_ALARM_CAP,
             "threads": args.threads,
             "torch": torch.__version__,
         },

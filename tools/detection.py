@@ -59,7 +59,7 @@ from memory.embeddings import Embedder
 from prompts.detection import IMPORTANCE_CATEGORY_PROMPT
 from tools.crisis import CRISIS_KINDS, CRISIS_THRESHOLD, NO_CRISIS, Crisis, CrisisKind, combine, detect_crisis
 from tools.injection import INJECTION_THRESHOLD
-from tools.perception import OUTPUTS, PerceptionModel, load_perception_model
+from tools.perception import DEFAULT_EMOTION_WEIGHT, OUTPUTS, PerceptionModel, load_perception_model
 
 logger = logging.getLogger(__name__)
 
@@ -269,11 +269,6 @@ def negated_types(text: str) -> set[str]:
     return negated - affirmed
 
 
-#: Weight of the perception model's emotion scores against the frozen classifier's (both calibrated to the same
-#: signal threshold), chosen on GoEmotions *dev* (1,200 comments: macro-F1 0.579 frozen alone, 0.441 model alone
-#: after its short training, 0.593 at 0.5; the test split is the eval's).
-MODEL_EMOTION_WEIGHT = 0.5
-
 #: The intensity of a non-neutral emotion that lifts a high-importance message to critical. Chosen by 5 × 5-fold
 #: cross-validation on the importance examples with the perception model's intensities
 #: (``scripts/train_emotion.py --importance-only`` prints it): mean error 0.245 levels at 85, 0.253 at 70, 0.239
@@ -470,20 +465,22 @@ class Detector:
         *,
         emotion_scores: npt.NDArray[Any] | None = None,
         crisis_scores: npt.NDArray[Any] | None = None,
+        model_weight: float = DEFAULT_EMOTION_WEIGHT,
     ) -> list[Detection]:
         """:meth:`detect` for many messages at once (one matrix product per layer).
 
         ``emotion_scores`` (``(n, 8)`` over :data:`LEARNED_TYPES`, already calibrated to 0-1 with the signal
         threshold at 0.3) replace the frozen classifier's; ``crisis_scores`` (``(n, 2)`` over
         :data:`tools.crisis.CRISIS_KINDS`, calibrated so the crisis threshold is :data:`CRISIS_THRESHOLD`) join
-        the crisis rules. Both come from the perception model (:func:`perceive`).
+        the crisis rules. Both come from the perception model (:func:`perceive`), whose card says how much its
+        emotion scores weigh against the frozen classifier's (``model_weight``).
         """
         vectors = np.asarray(embeddings, dtype=np.float32)
         if vectors.ndim != 2 or vectors.shape[0] != len(texts) or vectors.shape[1] != self.dimension:
             raise ValueError(f"expected embeddings of shape ({len(texts)}, {self.dimension}), got {vectors.shape}")
         if len(texts) == 0:
             return []
-        intensities = self.intensities(texts, vectors, emotion_scores=emotion_scores)
+        intensities = self.intensities(texts, vectors, emotion_scores=emotion_scores, model_weight=model_weight)
         categories = (vectors @ self._category_centroids.T).argmax(axis=1)
         importances = lift_strong_emotion(self._importance.levels(vectors), intensities)
         detections = []
@@ -518,12 +515,19 @@ class Detector:
         return combine(rule, model)
 
     def intensities(
-        self, texts: Sequence[str], vectors: npt.NDArray[np.float32], *, emotion_scores: npt.NDArray[Any] | None = None
+        self,
+        texts: Sequence[str],
+        vectors: npt.NDArray[np.float32],
+        *,
+        emotion_scores: npt.NDArray[Any] | None = None,
+        model_weight: float = DEFAULT_EMOTION_WEIGHT,
     ) -> npt.NDArray[np.int64]:
         """Calibrated intensities 0-100 over :data:`EMOTION_TYPES` (panic derived), shape ``(n, 9)``.
 
         ``emotion_scores``: the perception model's calibrated scores (see :meth:`detect_batch`); without them the
-        frozen classifier's probabilities are calibrated with its own thresholds.
+        frozen classifier's probabilities are calibrated with its own thresholds. With them, the two are mixed:
+        ``model_weight`` × the model's + (1 − ``model_weight``) × the frozen classifier's (both have their decision
+        point at the signal threshold).
         """
         p = self.probabilities(texts, vectors)
         theta, signal = self._thresholds, self._signal
@@ -532,7 +536,7 @@ class Detector:
         learned = np.where(p <= theta, low, high) * 100.0
         if emotion_scores is not None:
             model = np.asarray(emotion_scores, dtype=np.float64) * 100.0
-            learned = MODEL_EMOTION_WEIGHT * model + (1.0 - MODEL_EMOTION_WEIGHT) * learned
+            learned = model_weight * model + (1.0 - model_weight) * learned
         for row, text in enumerate(texts):
             for name in negated_types(text):
                 column = LEARNED_TYPES.index(name)
@@ -613,14 +617,19 @@ def detect_with_scores(
     scores: npt.ArrayLike | None,
     *,
     detector: Detector | None = None,
+    model: PerceptionModel | None = None,
 ) -> list[Detection]:
-    """Detections from the vectors and (when given) the perception model's scores of :func:`perception_scores`."""
+    """Detections from the vectors and (when given) the scores of :func:`perception_scores` by ``model``."""
     detector = detector or load_detector()
     if scores is None:
         return detector.detect_batch(texts, vectors)
     table = np.asarray(scores, dtype=np.float32).reshape(len(texts), len(OUTPUTS))
     return detector.detect_batch(
-        texts, vectors, emotion_scores=table[:, _EMOTION_AT], crisis_scores=table[:, _CRISIS_AT]
+        texts,
+        vectors,
+        emotion_scores=table[:, _EMOTION_AT],
+        crisis_scores=table[:, _CRISIS_AT],
+        model_weight=(model or load_perception_model()).emotion_weight,
     )
 
 
@@ -643,7 +652,7 @@ def perceive(
     if not texts:
         return []
     vectors, scores = perception_scores(texts, embedder, model=model)
-    detections = detect_with_scores(texts, vectors, scores, detector=detector)
+    detections = detect_with_scores(texts, vectors, scores, detector=detector, model=model)
     return [
         Perceived(vectors[i], detection, None if scores is None else float(scores[i, INJECTION_OUTPUT]))
         for i, detection in enumerate(detections)

@@ -28,7 +28,7 @@ from companion.errors import ConfigurationError
 
 logger = logging.getLogger(__name__)
 
-__all__ = ["CARD_PATH", "MODEL_PATH", "OUTPUTS", "PerceptionModel", "load_perception_model"]
+__all__ = ["CARD_PATH", "DEFAULT_EMOTION_WEIGHT", "MODEL_PATH", "OUTPUTS", "PerceptionModel", "load_perception_model"]
 
 #: The model's outputs, in order: the learnable emotion types (``tools.detection.LEARNED_TYPES``), then injection
 #: and the crisis kinds.
@@ -45,6 +45,10 @@ OUTPUTS: tuple[str, ...] = (
     "self_harm",
     "abuse",
 )
+
+#: Weight of the model's emotion scores against the frozen classifier's when a card names none (cards written by
+#: ``scripts/train_perception.py`` carry ``emotion_model_weight``, chosen on GoEmotions dev).
+DEFAULT_EMOTION_WEIGHT = 0.5
 
 MODEL_PATH = Path(__file__).resolve().parent / "models" / "perception.onnx"
 CARD_PATH = MODEL_PATH.with_suffix(".json")
@@ -79,6 +83,12 @@ class PerceptionModel:
             self.thresholds = np.array([float(thresholds[name]) for name in OUTPUTS], dtype=np.float32)
         except (KeyError, TypeError, ValueError) as exc:
             raise ConfigurationError(f"the perception model card lacks a threshold: {exc}") from None
+        try:
+            self.emotion_weight = float(self.card.get("emotion_model_weight", DEFAULT_EMOTION_WEIGHT))
+        except (TypeError, ValueError):
+            raise ConfigurationError("the perception model card's emotion_model_weight is not a number") from None
+        if not 0.0 <= self.emotion_weight <= 1.0:
+            raise ConfigurationError("the perception model card's emotion_model_weight is not within 0-1")
         options = ort.SessionOptions()
         options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
         options.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL

@@ -15,6 +15,7 @@ import numpy as np
 
 from memory.embeddings import Embedder
 from memory.long_term import LongTermStore
+from memory.records import normalised_content
 from tools.retrieval import Candidate, Selected, candidate_count, mmr_select
 
 MAX_LEXICAL_CANDIDATES = 100
@@ -37,11 +38,14 @@ class Recall:
 
 
 def distinct_texts(candidates: Sequence[Candidate]) -> list[Candidate]:
-    """``candidates`` without those whose text (stripped, case-folded) an earlier one already has."""
+    """``candidates`` without those whose content an earlier one already has.
+
+    Content as ``memory.records.normalised_content`` reads it: mentions, case, spacing and final dots aside.
+    """
     seen: set[str] = set()
     kept = []
     for candidate in candidates:
-        key = candidate.text.strip().casefold()
+        key = normalised_content(candidate.text) or candidate.id
         if key not in seen:
             seen.add(key)
             kept.append(candidate)
@@ -66,8 +70,8 @@ def recall(
     ``candidate_count(k)`` (5 per memory, at most 50). A larger pool lets the lexical term lift memories the
     embedding ranks low (LoCoMo, 300 candidates: recall@10 0.677 -> 0.690 with the lexical candidates, 0.524 ->
     0.613 without) and costs time per call (2.8x; bench/README.md).
-    A candidate with the same text as a nearer one is dropped before selection: association's semantic copy of a
-    message shares its text, and two copies would take two places and skew the lexical term's word statistics.
+    A candidate with the same content as a nearer one is dropped before selection: a message said again in another
+    turn ("good night!", "Good night") would take two places and skew the lexical term's word statistics.
     ``keep`` (a test on a candidate's metadata, e.g. a sensitivity or tag filter) drops candidates before MMR.
     The newer version of a superseded memory in the pool (``superseded_by``, ``tools.updates``) is added to it, so
     MMR can rank the newest value where the old one would have been.

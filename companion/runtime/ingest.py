@@ -31,7 +31,7 @@ import math
 import time
 import uuid
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, Protocol
 
@@ -55,6 +55,7 @@ from prompts.association import SESSION_SUMMARY_PROMPT
 from tools import detection as local_detection
 from tools.duplicates import is_near_duplicate
 from tools.sensitivity import classified
+from tools.updates import detect_update
 from tools.utterance import classify_utterance
 
 if TYPE_CHECKING:
@@ -70,6 +71,8 @@ MAX_REPORTED_ERRORS = 10
 MAX_REF_CHARS = 200
 MEMORY_TYPES = ("all", "discrete", "summary", "raw")
 SUMMARY_SENTENCES = 3
+#: Stored memories each ingested line is checked against for an update (the chat turn checks its recall pool).
+UPDATE_CANDIDATES = 10
 #: A stored transcript with nothing to process it this long after it was stored has lost its queue entry (its
 #: writer queues it milliseconds after storing it): the sweep queues it again.
 LOST_SUBMISSION_AGE_SECONDS = 300.0
@@ -480,7 +483,12 @@ class Ingestor:
                 )
                 for record, detection in zip(records, detections, strict=True)
             ]
+            updates = await asyncio.to_thread(find_updates, self.long_term, user_id, records, vectors)
+            records = [replace(r, supersedes=updates[r.id][0]) if updates.get(r.id) else r for r in records]
             await asyncio.to_thread(self.long_term.upsert, user_id, records, vectors)
+            for record in records:  # after the new memories are stored: an old value never lacks its newer one
+                if updates.get(record.id):
+                    await asyncio.to_thread(self.long_term.mark_superseded, user_id, updates[record.id], by=record.id)
             async with self.redis.pipeline(transaction=False) as pipe:
                 for record in records:
                     pipe.xadd(
@@ -580,6 +588,44 @@ def without_copies(
     if len(kept) < len(records):
         logger.info("ingestion for %s left out %d copies of stored content", user_id, len(records) - len(kept))
     return [records[index] for index in kept], vectors[kept]
+
+
+def find_updates(
+    long_term: LongTermStore, user_id: str, records: list[MemoryRecord], vectors: np.ndarray
+) -> dict[str, list[str]]:
+    """For each record, the older memories it gives a new value (``tools.updates``), most similar first.
+
+    The chat turn checks its recall pool; a transcript has none, so each line is checked against the user's
+    ``UPDATE_CANDIDATES`` nearest stored memories and the earlier lines of the same transcript ("I work at Acme"
+    ... "I started at Globex last week" in one file). Only older memories are updated, and only current ones: a
+    value already replaced keeps pointing at its first replacement, as on the chat path.
+    """
+    if not records:
+        return {}
+    nearest = long_term.search_many(user_id, vectors, UPDATE_CANDIDATES)
+    replaced: set[str] = set()
+    found: dict[str, list[str]] = {}
+    for index, record in enumerate(records):
+        older = [
+            (other.id, other.text, other.utterance, similarity)
+            for other, similarity in nearest[index]
+            if other.id != record.id and other.created_at < record.created_at and not other.superseded_by
+        ]
+        older += [
+            (earlier.id, earlier.text, earlier.utterance, float(vectors[index] @ vectors[position]))
+            for position, earlier in enumerate(records[:index])
+            if earlier.created_at <= record.created_at
+        ]
+        ids = [
+            memory_id
+            for memory_id, text, utterance, similarity in sorted(older, key=lambda item: -item[3])
+            if memory_id not in replaced
+            and detect_update(record.text, text, similarity, new_type=record.utterance, old_type=utterance) is not None
+        ]
+        if ids:
+            found[record.id] = list(dict.fromkeys(ids))
+            replaced.update(ids)
+    return found
 
 
 def extractive_summary(records: Sequence[MemoryRecord], *, sentences: int = SUMMARY_SENTENCES) -> str:

@@ -39,6 +39,7 @@ def remember(
     category: str = "",
     emotion: str = "",
     user_id: str = USER,
+    conversation_id: str = "",
 ) -> MemoryRecord:
     record = MemoryRecord(
         id=new_id(),
@@ -50,6 +51,7 @@ def remember(
         emotion=emotion,
         emotion_intensity=intensity,
         created_at=time.time(),
+        conversation_id=conversation_id,
     )
     long_term.add(user_id, [record], embedder.embed([text]))
     return record
@@ -89,8 +91,9 @@ async def test_important_message_without_strong_match_creates_a_new_memory_relat
     outcomes = await associate(graph_for(long_term, links, embedder), user_id=USER, message_ids=[message.id])
     assert outcomes == {message.id: "new_memory"}
 
-    created = long_term.get(USER, derived_memory_id(message.id))
+    created = long_term.get(USER, message.id)  # the message itself became the memory: no second copy
     assert created is not None and created.kind is MemoryKind.SEMANTIC
+    assert long_term.get(USER, derived_memory_id(message.id)) is None and long_term.count(USER) == 9
     assert created.text == message.text and created.version == 1 and created.emotion == "happiness"
     assert created.sensitivity == "general" and created.sensitivity_confidence >= 0.6 and "family" in created.tags
     history = links.versions(USER, created.id)
@@ -198,11 +201,11 @@ async def test_near_identical_messages_of_one_batch_make_one_memory_with_version
     outcomes = await associate(graph, user_id=USER, message_ids=ids)
     assert outcomes == {ids[0]: "new_memory"} | {message_id: "new_version" for message_id in ids[1:]}
     semantic = [record for record in long_term.list_memories(USER) if record.kind is MemoryKind.SEMANTIC]
-    assert [record.id for record in semantic] == [derived_memory_id(ids[0])]  # one memory, not 20
+    assert [record.id for record in semantic] == [ids[0]]  # one memory, not 20
     assert semantic[0].version == 20
     assert [v.caused_by for v in links.versions(USER, semantic[0].id)] == ids  # each message's version, in order
     assert await associate(graph, user_id=USER, message_ids=ids) == outcomes  # again: the same, nothing added
-    assert long_term.count(USER) == 21 and len(links.versions(USER, semantic[0].id)) == 20
+    assert long_term.count(USER) == 20 and len(links.versions(USER, semantic[0].id)) == 20
 
 
 async def test_chat_model_scores_and_merges_within_its_budget(
@@ -242,7 +245,7 @@ async def test_relations_stay_within_one_user(long_term: LongTermStore, links: L
     message = remember(long_term, embedder, "Hiking in the mountains is my favourite.", intensity=80, importance=800)
     outcomes = await associate(graph_for(long_term, links, embedder), user_id=USER, message_ids=[message.id])
     assert outcomes == {message.id: "new_memory"}
-    assert links.relations(USER, derived_memory_id(message.id)) == []
+    assert links.relations(USER, message.id) == []
     assert links.relations("other-user") == []
 
 
@@ -261,3 +264,42 @@ async def test_a_plan_stored_before_a_crash_is_applied_again_without_deciding_ag
     restored = long_term.get(USER, dog.id)
     assert restored is not None and (restored.version, restored.text) == (2, merged.text)
     assert len(links.versions(USER, dog.id)) == 2
+
+
+async def test_a_promotion_lost_in_a_crash_is_applied_again(
+    long_term: LongTermStore, links: LinkStore, embedder: Embedder
+) -> None:
+    message = remember(long_term, embedder, "Hiking in the mountains is my favourite.", intensity=80, importance=800)
+    graph = graph_for(long_term, links, embedder)
+    assert await associate(graph, user_id=USER, message_ids=[message.id]) == {message.id: "new_memory"}
+    # As if the worker died after storing the plan but before promoting the message:
+    long_term.upsert(USER, [message], embedder.embed([message.text]))
+    assert long_term.get(USER, message.id).kind is MemoryKind.EPISODIC  # type: ignore[union-attr]
+    assert await associate(graph, user_id=USER, message_ids=[message.id]) == {message.id: "new_memory"}
+    memory = long_term.get(USER, message.id)
+    assert memory is not None and (memory.kind, memory.version, memory.text) == (MemoryKind.SEMANTIC, 1, message.text)
+    assert long_term.count(USER) == 1 and len(links.versions(USER, message.id)) == 1
+
+
+async def test_a_message_made_a_memory_keeps_its_words_and_its_versions_live_beside_it(
+    long_term: LongTermStore, links: LinkStore, embedder: Embedder
+) -> None:
+    said = dict(intensity=80, importance=700, category="pets", emotion="happiness", conversation_id="chat")
+    first = remember(long_term, embedder, "My dog Rex loves the beach so much.", **said)  # type: ignore[arg-type]
+    second = remember(long_term, embedder, "My dog Rex loves the beach, he swam today.", **said)  # type: ignore[arg-type]
+    graph = graph_for(long_term, links, embedder)
+    assert await associate(graph, user_id=USER, message_ids=[first.id, second.id]) == {
+        first.id: "new_memory",
+        second.id: "new_version",
+    }
+    message = long_term.get(USER, first.id)
+    assert message is not None and (message.kind, message.text, message.version) == (
+        MemoryKind.SEMANTIC,
+        first.text,
+        1,
+    )  # the conversation's log still says what was said
+    home = long_term.get(USER, derived_memory_id(first.id))
+    assert home is not None and home.version == 2 and home.conversation_id == ""
+    assert home.text.startswith(first.text) and "he swam today" in home.text
+    assert [(v.version, v.caused_by) for v in links.versions(USER, home.id)] == [(1, home.id), (2, second.id)]
+    assert long_term.get(USER, second.id).text == second.text  # type: ignore[union-attr]

@@ -421,7 +421,11 @@ async def test_worker_killed_mid_batch_then_another_leaves_each_effect_exactly_o
         created = [
             m for m in messages if links.outcomes("crash-user", [m.id]).get(m.id, {}).get("decision") == "new_memory"
         ]
-        assert long_term.count("crash-user") == len(seeds) + len(messages) + len(created)
+        assert long_term.count("crash-user") == len(seeds) + len(messages)  # a new memory is its message, promoted
+        for message in created:
+            promoted = long_term.get("crash-user", message.id)
+            assert promoted is not None and promoted.kind is MemoryKind.SEMANTIC
+            assert [v.caused_by for v in links.versions("crash-user", message.id)][:1] == [message.id]
         assert await queue.backlog() == {"queued": 0, "pending": 0, "deferred": 0, "dead": 0}
     finally:
         await redis.aclose()

@@ -301,3 +301,23 @@ async def test_a_transcript_redis_lost_before_processing_is_found_again_and_proc
 
     await redis.flushall()  # processed, then its status lost too: nothing to do again
     assert await requeue_lost_submissions(redis, links, long_term, now=later) == 0
+
+
+async def test_an_ingested_line_that_changes_a_fact_supersedes_the_older_value(
+    redis: Redis, long_term: LongTermStore, links: LinkStore, embedder: Embedder
+) -> None:
+    old_job = MemoryRecord(id="old-job", user_id="ing-up", text="I work at Acme.", created_at=time.time() - 3600)
+    long_term.add("ing-up", [old_job], embedder.embed([old_job.text]))
+    lines = [
+        {"role": "user", "content": "My dog is called Rex."},
+        {"role": "user", "content": "I love long walks by the river."},
+        {"role": "user", "content": "I work at Globex now."},
+        {"role": "user", "content": "Actually my dog is called Bolt, Rex was my old dog."},
+    ]
+    parsed = parse_transcript("\n".join(json.dumps(line) for line in lines))
+    await submit_transcript(redis, links, user_id="ing-up", session_id="s1", parsed=parsed)
+    assert (await worker_for(redis, long_term, links, embedder).drain()).ingested == 1
+    rex, walks, globex, bolt = long_term.recent_turns("ing-up", "s1", since=0, limit=10)
+    assert (globex.supersedes, bolt.supersedes) == ("old-job", rex.id)  # a stored memory, and an earlier line
+    assert long_term.get("ing-up", "old-job").superseded_by == globex.id  # type: ignore[union-attr]
+    assert (rex.superseded_by, walks.superseded_by, walks.supersedes) == (bolt.id, "", "")

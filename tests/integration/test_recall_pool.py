@@ -49,3 +49,6 @@ def test_distinct_texts_keeps_the_first_of_each_text() -> None:
 
     found = distinct_texts([cand("a", "Hi there"), cand("b", "hi there "), cand("c", "Bye")])
     assert [c.id for c in found] == ["a", "c"]
+    # one content said again, addressed to the bot or with other end punctuation; other words are kept
+    again = [cand("d", "Good night!"), cand("e", "@companion good night"), cand("f", "Good night, Ana")]
+    assert [c.id for c in distinct_texts(again)] == ["d", "f"]
