@@ -1,6 +1,7 @@
 """Train the local emotion classifier of ``tools/detection.py`` on GoEmotions, over MiniLM sentence embeddings.
 
     .venv/bin/python scripts/train_emotion.py [--data ../shared/data/goemotions] [--cache /tmp/goemotions-emb.npz]
+    .venv/bin/python scripts/train_emotion.py --importance-only   # refit the importance model alone
 
 Steps (all reproducible, seeded):
 1. Embed the train, dev and test splits with the project's own embedder (``memory/embeddings.py``), exactly as the
@@ -9,17 +10,27 @@ Steps (all reproducible, seeded):
    can carry several types.
 3. Fit a one-hidden-layer network with one sigmoid output per learnable type (multi-label) on *train* with Adam,
    picking the epoch by macro-F1 on *dev*; tune each type's decision threshold on *dev*.
-4. Fit the category prototypes from ``scripts/data/category_examples.jsonl`` and the importance prototypes from
-   ``scripts/data/importance_examples.jsonl`` (embedded with the same model).
-5. Write ``tools/models/emotion_classifier.npz`` (float32 weights, thresholds, prototypes, metadata).
+4. Fit the category prototypes from ``scripts/data/category_examples.jsonl`` and the importance model
+   (``tools.detection.ImportanceModel``) on ``scripts/data/importance_examples.jsonl`` (embedded with the same
+   model): its regularisation, neighbours, temperature and blend are chosen by 5 × 5-fold cross-validation on
+   those examples (stratified by level, seeded; mean error in levels), then it is fitted on all of them.
+5. Write ``tools/models/emotion_classifier.npz`` (float32 weights, thresholds, prototypes, metadata; the
+   importance examples' vectors in float16).
+6. Report, by the same cross-validation, what the strong-emotion rule (``tools.detection.lift_strong_emotion``)
+   does at a few thresholds, with the intensities a chat turn computes (the perception model's, with the weights
+   just written); ``tools.detection.STRONG_EMOTION`` is set from it by hand.
 
-The *test* split is never looked at here: ``evals/emotion.py`` reports on it.
+``--importance-only`` does steps 4 (importance only) to 6 and keeps every other array of the existing weights
+file as it is, so the emotion classifier and the category prototypes do not move.
+
+The *test* split is never looked at here: ``evals/emotion.py`` reports on it. Nothing here reads the eval sets.
 """
 
 from __future__ import annotations
 
 import argparse
 import csv
+import itertools
 import json
 import sys
 import time
@@ -31,19 +42,37 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from memory.embeddings import load_embedder  # noqa: E402
+from sklearn.linear_model import LogisticRegression  # noqa: E402
+
+from memory.embeddings import Embedder, load_embedder  # noqa: E402
 from tools.detection import (  # noqa: E402
     CATEGORIES,
+    EMOTION_TYPES,
     GOEMOTIONS_LABELS,
     GOEMOTIONS_TO_TYPE,
+    IMPORTANCE_VALUES,
     LEARNED_TYPES,
     MODEL_PATH,
+    STRONG_EMOTION,
     WORD_BUCKETS,
-    ImportanceLevel,
+    ImportanceModel,
+    detect_with_scores,
+    lift_strong_emotion,
+    load_detector,
+    median_level,
+    perception_scores,
+    snap_importance,
     word_features,
 )
 
 SEED = 20261125
+
+#: The importance model's numbers are chosen from these: the logistic regression's inverse regularisation C,
+#: (neighbours, temperature) of the example vote, and the logistic regression's share of the blend.
+IMPORTANCE_C = (3.0, 5.0, 10.0, 20.0)
+IMPORTANCE_VOTES = ((10, 0.05), (20, 0.05), (20, 0.1), (40, 0.05))
+IMPORTANCE_BLENDS = (0.5, 0.6, 0.7, 0.8, 0.9, 1.0)
+CV_REPEATS, CV_FOLDS = 5, 5
 
 
 def read_split(path: Path) -> tuple[list[str], list[list[int]]]:
@@ -187,20 +216,160 @@ def read_examples(name: str, key: str) -> tuple[list[str], list[str]]:
     return [row["text"] for row in rows], [str(row[key]) for row in rows]
 
 
-def prototypes(embedder: object) -> dict[str, np.ndarray]:
-    """Category centroids and importance example vectors, embedded with the project's embedder."""
+def category_prototypes(embedder: Embedder) -> dict[str, np.ndarray]:
+    """Category centroids of the category examples, embedded with the project's embedder."""
     texts, labels = read_examples("category_examples.jsonl", "category")
-    vectors = embedder.embed(texts)  # type: ignore[attr-defined]
+    vectors = embedder.embed(texts)
     centroids = np.stack([vectors[[i for i, c in enumerate(labels) if c == name]].mean(axis=0) for name in CATEGORIES])
     centroids /= np.linalg.norm(centroids, axis=1, keepdims=True)
+    return {"categories": np.array(CATEGORIES), "category_centroids": centroids.astype(np.float32)}
+
+
+def importance_examples(embedder: Embedder) -> tuple[list[str], np.ndarray, np.ndarray]:
+    """Texts, unit vectors and level indices (into ``IMPORTANCE_VALUES``) of the importance examples.
+
+    The vectors are rounded to float16, as they are stored (the weights file stays small enough to commit).
+    """
     texts, levels = read_examples("importance_examples.jsonl", "importance")
-    assert set(int(v) for v in levels) <= {int(level) for level in ImportanceLevel}
+    assert set(int(v) for v in levels) <= set(IMPORTANCE_VALUES)
+    labels = np.array([IMPORTANCE_VALUES.index(int(v)) for v in levels], dtype=np.int64)
+    return texts, embedder.embed(texts).astype(np.float16).astype(np.float32), labels
+
+
+def fit_linear(x: np.ndarray, labels: np.ndarray, c: float) -> tuple[np.ndarray, np.ndarray]:
+    """Multinomial logistic regression (L2, lbfgs: deterministic): coefficients ``(d, 5)`` and intercepts."""
+    model = LogisticRegression(C=c, max_iter=5000).fit(x, labels)
+    assert list(model.classes_) == list(range(len(IMPORTANCE_VALUES))), "every level needs examples"
+    return model.coef_.T.astype(np.float32), model.intercept_.astype(np.float32)
+
+
+def importance_model(
+    x: np.ndarray, labels: np.ndarray, c: float, neighbours: int, temperature: float, blend: float
+) -> ImportanceModel:
+    """The importance model fitted on ``x``/``labels`` with the given numbers."""
+    coef, intercept = fit_linear(x, labels, c) if blend > 0 else (np.zeros((x.shape[1], 5), np.float32), np.zeros(5))
+    return ImportanceModel(
+        coef=coef,
+        intercept=intercept.astype(np.float32),
+        vectors=x,
+        labels=labels,
+        neighbours=neighbours,
+        temperature=temperature,
+        blend=blend,
+    )
+
+
+def cv_folds(labels: np.ndarray, repeat: int) -> np.ndarray:
+    """Fold of each example, stratified by level (seeded per repeat)."""
+    rng = np.random.default_rng(SEED + repeat)
+    fold = np.zeros(len(labels), dtype=np.int64)
+    for level in range(len(IMPORTANCE_VALUES)):
+        rows = rng.permutation(np.flatnonzero(labels == level))
+        fold[rows] = np.arange(len(rows)) % CV_FOLDS
+    return fold
+
+
+def out_of_fold(x: np.ndarray, labels: np.ndarray, predict: Callable[..., np.ndarray]) -> np.ndarray:
+    """``predict(x_train, labels_train, x_test)`` for every fold of every repeat, stacked repeat after repeat."""
+    out = []
+    for repeat in range(CV_REPEATS):
+        fold = cv_folds(labels, repeat)
+        rows: np.ndarray | None = None
+        for k in range(CV_FOLDS):
+            train, test = fold != k, fold == k
+            found = predict(x[train], labels[train], x[test])
+            rows = np.zeros((len(x), *found.shape[1:])) if rows is None else rows
+            rows[test] = found
+        assert rows is not None
+        out.append(rows)
+    return np.concatenate(out)
+
+
+def level_metrics(predicted: np.ndarray, labels: np.ndarray) -> dict[str, float]:
+    """How predicted levels (``CV_REPEATS`` stacked copies) compare with the examples' levels.
+
+    Mean error in levels, exact and within-one-level shares, the share of mundane rows (100/300) kept at most 300
+    and of life events (700/900) at least 700.
+    """
+    wanted = np.asarray(IMPORTANCE_VALUES)[np.tile(labels, len(predicted) // len(labels))]
+    error = np.abs(predicted - wanted) / 200
     return {
-        "categories": np.array(CATEGORIES),
-        "category_centroids": centroids.astype(np.float32),
-        "importance_vectors": embedder.embed(texts).astype(np.float32),  # type: ignore[attr-defined]
-        "importance_values": np.array([float(v) for v in levels], dtype=np.float32),
+        "mae": float(error.mean()),
+        "exact": float((error == 0).mean()),
+        "within_one": float((error <= 1).mean()),
+        "mundane_le_300": float((predicted[wanted <= 300] <= 300).mean()),
+        "events_ge_700": float((predicted[wanted >= 700] >= 700).mean()),
     }
+
+
+def previous_scorer(x: np.ndarray, labels: np.ndarray, z: np.ndarray) -> np.ndarray:
+    """The scorer this model replaced: similarity-weighted mean level of the 5 nearest examples, snapped."""
+    similarity = z @ x.T
+    nearest = np.argpartition(-similarity, 4, axis=1)[:, :5]
+    weights = np.maximum(np.take_along_axis(similarity, nearest, axis=1), 1e-3)
+    mean = (weights * np.asarray(IMPORTANCE_VALUES)[labels[nearest]]).sum(axis=1) / weights.sum(axis=1)
+    return np.array([snap_importance(v) for v in mean])
+
+
+def fit_importance(x: np.ndarray, labels: np.ndarray) -> tuple[dict[str, np.ndarray], np.ndarray]:
+    """The importance arrays, with every number chosen by cross-validation, and the chosen model's distributions.
+
+    The distributions are out-of-fold, ``(CV_REPEATS * n, 5)``, for the strong-emotion report.
+    """
+    linear = {
+        c: out_of_fold(x, labels, lambda a, b, z, c=c: importance_model(a, b, c, 1, 1.0, 1.0).distribution(z))
+        for c in IMPORTANCE_C
+    }
+    votes = {
+        (k, t): out_of_fold(x, labels, lambda a, b, z, k=k, t=t: importance_model(a, b, 0, k, t, 0.0).distribution(z))
+        for k, t in IMPORTANCE_VOTES
+    }
+    results = []
+    for c, blend, (k, t) in itertools.product(IMPORTANCE_C, IMPORTANCE_BLENDS, IMPORTANCE_VOTES):
+        if blend == 1.0 and (k, t) != IMPORTANCE_VOTES[0]:
+            continue  # the vote plays no part
+        found = level_metrics(median_level(blend * linear[c] + (1 - blend) * votes[(k, t)]), labels)
+        results.append((found["mae"], -found["exact"], c, blend, k, t, found))
+    results.sort(key=lambda row: row[:2])
+    _, _, c, blend, k, t, best = results[0]
+    print(f"importance: {len(labels)} examples, {CV_REPEATS} x {CV_FOLDS}-fold cross-validation (median level)")
+    for name, found in (
+        ("previous (5-NN mean, no emotion rule)", level_metrics(out_of_fold(x, labels, previous_scorer), labels)),
+        ("logistic regression alone", min((r[6] for r in results if r[3] == 1.0), key=lambda m: m["mae"])),
+        (
+            "example vote alone",
+            min((level_metrics(median_level(v), labels) for v in votes.values()), key=lambda m: m["mae"]),
+        ),
+        (f"chosen: C={c:g} blend={blend:g} k={k} T={t:g}", best),
+    ):
+        print(f"  {name:42s} " + " ".join(f"{key} {value:.3f}" for key, value in found.items()))
+    model = importance_model(x, labels, c, k, t, blend)
+    arrays = {
+        "importance_vectors": x.astype(np.float16),
+        "importance_values": np.asarray(IMPORTANCE_VALUES, dtype=np.float32)[labels],
+        "importance_coef": model.coef,
+        "importance_intercept": model.intercept,
+        "importance_neighbours": np.int64(k),
+        "importance_temperature": np.float32(t),
+        "importance_blend": np.float32(blend),
+    }
+    return arrays, blend * linear[c] + (1 - blend) * votes[(k, t)]
+
+
+def report_strong_emotion(texts: list[str], labels: np.ndarray, oof: np.ndarray, embedder: Embedder) -> None:
+    """Cross-validated effect of the strong-emotion rule at a few thresholds, with a chat turn's intensities."""
+    vectors, scores = perception_scores(texts, embedder)
+    detections = detect_with_scores(texts, vectors, scores, detector=load_detector(MODEL_PATH))
+    intensities = np.array([[d.emotions[name] for name in EMOTION_TYPES] for d in detections])
+    tiled = np.tile(intensities, (CV_REPEATS, 1))
+    base = median_level(oof)
+    felt = np.delete(tiled, EMOTION_TYPES.index("neutral"), axis=1).max(axis=1)
+    print(f"strong-emotion rule (STRONG_EMOTION = {STRONG_EMOTION}; same folds):")
+    rows = [("no rule", base)]
+    rows += [(f"700 -> 900 at >= {t}", lift_strong_emotion(base, tiled, threshold=t)) for t in (70, 85)]
+    rows += [(f"every level +1 at >= {t}", np.minimum(base + 200 * (felt >= t), 900)) for t in (70, 85)]
+    for name, levels in rows:
+        print(f"  {name:42s} " + " ".join(f"{k} {v:.3f}" for k, v in level_metrics(levels, labels).items()))
 
 
 def embed_splits(data_dir: Path, cache: Path) -> dict[str, np.ndarray]:
@@ -227,7 +396,22 @@ def main() -> int:
     parser.add_argument("--data", type=Path, default=ROOT.parent / "shared" / "data" / "goemotions")
     parser.add_argument("--cache", type=Path, default=Path("/tmp/goemotions-embeddings.npz"))
     parser.add_argument("--embed-only", action="store_true", help="only embed the splits into the cache")
+    parser.add_argument(
+        "--importance-only",
+        action="store_true",
+        help="refit the importance model alone; every other array of the weights file stays as it is",
+    )
     args = parser.parse_args()
+    embedder = load_embedder(ROOT / ".data" / "models")
+    texts, x, labels = importance_examples(embedder)
+    importance, oof = fit_importance(x, labels)
+    if args.importance_only:
+        with np.load(MODEL_PATH, allow_pickle=False) as stored:
+            kept = {name: stored[name] for name in stored.files if not name.startswith("importance_")}
+        np.savez_compressed(MODEL_PATH, **kept, **importance)
+        print(f"wrote {MODEL_PATH.relative_to(ROOT)} ({MODEL_PATH.stat().st_size // 1024} KiB)", flush=True)
+        report_strong_emotion(texts, labels, oof, embedder)
+        return 0
     embeddings = embed_splits(args.data, args.cache)
     if args.embed_only:
         return 0
@@ -236,8 +420,7 @@ def main() -> int:
     y_train, y_dev = type_targets(train_labels), type_targets(dev_labels)
     words = [word_features(text) for text in train_texts]
     words_dev = [word_features(text) for text in dev_texts]
-    embedder = load_embedder(ROOT / ".data" / "models")
-    examples = prototypes(embedder)
+    examples = category_prototypes(embedder) | importance
 
     def save(weights: dict[str, np.ndarray]) -> None:  # after every better epoch, so a stopped run leaves its best
         MODEL_PATH.parent.mkdir(parents=True, exist_ok=True)
@@ -245,6 +428,7 @@ def main() -> int:
         print(f"wrote {MODEL_PATH.relative_to(ROOT)} ({MODEL_PATH.stat().st_size // 1024} KiB)", flush=True)
 
     train_network(embeddings["train"], words, y_train, embeddings["dev"], words_dev, y_dev, on_best=save)
+    report_strong_emotion(texts, labels, oof, embedder)
     return 0
 
 

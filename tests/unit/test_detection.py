@@ -12,9 +12,12 @@ from tools.detection import (
     GOEMOTIONS_LABELS,
     GOEMOTIONS_TO_TYPE,
     MODEL_PATH,
+    STRONG_EMOTION,
     Detection,
     Detector,
+    lift_strong_emotion,
     load_detector,
+    median_level,
     snap_importance,
 )
 
@@ -90,6 +93,52 @@ def test_life_events_are_more_important_than_small_talk(detector: Detector, embe
     assert weather.importance <= 300
     assert detect(detector, embedder, "I live in Lisbon, near the river.").category == "location"
     assert detect(detector, embedder, "I want to run a marathon next year.").category == "goal"
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "I had cereal for breakfast and then caught the bus to work.",
+        "Just finished vacuuming the hallway.",
+        "The dishwasher is running, so I'm watching some TV.",
+        "It's drizzling a bit this afternoon.",
+        "I picked up a few groceries on the way home, nothing exciting.",
+        "Okay, thanks!",
+        "This sandwich is SO good, I'm so happy right now!!!",  # strong joy about nothing much stays chatter
+    ],
+)
+def test_everyday_chatter_is_at_most_low_importance(detector: Detector, embedder: Embedder, text: str) -> None:
+    assert detect(detector, embedder, text).importance <= 300
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "My grandfather died on Sunday.",
+        "We're getting married in the spring!",
+        "I got the job at the hospital and I start next month.",
+        "My wife gave birth to our daughter last night.",
+        "I was diagnosed with diabetes this week.",
+        "My brother was in a car crash and he's in intensive care.",
+    ],
+)
+def test_life_events_are_high_or_critical(detector: Detector, embedder: Embedder, text: str) -> None:
+    assert detect(detector, embedder, text).importance >= 700
+
+
+def test_importance_is_the_median_level_not_the_mean() -> None:
+    # Evidence split between minimal and critical is not averaged into "medium".
+    assert median_level(np.array([[0.4, 0.0, 0.0, 0.0, 0.6], [0.6, 0.0, 0.0, 0.0, 0.4]])).tolist() == [900, 100]
+    assert median_level(np.array([[0.1, 0.2, 0.3, 0.2, 0.2]])).tolist() == [500]
+
+
+def test_a_strong_emotion_lifts_only_a_high_message_to_critical() -> None:
+    levels = np.array([100, 300, 500, 700, 700, 700])
+    intensities = np.zeros((6, len(EMOTION_TYPES)), dtype=np.int64)
+    intensities[:4, EMOTION_TYPES.index("happiness")] = 100
+    intensities[4, EMOTION_TYPES.index("sadness")] = STRONG_EMOTION - 1
+    intensities[5, EMOTION_TYPES.index("neutral")] = 100  # neutral is not an emotion that lifts
+    assert lift_strong_emotion(levels, intensities).tolist() == [100, 300, 500, 900, 700, 700]
 
 
 def test_batch_equals_single(detector: Detector, embedder: Embedder) -> None:
