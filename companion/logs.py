@@ -11,9 +11,6 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from asgi_correlation_id import CorrelationIdFilter
-from pythonjsonlogger.json import JsonFormatter
-
 __all__ = ["JSON_FIELDS", "configure_logging", "formatter_config", "request_id_filter_config"]
 
 TEXT_FORMAT = "%(levelname)s %(name)s: %(message)s"
@@ -25,20 +22,31 @@ _RENAMED = {"asctime": "time", "levelname": "level", "name": "logger", "correlat
 def formatter_config(log_format: str) -> dict[str, Any]:
     """A ``logging.config.dictConfig`` formatter entry for ``log_format`` (``text`` or ``json``)."""
     if log_format == "json":
+        from pythonjsonlogger.json import JsonFormatter
+
         return {"()": JsonFormatter, "fmt": JSON_FIELDS, "rename_fields": _RENAMED}
     return {"format": TEXT_FORMAT}
 
 
 def request_id_filter_config() -> dict[str, Any]:
     """A ``dictConfig`` filter entry that puts the current request's id on each record (``-`` outside requests)."""
+    from asgi_correlation_id import CorrelationIdFilter
+
     return {"()": CorrelationIdFilter, "default_value": "-"}
 
 
 def configure_logging(level: int, log_format: str) -> None:
-    """Send the root logger's records to stderr at ``level`` in ``log_format``; replaces earlier handlers."""
+    """Send the root logger's records to stderr at ``level`` in ``log_format``; replaces earlier handlers.
+
+    Only the JSON format shows the request id, so only it imports the filter that finds it (``asgi_correlation_id``
+    brings Starlette with it: a command-line run would pay for that at every start).
+    """
     handler = logging.StreamHandler()
-    handler.addFilter(CorrelationIdFilter(default_value="-"))
     if log_format == "json":
+        from asgi_correlation_id import CorrelationIdFilter
+        from pythonjsonlogger.json import JsonFormatter
+
+        handler.addFilter(CorrelationIdFilter(default_value="-"))
         handler.setFormatter(JsonFormatter(JSON_FIELDS, rename_fields=_RENAMED))
     else:
         handler.setFormatter(logging.Formatter(TEXT_FORMAT))

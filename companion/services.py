@@ -15,20 +15,13 @@ import logging
 import os
 import sqlite3
 import tempfile
+import threading
 import time
-from collections.abc import AsyncIterator, Collection, Iterator, Sequence
+from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import aiosqlite
-import chromadb
-from chromadb.api import ClientAPI
-from chromadb.config import Settings as ChromaSettings
-from langchain_core.language_models import BaseChatModel
-from langchain_core.runnables import RunnableConfig
-from langgraph.checkpoint.base import ChannelVersions, Checkpoint, CheckpointMetadata
-from langgraph.checkpoint.sqlite.aio import AsyncSqliteSaver
 from redis import Redis as SyncRedis
 from redis.asyncio import Redis
 from redis.backoff import NoBackoff
@@ -40,11 +33,21 @@ from companion.settings import Settings
 from memory.api_keys import REGISTER_FILE, ApiKeyStore, KeyRegister
 from memory.cipher import TextCipher, load_cipher
 from memory.embedded import ChromaDirectoryLock, EmbeddedChromaServer, EmbeddedRedis, running_chroma_server
-from memory.embeddings import Embedder, load_embedder
-from memory.keys import CHECKPOINT_USER_KEY, legacy_thread_owner, migrate_redis_keys, thread_id
+from memory.keys import migrate_redis_keys
 from memory.lexical import LexicalIndex, remove_database
-from memory.long_term import LongTermStore
 from memory.short_term import ShortTermStore
+
+# Chroma, LangChain and LangGraph take a second or more to import: they are imported where they are used, so the
+# commands that need none of them (``services``, ``keys``, ``detect``, ``--help``) start without them; so are
+# NumPy and ONNX Runtime (the embedder), which ``services`` and ``keys`` do not need.
+if TYPE_CHECKING:
+    import aiosqlite
+    from chromadb.api import ClientAPI
+    from langchain_core.language_models import BaseChatModel
+
+    from memory.checkpoints import LatestCheckpointSaver
+    from memory.embeddings import Embedder
+    from memory.long_term import LongTermStore
 
 logger = logging.getLogger(__name__)
 
@@ -148,6 +151,9 @@ def migrate_redis(url: str) -> None:
 
 def open_chroma(settings: Settings) -> tuple[ClientAPI, str, ChromaDirectoryLock | None]:
     """The Chroma client to use (see module docstring); returns (client, mode, lock held for embedded)."""
+    import chromadb
+    from chromadb.config import Settings as ChromaSettings
+
     chroma_settings = ChromaSettings(anonymized_telemetry=False, allow_reset=False)
     url = settings.chroma_url
     mode = "external"
@@ -191,6 +197,39 @@ def build_chat_model(settings: Settings) -> BaseChatModel | None:
         raise ConfigurationError(f"cannot use chat model {settings.chat_model!r}: {_first_line(exc)}") from None
 
 
+def start_loading_models(settings: Settings) -> threading.Thread:
+    """Load the local models a turn uses (embedder, perception model, emotion classifier) in a thread, now.
+
+    Loading them is mostly reading and hashing files and ONNX Runtime building its sessions, work that releases the
+    GIL; a one-shot ``companion chat`` would otherwise do it after importing Chroma and LangGraph, which takes
+    longer still and holds the GIL. Started first, it runs beside those imports. Each loader builds its model once
+    per process under a lock, so whoever asks for a model next (``build_services``, ``build_graph``, the turn) gets
+    this thread's copy, waiting for it if it is still loading. A failure here is left for that caller to meet and
+    report as before. The modules are imported here, in the calling thread, so that the two threads never import
+    the same modules at once.
+    """
+    import onnxruntime  # noqa: F401  (imported here rather than in the thread, see above)
+    import tokenizers  # noqa: F401
+
+    from memory.embeddings import load_embedder
+    from tools.detection import load_detector
+    from tools.perception import load_perception_model
+
+    models = ensure_data_dir(settings.data_dir) / "models"
+
+    def load() -> None:
+        try:
+            load_embedder(models)
+            load_perception_model()
+            load_detector()
+        except CompanionError as exc:
+            logger.debug("loading the models ahead failed (%s); they are loaded where they are needed", exc)
+
+    thread = threading.Thread(target=load, name="load-models")
+    thread.start()
+    return thread
+
+
 @contextlib.contextmanager
 def shared_stores(settings: Settings) -> Iterator[None]:
     """While the block runs, serve the data dir's embedded Chroma to other processes, as ``services start`` does.
@@ -217,6 +256,9 @@ def shared_stores(settings: Settings) -> Iterator[None]:
 
 def build_services(settings: Settings) -> Services:
     """Open every service the graphs need. Raises one-line ``CompanionError``s for unusable configuration."""
+    from memory.embeddings import load_embedder
+    from memory.long_term import LongTermStore
+
     ensure_data_dir(settings.data_dir)
     os.environ.setdefault("HF_HUB_OFFLINE", "1")  # the embedder never needs the hub; make sure nothing asks it
     redis_url, redis_started = resolve_redis_url(settings)
@@ -287,122 +329,6 @@ def open_lexical_index(settings: Settings) -> LexicalIndex | None:
         ) from None
 
 
-class LatestCheckpointSaver(AsyncSqliteSaver):
-    """``AsyncSqliteSaver`` that keeps only the newest checkpoint of each thread (per namespace), and its writes.
-
-    A conversation thread is only ever resumed from its newest checkpoint: nothing here reads a thread's history
-    (no time travel, no ``get_state_history``). Each turn writes one checkpoint of 12-16 KB, so keeping them all
-    grew the file by that much per turn, forever. Checkpoint ids are time-ordered (LangGraph finds the newest by
-    ``ORDER BY checkpoint_id DESC``), so "older" is ``checkpoint_id <`` the one just written.
-    """
-
-    async def aput(
-        self,
-        config: RunnableConfig,
-        checkpoint: Checkpoint,
-        metadata: CheckpointMetadata,
-        new_versions: ChannelVersions,
-    ) -> RunnableConfig:
-        """Save ``checkpoint``, then delete the older checkpoints of its thread and namespace, and their writes."""
-        saved = await super().aput(config, checkpoint, metadata, new_versions)
-        key = (str(saved["configurable"]["thread_id"]), saved["configurable"]["checkpoint_ns"], checkpoint["id"])
-        async with self.lock:
-            for table in ("checkpoints", "writes"):
-                await self.conn.execute(
-                    f"DELETE FROM {table} WHERE thread_id = ? AND checkpoint_ns = ? AND checkpoint_id < ?", key
-                )
-            await self.conn.commit()
-        return saved
-
-    async def aprune(self, thread_ids: Sequence[str], *, strategy: str = "keep_latest") -> None:
-        """Keep only the newest checkpoint of each of ``thread_ids`` (``"keep_latest"``), or none (``"delete"``)."""
-        if strategy not in ("keep_latest", "delete"):
-            raise ValueError(f"unknown prune strategy {strategy!r}")
-        for thread in thread_ids:
-            if strategy == "delete":
-                await self.adelete_thread(thread)
-            else:
-                await self._keep_newest("WHERE thread_id = ?", (str(thread),))
-
-    async def migrate_thread_ids(self, known_users: Collection[str] = ()) -> tuple[int, int]:
-        """Rename the threads written before ids were encoded (``memory.keys``); returns (migrated, left).
-
-        A thread id with more than one ``:`` is of the old form (an encoded id never holds ``:``): ``pb:x:c1`` may
-        be user ``pb`` in conversation ``x:c1`` or user ``pb:x`` in ``c1``, and both users' turns went to that one
-        thread, whose state carries what a turn did not overwrite from the turn before. Its owner is what its
-        newest checkpoint records: the user id in its metadata (``CHECKPOINT_USER_KEY``, written on every turn),
-        or else the ``user_id`` of the personality state in its values. The thread moves to that owner only if
-        no other reading of the id names a user that exists (``known_users``: the stores' users; the users the
-        checkpoints name are added here), since that user may have written to it too. Any other old thread is left
-        under its old id, which no user's export or erasure reaches and no new turn writes to: an old thread is
-        never handed to a user it may not belong to.
-        """
-        legacy = await self.legacy_thread_ids()
-        if not legacy:
-            return 0, 0
-        query = f"SELECT DISTINCT json_extract(CAST(metadata AS TEXT), '$.{CHECKPOINT_USER_KEY}') FROM checkpoints"
-        async with self.lock, self.conn.execute(query) as cursor:
-            users = {str(row[0]) for row in await cursor.fetchall() if row[0]} | set(known_users)
-        migrated = left = 0
-        for old in legacy:
-            owner = await self._legacy_owner(old)
-            ids = legacy_thread_owner(old, owner) if owner else None
-            readings = {old[:index] for index, char in enumerate(old) if char == ":"}
-            if ids is None or (readings - {ids[0]}) & users:
-                left += 1
-                continue
-            new = thread_id(*ids)
-            async with self.lock:
-                for table in ("checkpoints", "writes"):
-                    await self.conn.execute(f"UPDATE {table} SET thread_id = ? WHERE thread_id = ?", (new, old))
-                await self.conn.commit()
-            await self._keep_newest("WHERE thread_id = ?", (new,))  # an upgraded process may have started it too
-            migrated += 1
-        if migrated:
-            logger.info("checkpointer: %d thread ids migrated to the encoded form", migrated)
-        if left:
-            logger.warning("checkpointer: %d old thread ids have no certain owner and were left as they are", left)
-        return migrated, left
-
-    async def legacy_thread_ids(self) -> list[str]:
-        """Thread ids of the form written before ids were encoded: more than one ``:``."""
-        await self.setup()
-        query = "SELECT DISTINCT thread_id FROM checkpoints WHERE thread_id LIKE '%:%:%'"
-        async with self.lock, self.conn.execute(query) as cursor:
-            return [str(row[0]) for row in await cursor.fetchall()]
-
-    async def _legacy_owner(self, thread: str) -> str | None:
-        """The user an old thread's newest checkpoint names (metadata, or its personality state), if any."""
-        query = (
-            f"SELECT json_extract(CAST(metadata AS TEXT), '$.{CHECKPOINT_USER_KEY}') FROM checkpoints"
-            " WHERE thread_id = ? ORDER BY checkpoint_id DESC LIMIT 1"
-        )
-        async with self.lock, self.conn.execute(query, (thread,)) as cursor:
-            row = await cursor.fetchone()
-        if row is not None and isinstance(row[0], str) and row[0]:
-            return row[0]
-        latest = await self.aget_tuple({"configurable": {"thread_id": thread}})
-        personality = latest.checkpoint["channel_values"].get("personality") if latest is not None else None
-        owner = personality.get("user_id") if isinstance(personality, dict) else None
-        return owner if isinstance(owner, str) and owner else None
-
-    async def compact(self) -> None:
-        """Drop every checkpoint but the newest of each thread (a file written before this saver kept them all)."""
-        await self._keep_newest("", ())
-
-    async def _keep_newest(self, where: str, parameters: tuple[str, ...]) -> None:
-        await self.setup()
-        newest = f"SELECT thread_id, checkpoint_ns, max(checkpoint_id) FROM checkpoints {where} GROUP BY 1, 2"
-        async with self.lock:
-            for table in ("checkpoints", "writes"):
-                await self.conn.execute(
-                    f"DELETE FROM {table} {where} {'AND' if where else 'WHERE'}"
-                    f" (thread_id, checkpoint_ns, checkpoint_id) NOT IN ({newest})",
-                    parameters * 2,
-                )
-            await self.conn.commit()
-
-
 @contextlib.asynccontextmanager
 async def open_checkpointer(
     settings: Settings, *, services: Services | None = None
@@ -441,6 +367,10 @@ async def open_checkpointer(
 
 async def _open_saver(path: Path) -> tuple[aiosqlite.Connection, LatestCheckpointSaver]:
     """A connection to the checkpoint file (WAL) and its saver, compacted; a damaged file raises DatabaseError."""
+    import aiosqlite
+
+    from memory.checkpoints import LatestCheckpointSaver
+
     connection = await aiosqlite.connect(str(path))
     try:
         await connection.execute("PRAGMA journal_mode=WAL")
@@ -490,6 +420,28 @@ async def open_services(settings: Settings) -> AsyncIterator[Services]:
         yield services
     finally:
         await services.aclose()
+
+
+@contextlib.asynccontextmanager
+async def open_stores(settings: Settings) -> AsyncIterator[tuple[ClientAPI, Redis]]:
+    """The Chroma and Redis clients only, opened and checked as ``build_services`` opens them, closed on exit.
+
+    For commands that read stored state and embed nothing (``personality show``): no model is loaded, so neither
+    ONNX Runtime nor the embedding graph is paid for.
+    """
+    ensure_data_dir(settings.data_dir)
+    redis_url, _ = resolve_redis_url(settings)
+    check_redis(redis_url)
+    chroma, _, chroma_lock = open_chroma(settings)
+    redis = Redis.from_url(redis_url, socket_connect_timeout=3)
+    try:
+        migrate_redis(redis_url)
+        yield chroma, redis
+    finally:
+        with contextlib.suppress(RedisError, OSError):
+            await redis.aclose()
+        if chroma_lock is not None:
+            chroma_lock.release()
 
 
 def _redact(url: str) -> str:

@@ -18,9 +18,9 @@ from typing import TYPE_CHECKING, Any
 from rich.console import Console
 
 from companion.errors import InvalidInputError
-from companion.settings import Settings
 
 if TYPE_CHECKING:
+    from companion.settings import Settings
     from evals.registry import Suite
 
 #: Rate limits for the eval's own short-term store: suites send many messages per user per minute on purpose;
@@ -41,13 +41,14 @@ def add_eval_arguments(parser: argparse.ArgumentParser) -> None:
 async def run_eval_command(args: argparse.Namespace, settings: Settings, console: Console) -> int:
     """Dispatch ``companion eval``."""
     from evals.registry import SUITES
-    from evals.runner import compare_results, get_suite, load_result, print_comparison, print_result
 
     if args.list:
         for suite in SUITES.values():
             source = f"evals/datasets/{suite.dataset}" if suite.dataset else "reads its own data"
             console.print(f"[bold]{suite.name}[/]  {suite.description}  [dim]({source})[/]")
         return 0
+    from evals.runner import compare_results, get_suite, load_result, print_comparison, print_result
+
     if args.compare:
         if args.suite:
             raise InvalidInputError("give either a suite to run or --compare A B, not both")

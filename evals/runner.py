@@ -116,7 +116,7 @@ async def run_suite(
                 progress.update(task, description=description)
             progress.advance(task, n)
 
-        returned = suite.run(cases, env, advance)
+        returned = suite.runner()(cases, env, advance)
         if inspect.isawaitable(returned):
             returned = await returned
     outcome = outcome_from(returned)

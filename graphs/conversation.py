@@ -35,7 +35,6 @@ from __future__ import annotations
 from functools import partial
 from typing import TYPE_CHECKING, Any
 
-from langchain_core.language_models import BaseChatModel
 from langchain_core.runnables import RunnableConfig
 from langgraph.checkpoint.base import BaseCheckpointSaver
 from langgraph.graph import END, START, StateGraph
@@ -73,6 +72,8 @@ from tools.detection import Detector, load_detector
 from tools.injection import InjectionClassifier
 
 if TYPE_CHECKING:
+    from langchain_core.language_models import BaseChatModel
+
     from companion.services import Services
 
 GRAPH_NAME = "conversation"

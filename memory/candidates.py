@@ -4,13 +4,16 @@ They live here, below the store, because the store builds candidates (``LongTerm
 index tokenises as retrieval does (``memory/lexical.py``); the selection itself (MMR) is ``tools/retrieval.py``.
 """
 
+from __future__ import annotations
+
 import math
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import numpy.typing as npt
+if TYPE_CHECKING:  # the lexical index (and the commands that only open it) needs no NumPy
+    import numpy.typing as npt
 
 __all__ = ["Candidate", "query_words", "recency_score", "words"]
 

@@ -13,10 +13,9 @@ import time
 from collections.abc import Mapping
 from dataclasses import dataclass
 from functools import partial
-from typing import Annotated, Any, NotRequired
+from typing import TYPE_CHECKING, Annotated, Any, NotRequired
 
 import numpy as np
-from langchain_core.language_models import BaseChatModel
 from langchain_core.messages import AIMessage, AnyMessage, HumanMessage, SystemMessage
 from langgraph.runtime import Runtime
 from typing_extensions import TypedDict
@@ -62,6 +61,9 @@ from tools.recall import recall
 from tools.sensitivity import classify_local
 from tools.updates import detect_update
 from tools.utterance import UtteranceType, classify_utterance, is_observation, parse_utterance
+
+if TYPE_CHECKING:  # LangChain's model classes are imported only where a chat model is built
+    from langchain_core.language_models import BaseChatModel
 
 logger = logging.getLogger(__name__)
 

@@ -15,9 +15,8 @@ the personality engine (recorded as an ``injection_penalty`` mood change with it
 from __future__ import annotations
 
 import time
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from langchain_core.language_models import BaseChatModel
 from langgraph.graph import END
 from langgraph.runtime import Runtime
 
@@ -32,6 +31,9 @@ from tools.crisis import Crisis
 from tools.defence import defence_action
 from tools.detection import INJECTION_OUTPUT
 from tools.injection import InjectionClassifier, screen_with_model
+
+if TYPE_CHECKING:  # LangChain's model classes are imported only where a chat model is built
+    from langchain_core.language_models import BaseChatModel
 
 GUARD_RESPONDER = "guard"
 

@@ -14,10 +14,9 @@ from __future__ import annotations
 import logging
 import time
 from functools import lru_cache, partial
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
-from langchain_core.language_models import BaseChatModel
 from langgraph.runtime import Runtime
 from redis.exceptions import RedisError
 
@@ -28,6 +27,9 @@ from companion.personality.state import PersonalityState, apply_interaction, new
 from memory.personality_store import PersonalityStore, fingerprint
 from nodes.conversation import Context, ConversationState
 from tools.detection import Detection, Detector, detect_with_scores, score_with_model
+
+if TYPE_CHECKING:  # LangChain's model classes are imported only where a chat model is built
+    from langchain_core.language_models import BaseChatModel
 
 logger = logging.getLogger(__name__)
 

@@ -8,15 +8,17 @@ seed's prompt with structured output while the reply is written (``tools.sensiti
 from __future__ import annotations
 
 import time
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from langchain_core.language_models import BaseChatModel
 from langgraph.runtime import Runtime
 
 from nodes.conversation import Context, ConversationState
 from tools.care import at_least_confidential
 from tools.crisis import Crisis
 from tools.sensitivity import classify_local, classify_with_model
+
+if TYPE_CHECKING:  # LangChain's model classes are imported only where a chat model is built
+    from langchain_core.language_models import BaseChatModel
 
 
 async def classify_sensitivity(

@@ -35,9 +35,8 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping
 from dataclasses import replace
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
-from langchain_core.language_models import BaseChatModel
 from langchain_core.messages import AIMessage, HumanMessage
 
 from companion.errors import ChatModelError
@@ -46,6 +45,9 @@ from memory.long_term import LongTermStore
 from memory.reflection_log import LogEntry, ReflectionLog
 from prompts.reflection import CLARIFICATION_ANSWER_PROMPT, CLARIFICATION_ASK, OFFLINE_CLARIFICATION
 from tools.reflection import TEMPORAL_PRECEDENCE_FACTOR, parse_statement, scale_importance
+
+if TYPE_CHECKING:  # LangChain's model classes are imported only where a chat model is built
+    from langchain_core.language_models import BaseChatModel
 
 Side = Literal["older", "newer"]
 #: The importance of the memory the user's answer contradicts is multiplied by this.

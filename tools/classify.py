@@ -11,9 +11,7 @@ from __future__ import annotations
 import asyncio
 import time
 from dataclasses import dataclass
-from typing import Any
-
-from langchain_core.language_models import BaseChatModel
+from typing import TYPE_CHECKING, Any
 
 from memory.embeddings import Embedder
 from tools.detection import Detection, detect_with_scores, load_detector, perception_scores, score_with_model
@@ -21,6 +19,9 @@ from tools.injection import InjectionVerdict, detect_injection, load_classifier
 from tools.perception import OUTPUTS
 from tools.sensitivity import Classification, classify_local, classify_with_model
 from tools.utterance import classify_utterance
+
+if TYPE_CHECKING:  # LangChain is imported only where a chat model is used
+    from langchain_core.language_models import BaseChatModel
 
 
 async def classify_text(

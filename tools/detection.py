@@ -41,17 +41,17 @@ from __future__ import annotations
 
 import logging
 import re
+import threading
 import time
 import zlib
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from enum import IntEnum
 from pathlib import Path
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
 import numpy.typing as npt
-from langchain_core.language_models import BaseChatModel
 from pydantic import BaseModel, Field
 
 from companion.errors import ConfigurationError
@@ -60,6 +60,9 @@ from prompts.detection import IMPORTANCE_CATEGORY_PROMPT
 from tools.crisis import CRISIS_KINDS, CRISIS_THRESHOLD, NO_CRISIS, Crisis, CrisisKind, combine, detect_crisis
 from tools.injection import INJECTION_THRESHOLD
 from tools.perception import DEFAULT_EMOTION_WEIGHT, OUTPUTS, PerceptionModel, load_perception_model
+
+if TYPE_CHECKING:  # LangChain is imported only where a chat model is used
+    from langchain_core.language_models import BaseChatModel
 
 logger = logging.getLogger(__name__)
 
@@ -552,6 +555,7 @@ class Detector:
 
 
 _detector: Detector | None = None
+_detector_lock = threading.Lock()  # one load per process, also when a thread loads it ahead (companion.services)
 
 
 @dataclass(frozen=True, slots=True)
@@ -665,10 +669,16 @@ def load_detector(path: Path | None = None) -> Detector:
     Raises:
         ConfigurationError: the weights file is missing or unreadable.
     """
+    if path is not None:
+        return _load_detector(path)
     global _detector
-    if path is None and _detector is not None:
+    with _detector_lock:
+        if _detector is None:
+            _detector = _load_detector(MODEL_PATH)
         return _detector
-    source = path or MODEL_PATH
+
+
+def _load_detector(source: Path) -> Detector:
     try:
         with np.load(source, allow_pickle=False) as stored:
             detector = Detector({name: stored[name] for name in stored.files})
@@ -679,8 +689,6 @@ def load_detector(path: Path | None = None) -> Detector:
     vector = np.zeros((1, detector.dimension), dtype=np.float32)
     vector[0, 0] = 1.0
     detector.detect_batch(["warm up!"], vector)
-    if path is None:
-        _detector = detector
     return detector
 
 

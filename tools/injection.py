@@ -31,14 +31,16 @@ from dataclasses import asdict, dataclass, field, replace
 from enum import StrEnum
 from functools import lru_cache
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import numpy.typing as npt
-from langchain_core.language_models import BaseChatModel
 from pydantic import BaseModel, Field
 
 from prompts.injection import THREAT_BENIGN_EXAMPLES, THREAT_DETECTION_PROMPT, THREAT_MALICIOUS_EXAMPLES
+
+if TYPE_CHECKING:  # LangChain is imported only where a chat model is used
+    from langchain_core.language_models import BaseChatModel
 
 logger = logging.getLogger(__name__)
 

@@ -73,7 +73,7 @@ class PerceptionModel:
         card_path = card_path or path.with_suffix(".json")
         try:
             self.card: dict[str, Any] = json.loads(card_path.read_text(encoding="utf-8"))
-            data = path.read_bytes()
+            path.stat()  # ONNX Runtime reads the file itself (less memory than handing it the bytes)
         except (OSError, ValueError) as exc:
             raise ConfigurationError(f"cannot read the perception model {path}: {exc}") from None
         if tuple(self.card.get("outputs", ())) != OUTPUTS:
@@ -97,7 +97,7 @@ class PerceptionModel:
         options.add_session_config_entry("session.intra_op.allow_spinning", "0")
         try:
             self._session = ort.InferenceSession(
-                data,
+                str(path),
                 sess_options=options,
                 providers=["CPUExecutionProvider"],
                 disabled_optimizers=["SkipLayerNormFusion"],

@@ -22,9 +22,8 @@ import logging
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
-from langchain_core.language_models import BaseChatModel
 from pydantic import BaseModel, Field
 
 from memory.records import MemoryRecord
@@ -38,6 +37,9 @@ from memory.sensitivity import (
     parse_sensitivity,
 )
 from prompts.sensitivity import SENSITIVITY_PROMPT
+
+if TYPE_CHECKING:  # LangChain is imported only where a chat model is used
+    from langchain_core.language_models import BaseChatModel
 
 logger = logging.getLogger(__name__)
 

@@ -14,14 +14,17 @@ import argparse
 import asyncio
 import json
 import time
+from typing import TYPE_CHECKING
 
 from rich.console import Console
 from rich.markup import escape
 
 from companion.cli.arguments import bounded
 from companion.cli.output import emit
-from companion.settings import Settings
 from memory.sensitivity import SHARED_MAX_LEVEL, Sensitivity
+
+if TYPE_CHECKING:
+    from companion.settings import Settings
 
 console = Console()
 

@@ -39,9 +39,10 @@ import json
 import logging
 import os
 import sys
+import threading
 import time
 from collections.abc import Sequence
-from typing import Any, NoReturn
+from typing import TYPE_CHECKING, Any, NoReturn
 
 from rich.console import Console
 from rich.markup import escape
@@ -50,8 +51,9 @@ from rich.table import Table
 from companion.cli.arguments import bounded
 from companion.cli.output import emit
 from companion.errors import CompanionError
-from companion.logs import configure_logging
-from companion.settings import Settings, load_settings, unknown_variables
+
+if TYPE_CHECKING:
+    from companion.settings import Settings
 
 console = Console()
 err_console = Console(stderr=True)
@@ -237,8 +239,46 @@ _seconds = bounded(float, 0.0, 86_400.0, noun="a number", low_excluded=True)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """Entry point of the ``companion`` command."""
-    args = _parser().parse_args(argv)
+    """Entry point of the ``companion`` command (``argv`` defaults to the process's arguments)."""
+    args = _parser().parse_args(argv)  # --help and usage errors end here, before any import they do not need
+    code = _run(args)
+    if argv is None and args.command in EXIT_AT_ONCE:  # the process is the command: nothing runs after it
+        exit_at_once(code)
+    return code
+
+
+#: One-shot commands whose stores are all closed (their ``async with`` blocks ended) when they return.
+EXIT_AT_ONCE = frozenset({"chat", "memories", "detect", "personality", "injection-check"})
+
+
+def exit_at_once(code: int) -> None:
+    """End the process with ``code`` now, skipping the interpreter's teardown, when nothing can still be pending.
+
+    A process that imported Chroma, LangGraph and ONNX Runtime spends about 0.4 s tearing the interpreter down
+    (freeing every module and object, finalizers, ``atexit`` hooks), none of which a finished command needs: by
+    the time it returns, what it acknowledged is durable. Chroma committed each write to its SQLite log before
+    ``add`` returned (the reply is printed after the turn's writes), Redis writes were awaited, the checkpointer's
+    and the lexical index's SQLite transactions were committed, and the stores were closed. What could still be
+    pending would run in another thread (a LangSmith tracer uploading runs, a thread pool's callbacks): with any
+    thread besides this one alive, the process exits normally. Logs and output are flushed first; if that fails
+    (a closed pipe), the process exits normally too, so the error is reported as usual.
+    """
+    if threading.active_count() > 1:
+        return
+    try:
+        logging.shutdown()
+        sys.stdout.flush()
+        sys.stderr.flush()
+    except (OSError, ValueError):
+        return
+    os._exit(code)
+
+
+def _run(args: argparse.Namespace) -> int:
+    """Run the parsed command: its exit code, or the code of the ``CompanionError`` it raised."""
+    from companion.logs import configure_logging
+    from companion.settings import load_settings, unknown_variables
+
     level = logging.DEBUG if args.debug else logging.WARNING
     configure_logging(level, "text")
     try:
@@ -285,6 +325,9 @@ def _chat(args: argparse.Namespace, settings: Settings) -> int:
     validate_conversation_id(args.conversation)
     if args.message is not None:
         validate_message(args.message, max_chars=settings.max_message_chars)
+    from companion.services import start_loading_models
+
+    start_loading_models(settings)  # beside the imports of Chroma and LangGraph below, not after them
     return asyncio.run(_chat_async(args, settings))
 
 

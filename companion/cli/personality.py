@@ -81,14 +81,13 @@ def personality_show_command(
 async def personality_payload(user_id: str, persona_name: str, settings: Settings, changes: int) -> dict[str, Any]:
     """The JSON object ``companion personality show --json`` prints (the state as of now)."""
     from companion.personality.persona import load_persona
-    from companion.services import open_services
+    from companion.services import open_stores
     from memory.personality_store import PersonalityStore
     from tools.personality import personality_snapshot
 
     persona = load_persona(persona_name)
-    async with open_services(settings) as services:
-        store = PersonalityStore(services.long_term.client, services.redis)
-        return await personality_snapshot(store, user_id, persona, changes=changes)
+    async with open_stores(settings) as (chroma, redis):
+        return await personality_snapshot(PersonalityStore(chroma, redis), user_id, persona, changes=changes)
 
 
 def _print_personality(payload: dict[str, Any], console: Console) -> None:

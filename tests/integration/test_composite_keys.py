@@ -15,9 +15,10 @@ from langgraph.checkpoint.sqlite.aio import AsyncSqliteSaver
 from redis.asyncio import Redis
 
 from companion.runtime.users import checkpoint_threads
-from companion.services import LatestCheckpointSaver, open_checkpointer
+from companion.services import open_checkpointer
 from companion.settings import load_settings
 from graphs.conversation import build_graph, run_turn
+from memory.checkpoints import LatestCheckpointSaver
 from memory.embeddings import Embedder
 from memory.keys import (
     CHECKPOINT_USER_KEY,
