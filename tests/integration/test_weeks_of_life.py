@@ -17,6 +17,7 @@ from companion.personality.state import PersonalityState
 from memory.records import MemoryKind
 from tests.integration.test_proactive_and_scheduler import DAY, HOUR, MINUTE, Life, life  # noqa: F401 (fixture)
 from tools.proactive import IGNORED_AFTER_HOURS, MAX_PER_DAY, MIN_GAP_HOURS, SILENCE_AFTER_DECLINE_HOURS
+from tools.reflection import INSIGHT_CATEGORY
 
 PARIS = ZoneInfo("Europe/Paris")
 START = datetime(2026, 1, 5, 0, 0, tzinfo=PARIS).timestamp()  # a Monday, 00:00 in Paris
@@ -103,8 +104,10 @@ async def test_two_weeks_of_life_consolidate_resolve_drift_quirks_and_guarded_ou
 
     # -- consolidation: the four runs became one semantic memory, sources kept -----------------------------------
     semantic = [r for r in life.long_term.list_memories("sam", limit=10_000) if r.kind is MemoryKind.SEMANTIC]
-    run_memory = [r for r in semantic if "park" in r.text]
+    run_memory = [r for r in semantic if "park" in r.text and r.category != INSIGHT_CATEGORY]
     assert len(run_memory) == 1
+    # ... and the nightly insights noticed the runs as a recurring topic, in the companion's own words
+    assert any("park" in r.text and r.text.startswith("I noticed") for r in semantic if r.category == INSIGHT_CATEGORY)
     sources = life.log.get("sam", [f"consolidation:{run_memory[0].id}"])
     assert len(next(iter(sources.values())).data["source_ids"]) >= 3
 
