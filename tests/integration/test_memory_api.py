@@ -70,4 +70,7 @@ def test_classify_perceives_without_storing_or_counting_an_offence(tmp_path: Pat
         assert client.get(f"/v1/users/{user}/memories", headers=own).json()["total"] == 0  # nothing stored
         assert client.post("/v1/chat", json={"user_id": user, "message": "hello"}, headers=own).status_code == 200
         assert client.post("/v1/classify", json={"text": ""}, headers=own).status_code == 422
+        controls_only = client.post("/v1/classify", json={"text": "\u009f\u009f\u009f"}, headers=own)
+        assert controls_only.status_code == 400
+        assert controls_only.json() == {"error": "InvalidInputError", "detail": "message is empty"}
         assert client.post("/v1/classify", json={"text": "hi"}).status_code == 401
