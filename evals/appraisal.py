@@ -17,7 +17,8 @@ real embedding) and appraised twice in the same run: by the appraisal the compan
 
 Metrics (per system, ``new`` and ``seed_rules``): ``sign_accuracy``: share of positive/negative messages whose
 pleasure change has the expected sign (no change counts as wrong); ``wrong_way``: share moved the opposite way
-(grief that cheers the companion up); ``neutral_within_0_05``: share of neutral messages that move pleasure by at
+(grief that cheers the companion up); ``wrong_way_over_0_02``: those of them larger than 0.02 (a faint feeling
+misread moves pleasure by 0.015 at most); ``neutral_within_0_05``: share of neutral messages that move pleasure by at
 most 0.05; and sign accuracy per group. Targets (issue 18): sign accuracy >= 0.90, neutral within 0.05 >= 0.90.
 """
 
@@ -39,6 +40,7 @@ DEFAULT_DATA = ROOT.parent / "shared" / "data" / "goemotions"
 DIRECTED = Path(__file__).resolve().parent / "datasets" / "appraisal_directed.jsonl"
 PER_CLASS = 300
 NEUTRAL_MAX_MOVE = 0.05
+FELT_MOVE = 0.02  # a wrong-way move above this is one the reply's tone could show; below, a faint nudge
 POSITIVE_LABELS = frozenset({"joy", "gratitude", "admiration", "love"})
 NEGATIVE_LABELS = frozenset({"sadness", "grief", "fear", "disappointment"})
 SYSTEMS = ("new", "seed_rules")
@@ -116,6 +118,8 @@ def metrics(results: Sequence[dict[str, Any]]) -> dict[str, float]:
             out[f"sign_accuracy.{system}"] = round(sum(r["scores"][system] for r in signed) / len(signed), 4)
             wrong = [r for r in signed if _right(_opposite(r["expected"]), r["pleasure_change"][system])]
             out[f"wrong_way.{system}"] = round(len(wrong) / len(signed), 4)
+            felt = [r for r in wrong if abs(r["pleasure_change"][system]) > FELT_MOVE]
+            out[f"wrong_way_over_0_02.{system}"] = round(len(felt) / len(signed), 4)
         if neutral:
             out[f"neutral_within_0_05.{system}"] = round(sum(r["scores"][system] for r in neutral) / len(neutral), 4)
         for group in sorted({r["group"] for r in signed}):

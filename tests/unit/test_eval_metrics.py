@@ -175,11 +175,13 @@ def test_the_appraisal_suite_scores_signs_wrong_ways_and_neutral_moves_on_hand_c
         case("positive", "directed_praise", 0.30, 0.30),
         case("negative", "directed_insult", -0.20, 0.30),  # "thank you for nothing"
         case("positive", "positive", 0.0, 0.07),  # the new appraisal missed it: no move counts as wrong
+        case("negative", "negative", 0.008, -0.1),  # a faint happy-for misread: wrong way, but not felt
         case("neutral", "neutral", 0.0, 0.10),
         case("neutral", "neutral", 0.04, 0.0),
     ]
     found = metrics(results)
-    assert found["sign_accuracy.new"] == 0.75 and found["sign_accuracy.seed_rules"] == 0.5
-    assert found["wrong_way.new"] == 0.0 and found["wrong_way.seed_rules"] == 0.5
+    assert found["sign_accuracy.new"] == 0.6 and found["sign_accuracy.seed_rules"] == 0.6
+    assert found["wrong_way.new"] == 0.2 and found["wrong_way.seed_rules"] == 0.4
+    assert found["wrong_way_over_0_02.new"] == 0.0 and found["wrong_way_over_0_02.seed_rules"] == 0.4
     assert found["neutral_within_0_05.new"] == 1.0 and found["neutral_within_0_05.seed_rules"] == 0.5
-    assert found["sign_accuracy_directed_insult.seed_rules"] == 0.0 and found["messages"] == 6
+    assert found["sign_accuracy_directed_insult.seed_rules"] == 0.0 and found["messages"] == 7

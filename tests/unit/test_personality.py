@@ -208,6 +208,20 @@ def test_a_crisis_is_appraised_with_concern_whatever_the_words() -> None:
     assert result.delta.pleasure == pytest.approx(-0.2) and result.delta.arousal > 0
 
 
+def test_a_faint_feeling_nudges_the_mood_without_firing_the_seed_rules() -> None:
+    quiet = "I did twist my ankle trying to play that."
+    faint = appraise(quiet, "neutral", 70, emotions(neutral=70, sadness=22))
+    assert faint is not None and faint.rule == "sorry_for" and -0.015 <= faint.delta.pleasure < 0
+    # the failure rule's full -0.15 asks for a clear negative feeling; a faint one only nudges
+    failed = appraise("The upload failed again.", "neutral", 70, emotions(neutral=70, sadness=22))
+    assert failed is not None and failed.rule == "sorry_for" and failed.delta.pleasure > -0.02
+    # the nudge grows with the feeling, without a step at the signal threshold
+    moves = [appraise(quiet, "neutral", 60, emotions(neutral=60, sadness=level)) for level in (20, 30, 31, 40, 60)]
+    pleasures = [move.delta.pleasure for move in moves if move is not None]
+    assert len(pleasures) == 5 and pleasures == sorted(pleasures, reverse=True) and pleasures[-1] < -0.04
+    assert appraise(quiet, "neutral", 80, emotions(neutral=80, sadness=14)) is None
+
+
 def test_neutral_statements_leave_the_mood_alone() -> None:
     for text in ("I had lunch at noon", "The meeting couldn't start until 3.", "I watched a movie with a friend"):
         assert appraise(text, "neutral", 85, emotions(neutral=85)) is None, text
