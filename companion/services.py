@@ -19,6 +19,7 @@ import threading
 import time
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass, field
+from functools import cached_property
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -47,7 +48,9 @@ if TYPE_CHECKING:
 
     from memory.checkpoints import LatestCheckpointSaver
     from memory.embeddings import Embedder
+    from memory.links import LinkStore
     from memory.long_term import LongTermStore
+    from memory.personality_store import PersonalityStore
 
 logger = logging.getLogger(__name__)
 
@@ -76,8 +79,29 @@ class Services:
         """The API keys: the durable register, cached in Redis."""
         return ApiKeyStore(self.redis, self.key_register)
 
+    # The stores over Chroma are built on first use, once per process (their modules import Chroma, which the
+    # commands that never touch it should not wait for).
+    @cached_property
+    def links(self) -> LinkStore:
+        """Versions, relations and raw transcripts of every user's memories."""
+        from memory.links import LinkStore
+
+        return LinkStore(self.chroma)
+
+    @cached_property
+    def personality(self) -> PersonalityStore:
+        """Every user's personality state: Redis for the live copy, Chroma checkpoints as the durable one."""
+        from memory.personality_store import PersonalityStore
+
+        return PersonalityStore(self.chroma, self.redis)
+
     async def aclose(self) -> None:
-        """Close clients and release the embedded Chroma lock (servers keep running for other processes)."""
+        """Close clients and release the embedded Chroma lock (servers keep running for other processes).
+
+        Personality checkpoints still being written in the background are finished first.
+        """
+        if "personality" in self.__dict__:
+            await self.personality.drain()
         self.key_register.close()
         with contextlib.suppress(RedisError, OSError):
             await self.redis.aclose()

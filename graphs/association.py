@@ -110,7 +110,7 @@ def build_graph_from_services(services: Services) -> CompiledStateGraph[Any, Any
 
     return build_graph(
         long_term=services.long_term,
-        links=LinkStore(services.chroma),
+        links=services.links,
         embedder=services.embedder,
         chat_model=services.chat_model,
         llm_budget=RedisLLMBudget(services.redis, per_minute=services.settings.association_llm_per_minute),

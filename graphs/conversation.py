@@ -215,6 +215,7 @@ def build_graph_from_services(
         sensitivity_model=services.chat_model,
         personality_checkpoint_turns=services.settings.personality_checkpoint_turns,
         crisis_resources=services.settings.crisis_resources,
+        personality_store=services.personality,
     )
 
 

@@ -22,7 +22,6 @@ from langgraph.graph.state import CompiledStateGraph
 from memory.embeddings import Embedder
 from memory.long_term import LongTermStore
 from memory.outreach import OutreachStore
-from memory.personality_store import PersonalityStore
 from memory.records import validate_user_id
 from memory.short_term import ShortTermStore
 from nodes.proactive import (
@@ -86,7 +85,7 @@ def build_graph_from_services(services: Services) -> CompiledStateGraph[Any, Any
         outreach=OutreachStore(services.redis),
         embedder=services.embedder,
         chat_model=services.chat_model,
-        personality=personality_reader(PersonalityStore(services.chroma, services.redis)),
+        personality=personality_reader(services.personality),
         max_per_day=services.settings.proactive_max_per_day,
     )
 

@@ -119,6 +119,7 @@ def build_graph_from_services(services: Services) -> CompiledStateGraph[Any, Any
         log=ReflectionLog(services.chroma),
         embedder=services.embedder,
         chat_model=services.chat_model,
+        personality_store=services.personality,
     )
 
 

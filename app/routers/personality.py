@@ -10,7 +10,6 @@ from app.deps import AuthorizedUser, ServicesDep
 from app.errors import AUTH, BAD_INPUT, UNAVAILABLE, Responses
 from app.schemas import Personality
 from companion.personality.persona import load_persona
-from memory.personality_store import PersonalityStore
 from tools.personality import personality_snapshot
 
 router = APIRouter(prefix="/v1/users/{user_id}/personality", tags=["personality"])
@@ -25,6 +24,6 @@ async def get_personality(
     changes: Annotated[int, Query(ge=1, le=50, description="How many recent mood changes to include")] = 10,
 ) -> Personality:
     """The state as of now (the configured persona): reading it changes nothing."""
-    store = PersonalityStore(services.long_term.client, services.redis)
+    store = services.personality
     persona = load_persona(services.settings.persona)
     return Personality.model_validate(await personality_snapshot(store, user_id, persona, changes=changes))

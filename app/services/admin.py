@@ -21,8 +21,6 @@ from app.services.dead_letters import QUEUES, queue_named
 from companion.errors import NotFoundError
 from companion.runtime.ingest import cleanup_raw
 from companion.services import Services
-from memory.links import LinkStore
-from memory.personality_store import PersonalityStore
 from memory.security import CRISES_MAX, INCIDENTS_MAX, INCIDENTS_STREAM, SecurityStore
 from tools.reviews import review_false_positive
 
@@ -83,7 +81,7 @@ async def mark_false_positive(services: Services, incident_id: str, *, tenant: s
     members = await _members(services, tenant)
     if found is None or (members is not None and found.get("user_id") not in members):
         raise NotFoundError(f"no incident {incident_id!r}")
-    personalities = PersonalityStore(services.chroma, services.redis)
+    personalities = services.personality
     reviewed = await review_false_positive(store, personalities, incident_id, persona=services.settings.persona)
     if reviewed is None:
         raise NotFoundError(f"no incident {incident_id!r}")
@@ -150,5 +148,5 @@ async def system_stats(services: Services, *, tenant: str | None = None) -> Syst
 async def cleanup_everyone(services: Services, *, retention_days: float | None) -> SystemCleanup:
     """Remove every user's processed raw transcripts older than the retention (queued ones stay)."""
     days = services.settings.raw_retention_days if retention_days is None else retention_days
-    removed = await cleanup_raw(services.redis, LinkStore(services.chroma), retention_days=days)
+    removed = await cleanup_raw(services.redis, services.links, retention_days=days)
     return SystemCleanup(removed_raw_transcripts=removed, retention_days=days)

@@ -25,7 +25,6 @@ from companion.runtime.ingest import (
 )
 from companion.services import Services
 from memory.association_queue import AssociationQueue
-from memory.links import LinkStore
 
 #: What a submission's status hash may hold, and how each field reads back.
 _FLOAT_FIELDS = ("queued_at", "started_at", "finished_at")
@@ -50,7 +49,7 @@ async def submit(
     try:
         submission = await submit_transcript(
             services.redis,
-            LinkStore(services.chroma),
+            services.links,
             user_id=user_id,
             session_id=session_id,
             parsed=parsed,
@@ -149,7 +148,7 @@ async def hierarchy(
     return await asyncio.to_thread(
         memory_tree,
         services.long_term,
-        LinkStore(services.chroma),
+        services.links,
         user_id,
         session_id=session_id,
         memory_type=memory_type,
@@ -164,7 +163,7 @@ async def session(services: Services, user_id: str, session_id: str) -> dict[str
     tree = await asyncio.to_thread(
         memory_tree,
         services.long_term,
-        LinkStore(services.chroma),
+        services.links,
         user_id,
         session_id=session_id,
         memory_type="all",
@@ -181,7 +180,7 @@ async def session(services: Services, user_id: str, session_id: str) -> dict[str
 
 async def stats(services: Services, user_id: str) -> dict[str, Any]:
     """Counts of the user's hierarchy (memories, summaries, raw transcripts, versions, relations, submissions)."""
-    links = LinkStore(services.chroma)
+    links = services.links
 
     def counts() -> dict[str, int]:
         return {
@@ -210,7 +209,5 @@ async def stats(services: Services, user_id: str) -> dict[str, Any]:
 async def cleanup(services: Services, user_id: str, *, retention_days: float) -> dict[str, Any]:
     """Remove the user's processed raw transcripts older than ``retention_days`` (queued ones stay)."""
     await services.short_term.admit(user_id)
-    removed = await cleanup_raw(
-        services.redis, LinkStore(services.chroma), retention_days=retention_days, user_ids=[user_id]
-    )
+    removed = await cleanup_raw(services.redis, services.links, retention_days=retention_days, user_ids=[user_id])
     return {"user_id": user_id, "removed_raw_transcripts": removed, "retention_days": retention_days}

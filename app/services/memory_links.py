@@ -6,7 +6,7 @@ from typing import Any
 
 from companion.errors import NotFoundError, PermissionDeniedError
 from companion.services import Services
-from memory.links import LinkStore, relation_to_dict, version_to_dict
+from memory.links import relation_to_dict, version_to_dict
 from memory.records import MemoryRecord
 from memory.sensitivity import Sensitivity, allowed_at
 
@@ -26,7 +26,7 @@ def memory_versions(
     """Every stored version of one memory of ``user_id``, oldest first; ``NotFoundError`` if it never existed."""
     record = services.long_term.get(user_id, memory_id)
     _check_clearance(record, memory_id, clearance)
-    versions = LinkStore(services.chroma).versions(user_id, memory_id)
+    versions = services.links.versions(user_id, memory_id)
     if record is None and not versions:
         raise NotFoundError(f"no memory {memory_id!r} for user {user_id!r}")
     return {
@@ -46,7 +46,7 @@ def memory_relations(
     """
     record = services.long_term.get(user_id, memory_id)
     _check_clearance(record, memory_id, clearance)
-    relations = LinkStore(services.chroma).relations(user_id, memory_id)
+    relations = services.links.relations(user_id, memory_id)
     if record is None and not relations:
         raise NotFoundError(f"no memory {memory_id!r} for user {user_id!r}")
     targets = [relation.to_id for relation in relations]

@@ -8,7 +8,6 @@ from typing import Any
 from companion.personality.persona import load_persona
 from companion.personality.state import MAX_CHANGES, PersonalityState, advance_time, new_state
 from companion.services import Services
-from memory.personality_store import PersonalityStore
 
 
 async def mood_history(services: Services, user_id: str, *, limit: int, rule: str | None) -> dict[str, Any]:
@@ -18,7 +17,7 @@ async def mood_history(services: Services, user_id: str, *, limit: int, rule: st
     recorded with the next message, as the engine records it.
     """
     persona = load_persona(services.settings.persona)
-    data, source = await PersonalityStore(services.long_term.client, services.redis).load(user_id, persona.key)
+    data, source = await services.personality.load(user_id, persona.key)
     now = time.time()
     stored = new_state(user_id, persona, now) if data is None else PersonalityState.from_dict(data)
     current, _ = advance_time(stored, now)

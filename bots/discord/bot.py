@@ -128,6 +128,7 @@ async def run_discord_bot(settings: Settings, *, sync_commands: bool = True) -> 
             embedder=services.embedder,
             persona=settings.persona,
             eraser=functools.partial(erase_user, services, None),  # the bots keep no checkpoints
+            personality_store=services.personality,
         )
         bot = CompanionBot(
             companion=companion,

@@ -112,6 +112,7 @@ async def run_telegram_bot(settings: Settings) -> None:
             embedder=services.embedder,
             persona=settings.persona,
             eraser=functools.partial(erase_user, services, None),  # the bots keep no checkpoints
+            personality_store=services.personality,
         )
         bot = create_bot(token, api_base=settings.telegram_api_base)
         try:

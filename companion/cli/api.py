@@ -212,11 +212,10 @@ async def _incidents(args: argparse.Namespace, settings: Settings) -> int:
         store = SecurityStore(redis)
         if args.incidents_command == "false-positive":
             from companion.services import open_services
-            from memory.personality_store import PersonalityStore
             from tools.reviews import review_false_positive
 
             async with open_services(settings) as services:  # the mood penalty lives in the personality state
-                personalities = PersonalityStore(services.chroma, services.redis)
+                personalities = services.personality
                 reviewed = await review_false_positive(
                     SecurityStore(services.redis), personalities, args.incident_id, persona=settings.persona
                 )

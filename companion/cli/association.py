@@ -39,12 +39,11 @@ async def _worker(args: argparse.Namespace, settings: Settings) -> int:
     from companion.runtime.worker import build_worker
     from companion.services import open_services
     from memory.association_queue import AssociationQueue
-    from memory.links import LinkStore
 
     retention = args.retention_days if args.retention_days is not None else settings.raw_retention_days
     async with open_services(settings) as services:
         queue = AssociationQueue(services.redis)
-        links = LinkStore(services.chroma)
+        links = services.links
         if args.status:
             status = {"backlog": await queue.backlog(), "today": await queue.stats(), "workers": await queue.workers()}
             emit(status, as_json=args.json, title="association worker")
@@ -117,7 +116,6 @@ async def _ingest(args: argparse.Namespace, settings: Settings, path: Path, text
         submit_transcript,
     )
     from companion.services import open_services
-    from memory.links import LinkStore
     from memory.records import validate_conversation_id, validate_user_id
 
     validate_user_id(args.user)
@@ -143,7 +141,7 @@ async def _ingest(args: argparse.Namespace, settings: Settings, path: Path, text
         async with open_services(settings) as services:
             submission = await submit_transcript(
                 services.redis,
-                LinkStore(services.chroma),
+                services.links,
                 user_id=args.user,
                 session_id=args.session,
                 parsed=parsed,
@@ -209,10 +207,9 @@ async def _memories(args: argparse.Namespace, settings: Settings) -> int:
 
     from companion.runtime.ingest import memory_tree
     from companion.services import open_services
-    from memory.links import LinkStore
 
     async with open_services(settings) as services:
-        links = LinkStore(services.chroma)
+        links = services.links
         if args.memories_command == "tree":
             tree = memory_tree(
                 services.long_term,

@@ -19,7 +19,6 @@ from companion.services import open_checkpointer, open_services
 from companion.settings import Settings
 from graphs.conversation import build_graph_from_services, run_turn
 from memory.embedded import EmbeddedRedis
-from memory.personality_store import PersonalityStore
 
 DEMO_USER = "demo-user"
 
@@ -64,7 +63,7 @@ async def run_demo(settings: Settings, console: Console) -> int:
         )
         # A clean slate for the demo user, so the demo behaves the same on every run.
         services.long_term.delete_user(DEMO_USER)
-        PersonalityStore(services.long_term.client, services.redis).delete_user(DEMO_USER)
+        services.personality.delete_user(DEMO_USER)
         await services.short_term.forget_user(DEMO_USER)
         graph = build_graph_from_services(services, checkpointer=checkpointer)
         console.print("\n[bold]Conversation 1[/] — Sam talks about their life")

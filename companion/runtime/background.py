@@ -21,7 +21,6 @@ from companion.runtime.ingest import cleanup_raw, requeue_lost_submissions
 from companion.runtime.scheduler import build_runner, run_scheduler
 from companion.runtime.worker import AssociationWorker, build_worker, requeue_pending, run_scheduled
 from memory.association_queue import AssociationQueue
-from memory.links import LinkStore
 
 if TYPE_CHECKING:
     from companion.services import Services
@@ -50,7 +49,7 @@ async def run_worker(
     """
     settings = services.settings
     retention = settings.raw_retention_days if retention_days is None else retention_days
-    queue, links = AssociationQueue(services.redis), LinkStore(services.chroma)
+    queue, links = AssociationQueue(services.redis), services.links
 
     async def clean() -> None:
         await cleanup_raw(services.redis, links, retention_days=retention)

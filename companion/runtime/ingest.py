@@ -378,7 +378,7 @@ class Ingestor:
         return cls(
             redis=services.redis,
             long_term=services.long_term,
-            links=LinkStore(services.chroma),
+            links=services.links,
             embedder=services.embedder,
             detector_factory=detector_factory or default_detector,
             chat_model=services.chat_model,
@@ -815,7 +815,7 @@ async def ingest_session(
 ) -> Submission:
     """Parse and queue one session transcript (JSON lines) for background processing."""
     parsed = parse_transcript(text, max_chars=services.settings.max_message_chars)
-    links = LinkStore(services.chroma)
+    links = services.links
     return await submit_transcript(
         services.redis,
         links,

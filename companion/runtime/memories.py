@@ -22,7 +22,7 @@ import numpy as np
 
 from companion.errors import NotFoundError
 from companion.runtime.ingest import Ingestor, without_copies
-from memory.links import LinkStore, Version, version_id
+from memory.links import Version, version_id
 from memory.records import MemoryKind, MemoryRecord, content_hash, validate_message, validate_user_id
 from memory.short_term import ASSOCIATION_STREAM
 from tools.sensitivity import classified
@@ -136,7 +136,7 @@ async def revise(services: Services, user_id: str, memory_id: str, text: str) ->
         text=text,
     )
     vectors = await asyncio.to_thread(services.embedder.embed, [text])
-    links = LinkStore(services.chroma)
+    links = services.links
     previous = version_id(existing.id, existing.version)
     versions = [Version(existing.id, revised.version, text, API_SOURCE, "edited through the memory API", now)]
     if not await asyncio.to_thread(links.existing_version_ids, user_id, [previous]):

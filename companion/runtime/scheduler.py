@@ -219,7 +219,6 @@ def build_runner(services: Any) -> JobRunner:
     from graphs import proactive as proactive_graph
     from graphs import reflection as reflection_graph
     from memory.association_queue import AssociationQueue
-    from memory.personality_store import PersonalityStore
     from nodes.reflection import NIGHTLY_TASKS
     from tools.personality_time import advance_personality
 
@@ -248,7 +247,7 @@ def build_runner(services: Any) -> JobRunner:
     async def reach_out(user_ids: list[str], now: float) -> list[dict[str, Any]]:
         return await proactive_graph.run_proactive_pass(proactive, user_ids, now=now, persona=persona)
 
-    store = PersonalityStore(services.chroma, services.redis)
+    store = services.personality
 
     async def needs(user_id: str, now: float) -> dict[str, Any]:
         return await advance_personality(store, user_id, persona, now)

@@ -29,9 +29,8 @@ from companion.services import Services
 from graphs.reflection import archive_store
 from memory.association_queue import DEAD_LETTER_STREAM, RETRY_STREAM
 from memory.keys import CHECKPOINT_USER_KEY, decode_part, hash_tag, split_thread_id, thread_id
-from memory.links import LinkStore, relation_to_dict, version_to_dict
+from memory.links import relation_to_dict, version_to_dict
 from memory.outreach import OUTBOX_STREAM
-from memory.personality_store import PersonalityStore
 from memory.records import validate_user_id
 from memory.reflection_log import ReflectionLog
 from memory.security import INCIDENTS_MAX, SecurityStore
@@ -129,8 +128,8 @@ async def export_user(
 
 
 def _links_and_personality(services: Services, user_id: str, memory_ids: list[str]) -> dict[str, Any]:
-    links = LinkStore(services.long_term.client)
-    personality = PersonalityStore(services.long_term.client, services.redis)
+    links = services.links
+    personality = services.personality
     return {
         "versions": [version_to_dict(v) for memory_id in memory_ids for v in links.versions(user_id, memory_id)],
         "relations": [relation_to_dict(relation) for relation in links.relations(user_id)],
@@ -169,10 +168,8 @@ async def erase_user(services: Services, checkpointer: BaseCheckpointSaver[Any] 
     for thread in threads:
         assert checkpointer is not None  # threads are only found in a checkpointer
         await checkpointer.adelete_thread(thread)
-    link_records = await asyncio.to_thread(LinkStore(services.long_term.client).delete_user, user_id)
-    personality_states = await asyncio.to_thread(
-        PersonalityStore(services.long_term.client, services.redis).delete_user, user_id
-    )
+    link_records = await asyncio.to_thread(services.links.delete_user, user_id)
+    personality_states = await asyncio.to_thread(services.personality.delete_user, user_id)
     submissions = await forget_submissions(services.redis, user_id)
     archive = archive_store(services.long_term)
     archived = await asyncio.to_thread(archive.count, user_id)
@@ -181,9 +178,7 @@ async def erase_user(services: Services, checkpointer: BaseCheckpointSaver[Any] 
     api_keys = await services.api_keys.revoke_user(user_id)
     incidents = await SecurityStore(services.redis).forget_incidents(user_id)
     # a personality checkpoint that was in flight when the memories went (another process's turn) is gone too
-    personality_states += await asyncio.to_thread(
-        PersonalityStore(services.long_term.client, services.redis).delete_user, user_id
-    )
+    personality_states += await asyncio.to_thread(services.personality.delete_user, user_id)
     return ErasureReport(
         memories=memories,
         redis_keys=redis_keys,
