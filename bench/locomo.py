@@ -24,8 +24,11 @@ eight conversations (the test split) and overall.
 
 Reported per question category and overall: evidence recall@k (the share of a question's evidence turns among
 the first k memories, averaged over questions) for k = 1, 5, 10, and MRR (1 / rank of the first evidence turn
-within 10). Plus ingest time and per-query latency p50/p95 of each retriever. With ``COMPANION_CHAT_MODEL`` set,
-also the LLM-judged answer accuracy (J, as in the mem0 paper: the model answers from our 10 memories, a judge
+within 10). Session level, as training-free session retrieval on LoCoMo is reported (Hit@1 and NDCG@5, e.g.
+arXiv 2606.04194): the 10 memories' sessions, each ranked by its best memory; ``session_hit@1`` is 1 when the first
+session holds evidence, ``session_ndcg@5`` the NDCG of the first five sessions with evidence sessions as relevant.
+Plus ingest time and per-query latency p50/p95 of each retriever. With ``COMPANION_CHAT_MODEL`` set, also the
+LLM-judged answer accuracy (J, as in the mem0 paper: the model answers from our 10 memories, a judge
 marks the answer CORRECT or WRONG against the gold answer; categories 1-4).
 """
 
@@ -387,6 +390,32 @@ def reciprocal_rank(retrieved: Sequence[str], evidence: Sequence[str]) -> float:
     return 0.0
 
 
+def session_of(dia_id: str) -> str:
+    """The session a turn belongs to: ``"D3:5"`` -> ``"D3"`` (a memory with no turn, ``"-"``, stays ``"-"``)."""
+    return dia_id.split(":", 1)[0]
+
+
+def ranked_sessions(retrieved: Sequence[str]) -> list[str]:
+    """Sessions in the order their first turn appears in ``retrieved`` (a session ranks by its best turn)."""
+    return list(dict.fromkeys(session_of(dia) for dia in retrieved if dia != "-"))
+
+
+def session_hit_at_1(retrieved: Sequence[str], evidence: Sequence[str]) -> float:
+    """1.0 when the best-ranked session holds some of the evidence."""
+    sessions = ranked_sessions(retrieved)
+    return float(bool(sessions) and sessions[0] in {session_of(dia) for dia in evidence})
+
+
+def session_ndcg_at_5(retrieved: Sequence[str], evidence: Sequence[str]) -> float:
+    """NDCG@5 over the ranked sessions, a session relevant (gain 1) when it holds some of the evidence."""
+    relevant = {session_of(dia) for dia in evidence}
+    gained = sum(
+        1.0 / np.log2(rank + 1) for rank, session in enumerate(ranked_sessions(retrieved)[:5], 1) if session in relevant
+    )
+    ideal = sum(1.0 / np.log2(rank + 1) for rank in range(1, min(len(relevant), 5) + 1))
+    return float(gained / ideal)
+
+
 def percentile(samples: Sequence[float], q: float) -> float:
     return float(np.percentile(np.asarray(samples, dtype=np.float64), q)) if samples else 0.0
 
@@ -413,6 +442,12 @@ def score(ranked: Sequence[Ranked]) -> dict[str, Any]:
                 entry[f"recall@{k}"] = round(statistics.fmean(values), 4)
             entry["mrr"] = round(
                 statistics.fmean(reciprocal_rank(i.lists[retriever][MAX_K], i.question.evidence) for i in items), 4
+            )
+            entry["session_hit@1"] = round(
+                statistics.fmean(session_hit_at_1(i.lists[retriever][MAX_K], i.question.evidence) for i in items), 4
+            )
+            entry["session_ndcg@5"] = round(
+                statistics.fmean(session_ndcg_at_5(i.lists[retriever][MAX_K], i.question.evidence) for i in items), 4
             )
             per_group[name] = entry
         latencies = [i.latency_ms[retriever] for i in ranked]
@@ -456,8 +491,8 @@ async def judge_answers(
 
 # -- report --------------------------------------------------------------------------------------------------
 def print_table(metrics: dict[str, Any]) -> None:
-    table = Table(title="LoCoMo evidence retrieval (recall@k, MRR within 10)")
-    for column in ("category", "n", "retriever", "R@1", "R@5", "R@10", "MRR"):
+    table = Table(title="LoCoMo evidence retrieval (recall@k, MRR within 10; session Hit@1 and NDCG@5)")
+    for column in ("category", "n", "retriever", "R@1", "R@5", "R@10", "MRR", "S-Hit@1", "S-NDCG@5"):
         table.add_column(column, justify="left" if column in ("category", "retriever") else "right")
     groups = metrics["ours"]["by_category"]
     for name in groups:
@@ -467,7 +502,10 @@ def print_table(metrics: dict[str, Any]) -> None:
                 name if index == 0 else "",
                 str(groups[name]["questions"]) if index == 0 else "",
                 retriever,
-                *(f"{entry[key]:.3f}" for key in ("recall@1", "recall@5", "recall@10", "mrr")),
+                *(
+                    f"{entry[key]:.3f}"
+                    for key in ("recall@1", "recall@5", "recall@10", "mrr", "session_hit@1", "session_ndcg@5")
+                ),
                 end_section=index == len(RETRIEVERS) - 1,
             )
     console.print(table)

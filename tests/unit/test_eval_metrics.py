@@ -2,6 +2,7 @@
 
 import importlib.util
 import json
+import math
 import sys
 from pathlib import Path
 
@@ -145,6 +146,19 @@ def test_locomo_evidence_recall_and_reciprocal_rank_by_hand() -> None:
     assert locomo.turn_text({"speaker": "Mel", "text": "Look!", "blip_caption": "a dog"}) == (
         "Mel: Look! [shares a photo: a dog]"
     )
+
+
+def test_locomo_session_hit_and_ndcg_by_hand() -> None:
+    locomo = load_bench_locomo()
+    retrieved = ["D2:1", "-", "D2:7", "D5:3", "D1:1", "D3:2", "D4:4", "D6:1"]
+    assert locomo.ranked_sessions(retrieved) == ["D2", "D5", "D1", "D3", "D4", "D6"]
+    assert locomo.session_hit_at_1(retrieved, ["D2:9"]) == 1.0  # another turn of the first session still counts
+    assert locomo.session_hit_at_1(retrieved, ["D5:3"]) == 0.0
+    assert locomo.session_hit_at_1(["-"], ["D5:3"]) == 0.0
+    # relevant sessions D5 (rank 2) and D3 (rank 4); ideal puts them at ranks 1 and 2
+    expected = (1 / math.log2(3) + 1 / math.log2(5)) / (1 + 1 / math.log2(3))
+    assert locomo.session_ndcg_at_5(retrieved, ["D5:3", "D3:9"]) == pytest.approx(expected)
+    assert locomo.session_ndcg_at_5(retrieved, ["D6:1"]) == 0.0  # sixth session: outside the first five
 
 
 def test_eval_user_ids_are_valid_whatever_the_case_id() -> None:
