@@ -6,8 +6,10 @@ responder never quotes a question back as a fact. Only the chat model would be f
 
 import json
 import time
+from pathlib import Path
 from typing import Any
 
+import pytest
 from chromadb.api import ClientAPI
 from langgraph.checkpoint.memory import InMemorySaver
 from redis.asyncio import Redis
@@ -19,12 +21,13 @@ from graphs.conversation import build_graph, run_turn
 from memory.embeddings import Embedder
 from memory.links import LinkStore
 from memory.long_term import LongTermStore
-from memory.records import MemoryRecord, new_id
+from memory.records import MemoryRecord, new_id, normalised_content
 from memory.short_term import ShortTermStore
 from tools.detection import load_detector
 from tools.recall import recall
 
 USER = "quality-user"
+LOCOMO_TURNS = Path(__file__).resolve().parents[1] / "fixtures" / "locomo_turns_1000.jsonl"
 
 
 def conversation(long_term: LongTermStore, short_term: ShortTermStore, embedder: Embedder) -> Any:
@@ -187,3 +190,45 @@ async def test_a_compatible_addition_supersedes_nothing(
     assert second["supersedes"] == []
     stored = long_term.get(USER, first["memory_id"])
     assert stored is not None and stored.superseded_by == ""
+
+
+@pytest.mark.slow
+async def test_a_hundred_turn_chat_and_a_group_leave_one_copy_of_everything(
+    redis: Redis, long_term: LongTermStore, short_term: ShortTermStore, embedder: Embedder, chroma_client: ClientAPI
+) -> None:
+    # 100 LoCoMo turns in a private chat, associated ten at a time as the worker does, then a group batch holding the
+    # bot's mention copies of 20 of them and 10 new lines, delivered twice: each content must be kept once
+    turns = [json.loads(line)["text"] for line in LOCOMO_TURNS.read_text(encoding="utf-8").splitlines()[:110]]
+    links = LinkStore(chroma_client)
+    graph = conversation(long_term, short_term, embedder)
+    association = build_association(long_term=long_term, links=links, embedder=embedder)
+    outcomes: dict[str, str] = {}
+    for start in range(0, 100, 10):
+        ids = [
+            (await run_turn(graph, user_id=USER, conversation_id="private", message=text))["memory_id"]
+            for text in turns[start : start + 10]
+        ]
+        outcomes |= await associate(association, user_id=USER, message_ids=ids)
+    assert set(outcomes.values()) - {"skipped"}, "association decided nothing: the check below would prove little"
+    lines = [f"@companion_bot {text}" for text in turns[:20]] + turns[100:110]
+    batch = [{"user_id": USER, "text": text, "ts": time.time()} for text in lines]
+    fields = {"platform": "telegram", "chat_id": "7", "messages": json.dumps(batch)}
+    ingestor = Ingestor(
+        redis=redis, long_term=long_term, links=links, embedder=embedder, detector_factory=load_detector
+    )
+    for entry in ("entry-1", "entry-2"):
+        await implicate_chat_batch(redis, links, entry, fields)
+    for submission in links.raws(USER):
+        await ingestor.ingest_submission(USER, submission.submission_id)
+
+    # every message kept once: none is contained in another (the chat turn's copy, the mention copy, a redelivery)
+    memories = [record for record in long_term.list_memories(USER, limit=1000) if record.conversation_id]
+    contents = [normalised_content(record.text) for record in memories]
+    contained = [
+        (memories[i].text, memories[j].text)
+        for i in range(len(memories))
+        for j in range(len(memories))
+        if i != j and contents[i] in contents[j]
+    ]
+    assert contained == [], contained[:3]
+    assert {normalised_content(text) for text in turns[:110]} <= set(contents)  # and nothing was lost
