@@ -56,7 +56,7 @@ from prompts.conversation import (
 from tools.care import care_reply, crisis_resources
 from tools.clarification import ask_in_system_prompt, ask_offline, question_to_ask
 from tools.crisis import Crisis
-from tools.detection import perception_scores
+from tools.detection import DetectionData, perception_scores
 from tools.recall import recall
 from tools.sensitivity import classify_local
 from tools.updates import detect_update
@@ -137,7 +137,7 @@ class TurnOutput(TypedDict):
     injection: NotRequired[dict[str, Any]]  # the injection guard's verdict and action (nodes/injection.py)
     care: NotRequired[dict[str, Any]]  # a crisis turn: kind, incident id, check-in due time (nodes/care.py)
     # perception and personality (nodes/personality.py)
-    detection: NotRequired[dict[str, Any]]  # tools.detection.Detection.to_dict()
+    detection: NotRequired[DetectionData]
     persona: NotRequired[dict[str, Any]]  # companion.personality.persona.Persona.to_dict()
     personality: NotRequired[dict[str, Any]]  # companion.personality.state.PersonalityState.to_dict()
     personality_source: NotRequired[str]  # "redis", "chroma" or "new"
@@ -347,8 +347,9 @@ def store_long_term(state: ConversationState, runtime: Runtime[Context], *, long
     by it: recall ranks them below the new value (``tools.retrieval.SUPERSEDED_WEIGHT``) and keeps them searchable.
     """
     started = time.perf_counter()
-    detection = state.get("detection") or {}
-    classification = state.get("sensitivity") or classify_local(state["message"], detection.get("emotions")).to_dict()
+    detection = state.get("detection")
+    emotions = detection["emotions"] if detection else None
+    classification = state.get("sensitivity") or classify_local(state["message"], emotions).to_dict()
     record = MemoryRecord(
         id=state["turn_id"],
         user_id=runtime.context.user_id,
@@ -356,10 +357,10 @@ def store_long_term(state: ConversationState, runtime: Runtime[Context], *, long
         created_at=state["received_at"],
         conversation_id=runtime.context.conversation_id,
         reply=state.get("reply", ""),
-        importance=int(detection.get("importance", DEFAULT_IMPORTANCE)),
-        category=str(detection.get("category", "")),
-        emotion=str(detection.get("emotion", "")),
-        emotion_intensity=int(detection.get("intensity", 0)),
+        importance=detection["importance"] if detection else DEFAULT_IMPORTANCE,
+        category=detection["category"] if detection else "",
+        emotion=detection["emotion"] if detection else "",
+        emotion_intensity=detection["intensity"] if detection else 0,
         sensitivity=parse_sensitivity(classification.get("level")),
         sensitivity_confidence=float(classification.get("confidence", 0.0)),
         tags=tuple(classification.get("tags", ())),
@@ -450,7 +451,8 @@ def offline_reply(memories: list[RetrievedMemory]) -> str:
 
 def turn_crisis(state: ConversationState) -> Crisis:
     """The crisis perception flagged on this turn's message (none before detection ran)."""
-    return Crisis.from_dict((state.get("detection") or {}).get("crisis"))
+    detection = state.get("detection")
+    return Crisis.from_dict(detection["crisis"] if detection else None)
 
 
 def memory_for_model(memory: RetrievedMemory) -> str:
@@ -481,7 +483,7 @@ def build_messages(state: ConversationState, *, crisis_resources: str = "") -> l
             parse_persona(state["persona"], key=state["persona"]["key"]),
             PersonalityState.from_dict(state["personality"]),
             [memory_for_model(m) for m in memories],
-            user_emotions=(state.get("detection") or {}).get("emotions"),
+            user_emotions=detection["emotions"] if (detection := state.get("detection")) else None,
             crisis=(crisis.kind or "self_harm") if crisis.flagged else None,
             crisis_resources=crisis_resources,
         )

@@ -52,7 +52,8 @@ async def screen_message(
     """
     started = time.perf_counter()
     user_id = runtime.context.user_id
-    crisis = Crisis.from_dict((state.get("detection") or {}).get("crisis")).flagged
+    detection = state.get("detection")
+    crisis = Crisis.from_dict(detection["crisis"] if detection else None).flagged
     restriction = None if crisis else await security.restriction(user_id)
     if restriction is not None:
         what = "blocked after repeated injection attempts" if restriction.level == 3 else "cooling down"

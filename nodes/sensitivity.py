@@ -29,12 +29,12 @@ async def classify_sensitivity(
     A message perception flagged as a crisis is kept at least ``confidential`` (``tools/care.py``).
     """
     started = time.perf_counter()
-    detection = state.get("detection") or {}
-    emotions = detection.get("emotions")
+    detection = state.get("detection")
+    emotions = detection["emotions"] if detection else None
     classification = classify_local(state["message"], emotions)
     timings = {"classify": round((time.perf_counter() - started) * 1000.0, 3)}
     if chat_model is not None:
         classification = await classify_with_model(chat_model, state["message"], classification)
         timings["classify_model"] = round((time.perf_counter() - started) * 1000.0, 3)
-    classification = at_least_confidential(classification, Crisis.from_dict(detection.get("crisis")))
+    classification = at_least_confidential(classification, Crisis.from_dict(detection["crisis"] if detection else None))
     return {"sensitivity": classification.to_dict(), "timings_ms": timings}

@@ -21,13 +21,24 @@ import re
 from dataclasses import dataclass
 from typing import Any, Literal
 
-__all__ = ["CRISIS_KINDS", "CRISIS_THRESHOLD", "Crisis", "CrisisKind", "combine", "detect_crisis"]
+from typing_extensions import TypedDict
+
+__all__ = ["CRISIS_KINDS", "CRISIS_THRESHOLD", "Crisis", "CrisisData", "CrisisKind", "combine", "detect_crisis"]
 
 CrisisKind = Literal["self_harm", "abuse"]
 CRISIS_KINDS: tuple[CrisisKind, ...] = ("self_harm", "abuse")
 
 #: A learned score at or above this flags a crisis (rules flag at 1.0).
 CRISIS_THRESHOLD = 0.5
+
+
+class CrisisData(TypedDict):
+    """:meth:`Crisis.to_dict`: the crisis verdict as state, JSON and the REST schema carry it."""
+
+    flagged: bool
+    kind: CrisisKind | None
+    score: float
+    source: Literal["rule", "model", "none"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -46,12 +57,12 @@ class Crisis:
     score: float
     source: Literal["rule", "model", "none"] = "none"
 
-    def to_dict(self) -> dict[str, Any]:
+    def to_dict(self) -> CrisisData:
         """A JSON-able dict."""
         return {"flagged": self.flagged, "kind": self.kind, "score": round(self.score, 4), "source": self.source}
 
     @classmethod
-    def from_dict(cls, data: dict[str, Any] | None) -> Crisis:
+    def from_dict(cls, data: CrisisData | dict[str, Any] | None) -> Crisis:
         """Inverse of :meth:`to_dict`; ``None`` (a detection stored before crisis perception) is no crisis."""
         if not data:
             return NO_CRISIS

@@ -16,7 +16,10 @@ network). ``load_detector()`` loads the committed weights ``tools/models/emotion
   anxiety intensities (panic is fear with high anxious arousal), raised to at least the stronger of the two
   (and at least 50) when the message names it (:data:`PANIC_CUES`).
 * **Neutral** is learned like the others (GoEmotions' ``neutral``, ``realization``, ``curiosity``,
-  ``confusion``); the dominant emotion is the type with the highest intensity.
+  ``confusion``); the dominant emotion is the strongest feeling the classifier decides is expressed (above
+  :data:`EMOTIONAL_SIGNAL_THRESHOLD`), even beside a stronger neutral ("I'm furious that my landlord kept my
+  deposit": anger 32 beside a matter-of-fact neutral 43 is anger, as the emotion eval counts it); with no feeling
+  above it, the type with the highest intensity.
 * **Category**: the nearest category centroid (cosine) of a few dozen example sentences per category
   (``scripts/data/category_examples.jsonl``).
 * **Importance** (:class:`ImportanceModel`): a distribution over the seed's five levels (:class:`ImportanceLevel`)
@@ -53,11 +56,21 @@ from typing import TYPE_CHECKING, Any, Literal
 import numpy as np
 import numpy.typing as npt
 from pydantic import BaseModel, Field
+from typing_extensions import TypedDict
 
 from companion.errors import ConfigurationError
 from memory.embeddings import Embedder
 from prompts.detection import IMPORTANCE_CATEGORY_PROMPT
-from tools.crisis import CRISIS_KINDS, CRISIS_THRESHOLD, NO_CRISIS, Crisis, CrisisKind, combine, detect_crisis
+from tools.crisis import (
+    CRISIS_KINDS,
+    CRISIS_THRESHOLD,
+    NO_CRISIS,
+    Crisis,
+    CrisisData,
+    CrisisKind,
+    combine,
+    detect_crisis,
+)
 from tools.injection import INJECTION_THRESHOLD
 from tools.perception import DEFAULT_EMOTION_WEIGHT, OUTPUTS, PerceptionModel, load_perception_model
 
@@ -280,6 +293,28 @@ def negated_types(text: str) -> set[str]:
 STRONG_EMOTION = 85
 
 
+class DetectionData(TypedDict):
+    """:meth:`Detection.to_dict`: perception's findings as the conversation state and ``detect --json`` carry them."""
+
+    emotion: str
+    intensity: int
+    emotions: dict[str, int]
+    importance: int
+    importance_level: str
+    category: str
+    is_emotional_signal: bool
+    crisis: CrisisData
+
+
+def dominant_index(values: npt.NDArray[Any]) -> int:
+    """Index in :data:`EMOTION_TYPES` of the dominant emotion of one row of intensities (see the module docstring)."""
+    neutral = EMOTION_TYPES.index("neutral")
+    feelings = np.array(values, dtype=np.float64)
+    feelings[neutral] = -1.0
+    strongest = int(feelings.argmax())
+    return strongest if feelings[strongest] > EMOTIONAL_SIGNAL_THRESHOLD else int(np.asarray(values).argmax())
+
+
 @dataclass(frozen=True, slots=True)
 class Detection:
     """What perception found in one message.
@@ -310,7 +345,7 @@ class Detection:
         """The importance level's name (``critical`` ... ``minimal``)."""
         return ImportanceLevel(self.importance).name.lower()
 
-    def to_dict(self) -> dict[str, Any]:
+    def to_dict(self) -> DetectionData:
         """A JSON-able dict (with ``is_emotional_signal`` and ``importance_level``)."""
         return {
             "emotion": self.emotion,
@@ -324,7 +359,7 @@ class Detection:
         }
 
     @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> Detection:
+    def from_dict(cls, data: DetectionData | dict[str, Any]) -> Detection:
         """Inverse of :meth:`to_dict` (extra keys are ignored)."""
         return cls(
             emotion=str(data["emotion"]),
@@ -490,7 +525,7 @@ class Detector:
         for row in range(len(texts)):
             values = intensities[row]
             emotions = {name: int(values[i]) for i, name in enumerate(EMOTION_TYPES)}
-            dominant = int(values.argmax())
+            dominant = dominant_index(values)
             detections.append(
                 Detection(
                     emotion=EMOTION_TYPES[dominant],

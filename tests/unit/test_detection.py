@@ -15,6 +15,7 @@ from tools.detection import (
     STRONG_EMOTION,
     Detection,
     Detector,
+    dominant_index,
     lift_strong_emotion,
     load_detector,
     median_level,
@@ -29,6 +30,17 @@ def detector() -> Detector:
 
 def detect(detector: Detector, embedder: Embedder, text: str) -> Detection:
     return detector.detect(text, embedder.embed([text])[0])
+
+
+def test_a_feeling_the_classifier_decides_on_dominates_a_stronger_neutral() -> None:
+    def row(**values: int) -> np.ndarray:
+        return np.array([values.get(name, 0) for name in EMOTION_TYPES], dtype=np.float32)
+
+    # "I'm furious that my landlord kept my deposit" read as anger 32 beside neutral 43: the message is angry
+    assert EMOTION_TYPES[dominant_index(row(anger=32, neutral=43, sadness=20))] == "anger"
+    assert EMOTION_TYPES[dominant_index(row(anger=30, neutral=43))] == "neutral"  # not above the threshold
+    assert EMOTION_TYPES[dominant_index(row(anger=25, neutral=10))] == "anger"  # no decided feeling: the strongest
+    assert EMOTION_TYPES[dominant_index(row(anger=40, sadness=70, neutral=90))] == "sadness"
 
 
 def test_the_contract_constants() -> None:
