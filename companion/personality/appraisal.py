@@ -34,9 +34,9 @@ threshold, 1 at 100. A feeling the detector barely makes out moves the mood hard
 emotion agrees with them, clearly (the seed fired them on keywords alone, so "My best friend died yesterday"
 cheered the companion up).
 
-A **faint** feeling, between :data:`FAINT_FEELING_THRESHOLD` (15) and the signal threshold, is one the detector
-gives better than even odds of half its decision threshold: much of everyday sadness and disappointment is said
-that quietly ("I did twist my ankle", "that number seems a bit low to me"). It nudges the mood (hope, fear,
+A **faint** feeling, between :data:`FAINT_FEELING_THRESHOLD` (15) and the signal threshold, is one whose
+probability is at least half the classifier's decision threshold (intensity 30 is that threshold, linearly below
+it): much of everyday sadness and disappointment is said that quietly ("I did twist my ankle", "that number seems a bit low to me"). It nudges the mood (hope, fear,
 happy-for, sorry-for at most :data:`FAINT_WEIGHT` × their full change: sorry-for −0.015 at most) and never fires
 the seed's rules. The weight ramps from 0 at 15 to 0.1 at 30 and stays there until ``s`` passes it, so the move
 grows without a step with the feeling. On GoEmotions' *dev* split (where 15 was chosen, among 10-30), the
