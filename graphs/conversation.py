@@ -103,12 +103,13 @@ def build_graph(
 ) -> CompiledStateGraph[Any, Any, Any, Any]:
     """Compile the conversation graph over the given services.
 
-    With ``security``, the injection guard screens every message before the mood is appraised and the reply
-    written (rules, plus the perception model's injection score, or the frozen ``injection_classifier`` instead
-    when one is given explicitly); without it the graph goes straight
-    to ``appraise``. ``personality_store`` defaults to one over the long-term store's Chroma and the short-term
-    store's Redis; ``detector`` to the committed local one. ``importance_model`` (usually the chat model) scores
-    importance and category with the seed's prompt while the reply is written; without it the local scores stand.
+    The graph has one shape whatever is configured, so Studio draws the graph the tests run. The injection guard
+    screens every message before the mood is appraised and the reply written (rules, plus the perception model's
+    injection score, or the frozen ``injection_classifier`` instead when one is given explicitly) over ``security``
+    (default: over the short-term store's Redis). ``personality_store`` defaults to one over the long-term store's
+    Chroma and the short-term store's Redis; ``detector`` to the committed local one. ``importance_model`` (usually
+    the chat model) scores importance and category with the seed's prompt while the reply is written; without it the
+    local scores stand.
     ``clarifications`` and ``reflection_log`` (defaults: over the same Redis and Chroma) carry reflection's
     questions: ``load_clarification`` reads the user's queue beside the other loaders, the reply asks a queued
     question, and ``settle_clarification`` marks it asked or settles the conflict with the user's answer.
@@ -121,6 +122,7 @@ def build_graph(
     """
     store = personality_store or PersonalityStore(long_term.client, short_term.redis)
     detector = detector or load_detector()
+    security = security or SecurityStore(short_term.redis)
     graph = StateGraph(ConversationState, context_schema=Context, input_schema=TurnInput, output_schema=TurnOutput)
     graph.add_node("admit_message", partial(admit_message, short_term=short_term, max_message_chars=max_message_chars))
     graph.add_node("load_context", partial(load_context, short_term=short_term, long_term=long_term))
@@ -145,7 +147,7 @@ def build_graph(
         "attend_crisis",
         partial(
             attend_crisis,
-            security=security or SecurityStore(short_term.redis),
+            security=security,
             outreach=outreach or OutreachStore(short_term.redis),
         ),
     )
@@ -162,35 +164,30 @@ def build_graph(
     graph.add_edge("admit_message", "retrieve_memories")
     graph.add_edge("admit_message", "load_clarification")
     graph.add_edge("retrieve_memories", "detect_emotion")
-    graph.add_edge("detect_emotion", "classify_sensitivity")
-    joined = ["load_context", "load_personality", "detect_emotion", "load_clarification"]
-    if security is None:
-        graph.add_edge(joined, "appraise")
-    else:
-        graph.add_node(
-            "screen_message",
-            partial(screen_message, security=security, classifier=injection_classifier, chat_model=chat_model),
-        )
-        graph.add_node("defend", defend)
-        graph.add_node("penalize", partial(penalize, store=store))
-        graph.add_edge(joined, "screen_message")
-        graph.add_conditional_edges("screen_message", route_after_screen, {"respond": "appraise", "defend": "defend"})
-        graph.add_conditional_edges("defend", route_after_defend, {"penalize": "penalize", END: END})
-        graph.add_edge("penalize", END)
+    graph.add_node(
+        "screen_message",
+        partial(screen_message, security=security, classifier=injection_classifier, chat_model=chat_model),
+    )
+    graph.add_node("defend", defend)
+    graph.add_node("penalize", partial(penalize, store=store))
+    graph.add_edge(["load_context", "load_personality", "detect_emotion", "load_clarification"], "screen_message")
+    graph.add_conditional_edges("screen_message", route_after_screen, {"respond": "appraise", "defend": "defend"})
+    graph.add_conditional_edges("defend", route_after_defend, {"penalize": "penalize", END: END})
+    graph.add_edge("penalize", END)
     graph.add_conditional_edges(
         "appraise", route_reply, {"attend_crisis": "attend_crisis", "deflect": "deflect", "respond": "respond"}
     )
     graph.add_edge("attend_crisis", "respond")
     graph.add_edge("respond", "settle_clarification")
     graph.add_edge("settle_clarification", END)
-    if importance_model is not None:
-        graph.add_node("score_importance", partial(score_importance, chat_model=importance_model))
-        graph.add_edge("detect_emotion", "score_importance")
-        for reply in ("respond", "deflect"):  # one of the two runs
-            graph.add_edge([reply, "score_importance", "classify_sensitivity"], "store_long_term")
-    else:
-        for reply in ("respond", "deflect"):
-            graph.add_edge([reply, "classify_sensitivity"], "store_long_term")
+    graph.add_node("score_importance", partial(score_importance, chat_model=importance_model))
+    # What only the stored memory needs (the model's importance and category, the sensitivity) is worked out
+    # while the reply is written, not before it: a superstep waits for its slowest node, and both may ask the chat
+    # model. The appraisal therefore sees the local importance and category, and journals those.
+    graph.add_edge("appraise", "score_importance")
+    graph.add_edge("appraise", "classify_sensitivity")
+    for reply in ("respond", "deflect"):  # one of the two runs
+        graph.add_edge([reply, "score_importance", "classify_sensitivity"], "store_long_term")
     graph.add_edge("store_long_term", "store_personality")
     graph.add_edge("store_personality", "store_short_term")
     graph.add_edge("store_short_term", END)

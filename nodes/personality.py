@@ -121,9 +121,15 @@ async def appraise(state: ConversationState, runtime: Runtime[Context]) -> dict[
 
 
 async def score_importance(
-    state: ConversationState, runtime: Runtime[Context], *, chat_model: BaseChatModel
+    state: ConversationState, runtime: Runtime[Context], *, chat_model: BaseChatModel | None
 ) -> dict[str, Any]:
-    """With a chat model: importance and category from the seed's few-shot prompt (local values on failure)."""
+    """With a chat model: importance and category from the seed's few-shot prompt (local values on failure).
+
+    Without one the local values stand and the node changes nothing (it stays in the graph, so the graph has one
+    shape whatever is configured).
+    """
+    if chat_model is None:
+        return {}
     started = time.perf_counter()
     local = Detection.from_dict(state["detection"])
     scored = await score_with_model(chat_model, state["message"], local)

@@ -265,6 +265,18 @@ def rule_matches(text: str) -> list[Rule]:
     return sorted(found, key=lambda rule: -rule.score)
 
 
+#: Text with fewer distinct characters than this (white space aside) carries no instruction: "??????????",
+#: "xxxxxxxx...", "jjjjjjjj" (keyboard mash, a confused or screaming user). The learned scores read such text far
+#: outside what they were trained on (the perception model gave 50 x's 0.92 and ten question marks 0.82), so only
+#: the rules judge it. An instruction in any script, Chinese included, has more.
+MIN_DISTINCT_CHARACTERS = 5
+
+
+def can_carry_instructions(text: str) -> bool:
+    """Whether ``text`` has enough different characters to hold an instruction (see ``MIN_DISTINCT_CHARACTERS``)."""
+    return len({char for char in text.casefold() if not char.isspace()}) >= MIN_DISTINCT_CHARACTERS
+
+
 def detect_injection(
     text: str,
     embedding: npt.ArrayLike | None,
@@ -277,11 +289,14 @@ def detect_injection(
 
     ``model_score`` is the perception model's (``tools/perception.py``, calibrated to the same threshold); without
     it the frozen classifier scores when an embedding and a classifier are given (rules only otherwise). The
-    learned score is reported as ``classifier_score`` either way.
+    learned score is reported as ``classifier_score`` either way; it is 0 for text that cannot carry an
+    instruction (:func:`can_carry_instructions`).
     """
     matches = rule_matches(text)
     rule_score = matches[0].score if matches else 0.0
-    if model_score is not None:
+    if not can_carry_instructions(text):
+        classifier_score = 0.0
+    elif model_score is not None:
         classifier_score = float(model_score)
     else:
         classifier_score = classifier.score(embedding) if classifier is not None and embedding is not None else 0.0

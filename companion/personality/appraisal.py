@@ -34,16 +34,16 @@ threshold, 1 at 100. A feeling the detector barely makes out moves the mood hard
 emotion agrees with them, clearly (the seed fired them on keywords alone, so "My best friend died yesterday"
 cheered the companion up).
 
-A **faint** feeling, between :data:`FAINT_FEELING_THRESHOLD` (15) and the signal threshold, is one whose
-probability is at least half the classifier's decision threshold (intensity 30 is that threshold, linearly below
-it): much of everyday sadness and disappointment is said that quietly ("I did twist my ankle", "that number seems a bit low to me"). It nudges the mood (hope, fear,
-happy-for, sorry-for at most :data:`FAINT_WEIGHT` × their full change: sorry-for −0.015 at most) and never fires
-the seed's rules. The weight ramps from 0 at 15 to 0.1 at 30 and stays there until ``s`` passes it, so the move
-grows without a step with the feeling. On GoEmotions' *dev* split (where 15 was chosen, among 10-30), the
-suite-shaped mix moved the right way 0.897 of the time against 0.859 with no faint band, neutral messages stayed
-within 0.05 as often (0.887 both), and wrong-way moves rose from 0.043 to 0.056 (the highest threshold whose
-mix, with the directed praise and insults, clears 0.90; 10 gave 0.921 with 0.059 wrong-way). A message with no
-feeling at all (neutral, or both below 15) leaves the mood alone.
+A **faint** feeling, between :data:`FAINT_FEELING_THRESHOLD` (15) and the signal threshold, is one whose probability
+is at least half the classifier's decision threshold (intensity 30 is that threshold, linearly below it): much of
+everyday sadness and disappointment is said that quietly ("I did twist my ankle", "that number seems a bit low to
+me"). It nudges the mood (hope, fear, happy-for, sorry-for at most :data:`FAINT_WEIGHT` × their full change:
+sorry-for −0.015 at most) and never fires the seed's rules. The weight ramps from 0 at 15 to 0.1 at 30 and stays
+there until ``s`` passes it, so the move grows without a step with the feeling. On GoEmotions' *dev* split (where 15
+was chosen, among 10-30), the suite-shaped mix moved the right way 0.897 of the time against 0.859 with no faint
+band, neutral messages stayed within 0.05 as often (0.887 both), and wrong-way moves rose from 0.043 to 0.056 (the
+highest threshold whose mix, with the directed praise and insults, clears 0.90; 10 gave 0.921 with 0.059 wrong-way).
+A message with no feeling at all (neutral, or both below 15) leaves the mood alone.
 
 The user's feeling is **positive** when the strongest of happiness, excitement and love is above the faint
 threshold and above the strongest of sadness, anxiety, panic, anger and fear; **negative** the other way round

@@ -4,12 +4,15 @@ The personality state is durable per (user, persona): it survives a new process 
 same Chroma directory) and a Redis flush.
 """
 
+import asyncio
 from pathlib import Path
 from typing import Any
 
 import chromadb
 import pytest
 from chromadb.config import Settings as ChromaSettings
+from langchain_core.messages import AIMessage
+from langchain_core.outputs import ChatResult
 from langgraph.checkpoint.memory import InMemorySaver
 from redis.asyncio import Redis
 
@@ -19,7 +22,7 @@ from memory.embeddings import Embedder
 from memory.long_term import LongTermStore
 from memory.personality_store import PersonalityStore, state_key
 from memory.short_term import ShortTermStore
-from tests.conftest import fake_chat_model, importance_scorer
+from tests.conftest import FakeChatModel, fake_chat_model, importance_scorer
 
 
 def graph_over(long_term: LongTermStore, short_term: ShortTermStore, embedder: Embedder, **options: Any) -> Any:
@@ -148,3 +151,35 @@ async def test_an_unknown_persona_is_a_clear_error(
     graph = graph_over(long_term, short_term, embedder)
     with pytest.raises(ConfigurationError, match="unknown persona 'nobody'"):
         await run_turn(graph, user_id="alice", message="hi", persona=persona)
+
+
+async def test_the_models_importance_is_scored_while_the_reply_is_written_not_before(
+    long_term: LongTermStore, short_term: ShortTermStore, embedder: Embedder
+) -> None:
+    # The scorer answers only once the reply has started: if the graph made the reply wait for the scorer, the
+    # scorer would give up after its wait and the memory would keep the local importance instead of 900.
+    reply_started = asyncio.Event()
+
+    class Replier(FakeChatModel):
+        async def _agenerate(self, *args: Any, **kwargs: Any) -> ChatResult:
+            reply_started.set()
+            return await super()._agenerate(*args, **kwargs)
+
+    class ScorerAfterTheReply(FakeChatModel):
+        async def _agenerate(self, *args: Any, **kwargs: Any) -> ChatResult:
+            await asyncio.wait_for(reply_started.wait(), timeout=20)
+            return await super()._agenerate(*args, **kwargs)
+
+    scorer = importance_scorer(900, "person")
+    graph = build_graph(
+        long_term=long_term,
+        short_term=short_term,
+        embedder=embedder,
+        chat_model=Replier(messages=iter([AIMessage("That sounds like a lovely day.")])),
+        importance_model=ScorerAfterTheReply(messages=scorer.messages),
+        checkpointer=InMemorySaver(),
+    )
+    state = await run_turn(graph, user_id="pat", message="I spent the afternoon at the lake with my cousin.")
+    assert state["reply"] == "That sounds like a lovely day."
+    stored = long_term.get("pat", state["memory_id"])
+    assert stored is not None and (stored.importance, stored.category) == (900, "person")
