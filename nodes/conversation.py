@@ -23,7 +23,8 @@ from typing_extensions import TypedDict
 from companion.errors import ChatModelError, InvalidInputError, StoreUnavailableError
 from companion.personality.persona import parse_persona
 from companion.personality.prompt import persona_system_prompt
-from companion.personality.state import PersonalityState
+from companion.personality.state import MoodChange, PersonalityState
+from companion.personality.traits import PAD, PADValues
 from memory.embeddings import Embedder
 from memory.long_term import LongTermStore
 from memory.records import (
@@ -57,6 +58,7 @@ from tools.care import care_reply, crisis_resources
 from tools.clarification import ask_in_system_prompt, ask_offline, question_to_ask
 from tools.crisis import Crisis
 from tools.detection import DetectionData, perception_scores
+from tools.injection import InjectionVerdictData
 from tools.recall import recall
 from tools.sensitivity import classify_local
 from tools.updates import detect_update
@@ -110,6 +112,48 @@ class ContextTurn(TypedDict):
     ts: float
 
 
+class MoodChangeReport(TypedDict):
+    """The appraisal that moved the mood this turn: its OCC rule, a readable cause, the PAD change."""
+
+    rule: str
+    cause: str
+    delta: PADValues
+
+
+class MoodReport(PADValues):
+    """The companion's mood after the turn, its octant label and the turn's change (None: it did not move)."""
+
+    label: str
+    change: MoodChangeReport | None
+
+
+class CareReport(TypedDict):
+    """A crisis turn (nodes/care.py): its kind, the incident logged for admins, when the check-in is due."""
+
+    crisis: str
+    incident_id: str
+    check_in_due_at: float
+
+
+class InjectionReport(InjectionVerdictData):
+    """The injection guard's verdict (nodes/injection.py) and what followed: consequence, deflect or none."""
+
+    action: str
+    offences_7d: NotRequired[int]
+    escalation_level: NotRequired[int]
+
+
+def mood_report(mood: PAD, change: MoodChange | None) -> MoodReport:
+    """The mood as a turn reports it (``chat --json``'s ``mood``)."""
+    return {
+        **mood.rounded(),
+        "label": mood.label,
+        "change": None
+        if change is None
+        else {"rule": change.rule, "cause": change.cause, "delta": change.delta.rounded()},
+    }
+
+
 def merge_timings(left: dict[str, float] | None, right: dict[str, float] | None) -> dict[str, float]:
     """Reducer: nodes add their own timing entries."""
     return {**(left or {}), **(right or {})}
@@ -134,15 +178,15 @@ class TurnOutput(TypedDict):
     memory_id: NotRequired[str]
     association_entry: NotRequired[str | None]
     short_term: NotRequired[str]  # "stored", or "deferred": Redis failed after the memory was stored in Chroma
-    injection: NotRequired[dict[str, Any]]  # the injection guard's verdict and action (nodes/injection.py)
-    care: NotRequired[dict[str, Any]]  # a crisis turn: kind, incident id, check-in due time (nodes/care.py)
+    injection: NotRequired[InjectionReport]
+    care: NotRequired[CareReport]
     # perception and personality (nodes/personality.py)
     detection: NotRequired[DetectionData]
     persona: NotRequired[dict[str, Any]]  # companion.personality.persona.Persona.to_dict()
     personality: NotRequired[dict[str, Any]]  # companion.personality.state.PersonalityState.to_dict()
     personality_source: NotRequired[str]  # "redis", "chroma" or "new"
     personality_loaded: NotRequired[str | None]  # fingerprint of the stored state loaded (None: there was none)
-    mood: NotRequired[dict[str, Any]]  # PAD, label and the appraisal's change (rule, cause, delta)
+    mood: NotRequired[MoodReport]
     clarification: NotRequired[dict[str, Any] | None]  # reflection's question, asked or answered
     appraisal: NotRequired[str]  # the appraisal's inputs as JSON, journaled on the memory (personality/journal.py)
     personality_checkpoint: NotRequired[str]  # "now", "later" (background) or "none": nodes/personality.py

@@ -25,7 +25,7 @@ from companion.personality.appraisal import appraise_injection
 from companion.personality.state import PersonalityState, apply_appraisal
 from memory.personality_store import PersonalityStore
 from memory.security import SecurityStore
-from nodes.conversation import Context, ConversationState
+from nodes.conversation import Context, ConversationState, InjectionReport, mood_report
 from prompts.injection import INJECTION_REPLIES
 from tools.crisis import Crisis
 from tools.defence import defence_action
@@ -67,8 +67,8 @@ async def screen_message(
     verdict = await screen_with_model(
         state["message"], state.get("query_embedding"), classifier, chat_model, model_score=model_score
     )
-    result = verdict.to_dict()
-    result["action"] = defence_action(result, crisis=crisis)
+    verdict_data = verdict.to_dict()
+    result: InjectionReport = {**verdict_data, "action": defence_action(verdict_data, crisis=crisis)}
     if result["action"] == "consequence" and verdict.kind is not None:
         offences, level = await security.record_offence(
             user_id,
@@ -78,7 +78,7 @@ async def screen_message(
             indicators=verdict.indicators,
             text=state["message"],
         )
-        result |= {"offences_7d": offences, "escalation_level": level}
+        result["offences_7d"], result["escalation_level"] = offences, level
     elapsed = round((time.perf_counter() - started) * 1000.0, 3)
     return {"injection": result, "timings_ms": {"screen": elapsed}}
 
@@ -135,10 +135,6 @@ async def penalize(state: ConversationState, runtime: Runtime[Context], *, store
     assert change is not None
     return {
         "personality": personality,
-        "mood": {
-            **mood.rounded(),
-            "label": mood.label,
-            "change": {"rule": change.rule, "cause": change.cause, "delta": change.delta.rounded()},
-        },
+        "mood": mood_report(mood, change),
         "timings_ms": {"penalize": round((time.perf_counter() - started) * 1000.0, 3)},
     }

@@ -25,7 +25,7 @@ from companion.personality.journal import AppraisalInputs
 from companion.personality.persona import Persona, load_persona
 from companion.personality.state import PersonalityState, apply_interaction, new_state
 from memory.personality_store import PersonalityStore, fingerprint
-from nodes.conversation import Context, ConversationState
+from nodes.conversation import Context, ConversationState, mood_report
 from tools.detection import Detection, Detector, detect_with_scores, score_with_model
 
 if TYPE_CHECKING:  # LangChain's model classes are imported only where a chat model is built
@@ -109,13 +109,7 @@ async def appraise(state: ConversationState, runtime: Runtime[Context]) -> dict[
     return {
         "personality": result.state.to_dict(),
         "appraisal": inputs.to_json(),
-        "mood": {
-            **mood.rounded(),
-            "label": mood.label,
-            "change": None
-            if change is None
-            else {"rule": change.rule, "cause": change.cause, "delta": change.delta.rounded()},
-        },
+        "mood": mood_report(mood, change),
         "timings_ms": {"appraise": _elapsed_ms(started)},
     }
 

@@ -27,7 +27,7 @@ from __future__ import annotations
 import json
 import logging
 import re
-from dataclasses import asdict, dataclass, field, replace
+from dataclasses import dataclass, field, replace
 from enum import StrEnum
 from functools import lru_cache
 from pathlib import Path
@@ -36,6 +36,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import numpy.typing as npt
 from pydantic import BaseModel, Field
+from typing_extensions import TypedDict
 
 from prompts.injection import THREAT_BENIGN_EXAMPLES, THREAT_DETECTION_PROMPT, THREAT_MALICIOUS_EXAMPLES
 
@@ -201,6 +202,20 @@ BENIGN: dict[str, re.Pattern[str]] = {
 }
 
 
+class InjectionVerdictData(TypedDict):
+    """:meth:`InjectionVerdict.to_dict`."""
+
+    flagged: bool
+    kind: str | None
+    score: float
+    rule_score: float
+    classifier_score: float
+    severity: str
+    indicators: list[str]
+    second_opinion: str
+    llm: dict[str, Any] | None
+
+
 @dataclass(frozen=True, slots=True)
 class InjectionVerdict:
     """What the detector concluded about one message."""
@@ -216,11 +231,19 @@ class InjectionVerdict:
     second_opinion: str = "not_configured"
     llm: dict[str, Any] | None = None  # the model's ThreatAnalysis when consulted
 
-    def to_dict(self) -> dict[str, Any]:
+    def to_dict(self) -> InjectionVerdictData:
         """A JSON-able dict."""
-        data = asdict(self)
-        data["kind"] = self.kind.value if self.kind else None
-        return data
+        return {
+            "flagged": self.flagged,
+            "kind": self.kind.value if self.kind else None,
+            "score": self.score,
+            "rule_score": self.rule_score,
+            "classifier_score": self.classifier_score,
+            "severity": self.severity,
+            "indicators": list(self.indicators),
+            "second_opinion": self.second_opinion,
+            "llm": self.llm,
+        }
 
 
 @dataclass(frozen=True, slots=True)

@@ -17,6 +17,17 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from typing_extensions import TypedDict
+
+
+class PADValues(TypedDict):
+    """A PAD point by name (:meth:`PAD.rounded`), as state and JSON carry it."""
+
+    pleasure: float
+    arousal: float
+    dominance: float
+
+
 TRAIT_NAMES: tuple[str, ...] = ("openness", "conscientiousness", "extraversion", "agreeableness", "neuroticism")
 
 #: PAD octant → emotion label (seed 003, ``PADState.to_emotion_octant``): keys are (P > 0, A > 0, D > 0).
@@ -105,7 +116,7 @@ class PAD:
         """The octant's emotion label (exuberant, bored, relaxed, sleepy, anxious, stressed, calm, depressed)."""
         return OCTANT_LABELS[(self.pleasure > 0, self.arousal > 0, self.dominance > 0)]
 
-    def rounded(self, digits: int = 4) -> dict[str, float]:
+    def rounded(self, digits: int = 4) -> PADValues:
         """The three values, rounded, by name."""
         return {
             "pleasure": round(self.pleasure, digits),
