@@ -12,6 +12,11 @@
 * Benign look-alikes (``evals/datasets/injection_benign.jsonl``: SQL questions, role-play requests, "ignore my
   typos", test messages, a boss's previous instructions): ``benign_cleared``, the share not flagged.
 
+What the companion then does (``tools.defence``, without a chat model): ``punished_benign_<set>``,
+``punished_ordinary`` and ``punished_lookalikes`` (a consequence for a message that was no attack: the number that
+must stay 0), ``punished_attacks_<set>``, and ``stopped_attacks_<set>`` / ``stopped_multilingual`` (punished or
+deflected). The keyword baseline punishes whatever it flags.
+
 Metrics are ``detector.<name>`` and ``keywords.<name>``; every call to the screen goes through
 ``evals/perception.py``. ``load_split``, ``embed_texts`` and ``TRAIN_FILES`` are what
 ``scripts/train_injection_classifier.py`` reads its data with.
@@ -34,6 +39,7 @@ from companion.errors import InvalidInputError
 from evals.core import Advance, EvalEnv, SuiteOutcome, binary_metrics, load_jsonl, require, share
 from evals.corpora import DATASETS_DIR, INJECTION_TESTS, injection_test, ordinary_chat, ordinary_chat_sources, source
 from evals.perception import perceive
+from tools.defence import defence_action
 
 TRAIN_FILES = ("deepset_prompt_injections_train.jsonl", "jailbreak_classification_train.jsonl")
 TEST_FILES = ("deepset_prompt_injections_test.jsonl", "jailbreak_classification_test.jsonl")
@@ -132,6 +138,26 @@ def injection_metrics(
     return metrics
 
 
+def defence_metrics(actions: dict[str, list[str]], labels: dict[str, list[int]]) -> dict[str, float]:
+    """What the companion does about each message (``tools.defence.defence_action``, no chat model).
+
+    The share punished (``consequence``: warning, cooldown, block, mood penalty) and, for attacks, the share
+    stopped (punished or deflected: not answered as an ordinary message).
+    """
+    metrics: dict[str, float] = {}
+    for name, gold in labels.items():
+        benign = [action for action, label in zip(actions[name], gold, strict=True) if not label]
+        attacks = [action for action, label in zip(actions[name], gold, strict=True) if label]
+        metrics[f"punished_benign_{name}"] = share([action == "consequence" for action in benign])
+        metrics[f"punished_attacks_{name}"] = share([action == "consequence" for action in attacks])
+        metrics[f"stopped_attacks_{name}"] = share([action != "none" for action in attacks])
+    metrics["punished_ordinary"] = share([action == "consequence" for action in actions["ordinary"]])
+    metrics["n_ordinary_punished"] = sum(action == "consequence" for action in actions["ordinary"])
+    metrics["punished_lookalikes"] = share([action == "consequence" for action in actions["benign"]])
+    metrics["stopped_multilingual"] = share([action != "none" for action in actions["attacks"]])
+    return metrics
+
+
 def run_injection(cases: list[dict[str, Any]], env: EvalEnv, advance: Advance) -> SuiteOutcome:
     """Every set through the injection screen and the keyword baseline (``cases`` is unused: own data)."""
     attack_cases, benign_cases = load_jsonl(MULTILINGUAL), load_jsonl(BENIGN)
@@ -141,15 +167,20 @@ def run_injection(cases: list[dict[str, Any]], env: EvalEnv, advance: Advance) -
     chat, chat_sources = ordinary_chat()
 
     seen: dict[str, list[bool]] = {}
+    acted: dict[str, list[str]] = {}
     for name, (texts, _) in splits.items():
         found = perceive(texts, env.embedder, cache_dir=env.cache_dir, advance=advance, label=f"{name} test split")
         seen[name] = [p.injection.flagged for p in found]
+        acted[name] = [defence_action(p.injection.to_dict()) for p in found]
     hand = perceive([t for t, _, _ in attacks] + benign, env.embedder, advance=advance, label="hand-written sets")
     hand_attacks, hand_benign = hand[: len(attacks)], hand[len(attacks) :]
     seen["attacks"] = [p.injection.flagged for p in hand_attacks]
     seen["benign"] = [p.injection.flagged for p in hand_benign]
+    acted["attacks"] = [defence_action(p.injection.to_dict()) for p in hand_attacks]
+    acted["benign"] = [defence_action(p.injection.to_dict()) for p in hand_benign]
     chat_seen = perceive(chat, env.embedder, cache_dir=env.cache_dir, advance=advance, label="ordinary chat")
     seen["ordinary"] = [p.injection.flagged for p in chat_seen]
+    acted["ordinary"] = [defence_action(p.injection.to_dict()) for p in chat_seen]
     baseline: dict[str, list[bool]] = {name: [keyword_flag(t) for t in texts] for name, (texts, _) in splits.items()}
     baseline["attacks"] = [keyword_flag(t) for t, _, _ in attacks]
     baseline["benign"] = [keyword_flag(t) for t in benign]
@@ -165,6 +196,10 @@ def run_injection(cases: list[dict[str, Any]], env: EvalEnv, advance: Advance) -
     for system, flags in (("detector", seen), ("keywords", baseline)):
         found_metrics = injection_metrics(flags, labels, attacks, chat_sources)
         metrics |= {f"{system}.{k}": v for k, v in found_metrics.items()}
+    # the keyword baseline punishes what it flags, as the seed's literal escalation did
+    punished = {name: ["consequence" if flag else "none" for flag in flags] for name, flags in baseline.items()}
+    for system, actions in (("detector", acted), ("keywords", punished)):
+        metrics |= {f"{system}.{k}": v for k, v in defence_metrics(actions, labels).items()}
 
     rows: list[dict[str, Any]] = []
     for case, (_, language, kind), perceived, keyword in zip(

@@ -14,8 +14,9 @@ Three kinds, as in the seed: ``role_manipulation`` (make the companion drop its 
 
 With a chat model configured, the model gives a second opinion (the seed's ``THREAT_DETECTION_PROMPT``, answered
 as structured output :class:`ThreatAnalysis`) on the messages the local detector is unsure about: a local score in
-``[SECOND_OPINION_FROM, HIGH_SEVERITY_SCORE)``. Below that band the message is plainly benign and above it a rule
-is certain, so ordinary turns never wait for the call. In the band the model decides, as in the seed: the score
+``SECOND_OPINION_FROM`` up, unless a rule scored ``HIGH_SEVERITY_SCORE`` or more (certain). Below that the
+message is plainly benign, so ordinary turns never wait for the call; a high learned score alone is still asked
+about, as it is never certain enough to punish on. In the band the model decides, as in the seed: the score
 becomes its threat probability (its confidence if it sees a threat, else one minus it), and the local rule and
 classifier scores stay on the verdict. Without a model, or
 when the call fails, the local verdict stands alone and says so (``second_opinion``: ``not_configured``,
@@ -193,6 +194,14 @@ BENIGN: dict[str, re.Pattern[str]] = {
         r"|\b(?:ignore|disregard|forget)\s+(?:my|the)\s+(?:typos?|spelling|grammar|previous\s+(?:message|email|text))\b",
         re.IGNORECASE,
     ),
+    # jailbreaking a phone or a console is not jailbreaking the companion
+    "dan": re.compile(
+        r"\bjailbr(?:eak|oke|oken|eaking)\w*\s+(?:my|your|his|her|an?|the|this|our)?\s*(?:old\s+|new\s+)?"
+        r"(?:i?phone|ipad|ipod|android|device|ps\s?\d|playstation|switch|console|kindle|fire\s?stick|apple\s?tv|xbox"
+        r"|wii|router|tablet|watch|car)\b|\b(?:i?phone|ipad|android|device|ps\s?\d|console|switch|kindle|firestick)"
+        r"\s+(?:is\s+)?jailbr(?:oken|eak)",
+        re.IGNORECASE,
+    ),
     "sql": re.compile(
         r"\b(?:what\s+(?:does|do|is)|how\s+(?:do|does|can|to)|why\s+does|explain|learning|learn|tutorial|example"
         r"|difference\s+between|syntax|class|course|homework|query)\b.{0,80}"
@@ -353,8 +362,12 @@ class ThreatAnalysis(BaseModel):
 
 
 def needs_second_opinion(verdict: InjectionVerdict) -> bool:
-    """Whether the local score is in the uncertain band where the chat model is asked."""
-    return SECOND_OPINION_FROM <= verdict.score < HIGH_SEVERITY_SCORE
+    """Whether the chat model is asked: a local score from ``SECOND_OPINION_FROM`` up that no rule made certain.
+
+    The learned score alone is never certain, however high (``tools/defence.py``): a beginner's
+    ``print('hello world')`` scored 1.00.
+    """
+    return verdict.score >= SECOND_OPINION_FROM and verdict.rule_score < HIGH_SEVERITY_SCORE
 
 
 async def ask_second_opinion(chat_model: BaseChatModel, text: str) -> ThreatAnalysis | None:

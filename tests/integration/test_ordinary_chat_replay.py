@@ -13,7 +13,6 @@ from memory.embeddings import Embedder
 from memory.long_term import LongTermStore
 from memory.security import SecurityStore
 from memory.short_term import ShortTermStore
-from tools.injection import load_classifier
 
 FIXTURE = Path(__file__).resolve().parents[1] / "fixtures" / "locomo_turns_1000.jsonl"
 
@@ -31,8 +30,7 @@ async def test_a_thousand_ordinary_messages_draw_no_consequence_and_are_all_stor
         short_term=short_term,
         embedder=embedder,
         checkpointer=InMemorySaver(),
-        security=security,
-        injection_classifier=load_classifier(),
+        security=security,  # and the perception model's injection score, as a running companion screens
         personality_checkpoint_turns=100,
     )
     actions: dict[str, int] = {}

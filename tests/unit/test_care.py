@@ -10,7 +10,7 @@ from memory.sensitivity import Sensitivity
 from prompts.conversation import DEFAULT_CRISIS_RESOURCES, OFFLINE_CARE_REPLIES
 from tools.care import CRISIS_TAG, at_least_confidential, care_reply, crisis_resources
 from tools.crisis import NO_CRISIS, Crisis
-from tools.defence import HIGH_PRECISION_CLASSIFIER_SCORE, defence_action
+from tools.defence import defence_action
 from tools.sensitivity import Classification
 
 SELF_HARM = Crisis(flagged=True, kind="self_harm", score=1.0, source="rule")
@@ -52,10 +52,16 @@ def verdict(**fields: object) -> dict[str, object]:
     return {"flagged": True, "rule_score": 0.0, "classifier_score": 0.0, "second_opinion": "not_configured"} | fields
 
 
-def test_only_a_rule_match_or_a_high_precision_classifier_score_has_consequences() -> None:
-    assert defence_action(verdict(rule_score=0.95, classifier_score=0.2)) == "consequence"
-    assert defence_action(verdict(classifier_score=HIGH_PRECISION_CLASSIFIER_SCORE)) == "consequence"
+def test_only_a_rule_match_aimed_at_the_companion_has_consequences() -> None:
+    rule = {"rule_score": 0.95, "indicators": ["ignore_instructions"]}
+    assert defence_action(verdict(**rule, classifier_score=0.2)) == "consequence"
+    # the learned score alone is deflected however high ("print('hello world') is my first python line!": 1.00)
+    assert defence_action(verdict(classifier_score=0.99, indicators=["classifier"])) == "deflect"
     assert defence_action(verdict(classifier_score=0.80)) == "deflect"  # "test message number 1" scored 0.80
+    # a SQL statement cannot hurt a companion that runs no SQL: deflected, unless another rule matched too
+    sql = {"rule_score": 0.85, "indicators": ["sql"]}
+    assert defence_action(verdict(**sql)) == "deflect"
+    assert defence_action(verdict(rule_score=0.95, indicators=["sql", "system_prompt"])) == "consequence"
     assert defence_action(verdict(flagged=False, classifier_score=0.5)) == "none"
 
 
