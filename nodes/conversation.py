@@ -47,6 +47,7 @@ from prompts.conversation import (
     INSIGHT_MEMORY,
     MEMORY_LINE,
     NO_MEMORIES,
+    OFFLINE_FEELING_OPENERS,
     OFFLINE_INSIGHT,
     OFFLINE_INSIGHT_REPLY,
     OFFLINE_NO_RECALL_REPLY,
@@ -371,7 +372,7 @@ async def respond(
         if crisis.flagged:
             reply, responder = care_reply(crisis.kind, resources), "offline"
         else:
-            reply, responder = offline_reply(memories), "offline"
+            reply, responder = offline_reply(memories, opener=feeling_opener(state.get("mood"))), "offline"
             if (question := question_to_ask(state)) is not None:
                 reply = f"{reply} {ask_offline(question)}"
     else:
@@ -475,8 +476,24 @@ def turns_from_records(records: list[MemoryRecord]) -> list[Turn]:
     return turns
 
 
-def offline_reply(memories: list[RetrievedMemory]) -> str:
-    """The offline responder: quote the most relevant memories, labelled as offline.
+#: A mood change at least this large (pleasure) is one the offline reply meets with an opener; a faint nudge is not.
+FELT_CHANGE = 0.02
+OFFLINE_LABEL = "[offline] "
+
+
+def feeling_opener(mood: MoodReport | None) -> str:
+    """What the offline responder says first about the user's feeling (``OFFLINE_FEELING_OPENERS``), or ""."""
+    change = mood["change"] if mood else None
+    if change is None or abs(change["delta"]["pleasure"]) < FELT_CHANGE:
+        return ""
+    rule = change["rule"]
+    if rule == "surprise" and change["delta"]["pleasure"] < 0:
+        rule = "surprise_unpleasant"
+    return OFFLINE_FEELING_OPENERS.get(rule, "")
+
+
+def offline_reply(memories: list[RetrievedMemory], *, opener: str = "") -> str:
+    """The offline responder: meet the user's feeling (``opener``), quote the most relevant memories, labelled.
 
     Only statements are quoted: a question the user asked ("What band do I like?") is not something they told,
     and neither is small talk or a request (``tools.utterance``); nor is a value a newer statement has updated.
@@ -487,10 +504,14 @@ def offline_reply(memories: list[RetrievedMemory]) -> str:
     quoted = [m for m in relevant if parse_utterance(m.get("utterance"), m["text"]) is UtteranceType.STATEMENT]
     noticed = next((m for m in relevant if is_observation(m.get("utterance"))), None)
     if not quoted:
-        return OFFLINE_NO_RECALL_REPLY if noticed is None else OFFLINE_INSIGHT_REPLY.format(text=noticed["text"])
-    recalled = " and ".join(OFFLINE_RECALL_ITEM.format(text=m["text"]) for m in quoted[:OFFLINE_MAX_QUOTES])
-    reply = OFFLINE_RECALL_REPLY.format(recalled=recalled)
-    return reply if noticed is None else reply + OFFLINE_INSIGHT.format(text=noticed["text"])
+        reply = OFFLINE_NO_RECALL_REPLY if noticed is None else OFFLINE_INSIGHT_REPLY.format(text=noticed["text"])
+    else:
+        recalled = " and ".join(OFFLINE_RECALL_ITEM.format(text=m["text"]) for m in quoted[:OFFLINE_MAX_QUOTES])
+        reply = OFFLINE_RECALL_REPLY.format(recalled=recalled)
+        reply = reply if noticed is None else reply + OFFLINE_INSIGHT.format(text=noticed["text"])
+    if opener and reply.startswith(OFFLINE_LABEL):
+        return f"{OFFLINE_LABEL}{opener} {reply.removeprefix(OFFLINE_LABEL)}"
+    return reply
 
 
 def turn_crisis(state: ConversationState) -> Crisis:

@@ -31,6 +31,23 @@ OFFLINE_NO_RECALL_REPLY = (
     "I have nothing on that yet, but I will remember this."
 )
 
+#: The offline responder meets the user's feeling before it recalls: the opener for the appraisal rule the message
+#: fired (``companion/personality/appraisal.py``), when the mood moved enough for a reply to show it. No
+#: placeholders; an unpleasant surprise is ``surprise_unpleasant``.
+OFFLINE_FEELING_OPENERS = {
+    "sorry_for": "I'm so sorry. That sounds really hard.",
+    "failure": "I'm sorry, that's a real setback.",
+    "fear": "That sounds frightening. I'm here with you.",
+    "insult": "Ouch. I'm sorry I let you down.",
+    "compliment": "Thank you, that means a lot to me.",
+    "achievement": "Congratulations, that's wonderful!",
+    "happy_for": "That sounds really nice!",
+    "hope": "I really hope it goes the way you want.",
+    "social": "That sounds lovely.",
+    "surprise": "Wow, I didn't see that coming!",
+    "surprise_unpleasant": "Oh no, that's a shock.",
+}
+
 #: How a recalled memory is quoted by the offline responder. Placeholders: text.
 OFFLINE_RECALL_ITEM = "\u201c{text}\u201d"
 

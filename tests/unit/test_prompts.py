@@ -8,7 +8,14 @@ import pytest
 
 import nodes.conversation
 import prompts.conversation
-from nodes.conversation import ConversationState, RetrievedMemory, build_messages, offline_reply
+from nodes.conversation import (
+    ConversationState,
+    MoodReport,
+    RetrievedMemory,
+    build_messages,
+    feeling_opener,
+    offline_reply,
+)
 
 PROMPTS = {
     name: value
@@ -153,3 +160,27 @@ def test_the_offline_reply_with_only_an_insight_says_the_companion_noticed_it() 
     assert reply == prompts.conversation.OFFLINE_INSIGHT_REPLY.format(text=NOTICED) and "You told me" not in reply
     outdated = RetrievedMemory(**memory(NOTICED, 0.6), utterance="observation", superseded=True)
     assert offline_reply([outdated]) == prompts.conversation.OFFLINE_NO_RECALL_REPLY
+
+
+def mood_with(rule: str, pleasure: float) -> MoodReport:
+    delta = {"pleasure": pleasure, "arousal": 0.05, "dominance": 0.0}
+    return {
+        "pleasure": 0.5,
+        "arousal": 0.3,
+        "dominance": 0.4,
+        "label": "relaxed",
+        "change": {"rule": rule, "cause": "", "delta": delta},
+    }
+
+
+def test_the_offline_reply_meets_the_users_feeling_before_it_recalls() -> None:
+    grief = offline_reply([], opener=feeling_opener(mood_with("sorry_for", -0.12)))
+    assert grief.startswith("[offline] I'm so sorry.") and grief.endswith("but I will remember this.")
+    joy = offline_reply([memory("I applied at Globex.", 0.9)], opener=feeling_opener(mood_with("achievement", 0.2)))
+    assert joy.startswith("[offline] Congratulations") and joy.endswith("You told me: \u201cI applied at Globex.\u201d")
+    shock = feeling_opener(mood_with("surprise", -0.1))
+    assert shock == prompts.conversation.OFFLINE_FEELING_OPENERS["surprise_unpleasant"]
+    # a faint nudge, no change or a rule without an opener: the reply is as before
+    assert feeling_opener(mood_with("sorry_for", -0.01)) == "" and feeling_opener(None) == ""
+    assert feeling_opener(mood_with("false_positive_review", 0.3)) == ""
+    assert set(prompts.conversation.OFFLINE_FEELING_OPENERS) >= {"sorry_for", "insult", "happy_for", "fear"}
