@@ -44,6 +44,8 @@ from prompts.conversation import (
     COMPANION_SYSTEM_PROMPT,
     DEFAULT_PERSONA_DESCRIPTION,
     DEFAULT_PERSONA_NAME,
+    GROUP_CONTEXT,
+    GROUP_CONTEXT_LINE,
     INSIGHT_MEMORY,
     MEMORY_LINE,
     NO_MEMORIES,
@@ -103,6 +105,13 @@ class RetrievedMemory(TypedDict):
     #: The id of the memory this one updated ("" if none), and whether a newer one has updated it since.
     supersedes: NotRequired[str]
     superseded: NotRequired[bool]
+
+
+class GroupLine(TypedDict):
+    """A message someone said in the group just before the one the companion answers."""
+
+    author: str
+    text: str
 
 
 class ContextTurn(TypedDict):
@@ -198,6 +207,8 @@ class ConversationState(TurnOutput):
     """State of one conversation turn."""
 
     query_embedding: NotRequired[list[float]]
+    #: In a group: what was said there just before the message (the bots' chat buffer), for the chat model.
+    group_context: NotRequired[list[GroupLine]]
     #: The perception model's calibrated scores over tools.perception.OUTPUTS (None: no model for this embedder)
     perception_scores: NotRequired[list[float] | None]
 
@@ -209,6 +220,8 @@ class TurnInput(TypedDict):
     #: The id of the turn and of its memory, when the caller retries idempotently (memory/idempotency.py,
     #: the bots' platform message ids): every attempt then writes the same memory, once.
     requested_turn_id: NotRequired[str | None]
+    #: In a group chat, the messages said there just before this one (oldest first), which the reply should fit.
+    group_context: NotRequired[list[GroupLine]]
 
 
 _TURN_ID = re.compile(r"[0-9a-f]{32}")
@@ -476,6 +489,8 @@ def turns_from_records(records: list[MemoryRecord]) -> list[Turn]:
     return turns
 
 
+#: How many of the group's recent messages the chat model sees.
+MAX_GROUP_LINES = 12
 #: A mood change at least this large (pleasure) is one the offline reply meets with an opener; a faint nudge is not.
 FELT_CHANGE = 0.02
 OFFLINE_LABEL = "[offline] "
@@ -561,6 +576,11 @@ def build_messages(state: ConversationState, *, crisis_resources: str = "") -> l
         )
     if not crisis.flagged and (question := question_to_ask(state)) is not None:
         system += ask_in_system_prompt(question)
+    if group := state.get("group_context"):
+        lines = "\n".join(
+            GROUP_CONTEXT_LINE.format(author=line["author"], text=line["text"]) for line in group[-MAX_GROUP_LINES:]
+        )
+        system += GROUP_CONTEXT.format(lines=lines)
     messages: list[AnyMessage] = [SystemMessage(system)]
     for turn in state.get("context", []):
         messages.append(HumanMessage(turn["content"]) if turn["role"] == "user" else AIMessage(turn["content"]))

@@ -11,7 +11,7 @@ from typing import Any
 
 from langchain_core.callbacks import AsyncCallbackManagerForLLMRun, CallbackManagerForLLMRun
 from langchain_core.language_models.fake_chat_models import GenericFakeChatModel
-from langchain_core.messages import AIMessage, BaseMessage, HumanMessage
+from langchain_core.messages import AIMessage, BaseMessage, HumanMessage, SystemMessage
 from langchain_core.outputs import ChatGeneration, ChatResult
 from pydantic import Field
 from redis.asyncio import Redis
@@ -58,11 +58,13 @@ class EchoChatModel(GenericFakeChatModel):
     active: int = 0
     peak: int = 0
     seen: list[str] = Field(default_factory=list)
+    systems: list[str] = Field(default_factory=list)  # each call's system prompt
     reply_suffix: str = ""
 
     def _reply(self, messages: list[BaseMessage]) -> ChatResult:
         last = next(m for m in reversed(messages) if isinstance(m, HumanMessage))
         self.seen.append(str(last.content))
+        self.systems.append(next((str(m.content) for m in messages if isinstance(m, SystemMessage)), ""))
         return ChatResult(generations=[ChatGeneration(message=AIMessage(f"echo: {last.content}{self.reply_suffix}"))])
 
     def _generate(

@@ -10,7 +10,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import warnings
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
@@ -32,6 +32,10 @@ logger = logging.getLogger(__name__)
 
 #: Sent instead of a group reply that drew on a confidential memory.
 GROUP_WITHHELD_REPLY = "That touches on something personal, so I'd rather talk about it in a private chat."
+
+
+#: How many of a group's messages before the one answered the reply gets to see (bots' group context).
+GROUP_LINES = 12
 
 
 class Audience(StrEnum):
@@ -104,9 +108,19 @@ class Companion:
         self.personality_store = personality_store or PersonalityStore(long_term.client, short_term.redis)
 
     async def answer(
-        self, *, user_id: str, conversation_id: str, message: str, audience: Audience, source_id: str | None = None
+        self,
+        *,
+        user_id: str,
+        conversation_id: str,
+        message: str,
+        audience: Audience,
+        source_id: str | None = None,
+        group_lines: Sequence[tuple[str, str]] = (),
     ) -> Answer:
         """Run one turn; turns of one conversation run one at a time, in arrival order.
+
+        ``group_lines`` (author, text), in a group: what was said there just before the message, oldest first; the
+        chat model sees them so the reply fits the conversation (ignored in private).
 
         ``source_id`` names the platform message (``telegram:<chat>:<message id>``): a message the platform delivers
         twice (a redelivered update after a restart, an edited retry) then writes the same memory, once.
@@ -126,6 +140,9 @@ class Companion:
                 persona=self.persona,
                 max_sensitivity=ceiling.value,
                 turn_id=None if source_id is None else idempotent_request(user_id, source_id).turn_id,
+                group_context=[{"author": author, "text": text} for author, text in group_lines]
+                if audience is Audience.GROUP
+                else [],
             )
         memory_ids = [memory["id"] for memory in state.get("memories", [])]
         reply = str(state.get("reply", ""))

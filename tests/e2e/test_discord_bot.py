@@ -119,6 +119,20 @@ async def test_channel_messages_are_answered_only_when_the_bot_is_mentioned(make
     assert reply.content == "echo: what's up?"
 
 
+async def test_a_channel_reply_sees_what_the_channel_just_said(make_bot: BotFactory) -> None:
+    model = EchoChatModel(delay=0)
+    bot = await make_bot(chat_model=model)
+    assert bot.user is not None
+    await dpytest.message("the concert got moved to saturday", channel=channel(), member=member(1))
+    await dpytest.message("oh no, I can't make saturday", channel=channel(), member=member())
+    await dpytest.message(f"<@{bot.user.id}> what should we do?", channel=channel(), member=member())
+    [reply] = sent()
+    assert reply.content == "echo: what should we do?"
+    said = model.systems[-1]
+    first, second = member(1).display_name, member().display_name
+    assert f"- {first}: the concert got moved to saturday\n- {second}: oh no, I can't make saturday" in said
+
+
 async def test_concurrent_messages_wait_for_each_other_and_each_gets_one_answer(
     make_bot: BotFactory, long_term: LongTermStore
 ) -> None:

@@ -204,6 +204,23 @@ async def test_admin_is_answered_at_once_in_a_group(make_harness: HarnessFactory
     assert harness.clock.slept == [0.0]
 
 
+async def test_a_group_reply_sees_what_the_group_just_said_and_a_private_one_does_not(
+    make_harness: HarnessFactory,
+) -> None:
+    model = EchoChatModel(delay=0)
+    harness = await make_harness(chat_model=model, fraction=0.9)
+    await group_with_admin(harness)
+    await harness.feed(text_message(GROUP, 7, "the concert got moved to saturday"))
+    await harness.feed(text_message(GROUP, 8, "oh no, I can't make saturday"))
+    await harness.feed(text_message(GROUP, ADMIN, "what do you think we should do?", mention=True))
+    assert harness.api.sent(GROUP) == ["echo: what do you think we should do?"]
+    group_prompt = model.systems[-1]
+    assert "- user7: the concert got moved to saturday\n- user8: oh no, I can't make saturday" in group_prompt
+    assert "what do you think we should do?" not in group_prompt  # the message itself is the user turn
+    await harness.feed(text_message(ADMIN, ADMIN, "and what about you?"))
+    assert "group chat" not in model.systems[-1] and "saturday" not in model.systems[-1]
+
+
 async def test_known_user_waits_within_15_to_60_seconds(make_harness: HarnessFactory) -> None:
     harness = await make_harness(chat_model=EchoChatModel(delay=0), fraction=0.5)
     await group_with_admin(harness)

@@ -38,6 +38,8 @@ EXPECTED_KEYS: dict[str, set[str]] = {
     "DEFAULT_PERSONA_NAME": set(),
     "DEFAULT_PERSONA_DESCRIPTION": set(),
     "DEFAULT_CRISIS_RESOURCES": set(),
+    "GROUP_CONTEXT": {"lines"},
+    "GROUP_CONTEXT_LINE": {"author", "text"},
 }
 
 
@@ -184,3 +186,13 @@ def test_the_offline_reply_meets_the_users_feeling_before_it_recalls() -> None:
     assert feeling_opener(mood_with("sorry_for", -0.01)) == "" and feeling_opener(None) == ""
     assert feeling_opener(mood_with("false_positive_review", 0.3)) == ""
     assert set(prompts.conversation.OFFLINE_FEELING_OPENERS) >= {"sorry_for", "insult", "happy_for", "fear"}
+
+
+def test_the_chat_model_sees_the_groups_recent_messages_only_in_a_group() -> None:
+    state: ConversationState = {"message": "what should we do?", "context": []}
+    assert "group chat" not in str(build_messages(state)[0].content)
+    lines = [{"author": f"user{i}", "text": f"line {i}"} for i in range(20)]
+    system = str(build_messages({**state, "group_context": lines})[0].content)
+    assert "- user19: line 19" in system and "- user8: line 8" in system
+    assert "- user7: line 7" not in system  # only the last MAX_GROUP_LINES (12)
+    assert system.index("- user8: line 8") < system.index("- user19: line 19")  # oldest first

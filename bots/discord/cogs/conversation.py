@@ -9,7 +9,7 @@ import discord
 from discord import app_commands
 from discord.ext import commands
 
-from bots.common.companion import Audience, conversation_id_for, platform_user_id
+from bots.common.companion import GROUP_LINES, Audience, conversation_id_for, platform_user_id
 from bots.common.relationships import is_admin
 from bots.common.replies import DISCORD_MESSAGE_LIMIT, split_reply
 from companion.errors import CompanionError
@@ -23,6 +23,17 @@ logger = logging.getLogger(__name__)
 def strip_bot_mention(content: str, bot_id: int) -> str:
     """The message without the bot's mention (``<@id>`` or ``<@!id>``)."""
     return content.replace(f"<@{bot_id}>", "").replace(f"<@!{bot_id}>", "").strip()
+
+
+async def channel_lines(message: discord.Message) -> list[tuple[str, str]]:
+    """What the channel said just before ``message`` (author, text), oldest first; none if Discord cannot say."""
+    try:
+        earlier = [m async for m in message.channel.history(limit=GROUP_LINES, before=message)]
+    except discord.DiscordException as exc:  # no read-history permission, a network failure: answer without it
+        logger.info("no channel history for a group reply: %s", exc)
+        return []
+    # message ids are snowflakes, so they order messages in time whichever way the history came
+    return [(m.author.display_name, m.content) for m in sorted(earlier, key=lambda m: m.id) if m.content]
 
 
 class ConversationCog(commands.Cog):
@@ -56,6 +67,7 @@ class ConversationCog(commands.Cog):
             if await self.bot.chats.status(chat_key) is None:
                 await self.bot.chats.set_status(chat_key, "allowed", "guild channel", title=title, chat_type="channel")
         await self.bot.chats.record_message(chat_key, title=title, chat_type="dm" if private else "channel", buffered=0)
+        earlier = [] if private else await channel_lines(message)
         try:
             answer = await self.bot.companion.answer(
                 user_id=user_id,
@@ -63,6 +75,7 @@ class ConversationCog(commands.Cog):
                 message=text,
                 audience=Audience.PRIVATE if private else Audience.GROUP,
                 source_id=f"discord:{message.channel.id}:{message.id}",
+                group_lines=earlier,
             )
         except CompanionError as exc:
             logger.warning("turn failed for %s: %s", user_id, exc)

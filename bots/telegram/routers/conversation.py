@@ -12,7 +12,7 @@ from aiogram.types import Message
 from bots.common.chat_buffer import BufferedMessage, ChatBatchQueue, ChatBuffer
 from bots.common.chat_manager import ChatManager
 from bots.common.clock import Clock
-from bots.common.companion import Audience, Companion, conversation_id_for, platform_user_id
+from bots.common.companion import GROUP_LINES, Audience, Companion, conversation_id_for, platform_user_id
 from bots.common.relationships import RelationshipStore, is_admin
 from bots.common.replies import TELEGRAM_MESSAGE_LIMIT, split_reply
 from bots.common.response_flow import ResponseFlow
@@ -88,6 +88,8 @@ async def on_text(
     text = without_mention(message.text, me)
     if not text:
         return
+    # what the group said just before this message (the buffer's last entry is this message itself)
+    earlier = [] if private else [(line.author, line.text) for line in buffer.context(chat_key)[:-1]]
     await clock.sleep(decision.delay)
     answer = await companion.answer(
         user_id=user_id,
@@ -95,6 +97,7 @@ async def on_text(
         message=text,
         audience=Audience.PRIVATE if private else Audience.GROUP,
         source_id=f"telegram:{message.chat.id}:{message.message_id}",
+        group_lines=earlier[-GROUP_LINES:],
     )
     for index, chunk in enumerate(split_reply(answer.reply, TELEGRAM_MESSAGE_LIMIT)):
         if index == 0 and not private:
