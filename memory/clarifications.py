@@ -16,10 +16,12 @@ again (without touching the ones already queued, so a question asked is not aske
 from __future__ import annotations
 
 import json
-from dataclasses import asdict, dataclass
-from typing import Any
+from collections.abc import Mapping
+from dataclasses import asdict, dataclass, replace
+from typing import Any, cast
 
 from redis.asyncio import Redis
+from typing_extensions import TypedDict
 
 from memory.keys import hash_tag
 from memory.redis_io import as_text, redis_call
@@ -30,6 +32,18 @@ PREFIX = "companion"
 def clarify_key(user_id: str) -> str:
     """Redis hash of a user's queued clarification questions."""
     return f"{PREFIX}:u:{hash_tag(user_id)}:clarify"
+
+
+class ClarificationData(TypedDict):
+    """:meth:`Clarification.to_dict`: a queued question as Redis and the conversation state carry it."""
+
+    conflict_id: str
+    question: str
+    memory_ids: list[str]
+    texts: list[str]
+    queued_at: float
+    asked_at: float | None
+    asked_in: str
 
 
 @dataclass(frozen=True, slots=True)
@@ -44,12 +58,12 @@ class Clarification:
     asked_at: float | None = None
     asked_in: str = ""  # the turn (memory id) whose reply asked it
 
-    def to_dict(self) -> dict[str, Any]:
+    def to_dict(self) -> ClarificationData:
         """A JSON-able dict."""
-        return asdict(self)
+        return cast(ClarificationData, asdict(self))  # the fields, one to one
 
     @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> Clarification:
+    def from_dict(cls, data: Mapping[str, Any]) -> Clarification:
         """The inverse of :meth:`to_dict`."""
         return cls(
             conflict_id=str(data["conflict_id"]),
@@ -86,7 +100,7 @@ class ClarificationQueue:
 
     async def mark_asked(self, user_id: str, item: Clarification, *, at: float, turn_id: str) -> Clarification:
         """Record that a turn asked the question: the user's next message is its answer."""
-        asked = Clarification(**{**item.to_dict(), "asked_at": at, "asked_in": turn_id})
+        asked = replace(item, asked_at=at, asked_in=turn_id)
         await redis_call(self.redis.hset(clarify_key(user_id), item.conflict_id, json.dumps(asked.to_dict())))
         return asked
 

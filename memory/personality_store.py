@@ -30,8 +30,8 @@ import json
 import logging
 import threading
 import time
-from collections.abc import Callable
-from typing import Any
+from collections.abc import Callable, Mapping
+from typing import Any, cast
 
 import numpy as np
 from chromadb.api import ClientAPI
@@ -42,7 +42,7 @@ from redis.exceptions import RedisError, WatchError
 
 from companion.errors import StoreUnavailableError
 from companion.personality.journal import AppraisalInputs, JournalEntry, replay
-from companion.personality.state import PersonalityState
+from companion.personality.state import PersonalityData, PersonalityState
 from memory.keys import hash_tag
 from memory.long_term import LongTermStore, collection_name
 from memory.records import validate_user_id
@@ -65,22 +65,27 @@ def state_id(user_id: str, persona: str) -> str:
     return hashlib.sha256(f"{user_id}\x00{persona}".encode()).hexdigest()[:40]
 
 
-def fingerprint(state: dict[str, Any] | None) -> str | None:
+def fingerprint(state: Mapping[str, Any] | None) -> str | None:
     """A short digest of a state's content (``None`` for none): what :meth:`PersonalityStore.update` compares."""
     if state is None:
         return None
     return hashlib.sha256(json.dumps(state, sort_keys=True, separators=(",", ":")).encode()).hexdigest()[:32]
 
 
-def _dumps(state: dict[str, Any]) -> str:
+def _dumps(state: Mapping[str, Any]) -> str:
     return json.dumps(state, separators=(",", ":"))
 
 
-def _owned(raw: bytes | str | None, user_id: str) -> dict[str, Any] | None:
+def _parsed(document: bytes | str) -> PersonalityData:
+    # the store writes only PersonalityState.to_dict() (or a journal replay of one); from_dict validates on use
+    return cast(PersonalityData, json.loads(document))
+
+
+def _owned(raw: bytes | str | None, user_id: str) -> PersonalityData | None:
     """A cached state, if there is one and it is ``user_id``'s."""
     if not raw:
         return None
-    data: dict[str, Any] = json.loads(raw)
+    data = _parsed(raw)
     return data if data.get("user_id") == user_id else None
 
 
@@ -109,7 +114,7 @@ class PersonalityStore:
             return self._collection
 
     # -- Chroma (source of truth) -------------------------------------------------------------------------
-    def read_durable(self, user_id: str, persona: str) -> dict[str, Any] | None:
+    def read_durable(self, user_id: str, persona: str) -> PersonalityData | None:
         """The state as Chroma has it, or ``None``."""
         validate_user_id(user_id)
         try:
@@ -125,10 +130,9 @@ class PersonalityStore:
             logger.error("dropped a personality state that does not belong to %s/%s", user_id, persona)
             return None
         document = (result["documents"] or [""])[0] or ""
-        data: dict[str, Any] = json.loads(document)
-        return data
+        return _parsed(document)
 
-    def rebuild(self, user_id: str, persona: str) -> tuple[dict[str, Any] | None, int]:
+    def rebuild(self, user_id: str, persona: str) -> tuple[PersonalityData | None, int]:
         """The state from Chroma alone: the checkpoint plus the appraised messages after it; and how many there were.
 
         ``(None, 0)`` when there is no checkpoint (the user never talked to this persona).
@@ -150,7 +154,7 @@ class PersonalityStore:
             return checkpoint, 0
         return replay(state, later).to_dict(), len(later)
 
-    def write_durable(self, user_id: str, persona: str, state: dict[str, Any]) -> None:
+    def write_durable(self, user_id: str, persona: str, state: Mapping[str, Any]) -> None:
         """Write the state to Chroma."""
         validate_user_id(user_id)
         try:
@@ -201,7 +205,7 @@ class PersonalityStore:
         return len(found["ids"])
 
     # -- with the Redis cache -----------------------------------------------------------------------------
-    async def load(self, user_id: str, persona: str) -> tuple[dict[str, Any] | None, str]:
+    async def load(self, user_id: str, persona: str) -> tuple[PersonalityData | None, str]:
         """The state and where it came from: ``redis``, ``chroma`` (rebuilt, and put back in Redis) or ``new``.
 
         A state rebuilt from Chroma goes back into Redis only if no turn has cached one meanwhile (``SET NX``);
@@ -225,7 +229,7 @@ class PersonalityStore:
             raise StoreUnavailableError(f"Redis is not usable: {exc}") from exc
         return (newer, "redis") if newer is not None else (durable, "chroma")
 
-    async def save(self, user_id: str, persona: str, state: dict[str, Any], *, durable: bool = True) -> None:
+    async def save(self, user_id: str, persona: str, state: Mapping[str, Any], *, durable: bool = True) -> None:
         """Write the state to Chroma first (source of truth), then to the Redis cache, whatever is there.
 
         ``durable=False`` skips Chroma: only for a state whose latest change a memory in Chroma journals (a chat
@@ -242,10 +246,10 @@ class PersonalityStore:
         persona: str,
         *,
         loaded: str | None,
-        updated: dict[str, Any],
-        redo: Callable[[dict[str, Any]], dict[str, Any]],
+        updated: PersonalityData,
+        redo: Callable[[PersonalityData], PersonalityData],
         durable: bool = True,
-    ) -> dict[str, Any]:
+    ) -> PersonalityData:
         """Save ``updated`` (a change to the state whose ``fingerprint`` was ``loaded``) without losing another's.
 
         A compare-and-set on the Redis copy (``WATCH``/``MULTI``): if the cached state is still the one the caller
@@ -275,7 +279,7 @@ class PersonalityStore:
             await asyncio.to_thread(self.write_durable, user_id, persona, target)
         return target
 
-    def checkpoint_later(self, user_id: str, persona: str, state: dict[str, Any]) -> None:
+    def checkpoint_later(self, user_id: str, persona: str, state: Mapping[str, Any]) -> None:
         """Write a checkpoint of a journaled state to Chroma in the background, off the caller's path.
 
         Only for a state that :meth:`rebuild` can already reach from an earlier checkpoint and the journal: the
@@ -288,7 +292,7 @@ class PersonalityStore:
         self._pending.add(task)
         task.add_done_callback(self._checkpoint_done)
 
-    def _write_checkpoint(self, user_id: str, persona: str, state: dict[str, Any]) -> None:
+    def _write_checkpoint(self, user_id: str, persona: str, state: Mapping[str, Any]) -> None:
         """``write_durable``, unless the user was erased since the turn (their memories collection is gone).
 
         Without this check a checkpoint still in flight when the user is erased (from any process) would write
@@ -314,7 +318,7 @@ class PersonalityStore:
         while self._pending:
             await asyncio.gather(*self._pending, return_exceptions=True)
 
-    async def _cache(self, key: str, state: dict[str, Any]) -> None:
+    async def _cache(self, key: str, state: Mapping[str, Any]) -> None:
         try:
             await self._redis.set(key, _dumps(state), ex=CACHE_TTL_SECONDS)
         except RedisError as exc:

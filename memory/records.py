@@ -9,7 +9,9 @@ import unicodedata
 import uuid
 from dataclasses import asdict, dataclass, field
 from enum import StrEnum
-from typing import Any
+from typing import Any, cast
+
+from typing_extensions import TypedDict
 
 from companion.errors import InvalidInputError
 from memory.cipher import is_sealed_level
@@ -137,6 +139,37 @@ def new_id() -> str:
     return uuid.uuid4().hex
 
 
+class MemoryRecordData(TypedDict):
+    """:meth:`MemoryRecord.to_dict`: a memory as JSON and the association state carry it."""
+
+    id: str
+    user_id: str
+    text: str
+    kind: str
+    importance: int
+    category: str
+    emotion: str
+    emotion_intensity: int
+    created_at: float
+    last_accessed: float
+    version: int
+    conversation_id: str
+    reply: str
+    retention: float
+    recall_count: int
+    consolidated_into: str
+    sensitivity: str
+    sensitivity_confidence: float
+    tags: list[str]
+    sentiment: str
+    source_ref: str
+    appraisal: str
+    assoc_pending: bool
+    utterance: str
+    superseded_by: str
+    supersedes: str
+
+
 @dataclass(frozen=True, slots=True)
 class MemoryRecord:
     """One long-term memory as stored in Chroma (the text is the document, the rest is metadata)."""
@@ -259,13 +292,13 @@ class MemoryRecord:
             supersedes=str(meta.get("supersedes", "")),
         )
 
-    def to_dict(self) -> dict[str, Any]:
+    def to_dict(self) -> MemoryRecordData:
         """A JSON-able dict."""
         data = asdict(self)
         data["kind"] = self.kind.value
         data["sensitivity"] = Sensitivity(self.sensitivity).value
         data["tags"] = list(self.tags)
-        return data
+        return cast(MemoryRecordData, data)  # every field, the enums as their values
 
 
 @dataclass(frozen=True, slots=True)

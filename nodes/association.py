@@ -26,7 +26,7 @@ from companion.errors import ChatModelError
 from memory.embeddings import Embedder
 from memory.links import LinkStore, Relation, Version, version_id
 from memory.long_term import LongTermStore
-from memory.records import MemoryKind, MemoryRecord
+from memory.records import MemoryKind, MemoryRecord, MemoryRecordData
 from nodes.context import RunContext
 from prompts.association import MERGE_MEMORY_PROMPT, RELATION_CANDIDATE_LINE, RELATION_SCORING_PROMPT
 from tools.association import (
@@ -110,7 +110,7 @@ class Plan(TypedDict):
     cause_text: str
     target_id: NotRequired[str | None]
     relations: list[RelatedMemory]
-    memory: NotRequired[dict[str, Any] | None]  # the new memory or the new version (a MemoryRecord dict)
+    memory: NotRequired[MemoryRecordData | None]  # the new memory or the new version
 
 
 class BranchInput(TypedDict):

@@ -18,7 +18,7 @@ from memory.clarifications import Clarification, ClarificationQueue
 from memory.long_term import LongTermStore
 from memory.reflection_log import ReflectionLog
 from nodes.conversation import Context, ConversationState, turn_crisis
-from tools.clarification import apply_answer, choose_for_turn, interpret_answer
+from tools.clarification import ClarificationOutcome, apply_answer, choose_for_turn, interpret_answer
 
 logger = logging.getLogger(__name__)
 
@@ -51,11 +51,11 @@ async def settle_clarification(
         return {}
     started = time.perf_counter()
     user_id = runtime.context.user_id
-    fields = {key: value for key, value in clarification.items() if key not in {"mode", "outcome"}}
-    item = Clarification.from_dict(fields)
+    item = Clarification.from_dict(clarification)
+    outcome: ClarificationOutcome
     if clarification["mode"] == "ask":
         asked = await queue.mark_asked(user_id, item, at=time.time(), turn_id=state.get("turn_id", ""))
-        outcome: dict[str, Any] = {"conflict_id": item.conflict_id, "status": "asked", "asked_at": asked.asked_at}
+        outcome = {"conflict_id": item.conflict_id, "status": "asked", "asked_at": asked.asked_at}
     else:
         older, newer = (item.texts + ["", ""])[:2]
         choice = interpret_answer(state["message"], older, newer)

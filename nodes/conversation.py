@@ -21,9 +21,9 @@ from langgraph.runtime import Runtime
 from typing_extensions import TypedDict
 
 from companion.errors import ChatModelError, InvalidInputError, StoreUnavailableError
-from companion.personality.persona import parse_persona
+from companion.personality.persona import PersonaData, parse_persona
 from companion.personality.prompt import persona_system_prompt
-from companion.personality.state import MoodChange, PersonalityState
+from companion.personality.state import MoodChange, PersonalityData, PersonalityState
 from companion.personality.traits import PAD, PADValues
 from memory.embeddings import Embedder
 from memory.long_term import LongTermStore
@@ -58,12 +58,12 @@ from prompts.conversation import (
     OUTDATED_MEMORY,
 )
 from tools.care import care_reply, crisis_resources
-from tools.clarification import ask_in_system_prompt, ask_offline, question_to_ask
+from tools.clarification import ClarificationTurn, ask_in_system_prompt, ask_offline, question_to_ask
 from tools.crisis import Crisis
 from tools.detection import DetectionData, perception_scores
 from tools.injection import InjectionVerdictData
 from tools.recall import recall
-from tools.sensitivity import classify_local
+from tools.sensitivity import SensitivityData, classify_local
 from tools.updates import detect_update
 from tools.utterance import UtteranceType, classify_utterance, is_observation, parse_utterance
 
@@ -182,7 +182,7 @@ class TurnOutput(TypedDict):
     memories: NotRequired[list[RetrievedMemory]]
     withheld_memories: NotRequired[list[str]]  # relevant memories above the context's max_sensitivity (not used)
     supersedes: NotRequired[list[str]]  # older memories this message updates (tools.updates), most similar first
-    sensitivity: NotRequired[dict[str, Any]]  # tools.sensitivity.Classification.to_dict() of the message
+    sensitivity: NotRequired[SensitivityData]
     reply: NotRequired[str]
     responder: NotRequired[str]  # "offline" or the chat model's name
     memory_id: NotRequired[str]
@@ -192,12 +192,12 @@ class TurnOutput(TypedDict):
     care: NotRequired[CareReport]
     # perception and personality (nodes/personality.py)
     detection: NotRequired[DetectionData]
-    persona: NotRequired[dict[str, Any]]  # companion.personality.persona.Persona.to_dict()
-    personality: NotRequired[dict[str, Any]]  # companion.personality.state.PersonalityState.to_dict()
+    persona: NotRequired[PersonaData]
+    personality: NotRequired[PersonalityData]
     personality_source: NotRequired[str]  # "redis", "chroma" or "new"
     personality_loaded: NotRequired[str | None]  # fingerprint of the stored state loaded (None: there was none)
     mood: NotRequired[MoodReport]
-    clarification: NotRequired[dict[str, Any] | None]  # reflection's question, asked or answered
+    clarification: NotRequired[ClarificationTurn | None]  # reflection's question, asked or answered
     appraisal: NotRequired[str]  # the appraisal's inputs as JSON, journaled on the memory (personality/journal.py)
     personality_checkpoint: NotRequired[str]  # "now", "later" (background) or "none": nodes/personality.py
     timings_ms: Annotated[NotRequired[dict[str, float]], merge_timings]

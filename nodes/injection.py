@@ -22,7 +22,7 @@ from langgraph.runtime import Runtime
 
 from companion.errors import InjectionBlockedError
 from companion.personality.appraisal import appraise_injection
-from companion.personality.state import PersonalityState, apply_appraisal
+from companion.personality.state import PersonalityData, PersonalityState, apply_appraisal
 from memory.personality_store import PersonalityStore
 from memory.security import SecurityStore
 from nodes.conversation import Context, ConversationState, InjectionReport, mood_report
@@ -120,7 +120,7 @@ async def penalize(state: ConversationState, runtime: Runtime[Context], *, store
     now = state.get("received_at") or time.time()
     result = apply_appraisal(PersonalityState.from_dict(state["personality"]), appraisal, now=now)
 
-    def redo(current: dict[str, Any]) -> dict[str, Any]:  # another turn saved first: penalise its state
+    def redo(current: PersonalityData) -> PersonalityData:  # another turn saved first: penalise its state
         base = PersonalityState.from_dict(current)
         return apply_appraisal(base, appraisal, now=max(now, base.updated_at)).state.to_dict()
 

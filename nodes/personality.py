@@ -23,7 +23,7 @@ from redis.exceptions import RedisError
 from companion.errors import StoreUnavailableError
 from companion.personality.journal import AppraisalInputs
 from companion.personality.persona import Persona, load_persona
-from companion.personality.state import PersonalityState, apply_interaction, new_state
+from companion.personality.state import PersonalityData, PersonalityState, apply_interaction, new_state
 from memory.personality_store import PersonalityStore, fingerprint
 from nodes.conversation import Context, ConversationState, mood_report
 from tools.detection import Detection, Detector, detect_with_scores, score_with_model
@@ -176,7 +176,7 @@ async def store_personality(
     }
 
 
-def reappraise(current: dict[str, Any], *, message: str, inputs: AppraisalInputs) -> dict[str, Any]:
+def reappraise(current: PersonalityData, *, message: str, inputs: AppraisalInputs) -> PersonalityData:
     """The turn's appraisal applied again, to a state another turn saved after this one loaded its own.
 
     At the later of the two times, so the state's clock never runs backwards (a checkpoint holds every appraisal

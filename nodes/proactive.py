@@ -43,6 +43,7 @@ from tools.proactive import (
     THRESHOLD,
     PersonalityReader,
     ProactiveScore,
+    ScoreData,
     activity_profile,
     combine,
     guardrail,
@@ -77,19 +78,59 @@ class ProactiveInput(TypedDict):
     dry_run: NotRequired[bool]
 
 
+class PrefsData(TypedDict):
+    """The user's outreach preferences (``memory/outreach.py``: ``OutreachPrefs``), quiet hours also as numbers."""
+
+    timezone: str
+    quiet_hours: str  # "22-08"
+    opt_out: bool
+    quiet_start: int
+    quiet_end: int
+
+
+class CheckInData(TypedDict):
+    """A check-in planned after a crisis (``memory/outreach.py``), as the decision sees it."""
+
+    due_at: float
+    expires_at: float
+
+
+class PersonalityReasons(TypedDict):
+    """The personality signals the score used."""
+
+    traits: dict[str, float] | None
+    pad: tuple[float, float, float] | None
+
+
+class ScoreReasons(TypedDict):
+    """Why the score is what it is: the user's activity, needs and the companion's personality."""
+
+    local_time: str
+    hours_since_message: float | None
+    hours_since_outreach: float | None
+    messages_30d: int
+    conversations_7d: int
+    outreaches_7d: int
+    answered_outreaches_7d: int
+    urgent_need: str | None
+    next_good_time: str | None
+    needs: dict[str, float]
+    personality: PersonalityReasons | str  # "not available" before the user's first chat
+
+
 class ProactiveState(TypedDict):
     """State of one proactive decision for one user."""
 
     now: NotRequired[float]
     dry_run: NotRequired[bool]
-    prefs: NotRequired[dict[str, Any]]
+    prefs: NotRequired[PrefsData]
     sent: NotRequired[list[float]]
     declined_at: NotRequired[float | None]
     last_message_at: NotRequired[float | None]
-    checkin: NotRequired[dict[str, Any] | None]  # a check-in planned after a crisis (memory/outreach.py)
+    checkin: NotRequired[CheckInData | None]
     blocked: NotRequired[str | None]
-    score: NotRequired[dict[str, Any]]
-    reasons: NotRequired[dict[str, Any]]
+    score: NotRequired[ScoreData]
+    reasons: NotRequired[ScoreReasons]
     starter: NotRequired[str]
     starter_source: NotRequired[str]  # "template" or "llm"
     decision: NotRequired[str]  # "blocked", "below_threshold", "would_send" (dry run) or "sent"
@@ -105,7 +146,8 @@ def after_guardrails(state: ProactiveState) -> str:
 
 def after_score(state: ProactiveState) -> str:
     """Only scores at or above the threshold get a starter."""
-    return "compose_starter" if state.get("score", {}).get("should_reach_out") else END
+    score = state.get("score")
+    return "compose_starter" if score is not None and score["should_reach_out"] else END
 
 
 def after_starter(state: ProactiveState) -> str:
@@ -196,7 +238,7 @@ async def score(
             CHECK_IN_TRIGGER,
             True,
         )
-    reasons = {
+    reasons: ScoreReasons = {
         "local_time": local.isoformat(timespec="minutes"),
         "hours_since_message": None if hours_since_message is None else round(hours_since_message, 2),
         "hours_since_outreach": None if hours_since_outreach is None else round(hours_since_outreach, 2),
@@ -229,7 +271,7 @@ def compose_starter(
     trigger = str(state["score"]["trigger"])
     local = local_time(now, state["prefs"]["timezone"])
     pick = zlib.crc32(f"{user_id}:{local.date().isoformat()}".encode())
-    need = state.get("reasons", {}).get("urgent_need")
+    need = state["reasons"]["urgent_need"] if "reasons" in state else None
     memory = _follow_up_memory(long_term, embedder, user_id) if trigger == "interaction_pattern" else None
     if trigger == CHECK_IN_TRIGGER:
         draft, detail = CHECK_IN_STARTERS[pick % len(CHECK_IN_STARTERS)], CHECK_IN_DETAIL

@@ -52,9 +52,15 @@ from prompts.reflection import (
     CONSOLIDATION_PROMPT,
     INSIGHTS_REPORT_PROMPT,
 )
-from tools.clarification import apply_answer, choice_from_model, queued_from_log, settle_unclear_answers
+from tools.clarification import (
+    ClarificationOutcome,
+    apply_answer,
+    choice_from_model,
+    queued_from_log,
+    settle_unclear_answers,
+)
 from tools.crisis import detect_crisis
-from tools.personality_time import advance_personality
+from tools.personality_time import PersonalityAdvance, advance_personality
 from tools.reflection import (
     CONFLICT_SIMILARITY,
     CONSOLIDATION_BOOST,
@@ -138,18 +144,47 @@ class InsightsReport(TypedDict):
     reporter: str  # "local", or "llm" when the chat model worded the report
 
 
+class Consolidation(TypedDict):
+    """A semantic memory consolidated from a cluster of episodic ones."""
+
+    semantic_id: str
+    text: str
+    importance: int
+    source_ids: list[str]
+    summariser: str  # "local" or "llm"
+
+
+class ForgettingReport(TypedDict):
+    """What the forgetting curve did to the user's memories this run."""
+
+    examined: int
+    strengthened: int
+    retention_updated: int
+    archived: list[str]
+
+
+class ClarificationsReport(TypedDict):
+    """The clarification queue after the run, and the recorded answers settled in it."""
+
+    waiting: int
+    newly_queued: int
+    answers_settled: list[ClarificationOutcome]
+
+
 class ReflectionState(TypedDict):
     """State of one reflection run for one user."""
 
     now: NotRequired[float]
     tasks: NotRequired[list[str]]
     done: Annotated[NotRequired[list[str]], add]
-    consolidations: NotRequired[list[dict[str, Any]]]
+    consolidations: NotRequired[list[Consolidation]]
+    #: The conflicts logged this run: ``LogEntry.to_dict()``, whose fields after id/type/status/at depend on the
+    #: strategy that settled each (``tools/reflection.py: settle``).
     conflicts: NotRequired[list[dict[str, Any]]]
     insights: NotRequired[InsightsReport]
-    forgetting: NotRequired[dict[str, Any]]
-    personality: NotRequired[dict[str, Any]]
-    clarifications: NotRequired[dict[str, Any]]
+    forgetting: NotRequired[ForgettingReport]
+    personality: NotRequired[PersonalityAdvance]
+    clarifications: NotRequired[ClarificationsReport]
 
 
 # -- routing -------------------------------------------------------------------------------------------------
@@ -194,7 +229,7 @@ def consolidate(
         and not is_sealed_level(record.sensitivity)
         and is_fact(record.utterance, record.text)
     ]
-    made: list[dict[str, Any]] = []
+    made: list[Consolidation] = []
     if len(pairs) < MIN_CLUSTER_SIZE:
         return {"consolidations": made, "done": ["consolidate"]}
     clusters = cluster_by_similarity(np.stack([vector for _, vector in pairs]))
@@ -418,7 +453,7 @@ async def ask_user(
     are dropped, and ones Redis lost are queued again (a question already queued keeps its "asked" mark).
     """
     user_id, now = runtime.context.user_id, state["now"]
-    settled: list[dict[str, Any]] = []
+    settled: list[ClarificationOutcome] = []
     if chat_model is not None:
         for entry in await asyncio.to_thread(log.entries, user_id, type="conflict", status="answered"):
             choice = await asyncio.to_thread(choice_from_model, chat_model, entry)
@@ -682,7 +717,7 @@ async def forget(
         await asyncio.to_thread(log.put, user_id, entries)
         await asyncio.to_thread(long_term.move, user_id, [r.id for r in faded], archive)
     await short_term.clear_recalls(user_id, recalls)
-    report = {
+    report: ForgettingReport = {
         "examined": len(records),
         "strengthened": strengthened,
         "retention_updated": len(updates),

@@ -35,12 +35,13 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping
 from dataclasses import replace
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Any, Literal, NotRequired
 
 from langchain_core.messages import AIMessage, HumanMessage
+from typing_extensions import TypedDict
 
 from companion.errors import ChatModelError
-from memory.clarifications import Clarification
+from memory.clarifications import Clarification, ClarificationData
 from memory.long_term import LongTermStore
 from memory.reflection_log import LogEntry, ReflectionLog
 from prompts.reflection import CLARIFICATION_ANSWER_PROMPT, CLARIFICATION_ASK, OFFLINE_CLARIFICATION
@@ -54,6 +55,24 @@ Side = Literal["older", "newer"]
 USER_ANSWER_FACTOR = 0.5
 #: How long an unclear answer waits for a chat model (or more words from the user) before temporal precedence.
 UNCLEAR_ANSWER_GRACE_SECONDS = 7 * 24 * 3600.0
+
+
+class ClarificationOutcome(TypedDict):
+    """What a turn did with its clarification: asked it, or settled (or recorded) the answer (:func:`apply_answer`)."""
+
+    conflict_id: str
+    status: str  # "asked", "answered", "resolved" or "stale"
+    asked_at: NotRequired[float | None]
+    kept_id: NotRequired[str]
+    loser_id: NotRequired[str]
+
+
+class ClarificationTurn(ClarificationData):
+    """The queued question a turn asks (``mode: ask``) or whose answer it reads (``answer``), and its outcome."""
+
+    mode: Literal["ask", "answer"]
+    outcome: NotRequired[ClarificationOutcome]
+
 
 _WORD = re.compile(r"[a-z0-9']+")
 _NEGATORS = frozenset("not no never nope don't doesn't didn't isn't aren't wasn't dont doesnt didnt isnt".split())
@@ -84,7 +103,7 @@ def ask_offline(question: str) -> str:
     return OFFLINE_CLARIFICATION.format(question=question)
 
 
-def choose_for_turn(pending: list[Clarification]) -> dict[str, Any] | None:
+def choose_for_turn(pending: list[Clarification]) -> ClarificationTurn | None:
     """What this turn does with the queue (``None`` when it is empty).
 
     The message answers the question asked last, if one was asked; otherwise the reply asks the oldest one.
@@ -172,7 +191,7 @@ def apply_answer(
     asked_at: float | None = None,
     resolved_by: str = "user_answer",
     factor: float = USER_ANSWER_FACTOR,
-) -> dict[str, Any]:
+) -> ClarificationOutcome:
     """Settle (or, with ``choice=None``, record the answer to) a conflict awaiting the user; returns the outcome.
 
     The importance of the memory not kept is multiplied by ``factor``.
@@ -225,7 +244,7 @@ def queued_from_log(log: ReflectionLog, user_id: str) -> list[Clarification]:
 
 def settle_unclear_answers(
     long_term: LongTermStore, log: ReflectionLog, user_id: str, *, now: float
-) -> list[dict[str, Any]]:
+) -> list[ClarificationOutcome]:
     """Settle, by temporal precedence, the conflicts whose unclear answer is older than the grace period."""
     settled = []
     for entry in log.entries(user_id, type="conflict", status="answered"):

@@ -8,16 +8,30 @@ save the result. The proactive graph reads the same advanced state without savin
 
 from __future__ import annotations
 
-from typing import Any
+from typing import NotRequired
+
+from typing_extensions import TypedDict
 
 from companion.personality.persona import load_persona
 from companion.personality.quirks import active_quirks
-from companion.personality.state import PersonalityState, advance_time
+from companion.personality.state import PersonalityData, PersonalityState, advance_time
+from companion.personality.traits import PADValues
 from memory.personality_store import PersonalityStore, fingerprint
 from tools.proactive import PersonalityReader, PersonalitySignals
 
 
-async def advance_personality(store: PersonalityStore, user_id: str, persona: str, now: float) -> dict[str, Any]:
+class PersonalityAdvance(TypedDict):
+    """What :func:`advance_personality` did: only a ``status`` when the user has no state yet."""
+
+    status: str  # "advanced", "up to date" or why nothing was done
+    events: NotRequired[list[str]]
+    mood: NotRequired[PADValues]
+    baseline: NotRequired[PADValues]
+    needs: NotRequired[dict[str, float]]
+    active_quirks: NotRequired[dict[str, float]]
+
+
+async def advance_personality(store: PersonalityStore, user_id: str, persona: str, now: float) -> PersonalityAdvance:
     """Advance a user's personality state to ``now`` and save it; returns what changed (for reports)."""
     key = load_persona(persona).key
     data, _ = await store.load(user_id, key)
@@ -27,7 +41,7 @@ async def advance_personality(store: PersonalityStore, user_id: str, persona: st
     after, events = advance_time(before, now)
     if after is not before:  # a compare-and-set: a turn saved meanwhile is advanced, not overwritten
 
-        def redo(current: dict[str, Any]) -> dict[str, Any]:
+        def redo(current: PersonalityData) -> PersonalityData:
             return advance_time(PersonalityState.from_dict(current), now)[0].to_dict()
 
         await store.update(user_id, key, loaded=fingerprint(data), updated=after.to_dict(), redo=redo)

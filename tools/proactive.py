@@ -28,7 +28,10 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime, timedelta
+from typing import cast
 from zoneinfo import ZoneInfo
+
+from typing_extensions import TypedDict
 
 NEED_WEIGHT, TIMING_WEIGHT, PATTERN_WEIGHT = 0.4, 0.25, 0.35
 THRESHOLD = 0.6
@@ -251,6 +254,20 @@ def recent_contact_penalty(hours_since_outreach: float | None) -> float:
     return clamp(1.0 - hours_since_outreach / RECENT_CONTACT_WINDOW_HOURS)
 
 
+class ScoreData(TypedDict):
+    """:meth:`ProactiveScore.to_dict`: the components rounded to four places, the trigger and the decision."""
+
+    need: float
+    timing: float
+    pattern: float
+    base: float
+    personality_factor: float
+    recent_contact_penalty: float
+    final: float
+    trigger: str
+    should_reach_out: bool
+
+
 @dataclass(frozen=True, slots=True)
 class ProactiveScore:
     """Every component of a score, and the decision."""
@@ -265,9 +282,9 @@ class ProactiveScore:
     trigger: str
     should_reach_out: bool
 
-    def to_dict(self) -> dict[str, float | str | bool]:
+    def to_dict(self) -> ScoreData:
         """A JSON-able dict (rounded)."""
-        return {k: round(v, 4) if isinstance(v, float) else v for k, v in asdict(self).items()}
+        return cast(ScoreData, {k: round(v, 4) if isinstance(v, float) else v for k, v in asdict(self).items()})
 
 
 def combine(

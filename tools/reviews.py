@@ -11,7 +11,7 @@ import time
 from typing import Any
 
 from companion.personality.appraisal import appraise_false_positive
-from companion.personality.state import PersonalityState, apply_appraisal
+from companion.personality.state import PersonalityData, PersonalityState, apply_appraisal
 from memory.personality_store import PersonalityStore, fingerprint
 from memory.security import SecurityStore
 
@@ -41,7 +41,7 @@ async def review_false_positive(
         loaded, _ = await personalities.load(user_id, persona)
         if loaded is not None:
 
-            def take_back(current: dict[str, Any]) -> dict[str, Any]:
+            def take_back(current: PersonalityData) -> PersonalityData:
                 state = PersonalityState.from_dict(current)
                 return apply_appraisal(state, appraisal, now=max(at, state.updated_at)).state.to_dict()
 

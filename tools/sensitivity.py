@@ -25,6 +25,7 @@ from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any, Literal
 
 from pydantic import BaseModel, Field
+from typing_extensions import TypedDict
 
 from memory.records import MemoryRecord
 from memory.sensitivity import (
@@ -53,6 +54,18 @@ __all__ = [
 ]
 
 
+class SensitivityData(TypedDict):
+    """:meth:`Classification.to_dict`: a message's sensitivity as the conversation state carries it."""
+
+    level: str
+    confidence: float
+    security_level: int
+    tags: list[str]
+    sentiment: str
+    source: str
+    reasons: list[str]
+
+
 @dataclass(frozen=True, slots=True)
 class Classification:
     """The sensitivity of one message, after the thresholds."""
@@ -69,7 +82,7 @@ class Classification:
         """The seed's security level, 1-4."""
         return SECURITY_LEVELS[self.level]
 
-    def to_dict(self) -> dict[str, Any]:
+    def to_dict(self) -> SensitivityData:
         """A JSON-able dict (kept in the turn's state)."""
         return {
             "level": self.level.value,

@@ -10,9 +10,12 @@ from __future__ import annotations
 
 import re
 import tomllib
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+
+from typing_extensions import TypedDict
 
 from companion.errors import ConfigurationError
 from companion.personality.traits import PAD, TRAIT_NAMES, BigFive, baseline_from_traits
@@ -24,6 +27,17 @@ PERSONA_NAME_PATTERN = re.compile(r"^[a-z0-9][a-z0-9_-]{0,63}$")
 
 class PersonaError(ConfigurationError):
     """A persona file is missing or malformed."""
+
+
+class PersonaData(TypedDict):
+    """:meth:`Persona.to_dict`: the persona as the conversation state and the API carry it."""
+
+    key: str
+    name: str
+    style: str
+    backstory: str
+    traits: dict[str, float]  # the Big Five by name (traits.TRAIT_NAMES)
+    crisis_resources: str
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -43,7 +57,7 @@ class Persona:
         """The resting mood these traits give."""
         return baseline_from_traits(self.traits)
 
-    def to_dict(self) -> dict[str, Any]:
+    def to_dict(self) -> PersonaData:
         """A JSON-able dict."""
         return {
             "key": self.key,
@@ -85,7 +99,7 @@ def load_persona(name_or_path: str = "default", directory: Path = PERSONAS_DIR) 
     return parse_persona(data, key=path.stem, source=str(path))
 
 
-def parse_persona(data: dict[str, Any], *, key: str, source: str = "persona") -> Persona:
+def parse_persona(data: Mapping[str, Any], *, key: str, source: str = "persona") -> Persona:
     """A :class:`Persona` from parsed TOML; errors name ``source`` and the field."""
     fields: dict[str, str] = {}
     for field in ("name", "style", "backstory"):

@@ -12,9 +12,11 @@ pattern; once a day :func:`evolve_quirks` applies the seed's rules:
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
 from typing import Any
+
+from typing_extensions import TypedDict
 
 DAY = 86_400.0
 MIN_OCCURRENCES = 3
@@ -52,6 +54,14 @@ PATTERNS: tuple[Pattern, ...] = (
 PATTERNS_BY_NAME = {pattern.name: pattern for pattern in PATTERNS}
 
 
+class PatternData(TypedDict):
+    """:meth:`PatternStats.to_dict`."""
+
+    count: int
+    confidence: float
+    last_seen: float
+
+
 @dataclass(frozen=True, slots=True, kw_only=True)
 class PatternStats:
     """How often a pattern was seen, with what confidence, and when last."""
@@ -60,9 +70,21 @@ class PatternStats:
     confidence: float
     last_seen: float
 
-    def to_dict(self) -> dict[str, Any]:
+    def to_dict(self) -> PatternData:
         """A JSON-able dict."""
         return {"count": self.count, "confidence": self.confidence, "last_seen": self.last_seen}
+
+
+class QuirkData(TypedDict):
+    """:meth:`Quirk.to_dict`: a quirk as the stored personality state carries it."""
+
+    name: str
+    description: str
+    strength: float
+    confidence: float
+    created_at: float
+    last_reinforced: float
+    active: bool
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -77,7 +99,7 @@ class Quirk:
     last_reinforced: float
     active: bool = True
 
-    def to_dict(self) -> dict[str, Any]:
+    def to_dict(self) -> QuirkData:
         """A JSON-able dict."""
         return {
             "name": self.name,
@@ -90,7 +112,7 @@ class Quirk:
         }
 
     @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> Quirk:
+    def from_dict(cls, data: Mapping[str, Any]) -> Quirk:
         """Inverse of :meth:`to_dict`."""
         return cls(
             name=str(data["name"]),

@@ -21,6 +21,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from typing import Any
 
+from typing_extensions import TypedDict
+
 from companion.personality.appraisal import Appraisal, appraise
 from companion.personality.needs import (
     BASELINE_LEVEL,
@@ -34,13 +36,15 @@ from companion.personality.needs import (
 )
 from companion.personality.persona import Persona
 from companion.personality.quirks import (
+    PatternData,
     PatternStats,
     Quirk,
+    QuirkData,
     evolve_quirks,
     observe_patterns,
     record_observations,
 )
-from companion.personality.traits import PAD
+from companion.personality.traits import PAD, PADValues
 
 DAY = 86_400.0
 HOUR = 3_600.0
@@ -59,6 +63,17 @@ RECORD_RELAXATION_ABOVE = 0.01
 STATE_VERSION = 1
 
 
+class MoodChangeData(TypedDict):
+    """:meth:`MoodChange.to_dict`."""
+
+    at: float
+    rule: str
+    cause: str
+    delta: PADValues
+    before: PADValues
+    after: PADValues
+
+
 @dataclass(frozen=True, slots=True, kw_only=True)
 class MoodChange:
     """One recorded mood change: when, which rule, why, and the mood before and after."""
@@ -70,7 +85,7 @@ class MoodChange:
     before: PAD
     after: PAD
 
-    def to_dict(self) -> dict[str, Any]:
+    def to_dict(self) -> MoodChangeData:
         """A JSON-able dict."""
         return {
             "at": self.at,
@@ -82,7 +97,7 @@ class MoodChange:
         }
 
     @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> MoodChange:
+    def from_dict(cls, data: Mapping[str, Any]) -> MoodChange:
         """Inverse of :meth:`to_dict`."""
         return cls(
             at=float(data["at"]),
@@ -92,6 +107,26 @@ class MoodChange:
             before=PAD.from_dict(data["before"]),
             after=PAD.from_dict(data["after"]),
         )
+
+
+class PersonalityData(TypedDict):
+    """:meth:`PersonalityState.to_dict`: the state as Redis, Chroma and the conversation state carry it."""
+
+    version: int
+    user_id: str
+    persona: str
+    mood: PADValues
+    baseline: PADValues
+    needs: dict[str, float]
+    quirks: list[QuirkData]
+    patterns: dict[str, PatternData]
+    history: list[tuple[float, PADValues]]  # a JSON round trip makes each pair a list; from_dict takes either
+    changes: list[MoodChangeData]
+    interactions: int
+    created_at: float
+    updated_at: float
+    last_drift_at: float
+    last_quirk_evolution_at: float
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -114,7 +149,7 @@ class PersonalityState:
     last_drift_at: float
     last_quirk_evolution_at: float
 
-    def to_dict(self) -> dict[str, Any]:
+    def to_dict(self) -> PersonalityData:
         """A JSON-able dict (what the store persists)."""
         return {
             "version": STATE_VERSION,
@@ -125,7 +160,7 @@ class PersonalityState:
             "needs": dict(self.needs),
             "quirks": [quirk.to_dict() for quirk in self.quirks],
             "patterns": {name: stats.to_dict() for name, stats in self.patterns.items()},
-            "history": [[at, pad.to_dict()] for at, pad in self.history],
+            "history": [(at, pad.to_dict()) for at, pad in self.history],
             "changes": [change.to_dict() for change in self.changes],
             "interactions": self.interactions,
             "created_at": self.created_at,

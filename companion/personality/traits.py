@@ -14,6 +14,7 @@ Australian Journal of Psychology 48(2), 1996; the same mapping drives ALMA, Gebh
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -124,12 +125,12 @@ class PAD:
             "dominance": round(self.dominance, digits),
         }
 
-    def to_dict(self) -> dict[str, float]:
+    def to_dict(self) -> PADValues:
         """The three values by name."""
         return {"pleasure": self.pleasure, "arousal": self.arousal, "dominance": self.dominance}
 
     @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> PAD:
+    def from_dict(cls, data: Mapping[str, Any]) -> PAD:
         """Inverse of :meth:`to_dict`."""
         return cls(
             pleasure=float(data.get("pleasure", 0.0)),

@@ -23,7 +23,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -47,7 +47,7 @@ RUN_LOCK_MS = 30 * 60 * 1000
 DONE_TTL_SECONDS = 7 * 86_400
 
 #: Runs one user's job: ``(user_id, now) -> report``.
-UserJob = Callable[[str, float], Awaitable[dict[str, Any]]]
+UserJob = Callable[[str, float], Awaitable[Mapping[str, Any]]]
 #: Runs one proactive pass over users: ``(user_ids, now) -> decisions``.
 PassJob = Callable[[list[str], float], Awaitable[list[dict[str, Any]]]]
 
@@ -249,7 +249,7 @@ def build_runner(services: Any) -> JobRunner:
 
     store = services.personality
 
-    async def needs(user_id: str, now: float) -> dict[str, Any]:
+    async def needs(user_id: str, now: float) -> Mapping[str, Any]:
         return await advance_personality(store, user_id, persona, now)
 
     return JobRunner(
