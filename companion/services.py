@@ -51,6 +51,7 @@ if TYPE_CHECKING:
     from memory.links import LinkStore
     from memory.long_term import LongTermStore
     from memory.personality_store import PersonalityStore
+    from memory.reflection_log import ReflectionLog
 
 logger = logging.getLogger(__name__)
 
@@ -86,7 +87,14 @@ class Services:
         """Versions, relations and raw transcripts of every user's memories."""
         from memory.links import LinkStore
 
-        return LinkStore(self.chroma)
+        return LinkStore(self.chroma, cipher=self.long_term.cipher)
+
+    @cached_property
+    def reflection_log(self) -> ReflectionLog:
+        """Reflection's decisions for every user (sealed like the links: they quote what users said)."""
+        from memory.reflection_log import ReflectionLog
+
+        return ReflectionLog(self.chroma, cipher=self.long_term.cipher)
 
     @cached_property
     def personality(self) -> PersonalityStore:

@@ -138,7 +138,10 @@ def build_graph(
     queue = clarifications or ClarificationQueue(short_term.redis)
     graph.add_node("load_clarification", partial(load_clarification, queue=queue))
     settle = partial(
-        settle_clarification, queue=queue, long_term=long_term, log=reflection_log or ReflectionLog(long_term.client)
+        settle_clarification,
+        queue=queue,
+        long_term=long_term,
+        log=reflection_log or ReflectionLog(long_term.client, cipher=long_term.cipher),
     )
     graph.add_node("settle_clarification", settle)
     graph.add_node("detect_emotion", partial(detect_emotion, detector=detector))

@@ -116,7 +116,7 @@ def build_graph_from_services(services: Services) -> CompiledStateGraph[Any, Any
         long_term=services.long_term,
         archive=archive_store(services.long_term),
         short_term=services.short_term,
-        log=ReflectionLog(services.chroma),
+        log=services.reflection_log,
         embedder=services.embedder,
         chat_model=services.chat_model,
         personality_store=services.personality,

@@ -28,7 +28,15 @@ from cryptography.fernet import Fernet, InvalidToken
 from companion.errors import ConfigurationError
 from memory.sensitivity import Sensitivity
 
-__all__ = ["SEALED_LEVELS", "SEALED_PREFIX", "TextCipher", "is_sealed_level", "load_cipher"]
+__all__ = [
+    "SEALED_LEVELS",
+    "SEALED_PREFIX",
+    "TextCipher",
+    "is_sealed_level",
+    "load_cipher",
+    "open_document",
+    "seal_document",
+]
 
 SEALED_PREFIX = "enc:v1:"
 SEALED_LEVELS = frozenset({Sensitivity.SECRET, Sensitivity.ULTRASECRET})
@@ -68,6 +76,25 @@ class TextCipher:
                 "a secret memory cannot be decrypted with this key: COMPANION_ENCRYPTION_KEY (or the data dir's "
                 f"{KEY_FILE}) is not the one it was stored with"
             ) from None
+
+
+def seal_document(cipher: TextCipher | None, document: str) -> str:
+    """A derived record's document as it is stored: sealed whenever there is a cipher.
+
+    Versions, association outcomes, raw transcripts, session summaries and reflection's log quote what the user
+    said, at whatever level, and are only ever read back by id or metadata, never searched by their text; so they
+    are sealed whole rather than by the level of what they quote (a transcript mixes levels).
+    """
+    return document if cipher is None else cipher.seal(document)
+
+
+def open_document(cipher: TextCipher | None, document: str) -> str:
+    """The inverse of :func:`seal_document`; a plain (older) document is returned as it is."""
+    if cipher is not None:
+        return cipher.open(document)
+    if document.startswith(SEALED_PREFIX):
+        raise ConfigurationError("this store has no cipher, so it cannot read a sealed record")
+    return document
 
 
 def load_cipher(key: str | None, data_dir: Path) -> TextCipher:

@@ -32,6 +32,7 @@ from chromadb.api import ClientAPI
 from chromadb.api.models.Collection import Collection
 from chromadb.api.types import Where
 
+from memory.cipher import TextCipher, open_document, seal_document
 from memory.long_term import UserCollections
 
 logger = logging.getLogger(__name__)
@@ -103,8 +104,9 @@ class SessionSummary:
 class LinkStore:
     """Versions, relations, association outcomes, raw transcripts and session summaries, per user, in Chroma."""
 
-    def __init__(self, client: ClientAPI, *, namespace: str = "companion") -> None:
+    def __init__(self, client: ClientAPI, *, cipher: TextCipher | None = None, namespace: str = "companion") -> None:
         self._client = client
+        self._cipher = cipher  # seals every document (memory/cipher.py: seal_document)
         self._namespace = f"{namespace}-links"
         self._users = UserCollections(client, self._namespace)
 
@@ -136,7 +138,7 @@ class LinkStore:
             if metadata.get("user_id") != user_id:
                 logger.error("dropped a link record of another user from the collection of %s", user_id)
                 continue
-            rows.append({"id": record_id, "document": documents[index] or "", **metadata})
+            rows.append({"id": record_id, "document": open_document(self._cipher, documents[index] or ""), **metadata})
         return rows
 
     def _put(self, user_id: str, rows: Sequence[tuple[str, str, dict[str, str | int | float]]]) -> None:
@@ -146,7 +148,7 @@ class LinkStore:
         assert collection is not None
         collection.upsert(
             ids=[row[0] for row in rows],
-            documents=[row[1] for row in rows],
+            documents=[seal_document(self._cipher, row[1]) for row in rows],
             metadatas=[{**row[2], "user_id": user_id} for row in rows],
             embeddings=np.repeat(_PLACEHOLDER, len(rows), axis=0),
         )

@@ -36,6 +36,7 @@ from chromadb.api import ClientAPI
 from chromadb.api.models.Collection import Collection
 from chromadb.api.types import Where
 
+from memory.cipher import TextCipher, open_document, seal_document
 from memory.long_term import WRITE_BATCH, UserCollections
 
 logger = logging.getLogger(__name__)
@@ -62,8 +63,9 @@ class LogEntry:
 class ReflectionLog:
     """Reflection's decisions, per user, in Chroma."""
 
-    def __init__(self, client: ClientAPI, *, namespace: str = "companion") -> None:
+    def __init__(self, client: ClientAPI, *, cipher: TextCipher | None = None, namespace: str = "companion") -> None:
         self._client = client
+        self._cipher = cipher  # seals every entry's document (memory/cipher.py: seal_document)
         self._namespace = f"{namespace}-reflection"
         self._users = UserCollections(client, self._namespace)
 
@@ -84,7 +86,7 @@ class ReflectionLog:
             batch = entries[start : start + WRITE_BATCH]
             collection.upsert(
                 ids=[entry.id for entry in batch],
-                documents=[json.dumps(entry.data) for entry in batch],
+                documents=[seal_document(self._cipher, json.dumps(entry.data)) for entry in batch],
                 metadatas=[
                     {"user_id": user_id, "type": entry.type, "status": entry.status, "at": float(entry.at)}
                     for entry in batch
@@ -137,7 +139,7 @@ class ReflectionLog:
                     type=str(meta.get("type", "")),
                     status=str(meta.get("status", "")),
                     at=float(cast(float, meta.get("at", 0.0))),
-                    data=json.loads(documents[index] or "{}"),
+                    data=json.loads(open_document(self._cipher, documents[index] or "") or "{}"),
                 )
             )
         return found

@@ -31,7 +31,6 @@ from graphs.proactive import decision_summary, run_proactive
 from graphs.reflection import archive_store, run_reflection
 from memory.association_queue import AssociationQueue
 from memory.outreach import OutreachStore
-from memory.reflection_log import ReflectionLog
 from tools import reflection_actions
 
 Graph = CompiledStateGraph[Any, Any, Any, Any]
@@ -66,7 +65,7 @@ async def reflect(
 
 async def conflicts(services: Services, user_id: str, *, limit: int = 100, cursor: str | None = None) -> ConflictList:
     """Recorded conflicts with their resolutions, newest first, a page at a time; and the questions waiting."""
-    log = ReflectionLog(services.chroma)
+    log = services.reflection_log
     found, questions = await asyncio.gather(
         asyncio.to_thread(reflection_actions.conflicts, log, user_id),
         asyncio.to_thread(reflection_actions.pending_questions, log, user_id),
@@ -79,7 +78,7 @@ async def conflicts(services: Services, user_id: str, *, limit: int = 100, curso
 
 async def insights(services: Services, user_id: str, *, limit: int = 100, cursor: str | None = None) -> InsightReports:
     """The insight reports of the days reflection ran for the user, newest first, a page at a time."""
-    found = await asyncio.to_thread(reflection_actions.insight_reports, ReflectionLog(services.chroma), user_id)
+    found = await asyncio.to_thread(reflection_actions.insight_reports, services.reflection_log, user_id)
     # One report per local day (its log id is the day), so the day orders them totally.
     page, next_cursor = keyset_page(found, key=lambda report: (str(report["day"]),), limit=limit, cursor=cursor)
     reports = [InsightsReport.model_validate(report) for report in page]
@@ -88,7 +87,7 @@ async def insights(services: Services, user_id: str, *, limit: int = 100, cursor
 
 async def undo_conflict(services: Services, user_id: str, conflict_id: str) -> ConflictUndone:
     """Revert one resolution (404 for an unknown conflict, 409 for one already reverted)."""
-    log = ReflectionLog(services.chroma)
+    log = services.reflection_log
     undone = await asyncio.to_thread(
         reflection_actions.undo_conflict, services.long_term, log, user_id, conflict_id, now=time.time()
     )
@@ -105,7 +104,7 @@ async def archived(services: Services, user_id: str, *, limit: int = 100, cursor
 
 async def restore(services: Services, user_id: str, memory_id: str) -> Restored:
     """Bring one archived memory back into recall."""
-    archive, log = archive_store(services.long_term), ReflectionLog(services.chroma)
+    archive, log = archive_store(services.long_term), services.reflection_log
     result = await asyncio.to_thread(
         reflection_actions.restore_memory, services.long_term, archive, log, user_id, memory_id, now=time.time()
     )

@@ -107,11 +107,10 @@ def insights_command(args: argparse.Namespace, settings: Settings) -> int:
 
 async def _insights(args: argparse.Namespace, settings: Settings) -> int:
     from companion.services import open_services
-    from memory.reflection_log import ReflectionLog
     from tools.reflection_actions import insight_reports
 
     async with open_services(settings) as services:
-        reports = insight_reports(ReflectionLog(services.chroma), args.user)[: args.limit]
+        reports = insight_reports(services.reflection_log, args.user)[: args.limit]
     if args.json:
         _print({"user": args.user, "reports": reports}, True)
         return 0
@@ -135,11 +134,10 @@ def conflicts_command(args: argparse.Namespace, settings: Settings) -> int:
 
 async def _conflicts(args: argparse.Namespace, settings: Settings) -> int:
     from companion.services import open_services
-    from memory.reflection_log import ReflectionLog
     from tools.reflection_actions import conflicts, pending_questions, undo_conflict
 
     async with open_services(settings) as services:
-        log = ReflectionLog(services.chroma)
+        log = services.reflection_log
         if args.undo:
             _print(undo_conflict(services.long_term, log, args.user, args.undo, now=time.time()), args.json)
             return 0
@@ -163,12 +161,11 @@ def archive_command(args: argparse.Namespace, settings: Settings) -> int:
 async def _archive(args: argparse.Namespace, settings: Settings) -> int:
     from companion.services import open_services
     from graphs.reflection import archive_store
-    from memory.reflection_log import ReflectionLog
     from tools.reflection_actions import restore_memory
 
     async with open_services(settings) as services:
         archive = archive_store(services.long_term)
-        log = ReflectionLog(services.chroma)
+        log = services.reflection_log
         if args.restore:
             result = restore_memory(services.long_term, archive, log, args.user, args.restore, now=time.time())
             _print(result, args.json)

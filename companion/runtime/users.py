@@ -32,7 +32,6 @@ from memory.keys import CHECKPOINT_USER_KEY, decode_part, hash_tag, split_thread
 from memory.links import relation_to_dict, version_to_dict
 from memory.outreach import OUTBOX_STREAM
 from memory.records import validate_user_id
-from memory.reflection_log import ReflectionLog
 from memory.security import INCIDENTS_MAX, SecurityStore
 from memory.short_term import ASSOCIATION_STREAM, PREFIX
 
@@ -174,7 +173,7 @@ async def erase_user(services: Services, checkpointer: BaseCheckpointSaver[Any] 
     archive = archive_store(services.long_term)
     archived = await asyncio.to_thread(archive.count, user_id)
     await asyncio.to_thread(archive.delete_user, user_id)
-    reflection_log = await asyncio.to_thread(ReflectionLog(services.long_term.client).delete_user, user_id)
+    reflection_log = await asyncio.to_thread(services.reflection_log.delete_user, user_id)
     api_keys = await services.api_keys.revoke_user(user_id)
     incidents = await SecurityStore(services.redis).forget_incidents(user_id)
     # a personality checkpoint that was in flight when the memories went (another process's turn) is gone too
