@@ -72,7 +72,10 @@ async def test_versions_outcomes_transcripts_summaries_and_conflicts_keep_secret
     # reflection: two secrets the chat model judges to conflict
     remember(long_term, embedder, "My locker combination is 3307.", at=now - 2 * DAY)
     remember(long_term, embedder, "My locker combination is 3308.", at=now - DAY)
-    verdict = '{"has_conflict": true, "conflict_type": "factual_contradiction", "description": "two codes", "confidence": 0.9}'
+    verdict = (
+        '{"has_conflict": true, "conflict_type": "factual_contradiction", "description": "two codes", '
+        '"confidence": 0.9}'
+    )
     reflection = build_reflection(
         long_term=long_term,
         archive=archive_store(long_term),
