@@ -26,6 +26,7 @@ from memory.long_term import LongTermStore
 from memory.personality_store import PersonalityStore
 from memory.sensitivity import Sensitivity
 from memory.short_term import ShortTermStore
+from tools.detection import perceive
 from tools.recall import recall
 
 logger = logging.getLogger(__name__)
@@ -154,6 +155,14 @@ class Companion:
                 logger.info("withheld a group reply to %s: %d confidential memories", user_id, len(withheld))
                 return Answer(reply=GROUP_WITHHELD_REPLY, memory_ids=memory_ids, withheld=withheld)
         return Answer(reply=reply, memory_ids=memory_ids)
+
+    async def in_crisis(self, message: str) -> bool:
+        """Whether perception flags ``message`` as a crisis (the turn's own perception, run ahead of it).
+
+        A chat front-end asks before pacing a group reply, so that someone in danger is answered at once.
+        """
+        perceived = await asyncio.to_thread(perceive, [message], self.embedder)
+        return perceived[0].detection.crisis.flagged
 
     async def memories(self, user_id: str, *, query: str | None = None, limit: int = 5) -> list[MemoryView]:
         """The user's memories relevant to ``query`` (MMR), or the newest ones without a query."""

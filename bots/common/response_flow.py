@@ -14,6 +14,15 @@ stranger      30-120 s; no reply   everyone else
               exceeds 100 s
 ============  ===================  ==============================================================
 
+Priorities (the seed's five), from what the message is and who sent it:
+
+* ``immediate``: an admin, or a message perception flags as a crisis from anyone: answered at once, whatever the
+  cooldowns, and never dropped for a long stranger delay (a person in danger meets care now, not in two minutes);
+* ``high``: a friend addressing the companion in a group;
+* ``medium``: a private chat (answered at once);
+* ``low``: a known user or a stranger addressing the companion in a group;
+* ``minimal``: a group message not addressed to the companion: it only goes to the chat buffer.
+
 "Messages to the companion" are private messages, mentions and replies to it; they are counted in Redis by
 ``RelationshipStore`` (bots/common/relationships.py), so a relationship survives restarts and is the same in
 every chat. In a group the companion answers only when addressed (mention, reply to one of its messages, or a
@@ -30,6 +39,16 @@ from dataclasses import dataclass
 from enum import StrEnum
 
 from bots.common.clock import Clock
+
+
+class Priority(StrEnum):
+    """How urgently a message is answered (design seed 000's five response priorities), most urgent first."""
+
+    IMMEDIATE = "immediate"
+    HIGH = "high"
+    MEDIUM = "medium"
+    LOW = "low"
+    MINIMAL = "minimal"
 
 
 class Relationship(StrEnum):
@@ -76,6 +95,7 @@ class ResponseDecision:
     delay: float
     relationship: Relationship
     reason: str
+    priority: Priority
 
 
 class ResponseFlow:
@@ -97,31 +117,42 @@ class ResponseFlow:
         self._chat_next: dict[str, float] = {}
 
     def decide(
-        self, *, chat_id: str, user_id: str, relationship: Relationship, private: bool, addressed: bool
+        self,
+        *,
+        chat_id: str,
+        user_id: str,
+        relationship: Relationship,
+        private: bool,
+        addressed: bool,
+        crisis: bool = False,
     ) -> ResponseDecision:
-        """Decide one message; a positive decision reserves the cooldowns from the planned reply time."""
+        """Decide one message; a positive decision reserves the cooldowns from the planned reply time.
+
+        ``crisis``: perception flagged the message as a crisis (``tools/crisis.py``); it is answered at once.
+        """
         if private:
-            return ResponseDecision(True, 0.0, relationship, "private chat")
+            priority = Priority.IMMEDIATE if crisis else Priority.MEDIUM
+            return ResponseDecision(True, 0.0, relationship, "private chat", priority)
         if not addressed:
-            return ResponseDecision(False, 0.0, relationship, "not addressed to the companion")
+            return ResponseDecision(False, 0.0, relationship, "not addressed to the companion", Priority.MINIMAL)
         now = self.clock.now()
-        if relationship is Relationship.ADMIN:
-            return ResponseDecision(True, 0.0, relationship, "admin")
+        if crisis or relationship is Relationship.ADMIN:  # at once, and without starting anyone's cooldown
+            return ResponseDecision(True, 0.0, relationship, "crisis" if crisis else "admin", Priority.IMMEDIATE)
+        priority = Priority.HIGH if relationship is Relationship.FRIEND else Priority.LOW
         if self._user_next.get(user_id, 0.0) > now:
-            return ResponseDecision(False, 0.0, relationship, "user cooldown")
+            return ResponseDecision(False, 0.0, relationship, "user cooldown", priority)
         if self._chat_next.get(chat_id, 0.0) > now:
-            return ResponseDecision(False, 0.0, relationship, "chat cooldown")
+            return ResponseDecision(False, 0.0, relationship, "chat cooldown", priority)
         low, high = DELAY_RANGES[relationship]
         delay = round(self.rng.uniform(low, high), 3)
         if relationship is Relationship.STRANGER and delay > STRANGER_MAX_DELAY:
-            return ResponseDecision(
-                False, delay, relationship, f"stranger delay {delay:.0f} s over {STRANGER_MAX_DELAY:.0f} s"
-            )
+            reason = f"stranger delay {delay:.0f} s over {STRANGER_MAX_DELAY:.0f} s"
+            return ResponseDecision(False, delay, relationship, reason, priority)
         reply_at = now + delay
         self._user_next[user_id] = reply_at + self.user_cooldown
         self._chat_next[chat_id] = reply_at + self.chat_cooldown
         self._prune(now)
-        return ResponseDecision(True, delay, relationship, relationship.value)
+        return ResponseDecision(True, delay, relationship, relationship.value, priority)
 
     def _prune(self, now: float) -> None:
         if len(self._user_next) > 10_000:

@@ -443,6 +443,17 @@ async def test_forget_declined_keeps_everything(make_harness: HarnessFactory) ->
     assert harness.api.called("editMessageText")[-1].params["text"] == "Nothing was deleted."
 
 
+async def test_a_stranger_in_crisis_in_a_group_is_answered_at_once_with_care(make_harness: HarnessFactory) -> None:
+    harness = await make_harness(chat_model=None, fraction=0.9)  # an ordinary stranger's draw of 111 s: no reply
+    await group_with_admin(harness)
+    await harness.feed(text_message(GROUP, 7, "hey bot", mention=True))
+    assert harness.api.sent(GROUP)[1:] == []  # (the first is the bot's hello)
+    crisis = "I sometimes think about killing myself"
+    await harness.feed(text_message(GROUP, 7, crisis, mention=True))
+    assert harness.api.sent(GROUP)[-1] == care_reply("self_harm", crisis_resources(None))
+    assert harness.clock.slept == [0.0], "no pacing delay for someone in danger"
+
+
 async def test_a_crisis_in_private_gets_care_and_is_never_used_in_a_group(make_harness: HarnessFactory) -> None:
     harness = await make_harness(chat_model=None)  # the offline responder: the care reply is its own
     await group_with_admin(harness)

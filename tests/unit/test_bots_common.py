@@ -16,6 +16,7 @@ from bots.common.response_flow import (
     FRIEND_MIN_DAYS,
     FRIEND_MIN_MESSAGES,
     KNOWN_MIN_MESSAGES,
+    Priority,
     Relationship,
     ResponseFlow,
     relationship_for,
@@ -239,3 +240,31 @@ def test_admin_ids_setting(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("COMPANION_ADMIN_IDS", "111,@bob")
     with pytest.raises(ConfigurationError, match="COMPANION_ADMIN_IDS"):
         load_settings()
+
+
+def test_the_five_priorities_follow_who_sends_what_and_where() -> None:
+    flow = ResponseFlow(clock=ManualClock(), rng=FixedRandom(0.0))
+
+    def priority(relationship: Relationship, *, private: bool = False, addressed: bool = True) -> Priority:
+        user = f"{relationship}-{private}-{addressed}"
+        return flow.decide(
+            chat_id=user, user_id=user, relationship=relationship, private=private, addressed=addressed
+        ).priority
+
+    assert priority(Relationship.ADMIN) is Priority.IMMEDIATE
+    assert priority(Relationship.FRIEND) is Priority.HIGH
+    assert priority(Relationship.STRANGER, private=True) is Priority.MEDIUM
+    assert priority(Relationship.KNOWN) is Priority.LOW and priority(Relationship.STRANGER) is Priority.LOW
+    assert priority(Relationship.FRIEND, addressed=False) is Priority.MINIMAL
+
+
+def test_a_crisis_is_answered_at_once_through_cooldowns_and_the_stranger_cut_off() -> None:
+    flow = ResponseFlow(clock=ManualClock(), rng=FixedRandom(0.9))  # a stranger's draw of 111 s: no reply
+    ordinary = flow.decide(chat_id="c", user_id="s", relationship=Relationship.STRANGER, private=False, addressed=True)
+    assert not ordinary.respond
+    known = flow.decide(chat_id="c", user_id="k", relationship=Relationship.KNOWN, private=False, addressed=True)
+    assert known.respond  # the chat's cooldown now runs
+    crisis = flow.decide(
+        chat_id="c", user_id="s", relationship=Relationship.STRANGER, private=False, addressed=True, crisis=True
+    )
+    assert (crisis.respond, crisis.delay, crisis.priority, crisis.reason) == (True, 0.0, Priority.IMMEDIATE, "crisis")

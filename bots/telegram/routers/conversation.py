@@ -76,8 +76,16 @@ async def on_text(
         return
     admin = is_admin(PLATFORM, sender.id, admin_ids)
     relationship = await relations.record_message(user_id, admin=admin)
+    text = without_mention(message.text, me)
+    # in a group, pacing would make someone in danger wait or go unanswered: perceive a crisis first
+    crisis = not private and bool(text) and await companion.in_crisis(text)
     decision = flow.decide(
-        chat_id=chat_key, user_id=user_id, relationship=relationship, private=private, addressed=addressed
+        chat_id=chat_key,
+        user_id=user_id,
+        relationship=relationship,
+        private=private,
+        addressed=addressed,
+        crisis=crisis,
     )
     if not decision.respond:
         logger.debug("no reply in %s to %s: %s", chat_key, user_id, decision.reason)
@@ -85,7 +93,6 @@ async def on_text(
         return
     if not private:
         await relations.remember_channel(user_id, message.chat.id)
-    text = without_mention(message.text, me)
     if not text:
         return
     # what the group said just before this message (the buffer's last entry is this message itself)
