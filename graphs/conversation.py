@@ -231,12 +231,13 @@ async def run_turn(
     max_sensitivity: str = "ultrasecret",
     turn_id: str | None = None,
     group_context: Sequence[GroupLine] = (),
+    group_summary: str = "",
 ) -> dict[str, Any]:
     """Run one turn and return the final state. Ids are checked before anything runs or is written.
 
     ``group_context``: in a group chat, what was said there just before the message (oldest first); the chat model
-    sees it so the reply fits the conversation. Given on every turn (empty outside groups), so a turn never
-    inherits another's.
+    sees it so the reply fits the conversation; ``group_summary``, what was said there before that (the bots' running
+    chat summary). Given on every turn (empty outside groups), so a turn never inherits another's.
 
     ``max_sensitivity`` is the most sensitive memory level the reply may use (a shared context passes
     ``memory.sensitivity.SHARED_MAX_LEVEL``). ``turn_id`` (32 hex characters) makes a retried turn write the
@@ -248,7 +249,12 @@ async def run_turn(
     config, context = turn_config(
         user_id=user_id, conversation_id=conversation_id, persona=persona, max_sensitivity=max_sensitivity
     )
-    turn_input = {"message": message, "requested_turn_id": turn_id, "group_context": list(group_context)}
+    turn_input = {
+        "message": message,
+        "requested_turn_id": turn_id,
+        "group_context": list(group_context),
+        "group_summary": group_summary,
+    }
     if graph.checkpointer is None:  # durability only means something with a checkpointer (LangGraph warns otherwise)
         result = await graph.ainvoke(turn_input, config, context=context)
     else:

@@ -46,6 +46,7 @@ from prompts.conversation import (
     DEFAULT_PERSONA_NAME,
     GROUP_CONTEXT,
     GROUP_CONTEXT_LINE,
+    GROUP_SUMMARY,
     INSIGHT_MEMORY,
     MEMORY_LINE,
     NO_MEMORIES,
@@ -209,6 +210,8 @@ class ConversationState(TurnOutput):
     query_embedding: NotRequired[list[float]]
     #: In a group: what was said there just before the message (the bots' chat buffer), for the chat model.
     group_context: NotRequired[list[GroupLine]]
+    #: In a group: the running summary of what was said before that (the chat buffer's), for the chat model.
+    group_summary: NotRequired[str]
     #: The perception model's calibrated scores over tools.perception.OUTPUTS (None: no model for this embedder)
     perception_scores: NotRequired[list[float] | None]
 
@@ -222,6 +225,8 @@ class TurnInput(TypedDict):
     requested_turn_id: NotRequired[str | None]
     #: In a group chat, the messages said there just before this one (oldest first), which the reply should fit.
     group_context: NotRequired[list[GroupLine]]
+    #: In a group chat, the running summary of what was said there before those messages.
+    group_summary: NotRequired[str]
 
 
 _TURN_ID = re.compile(r"[0-9a-f]{32}")
@@ -491,6 +496,8 @@ def turns_from_records(records: list[MemoryRecord]) -> list[Turn]:
 
 #: How many of the group's recent messages the chat model sees.
 MAX_GROUP_LINES = 12
+#: ... and at most this much of the group's running summary (its newest part).
+MAX_GROUP_SUMMARY_CHARS = 2000
 #: A mood change at least this large (pleasure) is one the offline reply meets with an opener; a faint nudge is not.
 FELT_CHANGE = 0.02
 OFFLINE_LABEL = "[offline] "
@@ -581,6 +588,8 @@ def build_messages(state: ConversationState, *, crisis_resources: str = "") -> l
             GROUP_CONTEXT_LINE.format(author=line["author"], text=line["text"]) for line in group[-MAX_GROUP_LINES:]
         )
         system += GROUP_CONTEXT.format(lines=lines)
+        if summary := state.get("group_summary", "").strip():
+            system += GROUP_SUMMARY.format(summary=summary[-MAX_GROUP_SUMMARY_CHARS:])
     messages: list[AnyMessage] = [SystemMessage(system)]
     for turn in state.get("context", []):
         messages.append(HumanMessage(turn["content"]) if turn["role"] == "user" else AIMessage(turn["content"]))

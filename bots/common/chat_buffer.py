@@ -32,6 +32,8 @@ DEFAULT_BATCH_SIZE = 50
 SUMMARY_LINES_PER_BATCH = 3
 SUMMARY_MAX_LINES = 12
 SUMMARY_LINE_CHARS = 200
+#: From this many messages in a batch, a word in more than half of them counts as filler (``summary_lines``).
+MIN_MESSAGES_FOR_FILLER = 8
 MAX_PENDING_BATCHES = 1000
 
 logger = logging.getLogger(__name__)
@@ -127,13 +129,23 @@ class ChatBuffer:
 
 
 def summary_lines(messages: Sequence[BufferedMessage], *, lines: int = SUMMARY_LINES_PER_BATCH) -> list[str]:
-    """The ``lines`` most representative messages (Luhn: frequent content words), in chat order."""
+    """The ``lines`` most representative messages (Luhn: frequent content words), in chat order.
+
+    As in Luhn's method, a word can also be too common to be significant: one said in more than half of the
+    batch's messages is the chat's filler ("haha", an emoji's name), not its topic, and would otherwise make fifty
+    "haha yes" the summary of a batch that also held the one plan the group made. A message repeating the words
+    of one already scored adds nothing.
+    """
     words = [_content_words(message.text) for message in messages]
     frequency = Counter(word for message_words in words for word in set(message_words))
-    scored = []
+    if len(messages) >= MIN_MESSAGES_FOR_FILLER:
+        filler = {word for word, count in frequency.items() if count * 2 > len(messages)}
+        words = [[word for word in message_words if word not in filler] for message_words in words]
+    scored, seen = [], set()
     for index, message_words in enumerate(words):
-        if not message_words:
+        if not message_words or frozenset(message_words) in seen:
             continue
+        seen.add(frozenset(message_words))
         score = sum(frequency[word] for word in set(message_words)) / math.sqrt(len(message_words))
         scored.append((score, index))
     chosen = sorted(index for _, index in sorted(scored, key=lambda item: (-item[0], item[1]))[:lines])

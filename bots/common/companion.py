@@ -117,11 +117,13 @@ class Companion:
         audience: Audience,
         source_id: str | None = None,
         group_lines: Sequence[tuple[str, str]] = (),
+        group_summary: str = "",
     ) -> Answer:
         """Run one turn; turns of one conversation run one at a time, in arrival order.
 
         ``group_lines`` (author, text), in a group: what was said there just before the message, oldest first; the
-        chat model sees them so the reply fits the conversation (ignored in private).
+        chat model sees them so the reply fits the conversation (ignored in private); ``group_summary``, the chat's
+        running summary of what was said before them.
 
         ``source_id`` names the platform message (``telegram:<chat>:<message id>``): a message the platform delivers
         twice (a redelivered update after a restart, an edited retry) then writes the same memory, once.
@@ -144,6 +146,7 @@ class Companion:
                 group_context=[{"author": author, "text": text} for author, text in group_lines]
                 if audience is Audience.GROUP
                 else [],
+                group_summary=group_summary if audience is Audience.GROUP else "",
             )
         memory_ids = [memory["id"] for memory in state.get("memories", [])]
         reply = str(state.get("reply", ""))

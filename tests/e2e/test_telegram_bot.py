@@ -221,6 +221,23 @@ async def test_a_group_reply_sees_what_the_group_just_said_and_a_private_one_doe
     assert "group chat" not in model.systems[-1] and "saturday" not in model.systems[-1]
 
 
+async def test_a_group_reply_also_sees_the_running_summary_of_what_left_the_buffer(
+    make_harness: HarnessFactory,
+) -> None:
+    model = EchoChatModel(delay=0)
+    harness = await make_harness(chat_model=model, fraction=0.9)
+    await group_with_admin(harness)
+    await harness.feed(text_message(GROUP, 7, "the zeppelin museum trip is booked for the ninth"))
+    for index in range(100):  # small talk pushes the plan out of the buffer (capacity 100)
+        await harness.feed(text_message(GROUP, 100 + index % 5, f"haha yes #{index}"))
+    summary = harness.dispatcher["buffer"].summary(str(GROUP))
+    assert "zeppelin" in summary
+    await harness.feed(text_message(GROUP, ADMIN, "so when is the trip?", mention=True))
+    group_prompt = model.systems[-1]
+    assert "zeppelin museum trip is booked" in group_prompt, "the plan reached the reply through the summary"
+    assert "zeppelin" not in "".join(line for line in group_prompt.splitlines() if line.startswith("- "))
+
+
 async def test_known_user_waits_within_15_to_60_seconds(make_harness: HarnessFactory) -> None:
     harness = await make_harness(chat_model=EchoChatModel(delay=0), fraction=0.5)
     await group_with_admin(harness)

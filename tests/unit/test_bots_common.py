@@ -180,6 +180,12 @@ def test_extractive_summary_picks_the_messages_on_the_chat_topic() -> None:
     ]
 
 
+def test_filler_said_in_most_messages_is_not_the_topic_and_repeats_count_once() -> None:
+    texts = [f"haha yes {'!' * i}" for i in range(9)] + ["the zeppelin museum trip is booked for the ninth"]
+    batch = [BufferedMessage("g", "u", "ann", text, float(i)) for i, text in enumerate(texts)]
+    assert summary_lines(batch, lines=2) == ["ann: the zeppelin museum trip is booked for the ninth"]
+
+
 def test_buffer_forgets_a_user() -> None:
     buffer = ChatBuffer()
     for index in range(14):

@@ -40,6 +40,7 @@ EXPECTED_KEYS: dict[str, set[str]] = {
     "DEFAULT_CRISIS_RESOURCES": set(),
     "GROUP_CONTEXT": {"lines"},
     "GROUP_CONTEXT_LINE": {"author", "text"},
+    "GROUP_SUMMARY": {"summary"},
 }
 
 
@@ -196,3 +197,10 @@ def test_the_chat_model_sees_the_groups_recent_messages_only_in_a_group() -> Non
     assert "- user19: line 19" in system and "- user8: line 8" in system
     assert "- user7: line 7" not in system  # only the last MAX_GROUP_LINES (12)
     assert system.index("- user8: line 8") < system.index("- user19: line 19")  # oldest first
+    assert "Earlier in this group" not in system  # no summary yet (the chat buffer has not overflowed)
+    summarised = str(
+        build_messages({**state, "group_context": lines, "group_summary": "ann: the gig is off"})[0].content
+    )
+    assert "Earlier in this group" in summarised and "ann: the gig is off" in summarised
+    alone = str(build_messages({**state, "group_summary": "ann: the gig is off"})[0].content)
+    assert "gig" not in alone  # a summary without a group (a private turn) is never shown

@@ -105,6 +105,7 @@ async def on_text(
         audience=Audience.PRIVATE if private else Audience.GROUP,
         source_id=f"telegram:{message.chat.id}:{message.message_id}",
         group_lines=earlier[-GROUP_LINES:],
+        group_summary="" if private else buffer.summary(chat_key),
     )
     for index, chunk in enumerate(split_reply(answer.reply, TELEGRAM_MESSAGE_LIMIT)):
         if index == 0 and not private:
