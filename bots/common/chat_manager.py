@@ -10,7 +10,10 @@ Keys (``<p>`` is the platform, ``telegram`` or ``discord``):
 
 Activity level (messages in the last 24 h): very_high > 1000, high 100-1000, medium 10-99, low 1-9, inactive 0.
 Health over the last 24 h: ``critical`` when at least half of the attempted replies failed (and at least 3
-failed), ``warning`` when at least one in ten failed, else ``healthy``; chats the bot left show ``left``.
+failed), ``warning`` when at least one in ten failed; ``optimizing`` (the seed's "performance tuning needed") when
+the response flow skipped at least ``OPTIMIZING_MIN_SKIPPED`` messages addressed to the companion and no fewer
+than it answered: the chat is busier than its cooldowns and delays suit; else ``healthy``. Chats the bot left
+show ``left``.
 """
 
 from __future__ import annotations
@@ -28,6 +31,7 @@ from memory.redis_io import as_text
 
 COUNTERS = ("messages", "replies", "skipped", "errors", "batches")
 HOUR_TTL_SECONDS = 25 * 3600
+OPTIMIZING_MIN_SKIPPED = 10
 PLATFORMS = ("telegram", "discord")
 
 
@@ -59,8 +63,8 @@ def activity_level(messages_24h: int) -> str:
     return "inactive"
 
 
-def chat_health(*, status: str, replies_24h: int, errors_24h: int) -> str:
-    """The health of a chat from its reply failures in the last 24 h."""
+def chat_health(*, status: str, replies_24h: int, errors_24h: int, skipped_24h: int = 0) -> str:
+    """The health of a chat from its reply failures and the replies its pacing skipped in the last 24 h."""
     if status == "left":
         return "left"
     attempts = replies_24h + errors_24h
@@ -68,6 +72,8 @@ def chat_health(*, status: str, replies_24h: int, errors_24h: int) -> str:
         return "critical"
     if attempts and errors_24h * 10 >= attempts:
         return "warning"
+    if skipped_24h >= OPTIMIZING_MIN_SKIPPED and skipped_24h >= replies_24h:
+        return "optimizing"
     return "healthy"
 
 
@@ -203,7 +209,12 @@ class ChatManager:
                     status=status,
                     status_reason=info.get("status_reason", ""),
                     activity=activity_level(window["messages"]),
-                    health=chat_health(status=status, replies_24h=window["replies"], errors_24h=window["errors"]),
+                    health=chat_health(
+                        status=status,
+                        replies_24h=window["replies"],
+                        errors_24h=window["errors"],
+                        skipped_24h=window["skipped"],
+                    ),
                     messages_24h=window["messages"],
                     replies_24h=window["replies"],
                     skipped_24h=window["skipped"],

@@ -219,6 +219,11 @@ def test_activity_levels_and_health() -> None:
     assert chat_health(status="allowed", replies_24h=9, errors_24h=1) == "warning"
     assert chat_health(status="allowed", replies_24h=3, errors_24h=3) == "critical"
     assert chat_health(status="left", replies_24h=0, errors_24h=9) == "left"
+    # the pacing skips as many addressed messages as it answers: the chat wants its cooldowns tuned
+    assert chat_health(status="allowed", replies_24h=12, errors_24h=0, skipped_24h=12) == "optimizing"
+    assert chat_health(status="allowed", replies_24h=12, errors_24h=0, skipped_24h=9) == "healthy"
+    assert chat_health(status="allowed", replies_24h=20, errors_24h=0, skipped_24h=19) == "healthy"
+    assert chat_health(status="allowed", replies_24h=9, errors_24h=1, skipped_24h=50) == "warning"  # failures first
 
 
 def test_sensitivity_levels_fail_closed() -> None:
