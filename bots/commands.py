@@ -31,11 +31,14 @@ def run_bot(platform: str, settings: Settings, *, sync_commands: bool = True) ->
     return 0
 
 
-async def chats_report(settings: Settings) -> dict[str, Any]:
-    """Every chat of both bots with activity and health, and totals (only Redis is opened)."""
+async def chats_report(settings: Settings, *, day: str | None = None) -> dict[str, Any]:
+    """Every chat of both bots with activity and health, and totals (only Redis is opened).
+
+    With ``day`` (a UTC ``YYYY-MM-DD``): the daily report instead, the chats active that day with their counts.
+    """
     from redis.asyncio import Redis
 
-    from bots.common.chat_manager import PLATFORMS, ChatManager, summarise
+    from bots.common.chat_manager import PLATFORMS, ChatManager, summarise, summarise_day
     from bots.common.clock import SystemClock
     from companion.services import check_redis, ensure_data_dir, resolve_redis_url
 
@@ -44,9 +47,11 @@ async def chats_report(settings: Settings) -> dict[str, Any]:
     check_redis(url)
     redis = Redis.from_url(url, socket_connect_timeout=3)
     try:
-        chats = []
-        for platform in PLATFORMS:
-            chats.extend(await ChatManager(redis, platform=platform, clock=SystemClock()).snapshot())
+        managers = [ChatManager(redis, platform=platform, clock=SystemClock()) for platform in PLATFORMS]
+        if day is not None:
+            days = [chat for manager in managers for chat in await manager.daily_report(day)]
+            return {"day": day, "chats": [chat.to_dict() for chat in days], "totals": summarise_day(days)}
+        chats = [chat for manager in managers for chat in await manager.snapshot()]
     finally:
         await redis.aclose()
     return {"chats": [chat.to_dict() for chat in chats], "totals": summarise(chats)}

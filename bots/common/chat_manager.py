@@ -7,6 +7,8 @@ Keys (``<p>`` is the platform, ``telegram`` or ``discord``):
                                              joined_at, last_message_at, buffered and running totals
 - ``companion:bot:<p>:chat:{<id>}:h:<hour>`` hash of the hour's counts (messages, replies, skipped, errors,
                                              batches), kept 25 h, so the last 24 h are read without scanning
+- ``companion:bot:<p>:chat:{<id>}:d:<day>``  the same counts for one UTC day (``YYYY-MM-DD``), kept
+                                             ``DAY_TTL_SECONDS`` (35 days): the daily report (``daily_report``)
 
 Activity level (messages in the last 24 h): very_high > 1000, high 100-1000, medium 10-99, low 1-9, inactive 0.
 Health over the last 24 h: ``critical`` when at least half of the attempted replies failed (and at least 3
@@ -18,7 +20,9 @@ show ``left``.
 
 from __future__ import annotations
 
+from collections import Counter
 from dataclasses import asdict, dataclass
+from datetime import UTC, datetime
 from typing import Any
 
 from redis.asyncio import Redis
@@ -31,6 +35,7 @@ from memory.redis_io import as_text
 
 COUNTERS = ("messages", "replies", "skipped", "errors", "batches")
 HOUR_TTL_SECONDS = 25 * 3600
+DAY_TTL_SECONDS = 35 * 86400
 OPTIMIZING_MIN_SKIPPED = 10
 PLATFORMS = ("telegram", "discord")
 
@@ -48,6 +53,16 @@ def chat_key(platform: str, chat_id: str) -> str:
 def hour_key(platform: str, chat_id: str, hour: int) -> str:
     """Redis hash of one chat's counts in one hour (hours since the epoch)."""
     return f"{chat_key(platform, chat_id)}:h:{hour}"
+
+
+def day_key(platform: str, chat_id: str, day: str) -> str:
+    """Redis hash of one chat's counts in one UTC day (``YYYY-MM-DD``)."""
+    return f"{chat_key(platform, chat_id)}:d:{day}"
+
+
+def utc_day(at: float) -> str:
+    """The UTC day (``YYYY-MM-DD``) of a time."""
+    return datetime.fromtimestamp(at, UTC).date().isoformat()
 
 
 def activity_level(messages_24h: int) -> str:
@@ -97,6 +112,26 @@ class ChatStatus:
     batches_total: int
     buffered: int
     last_message_at: float | None
+
+    def to_dict(self) -> dict[str, Any]:
+        """A JSON-able dict."""
+        return asdict(self)
+
+
+@dataclass(frozen=True, slots=True)
+class ChatDay:
+    """One chat's counts on one UTC day (``companion chats --day``)."""
+
+    platform: str
+    chat_id: str
+    title: str
+    day: str
+    activity: str
+    messages: int
+    replies: int
+    skipped: int
+    errors: int
+    batches: int
 
     def to_dict(self) -> dict[str, Any]:
         """A JSON-able dict."""
@@ -228,9 +263,39 @@ class ChatManager:
         statuses.sort(key=lambda item: (-item.messages_24h, item.chat_id))
         return statuses
 
+    async def daily_report(self, day: str) -> list[ChatDay]:
+        """Every chat's counts on one UTC day (``YYYY-MM-DD``, one of the last 35), busiest first."""
+        days = []
+        for chat_id in await self.chat_ids():
+            async with self.redis.pipeline(transaction=False) as pipe:
+                pipe.hget(chat_key(self.platform, chat_id), "title")
+                pipe.hgetall(day_key(self.platform, chat_id, day))
+                title, counts = await pipe.execute()
+            window = {counter: 0 for counter in COUNTERS} | {as_text(k): int(v) for k, v in counts.items()}
+            if not any(window.values()):
+                continue
+            days.append(
+                ChatDay(
+                    platform=self.platform,
+                    chat_id=chat_id,
+                    title=as_text(title) if title is not None else "",
+                    day=day,
+                    activity=activity_level(window["messages"]),
+                    **{counter: window[counter] for counter in COUNTERS},
+                )
+            )
+        days.sort(key=lambda item: (-item.messages, item.chat_id))
+        return days
+
     def _count(self, pipe: Any, chat_id: str, counter: str, now: float, amount: int = 1) -> tuple[Any, ...]:
-        key = hour_key(self.platform, chat_id, int(now // 3600))
-        return (pipe.hincrby(key, counter, amount), pipe.expire(key, HOUR_TTL_SECONDS))
+        hour = hour_key(self.platform, chat_id, int(now // 3600))
+        day = day_key(self.platform, chat_id, utc_day(now))
+        return (
+            pipe.hincrby(hour, counter, amount),
+            pipe.expire(hour, HOUR_TTL_SECONDS),
+            pipe.hincrby(day, counter, amount),
+            pipe.expire(day, DAY_TTL_SECONDS),
+        )
 
     async def _run(self, build: Any) -> None:
         try:
@@ -239,6 +304,15 @@ class ChatManager:
                 await pipe.execute()
         except RedisError as exc:
             raise StoreUnavailableError(f"Redis is not usable: {exc}") from exc
+
+
+def summarise_day(days: list[ChatDay]) -> dict[str, Any]:
+    """Totals of a daily report: active chats, the day's counts and chats by activity level."""
+    totals: dict[str, Any] = {"chats": len(days)}
+    for counter in COUNTERS:
+        totals[counter] = sum(getattr(chat, counter) for chat in days)
+    totals["activity"] = dict(Counter(chat.activity for chat in days))
+    return totals
 
 
 def summarise(chats: list[ChatStatus]) -> dict[str, Any]:

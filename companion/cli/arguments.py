@@ -9,6 +9,20 @@ from typing import TypeVar
 N = TypeVar("N", int, float)
 
 
+def utc_day(text: str) -> str:
+    """An argparse ``type``: a UTC day as ``YYYY-MM-DD``, or ``today`` / ``yesterday``."""
+    from datetime import UTC, date, datetime, timedelta
+
+    today = datetime.now(UTC).date()
+    named = {"today": today, "yesterday": today - timedelta(days=1)}
+    if text in named:
+        return named[text].isoformat()
+    try:
+        return date.fromisoformat(text).isoformat()
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a day (YYYY-MM-DD, today or yesterday): {text!r}") from None
+
+
 def bounded(
     parse: Callable[[str], N], low: N, high: N, *, noun: str = "a whole number", low_excluded: bool = False
 ) -> Callable[[str], N]:

@@ -48,7 +48,7 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
-from companion.cli.arguments import bounded
+from companion.cli.arguments import bounded, utc_day
 from companion.cli.output import emit
 from companion.errors import CompanionError
 
@@ -143,6 +143,11 @@ def _parser() -> argparse.ArgumentParser:
     bot.add_argument("--no-background", action="store_true", help=api_cli.NO_BACKGROUND_HELP)
 
     chats = commands.add_parser("chats", help="every chat of the bots with activity level and health")
+    chats.add_argument(
+        "--day",
+        type=utc_day,
+        help="the daily report of one UTC day instead (YYYY-MM-DD, today or yesterday; the last 35 days are kept)",
+    )
     chats.add_argument("--json", action="store_true")
     detect = commands.add_parser("detect", help="emotions, importance and category of a text (local detector)")
     detect.add_argument("--text", required=True, help="the message to perceive")
@@ -499,9 +504,13 @@ def _bot(args: argparse.Namespace, settings: Settings) -> int:
 def _chats(args: argparse.Namespace, settings: Settings) -> int:
     from bots.commands import chats_report
 
-    report = asyncio.run(chats_report(settings))
+    report = asyncio.run(chats_report(settings, day=args.day))
     if args.json:
         print(json.dumps(report, ensure_ascii=False))
+        return 0
+    if args.day:
+        columns = ["platform", "chat_id", "title", "activity", "messages", "replies", "skipped", "errors"]
+        _table(f"{args.day}: {report['totals']['chats']} active chats", report["chats"], columns)
         return 0
     columns = ["platform", "chat_id", "title", "status", "activity", "health", "messages_24h", "replies_24h"]
     _table(f"{report['totals']['chats']} chats", report["chats"], columns)

@@ -52,6 +52,30 @@ async def test_chats_json_shows_activity_and_health_of_every_chat(redis: Redis, 
     assert report["totals"]["chats"] == 3 and report["totals"]["messages_24h"] == 13
 
 
+async def test_chats_day_is_the_daily_report_of_one_utc_day(redis: Redis, redis_url: str, tmp_path: Path) -> None:
+    day_one = 1_767_225_600.0 + 3600  # 2026-01-01 01:00 UTC
+    clock = ManualClock(now=day_one)
+    telegram = ChatManager(redis, platform="telegram", clock=clock)
+    for _ in range(30):
+        await telegram.record_message("-1001", title="hikers", chat_type="supergroup", buffered=0)
+    await telegram.record("-1001", "replies", 4)
+    await telegram.record("-1001", "skipped", 2)
+    clock.current = day_one + 86400  # the next day: another chat only
+    await telegram.record_message("-1003", title="book club", chat_type="group", buffered=0)
+
+    result = run(tmp_path, redis_url, "chats", "--day", "2026-01-01", "--json")
+    assert result.returncode == 0, result.stderr
+    report = json.loads(result.stdout)
+    assert [(c["chat_id"], c["messages"], c["replies"], c["skipped"], c["activity"]) for c in report["chats"]] == [
+        ("-1001", 30, 4, 2, "medium")
+    ]
+    assert report["totals"]["chats"] == 1 and report["totals"]["messages"] == 30
+    next_day = json.loads(run(tmp_path, redis_url, "chats", "--day", "2026-01-02", "--json").stdout)
+    assert [c["title"] for c in next_day["chats"]] == ["book club"]
+    bad = run(tmp_path, redis_url, "chats", "--day", "last tuesday")
+    assert bad.returncode == 2 and "not a day" in bad.stderr and len(bad.stderr.strip().splitlines()) <= 3
+
+
 def test_bot_start_with_a_missing_or_malformed_token_is_one_line(tmp_path: Path, redis_url: str) -> None:
     missing = run(tmp_path, redis_url, "bot", "telegram")
     assert missing.returncode == 2
