@@ -78,6 +78,14 @@ class ShortTermContext:
     last_active: float | None
 
 
+async def note_message_at(redis: Redis, user_id: str, at: float) -> None:
+    """:meth:`ShortTermStore.note_message_at` over a bare Redis client (the ingestion worker holds one)."""
+    try:
+        await redis.zadd(USERS_LAST_MESSAGE, {user_id: at}, gt=True)  # GT: never moves the time back
+    except RedisError as exc:
+        raise StoreUnavailableError(f"Redis is not usable: {exc}") from exc
+
+
 def _scored(pairs: Any) -> dict[str, float]:
     """``ZRANGE ... WITHSCORES`` as ``{member: score}``."""
     return {(key.decode() if isinstance(key, bytes) else str(key)): float(score) for key, score in pairs}
@@ -231,6 +239,14 @@ class ShortTermStore:
         except RedisError as exc:
             raise StoreUnavailableError(f"Redis is not usable: {exc}") from exc
         return None if score is None else float(score)
+
+    async def note_message_at(self, user_id: str, at: float) -> None:
+        """Record that ``user_id`` sent a message at ``at`` (kept only if later than the one on record).
+
+        Ingestion calls it for a transcript's last user line, so a user who only ever sends sessions through
+        ``POST /raw`` is on the schedulers' list of users too (nightly reflection, insights, outreach).
+        """
+        await note_message_at(self.redis, user_id, at)
 
     async def users_last_message(self) -> dict[str, float]:
         """Every user who ever sent a message, with the time of their last one."""

@@ -49,7 +49,7 @@ from memory.links import LinkStore, RawTranscript, SessionSummary
 from memory.long_term import LongTermStore
 from memory.records import MemoryKind, MemoryRecord, content_hash, validate_conversation_id, validate_user_id
 from memory.redis_io import as_text
-from memory.short_term import ASSOCIATION_STREAM, PREFIX
+from memory.short_term import ASSOCIATION_STREAM, PREFIX, note_message_at
 from nodes.association import derived_memory_id
 from prompts.association import SESSION_SUMMARY_PROMPT
 from tools import detection as local_detection
@@ -520,6 +520,9 @@ class Ingestor:
                 created_at=summary.created_at,
             )
         await asyncio.to_thread(self.links.put_summary, user_id, summary)
+        user_lines = [_timestamp(line.get("ts")) for line in raw.lines if line.get("role") == "user"]
+        if user_lines:  # the user is now one the schedulers reflect for and may reach out to
+            await note_message_at(self.redis, user_id, max(at or raw.created_at for at in user_lines))
         return len(records)
 
     @staticmethod

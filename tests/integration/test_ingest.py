@@ -34,6 +34,7 @@ from memory.embeddings import Embedder
 from memory.links import LinkStore
 from memory.long_term import LongTermStore
 from memory.records import MemoryRecord
+from memory.short_term import ShortTermStore
 from tools.detection import load_detector, perceive
 
 GOOD = [
@@ -321,3 +322,22 @@ async def test_an_ingested_line_that_changes_a_fact_supersedes_the_older_value(
     assert (globex.supersedes, bolt.supersedes) == ("old-job", rex.id)  # a stored memory, and an earlier line
     assert long_term.get("ing-up", "old-job").superseded_by == globex.id  # type: ignore[union-attr]
     assert (rex.superseded_by, walks.superseded_by, walks.supersedes) == (bolt.id, "", "")
+
+
+async def test_a_user_who_only_sends_sessions_is_on_the_schedulers_list_at_their_last_line(
+    redis: Redis, long_term: LongTermStore, links: LinkStore, embedder: Embedder
+) -> None:
+    short_term = ShortTermStore(redis)
+    assert "ing-only" not in await short_term.users_last_message()
+    lines = [{**GOOD[0], "ts": "2026-11-20T09:00:00Z"}, GOOD[1], GOOD[2]]  # the user's last line at 10:00
+    parsed = parse_transcript("\n".join(json.dumps(line) for line in lines))
+    await submit_transcript(redis, links, user_id="ing-only", session_id="s", parsed=parsed)
+    await worker_for(redis, long_term, links, embedder).drain()
+    last_line = datetime(2026, 11, 20, 10, tzinfo=UTC).timestamp()
+    assert (await short_term.users_last_message())["ing-only"] == pytest.approx(last_line)
+    # a later chat message stays the last one when an older session arrives after it
+    await short_term.note_message_at("ing-only", last_line + 86400)
+    older = parse_transcript(json.dumps({"role": "user", "content": "Back in May I ran a half marathon.", "ts": 1.0}))
+    await submit_transcript(redis, links, user_id="ing-only", session_id="may", parsed=older)
+    await worker_for(redis, long_term, links, embedder).drain()
+    assert await short_term.last_message_at("ing-only") == pytest.approx(last_line + 86400)
