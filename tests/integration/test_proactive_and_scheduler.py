@@ -294,3 +294,21 @@ async def test_the_chat_model_personalises_the_starter_that_goes_to_the_outbox(l
     assert state["decision"] == "sent" and state["starter_source"] == "llm"
     [entry] = await life.outreach.outbox()
     assert entry["text"] == personalised and entry["user_id"] == "pia"
+
+
+async def test_a_chat_model_that_fails_the_starter_leaves_the_template_not_a_failed_pass(life: Life) -> None:
+    for day in range(5):
+        await life.say("pia", f"Good morning! Coffee and the news, day {day}", T0 + day * DAY + 10 * HOUR)
+    now = T0 + 7 * DAY + 10 * HOUR
+    template = await proactive_graph.run_proactive(
+        life.proactive(personality=True), user_id="pia", now=now, dry_run=True
+    )
+    state = await proactive_graph.run_proactive(
+        life.proactive(fake_chat_model(), personality=True),
+        user_id="pia",
+        now=now,  # no reply: it raises
+    )
+    assert state["decision"] == "sent" and state["starter_source"] == "template"
+    assert state["starter"] == template["starter"]
+    [entry] = await life.outreach.outbox()
+    assert entry["text"] == template["starter"]
