@@ -15,7 +15,7 @@ from fastapi.testclient import TestClient
 
 from companion.runtime.ingest import process_queued
 from memory.association_queue import AssociationQueue
-from memory.links import LinkStore, Relation, Version
+from memory.links import Relation, Version
 from memory.records import MemoryRecord
 from tests.integration.api_helpers import api_client, make_key
 
@@ -130,7 +130,7 @@ def test_memory_versions_and_relations_read_back_with_their_causes(tmp_path: Pat
         texts = {"m-job": "Tom works as a nurse in Porto.", "m-cause": "I got promoted to head nurse!"}
         records = [MemoryRecord(id=i, user_id=user, text=t, version=2 if i == "m-job" else 1) for i, t in texts.items()]
         services.long_term.upsert(user, records, services.embedder.embed(list(texts.values())))
-        LinkStore(services.chroma).write_association(
+        services.links.write_association(
             user,
             versions=[
                 Version("m-job", 1, "Tom works as a nurse.", "m-first", "I work as a nurse.", 1.0),
@@ -182,7 +182,7 @@ def test_dead_letters_are_listed_and_replayed_by_admins_only(tmp_path: Path, red
     with api_client(tmp_path, redis_url) as client:
         submitted = client.post(f"/v1/users/{user}/raw", json={"messages": SESSION}, headers=own).json()
         # the transcript vanishes before the worker gets to it: the submission fails and is dead-lettered
-        LinkStore(_services(client).chroma).delete_raw(user, [submitted["submission_id"]])
+        _services(client).links.delete_raw(user, [submitted["submission_id"]])
         _run_worker(client)
         failed = client.get(f"/v1/users/{user}/raw/{submitted['submission_id']}", headers=own).json()
         assert failed["status"] == "failed" and "is gone" in failed["error"]
