@@ -29,6 +29,8 @@ class PersonalityAdvance(TypedDict):
     baseline: NotRequired[PADValues]
     needs: NotRequired[dict[str, float]]
     active_quirks: NotRequired[dict[str, float]]
+    #: need -> interaction kind -> count: what kind of talk met each need (the seed's nightly needs analysis)
+    satisfaction_patterns: NotRequired[dict[str, dict[str, int]]]
 
 
 async def advance_personality(store: PersonalityStore, user_id: str, persona: str, now: float) -> PersonalityAdvance:
@@ -52,6 +54,7 @@ async def advance_personality(store: PersonalityStore, user_id: str, persona: st
         "baseline": after.baseline.rounded(),
         "needs": {name: round(level, 4) for name, level in after.needs.items()},
         "active_quirks": {q.name: round(q.strength, 4) for q in active_quirks(after.quirks)},
+        "satisfaction_patterns": {need: dict(kinds) for need, kinds in after.satisfaction_patterns.items()},
     }
 
 

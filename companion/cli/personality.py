@@ -125,5 +125,18 @@ def _print_personality(payload: dict[str, Any], console: Console) -> None:
         for name, level in payload["needs"].items()
     )
     console.print(f"needs: {needs}", highlight=False)
-    quirks = ", ".join(f"{q['description']} ({q['strength']:.2f})" for q in payload["quirks"]) or "none yet"
+    quirks = (
+        ", ".join(
+            f"{q['description']} ({q['category'].replace('_', ' ')}, {q['strength']:.2f}, confidence"
+            f" {q['confidence']:.2f})"
+            for q in payload["quirks"]
+        )
+        or "none yet"
+    )
     console.print(f"quirks: {escape(quirks)}", highlight=False)
+    patterns = "; ".join(
+        f"{need}: " + ", ".join(f"{kind} {count}" for kind, count in sorted(kinds.items(), key=lambda kv: -kv[1]))
+        for need, kinds in payload.get("satisfaction_patterns", {}).items()
+        if kinds
+    )
+    console.print(f"needs met by: {escape(patterns or 'nothing yet')}", highlight=False)

@@ -8,7 +8,8 @@
 * :func:`apply_interaction` — one user message: time first, then the mood settles :data:`TURN_RELAXATION` of the
   way back to the baseline (the seed's mood "fluctuates around the baseline": without it a run of mildly pleasant
   small talk piles up into exuberance within minutes), then the OCC appraisal's PAD change (recorded with its
-  cause), needs satisfied, quirk patterns counted.
+  cause), needs satisfied (and counted by interaction kind: the satisfaction patterns), quirk patterns counted,
+  quirks the message contradicts weakened.
 * :func:`apply_appraisal` — an appraisal outside a turn (an injection attempt's penalty): time, then the change.
 
 Every mood change is kept in ``changes`` (the most recent :data:`MAX_CHANGES`) with its rule and cause.
@@ -30,8 +31,10 @@ from companion.personality.needs import (
     TRIGGER_THRESHOLD,
     decay_needs,
     initial_needs,
+    interaction_kind,
     mood_pull,
     needs_satisfied_by,
+    record_satisfaction,
     satisfy_needs,
 )
 from companion.personality.persona import Persona
@@ -40,6 +43,7 @@ from companion.personality.quirks import (
     PatternStats,
     Quirk,
     QuirkData,
+    contradict_quirks,
     evolve_quirks,
     observe_patterns,
     record_observations,
@@ -120,6 +124,7 @@ class PersonalityData(TypedDict):
     needs: dict[str, float]
     quirks: list[QuirkData]
     patterns: dict[str, PatternData]
+    satisfaction_patterns: dict[str, dict[str, int]]  # need -> interaction kind -> times it satisfied the need
     history: list[tuple[float, PADValues]]  # a JSON round trip makes each pair a list; from_dict takes either
     changes: list[MoodChangeData]
     interactions: int
@@ -140,6 +145,8 @@ class PersonalityState:
     needs: dict[str, float]
     quirks: tuple[Quirk, ...] = ()
     patterns: dict[str, PatternStats] = field(default_factory=dict)
+    #: need -> interaction kind -> how many interactions of that kind satisfied it (``needs.record_satisfaction``).
+    satisfaction_patterns: dict[str, dict[str, int]] = field(default_factory=dict)
     #: (time, mood after the interaction) of the last ``DRIFT_WINDOW_DAYS`` days, oldest first.
     history: tuple[tuple[float, PAD], ...] = ()
     changes: tuple[MoodChange, ...] = ()
@@ -160,6 +167,7 @@ class PersonalityState:
             "needs": dict(self.needs),
             "quirks": [quirk.to_dict() for quirk in self.quirks],
             "patterns": {name: stats.to_dict() for name, stats in self.patterns.items()},
+            "satisfaction_patterns": {need: dict(kinds) for need, kinds in self.satisfaction_patterns.items()},
             "history": [(at, pad.to_dict()) for at, pad in self.history],
             "changes": [change.to_dict() for change in self.changes],
             "interactions": self.interactions,
@@ -184,6 +192,10 @@ class PersonalityState:
                     count=int(s["count"]), confidence=float(s["confidence"]), last_seen=float(s["last_seen"])
                 )
                 for name, s in dict(data.get("patterns", {})).items()
+            },
+            satisfaction_patterns={
+                str(need): {str(kind): int(count) for kind, count in dict(kinds).items()}
+                for need, kinds in dict(data.get("satisfaction_patterns", {})).items()
             },
             history=tuple((float(at), PAD.from_dict(pad)) for at, pad in data.get("history", [])),
             changes=tuple(MoodChange.from_dict(c) for c in data.get("changes", [])),
@@ -324,19 +336,20 @@ def apply_interaction(
             change = None
         mood = after
         changes = changes if change is None else _record(state, change)
+    complimented = appraisal is not None and appraisal.rule == "compliment"
     satisfied = needs_satisfied_by(
-        message,
-        category=category,
-        emotion=emotion,
-        intensity=intensity,
-        complimented=appraisal is not None and appraisal.rule == "compliment",
+        message, category=category, emotion=emotion, intensity=intensity, complimented=complimented
     )
+    kind = interaction_kind(message, category=category, complimented=complimented)
     patterns, quirks = record_observations(state.patterns, state.quirks, observe_patterns(message), now)
+    quirks, contradicted = contradict_quirks(quirks, message, now)
+    events = [*events, *contradicted]
     updated = replace(
         state,
         mood=mood,
         changes=changes,
         needs=satisfy_needs(state.needs, satisfied),
+        satisfaction_patterns=record_satisfaction(state.satisfaction_patterns, satisfied, kind),
         patterns=patterns,
         quirks=quirks,
         history=(*state.history, (now, mood))[-MAX_HISTORY:],

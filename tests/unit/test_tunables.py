@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
+import pytest
 from langchain_openai import ChatOpenAI
 
 from companion.services import build_chat_model
@@ -58,3 +59,26 @@ def test_needs_at_the_same_level_are_told_apart_by_their_outreach_weight_not_the
     assert most_urgent_need({"validation": 0.9, "intellectual": 0.9}) == "validation"
     assert most_urgent_need({"validation": 0.95, "social": 0.9}) == "validation"  # the level comes first
     assert most_urgent_need({"social": 0.1}) is None
+
+
+# -- needs: the seed's proactive_weight --------------------------------------------------------------------------
+def test_each_need_has_the_seeds_proactive_weight_of_1() -> None:
+    from companion.personality.needs import NEED_NAMES, PROACTIVE_WEIGHT, TRIGGER_THRESHOLD
+    from tools.proactive import NEED_TRIGGER_THRESHOLD
+
+    assert PROACTIVE_WEIGHT == dict.fromkeys(NEED_NAMES, 1.0)
+    assert NEED_TRIGGER_THRESHOLD is TRIGGER_THRESHOLD  # one threshold, kept with the need definitions
+
+
+def test_a_needs_proactive_weight_scales_its_share_of_the_need_urgency() -> None:
+    from tools.proactive import most_urgent_need, need_urgency
+
+    # the seed: urgency x need_weights[type] x need.proactive_weight
+    assert need_urgency({"social": 1.0}) == pytest.approx(0.35)
+    assert need_urgency({"social": 1.0}, proactive_weights={"social": 2.0}) == pytest.approx(0.7)
+    both = {"social": 0.9, "validation": 1.0}
+    assert need_urgency(both, proactive_weights={"social": 0.0, "validation": 1.0}) == pytest.approx(0.25)
+    assert need_urgency(both, proactive_weights={"social": 1.0, "validation": 0.5}) == pytest.approx(0.175 + 0.125)
+    tied = {"social": 0.9, "validation": 0.9}
+    assert most_urgent_need(tied) == "social"
+    assert most_urgent_need(tied, {"social": 0.5, "validation": 1.0}) == "validation"  # 0.175 < 0.25
