@@ -25,7 +25,7 @@ async def personality_snapshot(
     data, source = await store.load(user_id, persona.key)
     now = time.time() if now is None else now
     stored = new_state(user_id, persona, now) if data is None else PersonalityState.from_dict(data)
-    state, events = advance_time(stored, now)
+    state, events = advance_time(stored, now, rates=store.rates)
     return {
         "user": user_id,
         "persona": persona.to_dict(),

@@ -40,11 +40,11 @@ async def advance_personality(store: PersonalityStore, user_id: str, persona: st
     if data is None:
         return {"status": "no personality state yet (the user has not talked to this persona)"}
     before = PersonalityState.from_dict(data)
-    after, events = advance_time(before, now)
+    after, events = advance_time(before, now, rates=store.rates)
     if after is not before:  # a compare-and-set: a turn saved meanwhile is advanced, not overwritten
 
         def redo(current: PersonalityData) -> PersonalityData:
-            return advance_time(PersonalityState.from_dict(current), now)[0].to_dict()
+            return advance_time(PersonalityState.from_dict(current), now, rates=store.rates)[0].to_dict()
 
         await store.update(user_id, key, loaded=fingerprint(data), updated=after.to_dict(), redo=redo)
     return {
@@ -66,7 +66,7 @@ def personality_reader(store: PersonalityStore) -> PersonalityReader:
         data, _ = await store.load(user_id, profile.key)
         if data is None:
             return None
-        state, _ = advance_time(PersonalityState.from_dict(data), now)
+        state, _ = advance_time(PersonalityState.from_dict(data), now, rates=store.rates)
         mood = state.mood
         return PersonalitySignals(
             needs=dict(state.needs),

@@ -81,13 +81,14 @@ def personality_show_command(
 async def personality_payload(user_id: str, persona_name: str, settings: Settings, changes: int) -> dict[str, Any]:
     """The JSON object ``companion personality show --json`` prints (the state as of now)."""
     from companion.personality.persona import load_persona
-    from companion.services import open_stores
+    from companion.services import open_stores, personality_rates
     from memory.personality_store import PersonalityStore
     from tools.personality import personality_snapshot
 
     persona = load_persona(persona_name)
     async with open_stores(settings) as (chroma, redis):
-        return await personality_snapshot(PersonalityStore(chroma, redis), user_id, persona, changes=changes)
+        store = PersonalityStore(chroma, redis, rates=personality_rates(settings))
+        return await personality_snapshot(store, user_id, persona, changes=changes)
 
 
 def _print_personality(payload: dict[str, Any], console: Console) -> None:

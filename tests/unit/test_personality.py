@@ -22,6 +22,7 @@ from companion.personality.state import (
     HOUR,
     TURN_RELAXATION,
     PersonalityState,
+    Rates,
     advance_time,
     apply_interaction,
     drift_baseline,
@@ -467,6 +468,33 @@ def test_a_quirks_confidence_rises_with_each_reinforcement_and_falls_with_contra
         confidence=0.05, created_at=T0, last_reinforced=T0,
     )  # fmt: skip
     assert _say(_with_quirks(fresh(), short), LONG, T0 + HOUR).quirks[0].confidence == 0.0
+
+
+def test_quirk_reinforcement_and_decay_rates_are_parameters() -> None:
+    rates = Rates(quirk_reinforcement=0.2, quirk_decay=0.3)
+    state = _with_quirks(fresh(), quirk(0.5, T0 + DAY))
+    reinforced, _ = advance_time(replace(state, last_quirk_evolution_at=T0), T0 + DAY + 10, rates=rates)
+    assert reinforced.quirks[0].strength == pytest.approx(0.7)
+    decayed, _ = advance_time(_with_quirks(fresh(), quirk(0.5, T0)), T0 + 7 * DAY, rates=rates)
+    assert decayed.quirks[0].strength == pytest.approx(0.2)
+    default, _ = advance_time(_with_quirks(fresh(), quirk(0.5, T0)), T0 + 7 * DAY)
+    assert default.quirks[0].strength == pytest.approx(0.4)
+
+
+def test_the_drift_rate_is_a_parameter() -> None:
+    baseline = PAD(pleasure=0.0)
+    history = tuple((T0 + i, PAD(pleasure=1.0)) for i in range(5))
+    drifted = drift_baseline(baseline, history, T0 + DAY, 1, rate=0.1)
+    assert drifted is not None and drifted.pleasure == pytest.approx(0.1)
+    state = fresh()
+    for index in range(5):
+        state = _say(state, "I passed my exam, thank you!", T0 + index)
+    slow, _ = advance_time(state, T0 + DAY + 10)
+    fast, _ = advance_time(state, T0 + DAY + 10, rates=Rates(drift=0.5))
+    still, _ = advance_time(state, T0 + DAY + 10, rates=Rates(drift=0.0))
+    assert still.baseline == state.baseline
+    moved = abs(fast.baseline.pleasure - state.baseline.pleasure)
+    assert moved == pytest.approx(50 * abs(slow.baseline.pleasure - state.baseline.pleasure), rel=1e-6)
 
 
 # -- satisfaction patterns -------------------------------------------------------------------------------------
