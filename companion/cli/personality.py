@@ -41,7 +41,8 @@ def detect_command(text: str, settings: Settings, *, as_json: bool, console: Con
     )
     injection = result["injection"]
     flagged = "[bold red]flagged[/]" if injection["flagged"] else "not flagged"
-    console.print(f"injection: {flagged} (score {injection['score']:.3f}, threshold 0.7)", highlight=False)
+    threshold = settings.injection_threshold
+    console.print(f"injection: {flagged} (score {injection['score']:.3f}, threshold {threshold:g})", highlight=False)
     sensitivity = result["sensitivity"]
     console.print(
         f"sensitivity: {sensitivity['level']} (confidence {sensitivity['confidence']:.2f}, {sensitivity['source']})"
@@ -59,7 +60,13 @@ async def detect_payload(message: str, settings: Settings) -> dict[str, Any]:
 
     ensure_data_dir(settings.data_dir)
     embedder = load_embedder(settings.data_dir / "models")
-    return await classify_text(message, embedder, build_chat_model(settings), model_name=settings.chat_model)
+    return await classify_text(
+        message,
+        embedder,
+        build_chat_model(settings),
+        model_name=settings.chat_model,
+        injection_threshold=settings.injection_threshold,
+    )
 
 
 # -- personality show --------------------------------------------------------------------------------------
