@@ -339,7 +339,14 @@ class Personality(BaseModel):
     needs: dict[str, float] = Field(description="social, intellectual, creative, rest, validation in [0, 1]")
     urgent_needs: list[str]
     need_trigger: float
-    quirks: list[dict[str, Any]] = Field(description="Active quirks with their strength")
+    quirks: list[dict[str, Any]] = Field(
+        description="Active quirks with their category (speech_pattern, behavior, preference), strength and confidence"
+    )
+    satisfaction_patterns: dict[str, dict[str, int]] = Field(
+        default_factory=dict,
+        description="Per need, how many interactions of each kind (compliment, question, or the message's category) "
+        "satisfied it",
+    )
     pending_events: list[str] = Field(description="What time alone did since the last message (not saved)")
 
 

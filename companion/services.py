@@ -30,6 +30,7 @@ from redis.exceptions import RedisError
 from redis.retry import Retry
 
 from companion.errors import CompanionError, ConfigurationError, StoreUnavailableError
+from companion.personality.state import Rates
 from companion.settings import Settings
 from memory.api_keys import REGISTER_FILE, ApiKeyStore, KeyRegister
 from memory.cipher import TextCipher, load_cipher
@@ -101,7 +102,7 @@ class Services:
         """Every user's personality state: Redis for the live copy, Chroma checkpoints as the durable one."""
         from memory.personality_store import PersonalityStore
 
-        return PersonalityStore(self.chroma, self.redis)
+        return PersonalityStore(self.chroma, self.redis, rates=personality_rates(self.settings))
 
     async def aclose(self) -> None:
         """Close clients and release the embedded Chroma lock (servers keep running for other processes).
@@ -122,6 +123,15 @@ class Services:
 DATA_DIR_MODE = 0o700
 #: Files the process (and the Redis and Chroma servers it starts, which inherit it) creates are owner-only.
 PRIVATE_UMASK = 0o077
+
+
+def personality_rates(settings: Settings) -> Rates:
+    """The personality engine's tunable rates, from the settings (handed to the personality store as values)."""
+    return Rates(
+        drift=settings.mood_drift_rate,
+        quirk_reinforcement=settings.quirk_reinforcement_rate,
+        quirk_decay=settings.quirk_decay_rate,
+    )
 
 
 def ensure_data_dir(path: Path) -> Path:

@@ -98,7 +98,40 @@ class Settings(BaseSettings):
     active_ttl_seconds: int = Field(default=24 * 3600, ge=60, description="Short-term TTL for active users.")
     inactive_ttl_seconds: int = Field(default=3600, ge=60, description="Short-term TTL for inactive users.")
     injection_cooldown_seconds: int = Field(
-        default=900, ge=1, le=7 * 24 * 3600, description="Cooldown after a second injection attempt within 7 days."
+        default=900,
+        ge=1,
+        le=7 * 24 * 3600,
+        description="Cooldown after a second injection attempt within the offence window.",
+    )
+    injection_threshold: float = Field(
+        default=0.7,
+        gt=0,
+        le=1,
+        description="Injection score (rules, perception model, the chat model's second opinion) from which a message "
+        "is flagged (seed 003's security confidence threshold). Higher: fewer, surer detections.",
+    )
+    injection_offence_window_days: int = Field(
+        default=7,
+        ge=1,
+        le=365,
+        description="Days an injection offence counts toward escalation (warning, cooldown, block) and a block lasts.",
+    )
+    mood_drift_rate: float = Field(
+        default=0.01,
+        ge=0,
+        le=1,
+        description="Share of the way the mood's baseline moves each day toward the 7-day average mood (seed 003: "
+        "0.01, 1 % a day; 0: the baseline never drifts).",
+    )
+    quirk_reinforcement_rate: float = Field(
+        default=0.05, ge=0, le=1, description="Strength a quirk gains on a day its pattern showed (seed 003: 0.05)."
+    )
+    quirk_decay_rate: float = Field(
+        default=0.1,
+        ge=0,
+        le=1,
+        description="Strength a quirk loses after 7 days without its pattern (seed 003's rule: 0.1); below 0.05 it "
+        "is dropped.",
     )
     crisis_resources: str | None = Field(
         default=None,

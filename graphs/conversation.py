@@ -71,7 +71,7 @@ from nodes.injection import defend, penalize, route_after_defend, route_after_sc
 from nodes.personality import appraise, detect_emotion, load_personality, score_importance, store_personality
 from nodes.sensitivity import classify_sensitivity
 from tools.detection import Detector, load_detector
-from tools.injection import InjectionClassifier
+from tools.injection import INJECTION_THRESHOLD, InjectionClassifier
 
 if TYPE_CHECKING:
     from langchain_core.language_models import BaseChatModel
@@ -100,6 +100,7 @@ def build_graph(
     reflection_log: ReflectionLog | None = None,
     sensitivity_model: BaseChatModel | None = None,
     personality_checkpoint_turns: int = 20,
+    injection_threshold: float = INJECTION_THRESHOLD,
     crisis_resources: str | None = None,
     outreach: OutreachStore | None = None,
 ) -> CompiledStateGraph[Any, Any, Any, Any]:
@@ -119,6 +120,7 @@ def build_graph(
     local lexicon, which alone classifies without it.
     The personality state goes to Redis every turn and to Chroma every ``personality_checkpoint_turns`` turns
     (each turn's memory journals its appraisal, so nothing is lost in between; ``memory/personality_store.py``).
+    ``injection_threshold`` (the setting) is the injection score from which the guard flags a message.
     ``crisis_resources`` (the setting) is where a user in crisis is pointed (``tools/care.py``); ``outreach``
     (default: over the same Redis) receives the check-in a crisis plans.
     """
@@ -146,7 +148,7 @@ def build_graph(
     graph.add_node("settle_clarification", settle)
     graph.add_node("detect_emotion", partial(detect_emotion, detector=detector))
     graph.add_node("classify_sensitivity", partial(classify_sensitivity, chat_model=sensitivity_model))
-    graph.add_node("appraise", appraise)
+    graph.add_node("appraise", partial(appraise, rates=store.rates))
     graph.add_node("respond", partial(respond, chat_model=chat_model, crisis_resources_setting=crisis_resources))
     graph.add_node(
         "attend_crisis",
@@ -171,7 +173,13 @@ def build_graph(
     graph.add_edge("retrieve_memories", "detect_emotion")
     graph.add_node(
         "screen_message",
-        partial(screen_message, security=security, classifier=injection_classifier, chat_model=chat_model),
+        partial(
+            screen_message,
+            security=security,
+            classifier=injection_classifier,
+            chat_model=chat_model,
+            threshold=injection_threshold,
+        ),
     )
     graph.add_node("defend", defend)
     graph.add_node("penalize", partial(penalize, store=store))
@@ -212,10 +220,15 @@ def build_graph_from_services(
         retrieval_k=services.settings.retrieval_k,
         retrieval_candidates=services.settings.retrieval_candidates,
         max_message_chars=services.settings.max_message_chars,
-        security=SecurityStore(services.redis, cooldown_seconds=services.settings.injection_cooldown_seconds),
+        security=SecurityStore(
+            services.redis,
+            cooldown_seconds=services.settings.injection_cooldown_seconds,
+            offence_window_seconds=services.settings.injection_offence_window_days * 86_400,
+        ),
         importance_model=services.chat_model,
         sensitivity_model=services.chat_model,
         personality_checkpoint_turns=services.settings.personality_checkpoint_turns,
+        injection_threshold=services.settings.injection_threshold,
         crisis_resources=services.settings.crisis_resources,
         personality_store=services.personality,
     )

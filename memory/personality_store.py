@@ -42,7 +42,7 @@ from redis.exceptions import RedisError, WatchError
 
 from companion.errors import StoreUnavailableError
 from companion.personality.journal import AppraisalInputs, JournalEntry, replay
-from companion.personality.state import PersonalityData, PersonalityState
+from companion.personality.state import DEFAULT_RATES, PersonalityData, PersonalityState, Rates
 from memory.keys import hash_tag
 from memory.long_term import LongTermStore, collection_name
 from memory.records import validate_user_id
@@ -92,7 +92,12 @@ def _owned(raw: bytes | str | None, user_id: str) -> PersonalityData | None:
 class PersonalityStore:
     """Load and save personality states (JSON-able dicts) per (user, persona)."""
 
-    def __init__(self, chroma: ClientAPI, redis: Redis, *, namespace: str = "companion") -> None:
+    def __init__(
+        self, chroma: ClientAPI, redis: Redis, *, namespace: str = "companion", rates: Rates = DEFAULT_RATES
+    ) -> None:
+        #: The engine's rates (from the settings): the journal's replay and every caller that moves a state
+        #: this store keeps use them, so a replayed state is the one the live turns produced.
+        self.rates = rates
         self._chroma = chroma
         self._redis = redis
         self._name = f"{namespace}-personality"
@@ -152,7 +157,7 @@ class PersonalityStore:
         later = [entry for entry in entries if entry.inputs.persona == persona and entry.inputs.at > state.updated_at]
         if not later:
             return checkpoint, 0
-        return replay(state, later).to_dict(), len(later)
+        return replay(state, later, rates=self.rates).to_dict(), len(later)
 
     def write_durable(self, user_id: str, persona: str, state: Mapping[str, Any]) -> None:
         """Write the state to Chroma."""

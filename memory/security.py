@@ -72,9 +72,13 @@ class Restriction:
 class SecurityStore:
     """Offences, restrictions and incidents."""
 
-    def __init__(self, redis: Redis, *, cooldown_seconds: int = 900) -> None:
+    def __init__(
+        self, redis: Redis, *, cooldown_seconds: int = 900, offence_window_seconds: int = OFFENCE_WINDOW_SECONDS
+    ) -> None:
         self._redis = redis
         self.cooldown_seconds = cooldown_seconds
+        #: How long an offence counts and a block lasts (``COMPANION_INJECTION_OFFENCE_WINDOW_DAYS``; seed: 7 days).
+        self.offence_window_seconds = offence_window_seconds
 
     async def restriction(self, user_id: str) -> Restriction | None:
         """The block or cooldown in force for ``user_id``, if any."""
@@ -94,22 +98,22 @@ class SecurityStore:
     async def record_offence(
         self, user_id: str, *, kind: str, score: float, severity: str, indicators: list[str], text: str
     ) -> tuple[int, int]:
-        """Count an offence, escalate, log the incident; returns (offences in the last 7 days, escalation level)."""
+        """Count an offence, escalate, log the incident; returns (offences in the window, escalation level)."""
         now = time.time()
         key = offences_key(user_id)
         try:
             async with self._redis.pipeline(transaction=True) as pipe:
                 pipe.zadd(key, {uuid.uuid4().hex: now})
-                pipe.zremrangebyscore(key, "-inf", now - OFFENCE_WINDOW_SECONDS)
+                pipe.zremrangebyscore(key, "-inf", now - self.offence_window_seconds)
                 pipe.zcard(key)
-                pipe.expire(key, OFFENCE_WINDOW_SECONDS)
+                pipe.expire(key, self.offence_window_seconds)
                 count = int((await pipe.execute())[2])
             level = min(count, 3)
             async with self._redis.pipeline(transaction=True) as pipe:
                 if level == 2:
                     pipe.set(cooldown_key(user_id), "1", ex=self.cooldown_seconds)
                 elif level == 3:
-                    pipe.set(blocked_key(user_id), "1", ex=OFFENCE_WINDOW_SECONDS)
+                    pipe.set(blocked_key(user_id), "1", ex=self.offence_window_seconds)
                 pipe.xadd(
                     INCIDENTS_STREAM,
                     {

@@ -30,7 +30,7 @@ from prompts.injection import INJECTION_REPLIES
 from tools.crisis import Crisis
 from tools.defence import defence_action
 from tools.detection import INJECTION_OUTPUT
-from tools.injection import InjectionClassifier, screen_with_model
+from tools.injection import INJECTION_THRESHOLD, InjectionClassifier, screen_with_model
 
 if TYPE_CHECKING:  # LangChain's model classes are imported only where a chat model is built
     from langchain_core.language_models import BaseChatModel
@@ -45,10 +45,12 @@ async def screen_message(
     security: SecurityStore,
     classifier: InjectionClassifier | None,
     chat_model: BaseChatModel | None = None,
+    threshold: float = INJECTION_THRESHOLD,
 ) -> dict[str, Any]:
     """Refuse blocked or cooling-down users; score the message; count and log an offence when it is certain.
 
     A crisis message skips the refusal and is never counted (its verdict is kept, with ``action`` ``none``).
+    ``threshold``: the injection score from which a message is flagged (the setting).
     """
     started = time.perf_counter()
     user_id = runtime.context.user_id
@@ -65,10 +67,16 @@ async def screen_message(
     scores = state.get("perception_scores")
     model_score = None if scores is None or classifier is not None else float(scores[INJECTION_OUTPUT])
     verdict = await screen_with_model(
-        state["message"], state.get("query_embedding"), classifier, chat_model, model_score=model_score
+        state["message"],
+        state.get("query_embedding"),
+        classifier,
+        chat_model,
+        model_score=model_score,
+        threshold=threshold,
     )
     verdict_data = verdict.to_dict()
-    result: InjectionReport = {**verdict_data, "action": defence_action(verdict_data, crisis=crisis)}
+    action = defence_action(verdict_data, crisis=crisis, threshold=threshold)
+    result: InjectionReport = {**verdict_data, "action": action}
     if result["action"] == "consequence" and verdict.kind is not None:
         offences, level = await security.record_offence(
             user_id,
@@ -118,11 +126,11 @@ async def penalize(state: ConversationState, runtime: Runtime[Context], *, store
     if appraisal is None:
         return {}
     now = state.get("received_at") or time.time()
-    result = apply_appraisal(PersonalityState.from_dict(state["personality"]), appraisal, now=now)
+    result = apply_appraisal(PersonalityState.from_dict(state["personality"]), appraisal, now=now, rates=store.rates)
 
     def redo(current: PersonalityData) -> PersonalityData:  # another turn saved first: penalise its state
         base = PersonalityState.from_dict(current)
-        return apply_appraisal(base, appraisal, now=max(now, base.updated_at)).state.to_dict()
+        return apply_appraisal(base, appraisal, now=max(now, base.updated_at), rates=store.rates).state.to_dict()
 
     personality = await store.update(
         runtime.context.user_id,

@@ -23,7 +23,14 @@ from redis.exceptions import RedisError
 from companion.errors import StoreUnavailableError
 from companion.personality.journal import AppraisalInputs
 from companion.personality.persona import Persona, load_persona
-from companion.personality.state import PersonalityData, PersonalityState, apply_interaction, new_state
+from companion.personality.state import (
+    DEFAULT_RATES,
+    PersonalityData,
+    PersonalityState,
+    Rates,
+    apply_interaction,
+    new_state,
+)
 from memory.personality_store import PersonalityStore, fingerprint
 from nodes.conversation import Context, ConversationState, mood_report
 from tools.detection import Detection, Detector, detect_with_scores, score_with_model
@@ -78,10 +85,13 @@ async def detect_emotion(state: ConversationState, runtime: Runtime[Context], *,
     return {"detection": detection.to_dict(), "timings_ms": {"detect": _elapsed_ms(started)}}
 
 
-async def appraise(state: ConversationState, runtime: Runtime[Context]) -> dict[str, Any]:
+async def appraise(
+    state: ConversationState, runtime: Runtime[Context], *, rates: Rates = DEFAULT_RATES
+) -> dict[str, Any]:
     """Move the mood by the OCC appraisal of the message (cause recorded), satisfy needs, count quirk patterns.
 
-    Pure and quick (a coroutine only to save LangGraph's thread-pool hop, like ``detect_emotion``).
+    Pure and quick (a coroutine only to save LangGraph's thread-pool hop, like ``detect_emotion``). ``rates``: the
+    engine's tunable rates (the personality store's, from the settings).
     """
     started = time.perf_counter()
     detection = Detection.from_dict(state["detection"])
@@ -94,6 +104,7 @@ async def appraise(state: ConversationState, runtime: Runtime[Context]) -> dict[
         category=detection.category,
         now=state.get("received_at") or time.time(),
         crisis=detection.crisis.kind if detection.crisis.flagged else None,
+        rates=rates,
     )
     mood = result.state.mood
     change = result.change
@@ -155,7 +166,12 @@ async def store_personality(
             persona,
             loaded=state.get("personality_loaded"),
             updated=personality,
-            redo=partial(reappraise, message=state["message"], inputs=AppraisalInputs.from_json(state["appraisal"])),
+            redo=partial(
+                reappraise,
+                message=state["message"],
+                inputs=AppraisalInputs.from_json(state["appraisal"]),
+                rates=store.rates,
+            ),
             durable=mode == "now",
         )
     except StoreUnavailableError as exc:
@@ -176,7 +192,9 @@ async def store_personality(
     }
 
 
-def reappraise(current: PersonalityData, *, message: str, inputs: AppraisalInputs) -> PersonalityData:
+def reappraise(
+    current: PersonalityData, *, message: str, inputs: AppraisalInputs, rates: Rates = DEFAULT_RATES
+) -> PersonalityData:
     """The turn's appraisal applied again, to a state another turn saved after this one loaded its own.
 
     At the later of the two times, so the state's clock never runs backwards (a checkpoint holds every appraisal
@@ -191,6 +209,7 @@ def reappraise(current: PersonalityData, *, message: str, inputs: AppraisalInput
         emotions=inputs.emotions,
         category=inputs.category,
         now=max(inputs.at, state.updated_at),
+        rates=rates,
     ).state.to_dict()
 
 

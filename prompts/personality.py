@@ -48,8 +48,8 @@ mood; let your emotional state colour your tone only where it fits theirs
 
 Your goal is to be a genuine, interesting companion, not just to be helpful."""
 
-#: One active quirk in the prompt. Placeholders: description, strength.
-QUIRK_ITEM = "{description} (strength: {strength:.1f})"
+#: One active quirk in the prompt. Placeholders: description, category (the seed's, in words), strength.
+QUIRK_ITEM = "{description} ({category}, strength: {strength:.1f})"
 
 #: One pressing need in the prompt. Placeholders: need, level.
 NEED_ITEM = "{need} ({level:.1f})"

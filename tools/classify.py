@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 
 from memory.embeddings import Embedder
 from tools.detection import Detection, detect_with_scores, load_detector, perception_scores, score_with_model
-from tools.injection import InjectionVerdict, detect_injection, load_classifier
+from tools.injection import INJECTION_THRESHOLD, InjectionVerdict, detect_injection, load_classifier
 from tools.perception import OUTPUTS
 from tools.sensitivity import Classification, classify_local, classify_with_model
 from tools.utterance import classify_utterance
@@ -25,13 +25,18 @@ if TYPE_CHECKING:  # LangChain is imported only where a chat model is used
 
 
 async def classify_text(
-    message: str, embedder: Embedder, chat_model: BaseChatModel | None, *, model_name: str | None = None
+    message: str,
+    embedder: Embedder,
+    chat_model: BaseChatModel | None,
+    *,
+    model_name: str | None = None,
+    injection_threshold: float = INJECTION_THRESHOLD,
 ) -> dict[str, Any]:
     """Everything perception says of ``message`` (see the module docstring), with each stage's time in ms.
 
-    The local models run in a worker thread, off the event loop.
+    The local models run in a worker thread, off the event loop. ``injection_threshold``: the setting.
     """
-    local = await asyncio.to_thread(_perceive_locally, message, embedder)
+    local = await asyncio.to_thread(_perceive_locally, message, embedder, injection_threshold)
     detection, sensitivity, scored_by = local.detection, local.sensitivity, "local"
     if chat_model is not None:
         refined = await score_with_model(chat_model, message, detection)
@@ -66,7 +71,7 @@ class _Local:
     timings: dict[str, float]
 
 
-def _perceive_locally(message: str, embedder: Embedder) -> _Local:
+def _perceive_locally(message: str, embedder: Embedder, injection_threshold: float) -> _Local:
     detector = load_detector()
     timings: dict[str, float] = {}
     started = time.perf_counter()
@@ -75,7 +80,9 @@ def _perceive_locally(message: str, embedder: Embedder) -> _Local:
     detection = detect_with_scores([message], vectors, scores, detector=detector)[0]
     detected = time.perf_counter()
     model_score = None if scores is None else float(scores[0, OUTPUTS.index("injection")])
-    injection = detect_injection(message, vectors[0], load_classifier(), model_score=model_score)
+    injection = detect_injection(
+        message, vectors[0], load_classifier(), threshold=injection_threshold, model_score=model_score
+    )
     classified_at = time.perf_counter()
     sensitivity = classify_local(message, detection.emotions)
     return _Local(

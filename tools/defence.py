@@ -43,13 +43,15 @@ _NOT_RULES = frozenset({"classifier", "llm"})
 Action = Literal["consequence", "deflect", "none"]
 
 
-def defence_action(verdict: Mapping[str, Any], *, crisis: bool = False) -> Action:
-    """What the companion does about an injection verdict (``InjectionVerdict.to_dict()``)."""
+def defence_action(
+    verdict: Mapping[str, Any], *, crisis: bool = False, threshold: float = INJECTION_THRESHOLD
+) -> Action:
+    """What the companion does about an injection verdict (``InjectionVerdict.to_dict()``) at ``threshold``."""
     if crisis or not verdict.get("flagged"):
         return "none"
     if verdict.get("second_opinion") == "consulted":
         return "consequence"  # flagged after the model's second opinion: the model confirmed the threat
     rules = set(verdict.get("indicators") or ()) - _NOT_RULES
-    if float(verdict.get("rule_score", 0.0)) >= INJECTION_THRESHOLD and rules - DEFLECT_ONLY_RULES:
+    if float(verdict.get("rule_score", 0.0)) >= threshold and rules - DEFLECT_ONLY_RULES:
         return "consequence"
     return "deflect"

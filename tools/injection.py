@@ -420,14 +420,16 @@ async def screen_with_model(
     chat_model: BaseChatModel | None,
     *,
     model_score: float | None = None,
+    threshold: float = INJECTION_THRESHOLD,
 ) -> InjectionVerdict:
     """The local verdict, with the chat model's second opinion when there is a model and the verdict is unsure.
 
     ``model_score``: the perception model's injection score, used instead of ``classifier`` when given.
+    ``threshold``: the score from which a message is flagged (``COMPANION_INJECTION_THRESHOLD``, the seed's 0.7).
     """
-    verdict = detect_injection(text, embedding, classifier, model_score=model_score)
+    verdict = detect_injection(text, embedding, classifier, threshold=threshold, model_score=model_score)
     if chat_model is None:
         return verdict
     if not needs_second_opinion(verdict):
         return replace(verdict, second_opinion="not_needed")
-    return with_second_opinion(verdict, await ask_second_opinion(chat_model, text))
+    return with_second_opinion(verdict, await ask_second_opinion(chat_model, text), threshold=threshold)

@@ -25,7 +25,7 @@ async def personality_snapshot(
     data, source = await store.load(user_id, persona.key)
     now = time.time() if now is None else now
     stored = new_state(user_id, persona, now) if data is None else PersonalityState.from_dict(data)
-    state, events = advance_time(stored, now)
+    state, events = advance_time(stored, now, rates=store.rates)
     return {
         "user": user_id,
         "persona": persona.to_dict(),
@@ -48,6 +48,7 @@ async def personality_snapshot(
         "urgent_needs": urgent_needs(state.needs),
         "need_trigger": TRIGGER_THRESHOLD,
         "quirks": [quirk.to_dict() for quirk in active_quirks(state.quirks)],
+        "satisfaction_patterns": {need: dict(kinds) for need, kinds in state.satisfaction_patterns.items()},
         "pending_events": events,
     }
 
@@ -65,7 +66,11 @@ def describe_personality(snapshot: dict[str, Any]) -> str:
         lines.append(f"Last change: {last['rule']} ({last['cause']}).")
     urgent = snapshot["urgent_needs"]
     lines.append(f"What I need most: {', '.join(urgent)}." if urgent else "No pressing needs.")
-    quirks = [str(quirk.get("name", "")) for quirk in snapshot["quirks"] if quirk.get("name")]
+    quirks = [
+        f"{quirk['name']} ({str(quirk.get('category', 'behavior')).replace('_', ' ')})"
+        for quirk in snapshot["quirks"]
+        if quirk.get("name")
+    ]
     if quirks:
         lines.append(f"Habits I picked up from you: {', '.join(quirks)}.")
     return " ".join(lines)

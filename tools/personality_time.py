@@ -29,6 +29,8 @@ class PersonalityAdvance(TypedDict):
     baseline: NotRequired[PADValues]
     needs: NotRequired[dict[str, float]]
     active_quirks: NotRequired[dict[str, float]]
+    #: need -> interaction kind -> count: what kind of talk met each need (the seed's nightly needs analysis)
+    satisfaction_patterns: NotRequired[dict[str, dict[str, int]]]
 
 
 async def advance_personality(store: PersonalityStore, user_id: str, persona: str, now: float) -> PersonalityAdvance:
@@ -38,11 +40,11 @@ async def advance_personality(store: PersonalityStore, user_id: str, persona: st
     if data is None:
         return {"status": "no personality state yet (the user has not talked to this persona)"}
     before = PersonalityState.from_dict(data)
-    after, events = advance_time(before, now)
+    after, events = advance_time(before, now, rates=store.rates)
     if after is not before:  # a compare-and-set: a turn saved meanwhile is advanced, not overwritten
 
         def redo(current: PersonalityData) -> PersonalityData:
-            return advance_time(PersonalityState.from_dict(current), now)[0].to_dict()
+            return advance_time(PersonalityState.from_dict(current), now, rates=store.rates)[0].to_dict()
 
         await store.update(user_id, key, loaded=fingerprint(data), updated=after.to_dict(), redo=redo)
     return {
@@ -52,6 +54,7 @@ async def advance_personality(store: PersonalityStore, user_id: str, persona: st
         "baseline": after.baseline.rounded(),
         "needs": {name: round(level, 4) for name, level in after.needs.items()},
         "active_quirks": {q.name: round(q.strength, 4) for q in active_quirks(after.quirks)},
+        "satisfaction_patterns": {need: dict(kinds) for need, kinds in after.satisfaction_patterns.items()},
     }
 
 
@@ -63,7 +66,7 @@ def personality_reader(store: PersonalityStore) -> PersonalityReader:
         data, _ = await store.load(user_id, profile.key)
         if data is None:
             return None
-        state, _ = advance_time(PersonalityState.from_dict(data), now)
+        state, _ = advance_time(PersonalityState.from_dict(data), now, rates=store.rates)
         mood = state.mood
         return PersonalitySignals(
             needs=dict(state.needs),

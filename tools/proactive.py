@@ -6,7 +6,10 @@ Score (design seed 003, ``calculate_proactive_score``)::
     final = clamp(base × personality factor × (1 − recent-contact penalty), 0, 1);  reach out when final >= 0.6
 
 - *need urgency*: for each need at or above its trigger threshold (0.8), (level − 0.8) / 0.2, weighted by need type
-  (social 0.35, validation 0.25, intellectual 0.20, creative 0.15, rest 0.05), summed and capped at 1.
+  (social 0.35, validation 0.25, intellectual 0.20, creative 0.15, rest 0.05) and by the need's own
+  ``proactive_weight`` (the seed's per-need column, default 1.0, kept with the need definitions in
+  ``companion/personality/needs.py``), summed and capped at 1 (seed: ``urgency × need_weights[type] ×
+  need.proactive_weight``).
 - *timing*: 0.7 × this local hour's activity + 0.3 × this weekday's (30-day histograms normalised so the busiest
   = 1; 0.5 when there is no history), × (1 − penalty) where penalty = (4 − h)/4 × 0.5 for h < 4 hours since the
   user's last message, min(0.8, (h − 72)/168 × 0.5) beyond 72 hours, else 0.
@@ -33,9 +36,11 @@ from zoneinfo import ZoneInfo
 
 from typing_extensions import TypedDict
 
+from companion.personality.needs import PROACTIVE_WEIGHT
+from companion.personality.needs import TRIGGER_THRESHOLD as NEED_TRIGGER_THRESHOLD
+
 NEED_WEIGHT, TIMING_WEIGHT, PATTERN_WEIGHT = 0.4, 0.25, 0.35
 THRESHOLD = 0.6
-NEED_TRIGGER_THRESHOLD = 0.8
 NEED_TYPE_WEIGHTS = {"social": 0.35, "validation": 0.25, "intellectual": 0.20, "creative": 0.15, "rest": 0.05}
 OTHER_NEED_WEIGHT = 0.1
 PERSONALITY_WEIGHTS = {
@@ -84,17 +89,29 @@ def clamp(value: float, low: float = 0.0, high: float = 1.0) -> float:
 
 
 # -- components ----------------------------------------------------------------------------------------------
-def need_urgency(needs: Mapping[str, float], *, threshold: float = NEED_TRIGGER_THRESHOLD) -> float:
-    """Weighted urgency of the needs at or above their trigger threshold, capped at 1."""
+def need_weight(need: str, proactive_weights: Mapping[str, float] = PROACTIVE_WEIGHT) -> float:
+    """A need's weight in the outreach score: the seed's weight for its type × its own ``proactive_weight``."""
+    return NEED_TYPE_WEIGHTS.get(need, OTHER_NEED_WEIGHT) * proactive_weights.get(need, 1.0)
+
+
+def need_urgency(
+    needs: Mapping[str, float],
+    *,
+    threshold: float = NEED_TRIGGER_THRESHOLD,
+    proactive_weights: Mapping[str, float] = PROACTIVE_WEIGHT,
+) -> float:
+    """Weighted urgency of the needs at or above their trigger threshold, capped at 1 (:func:`need_weight`)."""
     total = 0.0
     for need, level in needs.items():
         if level >= threshold:
             urgency = (level - threshold) / (1.0 - threshold) if threshold < 1.0 else 1.0
-            total += urgency * NEED_TYPE_WEIGHTS.get(need, OTHER_NEED_WEIGHT)
+            total += urgency * need_weight(need, proactive_weights)
     return min(1.0, total)
 
 
-def most_urgent_need(needs: Mapping[str, float]) -> str | None:
+def most_urgent_need(
+    needs: Mapping[str, float], proactive_weights: Mapping[str, float] = PROACTIVE_WEIGHT
+) -> str | None:
     """The need with the highest level at or above the threshold, if any.
 
     Needs at the same level are told apart by their weight in the outreach score (social before validation before
@@ -103,7 +120,7 @@ def most_urgent_need(needs: Mapping[str, float]) -> str | None:
     urgent = [need for need, level in needs.items() if level >= NEED_TRIGGER_THRESHOLD]
     if not urgent:
         return None
-    return max(urgent, key=lambda need: (needs[need], NEED_TYPE_WEIGHTS.get(need, OTHER_NEED_WEIGHT), need))
+    return max(urgent, key=lambda need: (needs[need], need_weight(need, proactive_weights), need))
 
 
 @dataclass(frozen=True, slots=True)

@@ -43,7 +43,9 @@ async def review_false_positive(
 
             def take_back(current: PersonalityData) -> PersonalityData:
                 state = PersonalityState.from_dict(current)
-                return apply_appraisal(state, appraisal, now=max(at, state.updated_at)).state.to_dict()
+                return apply_appraisal(
+                    state, appraisal, now=max(at, state.updated_at), rates=personalities.rates
+                ).state.to_dict()
 
             await personalities.update(
                 user_id, persona, loaded=fingerprint(loaded), updated=take_back(loaded), redo=take_back

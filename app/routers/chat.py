@@ -109,5 +109,8 @@ async def classify(body: ClassifyRequest, caller: CallerDep, services: ServicesD
     if not caller.is_admin:
         await services.short_term.admit(caller.key.user_id)
     model_name = services.settings.chat_model
-    result = await classify_text(text, services.embedder, services.chat_model, model_name=model_name)
+    threshold = services.settings.injection_threshold
+    result = await classify_text(
+        text, services.embedder, services.chat_model, model_name=model_name, injection_threshold=threshold
+    )
     return Classification.model_validate(result)

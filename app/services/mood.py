@@ -20,7 +20,7 @@ async def mood_history(services: Services, user_id: str, *, limit: int, rule: st
     data, source = await services.personality.load(user_id, persona.key)
     now = time.time()
     stored = new_state(user_id, persona, now) if data is None else PersonalityState.from_dict(data)
-    current, _ = advance_time(stored, now)
+    current, _ = advance_time(stored, now, rates=services.personality.rates)
     changes = [change for change in reversed(stored.changes) if rule is None or change.rule == rule]
     return {
         "user": user_id,

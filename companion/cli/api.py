@@ -283,7 +283,8 @@ def injection_check(args: argparse.Namespace, settings: Settings) -> int:
     embedder = load_embedder(settings.data_dir / "models")
     vectors, scores = perception_scores([text], embedder)
     model_score = None if scores is None else float(scores[0, INJECTION_OUTPUT])
-    verdict = detect_injection(text, vectors[0], load_classifier(), model_score=model_score)
+    threshold = settings.injection_threshold
+    verdict = detect_injection(text, vectors[0], load_classifier(), threshold=threshold, model_score=model_score)
     if args.json:
         print(json.dumps({"injection": verdict.to_dict()}))
     else:
@@ -291,6 +292,6 @@ def injection_check(args: argparse.Namespace, settings: Settings) -> int:
         kind = f" as {verdict.kind.value}" if verdict.kind else ""
         console.print(
             f"{state}{kind}: score {verdict.score:.3f} (rules {verdict.rule_score:.2f}, "
-            f"classifier {verdict.classifier_score:.3f}; threshold 0.7)"
+            f"classifier {verdict.classifier_score:.3f}; threshold {threshold:g})"
         )
     return 0

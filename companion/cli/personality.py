@@ -41,7 +41,8 @@ def detect_command(text: str, settings: Settings, *, as_json: bool, console: Con
     )
     injection = result["injection"]
     flagged = "[bold red]flagged[/]" if injection["flagged"] else "not flagged"
-    console.print(f"injection: {flagged} (score {injection['score']:.3f}, threshold 0.7)", highlight=False)
+    threshold = settings.injection_threshold
+    console.print(f"injection: {flagged} (score {injection['score']:.3f}, threshold {threshold:g})", highlight=False)
     sensitivity = result["sensitivity"]
     console.print(
         f"sensitivity: {sensitivity['level']} (confidence {sensitivity['confidence']:.2f}, {sensitivity['source']})"
@@ -59,7 +60,13 @@ async def detect_payload(message: str, settings: Settings) -> dict[str, Any]:
 
     ensure_data_dir(settings.data_dir)
     embedder = load_embedder(settings.data_dir / "models")
-    return await classify_text(message, embedder, build_chat_model(settings), model_name=settings.chat_model)
+    return await classify_text(
+        message,
+        embedder,
+        build_chat_model(settings),
+        model_name=settings.chat_model,
+        injection_threshold=settings.injection_threshold,
+    )
 
 
 # -- personality show --------------------------------------------------------------------------------------
@@ -81,13 +88,14 @@ def personality_show_command(
 async def personality_payload(user_id: str, persona_name: str, settings: Settings, changes: int) -> dict[str, Any]:
     """The JSON object ``companion personality show --json`` prints (the state as of now)."""
     from companion.personality.persona import load_persona
-    from companion.services import open_stores
+    from companion.services import open_stores, personality_rates
     from memory.personality_store import PersonalityStore
     from tools.personality import personality_snapshot
 
     persona = load_persona(persona_name)
     async with open_stores(settings) as (chroma, redis):
-        return await personality_snapshot(PersonalityStore(chroma, redis), user_id, persona, changes=changes)
+        store = PersonalityStore(chroma, redis, rates=personality_rates(settings))
+        return await personality_snapshot(store, user_id, persona, changes=changes)
 
 
 def _print_personality(payload: dict[str, Any], console: Console) -> None:
@@ -125,5 +133,18 @@ def _print_personality(payload: dict[str, Any], console: Console) -> None:
         for name, level in payload["needs"].items()
     )
     console.print(f"needs: {needs}", highlight=False)
-    quirks = ", ".join(f"{q['description']} ({q['strength']:.2f})" for q in payload["quirks"]) or "none yet"
+    quirks = (
+        ", ".join(
+            f"{q['description']} ({q['category'].replace('_', ' ')}, {q['strength']:.2f}, confidence"
+            f" {q['confidence']:.2f})"
+            for q in payload["quirks"]
+        )
+        or "none yet"
+    )
     console.print(f"quirks: {escape(quirks)}", highlight=False)
+    patterns = "; ".join(
+        f"{need}: " + ", ".join(f"{kind} {count}" for kind, count in sorted(kinds.items(), key=lambda kv: -kv[1]))
+        for need, kinds in payload.get("satisfaction_patterns", {}).items()
+        if kinds
+    )
+    console.print(f"needs met by: {escape(patterns or 'nothing yet')}", highlight=False)

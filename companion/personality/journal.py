@@ -17,7 +17,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
-from companion.personality.state import PersonalityState, apply_interaction
+from companion.personality.state import DEFAULT_RATES, PersonalityState, Rates, apply_interaction
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -75,8 +75,10 @@ class JournalEntry:
     inputs: AppraisalInputs
 
 
-def replay(checkpoint: PersonalityState, entries: Iterable[JournalEntry]) -> PersonalityState:
-    """The checkpoint with every later turn of its persona applied again, oldest first.
+def replay(
+    checkpoint: PersonalityState, entries: Iterable[JournalEntry], *, rates: Rates = DEFAULT_RATES
+) -> PersonalityState:
+    """The checkpoint with every later turn of its persona applied again, oldest first, at the live turns' ``rates``.
 
     Entries at or before the checkpoint's ``updated_at`` are already in it and are skipped, as are entries of
     other personas, so the caller may pass a superset.
@@ -94,6 +96,7 @@ def replay(checkpoint: PersonalityState, entries: Iterable[JournalEntry]) -> Per
             category=entry.inputs.category,
             now=entry.inputs.at,
             crisis=entry.inputs.crisis,
+            rates=rates,
         ).state
         # A live turn starts from the stored dict of the previous one; going through it here too keeps the
         # replay exact to the last bit (constructing a PAD from a dict is not bit-for-bit the identity).

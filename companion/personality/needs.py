@@ -17,11 +17,23 @@ What satisfies what (each lowers the level by the amount, not below 0):
 * creative 0.15: a message about an interest or a goal, or one that invites imagination (idea, story, imagine ...);
 * validation 0.3: the user complimented or thanked the companion (the appraisal's compliment rule);
 * rest 0.1: a calm message (neutral, or no emotion above the signal threshold).
+
+**Satisfaction patterns** (the seed's ``satisfaction_pattern``, "when this need is typically satisfied"): each time a
+message satisfies a need, the state counts it under the message's *interaction kind* (:func:`interaction_kind`:
+``compliment`` for a compliment or thanks, else ``question`` for a question, else the message's category: person,
+event, emotion, interest, fact, skill, goal, problem, location), so that ``{"intellectual": {"question": 12,
+"fact": 5}}`` says what kind of talk meets each need. The seed only records them and reports them in the nightly
+reflection (``identify_needs_satisfaction_patterns``); so do we (the personality view, the nightly report).
+
+**Proactive weight** (the seed's ``proactive_weight``, default 1.0 per need, :data:`PROACTIVE_WEIGHT`): how much a
+need counts when the companion decides to reach out. The proactive score's need urgency
+(``tools/proactive.py``) multiplies each urgent need's urgency by the seed's weight for its type *and* by this one.
 """
 
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 
 from companion.personality.traits import PAD
 
@@ -42,6 +54,8 @@ SATISFACTION: dict[str, float] = {
     "rest": 0.1,
     "validation": 0.3,
 }
+#: The seed's per-need ``proactive_weight`` (default 1.0): a multiplier on the need's share of the outreach score.
+PROACTIVE_WEIGHT: dict[str, float] = dict.fromkeys(NEED_NAMES, 1.0)
 #: How much a fully unmet need (level 1.0) moves the mood's resting point (the seed's influence_on_mood).
 INFLUENCE_ON_MOOD = 0.1
 #: The direction each unmet need pulls the mood (pleasure, arousal, dominance), scaled by INFLUENCE_ON_MOOD.
@@ -92,6 +106,26 @@ def needs_satisfied_by(
     if emotion == "neutral" or intensity <= 30:
         satisfied["rest"] = SATISFACTION["rest"]
     return satisfied
+
+
+def interaction_kind(message: str, *, category: str, complimented: bool) -> str:
+    """The kind of interaction a message is, for the satisfaction patterns (see the module docstring)."""
+    if complimented:
+        return "compliment"
+    if message.rstrip().endswith("?"):
+        return "question"
+    return category or "other"
+
+
+def record_satisfaction(
+    patterns: Mapping[str, Mapping[str, int]], satisfied: Mapping[str, float], kind: str
+) -> dict[str, dict[str, int]]:
+    """The satisfaction patterns with one interaction of ``kind`` counted for every need it satisfied."""
+    updated = {need: dict(counts) for need, counts in patterns.items()}
+    for need in satisfied:
+        counts = updated.setdefault(need, {})
+        counts[kind] = counts.get(kind, 0) + 1
+    return updated
 
 
 def satisfy_needs(needs: dict[str, float], satisfied: dict[str, float]) -> dict[str, float]:

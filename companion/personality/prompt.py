@@ -45,7 +45,9 @@ def persona_system_prompt(
     instructions with ``crisis_resources`` (``tools.care.crisis_resources``).
     """
     quirks = ", ".join(
-        QUIRK_ITEM.format(description=quirk.description, strength=quirk.strength)
+        QUIRK_ITEM.format(
+            description=quirk.description, category=quirk.category.replace("_", " "), strength=quirk.strength
+        )
         for quirk in active_quirks(state.quirks)
     )
     pressing = sorted(

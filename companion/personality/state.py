@@ -8,10 +8,15 @@
 * :func:`apply_interaction` — one user message: time first, then the mood settles :data:`TURN_RELAXATION` of the
   way back to the baseline (the seed's mood "fluctuates around the baseline": without it a run of mildly pleasant
   small talk piles up into exuberance within minutes), then the OCC appraisal's PAD change (recorded with its
-  cause), needs satisfied, quirk patterns counted.
+  cause), needs satisfied (and counted by interaction kind: the satisfaction patterns), quirk patterns counted,
+  quirks the message contradicts weakened.
 * :func:`apply_appraisal` — an appraisal outside a turn (an injection attempt's penalty): time, then the change.
 
 Every mood change is kept in ``changes`` (the most recent :data:`MAX_CHANGES`) with its rule and cause.
+
+The tunable rates (baseline drift, quirk reinforcement and decay) come in as a :class:`Rates` value, which the
+callers build from the settings (``COMPANION_MOOD_DRIFT_RATE``, ``COMPANION_QUIRK_REINFORCEMENT_RATE``,
+``COMPANION_QUIRK_DECAY_RATE``); the defaults are the seed's numbers.
 """
 
 from __future__ import annotations
@@ -30,16 +35,21 @@ from companion.personality.needs import (
     TRIGGER_THRESHOLD,
     decay_needs,
     initial_needs,
+    interaction_kind,
     mood_pull,
     needs_satisfied_by,
+    record_satisfaction,
     satisfy_needs,
 )
 from companion.personality.persona import Persona
 from companion.personality.quirks import (
+    DECAY,
+    REINFORCEMENT,
     PatternData,
     PatternStats,
     Quirk,
     QuirkData,
+    contradict_quirks,
     evolve_quirks,
     observe_patterns,
     record_observations,
@@ -61,6 +71,24 @@ MAX_HISTORY = 500
 #: Relaxation smaller than this (largest PAD component) is applied but not recorded as a change.
 RECORD_RELAXATION_ABOVE = 0.01
 STATE_VERSION = 1
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Rates:
+    """The engine's tunable rates, as plain values (the callers read them from the settings once).
+
+    ``drift``: the share of the way the baseline moves toward the 7-day average mood per day (seed 0.01);
+    ``quirk_reinforcement`` / ``quirk_decay``: strength a quirk gains on a day it showed / loses after 7 days
+    without (seed 0.05 / 0.1).
+    """
+
+    drift: float = DRIFT_RATE
+    quirk_reinforcement: float = REINFORCEMENT
+    quirk_decay: float = DECAY
+
+
+#: The seed's rates.
+DEFAULT_RATES = Rates()
 
 
 class MoodChangeData(TypedDict):
@@ -120,6 +148,7 @@ class PersonalityData(TypedDict):
     needs: dict[str, float]
     quirks: list[QuirkData]
     patterns: dict[str, PatternData]
+    satisfaction_patterns: dict[str, dict[str, int]]  # need -> interaction kind -> times it satisfied the need
     history: list[tuple[float, PADValues]]  # a JSON round trip makes each pair a list; from_dict takes either
     changes: list[MoodChangeData]
     interactions: int
@@ -140,6 +169,8 @@ class PersonalityState:
     needs: dict[str, float]
     quirks: tuple[Quirk, ...] = ()
     patterns: dict[str, PatternStats] = field(default_factory=dict)
+    #: need -> interaction kind -> how many interactions of that kind satisfied it (``needs.record_satisfaction``).
+    satisfaction_patterns: dict[str, dict[str, int]] = field(default_factory=dict)
     #: (time, mood after the interaction) of the last ``DRIFT_WINDOW_DAYS`` days, oldest first.
     history: tuple[tuple[float, PAD], ...] = ()
     changes: tuple[MoodChange, ...] = ()
@@ -160,6 +191,7 @@ class PersonalityState:
             "needs": dict(self.needs),
             "quirks": [quirk.to_dict() for quirk in self.quirks],
             "patterns": {name: stats.to_dict() for name, stats in self.patterns.items()},
+            "satisfaction_patterns": {need: dict(kinds) for need, kinds in self.satisfaction_patterns.items()},
             "history": [(at, pad.to_dict()) for at, pad in self.history],
             "changes": [change.to_dict() for change in self.changes],
             "interactions": self.interactions,
@@ -184,6 +216,10 @@ class PersonalityState:
                     count=int(s["count"]), confidence=float(s["confidence"]), last_seen=float(s["last_seen"])
                 )
                 for name, s in dict(data.get("patterns", {})).items()
+            },
+            satisfaction_patterns={
+                str(need): {str(kind): int(count) for kind, count in dict(kinds).items()}
+                for need, kinds in dict(data.get("satisfaction_patterns", {})).items()
             },
             history=tuple((float(at), PAD.from_dict(pad)) for at, pad in data.get("history", [])),
             changes=tuple(MoodChange.from_dict(c) for c in data.get("changes", [])),
@@ -225,8 +261,10 @@ def _record(state: PersonalityState, change: MoodChange) -> tuple[MoodChange, ..
     return (*state.changes, change)[-MAX_CHANGES:]
 
 
-def drift_baseline(baseline: PAD, history: tuple[tuple[float, PAD], ...], now: float, days: int) -> PAD | None:
-    """The baseline after ``days`` daily drift steps toward the 7-day average mood, or ``None`` with < 5 samples."""
+def drift_baseline(
+    baseline: PAD, history: tuple[tuple[float, PAD], ...], now: float, days: int, *, rate: float = DRIFT_RATE
+) -> PAD | None:
+    """The baseline after ``days`` drift steps of ``rate`` toward the 7-day average mood (``None``: < 5 samples)."""
     recent = [pad for at, pad in history if now - at <= DRIFT_WINDOW_DAYS * DAY]
     if len(recent) < DRIFT_MIN_INTERACTIONS or days < 1:
         return None
@@ -235,7 +273,7 @@ def drift_baseline(baseline: PAD, history: tuple[tuple[float, PAD], ...], now: f
         arousal=sum(p.arousal for p in recent) / len(recent),
         dominance=sum(p.dominance for p in recent) / len(recent),
     )
-    return baseline.toward(average, 1.0 - (1.0 - DRIFT_RATE) ** days)
+    return baseline.toward(average, 1.0 - (1.0 - rate) ** days)
 
 
 def resting_mood(baseline: PAD, needs: Mapping[str, float]) -> PAD:
@@ -243,7 +281,9 @@ def resting_mood(baseline: PAD, needs: Mapping[str, float]) -> PAD:
     return baseline + mood_pull(dict(needs))
 
 
-def advance_time(state: PersonalityState, now: float) -> tuple[PersonalityState, list[str]]:
+def advance_time(
+    state: PersonalityState, now: float, *, rates: Rates = DEFAULT_RATES
+) -> tuple[PersonalityState, list[str]]:
     """What time alone does between ``state.updated_at`` and ``now`` (see the module docstring)."""
     elapsed = now - state.updated_at
     if elapsed <= 0:
@@ -271,14 +311,16 @@ def advance_time(state: PersonalityState, now: float) -> tuple[PersonalityState,
     history = tuple((at, pad) for at, pad in state.history if now - at <= DRIFT_WINDOW_DAYS * DAY)
     days = int((now - state.last_drift_at) // DAY)
     if days >= 1:
-        drifted = drift_baseline(baseline, history, now, days)
+        drifted = drift_baseline(baseline, history, now, days, rate=rates.drift)
         last_drift_at = state.last_drift_at + days * DAY
         if drifted is not None:
             events.append(f"baseline drifted {days} day(s) toward the 7-day average mood")
             baseline = drifted
     quirks, last_evolution = state.quirks, state.last_quirk_evolution_at
     if now - last_evolution >= DAY:
-        quirks, quirk_events = evolve_quirks(quirks, state.patterns, now)
+        quirks, quirk_events = evolve_quirks(
+            quirks, state.patterns, now, reinforcement=rates.quirk_reinforcement, decay=rates.quirk_decay
+        )
         events.extend(quirk_events)
         last_evolution = now
     advanced = replace(
@@ -306,12 +348,13 @@ def apply_interaction(
     category: str,
     now: float,
     crisis: str | None = None,
+    rates: Rates = DEFAULT_RATES,
 ) -> InteractionResult:
     """One user message: time passes, the mood settles a little, the appraisal moves it, needs, patterns.
 
     ``crisis`` is the crisis kind perception flagged (``None``: no crisis); see :func:`appraise`.
     """
-    state, events = advance_time(state, now)
+    state, events = advance_time(state, now, rates=rates)
     appraisal = appraise(message, emotion, intensity, emotions, crisis=crisis)
     change: MoodChange | None = None
     mood, changes = state.mood.toward(resting_mood(state.baseline, state.needs), TURN_RELAXATION), state.changes
@@ -324,19 +367,20 @@ def apply_interaction(
             change = None
         mood = after
         changes = changes if change is None else _record(state, change)
+    complimented = appraisal is not None and appraisal.rule == "compliment"
     satisfied = needs_satisfied_by(
-        message,
-        category=category,
-        emotion=emotion,
-        intensity=intensity,
-        complimented=appraisal is not None and appraisal.rule == "compliment",
+        message, category=category, emotion=emotion, intensity=intensity, complimented=complimented
     )
+    kind = interaction_kind(message, category=category, complimented=complimented)
     patterns, quirks = record_observations(state.patterns, state.quirks, observe_patterns(message), now)
+    quirks, contradicted = contradict_quirks(quirks, message, now)
+    events = [*events, *contradicted]
     updated = replace(
         state,
         mood=mood,
         changes=changes,
         needs=satisfy_needs(state.needs, satisfied),
+        satisfaction_patterns=record_satisfaction(state.satisfaction_patterns, satisfied, kind),
         patterns=patterns,
         quirks=quirks,
         history=(*state.history, (now, mood))[-MAX_HISTORY:],
@@ -346,13 +390,15 @@ def apply_interaction(
     return InteractionResult(state=updated, change=change, satisfied=satisfied, events=events)
 
 
-def apply_appraisal(state: PersonalityState, appraisal: Appraisal, *, now: float) -> InteractionResult:
+def apply_appraisal(
+    state: PersonalityState, appraisal: Appraisal, *, now: float, rates: Rates = DEFAULT_RATES
+) -> InteractionResult:
     """An appraisal that is not a conversation turn (an injection attempt's penalty): time passes, the mood moves.
 
     The change is recorded with its rule and cause like a turn's; needs, quirk patterns and the interaction
     count are left alone (the message was refused, not talked about).
     """
-    state, events = advance_time(state, now)
+    state, events = advance_time(state, now, rates=rates)
     after = state.mood + appraisal.delta
     change = MoodChange(
         at=now,

@@ -386,6 +386,10 @@ def test_personality_shows_the_mood_a_message_moved_and_only_to_its_user(tmp_pat
         assert after["interactions"] == 1 and after["source"] in {"redis", "chroma"}
         assert after["recent_changes"], "the compliment moved the mood and the change is recorded with its cause"
         assert after["mood"]["pleasure"] > before.json()["mood"]["pleasure"]
+        assert before.json()["satisfaction_patterns"] == {}
+        # the compliment met the social and validation needs, counted under its interaction kind
+        assert after["satisfaction_patterns"]["validation"] == {"compliment": 1}
+        assert after["satisfaction_patterns"]["social"] == {"compliment": 1}
         assert client.get("/v1/users/pers-ann/personality", headers=other).status_code == 403
         assert client.get("/v1/users/pers-ann/personality?changes=0", headers=own).status_code == 422
 

@@ -72,6 +72,7 @@ def test_chat_json_shows_mood_and_detection_and_personality_show_explains_it(
     assert shown["recent_changes"][0]["rule"] == "compliment"
     assert "thank you" in shown["recent_changes"][0]["cause"]
     assert set(shown["needs"]) == {"social", "intellectual", "creative", "rest", "validation"}
+    assert shown["satisfaction_patterns"]["validation"] == {"compliment": 1}  # rebuilt from Chroma too
     assert shown["mood"]["label"] in {
         "exuberant",
         "bored",
@@ -86,6 +87,7 @@ def test_chat_json_shows_mood_and_detection_and_personality_show_explains_it(
     table = companion("personality", "show", "--user", "u7", env=env, cwd=tmp_path)
     assert table.returncode == 0, table.stderr
     assert "Mira" in table.stdout and "compliment" in table.stdout
+    assert "needs met by: social: compliment 1" in table.stdout
 
     sage = one_json(
         companion("personality", "show", "--user", "u7", "--persona", "sage", "--json", env=env, cwd=tmp_path)

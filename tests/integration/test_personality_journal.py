@@ -2,11 +2,17 @@
 memories' journaled appraisals. Real Redis, real Chroma, the real embedder; only the importance scorer is fake.
 """
 
+import time
+from dataclasses import replace
 from typing import Any
 
+import pytest
 from langgraph.checkpoint.memory import InMemorySaver
 
 from companion.personality.journal import AppraisalInputs
+from companion.personality.persona import load_persona
+from companion.personality.quirks import Quirk
+from companion.personality.state import Rates, new_state
 from graphs.conversation import build_graph, run_turn
 from memory.embeddings import Embedder
 from memory.long_term import LongTermStore
@@ -124,3 +130,26 @@ async def test_a_background_checkpoint_in_flight_when_the_user_is_erased_writes_
     store.checkpoint_later("erased-soon", "default", state)  # a turn's checkpoint that was still on its way
     await store.drain()
     assert store.read_durable("erased-soon", "default") is None
+
+
+async def test_the_configured_rates_move_live_turns_and_their_replay_alike(
+    long_term: LongTermStore, short_term: ShortTermStore, embedder: Embedder
+) -> None:
+    # A quirk idle for 8 days, evolved last 2 days ago: the turn's time step decays it by the configured rate.
+    rates = Rates(quirk_decay=0.3, quirk_reinforcement=0.05, drift=0.01)
+    store = PersonalityStore(long_term.client, short_term.redis, rates=rates)
+    now = time.time()
+    idle = Quirk(
+        name="uses_emoji", description="uses emoji now and then", category="speech_pattern", strength=0.5,
+        confidence=0.9, created_at=now - 20 * 86_400, last_reinforced=now - 8 * 86_400,
+    )  # fmt: skip
+    seeded = replace(new_state("rae", load_persona("default"), now - 2 * 86_400), quirks=(idle,))
+    await store.save("rae", "default", seeded.to_dict())  # durable: the base of the replay
+    graph = graph_over(long_term, short_term, embedder, personality_store=store, personality_checkpoint_turns=50)
+    state = await run_turn(graph, user_id="rae", message="Anyway, what should I cook tonight?")
+    live = state["personality"]
+    assert live["quirks"][0]["strength"] == pytest.approx(0.2)  # 0.5 - 0.3, not the default 0.1
+
+    await short_term.redis.flushdb()
+    rebuilt, source = await store.load("rae", "default")
+    assert (source, rebuilt) == ("chroma", live)  # the replay ran at the same rates

@@ -16,12 +16,13 @@ from companion.personality.needs import (
     urgent_needs,
 )
 from companion.personality.persona import available_personas, load_persona
-from companion.personality.quirks import PatternStats, Quirk, evolve_quirks
+from companion.personality.quirks import CATEGORIES, PATTERNS, PatternStats, Quirk, evolve_quirks
 from companion.personality.state import (
     DAY,
     HOUR,
     TURN_RELAXATION,
     PersonalityState,
+    Rates,
     advance_time,
     apply_interaction,
     drift_baseline,
@@ -383,6 +384,135 @@ def test_quirks_emerge_from_talk_through_the_daily_step() -> None:
     assert {"uses_emoji", "laughs_in_text"} <= names
     assert all(q.strength == 0.1 for q in evolved.quirks)
     assert "created quirk uses_emoji" in events
+
+
+def _say(state: PersonalityState, message: str, at: float, *, category: str = "fact") -> PersonalityState:
+    return apply_interaction(
+        state, message=message, emotion="neutral", intensity=0, emotions=emotions(neutral=60), category=category, now=at
+    ).state
+
+
+def _with_quirks(state: PersonalityState, *quirks: Quirk) -> PersonalityState:
+    return replace(state, quirks=quirks)
+
+
+LONG = " ".join(["word"] * 21)  # more than 20 words: contradicts "keeps replies short"
+
+
+def test_every_quirk_has_one_of_the_seeds_categories_and_keeps_it() -> None:
+    assert {pattern.category for pattern in PATTERNS} == set(CATEGORIES)  # speech_pattern, behavior, preference
+    thrice = {name: PatternStats(count=3, confidence=0.9, last_seen=T0) for name in ("uses_emoji", "short_replies")}
+    quirks, _ = evolve_quirks((), thrice, T0 + 10)
+    assert {q.name: q.category for q in quirks} == {"uses_emoji": "speech_pattern", "short_replies": "preference"}
+    assert all(Quirk.from_dict(q.to_dict()) == q for q in quirks)
+
+
+def test_states_stored_before_categories_contradictions_and_satisfaction_patterns_still_load() -> None:
+    state = _say(fresh(), "hello there, how was your day?", T0 + 10)
+    data = dict(state.to_dict())
+    del data["satisfaction_patterns"]
+    data["quirks"] = [
+        {
+            "name": "asks_back",
+            "description": "answers with a question of its own",
+            "strength": 0.3,
+            "confidence": 0.72,
+            "created_at": T0,
+            "last_reinforced": T0,
+            "active": True,
+        }
+    ]
+    old = PersonalityState.from_dict(data)
+    assert old.satisfaction_patterns == {}
+    (loaded,) = old.quirks
+    assert loaded.category == "behavior" and loaded.contradictions == 0 and loaded.last_contradicted is None
+    assert Quirk.from_dict({**data["quirks"][0], "name": "gone_pattern"}).category == "behavior"
+
+
+def test_a_long_message_contradicts_the_short_replies_quirk_and_costs_it_0_1() -> None:
+    short = Quirk(
+        name="short_replies", description="keeps replies short and casual", category="preference", strength=0.5,
+        confidence=0.75, created_at=T0 - 5 * DAY, last_reinforced=T0 - 3 * DAY,  # neither reinforced nor decayed
+    )  # fmt: skip
+    emoji = replace(quirk(0.5, T0), category="speech_pattern")
+    state = _with_quirks(fresh(), short, emoji)
+    result = apply_interaction(
+        state, message=LONG, emotion="neutral", intensity=0, emotions=emotions(neutral=60), category="fact",
+        now=T0 + HOUR,
+    )  # fmt: skip
+    contradicted, untouched = result.state.quirks
+    assert contradicted.strength == pytest.approx(0.4)  # the seed's "strength -= 0.1"
+    assert contradicted.confidence == pytest.approx(0.65) and contradicted.contradictions == 1
+    assert "contradicted quirk short_replies (0.50 -> 0.40)" in result.events
+    assert untouched == emoji  # a message without emoji does not contradict "uses emoji": decay handles absence
+    # at most once in 24 hours: a second long message the same day costs nothing more
+    again = _say(result.state, LONG, T0 + 2 * HOUR)
+    assert again.quirks[0].strength == pytest.approx(0.4)
+    later = _say(again, LONG, T0 + HOUR + DAY)
+    assert later.quirks[0].strength == pytest.approx(0.3) and later.quirks[0].contradictions == 2
+    # a short message is no contradiction, and a quirk pushed below 0.05 is deactivated
+    assert _say(state, "I went to the market today and bought some apples", T0 + HOUR).quirks[0] == short
+    weak = _say(_with_quirks(fresh(), replace(short, strength=0.1)), LONG, T0 + HOUR).quirks[0]
+    assert not weak.active and weak.strength == pytest.approx(0.0)
+
+
+def test_a_quirks_confidence_rises_with_each_reinforcement_and_falls_with_contradiction() -> None:
+    (reinforced,), _ = evolve_quirks((quirk(0.5, T0),), {}, T0 + 0.5 * DAY)
+    assert reinforced.confidence == pytest.approx(0.95)  # 0.9 + 0.05
+    (capped,), _ = evolve_quirks((replace(reinforced, last_reinforced=T0 + DAY),), {}, T0 + 1.5 * DAY)
+    assert capped.confidence == 1.0
+    (idle,), _ = evolve_quirks((quirk(0.5, T0),), {}, T0 + 3 * DAY)
+    assert idle.confidence == 0.9  # no evidence either way
+    short = Quirk(
+        name="short_replies", description="keeps replies short", category="preference", strength=0.5,
+        confidence=0.05, created_at=T0, last_reinforced=T0,
+    )  # fmt: skip
+    assert _say(_with_quirks(fresh(), short), LONG, T0 + HOUR).quirks[0].confidence == 0.0
+
+
+def test_quirk_reinforcement_and_decay_rates_are_parameters() -> None:
+    rates = Rates(quirk_reinforcement=0.2, quirk_decay=0.3)
+    state = _with_quirks(fresh(), quirk(0.5, T0 + DAY))
+    reinforced, _ = advance_time(replace(state, last_quirk_evolution_at=T0), T0 + DAY + 10, rates=rates)
+    assert reinforced.quirks[0].strength == pytest.approx(0.7)
+    decayed, _ = advance_time(_with_quirks(fresh(), quirk(0.5, T0)), T0 + 7 * DAY, rates=rates)
+    assert decayed.quirks[0].strength == pytest.approx(0.2)
+    default, _ = advance_time(_with_quirks(fresh(), quirk(0.5, T0)), T0 + 7 * DAY)
+    assert default.quirks[0].strength == pytest.approx(0.4)
+
+
+def test_the_drift_rate_is_a_parameter() -> None:
+    baseline = PAD(pleasure=0.0)
+    history = tuple((T0 + i, PAD(pleasure=1.0)) for i in range(5))
+    drifted = drift_baseline(baseline, history, T0 + DAY, 1, rate=0.1)
+    assert drifted is not None and drifted.pleasure == pytest.approx(0.1)
+    state = fresh()
+    for index in range(5):
+        state = _say(state, "I passed my exam, thank you!", T0 + index)
+    slow, _ = advance_time(state, T0 + DAY + 10)
+    fast, _ = advance_time(state, T0 + DAY + 10, rates=Rates(drift=0.5))
+    still, _ = advance_time(state, T0 + DAY + 10, rates=Rates(drift=0.0))
+    assert still.baseline == state.baseline
+    moved = abs(fast.baseline.pleasure - state.baseline.pleasure)
+    assert moved == pytest.approx(50 * abs(slow.baseline.pleasure - state.baseline.pleasure), rel=1e-6)
+
+
+# -- satisfaction patterns -------------------------------------------------------------------------------------
+def test_interactions_count_which_kind_of_talk_met_which_need() -> None:
+    state = fresh()
+    state = _say(state, "What do you think about black holes?", T0 + 10, category="interest")
+    state = _say(state, "I started learning the cello.", T0 + 20, category="skill")
+    state = apply_interaction(
+        state, message="Thank you, you're great!", emotion="happiness", intensity=70,
+        emotions=emotions(happiness=70), category="emotion", now=T0 + 30,
+    ).state  # fmt: skip
+    patterns = state.satisfaction_patterns
+    assert patterns["social"] == {"question": 1, "skill": 1, "compliment": 1}
+    assert patterns["intellectual"] == {"question": 1, "skill": 1}
+    assert patterns["creative"] == {"question": 1}  # an interest
+    assert patterns["validation"] == {"compliment": 1}
+    assert patterns["rest"] == {"question": 1, "skill": 1}  # the two calm messages
+    assert PersonalityState.from_dict(state.to_dict()).satisfaction_patterns == patterns
 
 
 def _turns(state: PersonalityState, messages: list[tuple[str, dict[str, int]]]) -> PersonalityState:

@@ -43,7 +43,7 @@ EXPECTED: dict[str, tuple[object, object, dict[str, set[str]]]] = {
                 "needs_summary",
                 "memories",
             },
-            "QUIRK_ITEM": {"description", "strength"},
+            "QUIRK_ITEM": {"description", "category", "strength"},
             "NEED_ITEM": {"need", "level"},
             "PERSONA_MEMORY_LINE": {"text"},
             "NO_QUIRKS": set(),
@@ -107,7 +107,7 @@ def test_the_persona_prompt_is_filled_from_persona_mood_needs_quirks_and_memorie
             "quirks": (
                 Quirk(
                     name="uses_emoji", description="uses emoji now and then", strength=0.3, confidence=0.9,
-                    created_at=T0, last_reinforced=T0,
+                    created_at=T0, last_reinforced=T0, category="speech_pattern",
                 ),
             ),
         }
@@ -117,7 +117,7 @@ def test_the_persona_prompt_is_filled_from_persona_mood_needs_quirks_and_memorie
     assert persona.style in text and persona.backstory in text
     assert "- Openness: 0.70" in text and "- Neuroticism: 0.15" in text
     assert f"CURRENT EMOTIONAL STATE: {persona.baseline.label}" in text
-    assert "DEVELOPED QUIRKS: uses emoji now and then (strength: 0.3)" in text
+    assert "DEVELOPED QUIRKS: uses emoji now and then (speech pattern, strength: 0.3)" in text
     assert "CURRENT NEEDS: social (0.9), rest (0.8)" in text  # only needs above 0.7, most pressing first
     assert "- I have a cat called Miso." in text
     assert "{" not in text and "}" not in text
