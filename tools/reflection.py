@@ -41,7 +41,7 @@ import math
 import re
 from collections import Counter
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from datetime import date, timedelta
 from enum import StrEnum
 from typing import Any
@@ -674,13 +674,7 @@ class Update:
 
     def to_dict(self) -> dict[str, Any]:
         """A JSON-able dict."""
-        return {
-            "old_id": self.old_id,
-            "new_id": self.new_id,
-            "old_text": self.old_text,
-            "new_text": self.new_text,
-            "day": self.day.isoformat(),
-        }
+        return {**asdict(self), "day": self.day.isoformat()}
 
 
 @dataclass(frozen=True, slots=True)

@@ -24,7 +24,7 @@ import asyncio
 import logging
 import time
 from collections.abc import Awaitable, Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from datetime import datetime
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -73,12 +73,7 @@ class TickReport:
 
     def to_dict(self) -> dict[str, Any]:
         """A JSON-able dict."""
-        return {
-            "ran": self.ran,
-            "skipped_locked": self.skipped_locked,
-            "failed": self.failed,
-            "proactive": self.proactive,
-        }
+        return asdict(self)
 
 
 class JobRunner:
