@@ -29,13 +29,10 @@ import json
 import os
 import platform
 import random
-import shutil
 import statistics
-import subprocess
 import sys
-import tempfile
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -52,6 +49,7 @@ os.environ.setdefault("ANONYMIZED_TELEMETRY", "False")
 
 from chromadb.api.client import SharedSystemClient  # noqa: E402
 from chromadb.errors import NotFoundError  # noqa: E402
+from run_info import data_root, git_commit  # noqa: E402
 
 from companion.services import Services, open_checkpointer, open_services  # noqa: E402
 from companion.settings import Settings, load_settings  # noqa: E402
@@ -847,28 +845,6 @@ def filesystem(path: Path) -> str:
     return kind
 
 
-def git_commit() -> str | None:
-    try:
-        out = subprocess.run(["git", "rev-parse", "HEAD"], cwd=ROOT, capture_output=True, text=True, check=True)
-    except (OSError, subprocess.CalledProcessError):
-        return None
-    return out.stdout.strip()
-
-
-@contextlib.contextmanager
-def data_root(requested: Path | None) -> Iterator[Path]:
-    """The directory holding one data dir per size: the requested one (kept) or a temporary one (removed)."""
-    if requested is not None:
-        requested.mkdir(parents=True, exist_ok=True)
-        yield requested.resolve()
-        return
-    temporary = Path(tempfile.mkdtemp(prefix="hot-path-"))
-    try:
-        yield temporary
-    finally:
-        shutil.rmtree(temporary, ignore_errors=True)
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--sizes", default="1000,10000", help="comma-separated memory counts (default 1000,10000)")
@@ -913,7 +889,7 @@ def main() -> None:
         f"hot path benchmark: sizes {', '.join(f'{s:,}' for s in sizes)}, {args.turns} turns (+{args.warmup} warm-up), "
         f"{os.cpu_count()} CPUs, " + ", ".join(f"{k} {v}" for k, v in report["versions"].items())
     )
-    with data_root(args.data_dir) as root:
+    with data_root(args.data_dir, prefix="hot-path-") as root:  # one data dir per size inside
         shared_models = root / "models"
         shared_models.mkdir(exist_ok=True)
         for n in sizes:

@@ -61,11 +61,13 @@ from rich.table import Table
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(Path(__file__).resolve().parent))  # the shared bench helpers (run_info), when loaded by path
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("ANONYMIZED_TELEMETRY", "False")
 
 from langchain_core.language_models import BaseChatModel  # noqa: E402
 from rank_bm25 import BM25Okapi  # noqa: E402
+from run_info import git_commit  # noqa: E402
 
 from companion.errors import CompanionError  # noqa: E402
 from companion.runtime.ingest import ingest_session, process_queued  # noqa: E402
@@ -536,14 +538,6 @@ def versions() -> dict[str, str]:
         except importlib.metadata.PackageNotFoundError:
             found[name] = "not installed"
     return found
-
-
-def git_commit() -> str | None:
-    try:
-        out = subprocess.run(["git", "rev-parse", "HEAD"], cwd=ROOT, capture_output=True, text=True, check=True)
-    except (OSError, subprocess.CalledProcessError):
-        return None
-    return out.stdout.strip()
 
 
 def git_dirty() -> bool | None:

@@ -39,9 +39,8 @@ import signal
 import statistics
 import subprocess
 import sys
-import tempfile
 import time
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -64,13 +63,13 @@ from hot_path import (  # noqa: E402
     console,
     critical_path_ms,
     filesystem,
-    git_commit,
     memory_records,
     memory_texts,
     progress_bar,
     turn_messages,
 )
 from rich.table import Table  # noqa: E402
+from run_info import data_root, git_commit  # noqa: E402
 
 from companion.services import Services, open_checkpointer, open_services  # noqa: E402
 from graphs.conversation import build_graph_from_services, run_turn  # noqa: E402
@@ -519,19 +518,6 @@ def versions() -> dict[str, str]:
     return found
 
 
-@contextlib.contextmanager
-def data_root(requested: Path | None) -> Iterator[Path]:
-    if requested is not None:
-        requested.mkdir(parents=True, exist_ok=True)
-        yield requested.resolve()
-        return
-    temporary = Path(tempfile.mkdtemp(prefix="peers-"))
-    try:
-        yield temporary
-    finally:
-        shutil.rmtree(temporary, ignore_errors=True)
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--sizes", default="1000,10000", help="comma-separated memory counts (default 1000,10000)")
@@ -590,7 +576,7 @@ def main() -> None:
         f"{os.cpu_count()} CPUs, load {os.getloadavg()[0]:.1f}, nice {report['nice']}; "
         + ", ".join(f"{k} {v}" for k, v in report["versions"].items())
     )
-    with data_root(args.data_dir) as root:
+    with data_root(args.data_dir, prefix="peers-") as root:
         (root / "models").mkdir(exist_ok=True)
         for n in sizes:
             gc.collect()
