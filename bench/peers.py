@@ -30,7 +30,6 @@ import asyncio
 import contextlib
 import datetime as dt
 import gc
-import importlib.metadata
 import json
 import os
 import platform
@@ -67,6 +66,7 @@ from hot_path import (  # noqa: E402
     memory_texts,
     progress_bar,
     turn_messages,
+    versions,
 )
 from rich.table import Table  # noqa: E402
 from run_info import data_root, git_commit  # noqa: E402
@@ -506,16 +506,6 @@ def print_growth(report: Mapping[str, Any]) -> None:
     for system, values in grown.items():
         table.add_row(SHORT[system], *(f"{values.get(column, float('nan')):.2f}" for column in columns))
     console.print(table)
-
-
-def versions() -> dict[str, str]:
-    found = {"python": platform.python_version()}
-    for name in ("chromadb", "onnxruntime", "langgraph", "langgraph-checkpoint-sqlite", "redis", "numpy"):
-        try:
-            found[name] = importlib.metadata.version(name)
-        except importlib.metadata.PackageNotFoundError:
-            found[name] = "not installed"
-    return found
 
 
 def main() -> None:
