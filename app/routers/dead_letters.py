@@ -11,13 +11,12 @@ from fastapi import APIRouter, Query
 from pydantic import BaseModel, Field
 
 from app.deps import OperatorDep, ServicesDep
-from app.errors import AUTH, BAD_INPUT, NOT_FOUND, UNAVAILABLE, Responses
+from app.errors import NOT_FOUND, ROUTE_ERRORS
 from app.pagination import CursorQuery, PageSize
 from app.services.dead_letters import list_dead_letters, replay
 
 router = APIRouter(prefix="/v1/admin/dead-letters", tags=["admin"])
 
-ERRORS: Responses = {**BAD_INPUT, **AUTH, **UNAVAILABLE}
 QueueName = Literal["association", "ingest"]
 #: A Redis stream entry id.
 ENTRY_ID_PATTERN = r"^[0-9]{1,20}-[0-9]{1,20}$"
@@ -59,7 +58,7 @@ class Replayed(BaseModel):
     replayed: int
 
 
-@router.get("", response_model=DeadLetters, responses=ERRORS)
+@router.get("", response_model=DeadLetters, responses=ROUTE_ERRORS)
 async def dead_letters(
     admin: OperatorDep,
     services: ServicesDep,
@@ -71,7 +70,7 @@ async def dead_letters(
     return DeadLetters.model_validate(await list_dead_letters(services, queue=queue, limit=limit, cursor=cursor))
 
 
-@router.post("/replay", response_model=Replayed, responses=ERRORS | NOT_FOUND)
+@router.post("/replay", response_model=Replayed, responses=ROUTE_ERRORS | NOT_FOUND)
 async def replay_dead_letters(admin: OperatorDep, services: ServicesDep, body: ReplayRequest) -> Replayed:
     """Put dead letters back on their queue for the worker to try again."""
     return Replayed.model_validate(await replay(services, queue=body.queue, ids=body.ids))
