@@ -49,7 +49,7 @@ os.environ.setdefault("ANONYMIZED_TELEMETRY", "False")
 
 from chromadb.api.client import SharedSystemClient  # noqa: E402
 from chromadb.errors import NotFoundError  # noqa: E402
-from run_info import data_root, git_commit  # noqa: E402
+from run_info import data_root, run_header  # noqa: E402
 
 from companion.services import Services, open_checkpointer, open_services  # noqa: E402
 from companion.settings import Settings, load_settings  # noqa: E402
@@ -867,11 +867,7 @@ def main() -> None:
     json_out = args.json_out or ROOT / "bench" / "results" / f"hot_path-{today}.json"
 
     report: dict[str, Any] = {
-        "benchmark": "hot_path",
-        "date": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
-        "git_commit": git_commit(),
-        "cpu_count": os.cpu_count(),
-        "platform": platform.platform(),
+        **run_header("hot_path"),
         "versions": versions(),
         "setup": {
             "retrieval_k": RETRIEVAL_K,

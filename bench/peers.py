@@ -32,7 +32,6 @@ import datetime as dt
 import gc
 import json
 import os
-import platform
 import shutil
 import signal
 import statistics
@@ -69,7 +68,7 @@ from hot_path import (  # noqa: E402
     versions,
 )
 from rich.table import Table  # noqa: E402
-from run_info import data_root, git_commit  # noqa: E402
+from run_info import data_root, run_header  # noqa: E402
 
 from companion.services import Services, open_checkpointer, open_services  # noqa: E402
 from graphs.conversation import build_graph_from_services, run_turn  # noqa: E402
@@ -544,11 +543,7 @@ def main() -> None:
         peer_python = None
     json_out = args.json_out or ROOT / "bench" / "results" / f"peers-{dt.date.today().isoformat()}.json"
     report: dict[str, Any] = {
-        "benchmark": "peers",
-        "date": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
-        "git_commit": git_commit(),
-        "cpu_count": os.cpu_count(),
-        "platform": platform.platform(),
+        **run_header("peers"),
         "nice": os.nice(0),
         "versions": versions(),
         "setup": {

@@ -1,11 +1,15 @@
 """Helpers the benchmark scripts share: the commit a result belongs to, and where a run keeps its data."""
 
 import contextlib
+import datetime as dt
+import os
+import platform
 import shutil
 import subprocess
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -17,6 +21,17 @@ def git_commit() -> str | None:
     except (OSError, subprocess.CalledProcessError):
         return None
     return out.stdout.strip()
+
+
+def run_header(benchmark: str) -> dict[str, Any]:
+    """What a result file opens with: which benchmark, when, on which commit, on what machine."""
+    return {
+        "benchmark": benchmark,
+        "date": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
+        "git_commit": git_commit(),
+        "cpu_count": os.cpu_count(),
+        "platform": platform.platform(),
+    }
 
 
 @contextlib.contextmanager
