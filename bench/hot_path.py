@@ -24,10 +24,8 @@ import asyncio
 import contextlib
 import dataclasses
 import datetime as dt
-import importlib.metadata
 import json
 import os
-import platform
 import random
 import statistics
 import sys
@@ -49,7 +47,7 @@ os.environ.setdefault("ANONYMIZED_TELEMETRY", "False")
 
 from chromadb.api.client import SharedSystemClient  # noqa: E402
 from chromadb.errors import NotFoundError  # noqa: E402
-from run_info import data_root, run_header  # noqa: E402
+from run_info import data_root, package_versions, run_header  # noqa: E402
 
 from companion.services import Services, open_checkpointer, open_services  # noqa: E402
 from companion.settings import Settings, load_settings  # noqa: E402
@@ -825,13 +823,7 @@ def print_overview(results: Sequence[dict[str, Any]]) -> None:
 
 
 def versions() -> dict[str, str]:
-    found = {"python": platform.python_version()}
-    for name in ("chromadb", "onnxruntime", "langgraph", "langgraph-checkpoint-sqlite", "redis", "numpy"):
-        try:
-            found[name] = importlib.metadata.version(name)
-        except importlib.metadata.PackageNotFoundError:
-            found[name] = "not installed"
-    return found
+    return package_versions("chromadb", "onnxruntime", "langgraph", "langgraph-checkpoint-sqlite", "redis", "numpy")
 
 
 def filesystem(path: Path) -> str:

@@ -37,10 +37,8 @@ import asyncio
 import contextlib
 import datetime as dt
 import hashlib
-import importlib.metadata
 import json
 import os
-import platform
 import re
 import resource
 import statistics
@@ -67,7 +65,7 @@ os.environ.setdefault("ANONYMIZED_TELEMETRY", "False")
 
 from langchain_core.language_models import BaseChatModel  # noqa: E402
 from rank_bm25 import BM25Okapi  # noqa: E402
-from run_info import git_commit  # noqa: E402
+from run_info import git_commit, package_versions  # noqa: E402
 
 from companion.errors import CompanionError  # noqa: E402
 from companion.runtime.ingest import ingest_session, process_queued  # noqa: E402
@@ -531,13 +529,7 @@ def cpu_seconds() -> float:
 
 
 def versions() -> dict[str, str]:
-    found = {"python": platform.python_version()}
-    for name in ("chromadb", "onnxruntime", "numpy", "rank-bm25", "langchain-core"):
-        try:
-            found[name] = importlib.metadata.version(name)
-        except importlib.metadata.PackageNotFoundError:
-            found[name] = "not installed"
-    return found
+    return package_versions("chromadb", "onnxruntime", "numpy", "rank-bm25", "langchain-core")
 
 
 def git_dirty() -> bool | None:
