@@ -46,8 +46,8 @@ os.environ.setdefault("ANONYMIZED_TELEMETRY", "False")
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
 import numpy as np  # noqa: E402
-from run_info import package_versions  # noqa: E402
 
+from companion.versions import package_versions  # noqa: E402
 from memory.embeddings import Embedder, load_embedder  # noqa: E402
 
 USER_ID = "bench-user"

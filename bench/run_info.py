@@ -2,7 +2,6 @@
 
 import contextlib
 import datetime as dt
-import importlib.metadata
 import os
 import platform
 import shutil
@@ -22,17 +21,6 @@ def git_commit() -> str | None:
     except (OSError, subprocess.CalledProcessError):
         return None
     return out.stdout.strip()
-
-
-def package_versions(*names: str) -> dict[str, str]:
-    """The Python version and each named package's (``not installed`` when it is not), for a result file."""
-    found = {"python": platform.python_version()}
-    for name in names:
-        try:
-            found[name] = importlib.metadata.version(name)
-        except importlib.metadata.PackageNotFoundError:
-            found[name] = "not installed"
-    return found
 
 
 def run_header(benchmark: str) -> dict[str, Any]:
