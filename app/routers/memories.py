@@ -4,19 +4,17 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Path, Query, Response
+from fastapi import APIRouter, Query, Response
 
 from app.deps import AuthorizedUser, CallerDep, ServicesDep, add_rate_limit_headers
 from app.errors import NOT_FOUND, RATE_LIMITED, ROUTE_ERRORS
 from app.pagination import CursorQuery
-from app.queries import DateTimeQuery, epoch
+from app.queries import DateTimeQuery, MemoryIdPath, epoch
 from app.schemas import TAG_PATTERN, TEXT_PATTERN, Deleted, Memory, MemoryCreate, MemoryEdit, MemoryPage
 from app.services import memories
 from memory.sensitivity import Sensitivity
 
 router = APIRouter(prefix="/v1/users/{user_id}/memories", tags=["memories"])
-
-MemoryIdPath = Annotated[str, Path(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_-]+$")]
 
 
 @router.get("", response_model=MemoryPage, responses=ROUTE_ERRORS)

@@ -15,7 +15,7 @@ from langgraph.graph.state import CompiledStateGraph
 from app.deps import AuthorizedUser, CallerDep, FullyClearedUser, ServicesDep, add_rate_limit_headers
 from app.errors import BUSY, NOT_FOUND, RATE_LIMITED, ROUTE_ERRORS
 from app.pagination import CursorQuery, PageSize
-from app.routers.memories import MemoryIdPath
+from app.queries import MemoryIdPath
 from app.schemas import (
     ArchiveList,
     ConflictList,
