@@ -8,7 +8,7 @@ from fastapi import APIRouter, Path, Query
 
 from app.deps import AdminDep, OperatorDep, ServicesDep
 from app.errors import NOT_FOUND, ROUTE_ERRORS
-from app.pagination import CursorQuery, PageSize
+from app.pagination import CursorQuery, PageQuery, PageSize
 from app.schemas import CleanupRequest, CrisisList, IncidentList, IncidentReview, SystemCleanup, SystemStats, UserList
 from app.services import admin as admin_service
 from memory.records import USER_ID_PATTERN
@@ -33,15 +33,15 @@ async def list_users(
 
 @router.get("/incidents", response_model=IncidentList, responses=ROUTE_ERRORS)
 async def list_incidents(
+    *,
     admin: AdminDep,
     services: ServicesDep,
     user_id: OneUserQuery = None,
-    limit: PageSize = 100,
-    cursor: CursorQuery = None,
+    page: PageQuery,
 ) -> IncidentList:
     """Detected injection attempts, newest first (a tenant admin key: of its tenant's users only)."""
     return await admin_service.list_incidents(
-        services, limit=limit, user_id=user_id, tenant=admin.tenant, cursor=cursor
+        services, limit=page.limit, user_id=user_id, tenant=admin.tenant, cursor=page.cursor
     )
 
 
@@ -59,14 +59,16 @@ async def mark_false_positive(
 
 @router.get("/crises", response_model=CrisisList, responses=ROUTE_ERRORS)
 async def list_crises(
+    *,
     admin: AdminDep,
     services: ServicesDep,
     user_id: OneUserQuery = None,
-    limit: PageSize = 100,
-    cursor: CursorQuery = None,
+    page: PageQuery,
 ) -> CrisisList:
     """Messages flagged as a crisis, newest first, without their text (a tenant admin key: its tenant's users)."""
-    return await admin_service.list_crises(services, limit=limit, user_id=user_id, tenant=admin.tenant, cursor=cursor)
+    return await admin_service.list_crises(
+        services, limit=page.limit, user_id=user_id, tenant=admin.tenant, cursor=page.cursor
+    )
 
 
 @router.get("/stats", response_model=SystemStats, responses=ROUTE_ERRORS)

@@ -12,7 +12,7 @@ from pydantic import BaseModel, Field
 
 from app.deps import OperatorDep, ServicesDep
 from app.errors import NOT_FOUND, ROUTE_ERRORS
-from app.pagination import CursorQuery, PageSize
+from app.pagination import PageQuery
 from app.services.dead_letters import list_dead_letters, replay
 
 router = APIRouter(prefix="/v1/admin/dead-letters", tags=["admin"])
@@ -60,14 +60,15 @@ class Replayed(BaseModel):
 
 @router.get("", response_model=DeadLetters, responses=ROUTE_ERRORS)
 async def dead_letters(
+    *,
     admin: OperatorDep,
     services: ServicesDep,
     queue: Annotated[QueueName, Query(description="association or ingest")] = "association",
-    limit: PageSize = 100,
-    cursor: CursorQuery = None,
+    page: PageQuery,
 ) -> DeadLetters:
     """Entries that failed every retry, oldest first, with the error each failed with."""
-    return DeadLetters.model_validate(await list_dead_letters(services, queue=queue, limit=limit, cursor=cursor))
+    found = await list_dead_letters(services, queue=queue, limit=page.limit, cursor=page.cursor)
+    return DeadLetters.model_validate(found)
 
 
 @router.post("/replay", response_model=Replayed, responses=ROUTE_ERRORS | NOT_FOUND)

@@ -12,7 +12,7 @@ from fastapi import APIRouter, Path
 
 from app.deps import AuthorizedUser, ServicesDep
 from app.errors import NOT_FOUND, ROUTE_ERRORS
-from app.pagination import CursorQuery, PageSize
+from app.pagination import PageQuery
 from app.schemas import OutreachAck, OutreachPage
 from app.services import outreach
 
@@ -25,11 +25,10 @@ OutreachIdPath = Annotated[str, Path(min_length=1, max_length=200, pattern=r"^[A
 async def list_outreach(
     user_id: AuthorizedUser,
     services: ServicesDep,
-    limit: PageSize = 100,
-    cursor: CursorQuery = None,
+    page: PageQuery,
 ) -> OutreachPage:
     """The user's outreach not yet acknowledged through the API (last 30 days), oldest first."""
-    return await outreach.undelivered(services, user_id, limit=limit, cursor=cursor)
+    return await outreach.undelivered(services, user_id, limit=page.limit, cursor=page.cursor)
 
 
 @router.post("/{outreach_id}/ack", response_model=OutreachAck, responses=ROUTE_ERRORS | NOT_FOUND)

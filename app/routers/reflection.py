@@ -14,7 +14,7 @@ from langgraph.graph.state import CompiledStateGraph
 
 from app.deps import AuthorizedUser, CallerDep, FullyClearedUser, ServicesDep, add_rate_limit_headers
 from app.errors import BUSY, NOT_FOUND, RATE_LIMITED, ROUTE_ERRORS
-from app.pagination import CursorQuery, PageSize
+from app.pagination import PageQuery
 from app.queries import MemoryIdPath
 from app.schemas import (
     ArchiveList,
@@ -73,26 +73,24 @@ async def reflect(
 async def insights(
     user_id: FullyClearedUser,
     services: ServicesDep,
-    limit: PageSize = 100,
-    cursor: CursorQuery = None,
+    page: PageQuery,
 ) -> InsightReports:
     """What reflection noticed about the user, one report per local day, newest first (``limit=1``: the latest).
 
     Each report has the findings with their numbers (recurring topics, mood trend, changes) and the insights it
     stored as the companion's own observations; secret, ultrasecret and crisis messages are never read into one.
     """
-    return await reflection.insights(services, user_id, limit=limit, cursor=cursor)
+    return await reflection.insights(services, user_id, limit=page.limit, cursor=page.cursor)
 
 
 @router.get("/conflicts", response_model=ConflictList, responses=ROUTE_ERRORS)
 async def conflicts(
     user_id: FullyClearedUser,
     services: ServicesDep,
-    limit: PageSize = 100,
-    cursor: CursorQuery = None,
+    page: PageQuery,
 ) -> ConflictList:
     """Conflicts reflection found, newest first, each with its resolution; and the questions waiting."""
-    return await reflection.conflicts(services, user_id, limit=limit, cursor=cursor)
+    return await reflection.conflicts(services, user_id, limit=page.limit, cursor=page.cursor)
 
 
 @router.post("/conflicts/{conflict_id}/undo", response_model=ConflictUndone, responses=ROUTE_ERRORS | NOT_FOUND | BUSY)
@@ -107,11 +105,10 @@ async def undo_conflict(
 async def archive(
     user_id: FullyClearedUser,
     services: ServicesDep,
-    limit: PageSize = 100,
-    cursor: CursorQuery = None,
+    page: PageQuery,
 ) -> ArchiveList:
     """Memories the forgetting pass archived (out of recall, kept, restorable), newest first."""
-    return await reflection.archived(services, user_id, limit=limit, cursor=cursor)
+    return await reflection.archived(services, user_id, limit=page.limit, cursor=page.cursor)
 
 
 @router.post("/archive/{memory_id}/restore", response_model=Restored, responses=ROUTE_ERRORS | NOT_FOUND | BUSY)
