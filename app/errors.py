@@ -52,6 +52,8 @@ TOO_LARGE: Responses = {413: _doc("The request body is longer than COMPANION_MAX
 UNAVAILABLE: Responses = {503: _doc("A store or the chat model is unavailable")}
 CONFLICT: Responses = {409: _doc("A request with the same Idempotency-Key is still in progress")}
 BUSY: Responses = {409: _doc("The user's memories are busy (the association worker holds them) or already so")}
+#: What any route that takes a key may answer besides its result; a route adds the answers of its own.
+ROUTE_ERRORS: Responses = {**BAD_INPUT, **AUTH, **UNAVAILABLE}
 
 
 def status_for(exc: CompanionError) -> int:

@@ -12,9 +12,10 @@ import base64
 import binascii
 import json
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from typing import Annotated, TypeVar
 
-from fastapi import Query
+from fastapi import Depends, Query
 
 from companion.errors import InvalidInputError
 
@@ -31,6 +32,23 @@ CursorQuery = Annotated[
         description="`next_cursor` of the previous page; omit for the first page",
     ),
 ]
+
+
+@dataclass(frozen=True, slots=True)
+class Page:
+    """The page of a list a request asks for: ``limit`` items after ``cursor`` (``None``: the first page)."""
+
+    limit: int
+    cursor: str | None
+
+
+def page_query(limit: PageSize = 100, cursor: CursorQuery = None) -> Page:
+    """A list route's ``?limit=`` (100 unless given) and ``?cursor=``."""
+    return Page(limit, cursor)
+
+
+#: A list route's page parameters, as one ``Page``.
+PageQuery = Annotated[Page, Depends(page_query)]
 
 
 def encode_cursor(key: SortKey) -> str:

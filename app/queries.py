@@ -1,14 +1,16 @@
-"""Query parameters that several list routes share, and their parsing."""
+"""Path and query parameters that several routes share, and their parsing."""
 
 from __future__ import annotations
 
 from datetime import datetime
 from typing import Annotated
 
-from fastapi import Query
+from fastapi import Path, Query
 
 from companion.errors import InvalidInputError
 
+#: A memory's id in a path (``/memories/{memory_id}``, ``/archive/{memory_id}/restore``).
+MemoryIdPath = Annotated[str, Path(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_-]+$")]
 #: An RFC 3339 date-time with its zone (``2026-11-25T10:30:00Z``), checked again when parsed.
 RFC3339_PATTERN = (
     r"^[0-9]{4}-[0-9]{2}-[0-9]{2}[Tt][0-9]{2}:[0-9]{2}:[0-9]{2}(\.[0-9]{1,9})?([Zz]|[+-][0-9]{2}:[0-9]{2})$"

@@ -24,18 +24,13 @@ import asyncio
 import contextlib
 import dataclasses
 import datetime as dt
-import importlib.metadata
 import json
 import os
-import platform
 import random
-import shutil
 import statistics
-import subprocess
 import sys
-import tempfile
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -52,9 +47,11 @@ os.environ.setdefault("ANONYMIZED_TELEMETRY", "False")
 
 from chromadb.api.client import SharedSystemClient  # noqa: E402
 from chromadb.errors import NotFoundError  # noqa: E402
+from run_info import data_root, run_header  # noqa: E402
 
 from companion.services import Services, open_checkpointer, open_services  # noqa: E402
 from companion.settings import Settings, load_settings  # noqa: E402
+from companion.versions import package_versions  # noqa: E402
 from graphs.conversation import build_graph_from_services, run_turn  # noqa: E402
 from memory.embedded import EmbeddedRedis  # noqa: E402
 from memory.long_term import collection_name  # noqa: E402
@@ -827,13 +824,7 @@ def print_overview(results: Sequence[dict[str, Any]]) -> None:
 
 
 def versions() -> dict[str, str]:
-    found = {"python": platform.python_version()}
-    for name in ("chromadb", "onnxruntime", "langgraph", "langgraph-checkpoint-sqlite", "redis", "numpy"):
-        try:
-            found[name] = importlib.metadata.version(name)
-        except importlib.metadata.PackageNotFoundError:
-            found[name] = "not installed"
-    return found
+    return package_versions("chromadb", "onnxruntime", "langgraph", "langgraph-checkpoint-sqlite", "redis", "numpy")
 
 
 def filesystem(path: Path) -> str:
@@ -845,28 +836,6 @@ def filesystem(path: Path) -> str:
             if len(fields) > 2 and str(path).startswith(fields[1]) and len(fields[1]) > len(best):
                 best, kind = fields[1], fields[2]
     return kind
-
-
-def git_commit() -> str | None:
-    try:
-        out = subprocess.run(["git", "rev-parse", "HEAD"], cwd=ROOT, capture_output=True, text=True, check=True)
-    except (OSError, subprocess.CalledProcessError):
-        return None
-    return out.stdout.strip()
-
-
-@contextlib.contextmanager
-def data_root(requested: Path | None) -> Iterator[Path]:
-    """The directory holding one data dir per size: the requested one (kept) or a temporary one (removed)."""
-    if requested is not None:
-        requested.mkdir(parents=True, exist_ok=True)
-        yield requested.resolve()
-        return
-    temporary = Path(tempfile.mkdtemp(prefix="hot-path-"))
-    try:
-        yield temporary
-    finally:
-        shutil.rmtree(temporary, ignore_errors=True)
 
 
 def main() -> None:
@@ -891,11 +860,7 @@ def main() -> None:
     json_out = args.json_out or ROOT / "bench" / "results" / f"hot_path-{today}.json"
 
     report: dict[str, Any] = {
-        "benchmark": "hot_path",
-        "date": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
-        "git_commit": git_commit(),
-        "cpu_count": os.cpu_count(),
-        "platform": platform.platform(),
+        **run_header("hot_path"),
         "versions": versions(),
         "setup": {
             "retrieval_k": RETRIEVAL_K,
@@ -913,7 +878,7 @@ def main() -> None:
         f"hot path benchmark: sizes {', '.join(f'{s:,}' for s in sizes)}, {args.turns} turns (+{args.warmup} warm-up), "
         f"{os.cpu_count()} CPUs, " + ", ".join(f"{k} {v}" for k, v in report["versions"].items())
     )
-    with data_root(args.data_dir) as root:
+    with data_root(args.data_dir, prefix="hot-path-") as root:  # one data dir per size inside
         shared_models = root / "models"
         shared_models.mkdir(exist_ok=True)
         for n in sizes:

@@ -37,10 +37,8 @@ import asyncio
 import contextlib
 import datetime as dt
 import hashlib
-import importlib.metadata
 import json
 import os
-import platform
 import re
 import resource
 import statistics
@@ -61,16 +59,19 @@ from rich.table import Table
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(Path(__file__).resolve().parent))  # the shared bench helpers (run_info), when loaded by path
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("ANONYMIZED_TELEMETRY", "False")
 
 from langchain_core.language_models import BaseChatModel  # noqa: E402
 from rank_bm25 import BM25Okapi  # noqa: E402
+from run_info import git_commit  # noqa: E402
 
 from companion.errors import CompanionError  # noqa: E402
 from companion.runtime.ingest import ingest_session, process_queued  # noqa: E402
 from companion.services import Services, build_services  # noqa: E402
 from companion.settings import load_settings  # noqa: E402
+from companion.versions import package_versions  # noqa: E402
 from evals.judged_answers import answer_and_judge, j_scores  # noqa: E402
 from memory.embedded import EmbeddedRedis  # noqa: E402
 from memory.embeddings import Embedder  # noqa: E402
@@ -529,21 +530,7 @@ def cpu_seconds() -> float:
 
 
 def versions() -> dict[str, str]:
-    found = {"python": platform.python_version()}
-    for name in ("chromadb", "onnxruntime", "numpy", "rank-bm25", "langchain-core"):
-        try:
-            found[name] = importlib.metadata.version(name)
-        except importlib.metadata.PackageNotFoundError:
-            found[name] = "not installed"
-    return found
-
-
-def git_commit() -> str | None:
-    try:
-        out = subprocess.run(["git", "rev-parse", "HEAD"], cwd=ROOT, capture_output=True, text=True, check=True)
-    except (OSError, subprocess.CalledProcessError):
-        return None
-    return out.stdout.strip()
+    return package_versions("chromadb", "onnxruntime", "numpy", "rank-bm25", "langchain-core")
 
 
 def git_dirty() -> bool | None:

@@ -30,18 +30,15 @@ import asyncio
 import contextlib
 import datetime as dt
 import gc
-import importlib.metadata
 import json
 import os
-import platform
 import shutil
 import signal
 import statistics
 import subprocess
 import sys
-import tempfile
 import time
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -64,13 +61,14 @@ from hot_path import (  # noqa: E402
     console,
     critical_path_ms,
     filesystem,
-    git_commit,
     memory_records,
     memory_texts,
     progress_bar,
     turn_messages,
+    versions,
 )
 from rich.table import Table  # noqa: E402
+from run_info import data_root, run_header  # noqa: E402
 
 from companion.services import Services, open_checkpointer, open_services  # noqa: E402
 from graphs.conversation import build_graph_from_services, run_turn  # noqa: E402
@@ -509,29 +507,6 @@ def print_growth(report: Mapping[str, Any]) -> None:
     console.print(table)
 
 
-def versions() -> dict[str, str]:
-    found = {"python": platform.python_version()}
-    for name in ("chromadb", "onnxruntime", "langgraph", "langgraph-checkpoint-sqlite", "redis", "numpy"):
-        try:
-            found[name] = importlib.metadata.version(name)
-        except importlib.metadata.PackageNotFoundError:
-            found[name] = "not installed"
-    return found
-
-
-@contextlib.contextmanager
-def data_root(requested: Path | None) -> Iterator[Path]:
-    if requested is not None:
-        requested.mkdir(parents=True, exist_ok=True)
-        yield requested.resolve()
-        return
-    temporary = Path(tempfile.mkdtemp(prefix="peers-"))
-    try:
-        yield temporary
-    finally:
-        shutil.rmtree(temporary, ignore_errors=True)
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--sizes", default="1000,10000", help="comma-separated memory counts (default 1000,10000)")
@@ -568,11 +543,7 @@ def main() -> None:
         peer_python = None
     json_out = args.json_out or ROOT / "bench" / "results" / f"peers-{dt.date.today().isoformat()}.json"
     report: dict[str, Any] = {
-        "benchmark": "peers",
-        "date": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
-        "git_commit": git_commit(),
-        "cpu_count": os.cpu_count(),
-        "platform": platform.platform(),
+        **run_header("peers"),
         "nice": os.nice(0),
         "versions": versions(),
         "setup": {
@@ -590,7 +561,7 @@ def main() -> None:
         f"{os.cpu_count()} CPUs, load {os.getloadavg()[0]:.1f}, nice {report['nice']}; "
         + ", ".join(f"{k} {v}" for k, v in report["versions"].items())
     )
-    with data_root(args.data_dir) as root:
+    with data_root(args.data_dir, prefix="peers-") as root:
         (root / "models").mkdir(exist_ok=True)
         for n in sizes:
             gc.collect()

@@ -29,7 +29,6 @@ parent computed (the same for every system), instead of embedding them again.
 """
 
 import hashlib
-import importlib.metadata
 import json
 import os
 import sys
@@ -48,6 +47,7 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
 import numpy as np  # noqa: E402
 
+from companion.versions import package_versions  # noqa: E402
 from memory.embeddings import Embedder, load_embedder  # noqa: E402
 
 USER_ID = "bench-user"
@@ -62,16 +62,6 @@ def _embedder() -> Embedder:
     if _EMBEDDER is None:
         raise RuntimeError("load the project's embedder first")
     return _EMBEDDER
-
-
-def versions(*names: str) -> dict[str, str]:
-    found = {"python": sys.version.split()[0]}
-    for name in names:
-        try:
-            found[name] = importlib.metadata.version(name)
-        except importlib.metadata.PackageNotFoundError:
-            found[name] = "not installed"
-    return found
 
 
 # ----------------------------------------------------------------------------------------------------
@@ -271,7 +261,9 @@ def main() -> None:
                 else:
                     turn, count = langgraph_system(system, data_dir, texts, vectors)
                 ingest_s = time.perf_counter() - started
-                answer({"ok": True, "ingest_s": ingest_s, "count": count, "versions": versions(*PACKAGES[system])})
+                answer(
+                    {"ok": True, "ingest_s": ingest_s, "count": count, "versions": package_versions(*PACKAGES[system])}
+                )
             elif op == "turn":
                 if turn is None:
                     raise RuntimeError("setup first")

@@ -27,8 +27,8 @@ class ConfigurationError(CompanionError):
     exit_code = 2
 
 
-class RateLimitedError(CompanionError):
-    """Too many messages: the caller should wait ``retry_after`` seconds and try again."""
+class RetryLaterError(CompanionError):
+    """The caller may not go on now, but may after ``retry_after`` seconds (the HTTP ``Retry-After``)."""
 
     exit_code = 3
 
@@ -36,6 +36,10 @@ class RateLimitedError(CompanionError):
         super().__init__(message)
         self.retry_after = retry_after
         self.limit = limit  # the per-minute limit that was reached, when it is one
+
+
+class RateLimitedError(RetryLaterError):
+    """Too many messages: the caller should wait ``retry_after`` seconds and try again."""
 
 
 class StoreUnavailableError(CompanionError):
@@ -68,15 +72,8 @@ class PermissionDeniedError(CompanionError):
     exit_code = 2
 
 
-class InjectionBlockedError(CompanionError):
+class InjectionBlockedError(RetryLaterError):
     """The user is blocked or cooling down after repeated prompt-injection attempts."""
-
-    exit_code = 3
-
-    def __init__(self, message: str, *, retry_after: float, limit: int | None = None) -> None:
-        super().__init__(message)
-        self.retry_after = retry_after
-        self.limit = limit  # the per-minute limit that was reached, when it is one
 
 
 class UserBusyError(CompanionError):

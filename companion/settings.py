@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Annotated, Literal
 
 from dotenv import dotenv_values
-from pydantic import Field, SecretStr, ValidationError, field_validator
+from pydantic import Field, SecretStr, ValidationError, ValidationInfo, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from companion.errors import ConfigurationError
@@ -20,6 +20,12 @@ from companion.errors import ConfigurationError
 ADMIN_ID_PATTERN = re.compile(r"^(?:(?:telegram|discord):)?[0-9]{1,20}$")
 #: scheme://host[:port], as a browser sends it in the Origin header.
 CORS_ORIGIN_PATTERN = re.compile(r"^https?://[A-Za-z0-9.-]+(?::[0-9]{1,5})?$")
+#: The schemes each URL setting may start with.
+URL_SCHEMES: dict[str, tuple[str, ...]] = {
+    "redis_url": ("redis://", "rediss://", "unix://"),
+    "chroma_url": ("http://", "https://"),
+    "telegram_api_base": ("http://", "https://"),
+}
 
 
 def default_data_dir() -> Path:
@@ -197,26 +203,15 @@ class Settings(BaseSettings):
             raise ValueError("is empty; unset it for the default or give a directory")
         return value
 
-    @field_validator("redis_url")
+    @field_validator(*URL_SCHEMES)
     @classmethod
-    def _check_redis_url(cls, value: str | None) -> str | None:
-        if value and not value.startswith(("redis://", "rediss://", "unix://")):
-            raise ValueError("must start with redis://, rediss:// or unix://")
+    def _check_url(cls, value: str | None, info: ValidationInfo) -> str | None:
+        schemes = URL_SCHEMES[info.field_name or ""]
+        if value and not value.startswith(schemes):
+            raise ValueError(f"must start with {', '.join(schemes[:-1])} or {schemes[-1]}")
+        if value and info.field_name == "telegram_api_base":
+            return value.rstrip("/")
         return value or None
-
-    @field_validator("chroma_url")
-    @classmethod
-    def _check_chroma_url(cls, value: str | None) -> str | None:
-        if value and not value.startswith(("http://", "https://")):
-            raise ValueError("must start with http:// or https://")
-        return value or None
-
-    @field_validator("telegram_api_base")
-    @classmethod
-    def _check_telegram_api_base(cls, value: str | None) -> str | None:
-        if value and not value.startswith(("http://", "https://")):
-            raise ValueError("must start with http:// or https://")
-        return value.rstrip("/") if value else None
 
     @field_validator("chat_model")
     @classmethod

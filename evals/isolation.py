@@ -20,11 +20,10 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-from langgraph.checkpoint.memory import InMemorySaver
-
 from companion.errors import InvalidInputError
 from evals.core import Advance, EvalEnv, SuiteOutcome, require
-from graphs.conversation import build_graph, run_turn
+from evals.graph import conversation_graph
+from graphs.conversation import run_turn
 
 
 def find_leaks(
@@ -64,13 +63,7 @@ async def run_isolation(cases: list[dict[str, Any]], env: EvalEnv, advance: Adva
     """Teach every user of each case, run the probes as graph turns, count leaks."""
     for case in cases:
         validate_case(case)
-    graph = build_graph(
-        long_term=env.long_term,
-        short_term=env.short_term,
-        embedder=env.embedder,
-        retrieval_k=env.retrieval_k,
-        checkpointer=InMemorySaver(),
-    )
+    graph = conversation_graph(env)
     results: list[dict[str, Any]] = []
     leaked_probes = leaked_memories = own_probes = own_hits = 0
     for case in cases:

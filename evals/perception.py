@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
-from collections.abc import Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -82,19 +82,36 @@ def embed(
     label: str = "embedding",
 ) -> npt.NDArray[np.float32]:
     """The embeddings of ``texts``, embedding in batches only those not in the cache, reporting progress."""
-    name = _embedder_id(embedder)
+    return _cached_rows(
+        texts, _embedder_id(embedder), embedder.embed, cache_dir=cache_dir, advance=advance, label=label
+    )
+
+
+def _cached_rows(
+    texts: Sequence[str],
+    name: str,
+    compute: Callable[[list[str]], Iterable[npt.NDArray[np.float32]]],
+    *,
+    cache_dir: Path | None,
+    advance: Advance | None,
+    label: str,
+) -> npt.NDArray[np.float32]:
+    """One row per text, kept in the cache file ``name`` by the sha1 of the text; reports progress.
+
+    ``compute`` gives the rows of a batch of texts; it runs only on the texts not cached yet, each text once.
+    """
     keys = [hashlib.sha1(text.encode("utf-8")).hexdigest() for text in texts]
     cached = _read_cache(cache_dir, name)
     first = {key: index for index, key in reversed(list(enumerate(keys)))}
     missing = sorted(index for key, index in first.items() if key not in cached)
     if advance is not None:
         advance(0, total=len(texts), description=label)
-        advance(len(texts) - len(missing))  # duplicates and cached texts need no embedding
+        advance(len(texts) - len(missing))  # duplicates and cached texts need no computing
     fresh: dict[str, npt.NDArray[np.float32]] = {}
     for start in range(0, len(missing), BATCH):
         batch = missing[start : start + BATCH]
-        for index, vector in zip(batch, embedder.embed([texts[i] for i in batch]), strict=True):
-            fresh[keys[index]] = vector
+        for index, row in zip(batch, compute([texts[i] for i in batch]), strict=True):
+            fresh[keys[index]] = row
         if advance is not None:
             advance(len(batch))
     if fresh and cache_dir is not None:
@@ -163,27 +180,14 @@ def perceive(
             Perception(detection=detection, injection=detect_injection(text, vector, classifier))
             for text, vector, detection in zip(texts, vectors, detections, strict=True)
         ]
-    name = f"{_embedder_id(embedder)}-perception-{_model_id()}"
-    keys = [hashlib.sha1(text.encode("utf-8")).hexdigest() for text in texts]
-    cached = _read_cache(cache_dir, name)
-    first = {key: index for index, key in reversed(list(enumerate(keys)))}
-    missing = sorted(index for key, index in first.items() if key not in cached)
-    if advance is not None:
-        advance(0, total=len(texts), description=label)
-        advance(len(texts) - len(missing))
-    fresh: dict[str, npt.NDArray[np.float32]] = {}
-    for start in range(0, len(missing), BATCH):
-        batch = missing[start : start + BATCH]
-        vectors, scores = perception_scores([texts[i] for i in batch], embedder)
+
+    def vector_and_scores(batch: list[str]) -> list[npt.NDArray[np.float32]]:
+        vectors, scores = perception_scores(batch, embedder)
         assert scores is not None  # an embedder with states always yields scores
-        for row, index in enumerate(batch):
-            fresh[keys[index]] = np.concatenate([vectors[row], scores[row]])
-        if advance is not None:
-            advance(len(batch))
-    if fresh and cache_dir is not None:
-        _write_cache(cache_dir, name, cached | fresh)
-    found = cached | fresh
-    table = np.stack([found[key] for key in keys]).astype(np.float32)
+        return [np.concatenate([vectors[row], scores[row]]) for row in range(len(batch))]
+
+    name = f"{_embedder_id(embedder)}-perception-{_model_id()}"
+    table = _cached_rows(texts, name, vector_and_scores, cache_dir=cache_dir, advance=advance, label=label)
     vectors, scores = table[:, : -len(OUTPUTS)], table[:, -len(OUTPUTS) :]
     detections = detect_with_scores(list(texts), vectors, scores, detector=detector)
     return [

@@ -17,11 +17,11 @@ from __future__ import annotations
 from typing import Any
 
 from langchain_core.messages import AIMessage
-from langgraph.checkpoint.memory import InMemorySaver
 
 from companion.errors import ChatModelError
 from evals.core import Advance, EvalEnv, SuiteOutcome, require
-from graphs.conversation import build_graph, run_turn
+from evals.graph import conversation_graph
+from graphs.conversation import run_turn
 from prompts.conversation import DEFAULT_PERSONA_DESCRIPTION, DEFAULT_PERSONA_NAME
 from prompts.evals import PERSONA_JUDGE_PROMPT
 
@@ -45,14 +45,7 @@ async def run_persona(cases: list[dict[str, Any]], env: EvalEnv, advance: Advanc
     for case in cases:
         require(case, "message", str)
         require(case, "expectation", str)
-    graph = build_graph(
-        long_term=env.long_term,
-        short_term=env.short_term,
-        embedder=env.embedder,
-        chat_model=env.chat_model,
-        retrieval_k=env.retrieval_k,
-        checkpointer=InMemorySaver(),
-    )
+    graph = conversation_graph(env, chat_model=env.chat_model)
     results: list[dict[str, Any]] = []
     for case in cases:
         user_id = env.user_id("persona", case["id"])

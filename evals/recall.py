@@ -28,11 +28,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from langgraph.checkpoint.memory import InMemorySaver
-
 from companion.errors import InvalidInputError
 from evals.core import Advance, EvalEnv, SuiteOutcome, hit_at_k, mean_reciprocal_rank, require
-from graphs.conversation import build_graph, run_turn
+from evals.graph import conversation_graph
+from graphs.conversation import run_turn
 from nodes.conversation import RetrievedMemory, offline_reply
 from tools.recall import Recall, recall
 from tools.utterance import UtteranceType, classify_utterance, parse_utterance
@@ -61,13 +60,7 @@ async def run_recall(cases: list[dict[str, Any]], env: EvalEnv, advance: Advance
     """Teach each case through the graph, probe it, and report hit@k and MRR over all probes."""
     for case in cases:
         validate_case(case)
-    graph = build_graph(
-        long_term=env.long_term,
-        short_term=env.short_term,
-        embedder=env.embedder,
-        retrieval_k=env.retrieval_k,
-        checkpointer=InMemorySaver(),
-    )
+    graph = conversation_graph(env)
     ranks: list[int | None] = []
     newest_first: list[bool] = []
     quoted_questions = 0

@@ -9,10 +9,8 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
-import importlib.metadata
 import inspect
 import json
-import platform
 import time
 import uuid
 from pathlib import Path
@@ -24,6 +22,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 
 from companion.errors import InvalidInputError
+from companion.versions import package_versions
 from evals.core import EvalEnv, SuiteOutcome, load_jsonl, outcome_from
 from evals.plot import write_plot
 from evals.registry import SUITES, Suite
@@ -57,13 +56,7 @@ def new_run_id() -> str:
 
 def versions() -> dict[str, str]:
     """Python and the versions of the packages that decide the results."""
-    found = {"python": platform.python_version()}
-    for name in VERSIONED_PACKAGES:
-        try:
-            found[name] = importlib.metadata.version(name)
-        except importlib.metadata.PackageNotFoundError:
-            found[name] = "not installed"
-    return found
+    return package_versions(*VERSIONED_PACKAGES)
 
 
 def configuration(env: EvalEnv) -> dict[str, Any]:

@@ -23,15 +23,11 @@ from typing import Any, cast
 from redis.asyncio import Redis
 from typing_extensions import TypedDict
 
-from memory.keys import hash_tag
+from memory.keys import UserKey
 from memory.redis_io import as_text, redis_call
 
-PREFIX = "companion"
-
-
-def clarify_key(user_id: str) -> str:
-    """Redis hash of a user's queued clarification questions."""
-    return f"{PREFIX}:u:{hash_tag(user_id)}:clarify"
+#: Redis hash of a user's queued clarification questions.
+clarify_key = UserKey("clarify")
 
 
 class ClarificationData(TypedDict):

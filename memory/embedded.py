@@ -28,6 +28,7 @@ import threading
 import time
 import urllib.error
 import urllib.request
+from collections.abc import Callable
 from pathlib import Path
 from types import TracebackType
 from typing import Any, Self
@@ -205,7 +206,45 @@ def _redis_quote(value: str) -> str:
     return '"' + value.replace("\\", "\\\\").replace('"', '\\"') + '"'
 
 
-class EmbeddedRedis:
+class _DataDirServer:
+    """A server the project starts for a data directory (or finds already running there)."""
+
+    def __init__(self, data_dir: Path, *, start_timeout: float, stop_timeout: float) -> None:
+        self.data_dir = Path(data_dir).expanduser().absolute()
+        self.start_timeout = start_timeout
+        self.stop_timeout = stop_timeout
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}({str(self.data_dir)!r})"
+
+    def _wait_answering(
+        self,
+        answers: Callable[[], bool],
+        server_pid: Callable[[], int | None],
+        *,
+        server: str,
+        address: str,
+        log: Path,
+        poll_seconds: float,
+    ) -> None:
+        """Poll until the server just started ``answers``, for at most ``start_timeout`` seconds.
+
+        ``StoreUnavailableError`` with the tail of its ``log`` if its process (once ``server_pid`` knows it) exits
+        first, or if it is still silent at the deadline.
+        """
+        deadline = time.monotonic() + self.start_timeout
+        while not answers():
+            pid = server_pid()
+            if pid is not None and not _pid_alive(pid):
+                raise StoreUnavailableError(f"{server} exited during start-up: {_log_tail(log)}")
+            if time.monotonic() >= deadline:
+                raise StoreUnavailableError(
+                    f"{address} did not answer within {self.start_timeout:g}s: {_log_tail(log)}"
+                )
+            time.sleep(poll_seconds)
+
+
+class EmbeddedRedis(_DataDirServer):
     """A ``redis-server`` owned by the project, living in ``<data_dir>/redis`` and reached on a unix socket.
 
     The server is daemonised, so it outlives the process that started it and every process using the same
@@ -218,18 +257,13 @@ class EmbeddedRedis:
     """
 
     def __init__(self, data_dir: Path, *, start_timeout: float = 10.0, stop_timeout: float = 10.0) -> None:
-        self.data_dir = Path(data_dir).expanduser().absolute()
+        super().__init__(data_dir, start_timeout=start_timeout, stop_timeout=stop_timeout)
         self.directory = self.data_dir / "redis"
         self.socket_path = self.directory / "redis.sock"
         self.config_path = self.directory / "redis.conf"
         self.pidfile_path = self.directory / "redis.pid"
         self.logfile_path = self.directory / "redis.log"
         self.lock_path = self.directory / "start.lock"
-        self.start_timeout = start_timeout
-        self.stop_timeout = stop_timeout
-
-    def __repr__(self) -> str:
-        return f"EmbeddedRedis({str(self.data_dir)!r})"
 
     @property
     def url(self) -> str:
@@ -410,22 +444,22 @@ class EmbeddedRedis:
                 )
 
     def _wait_ready(self, pid: int | None) -> None:
-        deadline = time.monotonic() + self.start_timeout
-        while True:
-            if self._ping() == "ok":
-                return
-            if pid is None:
-                pid = _read_pid(self.pidfile_path)
-            elif not _pid_alive(pid):
-                raise StoreUnavailableError(
-                    f"redis-server in {self.directory} exited during start-up: {_log_tail(self.logfile_path)}"
-                )
-            if time.monotonic() >= deadline:
-                raise StoreUnavailableError(
-                    f"Redis at {self.socket_path} did not answer within {self.start_timeout:g}s: "
-                    f"{_log_tail(self.logfile_path)}"
-                )
-            time.sleep(_POLL_SECONDS)
+        known = pid
+
+        def server_pid() -> int | None:  # a server started by another process: its pid file names it, once written
+            nonlocal known
+            if known is None:
+                known = _read_pid(self.pidfile_path)
+            return known
+
+        self._wait_answering(
+            lambda: self._ping() == "ok",
+            server_pid,
+            server=f"redis-server in {self.directory}",
+            address=f"Redis at {self.socket_path}",
+            log=self.logfile_path,
+            poll_seconds=_POLL_SECONDS,
+        )
 
 
 # ----------------------------------------------------------------------------------------------------
@@ -587,7 +621,7 @@ os._exit(0)
 """
 
 
-class EmbeddedChromaServer:
+class EmbeddedChromaServer(_DataDirServer):
     """A ``chroma run`` server owned by the project, over ``<data_dir>/chroma``, on a free loopback port.
 
     Start it when several processes share one Chroma store: each of them then uses ``chromadb.HttpClient``
@@ -604,17 +638,12 @@ class EmbeddedChromaServer:
         start_timeout: float = 30.0,
         stop_timeout: float = 10.0,
     ) -> None:
-        self.data_dir = Path(data_dir).expanduser().absolute()
+        super().__init__(data_dir, start_timeout=start_timeout, stop_timeout=stop_timeout)
         self.chroma_dir = self.data_dir / "chroma"
         self.state_path = self.data_dir / "chroma-server.json"
         self.log_path = self.data_dir / "chroma-server.log"
         self.lock_path = self.data_dir / "chroma-server.lock"
         self.host = host
-        self.start_timeout = start_timeout
-        self.stop_timeout = stop_timeout
-
-    def __repr__(self) -> str:
-        return f"EmbeddedChromaServer({str(self.data_dir)!r})"
 
     @property
     def url(self) -> str:
@@ -802,18 +831,14 @@ class EmbeddedChromaServer:
                 ) from None
 
     def _wait_heartbeat(self, pid: int, url: str) -> None:
-        deadline = time.monotonic() + self.start_timeout
-        while not _heartbeat(url, timeout=0.5):
-            if not _pid_alive(pid):
-                raise StoreUnavailableError(
-                    f"the Chroma server for {self.data_dir} exited during start-up: {_log_tail(self.log_path)}"
-                )
-            if time.monotonic() >= deadline:
-                raise StoreUnavailableError(
-                    f"the Chroma server at {url} did not answer within {self.start_timeout:g}s: "
-                    f"{_log_tail(self.log_path)}"
-                )
-            time.sleep(0.05)
+        self._wait_answering(
+            lambda: _heartbeat(url, timeout=0.5),
+            lambda: pid,
+            server=f"the Chroma server for {self.data_dir}",
+            address=f"the Chroma server at {url}",
+            log=self.log_path,
+            poll_seconds=0.05,
+        )
 
 
 def running_chroma_server(data_dir: Path) -> str | None:

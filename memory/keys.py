@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import logging
 import re
+from dataclasses import dataclass
 from urllib.parse import quote, unquote
 
 from redis import Redis as SyncRedis
@@ -35,6 +36,8 @@ from redis.exceptions import ResponseError
 
 logger = logging.getLogger(__name__)
 
+#: The first part of every Redis key the project writes.
+PREFIX = "companion"
 #: Checkpoint metadata key naming the user a thread belongs to (the conversation graph writes it on every turn).
 CHECKPOINT_USER_KEY = "companion_user_id"
 #: The separator of ``join_key``; ``encode_part`` never leaves it in a component.
@@ -96,6 +99,21 @@ def legacy_thread_owner(thread: str, owner: str | None) -> tuple[str, str] | Non
 def hash_tag(value: str) -> str:
     """``value`` as a Redis hash tag, ``{<encoded value>}``: the id in a Redis key, and its cluster slot."""
     return "{" + encode_part(value) + "}"
+
+
+@dataclass(frozen=True, slots=True)
+class UserKey:
+    """One per-user Redis key, ``companion:u:{<user>}:<suffix>``; call it with a user id to get the key.
+
+    Every per-user key is built here so that all of them share the user's prefix, which is what lets
+    ``ShortTermStore.forget_user`` drop a user's whole short-term state with one ``SCAN`` of ``companion:u:{<user>}:*``.
+    """
+
+    suffix: str
+
+    def __call__(self, user_id: str) -> str:
+        """The key of ``user_id``."""
+        return f"{PREFIX}:u:{hash_tag(user_id)}:{self.suffix}"
 
 
 def migrate_redis_keys(redis: SyncRedis, *, prefix: str = "companion") -> int:

@@ -211,6 +211,14 @@ class LongTermStore:
             return record
         return replace(record, text=self._cipher.open(record.text), reply=self._cipher.open(record.reply))
 
+    def _owned(self, user_id: str, memory_id: str, document: str | None, metadata: Any) -> MemoryRecord | None:
+        """The record Chroma returned from ``user_id``'s collection, or ``None`` (logged) if it is another user's."""
+        record = self._from_chroma(memory_id, document, dict(metadata or {}))
+        if record.user_id != user_id:
+            logger.error("dropped a record of another user from the collection of %s", user_id)
+            return None
+        return record
+
     @property
     def lexical(self) -> LexicalIndex | None:
         """The lexical index this store mirrors its writes to (``None``: no lexical search)."""
@@ -349,11 +357,9 @@ class LongTermStore:
             distances = (result["distances"] or [])[row]
             matches = []
             for index, memory_id in enumerate(ids):
-                record = self._from_chroma(memory_id, documents[index], dict(metadatas[index] or {}))
-                if record.user_id != user_id:
-                    logger.error("dropped a record of another user from the collection of %s", user_id)
-                    continue
-                matches.append((record, min(1.0, max(-1.0, 1.0 - float(distances[index])))))
+                record = self._owned(user_id, memory_id, documents[index], metadatas[index])
+                if record is not None:
+                    matches.append((record, min(1.0, max(-1.0, 1.0 - float(distances[index])))))
             found.append(matches)
         return found
 
@@ -569,12 +575,9 @@ class LongTermStore:
         now = time.time()
         candidates = []
         for index, memory_id in enumerate(ids):
-            record = self._from_chroma(memory_id, documents[index], dict(metadatas[index] or {}))
-            if record.user_id != user_id:
-                logger.error("dropped a record of another user from the collection of %s", user_id)
-                continue
-            # cosine space: distance = 1 - similarity
-            candidates.append(_candidate(record, vectors[index], 1.0 - float(distances[index]), now))
+            record = self._owned(user_id, memory_id, documents[index], metadatas[index])
+            if record is not None:  # cosine space: distance = 1 - similarity
+                candidates.append(_candidate(record, vectors[index], 1.0 - float(distances[index]), now))
         return candidates
 
     def lexical_search(

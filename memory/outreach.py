@@ -33,38 +33,24 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from redis.asyncio import Redis
 
 from companion.errors import InvalidInputError
-from memory.keys import hash_tag
+from memory.keys import PREFIX, UserKey
 from memory.redis_io import as_text, redis_call
 
-PREFIX = "companion"
 OUTBOX_STREAM = f"{PREFIX}:stream:outbox"
 SENT_RETENTION_SECONDS = 30 * 86_400.0
 DEFAULT_QUIET_START, DEFAULT_QUIET_END = 22, 8
 
 
-def prefs_key(user_id: str) -> str:
-    """Redis hash of a user's outreach preferences."""
-    return f"{PREFIX}:u:{hash_tag(user_id)}:prefs"
-
-
-def sent_key(user_id: str) -> str:
-    """Redis sorted set of a user's outreaches."""
-    return f"{PREFIX}:u:{hash_tag(user_id)}:outreach:sent"
-
-
-def declined_key(user_id: str) -> str:
-    """Redis key of a user's last decline."""
-    return f"{PREFIX}:u:{hash_tag(user_id)}:outreach:declined"
-
-
-def delivered_key(user_id: str) -> str:
-    """Redis sorted set of the user's outreaches acknowledged through the REST app."""
-    return f"{PREFIX}:u:{hash_tag(user_id)}:outreach:delivered"
-
-
-def checkin_key(user_id: str) -> str:
-    """Redis hash of a user's planned check-in."""
-    return f"{PREFIX}:u:{hash_tag(user_id)}:outreach:checkin"
+#: Redis hash of a user's outreach preferences.
+prefs_key = UserKey("prefs")
+#: Redis sorted set of a user's outreaches.
+sent_key = UserKey("outreach:sent")
+#: Redis key of a user's last decline.
+declined_key = UserKey("outreach:declined")
+#: Redis sorted set of the user's outreaches acknowledged through the REST app.
+delivered_key = UserKey("outreach:delivered")
+#: Redis hash of a user's planned check-in.
+checkin_key = UserKey("outreach:checkin")
 
 
 #: The trigger of a check-in outreach (``OutreachStore.send`` clears the plan when it sends one).

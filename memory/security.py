@@ -31,7 +31,7 @@ from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
 from companion.errors import StoreUnavailableError
-from memory.keys import hash_tag
+from memory.keys import UserKey
 from memory.redis_io import as_text
 from memory.short_term import PREFIX
 
@@ -46,19 +46,12 @@ STREAM_ID = re.compile(r"[0-9]{1,20}-[0-9]{1,20}")  # ASCII digits (\d also take
 EXCERPT_CHARS = 300
 
 
-def offences_key(user_id: str) -> str:
-    """Redis key of a user's offence times."""
-    return f"{PREFIX}:u:{hash_tag(user_id)}:offences"
-
-
-def cooldown_key(user_id: str) -> str:
-    """Redis key set while a user cools down."""
-    return f"{PREFIX}:u:{hash_tag(user_id)}:cooldown"
-
-
-def blocked_key(user_id: str) -> str:
-    """Redis key set while a user is blocked."""
-    return f"{PREFIX}:u:{hash_tag(user_id)}:blocked"
+#: Redis key of a user's offence times.
+offences_key = UserKey("offences")
+#: Redis key set while a user cools down.
+cooldown_key = UserKey("cooldown")
+#: Redis key set while a user is blocked.
+blocked_key = UserKey("blocked")
 
 
 @dataclass(frozen=True, slots=True)

@@ -37,11 +37,10 @@ from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
 from companion.errors import RateLimitedError, StoreUnavailableError
-from memory.keys import encode_part, hash_tag
+from memory.keys import PREFIX, UserKey, encode_part, hash_tag
 from memory.records import Turn
 from memory.redis_io import as_text
 
-PREFIX = "companion"
 ASSOCIATION_STREAM = f"{PREFIX}:stream:association"
 USERS_LAST_MESSAGE = f"{PREFIX}:users:last_message"
 
@@ -51,14 +50,10 @@ def turns_key(user_id: str, conversation_id: str) -> str:
     return f"{PREFIX}:u:{hash_tag(user_id)}:c:{hash_tag(conversation_id)}:turns"
 
 
-def recalls_key(user_id: str) -> str:
-    """Redis key of the memories a user's turns recalled since the last forgetting pass."""
-    return f"{PREFIX}:u:{hash_tag(user_id)}:recalls"
-
-
-def last_active_key(user_id: str) -> str:
-    """Redis key of a user's last activity time."""
-    return f"{PREFIX}:u:{hash_tag(user_id)}:last_active"
+#: Redis key of the memories a user's turns recalled since the last forgetting pass.
+recalls_key = UserKey("recalls")
+#: Redis key of a user's last activity time.
+last_active_key = UserKey("last_active")
 
 
 @dataclass(frozen=True, slots=True)

@@ -41,7 +41,7 @@ import math
 import re
 from collections import Counter
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from datetime import date, timedelta
 from enum import StrEnum
 from typing import Any
@@ -546,14 +546,13 @@ class Topic:
 
     def to_dict(self) -> dict[str, Any]:
         """A JSON-able dict (no source ids: the report says what, the log keeps provenance)."""
-        return {
-            "topic": self.name,
-            "kind": self.kind,
-            "days": self.days,
-            "mentions": self.mentions,
-            "first_day": self.first_day.isoformat(),
-            "last_day": self.last_day.isoformat(),
-        }
+        fields = {k: v for k, v in asdict(self).items() if k not in ("name", "source_ids")}
+        return {"topic": self.name, **_with_iso_dates(fields)}
+
+
+def _with_iso_dates(fields: dict[str, Any]) -> dict[str, Any]:
+    """A dataclass's fields (from ``asdict``) with its dates as ISO strings, for JSON."""
+    return {k: v.isoformat() if isinstance(v, date) else v for k, v in fields.items()}
 
 
 def topic_counts(messages: Iterable[Observed]) -> dict[str, Topic]:
@@ -674,13 +673,7 @@ class Update:
 
     def to_dict(self) -> dict[str, Any]:
         """A JSON-able dict."""
-        return {
-            "old_id": self.old_id,
-            "new_id": self.new_id,
-            "old_text": self.old_text,
-            "new_text": self.new_text,
-            "day": self.day.isoformat(),
-        }
+        return _with_iso_dates(asdict(self))
 
 
 @dataclass(frozen=True, slots=True)

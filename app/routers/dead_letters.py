@@ -11,13 +11,12 @@ from fastapi import APIRouter, Query
 from pydantic import BaseModel, Field
 
 from app.deps import OperatorDep, ServicesDep
-from app.errors import AUTH, BAD_INPUT, NOT_FOUND, UNAVAILABLE, Responses
-from app.pagination import CursorQuery, PageSize
+from app.errors import NOT_FOUND, ROUTE_ERRORS
+from app.pagination import PageQuery
 from app.services.dead_letters import list_dead_letters, replay
 
 router = APIRouter(prefix="/v1/admin/dead-letters", tags=["admin"])
 
-ERRORS: Responses = {**BAD_INPUT, **AUTH, **UNAVAILABLE}
 QueueName = Literal["association", "ingest"]
 #: A Redis stream entry id.
 ENTRY_ID_PATTERN = r"^[0-9]{1,20}-[0-9]{1,20}$"
@@ -59,19 +58,20 @@ class Replayed(BaseModel):
     replayed: int
 
 
-@router.get("", response_model=DeadLetters, responses=ERRORS)
+@router.get("", response_model=DeadLetters, responses=ROUTE_ERRORS)
 async def dead_letters(
+    *,
     admin: OperatorDep,
     services: ServicesDep,
     queue: Annotated[QueueName, Query(description="association or ingest")] = "association",
-    limit: PageSize = 100,
-    cursor: CursorQuery = None,
+    page: PageQuery,
 ) -> DeadLetters:
     """Entries that failed every retry, oldest first, with the error each failed with."""
-    return DeadLetters.model_validate(await list_dead_letters(services, queue=queue, limit=limit, cursor=cursor))
+    found = await list_dead_letters(services, queue=queue, limit=page.limit, cursor=page.cursor)
+    return DeadLetters.model_validate(found)
 
 
-@router.post("/replay", response_model=Replayed, responses=ERRORS | NOT_FOUND)
+@router.post("/replay", response_model=Replayed, responses=ROUTE_ERRORS | NOT_FOUND)
 async def replay_dead_letters(admin: OperatorDep, services: ServicesDep, body: ReplayRequest) -> Replayed:
     """Put dead letters back on their queue for the worker to try again."""
     return Replayed.model_validate(await replay(services, queue=body.queue, ids=body.ids))

@@ -15,14 +15,13 @@ from fastapi import APIRouter, Path, Query, Response
 from pydantic import BaseModel, Field, Strict, model_validator
 
 from app.deps import AuthorizedUser, FullyClearedUser, ServicesDep, add_rate_limit_headers
-from app.errors import AUTH, BAD_INPUT, NOT_FOUND, RATE_LIMITED, UNAVAILABLE, Responses
+from app.errors import NOT_FOUND, RATE_LIMITED, ROUTE_ERRORS
 from app.queries import DateTimeQuery
 from app.schemas import ID_PATTERN, MAX_MESSAGE_CHARS, TEXT_PATTERN
 from app.services import ingestion
 
 router = APIRouter(prefix="/v1/users/{user_id}", tags=["ingestion"])
 
-ERRORS: Responses = {**BAD_INPUT, **AUTH, **UNAVAILABLE}
 #: At most this many messages, and this many characters in all, per submitted session.
 MAX_SESSION_MESSAGES = 2000
 MAX_SESSION_CHARS = 1_000_000
@@ -212,7 +211,7 @@ class Cleanup(BaseModel):
     "/raw",
     status_code=202,
     response_model=SubmissionStatus,
-    responses=ERRORS | RATE_LIMITED,
+    responses=ROUTE_ERRORS | RATE_LIMITED,
 )
 async def store_raw(
     user_id: AuthorizedUser, body: RawSession, services: ServicesDep, response: Response
@@ -234,7 +233,7 @@ async def store_raw(
     return SubmissionStatus.model_validate(submission)
 
 
-@router.get("/raw/{submission_id}", response_model=SubmissionStatus, responses=ERRORS | NOT_FOUND)
+@router.get("/raw/{submission_id}", response_model=SubmissionStatus, responses=ROUTE_ERRORS | NOT_FOUND)
 async def submission(
     user_id: AuthorizedUser, submission_id: SubmissionIdPath, services: ServicesDep
 ) -> SubmissionStatus:
@@ -242,7 +241,7 @@ async def submission(
     return SubmissionStatus.model_validate(await ingestion.status(services, user_id, submission_id))
 
 
-@router.get("/processing", response_model=ProcessingStatus, responses=ERRORS)
+@router.get("/processing", response_model=ProcessingStatus, responses=ROUTE_ERRORS)
 async def processing_status(
     user_id: AuthorizedUser,
     services: ServicesDep,
@@ -252,7 +251,7 @@ async def processing_status(
     return ProcessingStatus.model_validate(await ingestion.processing(services, user_id, limit=limit))
 
 
-@router.get("/hierarchy", response_model=MemoryHierarchy, responses=ERRORS)
+@router.get("/hierarchy", response_model=MemoryHierarchy, responses=ROUTE_ERRORS)
 async def hierarchy(
     user_id: FullyClearedUser,
     services: ServicesDep,
@@ -275,19 +274,19 @@ async def hierarchy(
     return MemoryHierarchy.model_validate(tree)
 
 
-@router.get("/sessions/{session_id}", response_model=SessionDetail, responses=ERRORS | NOT_FOUND)
+@router.get("/sessions/{session_id}", response_model=SessionDetail, responses=ROUTE_ERRORS | NOT_FOUND)
 async def session_detail(user_id: FullyClearedUser, session_id: SessionIdPath, services: ServicesDep) -> SessionDetail:
     """Everything about one ingested session."""
     return SessionDetail.model_validate(await ingestion.session(services, user_id, session_id))
 
 
-@router.get("/stats", response_model=IngestionStats, responses=ERRORS)
+@router.get("/stats", response_model=IngestionStats, responses=ROUTE_ERRORS)
 async def stats(user_id: AuthorizedUser, services: ServicesDep) -> IngestionStats:
     """Counts of the user's hierarchy and submissions."""
     return IngestionStats.model_validate(await ingestion.stats(services, user_id))
 
 
-@router.post("/cleanup", response_model=Cleanup, responses=ERRORS | RATE_LIMITED)
+@router.post("/cleanup", response_model=Cleanup, responses=ROUTE_ERRORS | RATE_LIMITED)
 async def cleanup(
     user_id: AuthorizedUser,
     services: ServicesDep,

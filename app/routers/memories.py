@@ -4,23 +4,20 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Path, Query, Response
+from fastapi import APIRouter, Query, Response
 
 from app.deps import AuthorizedUser, CallerDep, ServicesDep, add_rate_limit_headers
-from app.errors import AUTH, BAD_INPUT, NOT_FOUND, RATE_LIMITED, UNAVAILABLE, Responses
+from app.errors import NOT_FOUND, RATE_LIMITED, ROUTE_ERRORS
 from app.pagination import CursorQuery
-from app.queries import DateTimeQuery, epoch
+from app.queries import DateTimeQuery, MemoryIdPath, epoch
 from app.schemas import TAG_PATTERN, TEXT_PATTERN, Deleted, Memory, MemoryCreate, MemoryEdit, MemoryPage
 from app.services import memories
 from memory.sensitivity import Sensitivity
 
 router = APIRouter(prefix="/v1/users/{user_id}/memories", tags=["memories"])
 
-ERRORS: Responses = {**BAD_INPUT, **AUTH, **UNAVAILABLE}
-MemoryIdPath = Annotated[str, Path(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_-]+$")]
 
-
-@router.get("", response_model=MemoryPage, responses=ERRORS)
+@router.get("", response_model=MemoryPage, responses=ROUTE_ERRORS)
 async def list_memories(
     user_id: AuthorizedUser,
     services: ServicesDep,
@@ -59,7 +56,9 @@ async def list_memories(
     "",
     response_model=Memory,
     status_code=201,
-    responses=ERRORS | RATE_LIMITED | {200: {"model": Memory, "description": "The user already had this content"}},
+    responses=ROUTE_ERRORS
+    | RATE_LIMITED
+    | {200: {"model": Memory, "description": "The user already had this content"}},
 )
 async def create_memory(
     user_id: AuthorizedUser, body: MemoryCreate, services: ServicesDep, response: Response
@@ -79,7 +78,7 @@ async def create_memory(
     return memory
 
 
-@router.patch("/{memory_id}", response_model=Memory, responses=ERRORS | NOT_FOUND | RATE_LIMITED)
+@router.patch("/{memory_id}", response_model=Memory, responses=ROUTE_ERRORS | NOT_FOUND | RATE_LIMITED)
 async def edit_memory(
     user_id: AuthorizedUser,
     memory_id: MemoryIdPath,
@@ -98,7 +97,7 @@ async def edit_memory(
     return memory
 
 
-@router.get("/{memory_id}", response_model=Memory, responses=ERRORS | NOT_FOUND)
+@router.get("/{memory_id}", response_model=Memory, responses=ROUTE_ERRORS | NOT_FOUND)
 async def get_memory(
     user_id: AuthorizedUser, memory_id: MemoryIdPath, services: ServicesDep, caller: CallerDep
 ) -> Memory:
@@ -106,7 +105,7 @@ async def get_memory(
     return await memories.get_memory(services, user_id, memory_id, clearance=caller.clearance_for(user_id))
 
 
-@router.delete("/{memory_id}", response_model=Deleted, responses=ERRORS | NOT_FOUND)
+@router.delete("/{memory_id}", response_model=Deleted, responses=ROUTE_ERRORS | NOT_FOUND)
 async def delete_memory(
     user_id: AuthorizedUser, memory_id: MemoryIdPath, services: ServicesDep, response: Response
 ) -> Deleted:

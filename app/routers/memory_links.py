@@ -9,7 +9,7 @@ from pydantic import BaseModel, Field
 
 from app.deps import AuthorizedUser, CallerDep, ServicesDep
 from app.errors import AUTH, BAD_INPUT, NOT_FOUND, UNAVAILABLE, Responses
-from app.routers.memories import MemoryIdPath
+from app.queries import MemoryIdPath
 from app.services.memory_links import memory_relations, memory_versions
 
 router = APIRouter(prefix="/v1/users/{user_id}/memories", tags=["memories"])

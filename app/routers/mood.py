@@ -8,13 +8,11 @@ from fastapi import APIRouter, Query
 from pydantic import BaseModel, Field
 
 from app.deps import AuthorizedUser, ServicesDep
-from app.errors import AUTH, BAD_INPUT, UNAVAILABLE, Responses
+from app.errors import ROUTE_ERRORS
 from app.schemas import PAD, Mood
 from app.services.mood import mood_history
 
 router = APIRouter(prefix="/v1/users/{user_id}/personality", tags=["personality"])
-
-ERRORS: Responses = {**BAD_INPUT, **AUTH, **UNAVAILABLE}
 
 
 class RecordedMoodChange(BaseModel):
@@ -44,7 +42,7 @@ class MoodHistory(BaseModel):
     changes: list[RecordedMoodChange]
 
 
-@router.get("/mood", response_model=MoodHistory, responses=ERRORS)
+@router.get("/mood", response_model=MoodHistory, responses=ROUTE_ERRORS)
 async def mood(
     user_id: AuthorizedUser,
     services: ServicesDep,

@@ -7,17 +7,15 @@ from typing import Annotated
 from fastapi import APIRouter, Query
 
 from app.deps import AuthorizedUser, ServicesDep
-from app.errors import AUTH, BAD_INPUT, UNAVAILABLE, Responses
+from app.errors import ROUTE_ERRORS
 from app.schemas import Personality
 from companion.personality.persona import load_persona
 from tools.personality import personality_snapshot
 
 router = APIRouter(prefix="/v1/users/{user_id}/personality", tags=["personality"])
 
-ERRORS: Responses = {**BAD_INPUT, **AUTH, **UNAVAILABLE}
 
-
-@router.get("", response_model=Personality, responses=ERRORS)
+@router.get("", response_model=Personality, responses=ROUTE_ERRORS)
 async def get_personality(
     user_id: AuthorizedUser,
     services: ServicesDep,

@@ -13,8 +13,9 @@ from fastapi import APIRouter, Depends, Path, Request, Response
 from langgraph.graph.state import CompiledStateGraph
 
 from app.deps import AuthorizedUser, CallerDep, FullyClearedUser, ServicesDep, add_rate_limit_headers
-from app.errors import AUTH, BAD_INPUT, BUSY, NOT_FOUND, RATE_LIMITED, UNAVAILABLE, Responses
-from app.pagination import CursorQuery, PageSize
+from app.errors import BUSY, NOT_FOUND, RATE_LIMITED, ROUTE_ERRORS
+from app.pagination import PageQuery
+from app.queries import MemoryIdPath
 from app.schemas import (
     ArchiveList,
     ConflictList,
@@ -33,9 +34,7 @@ from companion.errors import PermissionDeniedError
 
 router = APIRouter(prefix="/v1/users/{user_id}", tags=["reflection and outreach"])
 
-ERRORS: Responses = {**BAD_INPUT, **AUTH, **UNAVAILABLE}
 ConflictIdPath = Annotated[str, Path(min_length=1, max_length=200, pattern=r"^[A-Za-z0-9_.:@-]+$")]
-MemoryIdPath = Annotated[str, Path(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_-]+$")]
 Graph = CompiledStateGraph[Any, Any, Any, Any]
 
 
@@ -51,7 +50,7 @@ def proactive_graph(request: Request) -> Graph:
     return graph
 
 
-@router.post("/reflect", response_model=ReflectionReport, responses=ERRORS | RATE_LIMITED | BUSY)
+@router.post("/reflect", response_model=ReflectionReport, responses=ROUTE_ERRORS | RATE_LIMITED | BUSY)
 async def reflect(
     user_id: FullyClearedUser,
     body: ReflectRequest,
@@ -70,33 +69,31 @@ async def reflect(
     return report
 
 
-@router.get("/insights", response_model=InsightReports, responses=ERRORS)
+@router.get("/insights", response_model=InsightReports, responses=ROUTE_ERRORS)
 async def insights(
     user_id: FullyClearedUser,
     services: ServicesDep,
-    limit: PageSize = 100,
-    cursor: CursorQuery = None,
+    page: PageQuery,
 ) -> InsightReports:
     """What reflection noticed about the user, one report per local day, newest first (``limit=1``: the latest).
 
     Each report has the findings with their numbers (recurring topics, mood trend, changes) and the insights it
     stored as the companion's own observations; secret, ultrasecret and crisis messages are never read into one.
     """
-    return await reflection.insights(services, user_id, limit=limit, cursor=cursor)
+    return await reflection.insights(services, user_id, limit=page.limit, cursor=page.cursor)
 
 
-@router.get("/conflicts", response_model=ConflictList, responses=ERRORS)
+@router.get("/conflicts", response_model=ConflictList, responses=ROUTE_ERRORS)
 async def conflicts(
     user_id: FullyClearedUser,
     services: ServicesDep,
-    limit: PageSize = 100,
-    cursor: CursorQuery = None,
+    page: PageQuery,
 ) -> ConflictList:
     """Conflicts reflection found, newest first, each with its resolution; and the questions waiting."""
-    return await reflection.conflicts(services, user_id, limit=limit, cursor=cursor)
+    return await reflection.conflicts(services, user_id, limit=page.limit, cursor=page.cursor)
 
 
-@router.post("/conflicts/{conflict_id}/undo", response_model=ConflictUndone, responses=ERRORS | NOT_FOUND | BUSY)
+@router.post("/conflicts/{conflict_id}/undo", response_model=ConflictUndone, responses=ROUTE_ERRORS | NOT_FOUND | BUSY)
 async def undo_conflict(
     user_id: FullyClearedUser, conflict_id: ConflictIdPath, services: ServicesDep
 ) -> ConflictUndone:
@@ -104,30 +101,29 @@ async def undo_conflict(
     return await reflection.undo_conflict(services, user_id, conflict_id)
 
 
-@router.get("/archive", response_model=ArchiveList, responses=ERRORS)
+@router.get("/archive", response_model=ArchiveList, responses=ROUTE_ERRORS)
 async def archive(
     user_id: FullyClearedUser,
     services: ServicesDep,
-    limit: PageSize = 100,
-    cursor: CursorQuery = None,
+    page: PageQuery,
 ) -> ArchiveList:
     """Memories the forgetting pass archived (out of recall, kept, restorable), newest first."""
-    return await reflection.archived(services, user_id, limit=limit, cursor=cursor)
+    return await reflection.archived(services, user_id, limit=page.limit, cursor=page.cursor)
 
 
-@router.post("/archive/{memory_id}/restore", response_model=Restored, responses=ERRORS | NOT_FOUND | BUSY)
+@router.post("/archive/{memory_id}/restore", response_model=Restored, responses=ROUTE_ERRORS | NOT_FOUND | BUSY)
 async def restore(user_id: FullyClearedUser, memory_id: MemoryIdPath, services: ServicesDep) -> Restored:
     """Bring an archived memory back into recall, as if just recalled."""
     return await reflection.restore(services, user_id, memory_id)
 
 
-@router.get("/outreach/preferences", response_model=OutreachPreferences, responses=ERRORS)
+@router.get("/outreach/preferences", response_model=OutreachPreferences, responses=ROUTE_ERRORS)
 async def preferences(user_id: AuthorizedUser, services: ServicesDep) -> OutreachPreferences:
     """When the companion may reach out to the user (time zone, quiet hours), and whether at all."""
     return await reflection.preferences(services, user_id)
 
 
-@router.patch("/outreach/preferences", response_model=OutreachPreferences, responses=ERRORS)
+@router.patch("/outreach/preferences", response_model=OutreachPreferences, responses=ROUTE_ERRORS)
 async def update_preferences(
     user_id: AuthorizedUser, body: OutreachPreferencesUpdate, services: ServicesDep
 ) -> OutreachPreferences:
@@ -135,13 +131,13 @@ async def update_preferences(
     return await reflection.update_preferences(services, user_id, body)
 
 
-@router.post("/outreach/decline", response_model=OutreachPreferences, responses=ERRORS)
+@router.post("/outreach/decline", response_model=OutreachPreferences, responses=ROUTE_ERRORS)
 async def decline(user_id: AuthorizedUser, services: ServicesDep) -> OutreachPreferences:
     """Record a "not now" from the user: the proactive engine backs off for a while."""
     return await reflection.decline(services, user_id)
 
 
-@router.post("/proactive", response_model=ProactiveDecision, responses=ERRORS)
+@router.post("/proactive", response_model=ProactiveDecision, responses=ROUTE_ERRORS)
 async def proactive(
     user_id: AuthorizedUser,
     body: ProactiveRequest,

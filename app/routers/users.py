@@ -8,30 +8,28 @@ from typing import Annotated
 from fastapi import APIRouter, Query
 
 from app.deps import AuthorizedUser, CheckpointerDep, FullyClearedUser, ServicesDep
-from app.errors import AUTH, BAD_INPUT, UNAVAILABLE, Responses
+from app.errors import ROUTE_ERRORS
 from app.schemas import ID_PATTERN, SessionView, UserErasure, UserExport
 from app.services.chat import session as current_session
 from companion.runtime.users import erase_user, export_user
 
 router = APIRouter(prefix="/v1/users/{user_id}", tags=["users"])
 
-ERRORS: Responses = {**BAD_INPUT, **AUTH, **UNAVAILABLE}
 
-
-@router.get("/export", response_model=UserExport, responses=ERRORS)
+@router.get("/export", response_model=UserExport, responses=ROUTE_ERRORS)
 async def export(user_id: AuthorizedUser, services: ServicesDep, checkpointer: CheckpointerDep) -> UserExport:
     """All of the user's data as JSON: memories, short-term turns, queued messages, checkpoints, key ids."""
     return UserExport.model_validate(await export_user(services, checkpointer, user_id))
 
 
-@router.delete("", response_model=UserErasure, responses=ERRORS)
+@router.delete("", response_model=UserErasure, responses=ROUTE_ERRORS)
 async def erase(user_id: AuthorizedUser, services: ServicesDep, checkpointer: CheckpointerDep) -> UserErasure:
     """Erase the user from Chroma, Redis (turns, activity, rate limits, queue, keys) and the checkpoints."""
     report = await erase_user(services, checkpointer, user_id)
     return UserErasure(user_id=user_id, **asdict(report))
 
 
-@router.get("/session", response_model=SessionView, responses=ERRORS)
+@router.get("/session", response_model=SessionView, responses=ROUTE_ERRORS)
 async def session(
     user_id: FullyClearedUser,
     services: ServicesDep,

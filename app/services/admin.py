@@ -45,10 +45,7 @@ async def list_incidents(
 ) -> IncidentList:
     """Detected injection attempts, newest first (of one ``tenant``'s users if given), a page at a time."""
     raw = await SecurityStore(services.redis).incidents(limit=INCIDENTS_MAX, user_id=user_id)
-    members = await _members(services, tenant)
-    if members is not None:
-        raw = [item for item in raw if item.get("user_id") in members]
-    page, next_cursor = keyset_page(raw, key=_stream_order, limit=limit, cursor=cursor)
+    page, next_cursor = await _tenant_page(services, raw, tenant=tenant, limit=limit, cursor=cursor)
     return IncidentList(incidents=[_incident(item) for item in page], next_cursor=next_cursor)
 
 
@@ -66,6 +63,15 @@ def _incident(item: dict[str, Any]) -> Incident:
         detected_at=float(item["detected_at"]),
         review="false_positive" if item.get("review") == "false_positive" else "",
     )
+
+
+async def _tenant_page(
+    services: Services, entries: list[dict[str, Any]], *, tenant: str | None, limit: int, cursor: str | None
+) -> tuple[list[dict[str, Any]], str | None]:
+    """One page of stream ``entries`` (incidents, crises), newest first, of ``tenant``'s users (any user's if none)."""
+    members = await _members(services, tenant)
+    visible = entries if members is None else [item for item in entries if item.get("user_id") in members]
+    return keyset_page(visible, key=_stream_order, limit=limit, cursor=cursor)
 
 
 async def _members(services: Services, tenant: str | None) -> set[str] | None:
@@ -97,10 +103,7 @@ async def list_crises(
 ) -> CrisisList:
     """Crisis messages, newest first (of one ``tenant``'s users if given), a page at a time; never their text."""
     raw = await SecurityStore(services.redis).crises(limit=CRISES_MAX, user_id=user_id)
-    members = await _members(services, tenant)
-    if members is not None:
-        raw = [item for item in raw if item.get("user_id") in members]
-    raw, next_cursor = keyset_page(raw, key=_stream_order, limit=limit, cursor=cursor)
+    raw, next_cursor = await _tenant_page(services, raw, tenant=tenant, limit=limit, cursor=cursor)
     return CrisisList(
         next_cursor=next_cursor,
         crises=[

@@ -8,18 +8,19 @@ needs around them: serialised turns, the group-reply sensitivity guard, and ids 
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 import warnings
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from langgraph.graph.state import CompiledStateGraph
 
 from bots.common.locks import ConversationLocks
 from bots.common.sensitivity import GROUP_MAX_LEVEL, sensitive_memories
-from companion.runtime.users import ErasureReport
+from companion.runtime.users import ErasureReport, erase_user
 from memory.embeddings import Embedder
 from memory.idempotency import idempotent_request
 from memory.long_term import LongTermStore
@@ -28,6 +29,9 @@ from memory.sensitivity import Sensitivity
 from memory.short_term import ShortTermStore
 from tools.detection import perceive
 from tools.recall import recall
+
+if TYPE_CHECKING:
+    from companion.services import Services
 
 logger = logging.getLogger(__name__)
 
@@ -107,6 +111,21 @@ class Companion:
         self.persona = persona
         self.locks = locks or ConversationLocks()
         self.personality_store = personality_store or PersonalityStore(long_term.client, short_term.redis)
+
+    @classmethod
+    def over_services(
+        cls, services: Services, graph: CompiledStateGraph[Any, Any, Any, Any], *, persona: str
+    ) -> Companion:
+        """The companion a bot runs: ``graph`` over a process's stores, erasing users with ``erase_user``."""
+        return cls(
+            graph=graph,
+            long_term=services.long_term,
+            short_term=services.short_term,
+            embedder=services.embedder,
+            persona=persona,
+            eraser=functools.partial(erase_user, services, None),  # the bots keep no checkpoints
+            personality_store=services.personality,
+        )
 
     async def answer(
         self,

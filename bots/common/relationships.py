@@ -18,23 +18,14 @@ from redis.exceptions import RedisError
 from bots.common.clock import Clock
 from bots.common.response_flow import Relationship, relationship_for
 from companion.errors import StoreUnavailableError
-from memory.keys import hash_tag
-from memory.short_term import PREFIX
+from memory.keys import UserKey
 
-
-def relation_key(user_id: str) -> str:
-    """Redis hash of a user's message counts."""
-    return f"{PREFIX}:u:{hash_tag(user_id)}:bot:relation"
-
-
-def relation_days_key(user_id: str) -> str:
-    """Redis set of the days a user wrote to the companion."""
-    return f"{PREFIX}:u:{hash_tag(user_id)}:bot:relation_days"
-
-
-def last_channel_key(user_id: str) -> str:
-    """Redis string: the last channel a user addressed the companion in."""
-    return f"{PREFIX}:u:{hash_tag(user_id)}:bot:last_channel"
+#: Redis hash of a user's message counts.
+relation_key = UserKey("bot:relation")
+#: Redis set of the days a user wrote to the companion.
+relation_days_key = UserKey("bot:relation_days")
+#: Redis string: the last channel a user addressed the companion in.
+last_channel_key = UserKey("bot:last_channel")
 
 
 def is_admin(platform: str, platform_user_id: int | str, admin_ids: Collection[str]) -> bool:

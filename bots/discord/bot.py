@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import functools
 import logging
 from collections.abc import Collection
 
@@ -25,7 +24,6 @@ from bots.common.outbox import OutboxConsumer
 from bots.common.relationships import RelationshipStore
 from bots.common.tokens import discord_token
 from companion.errors import CompanionError, ConfigurationError, InvalidInputError, RateLimitedError
-from companion.runtime.users import erase_user
 from companion.settings import Settings
 
 logger = logging.getLogger(__name__)
@@ -121,15 +119,7 @@ async def run_discord_bot(settings: Settings, *, sync_commands: bool = True) -> 
     quiet_durability_warning()
     async with open_services(settings) as services, background_work(services):
         clock = SystemClock()
-        companion = Companion(
-            graph=build_graph_from_services(services),
-            long_term=services.long_term,
-            short_term=services.short_term,
-            embedder=services.embedder,
-            persona=settings.persona,
-            eraser=functools.partial(erase_user, services, None),  # the bots keep no checkpoints
-            personality_store=services.personality,
-        )
+        companion = Companion.over_services(services, build_graph_from_services(services), persona=settings.persona)
         bot = CompanionBot(
             companion=companion,
             relations=RelationshipStore(services.redis, clock=clock),

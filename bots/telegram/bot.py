@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import functools
 import logging
 import random
 from collections.abc import Collection
@@ -31,7 +30,6 @@ from bots.common.tokens import telegram_token
 from bots.telegram.chats import PLATFORM, deliver_outreach, recheck_chats
 from bots.telegram.routers import commands, conversation, errors, forget, membership
 from companion.errors import ConfigurationError
-from companion.runtime.users import erase_user
 from companion.settings import Settings
 
 logger = logging.getLogger(__name__)
@@ -105,15 +103,7 @@ async def run_telegram_bot(settings: Settings) -> None:
     token = telegram_token(settings.telegram_token)
     quiet_durability_warning()
     async with open_services(settings) as services, background_work(services):
-        companion = Companion(
-            graph=build_graph_from_services(services),
-            long_term=services.long_term,
-            short_term=services.short_term,
-            embedder=services.embedder,
-            persona=settings.persona,
-            eraser=functools.partial(erase_user, services, None),  # the bots keep no checkpoints
-            personality_store=services.personality,
-        )
+        companion = Companion.over_services(services, build_graph_from_services(services), persona=settings.persona)
         bot = create_bot(token, api_base=settings.telegram_api_base)
         try:
             me = await bot.get_me()

@@ -14,6 +14,8 @@ import argparse
 import asyncio
 import json
 import time
+from collections.abc import Callable
+from operator import itemgetter
 from typing import TYPE_CHECKING
 
 from rich.console import Console
@@ -95,6 +97,28 @@ _port = bounded(int, 1, 65535, noun="a port number")
 
 def _when(item: dict[str, str]) -> str:
     return time.strftime("%Y-%m-%d %H:%M", time.localtime(float(item["detected_at"])))
+
+
+#: What ``companion incidents`` shows of each incident, by column.
+INCIDENT_COLUMNS: dict[str, Callable[[dict[str, str]], str]] = {
+    "id": itemgetter("id"),
+    "user": itemgetter("user_id"),
+    "kind": itemgetter("kind"),
+    "score": lambda item: item["score"][:5],  # the stored repr of a float: a few digits are enough to read
+    "level": itemgetter("escalation_level"),
+    "review": lambda item: item.get("review", ""),
+    "when": _when,
+}
+#: What ``companion incidents --crises`` shows of each crisis message, by column (its text is never logged).
+CRISIS_COLUMNS: dict[str, Callable[[dict[str, str]], str]] = {
+    "id": itemgetter("id"),
+    "user": itemgetter("user_id"),
+    "conversation": itemgetter("conversation_id"),
+    "memory": itemgetter("memory_id"),
+    "kind": itemgetter("kind"),
+    "source": itemgetter("source"),
+    "when": _when,
+}
 
 
 def serve(args: argparse.Namespace, settings: Settings) -> int:
@@ -232,41 +256,16 @@ async def _incidents(args: argparse.Namespace, settings: Settings) -> int:
             return 0
         limit = max(1, min(args.limit, 1000))
         if args.crises:
-            crises = await store.crises(limit=limit, user_id=args.user)
-            if args.json:
-                print(json.dumps({"crises": crises}))
-                return 0
-            rows = [
-                {
-                    "id": item["id"],
-                    "user": item["user_id"],
-                    "conversation": item["conversation_id"],
-                    "memory": item["memory_id"],
-                    "kind": item["kind"],
-                    "source": item["source"],
-                    "when": _when(item),
-                }
-                for item in crises
-            ]
-            emit(rows, as_json=False, title=f"{len(crises)} crisis messages (text not logged)")
-            return 0
-        found = await store.incidents(limit=limit, user_id=args.user)
+            found = await store.crises(limit=limit, user_id=args.user)
+            name, columns, title = "crises", CRISIS_COLUMNS, f"{len(found)} crisis messages (text not logged)"
+        else:
+            found = await store.incidents(limit=limit, user_id=args.user)
+            name, columns, title = "incidents", INCIDENT_COLUMNS, f"{len(found)} injection incidents"
         if args.json:
-            print(json.dumps({"incidents": found}))
-            return 0
-        rows = [
-            {
-                "id": item["id"],
-                "user": item["user_id"],
-                "kind": item["kind"],
-                "score": item["score"][:5],
-                "level": item["escalation_level"],
-                "review": item.get("review", ""),
-                "when": _when(item),
-            }
-            for item in found
-        ]
-        emit(rows, as_json=False, title=f"{len(found)} injection incidents")
+            print(json.dumps({name: found}))
+        else:
+            rows = [{column: show(item) for column, show in columns.items()} for item in found]
+            emit(rows, as_json=False, title=title)
         return 0
     finally:
         await redis.aclose()

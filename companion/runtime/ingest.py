@@ -31,7 +31,7 @@ import math
 import time
 import uuid
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import asdict, dataclass, field, replace
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, Protocol
 
@@ -125,7 +125,7 @@ class TranscriptLine:
 
     def to_dict(self) -> dict[str, Any]:
         """A JSON-able dict."""
-        return {"line": self.line, "role": self.role, "content": self.content, "ts": self.ts, "ref": self.ref}
+        return asdict(self)
 
 
 @dataclass(frozen=True, slots=True)
@@ -149,17 +149,8 @@ class Submission:
     queue_position: int
 
     def to_dict(self) -> dict[str, Any]:
-        """A JSON-able dict."""
-        return {
-            "submission_id": self.submission_id,
-            "user_id": self.user_id,
-            "session_id": self.session_id,
-            "messages": self.messages,
-            "skipped_lines": self.skipped_lines,
-            "queued_at": self.queued_at,
-            "queue_position": self.queue_position,
-            "status": "queued",
-        }
+        """A JSON-able dict, with ``status: queued`` (the REST app's submission status)."""
+        return {**asdict(self), "status": "queued"}
 
 
 def parse_transcript(

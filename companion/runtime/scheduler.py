@@ -24,7 +24,7 @@ import asyncio
 import logging
 import time
 from collections.abc import Awaitable, Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from datetime import datetime
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -33,7 +33,7 @@ from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
 from companion.errors import CompanionError
-from companion.runtime.signals import stop_on_signals
+from companion.runtime.periodic import Job, run_jobs
 from memory.keys import hash_tag
 from memory.outreach import OutreachStore
 from memory.short_term import ShortTermStore
@@ -73,12 +73,7 @@ class TickReport:
 
     def to_dict(self) -> dict[str, Any]:
         """A JSON-able dict."""
-        return {
-            "ran": self.ran,
-            "skipped_locked": self.skipped_locked,
-            "failed": self.failed,
-            "proactive": self.proactive,
-        }
+        return asdict(self)
 
 
 class JobRunner:
@@ -182,11 +177,6 @@ async def run_scheduler(
 
     ``handle_signals=False`` leaves SIGINT/SIGTERM to the host process (a server running this as a task).
     """
-    from apscheduler.schedulers.asyncio import AsyncIOScheduler
-
-    stop = stop or asyncio.Event()
-    if handle_signals:
-        stop_on_signals(stop)
 
     async def fire() -> None:
         try:
@@ -202,16 +192,11 @@ async def run_scheduler(
         except (CompanionError, RedisError, OSError) as exc:
             logger.warning("hourly needs update failed, next hour retries: %s", exc)
 
-    scheduler = AsyncIOScheduler()
-    scheduler.add_job(
-        fire, "cron", minute="*/5", id="due", max_instances=1, coalesce=True, next_run_time=datetime.now()
-    )
-    scheduler.add_job(hourly, "cron", minute=0, id="needs", max_instances=1, coalesce=True)
-    scheduler.start()
-    try:
-        await stop.wait()
-    finally:
-        scheduler.shutdown(wait=False)
+    jobs = [
+        Job("due", fire, "cron", {"minute": "*/5", "next_run_time": datetime.now()}),
+        Job("needs", hourly, "cron", {"minute": 0}),
+    ]
+    await run_jobs(jobs, stop=stop, handle_signals=handle_signals)
 
 
 def build_runner(services: Any) -> JobRunner:

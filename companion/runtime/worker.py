@@ -34,6 +34,7 @@ import uuid
 from collections import Counter, defaultdict
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from langgraph.graph.state import CompiledStateGraph
@@ -41,7 +42,7 @@ from redis.exceptions import LockError, RedisError
 from tenacity import AsyncRetrying, retry_if_not_exception_type, stop_after_attempt, wait_exponential
 
 from companion.errors import CompanionError, InvalidInputError
-from companion.runtime.signals import stop_on_signals
+from companion.runtime.periodic import Job, run_jobs
 from graphs.association import associate
 from memory.association_queue import AssociationQueue, Entry
 from memory.long_term import LongTermStore
@@ -416,11 +417,6 @@ async def run_scheduled(
     ``sweep`` (``requeue_pending`` over the process's stores) runs at start and every ``sweep_every`` seconds.
     ``handle_signals=False`` leaves SIGINT/SIGTERM to the host process (a server running this as a task).
     """
-    from apscheduler.schedulers.asyncio import AsyncIOScheduler
-
-    stop = stop or asyncio.Event()
-    if handle_signals:
-        stop_on_signals(stop)
 
     async def process() -> None:
         try:
@@ -445,33 +441,10 @@ async def run_scheduled(
             except (RedisError, OSError, CompanionError) as exc:  # a store is down: the next sweep finds them
                 logger.warning("re-queuing pending messages failed, retrying at the next sweep: %s", exc)
 
-    scheduler = AsyncIOScheduler()
-    now = time.time()
-    from datetime import datetime
-
-    scheduler.add_job(
-        process,
-        "interval",
-        seconds=interval,
-        id="association",
-        max_instances=1,
-        coalesce=True,
-        next_run_time=datetime.fromtimestamp(now),
-    )
+    start = datetime.fromtimestamp(time.time())
+    jobs = [Job("association", process, "interval", {"seconds": interval, "next_run_time": start})]
     if cleanup is not None:
-        scheduler.add_job(clean, "interval", seconds=cleanup_every, id="cleanup", max_instances=1, coalesce=True)
+        jobs.append(Job("cleanup", clean, "interval", {"seconds": cleanup_every}))
     if sweep is not None:
-        scheduler.add_job(
-            requeue,
-            "interval",
-            seconds=sweep_every,
-            id="sweep",
-            max_instances=1,
-            coalesce=True,
-            next_run_time=datetime.fromtimestamp(now),
-        )
-    scheduler.start()
-    try:
-        await stop.wait()
-    finally:
-        scheduler.shutdown(wait=False)
+        jobs.append(Job("sweep", requeue, "interval", {"seconds": sweep_every, "next_run_time": start}))
+    await run_jobs(jobs, stop=stop, handle_signals=handle_signals)
