@@ -36,7 +36,7 @@ LOVE, HATE = "I love jazz", "I hate jazz"
 class World:
     def __init__(self, chroma: ClientAPI, long_term: LongTermStore, short_term: ShortTermStore, embedder: Embedder):
         self.long_term, self.short_term, self.embedder = long_term, short_term, embedder
-        self.log = ReflectionLog(chroma)
+        self.log = ReflectionLog(chroma, cipher=long_term.cipher)  # as the services build it
         self.queue = ClarificationQueue(short_term.redis)
 
     def plant(self, memory_id: str, text: str, at: float) -> MemoryRecord:
