@@ -26,6 +26,7 @@ from companion.versions import package_versions
 from evals.core import EvalEnv, SuiteOutcome, load_jsonl, outcome_from
 from evals.plot import write_plot
 from evals.registry import SUITES, Suite
+from nodes.conversation import model_name
 from tools import retrieval
 
 VERSIONED_PACKAGES = (
@@ -72,7 +73,7 @@ def configuration(env: EvalEnv) -> dict[str, Any]:
         "candidates_per_selected": retrieval.CANDIDATES_PER_SELECTED,
         "max_candidates": retrieval.MAX_CANDIDATES,
         "embedder": getattr(env.embedder, "model_name", type(env.embedder).__name__),
-        "chat_model": None if chat_model is None else _model_name(chat_model),
+        "chat_model": None if chat_model is None else model_name(chat_model),
     }
 
 
@@ -238,14 +239,6 @@ def _fmt(value: Any) -> str:
     if isinstance(value, float):
         return f"{value:.0f}" if value.is_integer() else f"{value:.4f}"
     return str(value)
-
-
-def _model_name(chat_model: Any) -> str:
-    for attribute in ("model_name", "model"):
-        value = getattr(chat_model, attribute, None)
-        if isinstance(value, str) and value:
-            return value
-    return type(chat_model).__name__
 
 
 __all__ = [

@@ -399,7 +399,7 @@ async def respond(
         except Exception as exc:  # providers raise their own types; all mean "no reply", so report them as one
             raise ChatModelError(f"the chat model failed: {_first_line(exc)}") from exc
         reply = response.text if isinstance(response, AIMessage) else str(response.content)
-        responder = _model_name(chat_model)
+        responder = model_name(chat_model)
     return {"reply": reply.strip(), "responder": responder, "timings_ms": {"respond": _elapsed_ms(started)}}
 
 
@@ -597,7 +597,8 @@ def build_messages(state: ConversationState, *, crisis_resources: str = "") -> l
     return messages
 
 
-def _model_name(chat_model: BaseChatModel) -> str:
+def model_name(chat_model: BaseChatModel) -> str:
+    """The name a chat model reports (its ``model_name`` or ``model``), else its class name."""
     for attribute in ("model_name", "model"):
         value = getattr(chat_model, attribute, None)
         if isinstance(value, str) and value:

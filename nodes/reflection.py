@@ -109,6 +109,10 @@ TASKS = ("consolidate", "conflicts", "insights", "personality", "forget")
 NIGHTLY_TASKS = ("consolidate", "conflicts", "insights", "personality")
 
 
+#: What a run reports (``companion reflect``, ``POST …/reflect``), in this order.
+REPORT_KEYS = ("now", "tasks", "consolidations", "conflicts", "clarifications", "insights", "forgetting", "personality")
+
+
 @dataclass(frozen=True, kw_only=True)
 class Context(RunContext):
     """Per-run configuration: plain values only."""
@@ -741,15 +745,5 @@ def _day(timestamp: float) -> str:
 
 def summary_json(state: dict[str, Any]) -> str:
     """The run's results as one JSON line (for logs and the CLI)."""
-    keys = (
-        "now",
-        "tasks",
-        "done",
-        "consolidations",
-        "conflicts",
-        "clarifications",
-        "insights",
-        "forgetting",
-        "personality",
-    )
+    keys = (*REPORT_KEYS, "done")
     return json.dumps({key: state[key] for key in keys if key in state}, ensure_ascii=False)

@@ -31,19 +31,10 @@ from graphs.proactive import decision_summary, run_proactive
 from graphs.reflection import archive_store, run_reflection
 from memory.association_queue import AssociationQueue
 from memory.outreach import OutreachStore
+from nodes.reflection import REPORT_KEYS
 from tools import reflection_actions
 
 Graph = CompiledStateGraph[Any, Any, Any, Any]
-REPORT_KEYS = (
-    "now",
-    "tasks",
-    "consolidations",
-    "conflicts",
-    "clarifications",
-    "insights",
-    "forgetting",
-    "personality",
-)
 
 
 async def reflect(

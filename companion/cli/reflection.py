@@ -1,12 +1,7 @@
-"""Implementation of the reflection and outreach commands of ``companion`` (argparse definitions in cli.py).
+"""The reflection and outreach commands of ``companion``.
 
-companion reflect --user ID [--now TIME] [--tasks consolidate,conflicts,insights,personality,forget] [--json]
-companion insights --user ID [--limit N] [--json]
-companion conflicts --user ID [--undo CONFLICT_ID] [--json]
-companion archive --user ID [--restore MEMORY_ID] [--json]
-companion proactive [--dry-run] [--user ID] [--now TIME] [--json]
-companion prefs --user ID [--timezone TZ] [--quiet-hours HH-HH] [--opt-out | --opt-in] [--decline] [--json]
-companion scheduler
+reflect, insights, conflicts, archive, proactive, prefs and scheduler; their usage is in ``companion/cli/main.py``,
+where argparse defines them.
 """
 
 from __future__ import annotations
@@ -76,6 +71,7 @@ async def _reflect(args: argparse.Namespace, settings: Settings, now: float | No
     from companion.services import open_services
     from graphs.reflection import build_graph_from_services, run_reflection
     from memory.association_queue import AssociationQueue
+    from nodes.reflection import REPORT_KEYS
 
     async with open_services(settings) as services:
         graph = build_graph_from_services(services)
@@ -89,8 +85,7 @@ async def _reflect(args: argparse.Namespace, settings: Settings, now: float | No
                 lock=AssociationQueue(services.redis),
                 lock_seconds=settings.association_lock_seconds,
             )
-    keys = ("now", "tasks", "consolidations", "conflicts", "clarifications", "insights", "forgetting", "personality")
-    data = {"user": args.user, **{key: state[key] for key in keys if key in state}}
+    data = {"user": args.user, **{key: state[key] for key in REPORT_KEYS if key in state}}
     if not args.json and "insights" in data:  # one finding a line reads better as a list than as one long value
         data["insights"] = {**data["insights"], "report": data["insights"]["report"].splitlines()}
     _print(data, args.json)
