@@ -9,22 +9,27 @@ the user is the "vector store". ``store_raw`` is ``POST .../raw``; one submissio
 from __future__ import annotations
 
 import uuid
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Path, Query, Response
-from pydantic import BaseModel, Field, Strict, model_validator
+from pydantic import BaseModel, Field, Strict, StringConstraints, model_validator
 
 from app.deps import AuthorizedUser, FullyClearedUser, ServicesDep, add_rate_limit_headers
 from app.errors import NOT_FOUND, RATE_LIMITED, ROUTE_ERRORS
 from app.queries import DateTimeQuery
 from app.schemas import ID_PATTERN, MAX_MESSAGE_CHARS, TEXT_PATTERN
 from app.services import ingestion
+from companion.errors import InvalidInputError
+from companion.runtime.ingest import messages_from_session_text
 
 router = APIRouter(prefix="/v1/users/{user_id}", tags=["ingestion"])
 
 #: At most this many messages, and this many characters in all, per submitted session.
 MAX_SESSION_MESSAGES = 2000
 MAX_SESSION_CHARS = 1_000_000
+MAX_METADATA_KEYS = 20
+MetadataKey = Annotated[str, StringConstraints(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_.-]+$")]
+MetadataValue = Annotated[str, StringConstraints(max_length=500)] | Annotated[float, Strict()] | bool | None
 
 SubmissionIdPath = Annotated[str, Path(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_-]+$")]
 SessionIdPath = Annotated[str, Path(min_length=1, max_length=128, pattern=ID_PATTERN)]
@@ -50,11 +55,26 @@ class RawSession(BaseModel):
         pattern=ID_PATTERN,
         description="Sending a session again adds to it; a new id is made when omitted",
     )
-    messages: list[TranscriptMessage] = Field(
+    messages: list[TranscriptMessage] | None = Field(
+        default=None,
         min_length=1,
         max_length=MAX_SESSION_MESSAGES,
         description=f"At most {MAX_SESSION_MESSAGES} messages and {MAX_SESSION_CHARS} characters in all, "
-        "at least one with role 'user' (422 otherwise)",
+        "at least one with role 'user' (422 otherwise). Give this or session_data",
+    )
+    session_data: str | None = Field(
+        default=None,
+        min_length=1,
+        max_length=MAX_SESSION_CHARS,  # (no text pattern: its messages are checked one by one, as `messages` are)
+        description="Seed 001's form: the session as text, each message starting with its speaker "
+        "('User: ...', 'Assistant: ...'; also Human/Me, AI/Bot/Companion); a line without a label continues the "
+        "message before it. Give this or messages",
+    )
+    metadata: dict[MetadataKey, MetadataValue] = Field(
+        default_factory=dict,
+        max_length=MAX_METADATA_KEYS,
+        description=f"Anything the caller wants kept with the submission (at most {MAX_METADATA_KEYS} keys), "
+        "e.g. session_type; returned with its status",
     )
     skip_invalid: bool = Field(
         default=False,
@@ -64,7 +84,11 @@ class RawSession(BaseModel):
 
     @model_validator(mode="after")
     def _a_user_message_within_the_size_limit(self) -> RawSession:
-        """At least one user message, and not more than the size limit in all."""
+        """Messages or session_data (one of them), at least one user message, not more than the size limit."""
+        if (self.messages is None) == (self.session_data is None):
+            raise ValueError("give the session as messages or as session_data, one of the two")
+        if self.messages is None:
+            return self  # session_data is read (and its errors reported) when it is submitted
         if not any(message.role == "user" for message in self.messages):
             raise ValueError("no user message: a session needs at least one message with role 'user'")
         if sum(len(message.content) for message in self.messages) > MAX_SESSION_CHARS:
@@ -95,6 +119,15 @@ class SubmissionStatus(BaseModel):
     memories: int | None = Field(default=None, description="Memories stored (when done)")
     error: str | None = Field(default=None, description="Why it failed (when failed)")
     queue_position: int | None = Field(default=None, description="Length of the ingestion queue when submitted")
+    metadata: dict[str, Any] = Field(default_factory=dict, description="The metadata it was submitted with")
+    estimated_processing_seconds: float | None = Field(
+        default=None,
+        description="On submission: about when it will be done (worker ticks to reach it, and the user's recent "
+        "processing times); null when no worker is running",
+    )
+    estimated_processing_time: str | None = Field(
+        default=None, description="The same in words ('under a minute', 'about 3 minutes', or why it waits)"
+    )
 
 
 class WorkerBeat(BaseModel):
@@ -221,13 +254,20 @@ async def store_raw(
     A message longer than ``COMPANION_MAX_MESSAGE_CHARS`` rejects the session as a whole (400 naming it by its
     number) unless ``skip_invalid``. Whole transcript files (JSON lines) go through ``companion ingest``.
     """
-    text = ingestion.messages_as_jsonl([message.model_dump(exclude_none=True) for message in body.messages])
+    messages = (
+        [message.model_dump(exclude_none=True) for message in body.messages]
+        if body.messages is not None
+        else messages_from_session_text(body.session_data or "")
+    )
+    if len(messages) > MAX_SESSION_MESSAGES:
+        raise InvalidInputError(f"session_data holds {len(messages)} messages; at most {MAX_SESSION_MESSAGES}")
     submission = await ingestion.submit(
         services,
         user_id,
         session_id=body.session_id or f"session-{uuid.uuid4().hex[:16]}",
-        transcript=text,
+        transcript=ingestion.messages_as_jsonl(messages),
         skip_invalid=body.skip_invalid,
+        metadata=body.metadata,
     )
     await add_rate_limit_headers(response, services, user_id)
     return SubmissionStatus.model_validate(submission)

@@ -8,12 +8,14 @@ from __future__ import annotations
 
 import asyncio
 import json
+import math
 import time
 from typing import Any
 
 from app.queries import epoch
 from companion.errors import InvalidInputError, NotFoundError
 from companion.runtime.ingest import (
+    INGEST_BATCH_SIZE,
     INGEST_GROUP,
     INGEST_STREAM,
     cleanup_raw,
@@ -26,6 +28,8 @@ from companion.runtime.ingest import (
 from companion.services import Services
 from memory.association_queue import AssociationQueue
 
+#: What one submission is taken to need before the user has a processed one to measure.
+TYPICAL_PROCESSING_SECONDS = 5.0
 #: What a submission's status hash may hold, and how each field reads back.
 _FLOAT_FIELDS = ("queued_at", "started_at", "finished_at")
 
@@ -41,9 +45,18 @@ def messages_as_jsonl(messages: list[dict[str, Any]]) -> str:
 
 
 async def submit(
-    services: Services, user_id: str, *, session_id: str, transcript: str, skip_invalid: bool
+    services: Services,
+    user_id: str,
+    *,
+    session_id: str,
+    transcript: str,
+    skip_invalid: bool,
+    metadata: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
-    """Parse, check and queue one session; a write, so it counts against the user's rate limit."""
+    """Parse, check and queue one session; a write, so it counts against the user's rate limit.
+
+    The answer carries seed 001's ``estimated_processing_time`` (:func:`estimate_processing`).
+    """
     await services.short_term.admit(user_id)
     parsed = parse_transcript(transcript, max_chars=services.settings.max_message_chars)
     try:
@@ -55,11 +68,33 @@ async def submit(
             parsed=parsed,
             skip_invalid=skip_invalid,
             source="session",
+            metadata=metadata,
         )
     except InvalidInputError as exc:  # the transcript's words for a file: say them for this body (line n = message n)
         detail = str(exc).replace("line", "message").replace("--skip-invalid", '"skip_invalid": true')
         raise InvalidInputError(detail) from None
-    return submission.to_dict()
+    return submission.to_dict() | await estimate_processing(services, user_id, submission.queue_position)
+
+
+async def estimate_processing(services: Services, user_id: str, queue_position: int) -> dict[str, Any]:
+    """About how long a submission at ``queue_position`` waits: worker ticks to reach it, plus processing.
+
+    A worker takes ``INGEST_BATCH_SIZE`` submissions a tick (``COMPANION_ASSOCIATION_INTERVAL_SECONDS`` apart), and
+    each takes what the user's recent ones took (their mean, or ``TYPICAL_PROCESSING_SECONDS`` before the first).
+    Without a live worker nothing is processed, so there is no estimate (and the words say why).
+    """
+    beats, recent = await asyncio.gather(workers(services), user_submissions(services, user_id, limit=20))
+    if not any(beat["alive"] for beat in beats):
+        return {
+            "estimated_processing_seconds": None,
+            "estimated_processing_time": "waiting: no worker is running (companion worker, or serve with background)",
+        }
+    took = [s["finished_at"] - s["started_at"] for s in recent if s.get("status") == "done" and "started_at" in s]
+    each = sum(took) / len(took) if took else TYPICAL_PROCESSING_SECONDS
+    ticks = math.ceil(max(queue_position, 1) / INGEST_BATCH_SIZE)
+    seconds = round(ticks * services.settings.association_interval_seconds + max(queue_position, 1) * each, 1)
+    words = "under a minute" if seconds < 60 else f"about {math.ceil(seconds / 60)} minutes"
+    return {"estimated_processing_seconds": seconds, "estimated_processing_time": words}
 
 
 def _status_view(raw: dict[str, Any]) -> dict[str, Any]:

@@ -28,6 +28,7 @@ import asyncio
 import json
 import logging
 import math
+import re
 import time
 import uuid
 from collections.abc import Callable, Sequence
@@ -147,10 +148,51 @@ class Submission:
     skipped_lines: list[int]
     queued_at: float
     queue_position: int
+    metadata: dict[str, Any] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
         """A JSON-able dict, with ``status: queued`` (the REST app's submission status)."""
         return {**asdict(self), "status": "queued"}
+
+
+#: Submissions an ingestion worker takes per tick.
+INGEST_BATCH_SIZE = 8
+#: Speaker labels of a plain-text session (seed 001's ``session_data``), lower case, and the role each stands for.
+SPEAKER_ROLES = {
+    "user": "user",
+    "human": "user",
+    "me": "user",
+    "assistant": "assistant",
+    "ai": "assistant",
+    "bot": "assistant",
+    "companion": "assistant",
+}
+_SPEAKER = re.compile(r"^\s*([A-Za-z]+)\s*:\s?(.*)$")
+
+
+def messages_from_session_text(text: str) -> list[dict[str, str]]:
+    """Seed 001's ``session_data``: a session as text, each message starting with its speaker's label.
+
+    ``User: I prefer window seats.`` / ``Assistant: Noted!``; labels are ``SPEAKER_ROLES`` (any case); a line without
+    a label continues the message before it. Raises ``InvalidInputError`` naming the first line that cannot be
+    read, and when no message is the user's.
+    """
+    messages: list[dict[str, str]] = []
+    for number, line in enumerate(text.splitlines(), start=1):
+        match = _SPEAKER.match(line)
+        role = SPEAKER_ROLES.get(match.group(1).lower()) if match else None
+        if role is not None and match is not None:
+            messages.append({"role": role, "content": match.group(2).strip()})
+        elif messages:
+            messages[-1]["content"] = f"{messages[-1]['content']}\n{line}".strip()
+        elif line.strip():
+            raise InvalidInputError(
+                f"session_data line {number} has no speaker: start each message with 'User:' or 'Assistant:'"
+            )
+    messages = [message for message in messages if message["content"]]
+    if not any(message["role"] == "user" for message in messages):
+        raise InvalidInputError("no user message: session_data needs at least one line starting with 'User:'")
+    return messages
 
 
 def parse_transcript(
@@ -236,8 +278,12 @@ async def submit_transcript(
     skip_invalid: bool = False,
     source: str = "transcript",
     submission_id: str | None = None,
+    metadata: dict[str, Any] | None = None,
 ) -> Submission:
-    """Store a parsed transcript and queue it. Malformed lines reject it as a whole unless ``skip_invalid``."""
+    """Store a parsed transcript and queue it. Malformed lines reject it as a whole unless ``skip_invalid``.
+
+    ``metadata`` (the caller's, e.g. seed 001's ``session_type``) is kept with the submission's status.
+    """
     validate_user_id(user_id)
     validate_conversation_id(session_id)
     check_transcript(parsed, skip_invalid=skip_invalid, source=source)
@@ -255,6 +301,7 @@ async def submit_transcript(
         "messages": messages,
         "skipped_lines": json.dumps(skipped),
         "queued_at": repr(now),
+        "metadata": json.dumps(metadata or {}, ensure_ascii=False),
     }
     async with redis.pipeline(transaction=True) as pipe:
         pipe.hset(status_key(submission_id), mapping=status)  # type: ignore[arg-type]
@@ -263,7 +310,7 @@ async def submit_transcript(
         pipe.xadd(INGEST_STREAM, {"user_id": user_id, "submission_id": submission_id})
         pipe.xlen(INGEST_STREAM)
         results = await pipe.execute()
-    return Submission(submission_id, user_id, session_id, messages, skipped, now, int(results[-1]))
+    return Submission(submission_id, user_id, session_id, messages, skipped, now, int(results[-1]), metadata or {})
 
 
 async def implicate_chat_batch(redis: Redis, links: LinkStore, entry_id: str, fields: dict[str, str]) -> int:
@@ -323,6 +370,7 @@ async def submission_status(redis: Redis, submission_id: str) -> dict[str, Any]:
         raise InvalidInputError(f"no submission {submission_id!r}")
     status: dict[str, Any] = {as_text(k): as_text(v) for k, v in raw.items()}
     status["skipped_lines"] = json.loads(status.get("skipped_lines", "[]"))
+    status["metadata"] = json.loads(status.get("metadata", "{}"))
     for name in ("messages", "memories"):
         if name in status:
             status[name] = int(status[name])
@@ -342,7 +390,7 @@ class Ingestor:
         detector_factory: Callable[[], Detector],
         chat_model: BaseChatModel | None = None,
         llm_budget: RedisLLMBudget | None = None,
-        batch_size: int = 8,
+        batch_size: int = INGEST_BATCH_SIZE,
         claim_idle_ms: int = 60_000,
         max_retries: int = 3,
         retry_wait_seconds: float = 0.5,

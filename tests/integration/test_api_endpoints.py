@@ -11,10 +11,11 @@ import sqlite3
 from pathlib import Path
 from typing import Any
 
+import redis
 from fastapi.testclient import TestClient
 
 from companion.runtime.ingest import process_queued
-from memory.association_queue import AssociationQueue
+from memory.association_queue import WORKERS_KEY, AssociationQueue
 from memory.links import Relation, Version
 from memory.records import MemoryRecord
 from tests.integration.api_helpers import api_client, make_key
@@ -120,6 +121,50 @@ def test_bad_sessions_get_a_4xx_naming_the_problem(tmp_path: Path, redis_url: st
         skipped = client.post(url, json={"messages": [SESSION[0], long_one], "skip_invalid": True}, headers=auth)
         assert skipped.status_code == 202 and skipped.json()["skipped_lines"] == [2] and skipped.json()["messages"] == 1
         assert client.get(f"/v1/users/{user}/raw/0123abc", headers=auth).status_code == 404
+
+
+def test_the_seeds_session_data_text_metadata_and_processing_estimate(tmp_path: Path, redis_url: str) -> None:
+    user = "ing-api-seed"
+    auth = make_key(redis_url, user_id=user)
+    text = "User: I prefer window seats.\nAssistant: Noted!\nUser: And I always fly with my cello,\nso two seats."
+    metadata = {"session_type": "travel_planning", "rating": 5, "reviewed": False}
+    with redis.Redis.from_url(redis_url) as plain:  # no worker heartbeat left by an earlier test
+        stale = list(plain.scan_iter(match=f"{WORKERS_KEY}*"))
+        if stale:
+            plain.delete(*stale)
+    with api_client(tmp_path, redis_url) as client:
+        url = f"/v1/users/{user}/raw"
+        waiting = client.post(url, json={"session_data": text, "metadata": metadata}, headers=auth)
+        assert waiting.status_code == 202, waiting.text
+        body = waiting.json()
+        assert body["messages"] == 2 and body["metadata"] == metadata
+        # no worker has beaten yet: nothing would process it, and the answer says so instead of guessing
+        assert body["estimated_processing_seconds"] is None and "no worker" in body["estimated_processing_time"]
+        _run_worker(client)
+        status = client.get(f"{url}/{body['submission_id']}", headers=auth).json()
+        assert status["status"] == "done" and status["metadata"] == metadata
+        tree = client.get(f"/v1/users/{user}/hierarchy", params={"memory_type": "discrete"}, headers=auth).json()
+        assert [m["text"] for m in tree["sessions"][0]["memories"]] == [
+            "I prefer window seats.",
+            "And I always fly with my cello,\nso two seats.",  # an unlabelled line continues its message
+        ]
+        later = client.post(url, json={"session_data": "User: Aisle seats now, actually."}, headers=auth).json()
+        assert later["estimated_processing_seconds"] > 0 and later["estimated_processing_time"] in {
+            "under a minute",
+            "about 1 minutes",
+        } | {f"about {n} minutes" for n in range(2, 10)}
+        # one-line errors: both forms, neither, no speaker, no user line, too many metadata keys
+        both = client.post(url, json={"session_data": text, "messages": SESSION}, headers=auth)
+        assert both.status_code == 422 and "one of the two" in both.json()["detail"]
+        assert client.post(url, json={"metadata": metadata}, headers=auth).status_code == 422
+        unlabelled = client.post(url, json={"session_data": "hello there"}, headers=auth)
+        assert unlabelled.status_code == 400 and "line 1 has no speaker" in unlabelled.json()["detail"]
+        assistant_only = client.post(url, json={"session_data": "Assistant: hi"}, headers=auth)
+        assert assistant_only.status_code == 400 and "no user message" in assistant_only.json()["detail"]
+        nul = client.post(url, json={"session_data": "User: a\u0000b"}, headers=auth)
+        assert nul.status_code == 400, nul.text
+        crowded = {f"k{i}": i for i in range(21)}
+        assert client.post(url, json={"session_data": text, "metadata": crowded}, headers=auth).status_code == 422
 
 
 def test_memory_versions_and_relations_read_back_with_their_causes(tmp_path: Path, redis_url: str) -> None:
