@@ -12,7 +12,8 @@ Keys (under ``companion:``):
 - ``assoc:lock:{<user>}``            held while a worker processes that user's messages, or while reflection
                                      runs for that user (one writer of a user's memories at a time)
 - ``assoc:workers``                  hash consumer -> JSON heartbeat ``{at, pid, host, processed}``
-- ``assoc:stats:<YYYY-MM-DD>``       hash processed/created/versioned/related/skipped/failed/dead (UTC day)
+- ``assoc:stats:<YYYY-MM-DD>``       hash processed/created/versioned/related/skipped/failed/dead and ingested/
+                                     ingested_messages/ingest_failed (UTC day)
 - ``rl/assoc-llm``                   the ``limits`` moving window of LLM calls (5 per minute by default)
 
 Delivery is at-least-once: an entry stays pending in the group until acknowledged after its effects are
@@ -54,7 +55,20 @@ GROUP = "association"
 WORKERS_KEY = f"{PREFIX}:assoc:workers"
 #: A worker whose last heartbeat is older than this is dropped from the list of workers (health, processing).
 WORKER_FORGET_SECONDS = 7 * 24 * 3600.0
-STAT_FIELDS = ("processed", "created", "versioned", "related", "no_action", "skipped", "failed", "deferred", "dead")
+STAT_FIELDS = (
+    "processed",
+    "created",
+    "versioned",
+    "related",
+    "no_action",
+    "skipped",
+    "failed",
+    "deferred",
+    "dead",
+    "ingested",  # ingestion: sessions processed, the messages they stored, sessions that failed for good
+    "ingested_messages",
+    "ingest_failed",
+)
 #: Fields a retry adds to an entry's own; dropped again when it is dead-lettered or replayed.
 RETRY_FIELDS = ("attempts", "due_at", "error")
 

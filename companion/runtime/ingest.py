@@ -479,9 +479,11 @@ class Ingestor:
             logger.warning("ingestion of submission %s failed: %s", submission_id, reason)
             await self.redis.hset(key, mapping={"status": "failed", "error": reason, "finished_at": repr(time.time())})
             await self.queue.dead_letter([entry], reason)
+            await self.queue.count({"ingest_failed": 1})
             return False
         await self.redis.hset(key, mapping={"status": "done", "memories": memories, "finished_at": repr(time.time())})
         await self.queue.ack([entry.entry_id])
+        await self.queue.count({"ingested": 1, "ingested_messages": memories})  # the per-day processing stats
         return True
 
     async def ingest_submission(self, user_id: str, submission_id: str) -> int:

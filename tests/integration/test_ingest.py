@@ -184,10 +184,13 @@ def worker_for(redis: Redis, long_term: LongTermStore, links: LinkStore, embedde
 async def test_an_ingested_session_becomes_memories_a_summary_and_associations(
     redis: Redis, long_term: LongTermStore, links: LinkStore, embedder: Embedder
 ) -> None:
+    before = await AssociationQueue(redis).stats()
     parsed = parse_transcript("\n".join(json.dumps(line) for line in SESSION))
     submission = await submit_transcript(redis, links, user_id="ing-p", session_id="week", parsed=parsed)
     result = await worker_for(redis, long_term, links, embedder).drain()
     assert result.ingested == 1 and result.processed == 4  # every user message went through association
+    after = await AssociationQueue(redis).stats()  # the per-day processing stats count ingestion too
+    assert (after["ingested"] - before["ingested"], after["ingested_messages"] - before["ingested_messages"]) == (1, 4)
 
     status = await submission_status(redis, submission.submission_id)
     assert status["status"] == "done" and status["memories"] == 4
