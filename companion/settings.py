@@ -187,6 +187,11 @@ class Settings(BaseSettings):
     )
     association_max_retries: int = Field(default=3, ge=0, le=20, description="Retries before a dead letter.")
     raw_retention_days: float = Field(default=30.0, gt=0, description="Days an ingested raw transcript is kept.")
+    session_retention_days: float = Field(
+        default=365.0,
+        gt=0,
+        description="Days a processed session's summary is kept after its last submission (its memories stay).",
+    )
     personality_checkpoint_turns: int = Field(
         default=20,
         ge=1,

@@ -283,6 +283,14 @@ class LinkStore:
         ]
         return sorted(summaries, key=lambda summary: summary.created_at)
 
+    def delete_summaries(self, user_id: str, session_ids: Sequence[str]) -> int:
+        """Remove session summaries of the user; returns how many there were."""
+        ids = [row["id"] for row in self._get(user_id, ids=[f"summary:{sid}" for sid in session_ids])]
+        collection = self._collection(user_id, create=False)
+        if ids and collection is not None:
+            collection.delete(ids=ids)
+        return len(ids)
+
     def delete_raw(self, user_id: str, submission_ids: Sequence[str]) -> int:
         """Remove raw transcripts of the user; returns how many there were."""
         ids = [row["id"] for row in self._get(user_id, ids=[f"raw:{sid}" for sid in submission_ids])]

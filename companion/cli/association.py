@@ -35,7 +35,7 @@ def worker_command(args: argparse.Namespace, settings: Settings) -> int:
 
 async def _worker(args: argparse.Namespace, settings: Settings) -> int:
     from companion.runtime.background import run_worker
-    from companion.runtime.ingest import cleanup_raw
+    from companion.runtime.ingest import cleanup_raw, cleanup_sessions
     from companion.runtime.worker import build_worker
     from companion.services import open_services
     from memory.association_queue import AssociationQueue
@@ -66,8 +66,15 @@ async def _worker(args: argparse.Namespace, settings: Settings) -> int:
             return 0
         if args.cleanup:
             removed = await cleanup_raw(services.redis, links, retention_days=retention)
-            report = {"removed_raw_transcripts": removed, "retention_days": retention}
-            print_json(report) if args.json else console.print(f"removed {removed} raw transcript(s)")
+            sessions = await cleanup_sessions(services.redis, links, retention_days=settings.session_retention_days)
+            report = {
+                "removed_raw_transcripts": removed,
+                "retention_days": retention,
+                "removed_session_summaries": sessions,
+                "session_retention_days": settings.session_retention_days,
+            }
+            message = f"removed {removed} raw transcript(s) and {sessions} session summary(ies)"
+            print_json(report) if args.json else console.print(message)
             return 0
         worker = build_worker(services)
         if args.run_once:

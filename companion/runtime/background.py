@@ -17,7 +17,7 @@ import logging
 from collections.abc import AsyncIterator
 from typing import TYPE_CHECKING
 
-from companion.runtime.ingest import cleanup_raw, requeue_lost_submissions
+from companion.runtime.ingest import cleanup_raw, cleanup_sessions, requeue_lost_submissions
 from companion.runtime.scheduler import build_runner, run_scheduler
 from companion.runtime.worker import AssociationWorker, build_worker, requeue_pending, run_scheduled
 from memory.association_queue import AssociationQueue
@@ -45,7 +45,7 @@ async def run_worker(
 
     Beside the queue it sweeps for messages still marked for association and for stored transcripts not yet
     processed that no stream holds (Redis lost them), and removes raw transcripts older than ``retention_days``
-    (default: the setting) every hour.
+    (default: the setting) and session summaries older than ``COMPANION_SESSION_RETENTION_DAYS`` every hour.
     """
     settings = services.settings
     retention = settings.raw_retention_days if retention_days is None else retention_days
@@ -53,6 +53,7 @@ async def run_worker(
 
     async def clean() -> None:
         await cleanup_raw(services.redis, links, retention_days=retention)
+        await cleanup_sessions(services.redis, links, retention_days=settings.session_retention_days)
 
     async def sweep() -> int:
         messages = await requeue_pending(queue, services.long_term)

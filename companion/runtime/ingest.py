@@ -847,6 +847,28 @@ async def cleanup_raw(
     return removed
 
 
+async def cleanup_sessions(
+    redis: Redis,
+    links: LinkStore,
+    *,
+    retention_days: float,
+    now: float | None = None,
+    user_ids: Sequence[str] | None = None,
+) -> int:
+    """Remove session summaries whose last submission is older than ``retention_days``; returns how many.
+
+    Seed 001's long-term retention of processed sessions (365 days by default); the session's memories are
+    permanent and stay, as do its raw transcripts' own, shorter retention (:func:`cleanup_raw`).
+    """
+    cutoff = (now or time.time()) - retention_days * 86400
+    removed = 0
+    users = [as_text(member) for member in await redis.smembers(USERS_KEY)] if user_ids is None else list(user_ids)
+    for user_id in users:
+        old = [s.session_id for s in await asyncio.to_thread(links.summaries, user_id) if s.created_at < cutoff]
+        removed += await asyncio.to_thread(links.delete_summaries, user_id, old)
+    return removed
+
+
 # -- the library entry points for scripts and evaluations ---------------------------------------------------
 async def ingest_session(
     services: Services,

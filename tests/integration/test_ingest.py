@@ -20,6 +20,7 @@ from companion.runtime.ingest import (
     LOST_SUBMISSION_AGE_SECONDS,
     Ingestor,
     cleanup_raw,
+    cleanup_sessions,
     memory_tree,
     parse_transcript,
     requeue_lost_submissions,
@@ -111,6 +112,19 @@ async def test_cleanup_removes_only_processed_transcripts_past_retention(redis: 
     assert await cleanup_raw(redis, links, retention_days=30, now=later) == 1
     assert links.raw("ing-c", done.submission_id) is None
     assert links.raw("ing-c", waiting.submission_id) is not None  # not processed yet: kept
+
+
+async def test_session_summaries_are_kept_365_days_after_their_last_submission_and_memories_forever(
+    redis: Redis, long_term: LongTermStore, links: LinkStore, embedder: Embedder
+) -> None:
+    parsed = parse_transcript("\n".join(json.dumps(line) for line in GOOD))
+    await submit_transcript(redis, links, user_id="ing-year", session_id="kitten", parsed=parsed)
+    await worker_for(redis, long_term, links, embedder).drain()
+    memories = long_term.count("ing-year")
+    assert memories >= 1 and len(links.summaries("ing-year")) == 1
+    assert await cleanup_sessions(redis, links, retention_days=365, now=time.time() + 364 * 86400) == 0
+    assert await cleanup_sessions(redis, links, retention_days=365, now=time.time() + 366 * 86400) == 1
+    assert links.summaries("ing-year") == [] and long_term.count("ing-year") == memories
 
 
 async def test_cleanup_keeps_a_transcript_whose_status_redis_lost(redis: Redis, links: LinkStore) -> None:
