@@ -247,6 +247,9 @@ class UserExport(BaseModel):
     checkpoint_threads: list[dict[str, Any]] = Field(description="LangGraph threads with their latest state")
     api_keys: list[dict[str, Any]] = Field(description="The user's API keys (ids and names, never secrets)")
     security_incidents: list[dict[str, Any]] = Field(description="Injection attempts detected in their messages")
+    interactions: list[dict[str, Any]] = Field(
+        default_factory=list, description="The per-turn interaction log, newest first (no message text)"
+    )
     versions: list[dict[str, Any]] = Field(description="Every version of every memory, with the message that caused it")
     relations: list[dict[str, Any]] = Field(description="Relations between the user's memories (each direction)")
     personality: list[dict[str, Any]] = Field(description="The companion's personality state with this user")
@@ -558,6 +561,34 @@ class SessionView(BaseModel):
     source: str = Field(description="'redis', 'chroma' (rebuilt) or 'empty'")
     last_active: float | None
     turns: list[dict[str, Any]] = Field(description="Oldest first: user message, reply, time")
+
+
+class Interaction(BaseModel):
+    """One chat turn as seed 003's analytics see it: what the turn did, never what was said."""
+
+    turn_id: str
+    conversation_id: str
+    at: float = Field(description="When the message arrived (epoch seconds)")
+    response_ms: float = Field(description="From the message's arrival to the reply stored")
+    responder: str = Field(description="'offline' or the chat model's name")
+    pad_before: dict[str, float] = Field(description="The companion's mood before the turn (PAD)")
+    pad_after: dict[str, float] = Field(description="... and after it")
+    mood_rule: str = Field(description="The appraisal rule that moved the mood ('' when it did not move)")
+    emotion: str
+    intensity: int
+    memories_used: int
+    memories_withheld: int = Field(description="Relevant memories above the context's sensitivity ceiling")
+    sensitivity: str = Field(description="The message's sensitivity level")
+    injection: str = Field(description="The guard's action: 'none', 'deflect', ...")
+    crisis: str = Field(description="The crisis kind care answered ('' for none)")
+    proactive: bool = Field(description="The turn answered an outreach of the companion's")
+
+
+class InteractionLog(BaseModel):
+    """A user's most recent interactions, newest first (the last 1,000 are kept)."""
+
+    user_id: str
+    interactions: list[Interaction]
 
 
 class MemoryCreate(BaseModel):

@@ -54,6 +54,10 @@ def turns_key(user_id: str, conversation_id: str) -> str:
 recalls_key = UserKey("recalls")
 #: Redis key of a user's last activity time.
 last_active_key = UserKey("last_active")
+#: Redis stream of a user's per-turn interaction log (numbers and labels only, never the words).
+interactions_key = UserKey("interactions")
+#: How many interactions the log keeps per user (older ones are trimmed as new ones come).
+INTERACTIONS_KEPT = 1000
 
 
 @dataclass(frozen=True, slots=True)
@@ -79,6 +83,19 @@ async def note_message_at(redis: Redis, user_id: str, at: float) -> None:
         await redis.zadd(USERS_LAST_MESSAGE, {user_id: at}, gt=True)  # GT: never moves the time back
     except RedisError as exc:
         raise StoreUnavailableError(f"Redis is not usable: {exc}") from exc
+
+
+def parsed_interaction(fields: dict[str, str]) -> dict[str, Any]:
+    """An interaction-log entry with its numbers and mood points as values (the stream holds strings)."""
+    row: dict[str, Any] = dict(fields)
+    for name in ("at", "response_ms"):
+        row[name] = float(row.get(name) or 0.0)
+    for name in ("intensity", "memories_used", "memories_withheld"):
+        row[name] = int(row.get(name) or 0)
+    for name in ("pad_before", "pad_after"):
+        row[name] = json.loads(row.get(name) or "{}")
+    row["proactive"] = row.get("proactive") == "1"
+    return row
 
 
 def _scored(pairs: Any) -> dict[str, float]:
@@ -185,8 +202,12 @@ class ShortTermStore:
         ttl: int,
         association: dict[str, str] | None = None,
         recalled: Sequence[str] = (),
+        interaction: dict[str, str] | None = None,
     ) -> str | None:
         """Append a turn's messages, refresh TTL and activity, and queue the message for association.
+
+        ``interaction`` (flat string fields, no message text) goes to the user's interaction log, in the same
+        transaction.
 
         Returns the stream entry id of the association job, if one was queued.
         """
@@ -200,6 +221,8 @@ class ShortTermStore:
                 pipe.zadd(USERS_LAST_MESSAGE, {user_id: now})
                 if recalled:
                     pipe.zadd(recalls_key(user_id), dict.fromkeys(recalled, now))
+                if interaction is not None:
+                    pipe.xadd(interactions_key(user_id), interaction, maxlen=INTERACTIONS_KEPT, approximate=True)  # type: ignore[arg-type]
                 if association is not None:
                     pipe.xadd(ASSOCIATION_STREAM, association)  # type: ignore[arg-type]
                 results = await pipe.execute()
@@ -209,6 +232,14 @@ class ShortTermStore:
             return None
         entry_id = results[-1]
         return entry_id.decode() if isinstance(entry_id, bytes) else str(entry_id)
+
+    async def interactions(self, user_id: str, *, limit: int = 50) -> list[dict[str, str]]:
+        """The user's most recent interactions (the per-turn log), newest first."""
+        try:
+            entries = await self.redis.xrevrange(interactions_key(user_id), count=limit)
+        except RedisError as exc:
+            raise StoreUnavailableError(f"Redis is not usable: {exc}") from exc
+        return [{as_text(k): as_text(v) for k, v in (fields or {}).items()} for _, fields in entries or []]
 
     async def recalls(self, user_id: str) -> dict[str, float]:
         """Memory ids recalled since the last forgetting pass, with the time of their last recall."""

@@ -7,6 +7,7 @@ nodes that talk to Redis or the chat model are coroutines.
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 import re
 import time
@@ -466,6 +467,7 @@ async def store_short_term(
                 "created_at": repr(received),
             },
             recalled=[memory["id"] for memory in state.get("memories", [])],
+            interaction=interaction_entry(state, conversation_id=conversation_id, now=now),
         )
     except StoreUnavailableError as exc:
         logger.warning(
@@ -484,6 +486,44 @@ async def store_short_term(
 
 
 # -- helpers -------------------------------------------------------------------------------------------------
+def interaction_entry(state: ConversationState, *, conversation_id: str, now: float) -> dict[str, str]:
+    """One line of the user's interaction log (seed 003's analytics): what the turn did, never what was said.
+
+    The companion's mood before and after (PAD), the response time, who replied, what perception found, how many
+    memories the reply used or withheld, and what the guard and care did.
+    """
+    mood = state.get("mood")
+    change = mood["change"] if mood else None
+    after, delta = _pad_values(mood), _pad_values(change["delta"] if change else None)
+    before = {axis: round(value - delta.get(axis, 0.0), 4) for axis, value in after.items()}
+    detection = state.get("detection")
+    injection = state.get("injection")
+    return {
+        "turn_id": state.get("memory_id", ""),
+        "conversation_id": conversation_id,
+        "at": repr(state["received_at"]),
+        "response_ms": str(round((now - state["received_at"]) * 1000.0, 1)),
+        "responder": state.get("responder", ""),
+        "pad_before": json.dumps(before),
+        "pad_after": json.dumps(after),
+        "mood_rule": change["rule"] if change else "",
+        "emotion": detection["emotion"] if detection else "",
+        "intensity": str(detection["intensity"]) if detection else "0",
+        "memories_used": str(len(state.get("memories", []))),
+        "memories_withheld": str(len(state.get("withheld_memories", []))),
+        "sensitivity": state["sensitivity"]["level"] if "sensitivity" in state else "",
+        "injection": injection["action"] if injection else "none",
+        "crisis": turn_crisis(state).kind or "",
+        "proactive": "0",
+    }
+
+
+def _pad_values(pad: PADValues | None) -> dict[str, float]:
+    return (
+        {} if pad is None else {"pleasure": pad["pleasure"], "arousal": pad["arousal"], "dominance": pad["dominance"]}
+    )
+
+
 def turns_from_records(records: list[MemoryRecord]) -> list[Turn]:
     """Rebuild alternating user/assistant turns from stored messages (oldest first)."""
     turns: list[Turn] = []

@@ -9,9 +9,10 @@ from fastapi import APIRouter, Query
 
 from app.deps import AuthorizedUser, CheckpointerDep, FullyClearedUser, ServicesDep
 from app.errors import ROUTE_ERRORS
-from app.schemas import ID_PATTERN, SessionView, UserErasure, UserExport
+from app.schemas import ID_PATTERN, Interaction, InteractionLog, SessionView, UserErasure, UserExport
 from app.services.chat import session as current_session
 from companion.runtime.users import erase_user, export_user
+from memory.short_term import parsed_interaction as parsed
 
 router = APIRouter(prefix="/v1/users/{user_id}", tags=["users"])
 
@@ -27,6 +28,17 @@ async def erase(user_id: AuthorizedUser, services: ServicesDep, checkpointer: Ch
     """Erase the user from Chroma, Redis (turns, activity, rate limits, queue, keys) and the checkpoints."""
     report = await erase_user(services, checkpointer, user_id)
     return UserErasure(user_id=user_id, **asdict(report))
+
+
+@router.get("/interactions", response_model=InteractionLog, responses=ROUTE_ERRORS)
+async def interactions(
+    user_id: AuthorizedUser,
+    services: ServicesDep,
+    limit: Annotated[int, Query(ge=1, le=1000, description="How many, newest first")] = 50,
+) -> InteractionLog:
+    """The per-turn interaction log (seed 003's analytics): mood before and after, response time, what was found."""
+    found = await services.short_term.interactions(user_id, limit=limit)
+    return InteractionLog(user_id=user_id, interactions=[Interaction.model_validate(parsed(row)) for row in found])
 
 
 @router.get("/session", response_model=SessionView, responses=ROUTE_ERRORS)

@@ -142,6 +142,14 @@ def _parser() -> argparse.ArgumentParser:
     bot.add_argument("--no-sync", action="store_true", help="Discord: do not publish the slash commands at start-up")
     bot.add_argument("--no-background", action="store_true", help=api_cli.NO_BACKGROUND_HELP)
 
+    interactions = commands.add_parser(
+        "interactions", help="a user's per-turn interaction log: mood before/after, response time (no message text)"
+    )
+    interactions.add_argument("--user", required=True, help="the user id")
+    interactions.add_argument(
+        "--limit", type=bounded(int, 1, 1000), default=20, help="how many, newest first (1-1000, default 20)"
+    )
+    interactions.add_argument("--json", action="store_true")
     chats = commands.add_parser("chats", help="every chat of the bots with activity level and health")
     chats.add_argument(
         "--day",
@@ -300,6 +308,7 @@ def _run(args: argparse.Namespace) -> int:
             "services": _services,
             "bot": _bot,
             "chats": _chats,
+            "interactions": _interactions,
             "demo": _demo,
             "serve": api_cli.serve,
             "keys": api_cli.keys,
@@ -499,6 +508,41 @@ def _bot(args: argparse.Namespace, settings: Settings) -> int:
     if args.no_background:
         settings = settings.model_copy(update={"background": False})
     return run_bot(args.platform, settings, sync_commands=not args.no_sync)
+
+
+def _interactions(args: argparse.Namespace, settings: Settings) -> int:
+    from datetime import UTC, datetime
+
+    from redis.asyncio import Redis
+
+    from companion.services import check_redis, ensure_data_dir, resolve_redis_url
+    from memory.records import validate_user_id
+    from memory.short_term import ShortTermStore, parsed_interaction
+
+    validate_user_id(args.user)
+    ensure_data_dir(settings.data_dir)
+    url, _ = resolve_redis_url(settings)
+    check_redis(url)
+
+    async def read() -> list[dict[str, Any]]:
+        redis = Redis.from_url(url, socket_connect_timeout=3)
+        try:
+            return [
+                parsed_interaction(row) for row in await ShortTermStore(redis).interactions(args.user, limit=args.limit)
+            ]
+        finally:
+            await redis.aclose()
+
+    rows = asyncio.run(read())
+    if args.json:
+        print(json.dumps({"user_id": args.user, "interactions": rows}, ensure_ascii=False))
+        return 0
+    for row in rows:
+        row["when"] = datetime.fromtimestamp(row["at"], UTC).strftime("%Y-%m-%d %H:%M:%S")
+        row["pleasure"] = f"{row['pad_before'].get('pleasure', 0):+.2f} → {row['pad_after'].get('pleasure', 0):+.2f}"
+    columns = ["when", "conversation_id", "emotion", "intensity", "pleasure", "mood_rule", "response_ms", "crisis"]
+    _table(f"{len(rows)} interactions of {args.user}", rows, columns)
+    return 0
 
 
 def _chats(args: argparse.Namespace, settings: Settings) -> int:

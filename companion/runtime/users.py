@@ -33,7 +33,7 @@ from memory.links import relation_to_dict, version_to_dict
 from memory.outreach import OUTBOX_STREAM
 from memory.records import validate_user_id
 from memory.security import INCIDENTS_MAX, SecurityStore
-from memory.short_term import ASSOCIATION_STREAM, PREFIX
+from memory.short_term import ASSOCIATION_STREAM, INTERACTIONS_KEPT, PREFIX, parsed_interaction
 
 
 @dataclass(frozen=True, slots=True)
@@ -122,6 +122,10 @@ async def export_user(
         "checkpoint_threads": threads,
         "api_keys": keys,
         "security_incidents": await SecurityStore(services.redis).incidents(limit=INCIDENTS_MAX, user_id=user_id),
+        "interactions": [
+            parsed_interaction(row)
+            for row in await services.short_term.interactions(user_id, limit=INTERACTIONS_KEPT * 2)
+        ],
         **await asyncio.to_thread(_links_and_personality, services, user_id, [record.id for record in records]),
     }
 

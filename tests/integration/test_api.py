@@ -60,6 +60,7 @@ def user_route_probes(
         ("GET", f"/v1/users/{user_id}/stats", None),
         ("POST", f"/v1/users/{user_id}/cleanup?retention_days=0", None),
         ("GET", f"/v1/users/{user_id}/session", None),
+        ("GET", f"/v1/users/{user_id}/interactions", None),
         ("GET", f"/v1/users/{user_id}/outreach/preferences", None),
         ("PATCH", f"/v1/users/{user_id}/outreach/preferences", {"opt_out": True}),
         ("POST", f"/v1/users/{user_id}/outreach/decline", None),
@@ -267,6 +268,30 @@ def test_health_detailed_and_prometheus_metrics(tmp_path: Path, redis_url: str) 
         assert 'companion_http_requests_total{method="POST",route="/v1/chat",status="200"} 1.0' in body
         assert 'companion_store_up{store="redis"} 1.0' in body
         assert "companion_association_queue_depth" in body
+
+
+def test_every_turn_joins_the_users_interaction_log_without_its_words(tmp_path: Path, redis_url: str) -> None:
+    user = "log-ivy"
+    auth = make_key(redis_url, user_id=user)
+    with api_client(tmp_path, redis_url) as client:
+        _chat(client, auth, user, "My best friend died yesterday and I can't stop crying.")
+        _chat(client, auth, user, "What's the weather like where you are?", conversation_id="c2")
+        log = client.get(f"/v1/users/{user}/interactions", headers=auth)
+        assert log.status_code == 200, log.text
+        grief, weather = log.json()["interactions"][1], log.json()["interactions"][0]  # newest first
+        assert (grief["conversation_id"], weather["conversation_id"]) == ("default", "c2")
+        assert grief["emotion"] == "sadness" and grief["intensity"] > 30 and grief["mood_rule"] == "sorry_for"
+        assert grief["pad_after"]["pleasure"] < grief["pad_before"]["pleasure"]  # the companion felt for them
+        assert grief["responder"] == "offline" and grief["response_ms"] > 0 and not grief["proactive"]
+        assert weather["emotion"] != "sadness" and weather["sensitivity"] and weather["injection"] == "none"
+        assert "crying" not in log.text and "weather" not in log.text  # numbers and labels, never the words
+        assert len(client.get(f"/v1/users/{user}/interactions?limit=1", headers=auth).json()["interactions"]) == 1
+        assert client.get(f"/v1/users/{user}/interactions?limit=0", headers=auth).status_code == 422
+        exported = client.get(f"/v1/users/{user}/export", headers=auth).json()
+        assert [i["turn_id"] for i in exported["interactions"]] == [weather["turn_id"], grief["turn_id"]]
+        assert client.delete(f"/v1/users/{user}", headers=auth).status_code == 200
+        admin = make_key(redis_url, admin=True)
+        assert client.get(f"/v1/users/{user}/interactions", headers=admin).json()["interactions"] == []
 
 
 @pytest.mark.parametrize("erase_as", ["user", "admin"])

@@ -85,3 +85,29 @@ def test_bot_start_with_a_missing_or_malformed_token_is_one_line(tmp_path: Path,
     malformed = run(tmp_path, redis_url, "bot", "discord", COMPANION_DISCORD_TOKEN="oops")
     assert malformed.returncode == 2
     assert len(malformed.stderr.strip().splitlines()) == 1 and "COMPANION_DISCORD_TOKEN" in malformed.stderr
+
+
+async def test_interactions_lists_a_users_log_newest_first(redis: Redis, redis_url: str, tmp_path: Path) -> None:
+    from memory.records import Turn
+    from memory.short_term import ShortTermStore
+
+    store = ShortTermStore(redis)
+    for index, (emotion, rule) in enumerate([("sadness", "sorry_for"), ("joy", "happy_for")]):
+        entry = {"turn_id": f"t{index}", "conversation_id": "default", "at": repr(1_767_225_600.0 + index),
+                 "response_ms": "12.5", "responder": "offline", "pad_before": '{"pleasure": 0.3}',
+                 "pad_after": '{"pleasure": 0.2}', "mood_rule": rule, "emotion": emotion, "intensity": "80",
+                 "memories_used": "1", "memories_withheld": "0", "sensitivity": "general", "injection": "none",
+                 "crisis": "", "proactive": "0"}  # fmt: skip
+        turn = [Turn("user", "x", 1.0)]
+        await store.record_turn("cli-log", "default", turn, now=1.0, ttl=60, interaction=entry)
+    result = run(tmp_path, redis_url, "interactions", "--user", "cli-log", "--json")
+    assert result.returncode == 0, result.stderr
+    rows = json.loads(result.stdout)["interactions"]
+    assert [(r["turn_id"], r["emotion"], r["intensity"], r["pad_after"]["pleasure"]) for r in rows] == [
+        ("t1", "joy", 80, 0.2),
+        ("t0", "sadness", 80, 0.2),
+    ]
+    table = run(tmp_path, redis_url, "interactions", "--user", "cli-log", "--limit", "1", COLUMNS="200")
+    assert table.returncode == 0 and "happy_for" in table.stdout and "sorry_for" not in table.stdout
+    bad = run(tmp_path, redis_url, "interactions", "--user", "cli-log", "--limit", "0")
+    assert bad.returncode == 2 and "between 1 and 1000" in bad.stderr
