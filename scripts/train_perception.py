@@ -25,10 +25,18 @@ Data (public, rerunnable; every example has a loss mask over the outputs it has 
 
 Steps: (1) the layer-4 states of every text, from the project's own ONNX embedder, cached in ``--cache``;
 (2) fine-tuning with AdamW, seeded, a fixed number of threads, length-bucketed batches; the epoch with the best
-dev score is kept; (3) per-output decision thresholds tuned on dev (emotion: best F1; injection: the highest
-recall with at most 0.05 % of ordinary dev chat flagged; crisis: best F1 on crisis dev at that same false-alarm
-cap); (4) the ONNX graph, written with the ``onnx`` helper API exactly like the embedder's and checked against
-torch; (5) a JSON card beside it with thresholds, dev metrics and hyper-parameters.
+dev score (emotion macro-F1, half the injection recall and half the mean crisis recall) is kept; (3) per-output
+decision thresholds tuned on dev (emotion: best F1; injection: the highest recall with at most 0.1 % of ordinary
+dev chat flagged, not below 0.2; crisis: each output's lowest threshold, not below 0.5, that flags at most 0.08 % of
+ordinary dev chat); (4) the ONNX graph, written with the ``onnx`` helper API exactly like the embedder's and
+checked against torch; (5) a JSON card beside it with thresholds, dev metrics and hyper-parameters.
+
+``--next`` trains the candidate recipe, which was not shipped (its held-out results are in the README, "Retraining
+it"): the ``*_next.jsonl`` files are read after the two hand-written files above (more self-harm, abuse, hard
+negatives and life-event/negation emotion rows), crisis rows teach the crisis outputs only (their injection output
+is masked as well as emotion), crisis positives are repeated x3 and hard negatives x4 (all x4 without it), and the
+epoch score adds a quarter of the crisis hard negatives cleared. Without it the script trains the shipped model's
+recipe.
 """
 
 from __future__ import annotations
@@ -71,6 +79,8 @@ INJECTION_FLOOR = 0.2  # ... and the lowest it may go
 #: ... and each crisis output's: a false alarm costs one caring reply, a miss costs care someone needed; the eval's
 #: limit (issue 17) is 0.1 % of ordinary chat, rules and model together, so the model keeps below it.
 CRISIS_FALSE_ALARM_CAP = 0.0008
+#: ``--next``: the weight of the crisis hard negatives cleared in the epoch score (0 without it).
+NEXT_CLEARED_WEIGHT = 0.25
 
 
 def log(message: str) -> None:
@@ -91,8 +101,11 @@ class Examples:
         self.targets: list[np.ndarray] = []
         self.masks: list[np.ndarray] = []
         self.sources: list[str] = []
+        self.groups: list[str] = []  # the sampling group (``repeat`` in :func:`main`); the source unless given
 
-    def add(self, text: str, source: str, labels: dict[str, float], masked: tuple[str, ...] = ()) -> None:
+    def add(
+        self, text: str, source: str, labels: dict[str, float], masked: tuple[str, ...] = (), group: str = ""
+    ) -> None:
         """One example: ``labels`` sets targets (others 0); ``masked`` outputs carry no loss."""
         target = np.zeros(len(OUTPUTS), dtype=np.float32)
         mask = np.ones(len(OUTPUTS), dtype=np.float32)
@@ -104,6 +117,7 @@ class Examples:
         self.targets.append(target)
         self.masks.append(mask)
         self.sources.append(source)
+        self.groups.append(group or source)
 
     def arrays(self) -> tuple[np.ndarray, np.ndarray]:
         """Targets and masks as ``(n, outputs)`` arrays."""
@@ -157,8 +171,20 @@ def split_holdout(rows: list[Any], share: float, salt: str) -> tuple[list[Any], 
     return keep, held
 
 
-def load_data(data: Path) -> dict[str, Examples]:
-    """The train split and the dev splits (``dev_emotion``, ``dev_injection``, ``dev_crisis``, ``dev_chat``)."""
+def hand_written(name: str, *, candidate: bool) -> list[dict[str, Any]]:
+    """Rows of ``scripts/data/<name>.jsonl``, followed by those of ``<name>_next.jsonl`` for ``--next``."""
+    rows = read_jsonl(ROOT / "scripts" / "data" / f"{name}.jsonl")
+    if candidate:
+        rows += read_jsonl(ROOT / "scripts" / "data" / f"{name}_next.jsonl")
+    return rows
+
+
+def load_data(data: Path, *, candidate: bool = False) -> dict[str, Examples]:
+    """The train split and the dev splits (``dev_emotion``, ``dev_injection``, ``dev_crisis``, ``dev_chat``).
+
+    ``candidate`` (``--next``): the ``_next`` files too, and crisis rows mask the injection output, their hard
+    negatives in their own sampling group ``crisis_negative``.
+    """
     train, dev_emotion, dev_injection, dev_crisis, dev_chat = (Examples() for _ in range(5))
     add_goemotions(train, read_goemotions(data / "goemotions" / "train.tsv"), "goemotions")
     dev_rows = read_goemotions(data / "goemotions" / "dev.tsv")
@@ -178,13 +204,17 @@ def load_data(data: Path) -> dict[str, Examples]:
         train.add(text, "locomo", {}, LEARNED_TYPES)
     for text in held_turns:
         dev_chat.add(text, "locomo_dev", {}, LEARNED_TYPES)
-    crisis_rows = read_jsonl(ROOT / "scripts" / "data" / "crisis_train.jsonl")
+    crisis_rows = hand_written("crisis_train", candidate=candidate)
     keep_crisis, held_crisis = split_holdout(crisis_rows, 0.2, "crisis")
+    # --next: crisis rows teach the crisis outputs only (emotion and injection masked); hard negatives are their own
+    # sampling group, so that figures of speech weigh more than the positives they resemble.
+    crisis_masked = (*LEARNED_TYPES, "injection") if candidate else LEARNED_TYPES
     for part, target in ((keep_crisis, train), (held_crisis, dev_crisis)):
         for row in part:
             label = str(row["label"])
-            target.add(str(row["text"]), "crisis", {label: 1.0} if label != "none" else {}, LEARNED_TYPES)
-    for row in read_jsonl(ROOT / "scripts" / "data" / "perception_extra.jsonl"):
+            group = ("crisis" if label != "none" else "crisis_negative") if candidate else ""
+            target.add(str(row["text"]), "crisis", {label: 1.0} if label != "none" else {}, crisis_masked, group)
+    for row in hand_written("perception_extra", candidate=candidate):
         labels = {str(k): float(v) for k, v in dict(row.get("labels", {})).items()}
         # An emotion row names its types (empty: neutral); injection and crisis rows mask emotion.
         if row["task"] == "emotion":
@@ -400,16 +430,25 @@ def capped_threshold(negatives: np.ndarray, cap: float, floor: float = 0.5) -> f
     return float(max(floor, min(0.995, above + 1e-4)))
 
 
-def evaluate(model: Any, dev: dict[str, tuple[list[np.ndarray], np.ndarray, np.ndarray, np.ndarray]]) -> dict[str, Any]:
+def evaluate(
+    model: Any,
+    dev: dict[str, tuple[list[np.ndarray], np.ndarray, np.ndarray, np.ndarray]],
+    cleared_weight: float = 0.0,
+) -> dict[str, Any]:
     """Dev metrics and tuned thresholds of the torch model."""
     probs = {name: predict(model, states, lengths) for name, (states, lengths, _, _) in dev.items()}
-    return evaluate_probabilities(probs, dev)
+    return evaluate_probabilities(probs, dev, cleared_weight)
 
 
 def evaluate_probabilities(
-    probs: dict[str, np.ndarray], dev: dict[str, tuple[list[np.ndarray], np.ndarray, np.ndarray, np.ndarray]]
+    probs: dict[str, np.ndarray],
+    dev: dict[str, tuple[list[np.ndarray], np.ndarray, np.ndarray, np.ndarray]],
+    cleared_weight: float = 0.0,
 ) -> dict[str, Any]:
-    """Dev metrics and tuned thresholds from the model's outputs on each dev split."""
+    """Dev metrics and tuned thresholds from the model's outputs on each dev split.
+
+    ``cleared_weight`` (``--next``: :data:`NEXT_CLEARED_WEIGHT`) adds the crisis hard negatives cleared to the score.
+    """
     emotion_targets = dev["dev_emotion"][2]
     thresholds, f1s = emotion_thresholds(emotion_targets, probs["dev_emotion"])
     chat = probs["dev_chat"]
@@ -443,6 +482,8 @@ def evaluate_probabilities(
         + 0.5 * metrics["injection_recall"]
         + 0.5 * float(np.mean(list(crisis_recall.values())))
     )
+    if cleared_weight:
+        score += cleared_weight * float(cleared)
     return {
         "metrics": metrics,
         "score": score,
@@ -654,6 +695,13 @@ def main() -> int:
         help="no training: tune the thresholds and the emotion weight of the model at --out again on dev, "
         "and rewrite its card (after a change to the caps or the blend rule)",
     )
+    parser.add_argument(
+        "--next",
+        action="store_true",
+        help="the candidate recipe: the _next data files, crisis rows masked from the injection output, crisis "
+        "positives x3 and hard negatives x4, the hard negatives cleared in the epoch score; not shipped, its "
+        "held-out results are in README",
+    )
     args = parser.parse_args()
 
     os.environ.setdefault("OMP_NUM_THREADS", str(args.threads))
@@ -668,7 +716,7 @@ def main() -> int:
     torch.use_deterministic_algorithms(True)
     rng = np.random.default_rng(SEED)
 
-    splits = load_data(args.data)
+    splits = load_data(args.data, candidate=args.next)
     for name, examples in splits.items():
         log(f"{name}: {len(examples.texts)} examples")
     embedder = OnnxMiniLMEmbedder(args.cache / "graph", batch_size=64, threads=args.threads)
@@ -692,18 +740,20 @@ def main() -> int:
         return rethreshold(args.out, dev, loaded_texts["dev_emotion"], embedder)
     states, lengths, targets, masks = loaded["train"]
     sources = np.array(splits["train"].sources)
+    groups = splits["train"].groups
 
-    # Sampling weights per epoch: the few crisis, injection and hand-written rows are repeated.
+    # Sampling weights per epoch: the few crisis, injection and hand-written rows are repeated (``--next``: crisis
+    # positives x3, their hard negatives x4).
     repeat = {
         "goemotions": 1,
         "locomo": 1,
-        "crisis": 4,
+        **({"crisis": 3, "crisis_negative": 4} if args.next else {"crisis": 4}),
         "deepset_prompt_injections": 2,
         "jailbreak_classification": 1,
         "extra_emotion": 4,
         "extra_injection": 6,
     }
-    weights = np.array([repeat.get(s, 1) for s in sources], dtype=np.int64)
+    weights = np.array([repeat.get(g, 1) for g in groups], dtype=np.int64)
     if args.goemotions_share < 1.0:
         drop = (sources == "goemotions") & (rng.random(len(sources)) > args.goemotions_share)
         weights[drop] = 0
@@ -745,7 +795,7 @@ def main() -> int:
                 elapsed = time.time() - started
                 eta = elapsed / step * (steps_per_epoch - step)
                 log(f"epoch {epoch} step {step}/{steps_per_epoch} loss {running:.4f} ({elapsed:.0f}s, eta {eta:.0f}s)")
-        result = evaluate(model, dev)
+        result = evaluate(model, dev, NEXT_CLEARED_WEIGHT if args.next else 0.0)
         log(f"epoch {epoch} dev: {json.dumps(result['metrics'])} score {result['score']:.4f}")
         if best is None or result["score"] > best["score"]:
             best = {**result, "epoch": epoch}
@@ -809,6 +859,8 @@ def main() -> int:
         },
         "data": {name: len(examples.texts) for name, examples in splits.items()},
     }
+    if args.next:
+        card["recipe"] = "next (the candidate: --next)"
     card_path = args.out.with_suffix(".json") if args.out != MODEL_PATH else CARD_PATH
     card_path.write_text(json.dumps(card, indent=2) + "\n", encoding="utf-8")
     log(f"wrote {args.out} ({card['size_bytes'] / 1e6:.1f} MB) and {card_path}")
