@@ -820,6 +820,15 @@ async def requeue_lost_submissions(
     return requeued
 
 
+def _cutoff(retention_days: float, now: float | None) -> float:
+    return (now or time.time()) - retention_days * 86400
+
+
+async def _ingesting_users(redis: Redis, user_ids: Sequence[str] | None) -> list[str]:
+    """``user_ids``, or every user who ever submitted a session."""
+    return [as_text(member) for member in await redis.smembers(USERS_KEY)] if user_ids is None else list(user_ids)
+
+
 async def cleanup_raw(
     redis: Redis,
     links: LinkStore,
@@ -833,10 +842,8 @@ async def cleanup_raw(
     Every ingesting user's, or only those of ``user_ids``. A transcript whose status is anything else (queued,
     processing, or unknown because Redis lost it) is kept: it may never have been processed.
     """
-    cutoff = (now or time.time()) - retention_days * 86400
-    removed = 0
-    users = [as_text(member) for member in await redis.smembers(USERS_KEY)] if user_ids is None else list(user_ids)
-    for user_id in users:
+    cutoff, removed = _cutoff(retention_days, now), 0
+    for user_id in await _ingesting_users(redis, user_ids):
         old = [raw for raw in await asyncio.to_thread(links.raws, user_id) if raw.created_at < cutoff]
         finished = []
         for raw in old:
@@ -860,10 +867,8 @@ async def cleanup_sessions(
     Seed 001's long-term retention of processed sessions (365 days by default); the session's memories are
     permanent and stay, as do its raw transcripts' own, shorter retention (:func:`cleanup_raw`).
     """
-    cutoff = (now or time.time()) - retention_days * 86400
-    removed = 0
-    users = [as_text(member) for member in await redis.smembers(USERS_KEY)] if user_ids is None else list(user_ids)
-    for user_id in users:
+    cutoff, removed = _cutoff(retention_days, now), 0
+    for user_id in await _ingesting_users(redis, user_ids):
         old = [s.session_id for s in await asyncio.to_thread(links.summaries, user_id) if s.created_at < cutoff]
         removed += await asyncio.to_thread(links.delete_summaries, user_id, old)
     return removed
