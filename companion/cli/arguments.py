@@ -3,8 +3,12 @@
 from __future__ import annotations
 
 import argparse
-from collections.abc import Callable
-from typing import TypeVar
+import asyncio
+from collections.abc import Callable, Coroutine
+from typing import TYPE_CHECKING, Any, TypeVar
+
+if TYPE_CHECKING:
+    from companion.settings import Settings
 
 N = TypeVar("N", int, float)
 
@@ -21,6 +25,21 @@ def utc_day(text: str) -> str:
         return date.fromisoformat(text).isoformat()
     except ValueError:
         raise argparse.ArgumentTypeError(f"not a day (YYYY-MM-DD, today or yesterday): {text!r}") from None
+
+
+def user_command(
+    run: Callable[[argparse.Namespace, Settings], Coroutine[Any, Any, int]],
+) -> Callable[[argparse.Namespace, Settings], int]:
+    """A command over one user's data (``--user``): the id is checked, a one-line error, before anything opens."""
+
+    def command(args: argparse.Namespace, settings: Settings) -> int:
+        from memory.records import validate_user_id
+
+        validate_user_id(args.user)
+        return asyncio.run(run(args, settings))
+
+    command.__doc__ = run.__doc__
+    return command
 
 
 def bounded(

@@ -18,6 +18,7 @@ from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.tree import Tree
 
+from companion.cli.arguments import user_command
 from companion.cli.output import emit, print_json
 from companion.errors import InvalidInputError
 from companion.settings import Settings
@@ -201,15 +202,8 @@ def _date(text: str | None) -> float | None:
         raise InvalidInputError(f"not an ISO 8601 date: {text!r} (e.g. 2026-11-25 or 2026-11-25T10:30)") from None
 
 
-def memories_command(args: argparse.Namespace, settings: Settings) -> int:
-    """``companion memories tree|versions|relations``."""
-    from memory.records import validate_user_id
-
-    validate_user_id(args.user)
-    return asyncio.run(_memories(args, settings))
-
-
 async def _memories(args: argparse.Namespace, settings: Settings) -> int:
+    """``companion memories tree|versions|relations``."""
     from dataclasses import asdict
 
     from companion.runtime.ingest import memory_tree
@@ -239,6 +233,9 @@ async def _memories(args: argparse.Namespace, settings: Settings) -> int:
         else:
             emit(rows, as_json=False, title=f"{args.memories_command} of memory {args.memory}")
         return 0
+
+
+memories_command = user_command(_memories)
 
 
 def _show_tree(tree: dict[str, Any]) -> None:

@@ -16,6 +16,7 @@ from typing import Any
 from rich.console import Console
 from rich.markup import escape
 
+from companion.cli.arguments import user_command
 from companion.cli.output import emit
 from companion.errors import InvalidInputError
 from companion.settings import Settings
@@ -92,15 +93,8 @@ async def _reflect(args: argparse.Namespace, settings: Settings, now: float | No
     return 0
 
 
-def insights_command(args: argparse.Namespace, settings: Settings) -> int:
-    """``companion insights``: what reflection noticed about a user, one report per local day, newest first."""
-    from memory.records import validate_user_id
-
-    validate_user_id(args.user)
-    return asyncio.run(_insights(args, settings))
-
-
 async def _insights(args: argparse.Namespace, settings: Settings) -> int:
+    """``companion insights``: what reflection noticed about a user, one report per local day, newest first."""
     from companion.services import open_services
     from tools.reflection_actions import insight_reports
 
@@ -119,15 +113,11 @@ async def _insights(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
-def conflicts_command(args: argparse.Namespace, settings: Settings) -> int:
-    """``companion conflicts``: recorded conflicts and their resolutions; ``--undo`` reverts one."""
-    from memory.records import validate_user_id
-
-    validate_user_id(args.user)
-    return asyncio.run(_conflicts(args, settings))
+insights_command = user_command(_insights)
 
 
 async def _conflicts(args: argparse.Namespace, settings: Settings) -> int:
+    """``companion conflicts``: recorded conflicts and their resolutions; ``--undo`` reverts one."""
     from companion.services import open_services
     from tools.reflection_actions import conflicts, pending_questions, undo_conflict
 
@@ -145,15 +135,11 @@ async def _conflicts(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
-def archive_command(args: argparse.Namespace, settings: Settings) -> int:
-    """``companion archive``: faded memories; ``--restore`` brings one back."""
-    from memory.records import validate_user_id
-
-    validate_user_id(args.user)
-    return asyncio.run(_archive(args, settings))
+conflicts_command = user_command(_conflicts)
 
 
 async def _archive(args: argparse.Namespace, settings: Settings) -> int:
+    """``companion archive``: faded memories; ``--restore`` brings one back."""
     from companion.services import open_services
     from graphs.reflection import archive_store
     from tools.reflection_actions import restore_memory
@@ -169,6 +155,9 @@ async def _archive(args: argparse.Namespace, settings: Settings) -> int:
         rows = [{"id": r.id, "text": r.text, "created_at": r.created_at, "retention": r.retention} for r in records]
         _print({"user": args.user, "archived": rows}, args.json)
     return 0
+
+
+archive_command = user_command(_archive)
 
 
 def proactive_command(args: argparse.Namespace, settings: Settings) -> int:

@@ -854,21 +854,14 @@ async def cleanup_raw(
     return removed
 
 
-async def cleanup_sessions(
-    redis: Redis,
-    links: LinkStore,
-    *,
-    retention_days: float,
-    now: float | None = None,
-    user_ids: Sequence[str] | None = None,
-) -> int:
-    """Remove session summaries whose last submission is older than ``retention_days``; returns how many.
+async def cleanup_sessions(redis: Redis, links: LinkStore, *, retention_days: float, now: float | None = None) -> int:
+    """Remove every user's session summaries whose last submission is older than ``retention_days``.
 
     Seed 001's long-term retention of processed sessions (365 days by default); the session's memories are
-    permanent and stay, as do its raw transcripts' own, shorter retention (:func:`cleanup_raw`).
+    permanent and stay, as do its raw transcripts' own, shorter retention (:func:`cleanup_raw`). Returns how many.
     """
     cutoff, removed = _cutoff(retention_days, now), 0
-    for user_id in await _ingesting_users(redis, user_ids):
+    for user_id in await _ingesting_users(redis, None):
         old = [s.session_id for s in await asyncio.to_thread(links.summaries, user_id) if s.created_at < cutoff]
         removed += await asyncio.to_thread(links.delete_summaries, user_id, old)
     return removed
