@@ -73,6 +73,7 @@ from tools.reflection import (
     ConflictType,
     Contradiction,
     Findings,
+    FindingsData,
     MemoryFacts,
     Observed,
     Strategy,
@@ -141,7 +142,7 @@ class InsightsReport(TypedDict):
 
     day: str  # the user's local day of the run (ISO date): the last day of the period
     timezone: str
-    findings: dict[str, Any]  # tools.reflection.Findings.to_dict(): topics, mood trend, changes, with numbers
+    findings: FindingsData  # topics, mood trend, changes, with numbers
     insights: list[InsightMemory]
     superseded: list[str]  # earlier insights of the same kinds, now marked superseded by these
     report: str

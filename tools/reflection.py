@@ -44,10 +44,11 @@ from collections.abc import Iterable, Sequence
 from dataclasses import asdict, dataclass, field
 from datetime import date, timedelta
 from enum import StrEnum
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 import numpy.typing as npt
+from typing_extensions import TypedDict
 
 from memory.records import IMPORTANCE_SCALE, MAX_IMPORTANCE, MIN_IMPORTANCE
 from tools.sensitivity import NEGATIVE_EMOTIONS, POSITIVE_EMOTIONS
@@ -532,6 +533,74 @@ def topics_of(message: Observed) -> dict[str, tuple[str, str]]:
     return topics
 
 
+class TopicData(TypedDict):
+    """:meth:`Topic.to_dict`."""
+
+    topic: str
+    kind: str
+    days: int
+    mentions: int
+    first_day: str  # ISO date
+    last_day: str
+
+
+class DayMoodData(TypedDict):
+    """:meth:`DayMood.to_dict`."""
+
+    day: str
+    messages: int
+    mood: float
+    emotion: str
+
+
+class MoodTrendData(TypedDict):
+    """:meth:`MoodTrend.to_dict`."""
+
+    direction: str
+    slope_per_day: float
+    change: float
+    mean: float
+    days: list[DayMoodData]
+
+
+class UpdateData(TypedDict):
+    """:meth:`Update.to_dict`."""
+
+    old_id: str
+    new_id: str
+    old_text: str
+    new_text: str
+    day: str
+
+
+class ChangesData(TypedDict):
+    """:meth:`Changes.to_dict`."""
+
+    new_topics: list[TopicData]
+    gone_topics: list[TopicData]
+    updated_facts: list[UpdateData]
+
+
+class PeriodData(TypedDict):
+    """The days a reflection run analysed."""
+
+    first_day: str
+    last_day: str
+
+
+class FindingsData(TypedDict):
+    """:meth:`Findings.to_dict`: what a run noticed, with its numbers (the insights report's ``findings``)."""
+
+    day: str
+    period: PeriodData
+    messages: int
+    days_with_messages: int
+    excluded: dict[str, int]
+    recurring_topics: list[TopicData]
+    mood: MoodTrendData | None
+    changes: ChangesData
+
+
 @dataclass(frozen=True, slots=True)
 class Topic:
     """A topic and when it came up."""
@@ -544,10 +613,10 @@ class Topic:
     last_day: date
     source_ids: tuple[str, ...]
 
-    def to_dict(self) -> dict[str, Any]:
+    def to_dict(self) -> TopicData:
         """A JSON-able dict (no source ids: the report says what, the log keeps provenance)."""
         fields = {k: v for k, v in asdict(self).items() if k not in ("name", "source_ids")}
-        return {"topic": self.name, **_with_iso_dates(fields)}
+        return cast(TopicData, {"topic": self.name, **_with_iso_dates(fields)})
 
 
 def _with_iso_dates(fields: dict[str, Any]) -> dict[str, Any]:
@@ -594,7 +663,7 @@ class DayMood:
     mood: float  # the mean of mood_value over the day's messages
     emotion: str  # the emotion felt most often that day ("" when none but neutral)
 
-    def to_dict(self) -> dict[str, Any]:
+    def to_dict(self) -> DayMoodData:
         """A JSON-able dict."""
         return {
             "day": self.day.isoformat(),
@@ -614,7 +683,7 @@ class MoodTrend:
     change: float  # fitted change from the first to the last day with messages
     mean: float  # mean of the daily means
 
-    def to_dict(self) -> dict[str, Any]:
+    def to_dict(self) -> MoodTrendData:
         """A JSON-able dict."""
         return {
             "direction": self.direction,
@@ -671,9 +740,9 @@ class Update:
     new_text: str
     day: date
 
-    def to_dict(self) -> dict[str, Any]:
+    def to_dict(self) -> UpdateData:
         """A JSON-able dict."""
-        return _with_iso_dates(asdict(self))
+        return cast(UpdateData, _with_iso_dates(asdict(self)))
 
 
 @dataclass(frozen=True, slots=True)
@@ -687,7 +756,7 @@ class Changes:
     def __bool__(self) -> bool:
         return bool(self.new_topics or self.gone_topics or self.updates)
 
-    def to_dict(self) -> dict[str, Any]:
+    def to_dict(self) -> ChangesData:
         """A JSON-able dict."""
         return {
             "new_topics": [t.to_dict() for t in self.new_topics],
@@ -736,7 +805,7 @@ class Findings:
         """Whether the period holds enough messages to notice anything."""
         return self.messages >= MIN_MESSAGES_FOR_INSIGHT
 
-    def to_dict(self) -> dict[str, Any]:
+    def to_dict(self) -> FindingsData:
         """A JSON-able dict."""
         return {
             "day": self.day.isoformat(),
