@@ -247,6 +247,7 @@ class UserExport(BaseModel):
     checkpoint_threads: list[dict[str, Any]] = Field(description="LangGraph threads with their latest state")
     api_keys: list[dict[str, Any]] = Field(description="The user's API keys (ids and names, never secrets)")
     security_incidents: list[dict[str, Any]] = Field(description="Injection attempts detected in their messages")
+    profile: dict[str, Any] = Field(default_factory=dict, description="How to address them, language, consent")
     interactions: list[dict[str, Any]] = Field(
         default_factory=list, description="The per-turn interaction log, newest first (no message text)"
     )
@@ -582,6 +583,25 @@ class Interaction(BaseModel):
     injection: str = Field(description="The guard's action: 'none', 'deflect', ...")
     crisis: str = Field(description="The crisis kind care answered ('' for none)")
     proactive: bool = Field(description="The turn answered an outreach of the companion's")
+
+
+class Profile(BaseModel):
+    """How the companion addresses the user, the language they prefer replies in, and their analytics consent."""
+
+    user_id: str
+    display_name: str = Field(description="How the companion addresses them ('' until they say)")
+    language: str = Field(description="The language replies are written in, a code such as en, de or pt-BR")
+    analytics_consent: bool = Field(description="Turns join the interaction log (withdrawing it deletes the log)")
+
+
+class ProfileUpdate(BaseModel):
+    """Fields to change; the others stay."""
+
+    model_config = {"extra": "forbid"}
+
+    display_name: str | None = Field(default=None, max_length=100, pattern=r"^[^\x00-\x1f\x7f]*$")
+    language: str | None = Field(default=None, pattern=r"^[a-z]{2,3}(-[A-Za-z0-9]{2,8})?$")
+    analytics_consent: Annotated[bool, Strict()] | None = None
 
 
 class InteractionLog(BaseModel):

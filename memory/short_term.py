@@ -27,7 +27,7 @@ import json
 import math
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from limits import RateLimitItemPerMinute
@@ -38,6 +38,7 @@ from redis.exceptions import RedisError
 
 from companion.errors import RateLimitedError, StoreUnavailableError
 from memory.keys import PREFIX, UserKey, encode_part, hash_tag
+from memory.profiles import UserProfile, interactions_key, profile_from_hash, profile_key
 from memory.records import Turn
 from memory.redis_io import as_text
 
@@ -54,8 +55,6 @@ def turns_key(user_id: str, conversation_id: str) -> str:
 recalls_key = UserKey("recalls")
 #: Redis key of a user's last activity time.
 last_active_key = UserKey("last_active")
-#: Redis stream of a user's per-turn interaction log (numbers and labels only, never the words).
-interactions_key = UserKey("interactions")
 #: How many interactions the log keeps per user (older ones are trimmed as new ones come).
 INTERACTIONS_KEPT = 1000
 
@@ -75,6 +74,7 @@ class ShortTermContext:
 
     turns: list[Turn]
     last_active: float | None
+    profile: UserProfile = field(default_factory=UserProfile)
 
 
 async def note_message_at(redis: Redis, user_id: str, at: float) -> None:
@@ -169,11 +169,13 @@ class ShortTermStore:
             async with self.redis.pipeline(transaction=False) as pipe:
                 pipe.lrange(turns_key(user_id, conversation_id), 0, -1)
                 pipe.get(last_active_key(user_id))
-                raw_turns, raw_last_active = await pipe.execute()
+                pipe.hgetall(profile_key(user_id))
+                raw_turns, raw_last_active, raw_profile = await pipe.execute()
         except RedisError as exc:
             raise StoreUnavailableError(f"Redis is not usable: {exc}") from exc
         turns = [Turn(**json.loads(item)) for item in raw_turns]
-        return ShortTermContext(turns=turns, last_active=float(raw_last_active) if raw_last_active else None)
+        last_active = float(raw_last_active) if raw_last_active else None
+        return ShortTermContext(turns=turns, last_active=last_active, profile=profile_from_hash(raw_profile))
 
     def ttl_for(self, last_active: float | None, now: float) -> int:
         """Activity-based TTL: long while the user is active, short for new or returning users."""

@@ -28,6 +28,7 @@ from companion.personality.state import MoodChange, PersonalityData, Personality
 from companion.personality.traits import PAD, PADValues
 from memory.embeddings import Embedder
 from memory.long_term import LongTermStore
+from memory.profiles import DEFAULT_LANGUAGE, ProfileData
 from memory.records import (
     DEFAULT_IMPORTANCE,
     MemoryRecord,
@@ -58,6 +59,8 @@ from prompts.conversation import (
     OFFLINE_RECALL_ITEM,
     OFFLINE_RECALL_REPLY,
     OUTDATED_MEMORY,
+    PROFILE_LANGUAGE,
+    PROFILE_NAME,
 )
 from tools.care import care_reply, crisis_resources
 from tools.clarification import ClarificationTurn, ask_in_system_prompt, ask_offline, question_to_ask
@@ -181,6 +184,7 @@ class TurnOutput(TypedDict):
     context: NotRequired[list[ContextTurn]]
     context_source: NotRequired[str]  # "redis", "chroma" (rebuilt after Redis lost it) or "empty"
     last_active: NotRequired[float | None]
+    profile: NotRequired[ProfileData]  # how to address the user, their language, analytics consent
     memories: NotRequired[list[RetrievedMemory]]
     withheld_memories: NotRequired[list[str]]  # relevant memories above the context's max_sensitivity (not used)
     supersedes: NotRequired[list[str]]  # older memories this message updates (tools.updates), most similar first
@@ -289,6 +293,7 @@ async def load_context(
         "context": [ContextTurn(role=t.role, content=t.content, ts=t.ts) for t in turns],
         "context_source": source,
         "last_active": loaded.last_active,
+        "profile": loaded.profile.to_dict(),
         "timings_ms": {"load_context": _elapsed_ms(started)},
     }
 
@@ -467,7 +472,9 @@ async def store_short_term(
                 "created_at": repr(received),
             },
             recalled=[memory["id"] for memory in state.get("memories", [])],
-            interaction=interaction_entry(state, conversation_id=conversation_id, now=now),
+            interaction=interaction_entry(state, conversation_id=conversation_id, now=now)
+            if state.get("profile", {}).get("analytics_consent", True)
+            else None,  # the user withdrew consent to analytics (memory/profiles.py)
         )
     except StoreUnavailableError as exc:
         logger.warning(
@@ -623,6 +630,11 @@ def build_messages(state: ConversationState, *, crisis_resources: str = "") -> l
         )
     if not crisis.flagged and (question := question_to_ask(state)) is not None:
         system += ask_in_system_prompt(question)
+    if profile := state.get("profile"):
+        if profile["display_name"]:
+            system += PROFILE_NAME.format(name=profile["display_name"])
+        if profile["language"] != DEFAULT_LANGUAGE:
+            system += PROFILE_LANGUAGE.format(language=profile["language"])
     if group := state.get("group_context"):
         lines = "\n".join(
             GROUP_CONTEXT_LINE.format(author=line["author"], text=line["text"]) for line in group[-MAX_GROUP_LINES:]

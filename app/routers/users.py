@@ -9,9 +9,19 @@ from fastapi import APIRouter, Query
 
 from app.deps import AuthorizedUser, CheckpointerDep, FullyClearedUser, ServicesDep
 from app.errors import ROUTE_ERRORS
-from app.schemas import ID_PATTERN, Interaction, InteractionLog, SessionView, UserErasure, UserExport
+from app.schemas import (
+    ID_PATTERN,
+    Interaction,
+    InteractionLog,
+    Profile,
+    ProfileUpdate,
+    SessionView,
+    UserErasure,
+    UserExport,
+)
 from app.services.chat import session as current_session
 from companion.runtime.users import erase_user, export_user
+from memory.profiles import ProfileStore
 from memory.short_term import parsed_interaction as parsed
 
 router = APIRouter(prefix="/v1/users/{user_id}", tags=["users"])
@@ -28,6 +38,19 @@ async def erase(user_id: AuthorizedUser, services: ServicesDep, checkpointer: Ch
     """Erase the user from Chroma, Redis (turns, activity, rate limits, queue, keys) and the checkpoints."""
     report = await erase_user(services, checkpointer, user_id)
     return UserErasure(user_id=user_id, **asdict(report))
+
+
+@router.get("/profile", response_model=Profile, responses=ROUTE_ERRORS)
+async def profile(user_id: AuthorizedUser, services: ServicesDep) -> Profile:
+    """The user's profile: how the companion addresses them, their language, analytics consent."""
+    return Profile(user_id=user_id, **(await ProfileStore(services.redis).get(user_id)).to_dict())
+
+
+@router.patch("/profile", response_model=Profile, responses=ROUTE_ERRORS)
+async def update_profile(user_id: AuthorizedUser, body: ProfileUpdate, services: ServicesDep) -> Profile:
+    """Change the profile; withdrawing analytics consent also deletes the interaction log kept so far."""
+    changed = await ProfileStore(services.redis).update(user_id, **body.model_dump(exclude_none=True))
+    return Profile(user_id=user_id, **changed.to_dict())
 
 
 @router.get("/interactions", response_model=InteractionLog, responses=ROUTE_ERRORS)

@@ -142,6 +142,18 @@ def _parser() -> argparse.ArgumentParser:
     bot.add_argument("--no-sync", action="store_true", help="Discord: do not publish the slash commands at start-up")
     bot.add_argument("--no-background", action="store_true", help=api_cli.NO_BACKGROUND_HELP)
 
+    profile = commands.add_parser(
+        "profile", help="a user's profile: the name they are called by, their language, analytics consent"
+    )
+    profile.add_argument("--user", required=True, help="the user id")
+    profile.add_argument("--name", help="how the companion addresses them")
+    profile.add_argument("--language", help="the language replies are written in: a code such as en, de or pt-BR")
+    profile.add_argument(
+        "--analytics-consent",
+        choices=["yes", "no"],
+        help="whether turns join the interaction log ('no' also deletes the log kept so far)",
+    )
+    profile.add_argument("--json", action="store_true")
     interactions = commands.add_parser(
         "interactions", help="a user's per-turn interaction log: mood before/after, response time (no message text)"
     )
@@ -309,6 +321,7 @@ def _run(args: argparse.Namespace) -> int:
             "bot": _bot,
             "chats": _chats,
             "interactions": _interactions,
+            "profile": _profile,
             "demo": _demo,
             "serve": api_cli.serve,
             "keys": api_cli.keys,
@@ -510,19 +523,51 @@ def _bot(args: argparse.Namespace, settings: Settings) -> int:
     return run_bot(args.platform, settings, sync_commands=not args.no_sync)
 
 
+def _redis_only(settings: Settings) -> str:
+    """The Redis URL of a command that needs nothing else (checked: a one-line error when it cannot be reached)."""
+    from companion.services import check_redis, ensure_data_dir, resolve_redis_url
+
+    ensure_data_dir(settings.data_dir)
+    url, _ = resolve_redis_url(settings)
+    check_redis(url)
+    return url
+
+
+def _profile(args: argparse.Namespace, settings: Settings) -> int:
+    from redis.asyncio import Redis
+
+    from memory.profiles import ProfileStore
+    from memory.records import validate_user_id
+
+    validate_user_id(args.user)
+    url = _redis_only(settings)
+    consent = None if args.analytics_consent is None else args.analytics_consent == "yes"
+
+    async def change() -> dict[str, Any]:
+        redis = Redis.from_url(url, socket_connect_timeout=3)
+        try:
+            store = ProfileStore(redis)
+            found = await store.update(
+                args.user, display_name=args.name, language=args.language, analytics_consent=consent
+            )
+            return {"user_id": args.user, **found.to_dict()}
+        finally:
+            await redis.aclose()
+
+    emit(asyncio.run(change()), as_json=args.json, title=f"profile of {args.user}")
+    return 0
+
+
 def _interactions(args: argparse.Namespace, settings: Settings) -> int:
     from datetime import UTC, datetime
 
     from redis.asyncio import Redis
 
-    from companion.services import check_redis, ensure_data_dir, resolve_redis_url
     from memory.records import validate_user_id
     from memory.short_term import ShortTermStore, parsed_interaction
 
     validate_user_id(args.user)
-    ensure_data_dir(settings.data_dir)
-    url, _ = resolve_redis_url(settings)
-    check_redis(url)
+    url = _redis_only(settings)
 
     async def read() -> list[dict[str, Any]]:
         redis = Redis.from_url(url, socket_connect_timeout=3)

@@ -31,6 +31,7 @@ from memory.association_queue import DEAD_LETTER_STREAM, RETRY_STREAM
 from memory.keys import CHECKPOINT_USER_KEY, decode_part, hash_tag, split_thread_id, thread_id
 from memory.links import relation_to_dict, version_to_dict
 from memory.outreach import OUTBOX_STREAM
+from memory.profiles import ProfileStore
 from memory.records import validate_user_id
 from memory.security import INCIDENTS_MAX, SecurityStore
 from memory.short_term import ASSOCIATION_STREAM, INTERACTIONS_KEPT, PREFIX, parsed_interaction
@@ -122,6 +123,7 @@ async def export_user(
         "checkpoint_threads": threads,
         "api_keys": keys,
         "security_incidents": await SecurityStore(services.redis).incidents(limit=INCIDENTS_MAX, user_id=user_id),
+        "profile": (await ProfileStore(services.redis).get(user_id)).to_dict(),
         "interactions": [
             parsed_interaction(row)
             for row in await services.short_term.interactions(user_id, limit=INTERACTIONS_KEPT * 2)

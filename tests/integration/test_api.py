@@ -61,6 +61,8 @@ def user_route_probes(
         ("POST", f"/v1/users/{user_id}/cleanup?retention_days=0", None),
         ("GET", f"/v1/users/{user_id}/session", None),
         ("GET", f"/v1/users/{user_id}/interactions", None),
+        ("GET", f"/v1/users/{user_id}/profile", None),
+        ("PATCH", f"/v1/users/{user_id}/profile", {"display_name": "Mallory"}),
         ("GET", f"/v1/users/{user_id}/outreach/preferences", None),
         ("PATCH", f"/v1/users/{user_id}/outreach/preferences", {"opt_out": True}),
         ("POST", f"/v1/users/{user_id}/outreach/decline", None),
@@ -292,6 +294,33 @@ def test_every_turn_joins_the_users_interaction_log_without_its_words(tmp_path: 
         assert client.delete(f"/v1/users/{user}", headers=auth).status_code == 200
         admin = make_key(redis_url, admin=True)
         assert client.get(f"/v1/users/{user}/interactions", headers=admin).json()["interactions"] == []
+
+
+def test_a_profile_names_the_user_sets_their_language_and_withdrawn_consent_stops_the_log(
+    tmp_path: Path, redis_url: str
+) -> None:
+    user = "profile-lena"
+    auth = make_key(redis_url, user_id=user)
+    with api_client(tmp_path, redis_url) as client:
+        url = f"/v1/users/{user}/profile"
+        assert client.get(url, headers=auth).json() == {
+            "user_id": user,
+            "display_name": "",
+            "language": "en",
+            "analytics_consent": True,
+        }
+        changed = client.patch(url, json={"display_name": " Lena ", "language": "de"}, headers=auth).json()
+        assert (changed["display_name"], changed["language"], changed["analytics_consent"]) == ("Lena", "de", True)
+        for bad in ({"language": "German"}, {"display_name": "x" * 101}, {"analytics_consent": "no"}, {"age": 3}):
+            assert client.patch(url, json=bad, headers=auth).status_code == 422, bad
+        _chat(client, auth, user, "Ich habe heute meinen Führerschein bestanden!")
+        assert len(client.get(f"/v1/users/{user}/interactions", headers=auth).json()["interactions"]) == 1
+        withdrawn = client.patch(url, json={"analytics_consent": False}, headers=auth).json()
+        assert withdrawn["analytics_consent"] is False and withdrawn["display_name"] == "Lena"
+        assert client.get(f"/v1/users/{user}/interactions", headers=auth).json()["interactions"] == []  # deleted
+        _chat(client, auth, user, "Und morgen fahre ich zum ersten Mal allein.")
+        assert client.get(f"/v1/users/{user}/interactions", headers=auth).json()["interactions"] == []  # not logged
+        assert client.get(f"/v1/users/{user}/export", headers=auth).json()["profile"]["language"] == "de"
 
 
 @pytest.mark.parametrize("erase_as", ["user", "admin"])

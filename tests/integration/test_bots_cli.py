@@ -111,3 +111,19 @@ async def test_interactions_lists_a_users_log_newest_first(redis: Redis, redis_u
     assert table.returncode == 0 and "happy_for" in table.stdout and "sorry_for" not in table.stdout
     bad = run(tmp_path, redis_url, "interactions", "--user", "cli-log", "--limit", "0")
     assert bad.returncode == 2 and "between 1 and 1000" in bad.stderr
+
+
+def test_profile_shows_and_changes_a_users_profile_with_one_line_errors(redis_url: str, tmp_path: Path) -> None:
+    shown = run(tmp_path, redis_url, "profile", "--user", "cli-prof", "--json")
+    assert shown.returncode == 0, shown.stderr
+    assert json.loads(shown.stdout)["language"] == "en"
+    changed = run(tmp_path, redis_url, "profile", "--user", "cli-prof", "--name", "Ana", "--language", "pt-BR",
+                  "--analytics-consent", "no", "--json")  # fmt: skip
+    assert json.loads(changed.stdout) == {
+        "user_id": "cli-prof",
+        "display_name": "Ana",
+        "language": "pt-BR",
+        "analytics_consent": False,
+    }
+    bad = run(tmp_path, redis_url, "profile", "--user", "cli-prof", "--language", "Portuguese")
+    assert bad.returncode != 0 and len(bad.stderr.strip().splitlines()) == 1 and "pt-BR" in bad.stderr

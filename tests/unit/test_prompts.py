@@ -41,6 +41,8 @@ EXPECTED_KEYS: dict[str, set[str]] = {
     "GROUP_CONTEXT": {"lines"},
     "GROUP_CONTEXT_LINE": {"author", "text"},
     "GROUP_SUMMARY": {"summary"},
+    "PROFILE_NAME": {"name"},
+    "PROFILE_LANGUAGE": {"language"},
 }
 
 
@@ -204,3 +206,19 @@ def test_the_chat_model_sees_the_groups_recent_messages_only_in_a_group() -> Non
     assert "Earlier in this group" in summarised and "ann: the gig is off" in summarised
     alone = str(build_messages({**state, "group_summary": "ann: the gig is off"})[0].content)
     assert "gig" not in alone  # a summary without a group (a private turn) is never shown
+
+
+def test_the_chat_model_is_told_the_users_name_and_language_only_when_they_gave_them() -> None:
+    state: ConversationState = {"message": "hallo", "context": []}
+    defaults: ConversationState = {
+        **state,
+        "profile": {"display_name": "", "language": "en", "analytics_consent": True},
+    }
+    plain = str(build_messages(defaults)[0].content)
+    assert "likes to be called" not in plain and "preferred language" not in plain
+    lena: ConversationState = {
+        **state,
+        "profile": {"display_name": "Lena", "language": "de", "analytics_consent": True},
+    }
+    system = str(build_messages(lena)[0].content)
+    assert "The user likes to be called Lena." in system and "language code de" in system
