@@ -99,13 +99,12 @@ class ProfileStore:
         analytics_consent: bool | None = None,
     ) -> UserProfile:
         """Change some fields; returns the whole profile. Withdrawn consent deletes the interaction log too."""
-        mapping: dict[str, str] = {}
-        if display_name is not None:
-            mapping["display_name"] = validate_display_name(display_name)
-        if language is not None:
-            mapping["language"] = validate_language(language)
-        if analytics_consent is not None:
-            mapping["analytics_consent"] = "1" if analytics_consent else "0"
+        given = {
+            "display_name": None if display_name is None else validate_display_name(display_name),
+            "language": None if language is None else validate_language(language),
+            "analytics_consent": None if analytics_consent is None else str(int(analytics_consent)),
+        }
+        mapping = {name: value for name, value in given.items() if value is not None}
         async with self.redis.pipeline(transaction=True) as pipe:
             if mapping:
                 pipe.hset(profile_key(user_id), mapping=mapping)  # type: ignore[arg-type]
