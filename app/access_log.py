@@ -13,7 +13,7 @@ from typing import Any
 
 from uvicorn.config import LOGGING_CONFIG
 
-from companion.logs import formatter_config, request_id_filter_config
+from companion.core.logs import formatter_config, request_id_filter_config
 
 __all__ = ["RedactQueryString", "access_log_config"]
 
@@ -37,7 +37,7 @@ class RedactQueryString(logging.Filter):
 def access_log_config(log_format: str = "text") -> dict[str, Any]:
     """Uvicorn's logging configuration with :class:`RedactQueryString` on the access log.
 
-    With ``log_format="json"`` its lines are JSON objects like the service's own (``companion/logs.py``), each with
+    With ``log_format="json"`` its lines are JSON objects like the service's own (``companion/core/logs.py``), each with
     the request's ``request_id``.
     """
     config = copy.deepcopy(LOGGING_CONFIG)

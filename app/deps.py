@@ -12,7 +12,7 @@ from langgraph.checkpoint.base import BaseCheckpointSaver
 from langgraph.graph.state import CompiledStateGraph
 
 from app.errors import rate_limit_headers
-from companion.errors import AuthenticationError, PermissionDeniedError
+from companion.core.errors import AuthenticationError, PermissionDeniedError
 from companion.services import Services
 from memory.api_keys import ApiKey, KeyScope
 from memory.long_term import LongTermStore

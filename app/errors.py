@@ -13,7 +13,7 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from companion.errors import (
+from companion.core.errors import (
     AuthenticationError,
     ChatModelError,
     CompanionError,

@@ -30,9 +30,9 @@ from app.routers import (
     reflection,
     users,
 )
+from companion.core.settings import Settings, get_settings
 from companion.runtime.background import background_work
 from companion.services import Services, open_checkpointer, open_services, supervise_embedded_redis
-from companion.settings import Settings, get_settings
 from graphs import proactive as proactive_graph
 from graphs import reflection as reflection_graph
 from graphs.conversation import build_graph_from_services

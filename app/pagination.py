@@ -17,7 +17,7 @@ from typing import Annotated, TypeVar
 
 from fastapi import Depends, Query
 
-from companion.errors import InvalidInputError
+from companion.core.errors import InvalidInputError
 
 T = TypeVar("T")
 SortKey = tuple[float | int | str, ...]

@@ -7,7 +7,7 @@ from typing import Annotated
 
 from fastapi import Path, Query
 
-from companion.errors import InvalidInputError
+from companion.core.errors import InvalidInputError
 
 #: A memory's id in a path (``/memories/{memory_id}``, ``/archive/{memory_id}/restore``).
 MemoryIdPath = Annotated[str, Path(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_-]+$")]

@@ -49,9 +49,9 @@ from chromadb.api.client import SharedSystemClient  # noqa: E402
 from chromadb.errors import NotFoundError  # noqa: E402
 from run_info import data_root, run_header  # noqa: E402
 
+from companion.core.settings import Settings, load_settings  # noqa: E402
+from companion.core.versions import package_versions  # noqa: E402
 from companion.services import Services, open_checkpointer, open_services  # noqa: E402
-from companion.settings import Settings, load_settings  # noqa: E402
-from companion.versions import package_versions  # noqa: E402
 from graphs.conversation import build_graph_from_services, run_turn  # noqa: E402
 from memory.embedded import EmbeddedRedis  # noqa: E402
 from memory.long_term import collection_name  # noqa: E402

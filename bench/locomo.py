@@ -67,11 +67,11 @@ from langchain_core.language_models import BaseChatModel  # noqa: E402
 from rank_bm25 import BM25Okapi  # noqa: E402
 from run_info import git_commit  # noqa: E402
 
-from companion.errors import CompanionError  # noqa: E402
+from companion.core.errors import CompanionError  # noqa: E402
+from companion.core.settings import load_settings  # noqa: E402
+from companion.core.versions import package_versions  # noqa: E402
 from companion.runtime.ingest import ingest_session, process_queued  # noqa: E402
 from companion.services import Services, build_services  # noqa: E402
-from companion.settings import load_settings  # noqa: E402
-from companion.versions import package_versions  # noqa: E402
 from evals.judged_answers import answer_and_judge, j_scores  # noqa: E402
 from memory.embedded import EmbeddedRedis  # noqa: E402
 from memory.embeddings import Embedder  # noqa: E402

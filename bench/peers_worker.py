@@ -47,7 +47,7 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
 import numpy as np  # noqa: E402
 
-from companion.versions import package_versions  # noqa: E402
+from companion.core.versions import package_versions  # noqa: E402
 from memory.embeddings import Embedder, load_embedder  # noqa: E402
 
 USER_ID = "bench-user"

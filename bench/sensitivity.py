@@ -27,7 +27,7 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 from rich.console import Console  # noqa: E402
 from rich.table import Table  # noqa: E402
 
-from companion.settings import load_settings  # noqa: E402
+from companion.core.settings import load_settings  # noqa: E402
 from evals.core import load_jsonl  # noqa: E402
 from memory.embeddings import load_embedder  # noqa: E402
 from tools.sensitivity import classify_local  # noqa: E402

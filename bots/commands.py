@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
-from companion.settings import Settings
+from companion.core.settings import Settings
 
 
 def run_bot(platform: str, settings: Settings, *, sync_commands: bool = True) -> int:

@@ -29,9 +29,9 @@ from redis.backoff import NoBackoff
 from redis.exceptions import RedisError
 from redis.retry import Retry
 
-from companion.errors import CompanionError, ConfigurationError, StoreUnavailableError
-from companion.personality.state import Rates
-from companion.settings import Settings
+from companion.core.errors import CompanionError, ConfigurationError, StoreUnavailableError
+from companion.core.personality.state import Rates
+from companion.core.settings import Settings
 from memory.api_keys import REGISTER_FILE, ApiKeyStore, KeyRegister
 from memory.cipher import TextCipher, load_cipher
 from memory.embedded import ChromaDirectoryLock, EmbeddedChromaServer, EmbeddedRedis, running_chroma_server

@@ -4,7 +4,7 @@
 
 Messages with a clear expected direction, each perceived by the real local detector (emotions and crisis, from the
 real embedding) and appraised twice in the same run: by the appraisal the companion uses
-(``companion.personality.appraisal.appraise``) and by the seed's literal keyword rules as first implemented
+(``companion.core.personality.appraisal.appraise``) and by the seed's literal keyword rules as first implemented
 (``appraise_seed_rules``), the baseline.
 
 * GoEmotions' held-out *test* split (``../shared/data/goemotions/test.tsv``; the detector never saw it), messages
@@ -32,7 +32,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from companion.personality.appraisal import Appraisal, appraise, appraise_seed_rules
+from companion.core.personality.appraisal import Appraisal, appraise, appraise_seed_rules
 from evals.core import EvalEnv, SuiteOutcome, load_jsonl
 
 ROOT = Path(__file__).resolve().parents[1]

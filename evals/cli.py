@@ -17,10 +17,10 @@ from typing import TYPE_CHECKING, Any
 
 from rich.console import Console
 
-from companion.errors import InvalidInputError
+from companion.core.errors import InvalidInputError
 
 if TYPE_CHECKING:
-    from companion.settings import Settings
+    from companion.core.settings import Settings
     from evals.registry import Suite
 
 #: Rate limits for the eval's own short-term store: suites send many messages per user per minute on purpose;

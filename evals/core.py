@@ -15,7 +15,7 @@ from typing import Any, Literal, Protocol
 
 from langchain_core.language_models import BaseChatModel
 
-from companion.errors import InvalidInputError
+from companion.core.errors import InvalidInputError
 from memory.embeddings import Embedder
 from memory.long_term import LongTermStore
 from memory.short_term import ShortTermStore

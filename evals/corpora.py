@@ -17,7 +17,7 @@ import json
 from pathlib import Path
 from typing import Any
 
-from companion.errors import InvalidInputError
+from companion.core.errors import InvalidInputError
 
 ROOT = Path(__file__).resolve().parents[1]
 #: The hand-written datasets of the suites.

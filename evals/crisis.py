@@ -22,7 +22,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from companion.errors import InvalidInputError
+from companion.core.errors import InvalidInputError
 from evals.core import Advance, EvalEnv, SuiteOutcome, require, share
 from evals.corpora import ordinary_chat, ordinary_chat_sources
 from evals.perception import CRISIS_KINDS, perceive

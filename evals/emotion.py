@@ -23,7 +23,7 @@ import re
 from collections.abc import Sequence
 from typing import Any
 
-from companion.errors import InvalidInputError
+from companion.core.errors import InvalidInputError
 from evals.core import Advance, EvalEnv, SuiteOutcome, load_jsonl, require, share
 from evals.corpora import DATASETS_DIR, GOEMOTIONS_TEST, goemotions_test, source
 from evals.perception import (

@@ -19,7 +19,7 @@ import re
 from collections import Counter
 from typing import Any
 
-from companion.errors import InvalidInputError
+from companion.core.errors import InvalidInputError
 from evals.core import Advance, EvalEnv, SuiteOutcome, require, share
 from evals.corpora import LOCOMO, locomo_turns, source
 from evals.perception import perceive

@@ -35,7 +35,7 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from companion.errors import InvalidInputError
+from companion.core.errors import InvalidInputError
 from evals.core import Advance, EvalEnv, SuiteOutcome, binary_metrics, load_jsonl, require, share
 from evals.corpora import DATASETS_DIR, INJECTION_TESTS, injection_test, ordinary_chat, ordinary_chat_sources, source
 from evals.perception import perceive

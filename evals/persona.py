@@ -18,7 +18,7 @@ from typing import Any
 
 from langchain_core.messages import AIMessage
 
-from companion.errors import ChatModelError
+from companion.core.errors import ChatModelError
 from evals.core import Advance, EvalEnv, SuiteOutcome, require
 from evals.graph import conversation_graph
 from graphs.conversation import run_turn

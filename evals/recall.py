@@ -28,7 +28,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from companion.errors import InvalidInputError
+from companion.core.errors import InvalidInputError
 from evals.core import Advance, EvalEnv, SuiteOutcome, hit_at_k, mean_reciprocal_rank, require
 from evals.graph import conversation_graph
 from graphs.conversation import run_turn

@@ -21,8 +21,8 @@ from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from companion.errors import InvalidInputError
-from companion.versions import package_versions
+from companion.core.errors import InvalidInputError
+from companion.core.versions import package_versions
 from evals.core import EvalEnv, SuiteOutcome, load_jsonl, outcome_from
 from evals.plot import write_plot
 from evals.registry import SUITES, Suite

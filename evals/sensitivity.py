@@ -17,7 +17,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from companion.errors import InvalidInputError
+from companion.core.errors import InvalidInputError
 from evals.core import Advance, EvalEnv, SuiteOutcome, require
 from memory.sensitivity import SECURITY_LEVELS, SENSITIVE_FROM, Sensitivity
 from tools.sensitivity import classify_local, classify_with_model

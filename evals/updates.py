@@ -19,7 +19,7 @@ from typing import Any
 
 import numpy as np
 
-from companion.errors import InvalidInputError
+from companion.core.errors import InvalidInputError
 from evals.core import Advance, EvalEnv, SuiteOutcome, require
 from tools.updates import detect_update
 

@@ -40,7 +40,7 @@ from typing import Any
 from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
-from companion.errors import InvalidInputError, NotFoundError, StoreUnavailableError
+from companion.core.errors import InvalidInputError, NotFoundError, StoreUnavailableError
 from memory.keys import hash_tag
 from memory.records import DEFAULT_TENANT, validate_tenant, validate_user_id
 from memory.redis_io import as_text

@@ -40,7 +40,7 @@ from redis.asyncio import Redis
 from redis.asyncio.lock import Lock
 from redis.exceptions import LockError, LockNotOwnedError, ResponseError
 
-from companion.errors import UserBusyError
+from companion.core.errors import UserBusyError
 from memory.keys import hash_tag
 from memory.redis_io import as_text
 from memory.short_term import ASSOCIATION_STREAM, PREFIX

@@ -25,7 +25,7 @@ from pathlib import Path
 
 from cryptography.fernet import Fernet, InvalidToken
 
-from companion.errors import ConfigurationError
+from companion.core.errors import ConfigurationError
 from memory.sensitivity import Sensitivity
 
 __all__ = [

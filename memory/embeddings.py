@@ -29,7 +29,7 @@ from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 import numpy as np
 import numpy.typing as npt
 
-from companion.errors import ConfigurationError
+from companion.core.errors import ConfigurationError
 
 if TYPE_CHECKING:
     import onnx

@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
-from companion.errors import ConflictError, InvalidInputError, StoreUnavailableError
+from companion.core.errors import ConflictError, InvalidInputError, StoreUnavailableError
 from memory.keys import hash_tag
 from memory.redis_io import as_text
 from memory.short_term import PREFIX

@@ -32,7 +32,7 @@ from chromadb.api.models.Collection import Collection
 from chromadb.api.types import Where
 from chromadb.errors import NotFoundError
 
-from companion.errors import ConfigurationError, PermissionDeniedError, StoreUnavailableError
+from companion.core.errors import ConfigurationError, PermissionDeniedError, StoreUnavailableError
 from memory.candidates import Candidate, recency_score
 from memory.cipher import SEALED_PREFIX, TextCipher, is_sealed_level
 from memory.keys import join_key

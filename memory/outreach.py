@@ -32,7 +32,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from redis.asyncio import Redis
 
-from companion.errors import InvalidInputError
+from companion.core.errors import InvalidInputError
 from memory.keys import PREFIX, UserKey
 from memory.redis_io import as_text, redis_call
 

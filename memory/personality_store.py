@@ -9,7 +9,7 @@ A chat turn does not write the state to Chroma every time (a second synchronous 
 largest cost of the turn): it saves it with ``durable=False`` (Redis only) and checkpoints it in Chroma every few
 turns. Nothing is lost in between, because every turn's memory, written to Chroma before Redis, carries the inputs of
 its appraisal (``MemoryRecord.appraisal``): a read that falls back to Chroma takes the checkpoint and replays the
-user's appraised messages newer than it (``companion.personality.journal``), giving the state the turns produced.
+user's appraised messages newer than it (``companion.core.personality.journal``), giving the state the turns produced.
 
 Layout: one collection, ``<namespace>-personality``, one record per (user, persona) whose id is a hash of both;
 the document is the JSON state, the metadata names the user and persona (checked on every read, as the
@@ -40,9 +40,9 @@ from chromadb.errors import NotFoundError
 from redis.asyncio import Redis
 from redis.exceptions import RedisError, WatchError
 
-from companion.errors import StoreUnavailableError
-from companion.personality.journal import AppraisalInputs, JournalEntry, replay
-from companion.personality.state import DEFAULT_RATES, PersonalityData, PersonalityState, Rates
+from companion.core.errors import StoreUnavailableError
+from companion.core.personality.journal import AppraisalInputs, JournalEntry, replay
+from companion.core.personality.state import DEFAULT_RATES, PersonalityData, PersonalityState, Rates
 from memory.keys import hash_tag
 from memory.long_term import LongTermStore, collection_name
 from memory.records import validate_user_id

@@ -21,7 +21,7 @@ from typing import Any, cast
 from redis.asyncio import Redis
 from typing_extensions import TypedDict
 
-from companion.errors import InvalidInputError
+from companion.core.errors import InvalidInputError
 from memory.keys import UserKey
 from memory.redis_io import as_text, redis_call
 

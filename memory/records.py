@@ -13,7 +13,7 @@ from typing import Any, cast
 
 from typing_extensions import TypedDict
 
-from companion.errors import InvalidInputError
+from companion.core.errors import InvalidInputError
 from memory.cipher import is_sealed_level
 from memory.sensitivity import Sensitivity, decode_tags, encode_tags, parse_sensitivity
 
@@ -203,7 +203,7 @@ class MemoryRecord:
     sentiment: str = "neutral"
     #: The id the message had where it came from (an imported transcript line's ``ref``), "" if none.
     source_ref: str = ""
-    #: The inputs of the personality appraisal this message caused (``companion.personality.journal``), as JSON;
+    #: The inputs of the personality appraisal this message caused (``companion.core.personality.journal``), as JSON;
     #: "" for memories that did not come from an appraised chat turn. Lets the state be rebuilt from Chroma.
     appraisal: str = ""
     #: Queued for association and not yet associated (``ASSOC_PENDING_KEY``): set by the writers that queue a

@@ -7,7 +7,7 @@ from typing import Any
 
 from redis.exceptions import RedisError
 
-from companion.errors import StoreUnavailableError
+from companion.core.errors import StoreUnavailableError
 
 
 def as_text(value: Any) -> str:

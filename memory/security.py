@@ -30,7 +30,7 @@ from typing import Any
 from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
-from companion.errors import StoreUnavailableError
+from companion.core.errors import StoreUnavailableError
 from memory.keys import UserKey
 from memory.redis_io import as_text
 from memory.short_term import PREFIX

@@ -21,7 +21,7 @@ from __future__ import annotations
 
 from enum import StrEnum
 
-from companion.errors import InvalidInputError
+from companion.core.errors import InvalidInputError
 
 
 class Sensitivity(StrEnum):

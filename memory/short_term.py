@@ -36,7 +36,7 @@ from limits.aio.strategies import SlidingWindowCounterRateLimiter
 from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
-from companion.errors import RateLimitedError, StoreUnavailableError
+from companion.core.errors import RateLimitedError, StoreUnavailableError
 from memory.keys import PREFIX, UserKey, encode_part, hash_tag
 from memory.profiles import UserProfile, interactions_key, profile_from_hash, profile_key
 from memory.records import Turn

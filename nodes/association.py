@@ -22,7 +22,7 @@ from langgraph.runtime import Runtime
 from pydantic import BaseModel, Field, ValidationError
 from typing_extensions import TypedDict
 
-from companion.errors import ChatModelError
+from companion.core.errors import ChatModelError
 from memory.embeddings import Embedder
 from memory.links import LinkStore, Relation, Version, version_id
 from memory.long_term import LongTermStore

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from companion.errors import MissingContextError
+from companion.core.errors import MissingContextError
 
 MISSING_USER_ID = (
     'the run\'s context has no user_id: pass one, e.g. {"user_id": "alice"} '

@@ -21,11 +21,11 @@ from langchain_core.messages import AIMessage, AnyMessage, HumanMessage, SystemM
 from langgraph.runtime import Runtime
 from typing_extensions import TypedDict
 
-from companion.errors import ChatModelError, InvalidInputError, StoreUnavailableError
-from companion.personality.persona import PersonaData, parse_persona
-from companion.personality.prompt import persona_system_prompt
-from companion.personality.state import MoodChange, PersonalityData, PersonalityState
-from companion.personality.traits import PAD, PADValues
+from companion.core.errors import ChatModelError, InvalidInputError, StoreUnavailableError
+from companion.core.personality.persona import PersonaData, parse_persona
+from companion.core.personality.prompt import persona_system_prompt
+from companion.core.personality.state import MoodChange, PersonalityData, PersonalityState
+from companion.core.personality.traits import PAD, PADValues
 from memory.embeddings import Embedder
 from memory.long_term import LongTermStore
 from memory.profiles import DEFAULT_LANGUAGE, ProfileData

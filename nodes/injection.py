@@ -20,9 +20,9 @@ from typing import TYPE_CHECKING, Any
 from langgraph.graph import END
 from langgraph.runtime import Runtime
 
-from companion.errors import InjectionBlockedError
-from companion.personality.appraisal import appraise_injection
-from companion.personality.state import PersonalityData, PersonalityState, apply_appraisal
+from companion.core.errors import InjectionBlockedError
+from companion.core.personality.appraisal import appraise_injection
+from companion.core.personality.state import PersonalityData, PersonalityState, apply_appraisal
 from memory.personality_store import PersonalityStore
 from memory.security import SecurityStore
 from nodes.conversation import Context, ConversationState, InjectionReport, mood_report

@@ -5,8 +5,8 @@
                                                                    └─> store_long_term   the reply is written)
 
 ``detect_emotion`` reuses the message embedding ``retrieve_memories`` computed (no second embedding);
-``appraise`` is pure (``companion.personality``) and records its inputs, which the turn's memory journals; the state is
-written after that memory: to Redis every turn, to Chroma every few turns (``store_personality``).
+``appraise`` is pure (``companion.core.personality``) and records its inputs, which the turn's memory journals; the
+state is written after that memory: to Redis every turn, to Chroma every few turns (``store_personality``).
 """
 
 from __future__ import annotations
@@ -20,10 +20,10 @@ import numpy as np
 from langgraph.runtime import Runtime
 from redis.exceptions import RedisError
 
-from companion.errors import StoreUnavailableError
-from companion.personality.journal import AppraisalInputs
-from companion.personality.persona import Persona, load_persona
-from companion.personality.state import (
+from companion.core.errors import StoreUnavailableError
+from companion.core.personality.journal import AppraisalInputs
+from companion.core.personality.persona import Persona, load_persona
+from companion.core.personality.state import (
     DEFAULT_RATES,
     PersonalityData,
     PersonalityState,

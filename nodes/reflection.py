@@ -33,8 +33,8 @@ from langgraph.runtime import Runtime
 from pydantic import BaseModel, Field, ValidationError
 from typing_extensions import TypedDict
 
-from companion.errors import ChatModelError, InvalidInputError
-from companion.personality.journal import AppraisalInputs
+from companion.core.errors import ChatModelError, InvalidInputError
+from companion.core.personality.journal import AppraisalInputs
 from memory.cipher import is_sealed_level
 from memory.clarifications import ClarificationQueue
 from memory.embeddings import Embedder

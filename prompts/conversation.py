@@ -32,7 +32,7 @@ OFFLINE_NO_RECALL_REPLY = (
 )
 
 #: The offline responder meets the user's feeling before it recalls: the opener for the appraisal rule the message
-#: fired (``companion/personality/appraisal.py``), when the mood moved enough for a reply to show it. No
+#: fired (``companion/core/personality/appraisal.py``), when the mood moved enough for a reply to show it. No
 #: placeholders; an unpleasant surprise is ``surprise_unpleasant``.
 OFFLINE_FEELING_OPENERS = {
     "sorry_for": "I'm so sorry. That sounds really hard.",

@@ -1,7 +1,7 @@
 """The persona prompt (design seed 003, ``PERSONALITY_INJECTION_TEMPLATE``) and its parts.
 
 Filled from the persona file, the current mood, needs, active quirks and the retrieved memories, at call time by
-``companion/personality/prompt.py``; tests check the placeholders.
+``companion/core/personality/prompt.py``; tests check the placeholders.
 """
 
 #: System prompt of the chat model. Placeholders: name, style, backstory, openness, conscientiousness,

@@ -15,7 +15,7 @@ from pathlib import Path
 
 from pydantic_core import PydanticUndefined
 
-from companion.settings import Settings
+from companion.core.settings import Settings
 
 ROOT = Path(__file__).resolve().parents[1]
 HEADER = """\

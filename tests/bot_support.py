@@ -16,9 +16,9 @@ from langchain_core.outputs import ChatGeneration, ChatResult
 from pydantic import Field
 from redis.asyncio import Redis
 
+from companion.core.settings import load_settings
 from companion.runtime.users import ErasureReport, erase_user
 from companion.services import Services
-from companion.settings import load_settings
 from memory.api_keys import REGISTER_FILE, KeyRegister
 from memory.long_term import LongTermStore
 from memory.short_term import ShortTermStore

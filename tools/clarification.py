@@ -40,7 +40,7 @@ from typing import TYPE_CHECKING, Any, Literal, NotRequired
 from langchain_core.messages import AIMessage, HumanMessage
 from typing_extensions import TypedDict
 
-from companion.errors import ChatModelError
+from companion.core.errors import ChatModelError
 from memory.clarifications import Clarification, ClarificationData
 from memory.long_term import LongTermStore
 from memory.reflection_log import LogEntry, ReflectionLog

@@ -58,7 +58,7 @@ import numpy.typing as npt
 from pydantic import BaseModel, Field
 from typing_extensions import TypedDict
 
-from companion.errors import ConfigurationError
+from companion.core.errors import ConfigurationError
 from memory.embeddings import Embedder
 from prompts.detection import IMPORTANCE_CATEGORY_PROMPT
 from tools.crisis import (

@@ -24,7 +24,7 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from companion.errors import ConfigurationError
+from companion.core.errors import ConfigurationError
 
 logger = logging.getLogger(__name__)
 

@@ -9,10 +9,10 @@ from __future__ import annotations
 import time
 from typing import Any
 
-from companion.personality.needs import TRIGGER_THRESHOLD, urgent_needs
-from companion.personality.persona import Persona
-from companion.personality.quirks import active_quirks
-from companion.personality.state import PersonalityState, advance_time, new_state
+from companion.core.personality.needs import TRIGGER_THRESHOLD, urgent_needs
+from companion.core.personality.persona import Persona
+from companion.core.personality.quirks import active_quirks
+from companion.core.personality.state import PersonalityState, advance_time, new_state
 from memory.personality_store import PersonalityStore
 from memory.records import validate_user_id
 

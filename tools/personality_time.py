@@ -1,7 +1,7 @@
 """What time alone does to the companion's personality, applied through the personality engine and its store.
 
 Reflection and the scheduler never reimplement the engine: they load the (user, persona) state, call
-``companion.personality.state.advance_time`` (needs grow at their hourly rates, mood relaxes toward the baseline,
+``companion.core.personality.state.advance_time`` (needs grow at their hourly rates, mood relaxes toward the baseline,
 the baseline drifts 1 % a day toward the 7-day average mood, quirks evolve once a day on the seed's numbers), and
 save the result. The proactive graph reads the same advanced state without saving it.
 """
@@ -12,10 +12,10 @@ from typing import NotRequired
 
 from typing_extensions import TypedDict
 
-from companion.personality.persona import load_persona
-from companion.personality.quirks import active_quirks
-from companion.personality.state import PersonalityData, PersonalityState, advance_time
-from companion.personality.traits import PADValues
+from companion.core.personality.persona import load_persona
+from companion.core.personality.quirks import active_quirks
+from companion.core.personality.state import PersonalityData, PersonalityState, advance_time
+from companion.core.personality.traits import PADValues
 from memory.personality_store import PersonalityStore, fingerprint
 from tools.proactive import PersonalityReader, PersonalitySignals
 

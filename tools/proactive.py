@@ -8,7 +8,7 @@ Score (design seed 003, ``calculate_proactive_score``)::
 - *need urgency*: for each need at or above its trigger threshold (0.8), (level − 0.8) / 0.2, weighted by need type
   (social 0.35, validation 0.25, intellectual 0.20, creative 0.15, rest 0.05) and by the need's own
   ``proactive_weight`` (the seed's per-need column, default 1.0, kept with the need definitions in
-  ``companion/personality/needs.py``), summed and capped at 1 (seed: ``urgency × need_weights[type] ×
+  ``companion/core/personality/needs.py``), summed and capped at 1 (seed: ``urgency × need_weights[type] ×
   need.proactive_weight``).
 - *timing*: 0.7 × this local hour's activity + 0.3 × this weekday's (30-day histograms normalised so the busiest
   = 1; 0.5 when there is no history), × (1 − penalty) where penalty = (4 − h)/4 × 0.5 for h < 4 hours since the
@@ -36,8 +36,8 @@ from zoneinfo import ZoneInfo
 
 from typing_extensions import TypedDict
 
-from companion.personality.needs import PROACTIVE_WEIGHT
-from companion.personality.needs import TRIGGER_THRESHOLD as NEED_TRIGGER_THRESHOLD
+from companion.core.personality.needs import PROACTIVE_WEIGHT
+from companion.core.personality.needs import TRIGGER_THRESHOLD as NEED_TRIGGER_THRESHOLD
 
 NEED_WEIGHT, TIMING_WEIGHT, PATTERN_WEIGHT = 0.4, 0.25, 0.35
 THRESHOLD = 0.6

@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import replace
 from typing import Any
 
-from companion.errors import ConflictError, NotFoundError
+from companion.core.errors import ConflictError, NotFoundError
 from memory.long_term import LongTermStore
 from memory.reflection_log import LogEntry, ReflectionLog
 

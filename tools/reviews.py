@@ -10,8 +10,8 @@ from __future__ import annotations
 import time
 from typing import Any
 
-from companion.personality.appraisal import appraise_false_positive
-from companion.personality.state import PersonalityData, PersonalityState, apply_appraisal
+from companion.core.personality.appraisal import appraise_false_positive
+from companion.core.personality.state import PersonalityData, PersonalityState, apply_appraisal
 from memory.personality_store import PersonalityStore, fingerprint
 from memory.security import SecurityStore
 

@@ -19,7 +19,7 @@ from app.errors import NOT_FOUND, RATE_LIMITED, ROUTE_ERRORS
 from app.queries import DateTimeQuery
 from app.schemas import ID_PATTERN, MAX_MESSAGE_CHARS, TEXT_PATTERN
 from app.services import ingestion
-from companion.errors import InvalidInputError
+from companion.core.errors import InvalidInputError
 from companion.runtime.ingest import messages_from_session_text
 
 router = APIRouter(prefix="/v1/users/{user_id}", tags=["ingestion"])

@@ -9,7 +9,7 @@ from fastapi import APIRouter, Query
 from app.deps import AuthorizedUser, ServicesDep
 from app.errors import ROUTE_ERRORS
 from app.schemas import Personality
-from companion.personality.persona import load_persona
+from companion.core.personality.persona import load_persona
 from tools.personality import personality_snapshot
 
 router = APIRouter(prefix="/v1/users/{user_id}/personality", tags=["personality"])

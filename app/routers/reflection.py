@@ -30,7 +30,7 @@ from app.schemas import (
     Restored,
 )
 from app.services import reflection
-from companion.errors import PermissionDeniedError
+from companion.core.errors import PermissionDeniedError
 
 router = APIRouter(prefix="/v1/users/{user_id}", tags=["reflection and outreach"])
 

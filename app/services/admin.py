@@ -18,7 +18,7 @@ from app.schemas import (
     UserList,
 )
 from app.services.dead_letters import QUEUES, queue_named
-from companion.errors import NotFoundError
+from companion.core.errors import NotFoundError
 from companion.runtime.ingest import cleanup_raw
 from companion.services import Services
 from memory.security import CRISES_MAX, INCIDENTS_MAX, INCIDENTS_STREAM, SecurityStore

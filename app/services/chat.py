@@ -25,7 +25,7 @@ from app.schemas import (
     SessionView,
     TurnMood,
 )
-from companion.errors import CompanionError
+from companion.core.errors import CompanionError
 from companion.services import Services
 from graphs.conversation import run_turn, turn_config
 from memory.idempotency import IdempotencyStore, idempotent_request

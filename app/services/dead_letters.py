@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from app.pagination import decode_cursor, encode_cursor
-from companion.errors import InvalidInputError, NotFoundError
+from companion.core.errors import InvalidInputError, NotFoundError
 from companion.runtime.ingest import INGEST_GROUP, INGEST_STREAM
 from companion.services import Services
 from memory.association_queue import AssociationQueue

@@ -13,7 +13,7 @@ import time
 from typing import Any
 
 from app.queries import epoch
-from companion.errors import InvalidInputError, NotFoundError
+from companion.core.errors import InvalidInputError, NotFoundError
 from companion.runtime.ingest import (
     INGEST_BATCH_SIZE,
     INGEST_GROUP,

@@ -13,7 +13,7 @@ from typing import Any
 
 from app.pagination import keyset_page
 from app.schemas import Memory, MemoryPage, MemorySearchHit
-from companion.errors import NotFoundError, PermissionDeniedError
+from companion.core.errors import NotFoundError, PermissionDeniedError
 from companion.runtime.memories import remember, revise
 from companion.services import Services
 from memory.records import MemoryRecord, validate_message

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from companion.errors import NotFoundError, PermissionDeniedError
+from companion.core.errors import NotFoundError, PermissionDeniedError
 from companion.services import Services
 from memory.links import relation_to_dict, version_to_dict
 from memory.records import MemoryRecord

@@ -5,8 +5,8 @@ from __future__ import annotations
 import time
 from typing import Any
 
-from companion.personality.persona import load_persona
-from companion.personality.state import MAX_CHANGES, PersonalityState, advance_time, new_state
+from companion.core.personality.persona import load_persona
+from companion.core.personality.state import MAX_CHANGES, PersonalityState, advance_time, new_state
 from companion.services import Services
 
 

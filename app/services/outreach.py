@@ -8,7 +8,7 @@ from typing import Any
 
 from app.pagination import keyset_page
 from app.schemas import Outreach, OutreachAck, OutreachPage
-from companion.errors import NotFoundError
+from companion.core.errors import NotFoundError
 from companion.services import Services
 from memory.outreach import OutreachStore
 

@@ -24,7 +24,7 @@ from dataclasses import dataclass
 from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
-from companion.errors import StoreUnavailableError
+from companion.core.errors import StoreUnavailableError
 from memory.short_term import ASSOCIATION_STREAM
 
 DEFAULT_CAPACITY = 100

@@ -29,7 +29,7 @@ from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
 from bots.common.clock import Clock
-from companion.errors import StoreUnavailableError
+from companion.core.errors import StoreUnavailableError
 from memory.keys import hash_tag
 from memory.redis_io import as_text
 

@@ -208,7 +208,7 @@ class Companion:
 
     async def personality(self, user_id: str) -> str:
         """The companion's mood with this user, its pressing needs and the quirks it picked up, in plain words."""
-        from companion.personality.persona import load_persona
+        from companion.core.personality.persona import load_persona
         from tools.personality import describe_personality, personality_snapshot
 
         snapshot = await personality_snapshot(self.personality_store, user_id, load_persona(self.persona), changes=1)

@@ -1,6 +1,6 @@
 """Errors of the chat front-ends."""
 
-from companion.errors import CompanionError
+from companion.core.errors import CompanionError
 
 
 class PlatformUnavailableError(CompanionError):

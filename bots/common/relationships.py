@@ -17,7 +17,7 @@ from redis.exceptions import RedisError
 
 from bots.common.clock import Clock
 from bots.common.response_flow import Relationship, relationship_for
-from companion.errors import StoreUnavailableError
+from companion.core.errors import StoreUnavailableError
 from memory.keys import UserKey
 
 #: Redis hash of a user's message counts.

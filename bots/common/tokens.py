@@ -6,7 +6,7 @@ import re
 
 from pydantic import SecretStr
 
-from companion.errors import ConfigurationError
+from companion.core.errors import ConfigurationError
 
 #: A Discord bot token is three base64url parts: the bot's id, a timestamp and an HMAC.
 DISCORD_TOKEN_PATTERN = re.compile(r"^[A-Za-z0-9_-]{17,}\.[A-Za-z0-9_-]{4,}\.[A-Za-z0-9_-]{20,}$")

@@ -23,8 +23,8 @@ from bots.common.errors import PlatformUnavailableError
 from bots.common.outbox import OutboxConsumer
 from bots.common.relationships import RelationshipStore
 from bots.common.tokens import discord_token
-from companion.errors import CompanionError, ConfigurationError, InvalidInputError, RateLimitedError
-from companion.settings import Settings
+from companion.core.errors import CompanionError, ConfigurationError, InvalidInputError, RateLimitedError
+from companion.core.settings import Settings
 
 logger = logging.getLogger(__name__)
 

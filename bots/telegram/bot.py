@@ -29,8 +29,8 @@ from bots.common.response_flow import ResponseFlow
 from bots.common.tokens import telegram_token
 from bots.telegram.chats import PLATFORM, deliver_outreach, recheck_chats
 from bots.telegram.routers import commands, conversation, errors, forget, membership
-from companion.errors import ConfigurationError
-from companion.settings import Settings
+from companion.core.errors import ConfigurationError
+from companion.core.settings import Settings
 
 logger = logging.getLogger(__name__)
 

@@ -26,7 +26,7 @@ from companion.cli.output import emit
 from memory.sensitivity import SHARED_MAX_LEVEL, Sensitivity
 
 if TYPE_CHECKING:
-    from companion.settings import Settings
+    from companion.core.settings import Settings
 
 console = Console()
 
@@ -221,7 +221,7 @@ def incidents(args: argparse.Namespace, settings: Settings) -> int:
 async def _incidents(args: argparse.Namespace, settings: Settings) -> int:
     from redis.asyncio import Redis
 
-    from companion.errors import NotFoundError
+    from companion.core.errors import NotFoundError
     from companion.services import check_redis, ensure_data_dir, resolve_redis_url
     from memory.records import validate_user_id
     from memory.security import SecurityStore

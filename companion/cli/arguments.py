@@ -8,7 +8,7 @@ from collections.abc import Callable, Coroutine
 from typing import TYPE_CHECKING, Any, TypeVar
 
 if TYPE_CHECKING:
-    from companion.settings import Settings
+    from companion.core.settings import Settings
 
 N = TypeVar("N", int, float)
 

@@ -20,8 +20,8 @@ from rich.tree import Tree
 
 from companion.cli.arguments import user_command
 from companion.cli.output import emit, print_json
-from companion.errors import InvalidInputError
-from companion.settings import Settings
+from companion.core.errors import InvalidInputError
+from companion.core.settings import Settings
 
 console = Console()
 err_console = Console(stderr=True)

@@ -15,8 +15,8 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
+from companion.core.settings import Settings
 from companion.services import open_checkpointer, open_services
-from companion.settings import Settings
 from graphs.conversation import build_graph_from_services, run_turn
 from memory.embedded import EmbeddedRedis
 

@@ -50,10 +50,10 @@ from rich.table import Table
 
 from companion.cli.arguments import bounded, utc_day
 from companion.cli.output import emit
-from companion.errors import CompanionError
+from companion.core.errors import CompanionError
 
 if TYPE_CHECKING:
-    from companion.settings import Settings
+    from companion.core.settings import Settings
 
 console = Console()
 err_console = Console(stderr=True)
@@ -301,8 +301,8 @@ def exit_at_once(code: int) -> None:
 
 def _run(args: argparse.Namespace) -> int:
     """Run the parsed command: its exit code, or the code of the ``CompanionError`` it raised."""
-    from companion.logs import configure_logging
-    from companion.settings import load_settings, unknown_variables
+    from companion.core.logs import configure_logging
+    from companion.core.settings import load_settings, unknown_variables
 
     level = logging.DEBUG if args.debug else logging.WARNING
     configure_logging(level, "text")

@@ -11,7 +11,7 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
-from companion.settings import Settings
+from companion.core.settings import Settings
 
 
 # -- detect ------------------------------------------------------------------------------------------------
@@ -87,7 +87,7 @@ def personality_show_command(
 
 async def personality_payload(user_id: str, persona_name: str, settings: Settings, changes: int) -> dict[str, Any]:
     """The JSON object ``companion personality show --json`` prints (the state as of now)."""
-    from companion.personality.persona import load_persona
+    from companion.core.personality.persona import load_persona
     from companion.services import open_stores, personality_rates
     from memory.personality_store import PersonalityStore
     from tools.personality import personality_snapshot

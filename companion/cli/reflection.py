@@ -18,8 +18,8 @@ from rich.markup import escape
 
 from companion.cli.arguments import user_command
 from companion.cli.output import emit
-from companion.errors import InvalidInputError
-from companion.settings import Settings
+from companion.core.errors import InvalidInputError
+from companion.core.settings import Settings
 
 console = Console()
 

@@ -42,7 +42,7 @@ from langchain_core.messages import AIMessage, HumanMessage
 from redis.asyncio import Redis
 from tenacity import AsyncRetrying, stop_after_attempt, wait_exponential
 
-from companion.errors import InvalidInputError
+from companion.core.errors import InvalidInputError
 from memory.association_queue import AssociationQueue, Entry, RedisLLMBudget
 from memory.embeddings import Embedder
 from memory.keys import hash_tag

@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from companion.errors import NotFoundError
+from companion.core.errors import NotFoundError
 from companion.runtime.ingest import Ingestor, without_copies
 from memory.links import Version, version_id
 from memory.records import MemoryKind, MemoryRecord, content_hash, validate_message, validate_user_id

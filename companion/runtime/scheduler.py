@@ -32,7 +32,7 @@ from zoneinfo import ZoneInfo
 from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
-from companion.errors import CompanionError
+from companion.core.errors import CompanionError
 from companion.runtime.periodic import Job, run_jobs
 from memory.keys import hash_tag
 from memory.outreach import OutreachStore

@@ -41,7 +41,7 @@ from langgraph.graph.state import CompiledStateGraph
 from redis.exceptions import LockError, RedisError
 from tenacity import AsyncRetrying, retry_if_not_exception_type, stop_after_attempt, wait_exponential
 
-from companion.errors import CompanionError, InvalidInputError
+from companion.core.errors import CompanionError, InvalidInputError
 from companion.runtime.periodic import Job, run_jobs
 from graphs.association import associate
 from memory.association_queue import AssociationQueue, Entry

@@ -18,8 +18,8 @@ from typing import Any, TypeVar, cast
 
 from starlette.applications import Starlette
 
+from companion.core.settings import get_settings
 from companion.services import Services, build_services
-from companion.settings import get_settings
 
 logger = logging.getLogger(__name__)
 G = TypeVar("G")

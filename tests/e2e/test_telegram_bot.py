@@ -28,8 +28,8 @@ from bots.common.relationships import RelationshipStore, relation_key
 from bots.telegram.bot import build_dispatcher, create_bot, run_telegram_bot
 from bots.telegram.chats import deliver_outreach, recheck_chats
 from bots.telegram.routers.forget import CONFIRM_TEXT, DONE_TEXT, ForgetCallback
-from companion.errors import ConfigurationError
-from companion.settings import load_settings
+from companion.core.errors import ConfigurationError
+from companion.core.settings import load_settings
 from graphs.conversation import build_graph
 from memory.embeddings import Embedder
 from memory.keys import encode_part

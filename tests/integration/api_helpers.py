@@ -10,7 +10,7 @@ from fastapi.testclient import TestClient
 from redis.asyncio import Redis
 
 from app.main import create_app
-from companion.settings import load_settings
+from companion.core.settings import load_settings
 from memory.api_keys import REGISTER_FILE, ApiKeyStore, KeyRegister, KeyScope
 from memory.sensitivity import SHARED_MAX_LEVEL, Sensitivity
 

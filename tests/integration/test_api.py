@@ -80,7 +80,7 @@ def user_route_probes(
 def test_every_route_with_a_user_in_its_path_is_probed() -> None:
     """A new route of a user's data cannot be added without joining the isolation probes above."""
     from app.main import create_app
-    from companion.settings import load_settings
+    from companion.core.settings import load_settings
 
     paths = create_app(load_settings(data_dir=Path("/nonexistent-never-started"))).openapi()["paths"]
     probes = [(method, path.split("?")[0]) for method, path, _ in user_route_probes("u-x", "m-x")]

@@ -18,7 +18,7 @@ from hypothesis import HealthCheck, assume, settings
 
 from app.main import create_app
 from app.schemas import TEXT_PATTERN
-from companion.settings import load_settings
+from companion.core.settings import load_settings
 from tests.integration.api_helpers import make_key
 
 # The schema is read from an app that is never started (``from_asgi`` would run its lifespan and leave an embedded

@@ -12,7 +12,7 @@ from pathlib import Path
 from starlette.types import Message
 
 from app.main import create_app
-from companion.settings import load_settings
+from companion.core.settings import load_settings
 from tests.integration.api_helpers import api_client, make_key
 
 LIMIT = 64 * 1024

@@ -11,7 +11,7 @@ from redis.retry import Retry
 from bots.common.chat_buffer import BufferedMessage, ChatBatch, ChatBatchQueue
 from bots.common.relationships import RelationshipStore
 from bots.common.response_flow import Relationship
-from companion.errors import StoreUnavailableError
+from companion.core.errors import StoreUnavailableError
 from memory.short_term import ASSOCIATION_STREAM
 
 

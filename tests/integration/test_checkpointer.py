@@ -13,8 +13,8 @@ from langgraph.graph import END, START, StateGraph
 from langgraph.graph.state import CompiledStateGraph
 from langgraph.types import Send
 
+from companion.core.settings import load_settings
 from companion.services import open_checkpointer
-from companion.settings import load_settings
 
 
 class Tally(TypedDict, total=False):

@@ -9,7 +9,7 @@ import pytest
 from chromadb.api import ClientAPI
 from cryptography.fernet import Fernet
 
-from companion.errors import ConfigurationError
+from companion.core.errors import ConfigurationError
 from memory.cipher import KEY_FILE, SEALED_PREFIX, TextCipher, load_cipher
 from memory.long_term import LongTermStore
 from memory.records import MemoryRecord

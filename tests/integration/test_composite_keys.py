@@ -14,9 +14,9 @@ import redis as redis_sync
 from langgraph.checkpoint.sqlite.aio import AsyncSqliteSaver
 from redis.asyncio import Redis
 
+from companion.core.settings import load_settings
 from companion.runtime.users import checkpoint_threads
 from companion.services import open_checkpointer
-from companion.settings import load_settings
 from graphs.conversation import build_graph, run_turn
 from memory.checkpoints import LatestCheckpointSaver
 from memory.embeddings import Embedder

@@ -19,7 +19,7 @@ from langgraph.checkpoint.memory import InMemorySaver
 from pydantic import Field
 from redis.asyncio import Redis
 
-from companion.errors import InvalidInputError, RateLimitedError, StoreUnavailableError
+from companion.core.errors import InvalidInputError, RateLimitedError, StoreUnavailableError
 from graphs.conversation import build_graph, run_turn
 from memory.embeddings import Embedder
 from memory.long_term import LongTermStore

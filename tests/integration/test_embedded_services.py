@@ -19,7 +19,7 @@ import pytest
 import redis
 from chromadb.config import Settings
 
-from companion.errors import ConfigurationError, StoreUnavailableError
+from companion.core.errors import ConfigurationError, StoreUnavailableError
 from memory.embedded import (
     ChromaDirectoryLock,
     EmbeddedChromaServer,

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 from redis.asyncio import Redis
 
-from companion.errors import ConflictError, InvalidInputError
+from companion.core.errors import ConflictError, InvalidInputError
 from graphs.conversation import run_turn
 from memory.embeddings import Embedder
 from memory.idempotency import IdempotencyStore, idempotent_request

@@ -14,7 +14,7 @@ from conftest import fake_chat_model
 from redis.asyncio import Redis
 
 from companion.cli.main import main
-from companion.errors import InvalidInputError
+from companion.core.errors import InvalidInputError
 from companion.runtime.ingest import (
     INGEST_STREAM,
     LOST_SUBMISSION_AGE_SECONDS,

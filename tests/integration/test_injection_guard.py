@@ -117,7 +117,7 @@ def test_the_injection_threshold_and_offence_window_are_settings(tmp_path: Path,
 def test_the_personality_store_of_a_process_moves_states_at_the_configured_rates(
     tmp_path: Path, redis_url: str
 ) -> None:
-    from companion.personality.state import Rates
+    from companion.core.personality.state import Rates
 
     with api_client(tmp_path, redis_url, mood_drift_rate=0.03, quirk_decay_rate=0.2) as client:
         services = client.app.state.services  # type: ignore[attr-defined]

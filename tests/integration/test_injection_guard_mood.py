@@ -11,7 +11,7 @@ from langchain_core.messages import AIMessage
 from langgraph.checkpoint.memory import InMemorySaver
 from redis.asyncio import Redis
 
-from companion.personality.persona import load_persona
+from companion.core.personality.persona import load_persona
 from graphs.conversation import build_graph, run_turn
 from memory.embeddings import Embedder
 from memory.long_term import LongTermStore

@@ -10,9 +10,9 @@ import numpy as np
 import pytest
 from chromadb.api import ClientAPI
 
-from companion.errors import ConfigurationError
+from companion.core.errors import ConfigurationError
+from companion.core.settings import load_settings
 from companion.services import open_lexical_index
-from companion.settings import load_settings
 from memory.embeddings import Embedder
 from memory.lexical import LexicalIndex
 from memory.long_term import LongTermStore

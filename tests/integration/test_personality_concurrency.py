@@ -11,8 +11,8 @@ from typing import Any
 
 from langgraph.checkpoint.memory import InMemorySaver
 
-from companion.personality.persona import load_persona
-from companion.personality.state import PersonalityState, new_state
+from companion.core.personality.persona import load_persona
+from companion.core.personality.state import PersonalityState, new_state
 from graphs.conversation import build_graph, run_turn
 from memory.embeddings import Embedder
 from memory.long_term import LongTermStore

@@ -16,7 +16,7 @@ from langchain_core.outputs import ChatResult
 from langgraph.checkpoint.memory import InMemorySaver
 from redis.asyncio import Redis
 
-from companion.personality.persona import load_persona
+from companion.core.personality.persona import load_persona
 from graphs.conversation import build_graph, run_turn
 from memory.embeddings import Embedder
 from memory.long_term import LongTermStore
@@ -146,7 +146,7 @@ async def test_a_failing_scorer_model_keeps_the_local_scores(
 async def test_an_unknown_persona_is_a_clear_error(
     long_term: LongTermStore, short_term: ShortTermStore, embedder: Embedder, persona: str
 ) -> None:
-    from companion.errors import ConfigurationError
+    from companion.core.errors import ConfigurationError
 
     graph = graph_over(long_term, short_term, embedder)
     with pytest.raises(ConfigurationError, match="unknown persona 'nobody'"):

@@ -9,10 +9,10 @@ from typing import Any
 import pytest
 from langgraph.checkpoint.memory import InMemorySaver
 
-from companion.personality.journal import AppraisalInputs
-from companion.personality.persona import load_persona
-from companion.personality.quirks import Quirk
-from companion.personality.state import Rates, new_state
+from companion.core.personality.journal import AppraisalInputs
+from companion.core.personality.persona import load_persona
+from companion.core.personality.quirks import Quirk
+from companion.core.personality.state import Rates, new_state
 from graphs.conversation import build_graph, run_turn
 from memory.embeddings import Embedder
 from memory.long_term import LongTermStore

@@ -12,9 +12,9 @@ import pytest
 from chromadb.api import ClientAPI
 from redis.asyncio import Redis
 
-from companion.errors import InvalidInputError
-from companion.personality.persona import load_persona
-from companion.personality.state import PersonalityState, apply_interaction, new_state
+from companion.core.errors import InvalidInputError
+from companion.core.personality.persona import load_persona
+from companion.core.personality.state import PersonalityState, apply_interaction, new_state
 from companion.runtime.scheduler import JobRunner, done_key
 from graphs import proactive as proactive_graph
 from graphs import reflection as reflection_graph

@@ -11,8 +11,8 @@ from pathlib import Path
 
 import redis
 
+from companion.core.settings import load_settings
 from companion.services import supervise_embedded_redis
-from companion.settings import load_settings
 from memory.embedded import EmbeddedRedis
 
 

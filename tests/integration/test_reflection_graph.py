@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 from chromadb.api import ClientAPI
 
-from companion.errors import ConflictError, InvalidInputError
+from companion.core.errors import ConflictError, InvalidInputError
 from graphs.reflection import archive_store, build_graph, run_reflection
 from memory.embeddings import Embedder
 from memory.long_term import LongTermStore

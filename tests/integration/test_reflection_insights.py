@@ -13,7 +13,7 @@ from chromadb.api import ClientAPI
 from langgraph.checkpoint.memory import InMemorySaver
 from redis.asyncio import Redis
 
-from companion.errors import InvalidInputError
+from companion.core.errors import InvalidInputError
 from graphs.conversation import build_graph as build_conversation
 from graphs.conversation import run_turn
 from graphs.reflection import archive_store, build_graph, run_reflection

@@ -18,7 +18,7 @@ from langchain_core.messages import AIMessage, BaseMessage
 from langchain_core.outputs import ChatResult
 from redis.asyncio import Redis
 
-from companion.errors import UserBusyError
+from companion.core.errors import UserBusyError
 from companion.runtime.worker import AssociationWorker
 from graphs.association import build_graph as build_association
 from graphs.reflection import archive_store, run_reflection

@@ -11,7 +11,7 @@ from langchain_core.language_models.fake_chat_models import GenericFakeChatModel
 from langchain_core.messages import AIMessage
 from langgraph.checkpoint.memory import InMemorySaver
 
-from companion.errors import InvalidInputError
+from companion.core.errors import InvalidInputError
 from graphs.conversation import build_graph, run_turn
 from memory.embeddings import Embedder
 from memory.long_term import LongTermStore

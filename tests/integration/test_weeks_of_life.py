@@ -12,8 +12,8 @@ from datetime import datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from companion.personality.persona import load_persona
-from companion.personality.state import PersonalityState
+from companion.core.personality.persona import load_persona
+from companion.core.personality.state import PersonalityState
 from memory.records import MemoryKind
 from tests.integration.test_proactive_and_scheduler import DAY, HOUR, MINUTE, Life, life  # noqa: F401 (fixture)
 from tools.proactive import IGNORED_AFTER_HOURS, MAX_PER_DAY, MIN_GAP_HOURS, SILENCE_AFTER_DECLINE_HOURS

@@ -23,8 +23,8 @@ from bots.common.response_flow import (
 )
 from bots.common.sensitivity import sensitivity_level
 from bots.common.tokens import discord_token, telegram_token
-from companion.errors import ConfigurationError
-from companion.settings import load_settings
+from companion.core.errors import ConfigurationError
+from companion.core.settings import load_settings
 
 
 # -- replies ---------------------------------------------------------------------------------------------------

@@ -5,7 +5,7 @@ import string
 
 import pytest
 
-from companion.personality.persona import load_persona
+from companion.core.personality.persona import load_persona
 from memory.sensitivity import Sensitivity
 from prompts.conversation import DEFAULT_CRISIS_RESOURCES, OFFLINE_CARE_REPLIES
 from tools.care import CRISIS_TAG, at_least_confidential, care_reply, crisis_resources

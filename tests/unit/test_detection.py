@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from companion.errors import ConfigurationError
+from companion.core.errors import ConfigurationError
 from memory.embeddings import Embedder
 from tools.detection import (
     CATEGORIES,

@@ -7,7 +7,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from companion.errors import ConfigurationError
+from companion.core.errors import ConfigurationError
 from memory import embeddings
 from memory.embeddings import Embedder, OnnxMiniLMEmbedder, load_embedder
 

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from companion.errors import InvalidInputError
+from companion.core.errors import InvalidInputError
 from evals.core import SuiteOutcome, hit_at_k, load_jsonl, mean_reciprocal_rank, outcome_from
 from evals.isolation import find_leaks
 from evals.isolation import validate_case as validate_isolation_case

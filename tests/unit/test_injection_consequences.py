@@ -11,10 +11,10 @@ from langchain_core.language_models.fake_chat_models import GenericFakeChatModel
 from langchain_core.messages import AIMessage
 
 import tools.injection
-from companion.personality.appraisal import INJECTION_PENALTY, appraise_injection
-from companion.personality.persona import load_persona
-from companion.personality.state import apply_appraisal, new_state
-from companion.personality.traits import PAD
+from companion.core.personality.appraisal import INJECTION_PENALTY, appraise_injection
+from companion.core.personality.persona import load_persona
+from companion.core.personality.state import apply_appraisal, new_state
+from companion.core.personality.traits import PAD
 from prompts.injection import THREAT_BENIGN_EXAMPLES, THREAT_DETECTION_PROMPT, THREAT_MALICIOUS_EXAMPLES
 from tools.injection import (
     InjectionKind,

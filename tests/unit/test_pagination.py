@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from app.pagination import decode_cursor, encode_cursor, keyset_page
-from companion.errors import InvalidInputError
+from companion.core.errors import InvalidInputError
 
 
 def walk(items: list[tuple[float, str]], limit: int, **kwargs: bool) -> list[list[tuple[float, str]]]:

@@ -6,7 +6,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from companion.errors import ConfigurationError
+from companion.core.errors import ConfigurationError
 from memory.embeddings import STATES_AFTER_LAYER, OnnxMiniLMEmbedder
 from tools.detection import (
     EMOTION_TYPES,

@@ -1,13 +1,13 @@
-"""The personality engine (companion/personality): pure logic, seed numbers as tests, an injected clock."""
+"""The personality engine (companion/core/personality): pure logic, seed numbers as tests, an injected clock."""
 
 from dataclasses import replace
 from pathlib import Path
 
 import pytest
 
-from companion.errors import ConfigurationError
-from companion.personality.appraisal import appraise, appraise_seed_rules
-from companion.personality.needs import (
+from companion.core.errors import ConfigurationError
+from companion.core.personality.appraisal import appraise, appraise_seed_rules
+from companion.core.personality.needs import (
     DECAY_PER_HOUR,
     NEED_NAMES,
     TRIGGER_THRESHOLD,
@@ -15,9 +15,9 @@ from companion.personality.needs import (
     initial_needs,
     urgent_needs,
 )
-from companion.personality.persona import available_personas, load_persona
-from companion.personality.quirks import CATEGORIES, PATTERNS, PatternStats, Quirk, evolve_quirks
-from companion.personality.state import (
+from companion.core.personality.persona import available_personas, load_persona
+from companion.core.personality.quirks import CATEGORIES, PATTERNS, PatternStats, Quirk, evolve_quirks
+from companion.core.personality.state import (
     DAY,
     HOUR,
     TURN_RELAXATION,
@@ -29,7 +29,7 @@ from companion.personality.state import (
     new_state,
     resting_mood,
 )
-from companion.personality.traits import PAD, BigFive, baseline_from_traits
+from companion.core.personality.traits import PAD, BigFive, baseline_from_traits
 
 T0 = 1_800_000_000.0
 NONE = dict.fromkeys(("happiness", "sadness", "anxiety", "panic", "excitement", "anger", "love", "fear"), 0)

@@ -6,16 +6,16 @@ from pathlib import Path
 
 import pytest
 
-import companion.personality.prompt
+import companion.core.personality.prompt
 import prompts.detection
 import prompts.personality
 import prompts.sensitivity
 import tools.detection
 import tools.sensitivity
-from companion.personality.persona import load_persona
-from companion.personality.prompt import persona_system_prompt
-from companion.personality.quirks import Quirk
-from companion.personality.state import new_state
+from companion.core.personality.persona import load_persona
+from companion.core.personality.prompt import persona_system_prompt
+from companion.core.personality.quirks import Quirk
+from companion.core.personality.state import new_state
 
 T0 = 1_800_000_000.0
 
@@ -23,7 +23,7 @@ T0 = 1_800_000_000.0
 EXPECTED: dict[str, tuple[object, object, dict[str, set[str]]]] = {
     "personality": (
         prompts.personality,
-        companion.personality.prompt,
+        companion.core.personality.prompt,
         {
             "PERSONA_SYSTEM_PROMPT": {
                 "name",

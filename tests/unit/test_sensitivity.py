@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from companion.errors import InvalidInputError
+from companion.core.errors import InvalidInputError
 from memory.records import MemoryRecord
 from memory.sensitivity import (
     CONFIDENCE_THRESHOLDS,

@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from companion.errors import ConfigurationError, InvalidInputError
-from companion.settings import Settings, load_settings, unknown_variables
+from companion.core.errors import ConfigurationError, InvalidInputError
+from companion.core.settings import Settings, load_settings, unknown_variables
 from memory.long_term import collection_name
 from memory.records import (
     MemoryKind,

@@ -10,10 +10,10 @@ from zoneinfo import ZoneInfo
 import pytest
 from langchain_openai import ChatOpenAI
 
-from companion.errors import ConfigurationError
-from companion.personality.state import Rates
+from companion.core.errors import ConfigurationError
+from companion.core.personality.state import Rates
+from companion.core.settings import load_settings
 from companion.services import build_chat_model, personality_rates
-from companion.settings import load_settings
 from memory.embeddings import Embedder
 from tools.defence import defence_action
 from tools.injection import screen_with_model
@@ -79,8 +79,8 @@ TUNABLES = {
 
 
 def test_the_seed_tunables_default_to_the_numbers_the_code_used() -> None:
-    from companion.personality.quirks import DECAY, REINFORCEMENT
-    from companion.personality.state import DRIFT_RATE
+    from companion.core.personality.quirks import DECAY, REINFORCEMENT
+    from companion.core.personality.state import DRIFT_RATE
     from memory.security import OFFENCE_WINDOW_SECONDS
     from tools.injection import INJECTION_THRESHOLD
 
@@ -140,7 +140,7 @@ def test_what_perception_reports_flags_injection_at_the_configured_threshold(emb
 
 # -- needs: the seed's proactive_weight --------------------------------------------------------------------------
 def test_each_need_has_the_seeds_proactive_weight_of_1() -> None:
-    from companion.personality.needs import NEED_NAMES, PROACTIVE_WEIGHT, TRIGGER_THRESHOLD
+    from companion.core.personality.needs import NEED_NAMES, PROACTIVE_WEIGHT, TRIGGER_THRESHOLD
     from tools.proactive import NEED_TRIGGER_THRESHOLD
 
     assert PROACTIVE_WEIGHT == dict.fromkeys(NEED_NAMES, 1.0)

@@ -12,7 +12,7 @@ from discord.ext import commands
 from bots.common.companion import GROUP_LINES, Audience, conversation_id_for, platform_user_id
 from bots.common.relationships import is_admin
 from bots.common.replies import DISCORD_MESSAGE_LIMIT, split_reply
-from companion.errors import CompanionError
+from companion.core.errors import CompanionError
 
 if TYPE_CHECKING:
     from bots.discord.bot import CompanionBot

@@ -10,7 +10,7 @@ from aiogram.types import ErrorEvent
 
 from bots.common.chat_manager import ChatManager
 from bots.telegram.chats import addresses_bot, is_private
-from companion.errors import CompanionError, InvalidInputError, RateLimitedError
+from companion.core.errors import CompanionError, InvalidInputError, RateLimitedError
 
 logger = logging.getLogger(__name__)
 

@@ -14,7 +14,7 @@ from dotenv import dotenv_values
 from pydantic import Field, SecretStr, ValidationError, ValidationInfo, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
-from companion.errors import ConfigurationError
+from companion.core.errors import ConfigurationError
 
 #: An admin id: a platform's numeric user id, optionally prefixed with the platform.
 ADMIN_ID_PATTERN = re.compile(r"^(?:(?:telegram|discord):)?[0-9]{1,20}$")

@@ -61,7 +61,7 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-from companion.personality.traits import PAD
+from companion.core.personality.traits import PAD
 
 EMOTIONAL_SIGNAL_THRESHOLD = 30
 #: Below the signal threshold, a feeling this strong still nudges the mood (chosen on GoEmotions' dev split).

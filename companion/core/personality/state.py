@@ -28,8 +28,8 @@ from typing import Any
 
 from typing_extensions import TypedDict
 
-from companion.personality.appraisal import Appraisal, appraise
-from companion.personality.needs import (
+from companion.core.personality.appraisal import Appraisal, appraise
+from companion.core.personality.needs import (
     BASELINE_LEVEL,
     NEED_NAMES,
     TRIGGER_THRESHOLD,
@@ -41,8 +41,8 @@ from companion.personality.needs import (
     record_satisfaction,
     satisfy_needs,
 )
-from companion.personality.persona import Persona
-from companion.personality.quirks import (
+from companion.core.personality.persona import Persona
+from companion.core.personality.quirks import (
     DECAY,
     REINFORCEMENT,
     PatternData,
@@ -54,7 +54,7 @@ from companion.personality.quirks import (
     observe_patterns,
     record_observations,
 )
-from companion.personality.traits import PAD, PADValues
+from companion.core.personality.traits import PAD, PADValues
 
 DAY = 86_400.0
 HOUR = 3_600.0

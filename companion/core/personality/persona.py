@@ -3,7 +3,7 @@
 An optional ``crisis_resources`` string says where the persona points a user in crisis (see ``tools/care.py``).
 
 ``COMPANION_PERSONA`` selects one by name (a file in :data:`PERSONAS_DIR`) or by path to a ``.toml`` file.
-A malformed file is a one-line :class:`~companion.errors.ConfigurationError` naming the file and the field.
+A malformed file is a one-line :class:`~companion.core.errors.ConfigurationError` naming the file and the field.
 """
 
 from __future__ import annotations
@@ -17,11 +17,11 @@ from typing import Any
 
 from typing_extensions import TypedDict
 
-from companion.errors import ConfigurationError
-from companion.personality.traits import PAD, TRAIT_NAMES, BigFive, baseline_from_traits
+from companion.core.errors import ConfigurationError
+from companion.core.personality.traits import PAD, TRAIT_NAMES, BigFive, baseline_from_traits
 
 #: Where persona files live: ``companion/personas/``, package data, so an installed wheel has them too.
-PERSONAS_DIR = Path(__file__).resolve().parents[1] / "personas"
+PERSONAS_DIR = Path(__file__).resolve().parents[2] / "personas"
 PERSONA_NAME_PATTERN = re.compile(r"^[a-z0-9][a-z0-9_-]{0,63}$")
 
 

@@ -35,7 +35,7 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping
 
-from companion.personality.traits import PAD
+from companion.core.personality.traits import PAD
 
 NEED_NAMES: tuple[str, ...] = ("social", "intellectual", "creative", "rest", "validation")
 DECAY_PER_HOUR: dict[str, float] = {

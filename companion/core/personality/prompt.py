@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 
-from companion.personality.appraisal import perceived_feeling
-from companion.personality.needs import NEED_NAMES
-from companion.personality.persona import Persona
-from companion.personality.quirks import active_quirks
-from companion.personality.state import PersonalityState
+from companion.core.personality.appraisal import perceived_feeling
+from companion.core.personality.needs import NEED_NAMES
+from companion.core.personality.persona import Persona
+from companion.core.personality.quirks import active_quirks
+from companion.core.personality.state import PersonalityState
 from prompts.personality import (
     CRISIS_CARE_PROMPT,
     CRISIS_SITUATIONS,

@@ -17,7 +17,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
-from companion.personality.state import DEFAULT_RATES, PersonalityState, Rates, apply_interaction
+from companion.core.personality.state import DEFAULT_RATES, PersonalityState, Rates, apply_interaction
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
