@@ -22,8 +22,10 @@ so unrelated texts (cosine <= 0.25) score 0 whatever their labels, near-paraphra
 plus 15 for each label they share, and a same-topic message sharing category and emotion passes 60 from
 cosine ~0.47.
 
-Offline merge (``merge_texts``): the existing text, then each sentence of the new message that the memory does
-not already contain (compared case- and whitespace-insensitively), joined with a space; at most
+Offline merge (``merge_texts``): the existing text without the sentences the new message updates (the same subject
+with another value, ``tools.updates.detect_update``: the version history keeps them), then each sentence of the new
+message that the memory does not already contain (compared case- and whitespace-insensitively), joined with a
+space; at most
 ``MAX_MERGED_CHARS`` characters, keeping the newest sentences when the memory would grow past that.
 """
 
@@ -34,6 +36,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 
 from tools.detection import EMOTIONAL_SIGNAL_THRESHOLD
+from tools.updates import detect_update
 
 NEW_MEMORY_IMPORTANCE = 500
 STRONG_MATCH_STRENGTH = 60.0
@@ -131,7 +134,10 @@ def merge_texts(existing: str, new_info: str, *, max_chars: int = MAX_MERGED_CHA
     """The offline merge of new information into a memory (see the module docstring)."""
     known = _normalised(existing)
     added = [sentence for sentence in _sentences(new_info) if _normalised(sentence) not in known]
-    merged = " ".join([existing.strip(), *added]).strip()
+    # The newest truth: a sentence the new information updates (same subject, another value: "I work at X" then
+    # "I now work at Y") leaves the merged text; the version history keeps it.
+    current = [old for old in _sentences(existing) if not any(detect_update(new, old, 1.0) for new in added)]
+    merged = " ".join([*current, *added]).strip()
     if len(merged) <= max_chars:
         return merged
     kept: list[str] = []

@@ -99,3 +99,10 @@ def test_association_prompt_placeholders_match_what_the_code_passes(name: str) -
 def test_every_association_prompt_is_checked() -> None:
     names = {n for n, v in vars(prompts.association).items() if n.isupper() and isinstance(v, str)}
     assert names == set(EXPECTED_KEYS)
+
+
+def test_the_offline_merge_keeps_the_newest_value_of_an_updated_fact() -> None:
+    merged = merge_texts("I work at Microsoft. I love my team there.", "I now work at Google.")
+    assert merged == "I love my team there. I now work at Google."
+    # a compatible addition keeps everything
+    assert merge_texts("I live in Paris.", "I love the bakeries here.") == "I live in Paris. I love the bakeries here."
