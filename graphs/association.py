@@ -75,7 +75,7 @@ def build_graph(
     graph = StateGraph(
         AssociationState, context_schema=Context, input_schema=AssociationInput, output_schema=AssociationOutput
     )
-    graph.add_node("load_messages", partial(load_messages, long_term=long_term, links=links))
+    graph.add_node("load_messages", partial(load_messages, long_term=long_term, links=links, embedder=embedder))
     graph.add_node("find_related", partial(find_related, long_term=long_term))
     graph.add_node("score_relations", partial(score_relations, chat_model=chat_model, llm_budget=llm_budget))
     graph.add_node("create_memory", create_memory)

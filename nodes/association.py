@@ -41,6 +41,7 @@ from tools.association import (
     local_strength,
     merge_texts,
 )
+from tools.detection import SignalData, emotional_signals
 from tools.sensitivity import classified
 from tools.utterance import UtteranceType, is_fact
 
@@ -73,6 +74,8 @@ class QueuedMessage(TypedDict):
     importance: int
     category: str
     created_at: float
+    #: Seed 000's signals: each emotion above the threshold with the words that carry it and their sentence.
+    signals: list[SignalData]
 
 
 class Candidate(TypedDict):
@@ -111,6 +114,7 @@ class Plan(TypedDict):
     target_id: NotRequired[str | None]
     relations: list[RelatedMemory]
     memory: NotRequired[MemoryRecordData | None]  # the new memory or the new version
+    signals: NotRequired[list[SignalData]]  # the message's emotional signals (what a merge is told)
 
 
 class BranchInput(TypedDict):
@@ -156,9 +160,17 @@ def derived_memory_id(message_id: str) -> str:
 
 # -- nodes ---------------------------------------------------------------------------------------------------
 async def load_messages(
-    state: AssociationState, runtime: Runtime[Context], *, long_term: LongTermStore, links: LinkStore
+    state: AssociationState,
+    runtime: Runtime[Context],
+    *,
+    long_term: LongTermStore,
+    links: LinkStore,
+    embedder: Embedder,
 ) -> dict[str, Any]:
     """Read the queued messages and any outcome stored by an earlier attempt; keep those with an emotional signal.
+
+    Each kept message carries its emotional signals (``tools.detection.emotional_signals``: emotion, intensity,
+    keywords, context), which a merge is told as the new information's emotional context.
 
     Only statements are associated (``tools.utterance``): "what band do I like?" asked with feeling is not a
     fact to remember, version or relate, so questions, requests and small talk are skipped.
@@ -190,6 +202,9 @@ async def load_messages(
                 importance=record.importance,
                 category=record.category,
                 created_at=record.created_at,
+                signals=[
+                    signal.to_dict() for signal in await asyncio.to_thread(emotional_signals, record.text, embedder)
+                ],
             )
         )
     replays = [Plan(**stored[message_id]) for message_id in ids if message_id in stored]  # type: ignore[typeddict-item]
@@ -296,6 +311,7 @@ def create_memory(state: BranchInput) -> dict[str, Any]:
         message_id=message["message_id"],
         decision=Decision.NEW_MEMORY.value,
         cause_text=message["text"],
+        signals=message.get("signals", []),
         target_id=message["message_id"],
         relations=state["relations"],
         memory=None,  # the stored message, promoted, once apply_writes has read it
@@ -310,6 +326,7 @@ def create_version(state: BranchInput) -> dict[str, Any]:
         message_id=message["message_id"],
         decision=Decision.NEW_VERSION.value,
         cause_text=message["text"],
+        signals=message.get("signals", []),
         target_id=state["target_id"],
         relations=state["relations"],
         memory=None,
@@ -324,6 +341,7 @@ def relate_weakly(state: BranchInput) -> dict[str, Any]:
         message_id=message["message_id"],
         decision=Decision.WEAK_RELATIONS.value,
         cause_text=message["text"],
+        signals=message.get("signals", []),
         target_id=message["message_id"],
         relations=state["relations"],
         memory=None,
@@ -425,7 +443,9 @@ async def apply_writes(
                 plan["target_id"] = existing.id
             if existing.id not in created:  # a created memory's first version is written above
                 first_versions.setdefault(existing.id, existing)
-            merged = await _merge(chat_model, llm_budget, existing.text, plan["cause_text"], existing.emotion)
+            signals = plan.get("signals")  # a plan stored before signals existed: the memory's emotion stands in
+            feeling = json.dumps(signals) if signals else existing.emotion
+            merged = await _merge(chat_model, llm_budget, existing.text, plan["cause_text"], feeling)
             updated = classified(
                 replace(existing, text=merged, version=existing.version + 1, last_accessed=now),
                 text=plan["cause_text"],

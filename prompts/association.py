@@ -24,7 +24,8 @@ Existing memory:
 New information:
 {new_info}
 
-Emotional context: {emotion}
+Emotional context (the new information's emotional signals: emotion, intensity 0-100, the words carrying it):
+{emotion}
 
 Integrate the new information naturally, keep every existing fact, keep it under 600 words, and answer with the
 updated memory text only."""

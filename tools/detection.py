@@ -698,6 +698,76 @@ def perceive(
     ]
 
 
+class SignalData(TypedDict):
+    """:meth:`EmotionalSignal.to_dict`."""
+
+    emotion: str
+    intensity: int
+    keywords: list[str]
+    context: str
+
+
+@dataclass(frozen=True, slots=True)
+class EmotionalSignal:
+    """Seed 000's emotional signal: an emotion felt above the threshold, the words that carry it, their sentence."""
+
+    emotion: str
+    intensity: int
+    keywords: tuple[str, ...]
+    context: str
+
+    def to_dict(self) -> SignalData:
+        """A JSON-able dict."""
+        return {
+            "emotion": self.emotion,
+            "intensity": self.intensity,
+            "keywords": list(self.keywords),
+            "context": self.context,
+        }
+
+
+#: A word is a keyword of an emotion when leaving it out lowers the emotion's intensity by at least this much.
+KEYWORD_MIN_DROP = 5
+MAX_KEYWORDS = 3
+#: At most this many distinct words are tried per message (each is one more short text for the encoder).
+MAX_WORDS_TRIED = 24
+_SIGNAL_WORD = re.compile(r"[^\W\d_][\w'’-]{2,}", re.UNICODE)
+_SIGNAL_SENTENCE = re.compile(r"(?<=[.!?])\s+|\n+")
+
+
+def emotional_signals(
+    text: str, embedder: Embedder, *, detection: Detection | None = None, model: PerceptionModel | None = None
+) -> list[EmotionalSignal]:
+    """Every emotion of ``text`` above the signal threshold, with its keywords and context.
+
+    The keywords are found by occlusion: the message is perceived again once without each of its words (one
+    batched encoder run), and a word is a keyword of an emotion when leaving it out lowers that emotion's intensity
+    by ``KEYWORD_MIN_DROP`` or more; the strongest ``MAX_KEYWORDS`` are kept. So they are the words the perception
+    itself relied on, not a word list's guess ("put our dog down" carries the sadness, not "today"). The context is
+    the sentence holding the strongest keyword (the whole message, cut at 200 characters, when none stands out).
+    For background work (association), not the turn's hot path.
+    """
+    detection = detection or perceive([text], embedder, model=model)[0].detection
+    felt = {e: i for e, i in detection.emotions.items() if e != "neutral" and i > EMOTIONAL_SIGNAL_THRESHOLD}
+    if not felt:
+        return []
+    words = list(dict.fromkeys(match.group() for match in _SIGNAL_WORD.finditer(text)))[:MAX_WORDS_TRIED]
+    without = [re.sub(rf"(?<!\w){re.escape(word)}(?!\w)", "", text).strip() or "." for word in words]
+    variants = perceive(without, embedder, model=model) if words else []
+    sentences = [part.strip() for part in _SIGNAL_SENTENCE.split(text) if part.strip()] or [text]
+    signals = []
+    for emotion, intensity in sorted(felt.items(), key=lambda item: -item[1]):
+        drops = {
+            word: intensity - variant.detection.emotions.get(emotion, 0)
+            for word, variant in zip(words, variants, strict=True)
+        }
+        keywords = sorted((w for w, d in drops.items() if d >= KEYWORD_MIN_DROP), key=lambda w: -drops[w])
+        keywords = keywords[:MAX_KEYWORDS]
+        context = next((s for s in sentences if keywords and keywords[0] in s), text.strip())[:200]
+        signals.append(EmotionalSignal(emotion, int(intensity), tuple(keywords), context))
+    return signals
+
+
 def load_detector(path: Path | None = None) -> Detector:
     """The detector with the committed weights (loaded once per process; no network).
 

@@ -303,3 +303,21 @@ async def test_a_message_made_a_memory_keeps_its_words_and_its_versions_live_bes
     assert home.text.startswith(first.text) and "he swam today" in home.text
     assert [(v.version, v.caused_by) for v in links.versions(USER, home.id)] == [(1, home.id), (2, second.id)]
     assert long_term.get(USER, second.id).text == second.text  # type: ignore[union-attr]
+
+
+async def test_a_kept_message_carries_its_emotional_signals_with_the_words_that_carry_them(
+    long_term: LongTermStore, links: LinkStore, embedder: Embedder
+) -> None:
+    message = remember(
+        long_term,
+        embedder,
+        "I am absolutely livid that my landlord kept my whole deposit.",
+        intensity=90,
+        importance=700,
+        emotion="anger",
+    )
+    await associate(graph_for(long_term, links, embedder), user_id=USER, message_ids=[message.id])
+    [plan] = links.outcomes(USER, [message.id]).values()
+    anger = next(signal for signal in plan["signals"] if signal["emotion"] == "anger")
+    assert anger["intensity"] > 30 and "livid" in anger["keywords"]  # found by occlusion, not a word list
+    assert anger["context"] == message.text
