@@ -39,6 +39,7 @@ from typing import Any
 
 from redis.asyncio import Redis
 from redis.exceptions import RedisError
+from tenacity import Retrying, retry_if_exception_type, stop_after_delay, wait_random_exponential
 
 from companion.core.errors import InvalidInputError, NotFoundError, StoreUnavailableError
 from memory.keys import hash_tag
@@ -112,8 +113,18 @@ class KeyRegister:
         self._lock = threading.Lock()
         try:
             self._db = sqlite3.connect(str(path), isolation_level=None, timeout=30, check_same_thread=False)
-            self._db.execute("PRAGMA journal_mode=WAL")
-            self._db.execute(_REGISTER_SCHEMA)
+            # Switching a new file to WAL takes an exclusive lock and SQLite reports "database is locked" at once,
+            # without its busy timeout, when another process is doing the same: two processes starting together
+            # (a worker beside the API) retry for a few seconds instead of failing.
+            for attempt in Retrying(
+                retry=retry_if_exception_type(sqlite3.OperationalError),
+                stop=stop_after_delay(10),
+                wait=wait_random_exponential(multiplier=0.05, max=1),
+                reraise=True,
+            ):
+                with attempt:
+                    self._db.execute("PRAGMA journal_mode=WAL")
+                    self._db.execute(_REGISTER_SCHEMA)
         except sqlite3.Error as exc:
             raise StoreUnavailableError(f"cannot open the API key register {path}: {exc}") from None
 

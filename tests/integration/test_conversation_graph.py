@@ -23,6 +23,7 @@ from companion.core.errors import InvalidInputError, RateLimitedError, StoreUnav
 from graphs.conversation import build_graph, run_turn
 from memory.embeddings import Embedder
 from memory.long_term import LongTermStore
+from memory.profiles import interactions_key
 from memory.records import MemoryKind, MemoryRecord
 from memory.short_term import ASSOCIATION_STREAM, ShortTermStore, last_active_key, turns_key
 
@@ -330,8 +331,10 @@ async def test_forgetting_a_user_leaves_users_whose_ids_extend_theirs(
     graph = graph_over(long_term, short_term, embedder)
     for user in ("a", "a:c:b", "ab"):
         await run_turn(graph, user_id=user, conversation_id="d", message=f"Hello from {user}.")
-    assert await short_term.forget_user("a") == 3  # the turns, last_active and personality-cache keys of "a"
-    assert await redis.exists(turns_key("a", "d"), last_active_key("a")) == 0
+    # the turns, last_active, personality-cache and interaction-log keys of "a"
+    assert await short_term.forget_user("a") == 4
+    assert await redis.exists(turns_key("a", "d"), last_active_key("a"), interactions_key("a")) == 0
+    assert await redis.exists(interactions_key("a:c:b"), interactions_key("ab")) == 2
     assert [role for role, _ in await redis_turns(redis, "a:c:b", "d")] == ["user", "assistant"]
     assert await redis.exists(last_active_key("a:c:b"), last_active_key("ab"), turns_key("ab", "d")) == 3
 
