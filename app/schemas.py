@@ -582,7 +582,9 @@ class Interaction(BaseModel):
     sensitivity: str = Field(description="The message's sensitivity level")
     injection: str = Field(description="The guard's action: 'none', 'deflect', ...")
     crisis: str = Field(description="The crisis kind care answered ('' for none)")
-    proactive: bool = Field(description="The turn answered an outreach of the companion's")
+    proactive: bool = Field(
+        description="Seed 003's flag for the companion's own outreaches: false for chat turns (they are in the outbox)"
+    )
 
 
 class Profile(BaseModel):
