@@ -48,10 +48,10 @@ import threading
 import time
 import zlib
 from collections.abc import Sequence
-from dataclasses import dataclass, replace
+from dataclasses import asdict, dataclass, replace
 from enum import IntEnum
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Any, Literal, cast
 
 import numpy as np
 import numpy.typing as npt
@@ -717,13 +717,8 @@ class EmotionalSignal:
     context: str
 
     def to_dict(self) -> SignalData:
-        """A JSON-able dict."""
-        return {
-            "emotion": self.emotion,
-            "intensity": self.intensity,
-            "keywords": list(self.keywords),
-            "context": self.context,
-        }
+        """A JSON-able dict (the keywords as a list)."""
+        return cast(SignalData, {**asdict(self), "keywords": list(self.keywords)})
 
 
 #: A word is a keyword of an emotion when leaving it out lowers the emotion's intensity by at least this much.
