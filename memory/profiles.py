@@ -31,6 +31,7 @@ profile_key = UserKey("profile")
 interactions_key = UserKey("interactions")
 DEFAULT_LANGUAGE = "en"
 MAX_DISPLAY_NAME_CHARS = 100
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")  # the API schema's rule too
 _LANGUAGE = re.compile(r"^[a-z]{2,3}(-[A-Za-z0-9]{2,8})?$")
 
 
@@ -75,8 +76,8 @@ def validate_language(code: str) -> str:
 def validate_display_name(name: str) -> str:
     """``name`` without surrounding space, if it is printable and at most ``MAX_DISPLAY_NAME_CHARS`` long."""
     name = name.strip()
-    if len(name) > MAX_DISPLAY_NAME_CHARS or not name.isprintable():
-        raise InvalidInputError(f"invalid display name: at most {MAX_DISPLAY_NAME_CHARS} printable characters")
+    if len(name) > MAX_DISPLAY_NAME_CHARS or _CONTROL.search(name):
+        raise InvalidInputError(f"invalid display name: at most {MAX_DISPLAY_NAME_CHARS} characters, no control ones")
     return name
 
 
