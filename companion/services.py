@@ -380,13 +380,16 @@ async def open_checkpointer(
     WAL with ``synchronous=NORMAL``: a commit does not wait for an fsync (about half the checkpoint's cost on the
     turn), the file never corrupts, and only a power cut can lose the last checkpoints. Nothing of record lives
     only there: a turn's message and the state it changed are in Chroma (and Redis) before the checkpoint.
+    Checkpoints are sealed with the memory key (``memory.checkpoints.CheckpointCipher``): they hold the memories a
+    turn recalled, secret ones included.
 
     Threads of the form written before ids were encoded are migrated on open (``migrate_thread_ids``); with
     ``services``, a thread is only moved when no other user the stores know could have written to it.
     """
     path = ensure_data_dir(settings.data_dir) / "checkpoints.sqlite"
+    cipher = (services.long_term.cipher if services is not None else None) or open_cipher(settings)
     try:
-        connection, saver = await _open_saver(path)
+        connection, saver = await _open_saver(path, cipher)
     except sqlite3.DatabaseError as exc:
         # Nothing of record lives only here, so a damaged file is set aside (kept, for whoever wants to look at it)
         # and the checkpointer starts afresh rather than stopping every command.
@@ -396,7 +399,7 @@ async def open_checkpointer(
             damaged = path.with_name(path.name + suffix)
             if damaged.exists():
                 damaged.rename(aside.with_name(aside.name + suffix))
-        connection, saver = await _open_saver(path)
+        connection, saver = await _open_saver(path, cipher)
     try:
         if services is not None and await saver.legacy_thread_ids():
             await saver.migrate_thread_ids(await known_users(services))
@@ -407,17 +410,20 @@ async def open_checkpointer(
         await connection.close()
 
 
-async def _open_saver(path: Path) -> tuple[aiosqlite.Connection, LatestCheckpointSaver]:
-    """A connection to the checkpoint file (WAL) and its saver, compacted; a damaged file raises DatabaseError."""
+async def _open_saver(path: Path, cipher: TextCipher) -> tuple[aiosqlite.Connection, LatestCheckpointSaver]:
+    """A connection to the checkpoint file (WAL) and its saver (sealing with ``cipher``), compacted.
+
+    A damaged file raises DatabaseError.
+    """
     import aiosqlite
 
-    from memory.checkpoints import LatestCheckpointSaver
+    from memory.checkpoints import LatestCheckpointSaver, sealed_serializer
 
     connection = await aiosqlite.connect(str(path))
     try:
         await connection.execute("PRAGMA journal_mode=WAL")
         await connection.execute("PRAGMA synchronous=NORMAL")
-        saver = LatestCheckpointSaver(connection)
+        saver = LatestCheckpointSaver(connection, serde=sealed_serializer(cipher))
         await saver.compact()
     except BaseException:
         await connection.close()

@@ -11,13 +11,46 @@ from collections.abc import Collection, Sequence
 
 from langchain_core.runnables import RunnableConfig
 from langgraph.checkpoint.base import ChannelVersions, Checkpoint, CheckpointMetadata
+from langgraph.checkpoint.serde.base import CipherProtocol
+from langgraph.checkpoint.serde.encrypted import EncryptedSerializer
+from langgraph.checkpoint.serde.jsonplus import JsonPlusSerializer
 from langgraph.checkpoint.sqlite.aio import AsyncSqliteSaver
 
+from companion.core.errors import ConfigurationError
+from memory.cipher import TextCipher
 from memory.keys import CHECKPOINT_USER_KEY, legacy_thread_owner, thread_id
 
 logger = logging.getLogger(__name__)
 
-__all__ = ["LatestCheckpointSaver"]
+__all__ = ["CheckpointCipher", "LatestCheckpointSaver", "sealed_serializer"]
+
+
+class CheckpointCipher(CipherProtocol):
+    """The memory key's Fernet, as LangGraph's ``EncryptedSerializer`` asks for a cipher.
+
+    A conversation checkpoint holds the turn's message, the memories it recalled (secret ones too, opened) and the
+    reply, so it is sealed whole, like every derived record (``memory.cipher.seal_document``).
+    """
+
+    NAME = "fernet"
+
+    def __init__(self, cipher: TextCipher) -> None:
+        self._cipher = cipher
+
+    def encrypt(self, plaintext: bytes) -> tuple[str, bytes]:
+        """``(cipher name, token)`` of ``plaintext``."""
+        return self.NAME, self._cipher.seal_bytes(plaintext)
+
+    def decrypt(self, ciphername: str, ciphertext: bytes) -> bytes:
+        """The plaintext of a token this cipher wrote; another key's token is a one-line configuration error."""
+        if ciphername != self.NAME:
+            raise ConfigurationError(f"a checkpoint is sealed with an unknown cipher {ciphername!r}")
+        return self._cipher.open_bytes(ciphertext)
+
+
+def sealed_serializer(cipher: TextCipher) -> EncryptedSerializer:
+    """The checkpointer's serializer: LangGraph's own (JSON plus), sealed; plain checkpoints written earlier load."""
+    return EncryptedSerializer(CheckpointCipher(cipher), JsonPlusSerializer())
 
 
 class LatestCheckpointSaver(AsyncSqliteSaver):

@@ -69,11 +69,19 @@ class TextCipher:
         """The plain text of a sealed ``text``; any other text as it is."""
         if not text.startswith(SEALED_PREFIX):
             return text
+        return self.open_bytes(text[len(SEALED_PREFIX) :].encode("ascii")).decode("utf-8")
+
+    def seal_bytes(self, data: bytes) -> bytes:
+        """``data`` encrypted (a Fernet token)."""
+        return self._fernet.encrypt(data)
+
+    def open_bytes(self, token: bytes) -> bytes:
+        """The inverse of :meth:`seal_bytes`; a token of another key is a one-line configuration error."""
         try:
-            return self._fernet.decrypt(text[len(SEALED_PREFIX) :].encode("ascii")).decode("utf-8")
+            return self._fernet.decrypt(token)
         except (InvalidToken, ValueError):
             raise ConfigurationError(
-                "a secret memory cannot be decrypted with this key: COMPANION_ENCRYPTION_KEY (or the data dir's "
+                "a sealed record cannot be decrypted with this key: COMPANION_ENCRYPTION_KEY (or the data dir's "
                 f"{KEY_FILE}) is not the one it was stored with"
             ) from None
 

@@ -185,6 +185,10 @@ class LongTermStore:
 
     # Secret and ultrasecret texts are sealed on the way into Chroma and opened on the way out. A store without a
     # cipher refuses to write one rather than keep it in plain text.
+    #
+    # Replies are sealed whatever the message's level: a reply quotes the memories it recalled, so an ordinary
+    # question ("remind me of my email login") gets a reply that repeats a secret. Replies are only read back to
+    # rebuild the short-term context, never searched by their text, so sealing them all costs no search.
     def _document(self, record: MemoryRecord) -> str:
         if not is_sealed_level(record.sensitivity):
             return record.text
@@ -192,7 +196,7 @@ class LongTermStore:
 
     def _metadata(self, record: MemoryRecord) -> dict[str, str | int | float]:
         metadata = record.to_metadata()
-        if is_sealed_level(record.sensitivity) and record.reply:
+        if record.reply and (self._cipher is not None or is_sealed_level(record.sensitivity)):
             metadata["reply"] = self._required_cipher().seal(record.reply)
         return metadata
 

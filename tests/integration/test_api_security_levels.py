@@ -126,8 +126,11 @@ def test_secret_memories_are_encrypted_at_rest_and_read_back_in_clear_by_their_o
     with api_client(tmp_path, redis_url) as client:
         assert _chat(client, own, "lvl-ida", PASSWORD)["sensitivity"]["level"] == "ultrasecret"
         _chat(client, own, "lvl-ida", JAZZ)
+        # an ordinary question whose reply quotes the secret: the reply is kept with the question, sealed too
+        reminder = _chat(client, own, "lvl-ida", "Remind me of my email login.")
+        assert "hunter2" in reminder["reply"] and reminder["sensitivity"]["level"] not in ("secret", "ultrasecret")
         listing = client.get("/v1/users/lvl-ida/memories", headers=own).json()
-        assert _texts(listing) == {PASSWORD, JAZZ}  # the owner reads it as they said it
+        assert {PASSWORD, JAZZ} <= _texts(listing)  # the owner reads it as they said it
         search = client.get("/v1/users/lvl-ida/memories?q=my+email+password", headers=own).json()
         assert PASSWORD in _texts(search)  # still recalled (by its embedding)
         services = client.app.state.services  # type: ignore[attr-defined]
@@ -135,10 +138,12 @@ def test_secret_memories_are_encrypted_at_rest_and_read_back_in_clear_by_their_o
         raw = services.long_term.client.get_collection(_collection_of(services, "lvl-ida")).get(ids=[secret["id"]])
         assert raw["documents"][0].startswith("enc:v1:") and raw["metadatas"][0]["reply"].startswith("enc:v1:")
 
-    # what is on disk: Chroma's files and the lexical index hold neither the password nor the reply quoting it
-    files = b"".join(p.read_bytes() for p in (tmp_path / "chroma").rglob("*") if p.is_file())
-    files += b"".join(p.read_bytes() for p in (tmp_path / "lexical").rglob("*") if p.is_file())
-    assert b"hunter2" not in files
+    # what is on disk: Chroma's files, the lexical index and the conversation checkpoints hold neither the password
+    # nor a reply quoting it
+    stores = [*(tmp_path / "chroma").rglob("*"), *(tmp_path / "lexical").rglob("*"), *tmp_path.glob("checkpoints*")]
+    plain = [str(path.relative_to(tmp_path)) for path in stores if path.is_file() and b"hunter2" in path.read_bytes()]
+    assert plain == []
+    files = b"".join(path.read_bytes() for path in stores if path.is_file())
     assert b"I like jazz." in files  # an ordinary memory stays plain (and searchable by its words)
     assert (tmp_path / "encryption.key").stat().st_mode & 0o077 == 0
 

@@ -8,11 +8,14 @@ from pathlib import Path
 from typing import Annotated, TypedDict
 
 import aiosqlite
+import pytest
+from cryptography.fernet import Fernet
 from langgraph.checkpoint.sqlite.aio import AsyncSqliteSaver
 from langgraph.graph import END, START, StateGraph
 from langgraph.graph.state import CompiledStateGraph
 from langgraph.types import Send
 
+from companion.core.errors import ConfigurationError
 from companion.core.settings import load_settings
 from companion.services import open_checkpointer
 
@@ -54,6 +57,24 @@ async def test_each_thread_keeps_only_its_newest_checkpoint_and_resumes_from_it(
     assert sorted(thread for thread, _ in checkpoints) == ["ann:monday", "bo:friday"]
     # what writes remain belong to the checkpoints kept
     assert set(rows(path, "writes")) <= set(checkpoints)
+
+
+async def test_checkpoints_are_sealed_with_the_memory_key_and_need_it_to_resume(tmp_path: Path) -> None:
+    """A checkpoint holds what a turn recalled (secrets too), so no word of the state is on disk in plain text."""
+    async with open_checkpointer(load_settings(data_dir=tmp_path)) as checkpointer:
+        graph = tally_graph(checkpointer)
+        await graph.ainvoke({"said": ["my PIN is 4821-xyzzy"]}, {"configurable": {"thread_id": "ann"}})
+    stored = b"".join(path.read_bytes() for path in tmp_path.glob("checkpoints.sqlite*"))
+    assert b"4821-xyzzy" not in stored
+
+    async with open_checkpointer(load_settings(data_dir=tmp_path)) as checkpointer:
+        state = await tally_graph(checkpointer).aget_state({"configurable": {"thread_id": "ann"}})
+        assert "my PIN is 4821-xyzzy" in state.values["said"]
+
+    other_key = load_settings(data_dir=tmp_path, encryption_key=Fernet.generate_key().decode())
+    async with open_checkpointer(other_key) as checkpointer:
+        with pytest.raises(ConfigurationError, match="cannot be decrypted with this key"):
+            await tally_graph(checkpointer).aget_state({"configurable": {"thread_id": "ann"}})
 
 
 async def test_a_file_written_before_keeps_its_newest_checkpoints_when_opened(tmp_path: Path) -> None:

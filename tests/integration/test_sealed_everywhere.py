@@ -6,6 +6,7 @@ their stores in plain text, and none of them holds the secret in plain text on d
 
 from __future__ import annotations
 
+import re
 import time
 
 from chromadb.api import ClientAPI
@@ -44,12 +45,15 @@ def remember(long_term: LongTermStore, embedder: Embedder, text: str, *, at: flo
 
 
 def plain_on_disk(client: ClientAPI, secrets: list[str]) -> dict[str, list[str]]:
-    """Which secrets each collection holds in plain text (documents or metadata)."""
+    """Which secrets each collection holds in plain text (documents or metadata).
+
+    A secret counts as a number of its own: the same four digits inside a timestamp or a content hash are not it.
+    """
     found: dict[str, list[str]] = {}
     for collection in client.list_collections():
         got = collection.get(include=["documents", "metadatas"])
         stored = " ".join(doc or "" for doc in got["documents"] or []) + str(got["metadatas"])
-        if hits := [secret for secret in secrets if secret in stored]:
+        if hits := [secret for secret in secrets if re.search(rf"(?<![\w.]){secret}(?!\w)", stored)]:
             found[collection.name] = hits
     return found
 
