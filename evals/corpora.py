@@ -73,9 +73,15 @@ def injection_test(name: str) -> tuple[list[str], list[int]]:
     return texts, labels
 
 
+def load_locomo() -> list[dict[str, Any]]:
+    """LoCoMo's ten conversations as the file holds them (a one-line error when the file is missing)."""
+    data: list[dict[str, Any]] = json.loads(_require(LOCOMO, "LoCoMo (locomo10.json)").read_text(encoding="utf-8"))
+    return data
+
+
 def locomo_turns(conversations: range = LOCOMO_EVAL_CONVERSATIONS) -> list[str]:
     """The text of every turn of the given LoCoMo conversations, in order."""
-    data = json.loads(_require(LOCOMO, "LoCoMo (locomo10.json)").read_text(encoding="utf-8"))
+    data = load_locomo()
     turns: list[str] = []
     for index in conversations:
         conversation = data[index]["conversation"]

@@ -96,6 +96,12 @@ SUITES: dict[str, Suite] = {
             "screen vs keywords: recall on deepset/jackhhao test, FP rate on ordinary chat, multilingual, look-alikes",
         ),
         Suite(
+            "summaries",
+            None,
+            "evals.summaries:run_summaries",
+            "offline session summaries vs importance, first and longest lines: LoCoMo fact evidence kept",
+        ),
+        Suite(
             "importance",
             "importance_everyday.jsonl",
             "evals.importance:run_importance",

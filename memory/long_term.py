@@ -40,6 +40,7 @@ from memory.lexical import LexicalIndex
 from memory.records import (
     ASSOC_PENDING_KEY,
     DEFAULT_TENANT,
+    EXTRACTED_REF,
     IMPORTANCE_SCALE,
     MemoryKind,
     MemoryRecord,
@@ -685,12 +686,17 @@ class LongTermStore:
         return records
 
     def recent_turns(self, user_id: str, conversation_id: str, *, since: float, limit: int) -> list[MemoryRecord]:
-        """The last ``limit`` messages of one conversation newer than ``since``, oldest first (for recovery)."""
+        """The last ``limit`` messages of one conversation newer than ``since``, oldest first (for recovery).
+
+        A fact extracted from an ingested session (``source_ref`` ``extracted``) belongs to it but is no message:
+        nobody said it in those words.
+        """
         collection = self._collection(user_id, create=False)
         if collection is None:
             return []
         recent = cast(Where, {"created_at": {"$gte": since}})
-        where: Where = {"$and": [{"conversation_id": conversation_id}, recent]}
+        said = cast(Where, {"source_ref": {"$ne": EXTRACTED_REF}})
+        where: Where = {"$and": [{"conversation_id": conversation_id}, said, recent]}
         result = collection.get(
             where=where,
             include=["documents", "metadatas"],

@@ -170,6 +170,10 @@ class MemoryRecordData(TypedDict):
     supersedes: str
 
 
+#: ``MemoryRecord.source_ref`` of a fact extracted from an ingested session rather than said in those words.
+EXTRACTED_REF = "extracted"
+
+
 @dataclass(frozen=True, slots=True)
 class MemoryRecord:
     """One long-term memory as stored in Chroma (the text is the document, the rest is metadata)."""
@@ -201,7 +205,8 @@ class MemoryRecord:
     sensitivity_confidence: float = 0.0
     tags: tuple[str, ...] = ()
     sentiment: str = "neutral"
-    #: The id the message had where it came from (an imported transcript line's ``ref``), "" if none.
+    #: The id the message had where it came from (an imported transcript line's ``ref``), "" if none;
+    #: ``EXTRACTED_REF`` for a fact a chat model extracted from an ingested session (no message of its own).
     source_ref: str = ""
     #: The inputs of the personality appraisal this message caused (``companion.core.personality.journal``), as JSON;
     #: "" for memories that did not come from an appraised chat turn. Lets the state be rebuilt from Chroma.

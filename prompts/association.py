@@ -30,6 +30,15 @@ Emotional context (the new information's emotional signals: emotion, intensity 0
 Integrate the new information naturally, keep every existing fact, keep it under 600 words, and answer with the
 updated memory text only."""
 
+#: Extracts the lasting facts of an ingested session, each stored as a memory of its own. Placeholders: transcript.
+SESSION_FACTS_PROMPT = """List the lasting facts the user shared in this conversation about themselves and their
+world: people, places, events, plans, work, health, preferences, and how they feel about them. Leave out greetings,
+questions, small talk and anything about the assistant. Write each fact as one short sentence in the user's own
+voice, in the first person ("My sister Ana lives in Porto."), one fact per line starting with "- ". Answer "- none"
+if the user shared no fact.
+
+{transcript}"""
+
 #: Summarises an ingested session. Placeholders: transcript.
 SESSION_SUMMARY_PROMPT = """Summarise this conversation in at most five sentences, keeping the facts, preferences
 and feelings the user shared. Answer with the summary only.

@@ -8,7 +8,9 @@ lets ranking, the offline responder, association and consolidation tell facts fr
 Rules, in order, on the text with leading mentions (``@bot``, ``<@123>``) removed:
 
 1. **small talk**: nothing but greetings, thanks, acknowledgements, laughter, emoji and punctuation
-   ("ok", "lol yes", "thanks!", "good morning :)"), or at most three words none of which is a content word;
+   ("ok", "lol yes", "thanks!", "good morning :)"), a greeting with a name ("Hey Mel!", "Good morning, Sam."), or
+   at most three words none of which is a content word; a message whose every sentence is one of these
+   ("Hey Mel! Good to see you!") too;
 2. **question**: the last sentence ends with ``?``, or the first sentence opens with a question word or an
    auxiliary-first inversion ("what is my PIN", "do you remember ...", "is it raining") and has no ``.``/``!`` end;
 3. **request**: an imperative or polite request addressed to the companion ("tell me a joke", "please remind me",
@@ -68,8 +70,13 @@ _SMALL_TALK_WORDS = frozenset(
     haha hahaha hah hehe heh xd omg wow oh ah aha hmm hm mhm uh um yay thanks thank thx ty you hi hello hey hiya
     yo morning evening night afternoon good bye goodbye bye cya see later gn gm sup np welcome awesome indeed true
     exactly agreed same too me totally definitely absolutely of course sounds perfect ikr idk lool lolol pls please
-    sorry oops ugh meh hahah brb ttyl bro dude man guys all everyone there just so really very much a the
+    sorry oops ugh meh hahah brb ttyl bro dude man guys all everyone there just so really very much a the to meet
     """.split()
+)
+#: A greeting with the name of whom it greets ("Hey Mel!", "Good morning, Sam Lee."): small talk like "hey!".
+_GREETING = re.compile(
+    r"(?i:hi|hey|hello|hiya|heya|yo|morning|good\s+(?:morning|afternoon|evening|night))\b[\s,]*"
+    r"(?:[A-Z][\w'-]*\s*){0,2}[!.?\s]*"
 )
 _QUESTION_OPENERS = frozenset(
     """
@@ -119,7 +126,7 @@ def strip_mentions(text: str) -> str:
 
 
 def _is_small_talk(text: str) -> bool:
-    if _EMOJI_OR_SYMBOL.fullmatch(text):
+    if _EMOJI_OR_SYMBOL.fullmatch(text) or _GREETING.fullmatch(text.strip()):
         return True
     words = [word.lower() for word in _WORD.findall(text)]
     if not words:
@@ -139,12 +146,14 @@ def classify_utterance(text: str) -> UtteranceType:
     if not sentences:
         return UtteranceType.SMALL_TALK
     # One sentence that states something is enough for a statement ("I moved to Lyon. Do you know it?").
-    for sentence in sentences:
-        if _sentence_type(sentence) is UtteranceType.STATEMENT:
-            return UtteranceType.STATEMENT
+    types = [_sentence_type(sentence) for sentence in sentences]
+    if UtteranceType.STATEMENT in types:
+        return UtteranceType.STATEMENT
+    if all(kind is UtteranceType.SMALL_TALK for kind in types):  # "Hey Mel! Good to see you!"
+        return UtteranceType.SMALL_TALK
     if lowered.startswith(_REQUEST_OPENERS):
         return UtteranceType.REQUEST
-    if any(_sentence_type(sentence) is UtteranceType.QUESTION for sentence in sentences):
+    if UtteranceType.QUESTION in types:
         return UtteranceType.QUESTION
     return UtteranceType.REQUEST
 
@@ -153,7 +162,7 @@ def _sentence_type(sentence: str) -> UtteranceType:
     text = sentence.strip()
     lowered = text.lower().lstrip("\"'([ ")
     words = [word.lower() for word in _WORD.findall(text)]
-    if not words or all(word in _SMALL_TALK_WORDS for word in words):
+    if not words or all(word in _SMALL_TALK_WORDS for word in words) or _GREETING.fullmatch(text):
         return UtteranceType.SMALL_TALK
     if lowered.startswith(_REQUEST_OPENERS):
         return UtteranceType.REQUEST

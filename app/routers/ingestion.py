@@ -190,6 +190,9 @@ class SessionNode(BaseModel):
     session_id: str
     summary: TreeSummary | None = None
     memories: list[TreeMemory] | None = None
+    facts: list[TreeMemory] | None = Field(
+        default=None, description="Facts the chat model extracted from the session, in the user's voice"
+    )
     raw: list[TreeRaw] | None = None
 
 

@@ -249,6 +249,8 @@ def _show_tree(tree: dict[str, Any]) -> None:
             node = branch.add(f"{when} [dim]{memory['kind']}[/] {escape(memory['text'])}")
             for derived in memory.get("derived", []):
                 node.add(f"[green]memory v{derived['version']}:[/] {escape(derived['text'])}")
+        for fact in session.get("facts", []):
+            branch.add(f"[green]fact:[/] {escape(fact['text'])}")
         for raw in session.get("raw", []):
             branch.add(f"[dim]raw {raw['submission_id']} ({raw['lines']} lines)[/]")
     console.print(root)

@@ -48,16 +48,24 @@ from memory.embeddings import Embedder
 from memory.keys import hash_tag
 from memory.links import LinkStore, RawTranscript, SessionSummary
 from memory.long_term import LongTermStore
-from memory.records import MemoryKind, MemoryRecord, content_hash, validate_conversation_id, validate_user_id
+from memory.records import (
+    EXTRACTED_REF,
+    MemoryKind,
+    MemoryRecord,
+    content_hash,
+    validate_conversation_id,
+    validate_user_id,
+)
 from memory.redis_io import as_text
 from memory.short_term import ASSOCIATION_STREAM, PREFIX, note_message_at
 from nodes.association import derived_memory_id
-from prompts.association import SESSION_SUMMARY_PROMPT
+from prompts.association import SESSION_FACTS_PROMPT, SESSION_SUMMARY_PROMPT
 from tools import detection as local_detection
 from tools.duplicates import is_near_duplicate
+from tools.key_lines import ConversationLine, offline_summary
 from tools.sensitivity import classified
 from tools.updates import detect_update
-from tools.utterance import classify_utterance
+from tools.utterance import UtteranceType, classify_utterance
 
 if TYPE_CHECKING:
     from companion.runtime.worker import TickResult
@@ -71,7 +79,6 @@ USERS_KEY = f"{PREFIX}:ingest:users"
 MAX_REPORTED_ERRORS = 10
 MAX_REF_CHARS = 200
 MEMORY_TYPES = ("all", "discrete", "summary", "raw")
-SUMMARY_SENTENCES = 3
 #: Stored memories each ingested line is checked against for an update (the chat turn checks its recall pool).
 UPDATE_CANDIDATES = 10
 #: A stored transcript with nothing to process it this long after it was stored has lost its queue entry (its
@@ -499,6 +506,9 @@ class Ingestor:
         if raw is None:
             raise InvalidInputError(f"the transcript of submission {submission_id} is gone")
         records = self.records(user_id, raw)
+        facts = await self._facts(user_id, raw)
+        fact_ids = {fact.id for fact in facts}
+        records += facts
         scores: np.ndarray | None = None
         if records:
             texts = [record.text for record in records]
@@ -532,6 +542,8 @@ class Ingestor:
                     await asyncio.to_thread(self.long_term.mark_superseded, user_id, updates[record.id], by=record.id)
             async with self.redis.pipeline(transaction=False) as pipe:
                 for record in records:
+                    if record.id in fact_ids:  # said in other words than the user's: nothing to associate
+                        continue
                     pipe.xadd(
                         ASSOCIATION_STREAM,
                         {
@@ -579,7 +591,7 @@ class Ingestor:
             records.append(
                 classified(
                     MemoryRecord(
-                        id=uuid.uuid5(_NAMESPACE, f"{raw.submission_id}:{line['line']}").hex,
+                        id=line_memory_id(raw.submission_id, line["line"]),
                         user_id=user_id,
                         text=line["content"],
                         kind=MemoryKind.EPISODIC,
@@ -594,15 +606,52 @@ class Ingestor:
             )
         return records
 
+    async def _ask(self, prompt: str, raw: RawTranscript) -> str | None:
+        """The chat model's answer to ``prompt`` over the transcript; ``None`` without a model, budget or answer.
+
+        A model that fails leaves the session to the offline path (logged): ingestion never fails for it.
+        """
+        if self.chat_model is None or self.llm_budget is None or not await self.llm_budget.try_acquire():
+            return None
+        transcript = "\n".join(f"{line['role']}: {line['content']}" for line in raw.lines)
+        try:
+            response = await self.chat_model.ainvoke([HumanMessage(prompt.format(transcript=transcript))])
+        except Exception as exc:  # providers raise their own types; each means "no answer"
+            logger.warning("the chat model failed on session %s (%s); using the offline path", raw.session_id, exc)
+            return None
+        text = response.text if isinstance(response, AIMessage) else str(response.content)
+        return text.strip() or None
+
+    async def _facts(self, user_id: str, raw: RawTranscript) -> list[MemoryRecord]:
+        """With a chat model, the session's facts in the user's voice (``SESSION_FACTS_PROMPT``), as memories.
+
+        Each is a semantic memory of the session, stored beside the lines it came from (which stay as said) and
+        pointed at by the session summary. Offline there are none: the summary points at the key lines instead.
+        """
+        answer = await self._ask(SESSION_FACTS_PROMPT, raw)
+        if answer is None:
+            return []
+        said = [_timestamp(line.get("ts")) or raw.created_at for line in raw.lines if line["role"] == "user"]
+        created = max(said, default=raw.created_at)
+        return [
+            classified(
+                MemoryRecord(
+                    id=line_memory_id(raw.submission_id, f"fact:{index}"),
+                    user_id=user_id,
+                    text=fact,
+                    kind=MemoryKind.SEMANTIC,
+                    created_at=float(created),
+                    conversation_id=raw.session_id,
+                    source_ref=EXTRACTED_REF,
+                    utterance=UtteranceType.STATEMENT.value,
+                )
+            )
+            for index, fact in enumerate(parse_facts(answer))
+        ]
+
     async def _summary(self, raw: RawTranscript, records: list[MemoryRecord]) -> str:
-        if self.chat_model is not None and self.llm_budget is not None and await self.llm_budget.try_acquire():
-            transcript = "\n".join(f"{line['role']}: {line['content']}" for line in raw.lines)
-            prompt = SESSION_SUMMARY_PROMPT.format(transcript=transcript)
-            response = await self.chat_model.ainvoke([HumanMessage(prompt)])
-            text = response.text if isinstance(response, AIMessage) else str(response.content)
-            if text.strip():
-                return text.strip()
-        return extractive_summary(records)
+        answer = await self._ask(SESSION_SUMMARY_PROMPT, raw)
+        return answer if answer is not None else offline_summary(conversation_lines(raw, records))
 
 
 def without_copies(
@@ -672,13 +721,47 @@ def find_updates(
     return found
 
 
-def extractive_summary(records: Sequence[MemoryRecord], *, sentences: int = SUMMARY_SENTENCES) -> str:
-    """The offline summary: the session's most important user messages, in the order they were said.
+#: At most this many facts are kept from one session's extraction, each at most this long.
+MAX_FACTS = 20
+MAX_FACT_CHARS = 500
+_FACT_LINE = re.compile(r"^\s*(?:[-*\u2022]|\d+[.)])\s+(?P<fact>.+?)\s*$")
 
-    Ranked by importance, then emotional intensity, then earliest; at most ``sentences`` of them.
+
+def parse_facts(answer: str) -> list[str]:
+    """The facts of the model's list ("- My sister Ana lives in Porto."): one per list line, "none" left out."""
+    facts = []
+    for line in answer.splitlines():
+        if (match := _FACT_LINE.match(line)) is None:
+            continue
+        fact = match["fact"].strip().strip('"')
+        if fact and fact.lower().rstrip(".") != "none" and len(fact) <= MAX_FACT_CHARS and fact not in facts:
+            facts.append(fact)
+    return facts[:MAX_FACTS]
+
+
+def line_memory_id(submission_id: str, line: int | str) -> str:
+    """The id of the memory a transcript's user line becomes (fixed, so processing it again stores one copy)."""
+    return uuid.uuid5(_NAMESPACE, f"{submission_id}:{line}").hex
+
+
+def conversation_lines(raw: RawTranscript, records: Sequence[MemoryRecord]) -> list[ConversationLine]:
+    """The transcript as ``tools.key_lines`` reads it, each stored user line with its detected importance.
+
+    A user line left out as a copy of stored content is still a line of the session, read without detection.
     """
-    ranked = sorted(range(len(records)), key=lambda i: (-records[i].importance, -records[i].emotion_intensity, i))
-    return " ".join(records[i].text for i in sorted(ranked[:sentences]))
+    detected = {record.id: record for record in records}
+    lines = []
+    for line in raw.lines:
+        record = detected.get(line_memory_id(raw.submission_id, line["line"]))
+        lines.append(
+            ConversationLine(
+                text=line["content"],
+                from_user=line["role"] == "user",
+                importance=record.importance if record is not None else 0,
+                intensity=record.emotion_intensity if record is not None else 0,
+            )
+        )
+    return lines
 
 
 def default_detector() -> Detector:
@@ -740,6 +823,12 @@ def memory_tree(
                 if within(m.created_at)
             ]
             node["memories"] = items[:limit]
+            said = {m.id for m in messages}
+            extracted = [i for i in (summary.memory_ids if summary is not None else []) if i not in said]
+            found = long_term.get_with_embeddings(user_id, extracted) if extracted else {}
+            node["facts"] = [
+                _memory_view(found[i][0]) for i in extracted if i in found and within(found[i][0].created_at)
+            ][:limit]
         if memory_type in ("all", "raw"):
             node["raw"] = [
                 {"submission_id": r.submission_id, "created_at": r.created_at, "lines": len(r.lines)}

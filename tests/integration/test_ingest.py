@@ -34,7 +34,7 @@ from memory.association_queue import AssociationQueue, RedisLLMBudget
 from memory.embeddings import Embedder
 from memory.links import LinkStore
 from memory.long_term import LongTermStore
-from memory.records import MemoryRecord
+from memory.records import MemoryKind, MemoryRecord
 from memory.short_term import ShortTermStore
 from tools.detection import load_detector, perceive
 
@@ -237,6 +237,35 @@ async def test_an_ingested_session_becomes_memories_a_summary_and_associations(
     assert len(long_term.pending("ing-p")) == 4  # queued again: marked until association has seen them again
 
 
+TRIP = [
+    {"role": "user", "content": "Hey Sam! Good to see you!"},
+    {"role": "assistant", "content": "Hi! How have you been? Anything new?"},
+    {
+        "role": "user",
+        "content": "We just got back from two weeks in Lisbon with my sister, we rented a flat in Alfama.",
+    },
+    {"role": "assistant", "content": "Lovely! What was the best part?"},
+    {"role": "user", "content": "The tram up to the castle at sunset, and my sister finally met her pen pal there."},
+    {"role": "user", "content": "OMG it was SO amazing!!! Best. Week. Ever!!!"},
+    {"role": "user", "content": "lol yes"},
+    {"role": "user", "content": "Thanks so much, you are the best!"},
+    {"role": "user", "content": "Anyway, what are you up to this weekend?"},
+]
+
+
+async def test_an_offline_session_summary_says_where_the_trip_went_without_the_greeting(
+    redis: Redis, long_term: LongTermStore, links: LinkStore, embedder: Embedder
+) -> None:
+    parsed = parse_transcript("\n".join(json.dumps(line) for line in TRIP))
+    await submit_transcript(redis, links, user_id="ing-trip", session_id="lisbon", parsed=parsed)
+    assert (await worker_for(redis, long_term, links, embedder).drain()).ingested == 1
+    (summary,) = links.summaries("ing-trip", session_id="lisbon")
+    assert "Lisbon" in summary.text and "castle" in summary.text
+    assert "Hey Sam" not in summary.text and "weekend" not in summary.text and "lol" not in summary.text
+    stored = long_term.recent_turns("ing-trip", "lisbon", since=0, limit=10)
+    assert len(stored) == 7 and summary.memory_ids == [r.id for r in stored]  # every line is kept, and pointed at
+
+
 async def test_a_lines_ref_is_kept_on_its_memory_through_ingestion(
     redis: Redis, long_term: LongTermStore, links: LinkStore, embedder: Embedder
 ) -> None:
@@ -289,12 +318,48 @@ async def test_with_a_chat_model_the_session_summary_is_written_by_it(
         links=links,
         embedder=embedder,
         detector_factory=load_detector,
-        chat_model=fake_chat_model("A new job at the aquarium, grief for a grandmother, fear of surgery."),
+        chat_model=fake_chat_model(
+            "Facts:\n- I got a job at the aquarium.\n- My grandmother died last week.\n* I have surgery on Monday.\n"
+            "- none",
+            "A new job at the aquarium, grief for a grandmother, fear of surgery.",
+        ),
         llm_budget=RedisLLMBudget(redis, per_minute=5),
     )
-    assert await ingestor.ingest_submission("ing-l", submission.submission_id) == 4
+    assert await ingestor.ingest_submission("ing-l", submission.submission_id) == 4 + 3
     (summary,) = links.summaries("ing-l", session_id="week")
     assert summary.text == "A new job at the aquarium, grief for a grandmother, fear of surgery."
+
+    # the facts are memories of their own, in the user's voice, pointed at by the summary; the lines stay as said
+    said = long_term.recent_turns("ing-l", "week", since=0, limit=10)
+    assert [r.text for r in said] == [line["content"] for line in SESSION if line["role"] == "user"]
+    facts = [r for r in long_term.get_many("ing-l", summary.memory_ids) if r.id not in {m.id for m in said}]
+    assert sorted(r.text for r in facts) == [
+        "I got a job at the aquarium.",
+        "I have surgery on Monday.",
+        "My grandmother died last week.",
+    ]
+    assert all(r.kind is MemoryKind.SEMANTIC and r.source_ref == "extracted" and r.importance >= 100 for r in facts)
+    (session,) = memory_tree(long_term, links, "ing-l")["sessions"]
+    assert {f["text"] for f in session["facts"]} == {r.text for r in facts}
+
+
+async def test_a_chat_model_that_fails_leaves_the_session_to_the_offline_path(
+    redis: Redis, long_term: LongTermStore, links: LinkStore, embedder: Embedder
+) -> None:
+    parsed = parse_transcript("\n".join(json.dumps(line) for line in TRIP))
+    submission = await submit_transcript(redis, links, user_id="ing-down", session_id="lisbon", parsed=parsed)
+    ingestor = Ingestor(
+        redis=redis,
+        long_term=long_term,
+        links=links,
+        embedder=embedder,
+        detector_factory=load_detector,
+        chat_model=fake_chat_model(),  # no answer left: every call raises
+        llm_budget=RedisLLMBudget(redis, per_minute=5),
+    )
+    assert await ingestor.ingest_submission("ing-down", submission.submission_id) == 7
+    (summary,) = links.summaries("ing-down", session_id="lisbon")
+    assert "Lisbon" in summary.text  # the offline summary
 
 
 async def test_a_transcript_redis_lost_before_processing_is_found_again_and_processed_once(

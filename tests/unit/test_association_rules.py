@@ -85,6 +85,7 @@ EXPECTED_KEYS = {
     "RELATION_CANDIDATE_LINE": {"index", "text"},
     "MERGE_MEMORY_PROMPT": {"existing", "new_info", "emotion"},
     "SESSION_SUMMARY_PROMPT": {"transcript"},
+    "SESSION_FACTS_PROMPT": {"transcript"},
 }
 
 
