@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+import atexit
+import shutil
 import tempfile
 from pathlib import Path
 
@@ -58,3 +60,4 @@ def make_key(
 
 
 _SESSION_REGISTER_DIR = Path(tempfile.mkdtemp(prefix="companion-test-keys-"))
+atexit.register(shutil.rmtree, _SESSION_REGISTER_DIR, ignore_errors=True)  # a test run leaves nothing in /tmp

@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 from chromadb.api import ClientAPI
 from conftest import fake_chat_model
+from langchain_core.language_models import BaseChatModel
 from redis.asyncio import Redis
 
 from companion.cli.main import main
@@ -307,27 +308,33 @@ async def test_a_submission_that_keeps_failing_is_marked_failed_with_the_reason(
     assert long_term.count("ing-f") == 0
 
 
-async def test_with_a_chat_model_the_session_summary_is_written_by_it(
-    redis: Redis, long_term: LongTermStore, links: LinkStore, embedder: Embedder
-) -> None:
-    parsed = parse_transcript("\n".join(json.dumps(line) for line in SESSION))
-    submission = await submit_transcript(redis, links, user_id="ing-l", session_id="week", parsed=parsed)
-    ingestor = Ingestor(
+def ingestor_with(
+    chat_model: BaseChatModel, redis: Redis, long_term: LongTermStore, links: LinkStore, embedder: Embedder
+) -> Ingestor:
+    """An ingestor with ``chat_model`` and a budget of five calls a minute."""
+    return Ingestor(
         redis=redis,
         long_term=long_term,
         links=links,
         embedder=embedder,
         detector_factory=load_detector,
-        chat_model=fake_chat_model(
-            "Facts:\n- I got a job at the aquarium.\n- My grandmother died last week.\n* I have surgery on Monday.\n"
-            "- none",
-            "A new job at the aquarium, grief for a grandmother, fear of surgery.",
-        ),
+        chat_model=chat_model,
         llm_budget=RedisLLMBudget(redis, per_minute=5),
     )
+
+
+async def test_with_a_chat_model_the_session_summary_is_written_by_it(
+    redis: Redis, long_term: LongTermStore, links: LinkStore, embedder: Embedder
+) -> None:
+    parsed = parse_transcript("\n".join(json.dumps(line) for line in SESSION))
+    submission = await submit_transcript(redis, links, user_id="ing-l", session_id="week", parsed=parsed)
+    facts = "Facts:\n- I got a job at the aquarium.\n- My grandmother died last week.\n* I have surgery on Monday."
+    facts += "\n- none"
+    summary_text = "A new job at the aquarium, grief for a grandmother, fear of surgery."
+    ingestor = ingestor_with(fake_chat_model(facts, summary_text), redis, long_term, links, embedder)
     assert await ingestor.ingest_submission("ing-l", submission.submission_id) == 4 + 3
     (summary,) = links.summaries("ing-l", session_id="week")
-    assert summary.text == "A new job at the aquarium, grief for a grandmother, fear of surgery."
+    assert summary.text == summary_text
 
     # the facts are memories of their own, in the user's voice, pointed at by the summary; the lines stay as said
     said = long_term.recent_turns("ing-l", "week", since=0, limit=10)
@@ -348,15 +355,7 @@ async def test_a_chat_model_that_fails_leaves_the_session_to_the_offline_path(
 ) -> None:
     parsed = parse_transcript("\n".join(json.dumps(line) for line in TRIP))
     submission = await submit_transcript(redis, links, user_id="ing-down", session_id="lisbon", parsed=parsed)
-    ingestor = Ingestor(
-        redis=redis,
-        long_term=long_term,
-        links=links,
-        embedder=embedder,
-        detector_factory=load_detector,
-        chat_model=fake_chat_model(),  # no answer left: every call raises
-        llm_budget=RedisLLMBudget(redis, per_minute=5),
-    )
+    ingestor = ingestor_with(fake_chat_model(), redis, long_term, links, embedder)  # no answer left: each call raises
     assert await ingestor.ingest_submission("ing-down", submission.submission_id) == 7
     (summary,) = links.summaries("ing-down", session_id="lisbon")
     assert "Lisbon" in summary.text  # the offline summary
