@@ -397,6 +397,21 @@ def predict(model: Any, states: list[np.ndarray], lengths: np.ndarray) -> np.nda
     return out
 
 
+def teacher_outputs(path: Path, states: list[np.ndarray], lengths: np.ndarray, threads: int) -> np.ndarray:
+    """Every output of the ONNX model at ``path`` (the shipped one) for every example, by length-sorted batches."""
+    import onnxruntime as ort
+
+    options = ort.SessionOptions()
+    options.intra_op_num_threads = threads
+    session = ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
+    out = np.zeros((len(states), len(OUTPUTS)), dtype=np.float32)
+    order = np.argsort(lengths, kind="stable")
+    for start in range(0, len(order), 4096):  # a chunk at a time: all padded batches at once would not fit
+        for index, x, m in batches(states, lengths, order[start : start + 4096], 64):
+            (out[index],) = session.run(["probabilities"], {"states": x, "attention_mask": m.astype(np.int64)})
+    return out
+
+
 # ------------------------------------------------------------------------------------------------------------
 # Metrics and thresholds
 # ------------------------------------------------------------------------------------------------------------
@@ -702,6 +717,15 @@ def main() -> int:
         "positives x3 and hard negatives x4, the hard negatives cleared in the epoch score; not shipped, its "
         "held-out results are in README",
     )
+    parser.add_argument(
+        "--keep-injection",
+        type=Path,
+        default=None,
+        metavar="MODEL",
+        help="distil the injection output of MODEL (the shipped perception.onnx) into the new model on every "
+        "training row, so that a change meant for emotion or crisis does not move the injection guard",
+    )
+    parser.add_argument("--keep-weight", type=float, default=1.0, help="weight of that distillation loss")
     args = parser.parse_args()
 
     os.environ.setdefault("OMP_NUM_THREADS", str(args.threads))
@@ -741,6 +765,12 @@ def main() -> int:
     states, lengths, targets, masks = loaded["train"]
     sources = np.array(splits["train"].sources)
     groups = splits["train"].groups
+    kept: np.ndarray | None = None
+    if args.keep_injection is not None:
+        # Learning without forgetting: the old model's injection probability is a soft target on every row, beside
+        # the hard labels where there are some, so the shared layers keep what the injection guard relies on.
+        kept = teacher_outputs(args.keep_injection, states, lengths, args.threads)[:, OUT["injection"]]
+        log(f"injection output of {args.keep_injection} kept: {len(kept)} soft targets, mean {kept.mean():.4f}")
 
     # Sampling weights per epoch: the few crisis, injection and hand-written rows are repeated (``--next``: crisis
     # positives x3, their hard negatives x4).
@@ -785,6 +815,9 @@ def main() -> int:
             logits = model(torch.from_numpy(x), torch.from_numpy(m))
             mask = torch.from_numpy(masks[index])
             loss = (loss_fn(logits, torch.from_numpy(targets[index])) * mask).sum() / mask.sum().clamp(min=1.0)
+            if kept is not None:
+                soft = torch.from_numpy(kept[index])
+                loss = loss + args.keep_weight * loss_fn(logits[:, OUT["injection"]], soft).mean()
             optimiser.zero_grad()
             loss.backward()
             torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
@@ -861,6 +894,8 @@ def main() -> int:
     }
     if args.next:
         card["recipe"] = "next (the candidate: --next)"
+    if args.keep_injection is not None:
+        card["hyper_parameters"]["keep_injection"] = {"model": args.keep_injection.name, "weight": args.keep_weight}
     card_path = args.out.with_suffix(".json") if args.out != MODEL_PATH else CARD_PATH
     card_path.write_text(json.dumps(card, indent=2) + "\n", encoding="utf-8")
     log(f"wrote {args.out} ({card['size_bytes'] / 1e6:.1f} MB) and {card_path}")
