@@ -695,13 +695,13 @@ class LongTermStore:
         if collection is None:
             return []
         recent = cast(Where, {"created_at": {"$gte": since}})
-        said = cast(Where, {"source_ref": {"$ne": EXTRACTED_REF}})
-        where: Where = {"$and": [{"conversation_id": conversation_id}, said, recent]}
+        where: Where = {"$and": [{"conversation_id": conversation_id}, recent]}
         result = collection.get(
             where=where,
             include=["documents", "metadatas"],
         )
-        records = self._checked(user_id, self._records(result))
+        # filtered here, not in the query: Chroma's "$ne" would also drop records stored before the key existed
+        records = [r for r in self._checked(user_id, self._records(result)) if r.source_ref != EXTRACTED_REF]
         records.sort(key=lambda record: record.created_at)
         return records[-limit:]
 

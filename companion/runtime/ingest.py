@@ -824,11 +824,10 @@ def memory_tree(
             ]
             node["memories"] = items[:limit]
             said = {m.id for m in messages}
-            extracted = [i for i in (summary.memory_ids if summary is not None else []) if i not in said]
-            found = long_term.get_with_embeddings(user_id, extracted) if extracted else {}
-            node["facts"] = [
-                _memory_view(found[i][0]) for i in extracted if i in found and within(found[i][0].created_at)
-            ][:limit]
+            pointed = [i for i in (summary.memory_ids if summary is not None else []) if i not in said]
+            found = long_term.get_with_embeddings(user_id, pointed) if pointed else {}
+            facts = [found[i][0] for i in pointed if i in found and found[i][0].source_ref == EXTRACTED_REF]
+            node["facts"] = [_memory_view(fact) for fact in facts if within(fact.created_at)][:limit]
         if memory_type in ("all", "raw"):
             node["raw"] = [
                 {"submission_id": r.submission_id, "created_at": r.created_at, "lines": len(r.lines)}
