@@ -521,8 +521,7 @@ def critical_path_ms(timings: dict[str, float]) -> float:
         + timings.get("appraise", 0.0)
         + timings.get("respond", 0.0)
         + timings.get("store_long_term", 0.0)
-        + timings.get("store_personality", 0.0)
-        + timings.get("store_short_term", 0.0)
+        + max(timings.get("store_personality", 0.0), timings.get("store_short_term", 0.0))  # side by side
     )
 
 

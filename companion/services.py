@@ -298,11 +298,14 @@ def shared_stores(settings: Settings) -> Iterator[None]:
 
 def build_services(settings: Settings) -> Services:
     """Open every service the graphs need. Raises one-line ``CompanionError``s for unusable configuration."""
-    from memory.embeddings import load_embedder
+    from threadpoolctl import threadpool_limits
+
+    from memory.embeddings import load_embedder  # imports numpy, so threadpool_limits finds its BLAS
     from memory.long_term import LongTermStore
 
     ensure_data_dir(settings.data_dir)
     os.environ.setdefault("HF_HUB_OFFLINE", "1")  # the embedder never needs the hub; make sure nothing asks it
+    threadpool_limits(limits=settings.blas_threads, user_api="blas")  # for the whole process, as the setting says
     redis_url, redis_started = resolve_redis_url(settings)
     check_redis(redis_url)
     chat_model = build_chat_model(settings)

@@ -11,8 +11,8 @@
                                            │                         stored; high severity: -> penalize (PAD)) │
                                            └─> classify_sensitivity (lexicon; + chat model) ─────────────────┤
                                                                                                               v
-                       store_short_term <- store_personality <- store_long_term <────────────────────────────┘
-                                                       (respond -> settle_clarification, beside the stores)
+                       store_personality, store_short_term <- store_long_term <──────────────────────────────┘
+                         (side by side)          (respond -> settle_clarification, beside the stores)
 
 ``screen_message`` (the injection guard, when one is given) reuses the embedding ``retrieve_memories`` computed;
 without a guard the loaders join straight into ``appraise``. After ``appraise``, ``route_reply`` (``nodes/care.py``)
@@ -201,8 +201,10 @@ def build_graph(
     graph.add_edge("appraise", "classify_sensitivity")
     for reply in ("respond", "deflect"):  # one of the two runs
         graph.add_edge([reply, "score_importance", "classify_sensitivity"], "store_long_term")
+    # Both Redis writes follow the Chroma write (the source of truth) and neither needs the other: one superstep.
     graph.add_edge("store_long_term", "store_personality")
-    graph.add_edge("store_personality", "store_short_term")
+    graph.add_edge("store_long_term", "store_short_term")
+    graph.add_edge("store_personality", END)
     graph.add_edge("store_short_term", END)
     return graph.compile(checkpointer=checkpointer, name=GRAPH_NAME)
 

@@ -13,10 +13,11 @@ deletes their file.
 It is derived from Chroma, never the source of truth:
 
 * ``LongTermStore`` mirrors its writes here after writing Chroma;
-* before each search, ``LongTermStore.lexical_search`` compares the count of the user's rows with the Chroma
-  collection's count (one cheap call each) and, when they differ, re-reads the ids from Chroma and adds or
-  removes the difference. So a missing or stale index (a crash between the two writes, an upgrade from before
-  this index, another process writing the same Chroma) heals itself on the next search. A file that is not a
+* on a user's first search in a process, then at most every 30 s (``LEXICAL_CHECK_SECONDS``), and after a search
+  that found a memory Chroma no longer has, ``LongTermStore.lexical_search`` compares the count of the user's rows
+  with the Chroma collection's count (or, after such a search, their ids) and, when they differ, re-reads the ids
+  from Chroma and adds or removes the difference. So a missing or stale index (a crash between the two writes, an
+  upgrade from before this index, another process writing the same Chroma) heals itself. A file that is not a
   database (a disk fault) is removed and rebuilt the same way.
 
 The files of the 64 most recently used owners stay open (opening one costs ~0.4 ms); before each use the open file
@@ -37,7 +38,7 @@ from urllib.parse import quote
 
 from memory.candidates import query_words
 
-__all__ = ["MAX_QUERY_WORDS", "LexicalIndex", "remove_database"]
+__all__ = ["MAX_QUERY_WORDS", "MAX_TERM_MEMORIES", "LexicalIndex", "remove_database"]
 
 MAX_QUERY_WORDS = 32
 """Longest query, in distinct content words; longer queries keep their first words."""
@@ -45,9 +46,22 @@ MAX_QUERY_WORDS = 32
 OPEN_FILES = 64
 """Users whose files stay open between calls, least recently used closed first (each holds 3 file descriptors)."""
 
-_SCHEMA = """
+MAX_TERM_MEMORIES = 1000
+"""A query word found in more of the owner's memories than this is left out of their search (unless all are).
+
+BM25 scores every memory that holds any query word, so a search costs what its commonest word costs: at 100,000
+memories "today" or "feel" is in thousands of them (36 ms a search, against 1 ms at 10,000). Such a word weighs
+little in BM25 (its inverse document frequency is low) and the nearest memories by embedding already cover what it
+says, so it is dropped; the rare words, which the lexical candidates are for ("Caroline", "pottery"), stay. Below
+1,000 memories nothing is ever dropped, so small histories (LoCoMo's ~600 turns a speaker) rank as before."""
+
+_TOKENIZER = "porter unicode61 remove_diacritics 2"
+_SCHEMA = f"""
 CREATE TABLE IF NOT EXISTS memory_rows (row INTEGER PRIMARY KEY, memory_id TEXT NOT NULL UNIQUE);
-CREATE VIRTUAL TABLE IF NOT EXISTS memory_text USING fts5(text, tokenize = 'porter unicode61 remove_diacritics 2');
+CREATE VIRTUAL TABLE IF NOT EXISTS memory_text USING fts5(text, tokenize = '{_TOKENIZER}');
+CREATE VIRTUAL TABLE IF NOT EXISTS memory_terms USING fts5vocab(memory_text, 'row');
+CREATE VIRTUAL TABLE IF NOT EXISTS temp.query_text USING fts5(text, tokenize = '{_TOKENIZER}');
+CREATE VIRTUAL TABLE IF NOT EXISTS temp.query_terms USING fts5vocab(temp, query_text, 'instance');
 """
 
 logger = logging.getLogger(__name__)
@@ -141,6 +155,7 @@ class LexicalIndex:
         with self._connect(owner) as connection:
             if connection is None:
                 return []
+            words = _rare_enough(connection, words)
             rows = connection.execute(
                 # bm25() is lower-is-better; the best rows are chosen first, then mapped to memory ids
                 "SELECT r.memory_id, -best.score FROM"
@@ -192,6 +207,31 @@ class LexicalIndex:
             self._connections.popitem(last=False)[1][0].close()
 
 
+def _rare_enough(connection: sqlite3.Connection, words: Sequence[str]) -> list[str]:
+    """``words`` without those in more than ``MAX_TERM_MEMORIES`` of the owner's memories; the rarest if all are.
+
+    A word's count is that of its stems (the index's own tokenizer, run on the word in a temporary table; a word
+    of several tokens counts as its rarest, an upper bound on how many memories hold them all).
+    """
+    # The temporary table is this connection's own, in memory: these writes take no lock on the owner's file.
+    connection.execute("DELETE FROM temp.query_text")
+    connection.executemany("INSERT INTO temp.query_text (rowid, text) VALUES (?, ?)", list(enumerate(words)))
+    stems = connection.execute("SELECT doc, term FROM temp.query_terms").fetchall()
+    if not stems:
+        return list(words)
+    unique = sorted({term for _, term in stems})
+    marks = ",".join("?" * len(unique))
+    found = dict(connection.execute(f"SELECT term, doc FROM memory_terms WHERE term IN ({marks})", unique).fetchall())
+    counts: dict[int, int] = {}
+    for index, term in stems:
+        counts[index] = min(counts.get(index, found.get(term, 0)), found.get(term, 0))
+    kept = [word for index, word in enumerate(words) if counts.get(index, 0) <= MAX_TERM_MEMORIES]
+    if kept:
+        return kept
+    rarest = min(counts.values())
+    return [word for index, word in enumerate(words) if counts.get(index) == rarest]
+
+
 def remove_database(path: Path) -> None:
     """Delete an SQLite file with its write-ahead log and shared-memory file, those that exist."""
     for file in (path, path.with_name(path.name + "-wal"), path.with_name(path.name + "-shm")):
@@ -216,6 +256,7 @@ def _open(path: Path, *, create: bool) -> sqlite3.Connection | None:
             connection.execute("PRAGMA journal_mode=WAL")
             connection.execute("PRAGMA synchronous=NORMAL")
             connection.execute("PRAGMA secure_delete=ON")  # a deleted memory's text must not linger in free pages
+            connection.execute("PRAGMA temp_store=MEMORY")  # the query's own table (_rare_enough) never hits the disk
             connection.executescript(_SCHEMA)
             return connection
         except sqlite3.DatabaseError as exc:

@@ -7,7 +7,7 @@ import re
 import time
 import unicodedata
 import uuid
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field, fields
 from enum import StrEnum
 from typing import Any, cast
 
@@ -299,11 +299,16 @@ class MemoryRecord:
 
     def to_dict(self) -> MemoryRecordData:
         """A JSON-able dict."""
-        data = asdict(self)
+        # A shallow copy: every field is a plain value (``dataclasses.asdict`` deep-copies them one by one, which
+        # cost ~0.1 ms a record, 5 ms a recall of 50 candidates).
+        data: dict[str, Any] = {name: getattr(self, name) for name in _RECORD_FIELDS}
         data["kind"] = self.kind.value
         data["sensitivity"] = Sensitivity(self.sensitivity).value
         data["tags"] = list(self.tags)
         return cast(MemoryRecordData, data)  # every field, the enums as their values
+
+
+_RECORD_FIELDS = tuple(f.name for f in fields(MemoryRecord))
 
 
 @dataclass(frozen=True, slots=True)

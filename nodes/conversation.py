@@ -346,6 +346,7 @@ def retrieve_memories(
         for item in found.selected
     ]
     # The newest truth (tools.updates): older statements in the pool that this message gives a new value.
+    message_type = classify_utterance(state["message"]).value
     updated = [
         candidate
         for candidate in sorted(found.pool, key=lambda c: -c.similarity)
@@ -354,6 +355,7 @@ def retrieve_memories(
             state["message"],
             candidate.text,
             candidate.similarity,
+            new_type=message_type,
             old_type=str(candidate.metadata.get("utterance") or ""),
         )
         is not None

@@ -27,6 +27,7 @@ something the user said, and it is not chatter either: recall ranks it like a st
 
 from __future__ import annotations
 
+import functools
 import re
 from enum import StrEnum
 
@@ -136,6 +137,7 @@ def _is_small_talk(text: str) -> bool:
     return False
 
 
+@functools.lru_cache(maxsize=4096)  # memories stored before labels existed are classified at every recall
 def classify_utterance(text: str) -> UtteranceType:
     """The type of ``text`` by the rules in the module docstring."""
     said = strip_mentions(text)

@@ -192,6 +192,14 @@ class Settings(BaseSettings):
         gt=0,
         description="Days a processed session's summary is kept after its last submission (its memories stay).",
     )
+    blas_threads: int = Field(
+        default=1,
+        ge=1,
+        le=256,
+        description="Threads numpy's BLAS may use in a process that serves turns. Its matrices are small (a "
+        "recall's 50 candidates, a message against the detector's exemplars), and waking a thread pool for them costs "
+        "more than the work, most of all on a busy machine; requests run in parallel instead.",
+    )
     personality_checkpoint_turns: int = Field(
         default=20,
         ge=1,

@@ -13,6 +13,7 @@ from chromadb.api import ClientAPI
 from companion.core.errors import ConfigurationError
 from companion.core.settings import load_settings
 from companion.services import open_lexical_index
+from memory import lexical
 from memory.embeddings import Embedder
 from memory.lexical import LexicalIndex
 from memory.long_term import LongTermStore
@@ -115,7 +116,7 @@ def test_the_store_mirrors_writes_and_heals_an_index_that_missed_them(
 ) -> None:
     index = LexicalIndex(tmp_path / "lexical")
     plain = LongTermStore(chroma_client)  # another process without the index, or this one before an upgrade
-    hybrid = LongTermStore(chroma_client, lexical=index)
+    hybrid = LongTermStore(chroma_client, lexical=index, lexical_check_seconds=0)  # checks before every search
     texts = {"m1": "My sister Ana is getting married in June", "m2": "Pottery class was fun", "m3": "Ana sent photos"}
     records = [memory("u", memory_id, text) for memory_id, text in texts.items()]
     plain.add("u", records, embedder.embed(list(texts.values())))
@@ -138,6 +139,25 @@ def test_the_store_mirrors_writes_and_heals_an_index_that_missed_them(
     assert index.ids("companion:u") == {"m1"}
     hybrid.delete_user("u")
     assert index.count("companion:u") == 0
+
+
+def test_the_index_is_checked_on_the_first_search_then_when_a_match_is_gone(
+    tmp_path: Path, chroma_client: ClientAPI, embedder: Embedder
+) -> None:
+    index = LexicalIndex(tmp_path / "lexical")
+    plain = LongTermStore(chroma_client)  # writes behind the index's back
+    hybrid = LongTermStore(chroma_client, lexical=index)  # the default: checked at most every 30 s
+    texts = {"m1": "Ana is getting married in June", "m2": "Ana sent photos"}
+    plain.add("u", [memory("u", mid, text) for mid, text in texts.items()], embedder.embed(list(texts.values())))
+    query = embedder.embed(["Ana"])[0]
+    assert {c.id for c in hybrid.lexical_search("u", "Ana", query, 10)} == {"m1", "m2"}  # first search: healed
+
+    plain.add("u", [memory("u", "m3", "Ana chose the venue")], embedder.embed(["Ana chose the venue"]))
+    assert {c.id for c in hybrid.lexical_search("u", "Ana", query, 10)} == {"m1", "m2"}  # not checked again yet
+    plain.delete("u", "m1")
+    assert {c.id for c in hybrid.lexical_search("u", "Ana", query, 10)} == {"m2"}  # a match Chroma no longer has
+    assert {c.id for c in hybrid.lexical_search("u", "Ana", query, 10)} == {"m2", "m3"}  # so this search checked
+    assert index.ids("companion:u") == {"m2", "m3"}
 
 
 def test_recall_adds_the_word_match_the_embedding_ranks_out_of_the_pool(
@@ -219,3 +239,20 @@ def test_the_single_file_of_earlier_versions_is_removed_when_the_index_opens(tmp
     index = open_lexical_index(load_settings(data_dir=tmp_path))
     assert index is not None and index.directory == tmp_path / "lexical"
     assert not (tmp_path / "lexical.sqlite3").exists() and not (tmp_path / "lexical.sqlite3-wal").exists()
+
+
+def test_a_word_in_too_many_memories_is_left_out_of_the_search_unless_every_word_is(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(lexical, "MAX_TERM_MEMORIES", 2)
+    index = LexicalIndex(tmp_path / "lexical")
+    texts = ["Feeling tired today", "Walked the dog today", "Rain all day today", "Pottery class today was great"]
+    index.put("n:u", [(f"m{i}", text) for i, text in enumerate(texts)])
+    index.put("n:u", [("m9", "My pottery teacher retired")])
+    # "today" (stemmed "todai") is in four memories, over the cap of two: only "pottery" is searched
+    assert {m for m, _ in index.search("n:u", "pottery today", 10)} == {"m3", "m9"}
+    # every word over the cap: the rarest is kept, so the search still finds something
+    assert {m for m, _ in index.search("n:u", "today", 10)} == {"m0", "m1", "m2", "m3"}
+    assert {m for m, _ in index.search("n:u", "Todays", 10)} == {"m0", "m1", "m2", "m3"}  # same stem, same count
+    monkeypatch.setattr(lexical, "MAX_TERM_MEMORIES", 10)
+    assert {m for m, _ in index.search("n:u", "pottery today", 10)} == {"m0", "m1", "m2", "m3", "m9"}
