@@ -25,9 +25,9 @@ from dataclasses import dataclass
 from types import MappingProxyType
 
 from tools.reflection import Statement, contradiction_between, parse_statement
-from tools.utterance import is_fact
+from tools.utterance import classify_utterance, is_fact
 
-__all__ = ["UPDATE_SIMILARITY", "Update", "detect_update", "subjects"]
+__all__ = ["UPDATE_SIMILARITY", "Update", "detect_update", "forget_readings", "subjects"]
 
 UPDATE_SIMILARITY = 0.1
 """Cosine similarity from which two statements can be an update (the subject rules in the module docstring decide).
@@ -190,3 +190,9 @@ recall pool, the same user's memories come back turn after turn, and reading one
 def _reading(text: str) -> tuple[Mapping[str, str], Statement]:
     """``subjects`` and ``parse_statement`` of ``text``, read-only (shared by every caller of the cache)."""
     return MappingProxyType(subjects(text)), parse_statement(text)
+
+
+def forget_readings() -> None:
+    """Drop every cached reading and utterance type: an erased user's texts must not stay in the process."""
+    _reading.cache_clear()
+    classify_utterance.cache_clear()

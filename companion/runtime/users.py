@@ -35,6 +35,7 @@ from memory.profiles import ProfileStore
 from memory.records import validate_user_id
 from memory.security import INCIDENTS_MAX, SecurityStore
 from memory.short_term import ASSOCIATION_STREAM, INTERACTIONS_KEPT, PREFIX, parsed_interaction
+from tools.updates import forget_readings
 
 
 @dataclass(frozen=True, slots=True)
@@ -165,6 +166,7 @@ async def erase_user(services: Services, checkpointer: BaseCheckpointSaver[Any] 
     threads = await checkpoint_threads(checkpointer, user_id, conversations)
     memories = await asyncio.to_thread(services.long_term.count, user_id)
     await asyncio.to_thread(services.long_term.delete_user, user_id)
+    forget_readings()  # the texts recall read (the caches are keyed by text, so they are cleared for everyone)
     queued = 0
     for stream in USER_STREAMS:
         queued += await services.short_term.forget_queued(user_id, stream=stream)

@@ -21,6 +21,8 @@ from memory.outreach import OUTBOX_STREAM, OutreachStore
 from memory.records import MemoryRecord
 from memory.short_term import ASSOCIATION_STREAM
 from tests.integration.api_helpers import api_client, make_key
+from tools.updates import _reading
+from tools.utterance import classify_utterance
 
 
 def _chat(client, auth, user_id: str, message: str, conversation_id: str = "default"):  # type: ignore[no-untyped-def]
@@ -360,8 +362,10 @@ def test_export_then_erase_leaves_nothing_of_the_user(tmp_path: Path, redis_url:
             return b"".join(f.read_bytes() for f in (tmp_path / "lexical").iterdir())
 
         assert b"Elm Street" in lexical_index_bytes()  # (the passport number is ultrasecret: sealed, never indexed)
+        assert classify_utterance.cache_info().currsize > 0  # the turns' texts were read and cached
         erased = client.delete(f"/v1/users/{user}", headers=own if erase_as == "user" else admin)
         assert erased.status_code == 200, erased.text
+        assert classify_utterance.cache_info().currsize == 0 and _reading.cache_info().currsize == 0
         report = erased.json()
         assert report["memories"] == 2 and report["checkpoint_threads"] == 2
         assert report["api_keys"] == 1 and report["personality_states"] == 1 and report["archived_memories"] == 1
