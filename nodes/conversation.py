@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Annotated, Any, NotRequired
 
 import numpy as np
 from langchain_core.messages import AIMessage, AnyMessage, HumanMessage, SystemMessage
+from langgraph.channels.untracked_value import UntrackedValue
 from langgraph.runtime import Runtime
 from typing_extensions import TypedDict
 
@@ -199,7 +200,8 @@ class TurnOutput(TypedDict):
     # perception and personality (nodes/personality.py)
     detection: NotRequired[DetectionData]
     persona: NotRequired[PersonaData]
-    personality: NotRequired[PersonalityData]
+    #: Loaded from its own store every turn, so never checkpointed (it was three quarters of each checkpoint)
+    personality: Annotated[NotRequired[PersonalityData], UntrackedValue(dict)]
     personality_source: NotRequired[str]  # "redis", "chroma" or "new"
     personality_loaded: NotRequired[str | None]  # fingerprint of the stored state loaded (None: there was none)
     mood: NotRequired[MoodReport]
