@@ -91,6 +91,8 @@ _SELF_HARM = re.compile(
     r"|(?:hurt(?:ing)?|cut(?:ting)?|harm(?:ing)?|burn(?:ing)?|starv(?:e|ing))\s+my\s*self\b|self[-\s]?harm"
     r"|overdos(?:e|ing)\b|(?:jump|jumping)\s+off\s+(?:a|the)\s+(?:bridge|roof|building)"
     r"|can'?t\s+(?:go\s+on|do\s+this\s+anymore)\s+(?:living|with\s+life)"
+    # passive ideation as the Columbia scale's first question words it: go to sleep and not wake up
+    r"|(?:go\s+to\s+sleep|fall\s+asleep|sleep)\s+and\s+(?:never|not|just\s+not)\s+wake\s+up\b(?!\s+(?:until|till|before|early|for\s+(?:a|\d)))"
     r")",
     _FLAGS,
 )
@@ -118,6 +120,7 @@ _FIGURATIVE = re.compile(
     r"(?:killing|kill)\s+me\b(?!\s+(?:to|if))|dying\s+to\b|to\s+die\s+for|die\s+(?:of|from)\s+"
     r"(?:boredom|embarrassment|laughter|laughing|cuteness|shame|hunger|thirst)|(?:dead|died)\s+(?:lol|lmao|haha)"
     r"|i'?m\s+dead\b(?!\s+(?:serious|inside))|(?:lol|lmao|haha|jk|just\s+kidding)\b"
+    r"|(?:embarrass\w*|awkward|cringe\w*|mortified)\b[^.!?]{0,30}\b(?:want|wanted)\s+to\s+die\b"
     r")",
     _FLAGS,
 )

@@ -246,41 +246,69 @@ def word_logits(texts: Sequence[str], weights: npt.NDArray[np.float32]) -> npt.N
 
 #: Words that name an emotion type, for negation handling ("I'm not sad", "no longer scared").
 _EMOTION_WORDS: dict[str, str] = {
-    **dict.fromkeys(("sad", "unhappy", "depressed", "down", "heartbroken", "lonely", "miserable", "crying"), "sadness"),
-    **dict.fromkeys(("happy", "glad", "joyful", "thrilled", "pleased", "cheerful"), "happiness"),
-    **dict.fromkeys(("anxious", "nervous", "worried", "stressed", "uneasy", "tense", "panicking"), "anxiety"),
-    **dict.fromkeys(("scared", "afraid", "frightened", "terrified", "fearful"), "fear"),
-    **dict.fromkeys(("angry", "mad", "furious", "annoyed", "upset", "pissed", "irritated", "livid"), "anger"),
+    **dict.fromkeys(
+        ("sad", "sadness", "unhappy", "depressed", "devastated", "down", "heartbroken", "lonely", "miserable", "crying")
+        + ("cry", "cried"),
+        "sadness",
+    ),
+    **dict.fromkeys(("happy", "happiness", "glad", "joy", "joyful", "thrilled", "pleased", "cheerful"), "happiness"),
+    **dict.fromkeys(
+        ("anxious", "anxiety", "nervous", "worried", "worrying", "stressed", "stress", "uneasy", "tense", "panicking"),
+        "anxiety",
+    ),
+    **dict.fromkeys(("scared", "afraid", "frightened", "terrified", "fearful", "fear"), "fear"),
+    **dict.fromkeys(("angry", "anger", "mad", "furious", "annoyed", "upset", "pissed", "irritated", "livid"), "anger"),
     **dict.fromkeys(("excited", "hyped", "pumped"), "excitement"),
+    **dict.fromkeys(("love", "loved", "adore", "fond"), "love"),
 }
-_NEGATED = re.compile(
-    r"\b(?:not|never|no\s+longer|n't|nt|isnt|wasnt|arent|werent|dont|didnt)\s+"
-    r"(?:(?!stop\b|help\b|quit\b|wait\b)\w+\s+){0,2}?("
-    + "|".join(sorted(_EMOTION_WORDS, key=len, reverse=True))
-    + r")\b",
-    re.IGNORECASE,
+_EMOTION = "(" + "|".join(sorted(_EMOTION_WORDS, key=len, reverse=True)) + r")\b"
+#: "not even a little bit sad": degree words between a negation and the emotion it denies.
+_DEGREE = (
+    r"(?:even\s+|really\s+)?(?:a\s+little\s+bit|a\s+little|a\s+bit|the\s+least\s+bit|one\s+bit|in\s+the\s+least"
+    r"|remotely|all\s+that|any)\s+"
 )
-_AFFIRMED = re.compile(r"\b(" + "|".join(sorted(_EMOTION_WORDS, key=len, reverse=True)) + r")\b", re.IGNORECASE)
+# Each names the denied emotion word as group 1. The forms, from the most common:
+_NEGATION_FORMS = (
+    # a negation up to two words before it ("not sad", "don't feel anxious", "it's not like I'm unhappy"); "stop",
+    # "help", "quit" and "wait" reverse the denial ("can't stop crying", "can't help feeling sad"), and a comparison
+    # affirms it ("not usually this sad", "never been so happy", "never felt more alone")
+    r"\b(?:not|no\s+longer|n't|nt|isnt|wasnt|arent|werent|dont|didnt)\s+(?:" + _DEGREE + r")?"
+    r"(?:(?!stop\b|help\b|quit\b|wait\b|this\b)[\w']+\s+){0,2}?" + _EMOTION,
+    r"\bnever\s+(?:(?!stop\b|help\b|quit\b|this\b|so\b|more\b|as\b)[\w']+\s+){0,2}?" + _EMOTION,
+    # a denying phrase right before it ("anything but sad", "far from pleased", "no fear", "stopped worrying")
+    r"\b(?:anything\s+but|far\s+from|hardly|nowhere\s+near|no|without(?:\s+any)?|stopped(?:\s+being)?|quit\s+being"
+    r"|(?:nothing|no\s+(?:reason|need))\s+to\s+(?:be|feel|get))\s+"
+    r"(?:(?:so|that|too|very|feeling|being)\s+)?" + _EMOTION,
+    # named, then denied as an answer ("Sad? Not at all.", "Afraid? No, I feel ready.")
+    _EMOTION + r"\s*\?\s*(?:no|nope|nah|not\s+(?:at\s+all|really|me|a\s+bit)|hardly|never)\b",
+    # expected, then denied ("I thought I'd be sad, but I'm not"; "expected to be frightened but I wasn't")
+    r"\b(?:thought|expected|expect|assumed|figured|supposed|would|'d|should|must)\b[^.!?]{0,40}?\b"
+    + _EMOTION
+    + r"[^.!?]{0,40}?\bbut\b[^.!?]{0,20}?(?:\bnot\b|n't\b|\bnever\b)",
+    # felt once, not any more ("I was sad last year, not anymore"; "used to be terrified of flying, not anymore")
+    _EMOTION + r"[^.!?]{0,40}?(?:,|;|\bbut)\s*(?:i'?m\s+|i\s+am\s+)?(?:not\s+any\s*more|no\s+longer)\b",
+)
+_NEGATED = tuple(re.compile(form, re.IGNORECASE) for form in _NEGATION_FORMS)
+_AFFIRMED = re.compile(r"\b" + _EMOTION, re.IGNORECASE)
 #: The intensity a negated type is held at (just below the signal threshold would still read as "a bit").
 NEGATED_CAP = 15
 
 
 def negated_types(text: str) -> set[str]:
-    """Emotion types the text names only in denial ("I'm not sad", "never scared", "no longer angry").
+    """Emotion types the text names only in denial ("I'm not sad", "Scared? Not at all", "sad once, not anymore").
 
-    A type counts as negated when every word naming it is preceded (within two words) by a negation; one
-    affirmed mention ("I'm not sad, I'm just sad about other things") keeps it.
+    A type counts as negated when every word naming it is denied by one of :data:`_NEGATION_FORMS`; one
+    affirmed mention ("I'm not sad about the job, I'm sad about her") keeps it.
     """
     normalised = text.replace("\u2019", "'").replace("n't", " n't")
-    negated_spans = [(m.start(1), m.end(1)) for m in _NEGATED.finditer(normalised)]
+    negated_spans = {(m.start(1), m.end(1)) for pattern in _NEGATED for m in pattern.finditer(normalised)}
     if not negated_spans:
         return set()
     negated = {_EMOTION_WORDS[normalised[a:b].lower()] for a, b in negated_spans}
-    spans = set(negated_spans)
     affirmed = {
         _EMOTION_WORDS[m.group(1).lower()]
         for m in _AFFIRMED.finditer(normalised)
-        if (m.start(1), m.end(1)) not in spans
+        if (m.start(1), m.end(1)) not in negated_spans
     }
     return negated - affirmed
 

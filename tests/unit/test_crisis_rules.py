@@ -11,6 +11,8 @@ from tools.crisis import NO_CRISIS, Crisis, combine, detect_crisis
         ("everyone would be better off without me", "self_harm"),
         ("I've been cutting myself again", "self_harm"),
         ("lol I want to kill myself", "self_harm"),
+        ("sometimes I wish I could go to sleep and not wake up", "self_harm"),
+        ("I just want to fall asleep and never wake up", "self_harm"),
         ("My husband hits me when he drinks", "abuse"),
         ("he threatened to kill me if I leave", "abuse"),
         ("I'm scared to go home tonight", "abuse"),
@@ -31,6 +33,8 @@ def test_crisis_phrases_are_flagged_with_their_kind(text: str, kind: str) -> Non
         "I want to die laughing at this video lol",
         "My dog died last year and I still miss him",
         "the killer in that show was terrifying",
+        "I want to sleep and not wake up until noon on Saturday",
+        "I'm so embarrassed I want to die, I called my teacher mom",
     ],
 )
 def test_figures_of_speech_and_ordinary_grief_are_not_crises(text: str) -> None:

@@ -104,6 +104,12 @@ def test_figures_of_speech_and_news_are_not_crises(embedder: OnnxMiniLMEmbedder,
         ("I'm not sad, I'm actually doing great", "sadness"),
         ("I'm not scared anymore", "fear"),
         ("honestly I wasn't angry at all", "anger"),
+        ("I thought I'd be sad when he moved out, but honestly I'm not.", "sadness"),
+        ("Afraid? No, I feel ready.", "fear"),
+        ("I used to be terrified of flying, not anymore.", "fear"),
+        ("I'm not even a little bit sad about leaving that job.", "sadness"),
+        ("I'm anything but sad right now, we won!", "sadness"),
+        ("I don't love him anymore and I think he knows.", "love"),
     ],
 )
 def test_a_negated_emotion_is_not_felt(embedder: OnnxMiniLMEmbedder, text: str, negated: str) -> None:
@@ -115,6 +121,32 @@ def test_negation_needs_every_mention_denied() -> None:
     assert negated_types("I'm not sad about the job, I'm sad about her") == set()
     assert negated_types("I am so sad") == set()
     assert negated_types("I don't feel anxious at all") == {"anxiety"}
+
+
+def test_the_negation_rules_hold_on_their_dev_set() -> None:
+    rows = [
+        json.loads(line)
+        for line in (Path(__file__).parents[2] / "scripts" / "data" / "negation_rules_dev.jsonl")
+        .read_text()
+        .splitlines()
+    ]
+    right = sum((row["type"] in negated_types(row["text"])) == row["negated"] for row in rows)
+    assert len(rows) > 100 and right / len(rows) >= 0.95
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "I can't help feeling anxious before every flight.",
+        "I've never been so happy in my life.",
+        "I'm not usually this sad, sorry for venting.",
+        "I wasn't expecting to be this happy.",
+        "I'm sad, I can't do this no more.",
+        "I don't know why I'm so sad today.",
+    ],
+)
+def test_comparisons_and_reversed_negations_affirm(text: str) -> None:
+    assert negated_types(text) == set()
 
 
 @pytest.mark.parametrize(
