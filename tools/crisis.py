@@ -93,6 +93,22 @@ _SELF_HARM = re.compile(
     r"|can'?t\s+(?:go\s+on|do\s+this\s+anymore)\s+(?:living|with\s+life)"
     # passive ideation as the Columbia scale's first question words it: go to sleep and not wake up
     r"|(?:go\s+to\s+sleep|fall\s+asleep|sleep)\s+and\s+(?:never|not|just\s+not)\s+wake\s+up\b(?!\s+(?:until|till|before|early|for\s+(?:a|\d)))"
+    # the warning signs public crisis lines list: hoping to die, tired of living, nothing to live for, a burden
+    # leaving soon, a plan, a lethal dose asked about, a means at hand
+    r"|hop(?:e|ing)\s+(?:that\s+)?i\s+(?:crash|die|don'?t\s+wake\s+up|never\s+wake\s+up|get\s+hit\s+by)"
+    r"|wish\s+i\s+(?:could\s+|would\s+)?(?:just\s+)?(?:die|disappear\s+forever|stop\s+existing|didn'?t\s+exist|never\s+wake\s+up)"
+    r"|tired\s+of\s+(?:existing|living|being\s+alive|fighting\s+to\s+(?:stay|live))"
+    r"|nothing\s+(?:left\s+)?to\s+live\s+for|(?:except|but|other\s+than)\s+ending\s+it\b"
+    r"|(?:burden|out\s+of\s+(?:everyone'?s|your)\s+way)[^.!?]{0,40}\b(?:much\s+longer|for\s+good|soon)\b"
+    r"|know\s+(?:exactly\s+)?how\s+i'?d\s+do\s+it|(?:planned|picked)\s+(?:the\s+)?(?:date|day|place|way)\s+(?:to\s+|i'?ll\s+)?(?:die|do\s+it)"
+    r"|how\s+many\s+(?:\w+\s+)?(?:pills|tablets|paracetamol|tylenol)\s+(?:would|does|will)\s+it\s+take"
+    r"|take\s+all\s+(?:of\s+)?(?:my|the|these|those)\s+(?:pills|meds|tablets|medication)"
+    r"|(?<!with\sa\s)gun\s+(?:in\s+my\s+(?:lap|mouth)|to\s+my\s+head)"
+    # other languages: the first person phrases for killing or hurting oneself and not wanting to live
+    r"|suicidarme|quitarme\s+la\s+vida|quiero\s+morir(?:me)?|hacerme\s+daño|no\s+quiero\s+vivir"
+    r"|mich\s+(?:umbringen|umzubringen|selbst\s+verletzen|ritzen)|mir\s+das\s+leben\s+(?:nehmen|zu\s+nehmen)"
+    r"|will\s+nicht\s+mehr\s+leben|me\s+suicider|mettre\s+fin\s+à\s+mes\s+jours|me\s+faire\s+du\s+mal"
+    r"|me\s+matar|me\s+machucar|tirar\s+(?:a\s+)?minha\s+(?:própria\s+)?vida"
     r")",
     _FLAGS,
 )
@@ -110,6 +126,15 @@ _ABUSE = re.compile(
     r"(?:raped|sexually\s+assaulted|abused|assaulted|beaten|stalked)"
     r"|afraid\s+(?:he|she|they)(?:'ll|\s+will|\s+might|\s+is\s+going\s+to)\s+(?:kill|hurt)\s+me"
     r"|(?:scared|afraid)\s+(?:to\s+go\s+home|for\s+my\s+life)|someone\s+is\s+(?:following|stalking)\s+me"
+    r"|" + _PERSON + r"\s+(?:always\s+|often\s+|sometimes\s+|keeps?\s+|still\s+)?(?:push(?:es|ed)?|shov(?:es|ed)"
+    r"|bit|bites|burn(?:s|ed|t)|pins?|pinned|holds?|held)\s+me\s+(?:down|against|with|so\s+hard|until)"
+    r"|" + _PERSON + r"\s+(?:burns|burned|burnt|strangled|chokes|choked)\s+me\b"
+    r"|(?:i\s+get|i\s+got|i\s+was|i'?ve\s+been)\s+(?:hit|beaten|slapped|kicked|choked|strangled|punched|burned)"
+    r"\s+(?:if|when|every|because|again|last|so)"
+    r"|(?:things|stuff)\s+to\s+me\s+(?:that\s+)?i\s+(?:didn'?t|did\s+not)\s+(?:agree|consent|want)"
+    r"|(?:tell|told)\s+(?:the\s+)?(?:doctor|nurse|teacher|police|everyone|people)\s+(?:that\s+)?i\s+(?:walked\s+into|fell)"
+    r"|(?:ask|need)\s+(?:his|her|their)?\s*permission\s+to\s+(?:leave\s+the\s+house|go\s+outside|eat)"
+    r"|(?:schlägt|verprügelt)\s+mich|me\s+(?:pega|golpea)\b|me\s+frappe\b|me\s+bate\b|бь[её]т\s+меня"
     r")",
     _FLAGS,
 )
@@ -126,6 +151,11 @@ _FIGURATIVE = re.compile(
 )
 
 
+# A danger told as the past it no longer is, right before the phrase.
+_RECOVERED = re.compile(r"\bused\s+to\s+(?:\w+\s+)?$", _FLAGS)
+_RELAPSE = re.compile(r"\b(?:again|relaps\w*|started|back\s+to|lately|these\s+days)\b", _FLAGS)
+
+
 def detect_crisis(text: str) -> Crisis:
     """The rule verdict on ``text``: a self-harm or abuse phrase not cleared as a figure of speech."""
     for kind, pattern in (("self_harm", _SELF_HARM), ("abuse", _ABUSE)):
@@ -134,6 +164,8 @@ def detect_crisis(text: str) -> Crisis:
             continue
         if _FIGURATIVE.search(text) and not _unambiguous(match.group(0)):
             continue
+        if _RECOVERED.search(text[: match.start()]) and not _RELAPSE.search(text):
+            continue  # "I used to wish I didn't exist, now I'm planning my wedding" (but not "...and I started again")
         return Crisis(flagged=True, kind=kind, score=1.0, source="rule")  # type: ignore[arg-type]
     return NO_CRISIS
 
