@@ -30,6 +30,7 @@ from redis.exceptions import RedisError
 from redis.retry import Retry
 
 from companion.core.errors import CompanionError, ConfigurationError, StoreUnavailableError
+from companion.core.heap import scrub_freed_memory
 from companion.core.personality.state import Rates
 from companion.core.settings import Settings
 from memory.api_keys import REGISTER_FILE, ApiKeyStore, KeyRegister
@@ -304,6 +305,7 @@ def build_services(settings: Settings) -> Services:
     from memory.long_term import LongTermStore
 
     ensure_data_dir(settings.data_dir)
+    scrub_freed_memory()  # before any secret is decrypted: Chroma persists uninitialised heap (companion/core/heap.py)
     os.environ.setdefault("HF_HUB_OFFLINE", "1")  # the embedder never needs the hub; make sure nothing asks it
     threadpool_limits(limits=settings.blas_threads, user_api="blas")  # for the whole process, as the setting says
     redis_url, redis_started = resolve_redis_url(settings)
