@@ -129,15 +129,19 @@ _PERSON = (
     r"(?:he|she|they|my\s+(?:husband|wife|partner|boyfriend|girlfriend|ex|dad|father|mom|mum|mother|stepdad"
     r"|stepfather|stepmom|stepmother|brother|sister|uncle|boss|roommate|landlord|son|daughter))"
 )
+# "he hits me", "he always hits me", "he keeps hitting me"
+_HOW_OFTEN = r"\s+(?:always\s+|often\s+|sometimes\s+|keeps?\s+|still\s+)?"
 _ABUSE = re.compile(
-    r"\b(?:" + _PERSON + r"\s+(?:always\s+|often\s+|sometimes\s+|keeps?\s+|still\s+)?"
-    r"(?:hits?|beats?|hit|beat|punche[sd]|punch|kicks?|kicked|chok(?:es|ed)|strangl(?:es|ed)|slap(?:s|ped)"
+    r"\b(?:"
+    + _PERSON
+    + _HOW_OFTEN
+    + r"(?:hits?|beats?|hit|beat|punche[sd]|punch|kicks?|kicked|chok(?:es|ed)|strangl(?:es|ed)|slap(?:s|ped)"
     r"|rap(?:es|ed)|hurts?|abuses?|abused|threaten(?:s|ed)\s+to\s+(?:kill|hurt|beat)|locks?\s+me\s+in)\s+me\b"
     r"|threaten(?:s|ed|ing)\s+to\s+kill\s+me|(?:i\s+was|i'?ve\s+been|i\s+am|i'?m\s+being)\s+"
     r"(?:raped|sexually\s+assaulted|abused|assaulted|beaten|stalked)"
     r"|afraid\s+(?:he|she|they)(?:'ll|\s+will|\s+might|\s+is\s+going\s+to)\s+(?:kill|hurt)\s+me"
     r"|(?:scared|afraid)\s+(?:to\s+go\s+home|for\s+my\s+life)|someone\s+is\s+(?:following|stalking)\s+me"
-    r"|" + _PERSON + r"\s+(?:always\s+|often\s+|sometimes\s+|keeps?\s+|still\s+)?(?:push(?:es|ed)?|shov(?:es|ed)"
+    r"|" + _PERSON + _HOW_OFTEN + r"(?:push(?:es|ed)?|shov(?:es|ed)"
     r"|pins?|pinned|holds?|held)\s+me\s+(?:down|against)"
     r"|" + _PERSON + r"\s+(?:strangled|chokes|choked)\s+me\b"
     r"|(?:i\s+get|i\s+got|i\s+was|i'?ve\s+been)\s+(?:hit|beaten|slapped|kicked|choked|strangled|punched)"
