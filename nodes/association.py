@@ -39,7 +39,6 @@ from tools.association import (
     is_emotional_signal,
     local_reason,
     local_strength,
-    merge_texts,
 )
 from tools.detection import SignalData, emotional_signals
 from tools.sensitivity import classified
@@ -375,9 +374,10 @@ async def apply_writes(
     Then the batch's messages lose their association pending mark (``MemoryRecord.assoc_pending``), whatever
     their outcome: the worker acknowledges their entries only after this, so a crash before it leaves them queued.
 
-    New versions are merged here, in message order, so two messages of one batch that update the same memory
-    give two versions. Plans stored by an earlier attempt are applied again (every write is an upsert with a
-    fixed id, and a memory is only replaced by a higher version), so a message's effect is there exactly once.
+    New versions are made here (merged by the chat model, or the message itself offline), in message order, so
+    two messages of one batch that update the same memory give two versions. Plans stored by an earlier attempt
+    are applied again (every write is an upsert with a fixed id, and a memory is only replaced by a higher
+    version), so a message's effect is there exactly once.
     """
     user_id = runtime.context.user_id
     now = time.time()
@@ -438,23 +438,33 @@ async def apply_writes(
                 plan["decision"] = Decision.WEAK_RELATIONS.value
                 plan["target_id"] = plan["message_id"]
                 continue
-            if is_message(existing):
-                existing = _versions_home(existing, working, vectors)
-                plan["target_id"] = existing.id
-            if existing.id not in created:  # a created memory's first version is written above
-                first_versions.setdefault(existing.id, existing)
+            if is_message(existing) and derived_memory_id(existing.id) in working:  # its versions live there
+                existing = working[derived_memory_id(existing.id)]
             signals = plan.get("signals")  # a plan stored before signals existed: the memory's emotion stands in
             feeling = json.dumps(signals) if signals else existing.emotion
-            merged = await _merge(chat_model, llm_budget, existing.text, plan["cause_text"], feeling)
-            updated = classified(
-                replace(existing, text=merged, version=existing.version + 1, last_accessed=now),
-                text=plan["cause_text"],
-            )
+            merged = await _merged_by_model(chat_model, llm_budget, existing.text, plan["cause_text"], feeling)
+            if merged is not None and is_message(existing):  # the model's words never overwrite what was said
+                existing = _versions_home(existing, working, vectors)
+            plan["target_id"] = existing.id
+            if existing.id not in created:  # a created memory's first version is written above
+                first_versions.setdefault(existing.id, existing)
+            if merged is None:
+                # Without a chat model the version is the message itself: the memory's history records it (its
+                # words are the version's cause), the memory's text and vector stay. Appending its sentences to the
+                # memory would only copy words that are stored already, as the message.
+                updated = replace(existing, version=existing.version + 1, last_accessed=now)
+                if existing.id in vectors:
+                    fresh.add(existing.id)
+            else:
+                updated = classified(
+                    replace(existing, text=merged, version=existing.version + 1, last_accessed=now),
+                    text=plan["cause_text"],
+                )
+                if existing.id in vectors:
+                    mean = existing.version * vectors[existing.id] + message_vectors[plan["message_id"]]
+                    vectors[existing.id] = (mean / max(float(np.linalg.norm(mean)), 1e-12)).astype(np.float32)
+                    fresh.add(existing.id)
             working[existing.id] = updated
-            if existing.id in vectors:
-                mean = existing.version * vectors[existing.id] + message_vectors[plan["message_id"]]
-                vectors[existing.id] = (mean / max(float(np.linalg.norm(mean)), 1e-12)).astype(np.float32)
-                fresh.add(existing.id)
             plan["memory"] = updated.to_dict()
             versions.append(_version(updated, plan, now))
     # The version a memory had before its first update here, unless already stored (it was created by association).
@@ -563,15 +573,16 @@ async def _llm_relations(
     return relations
 
 
-async def _merge(
+async def _merged_by_model(
     chat_model: BaseChatModel | None, llm_budget: LLMBudget | None, existing: str, new_info: str, emotion: str
-) -> str:
+) -> str | None:
+    """The chat model's merge of ``new_info`` into a memory; ``None`` without a model, its budget or its answer."""
     if chat_model is not None and llm_budget is not None and await llm_budget.try_acquire():
         prompt = MERGE_MEMORY_PROMPT.format(existing=existing, new_info=new_info, emotion=emotion or "none")
         merged = (await _ask(chat_model, prompt)).strip()
         if merged:
             return merged
-    return merge_texts(existing, new_info)
+    return None
 
 
 async def _ask(chat_model: BaseChatModel, prompt: str) -> str:
@@ -610,8 +621,9 @@ def _versions_home(
     """The memory that holds the versions of a message promoted to a memory (``derived_memory_id``).
 
     A message keeps the words that were said (the conversation's log, its reply, its transcript reference): its
-    first new version starts a separate memory, version 2, whose text is the merge and whose history begins with
-    the message's words; later versions go there too.
+    first version merged by the chat model starts a separate memory, version n + 1, whose text is the merge and
+    whose history begins with the message's words; later versions go there too. (Offline versions add no text, so
+    they stay on the message.)
     """
     home_id = derived_memory_id(message.id)
     if home_id not in working:

@@ -22,21 +22,17 @@ so unrelated texts (cosine <= 0.25) score 0 whatever their labels, near-paraphra
 plus 15 for each label they share, and a same-topic message sharing category and emotion passes 60 from
 cosine ~0.47.
 
-Offline merge (``merge_texts``): the existing text without the sentences the new message updates (the same subject
-with another value, ``tools.updates.detect_update``: the version history keeps them), then each sentence of the new
-message that the memory does not already contain (compared case- and whitespace-insensitively), joined with a
-space; at most
-``MAX_MERGED_CHARS`` characters, keeping the newest sentences when the memory would grow past that.
+A new version is written by ``nodes.association``: with a chat model, the merge of the memory and the message (the
+seed's merge prompt); without one, the message itself is the version (the memory's history records it, its text
+stays): no sentence is invented, and none is stored twice.
 """
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 from enum import StrEnum
 
 from tools.detection import EMOTIONAL_SIGNAL_THRESHOLD
-from tools.updates import detect_update
 
 NEW_MEMORY_IMPORTANCE = 500
 STRONG_MATCH_STRENGTH = 60.0
@@ -46,16 +42,12 @@ VERSION_RELATIONS = 3
 WEAK_RELATIONS = 3
 #: How many nearest memories are scored for each message.
 RELATED_CANDIDATES = 10
-MAX_MERGED_CHARS = 4000
 
 SIMILARITY_FLOOR = 0.25
 SIMILARITY_SPAN = 0.50
 SIMILARITY_WEIGHT = 0.70
 CATEGORY_WEIGHT = 0.15
 EMOTION_WEIGHT = 0.15
-
-_SENTENCE_END = re.compile(r"(?<=[.!?])\s+")
-_SPACES = re.compile(r"\s+")
 
 
 class Decision(StrEnum):
@@ -120,29 +112,3 @@ def decide(importance: int, relations: list[ScoredRelation]) -> tuple[Decision, 
     if relations:
         return Decision.WEAK_RELATIONS, None, relations[:WEAK_RELATIONS]
     return Decision.NO_ACTION, None, []
-
-
-def _sentences(text: str) -> list[str]:
-    return [part.strip() for part in _SENTENCE_END.split(text.strip()) if part.strip()]
-
-
-def _normalised(text: str) -> str:
-    return _SPACES.sub(" ", text).strip().lower()
-
-
-def merge_texts(existing: str, new_info: str, *, max_chars: int = MAX_MERGED_CHARS) -> str:
-    """The offline merge of new information into a memory (see the module docstring)."""
-    known = _normalised(existing)
-    added = [sentence for sentence in _sentences(new_info) if _normalised(sentence) not in known]
-    # The newest truth: a sentence the new information updates (same subject, another value: "I work at X" then
-    # "I now work at Y") leaves the merged text; the version history keeps it.
-    current = [old for old in _sentences(existing) if not any(detect_update(new, old, 1.0) for new in added)]
-    merged = " ".join([*current, *added]).strip()
-    if len(merged) <= max_chars:
-        return merged
-    kept: list[str] = []
-    for sentence in reversed(_sentences(merged)):
-        if len(" ".join([sentence, *kept])) > max_chars:
-            break
-        kept.insert(0, sentence)
-    return " ".join(kept) if kept else merged[-max_chars:]

@@ -135,9 +135,11 @@ async def test_strong_match_creates_a_new_version_with_history_and_relations_to_
 
     updated = long_term.get(USER, dog.id)
     assert updated is not None and updated.version == 2
-    assert updated.text == "My dog Rex loves the beach. Today he learned to swim!"
+    # offline the message is the version: the memory's words stay, the message is not copied into them
+    assert updated.text == dog.text and long_term.get(USER, message.id).text == message.text  # type: ignore[union-attr]
+    assert long_term.get_with_embeddings(USER, [dog.id])[dog.id][1] == pytest.approx(embedder.embed([dog.text])[0])
     history = links.versions(USER, dog.id)
-    assert [(v.version, v.text) for v in history] == [(1, dog.text), (2, updated.text)]
+    assert [(v.version, v.text) for v in history] == [(1, dog.text), (2, dog.text)]
     assert history[1].caused_by == message.id and history[1].cause_text == message.text
     assert long_term.get(USER, derived_memory_id(message.id)) is None  # no new memory
 
@@ -296,13 +298,37 @@ async def test_a_message_made_a_memory_keeps_its_words_and_its_versions_live_bes
     assert message is not None and (message.kind, message.text, message.version) == (
         MemoryKind.SEMANTIC,
         first.text,
-        1,
-    )  # the conversation's log still says what was said
+        2,
+    )  # the conversation's log still says what was said; offline the second message is its version 2
+    assert long_term.get(USER, derived_memory_id(first.id)) is None  # no merged copy of the two messages
+    history = links.versions(USER, first.id)
+    assert [(v.version, v.caused_by, v.cause_text) for v in history] == [
+        (1, first.id, first.text),
+        (2, second.id, second.text),
+    ]
+    assert long_term.get(USER, second.id).text == second.text  # type: ignore[union-attr]
+    assert long_term.count(USER) == 2
+
+
+async def test_with_a_chat_model_a_message_made_a_memory_keeps_its_words_and_the_merge_lives_beside_it(
+    long_term: LongTermStore, links: LinkStore, embedder: Embedder, redis: Redis
+) -> None:
+    said = dict(intensity=80, importance=700, category="pets", emotion="happiness", conversation_id="chat")
+    first = remember(long_term, embedder, "My dog Rex loves the beach so much.", **said)  # type: ignore[arg-type]
+    second = remember(long_term, embedder, "My dog Rex loves the beach, he swam today.", **said)  # type: ignore[arg-type]
+    scores = json.dumps({"scores": [{"index": 0, "strength": 90, "reason": "Rex at the beach"}]})
+    model = fake_chat_model(scores, scores, "Rex, my dog, loves the beach and swam there today.")
+    graph = graph_for(long_term, links, embedder, chat_model=model, llm_budget=RedisLLMBudget(redis, per_minute=10))
+    assert await associate(graph, user_id=USER, message_ids=[first.id, second.id]) == {
+        first.id: "new_memory",
+        second.id: "new_version",
+    }
+    message = long_term.get(USER, first.id)
+    assert message is not None and (message.text, message.version) == (first.text, 1)  # what was said stays
     home = long_term.get(USER, derived_memory_id(first.id))
     assert home is not None and home.version == 2 and home.conversation_id == ""
-    assert home.text.startswith(first.text) and "he swam today" in home.text
+    assert home.text == "Rex, my dog, loves the beach and swam there today."
     assert [(v.version, v.caused_by) for v in links.versions(USER, home.id)] == [(1, home.id), (2, second.id)]
-    assert long_term.get(USER, second.id).text == second.text  # type: ignore[union-attr]
 
 
 async def test_a_kept_message_carries_its_emotional_signals_with_the_words_that_carry_them(

@@ -12,7 +12,6 @@ from tools.association import (
     importance_points,
     is_emotional_signal,
     local_strength,
-    merge_texts,
 )
 
 
@@ -69,17 +68,6 @@ def test_importance_reads_both_scales() -> None:
     assert importance_points(700) == 700
 
 
-def test_offline_merge_adds_only_new_sentences() -> None:
-    merged = merge_texts("My dog Rex loves the beach.", "my dog rex loves the  beach. He learned to swim!")
-    assert merged == "My dog Rex loves the beach. He learned to swim!"
-    assert merge_texts(merged, "He learned to swim!") == merged
-
-
-def test_offline_merge_keeps_the_newest_sentences_within_the_limit() -> None:
-    merged = merge_texts("Old one. Old two.", "New three.", max_chars=20)
-    assert merged == "Old two. New three."
-
-
 EXPECTED_KEYS = {
     "RELATION_SCORING_PROMPT": {"message", "candidates"},
     "RELATION_CANDIDATE_LINE": {"index", "text"},
@@ -100,10 +88,3 @@ def test_association_prompt_placeholders_match_what_the_code_passes(name: str) -
 def test_every_association_prompt_is_checked() -> None:
     names = {n for n, v in vars(prompts.association).items() if n.isupper() and isinstance(v, str)}
     assert names == set(EXPECTED_KEYS)
-
-
-def test_the_offline_merge_keeps_the_newest_value_of_an_updated_fact() -> None:
-    merged = merge_texts("I work at Microsoft. I love my team there.", "I now work at Google.")
-    assert merged == "I love my team there. I now work at Google."
-    # a compatible addition keeps everything
-    assert merge_texts("I live in Paris.", "I love the bakeries here.") == "I live in Paris. I love the bakeries here."
