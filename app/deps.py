@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hmac
 from dataclasses import dataclass
 from typing import Annotated, Any
 
@@ -116,6 +117,25 @@ class Caller:
         return self.key.clearance
 
 
+#: Who holds this process's local token (``create_app(local_token=...)``): the CLI on the same data dir, which could
+#: open every store and read the encryption key itself, so an operator key that sees every level.
+LOCAL_KEY = ApiKey(
+    key_id="local",
+    name="companion CLI on this data dir",
+    scope=KeyScope.ADMIN,
+    user_id="",
+    created_at=0.0,
+    tenant="",
+    clearance=Sensitivity.ULTRASECRET,
+)
+
+
+def is_local_token(request: Request, secret: str) -> bool:
+    """Whether ``secret`` is this app's local token (compared in constant time)."""
+    token: str | None = getattr(request.app.state, "local_token", None)
+    return token is not None and hmac.compare_digest(secret.encode("utf-8"), token.encode("utf-8"))
+
+
 async def get_caller(
     request: Request, credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)]
 ) -> Caller:
@@ -123,6 +143,8 @@ async def get_caller(
     if credentials is None:
         raise AuthenticationError("missing API key: send 'Authorization: Bearer <key>' (companion keys create)")
     services = get_services(request)
+    if is_local_token(request, credentials.credentials):
+        return Caller(LOCAL_KEY, services.long_term)
     key = await services.api_keys.resolve(credentials.credentials)
     if key is None:
         raise AuthenticationError("unknown or revoked API key")

@@ -49,11 +49,15 @@ Every error is an `ErrorBody` (`error`, `detail`); 429 responses carry `Retry-Af
 """
 
 
-def create_app(settings: Settings | None = None, *, services: Services | None = None) -> FastAPI:
+def create_app(
+    settings: Settings | None = None, *, services: Services | None = None, local_token: str | None = None
+) -> FastAPI:
     """Build the app; services open when it starts (or are the ``services`` given) and close when it stops.
 
     ``companion serve`` opens the services itself before the server starts, so that an unreachable store or an
     unusable data dir is its one-line error and exit code rather than a traceback from inside the ASGI lifespan.
+    ``local_token`` is accepted as an operator key for as long as this app lives (``serve`` makes one and writes it
+    to the data dir's discovery file, so that ``companion chat`` can hand it its turns); it is never stored.
     """
     settings = settings or get_settings()
 
@@ -114,6 +118,7 @@ def create_app(settings: Settings | None = None, *, services: Services | None = 
         app.include_router(module.router)
     install_error_handlers(app)
     app.state.metrics = install_metrics(app)
+    app.state.local_token = local_token
     # Starlette runs the last added outermost: the request id, then CORS (so errors from the layers inside, a 413
     # included, carry both), then the body limit, before any body is read or key checked.
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_request_bytes)

@@ -82,6 +82,9 @@ class SensitivityInfo(BaseModel):
     tags: list[str]
     sentiment: str
     source: str = Field(description="'local' (lexicon) or 'model' (the chat model, never below the lexicon)")
+    reasons: list[str] = Field(
+        default_factory=list, description="Why: the lexicon's matches, or the start of the chat model's reasoning"
+    )
 
 
 class PAD(BaseModel):
