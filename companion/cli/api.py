@@ -41,7 +41,7 @@ def add_parsers(commands: argparse._SubParsersAction) -> None:
     """The ``serve`` and ``keys`` subcommands."""
     serve = commands.add_parser("serve", help="serve the REST API (uvicorn)")
     serve.add_argument("--host", default="127.0.0.1", help="interface to bind (default 127.0.0.1)")
-    serve.add_argument("--port", type=_port, default=8000, help="port (default 8000)")
+    serve.add_argument("--port", type=_port, default=8000, help="port (default 8000; 0: any free port)")
     serve.add_argument(
         "--log-level",
         default="info",
@@ -92,7 +92,7 @@ def add_parsers(commands: argparse._SubParsersAction) -> None:
     check.add_argument("--json", action="store_true")
 
 
-_port = bounded(int, 1, 65535, noun="a port number")
+_port = bounded(int, 0, 65535, noun="a port number")
 
 
 def _when(item: dict[str, str]) -> str:
@@ -125,26 +125,39 @@ def serve(args: argparse.Namespace, settings: Settings) -> int:
     """Run the API under uvicorn until interrupted, with the worker and the scheduler inside unless told not to.
 
     On the embedded defaults it serves the data dir's Chroma to other processes while it runs (as ``companion
-    services start`` does), so ``companion chat``, ``memories`` and the rest keep working beside it.
+    services start`` does), so ``companion memories`` and the rest keep working beside it; ``companion chat`` on
+    the same data dir hands its turns to this process (``companion/cli/handoff.py``).
     """
     import uvicorn
 
     from app.access_log import access_log_config
     from app.main import create_app
+    from companion.cli import handoff
+    from companion.cli.serving import AnnouncedServer
     from companion.services import build_services, shared_stores
 
     if args.no_background:
         settings = settings.model_copy(update={"background": False})
+    token = handoff.new_token()  # this process's alone: in memory here and in the discovery file, nowhere else
     with shared_stores(settings):
         services = build_services(settings)  # a store that cannot be used stops here, as one line with its code
-        app = create_app(settings, services=services)
-        uvicorn.run(
+        app = create_app(settings, services=services, local_token=token)
+        config = uvicorn.Config(
             app,
             host=args.host,
             port=args.port,
             log_level=args.log_level,
             log_config=access_log_config(settings.log_format),
         )
+        server = AnnouncedServer(
+            config, data_dir=settings.data_dir, token=token, fingerprint=handoff.settings_fingerprint(settings)
+        )
+        try:
+            server.run()  # what uvicorn.run does with one worker and no reload, the server being ours
+        except KeyboardInterrupt:  # as uvicorn.run: a second Ctrl-C during the graceful shutdown
+            pass
+        finally:  # the server withdraws the file as it shuts down; not if it failed on the way there
+            handoff.withdraw(settings.data_dir)
     return 0
 
 

@@ -1,6 +1,6 @@
 """The ``companion`` command.
 
-    companion chat --user ID [--conversation ID] [--message TEXT] [--json]
+    companion chat --user ID [--conversation ID] [--message TEXT] [--json] [--local]
     companion memories search --user ID --query TEXT [--k N] [--json]
     companion memories list --user ID [--limit N] [--json]
     companion memories tree --user ID [--session ID] [--type all|discrete|summary|raw] [--since D] [--until D]
@@ -29,6 +29,14 @@
 Errors a user can cause print one line on stderr and exit with the error's code (2 for bad input or
 configuration, 3 when rate limited, 4 when a store is unreachable, 5 when the chat model fails);
 ``--debug`` shows tracebacks.
+
+While ``companion serve`` runs on the same data dir, ``companion chat`` hands its turns to it over HTTP and prints
+exactly what it would have printed running them itself, without loading the stores or the models (issue 22): it
+finds the server through ``<data_dir>/serve.json``, which ``serve`` writes once it listens and removes when it
+stops, and authenticates with the per-process token written there. When that file is missing or stale (its process
+gone, nothing listening at its address, its token refused) or the server runs with other settings (persona, chat
+model, stores), the turn runs in this process as before. ``--local`` runs it here anyway. The service's errors are
+the same one-line errors with the same exit codes. See ``companion/cli/handoff.py``.
 """
 
 from __future__ import annotations
@@ -41,7 +49,7 @@ import os
 import sys
 import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from typing import TYPE_CHECKING, Any, NoReturn
 
 from rich.console import Console
@@ -50,11 +58,13 @@ from rich.table import Table
 
 from companion.cli.arguments import bounded, utc_day
 from companion.cli.output import emit
-from companion.core.errors import CompanionError
+from companion.core.errors import CompanionError, StoreUnavailableError
 
 if TYPE_CHECKING:
+    from companion.cli.handoff import LocalService
     from companion.core.settings import Settings
 
+logger = logging.getLogger(__name__)
 console = Console()
 err_console = Console(stderr=True)
 
@@ -79,6 +89,12 @@ def _parser() -> argparse.ArgumentParser:
     chat.add_argument("--conversation", default="default", help="conversation id (default: default)")
     chat.add_argument("--message", help="send one message and exit")
     chat.add_argument("--json", action="store_true", help="print one JSON object per turn")
+    chat.add_argument(
+        "--local",
+        action="store_true",
+        help="run the turns in this process even when `companion serve` runs on the same data dir "
+        "(by default they are handed to it)",
+    )
 
     memories = commands.add_parser("memories", help="inspect a user's long-term memories")
     memory_commands = memories.add_subparsers(dest="memories_command", required=True, metavar="ACTION")
@@ -345,6 +361,10 @@ def _run(args: argparse.Namespace) -> int:
 
 
 # -- chat --------------------------------------------------------------------------------------------------
+#: One turn of a chat: the message in, the object ``chat --json`` prints out (``turn_summary``).
+Turn = Callable[[str], Awaitable[dict[str, Any]]]
+
+
 def _chat(args: argparse.Namespace, settings: Settings) -> int:
     from memory.records import validate_conversation_id, validate_message, validate_user_id
 
@@ -352,10 +372,40 @@ def _chat(args: argparse.Namespace, settings: Settings) -> int:
     validate_conversation_id(args.conversation)
     if args.message is not None:
         validate_message(args.message, max_chars=settings.max_message_chars)
+    if not args.local:
+        from companion.cli.handoff import ServiceNotReachedError, find_service
+
+        service = find_service(settings)
+        if service is not None and (args.message is not None or service.answers()):
+            try:
+                return asyncio.run(_converse(args, _service_turn(service, args)))
+            except ServiceNotReachedError as exc:  # raised before anything ran (one-shot only): run it here
+                logger.debug("running the turn in this process: %s", exc)
     from companion.services import start_loading_models
 
     start_loading_models(settings)  # beside the imports of Chroma and LangGraph below, not after them
     return asyncio.run(_chat_async(args, settings))
+
+
+def _service_turn(service: LocalService, args: argparse.Namespace) -> Turn:
+    """A turn run by the ``companion serve`` of this data dir (``companion/cli/handoff.py``)."""
+    from companion.cli.handoff import ServiceNotReachedError, response_as_state
+
+    async def turn(message: str) -> dict[str, Any]:
+        started = time.perf_counter()
+        try:
+            response = await asyncio.to_thread(
+                service.chat, user_id=args.user, conversation_id=args.conversation, message=message
+            )
+        except ServiceNotReachedError as exc:
+            if args.message is not None:
+                raise  # nothing ran: the one-shot chat runs its turn in-process
+            raise StoreUnavailableError(
+                f"the companion service at {service.url} is no longer there ({exc}); start `companion chat` again"
+            ) from None
+        return turn_summary(response_as_state(response), _ms_since(started))
+
+    return turn
 
 
 async def _chat_async(args: argparse.Namespace, settings: Settings) -> int:
@@ -365,33 +415,46 @@ async def _chat_async(args: argparse.Namespace, settings: Settings) -> int:
     async with open_services(settings) as services, open_checkpointer(settings, services=services) as checkpointer:
         graph = build_graph_from_services(services, checkpointer=checkpointer)
 
-        async def turn(message: str) -> None:
+        async def turn(message: str) -> dict[str, Any]:
             started = time.perf_counter()
             state = await run_turn(
                 graph, user_id=args.user, conversation_id=args.conversation, message=message, persona=settings.persona
             )
-            total_ms = round((time.perf_counter() - started) * 1000.0, 3)
-            if args.json:
-                print(json.dumps(turn_summary(state, total_ms), ensure_ascii=False))
-            else:
-                console.print(f"[bold magenta]companion:[/] {escape(state['reply'])}", highlight=False)
+            return turn_summary(state, _ms_since(started))
 
-        if args.message is not None:
-            await turn(args.message)
+        return await _converse(args, turn)
+
+
+async def _converse(args: argparse.Namespace, turn: Turn) -> int:
+    """The one turn of ``--message``, or turns read from stdin until an empty line; each printed as it ends."""
+
+    async def say(message: str) -> None:
+        summary = await turn(message)
+        if args.json:
+            print(json.dumps(summary, ensure_ascii=False))
+        else:
+            console.print(f"[bold magenta]companion:[/] {escape(summary['reply'])}", highlight=False)
+
+    if args.message is not None:
+        await say(args.message)
+        return 0
+    if not args.json:
+        console.print(f"[dim]Talking as user [bold]{escape(args.user)}[/]. Empty line or Ctrl-D to stop.[/]")
+    while True:
+        try:
+            line = await asyncio.to_thread(input, "" if args.json else "you: ")
+        except EOFError:
             return 0
-        if not args.json:
-            console.print(f"[dim]Talking as user [bold]{escape(args.user)}[/]. Empty line or Ctrl-D to stop.[/]")
-        while True:
-            try:
-                line = await asyncio.to_thread(input, "" if args.json else "you: ")
-            except EOFError:
-                return 0
-            if not line.strip() or line.strip() in {"/quit", "/exit"}:
-                return 0
-            try:
-                await turn(line)
-            except CompanionError as exc:  # keep the session going after a bad message or a rate limit
-                err_console.print(f"[bold red]error:[/] {escape(str(exc))}", highlight=False, soft_wrap=True)
+        if not line.strip() or line.strip() in {"/quit", "/exit"}:
+            return 0
+        try:
+            await say(line)
+        except CompanionError as exc:  # keep the session going after a bad message or a rate limit
+            err_console.print(f"[bold red]error:[/] {escape(str(exc))}", highlight=False, soft_wrap=True)
+
+
+def _ms_since(started: float) -> float:
+    return round((time.perf_counter() - started) * 1000.0, 3)
 
 
 def turn_summary(state: dict[str, Any], total_ms: float) -> dict[str, Any]:

@@ -71,7 +71,7 @@ def test_keys_and_serve_reject_bad_arguments_in_one_line(tmp_path: Path, redis_u
     assert unknown.returncode == 2
     assert unknown.stderr.strip() == "error: no API key with id 'nope' (companion keys list shows them)"
     bad_port = _run(tmp_path, redis_url, "serve", "--port", "70000")
-    assert bad_port.returncode == 2 and "between 1 and 65535" in bad_port.stderr
+    assert bad_port.returncode == 2 and "between 0 and 65535" in bad_port.stderr
 
 
 def test_injection_check_prints_the_verdict_as_json(data_dir: Path, redis_url: str) -> None:
