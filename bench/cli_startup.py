@@ -15,19 +15,30 @@ without (Chroma, LangGraph and its SQLite checkpointer, redis-py, ONNX Runtime, 
 
 ``--baseline DIR`` runs the same commands from another checkout (its ``.venv``) interleaved with this one, and
 prints the ratio this/baseline pair by pair: before and after in one run, on the same machine at the same time.
+
+``--service`` measures the chat beside a running ``companion serve`` (issue 22): it starts ``serve --port 0
+--no-background`` from the checkout on the run's data dir, waits for its discovery file and ``/health``, and times
+``chat --message hi --json`` handed to it beside ``chat ... --local`` (the turn in-process, the shared Chroma server
+of ``serve`` as its store), round by round in the same run. Peak memory is the CLI process's own; the server's is
+not part of it. A ``--baseline`` older than the hand-off runs both in-process (``--local`` is dropped for it), so
+the hand-off's ratio is against the chat it replaces.
 """
 
 import argparse
+import contextlib
 import datetime as dt
 import json
 import os
 import platform
 import shutil
+import signal
 import statistics
 import subprocess
 import sys
 import tempfile
 import time
+import urllib.request
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -49,6 +60,13 @@ COMMANDS: dict[str, list[str]] = {
     "services status --json": ["services", "status", "--json"],
     "eval --list": ["eval", "--list"],
 }
+#: With ``--service``: the chat handed to the running server, and the same chat run in-process beside it.
+SERVICE_COMMANDS: dict[str, list[str]] = {
+    "chat --json (handed to serve)": ["chat", "--user", "bench", "--message", "hi", "--json"],
+    "chat --json --local (serve up)": ["chat", "--user", "bench", "--message", "hi", "--json", "--local"],
+}
+#: Seconds ``serve`` may take to load its stores and models and answer ``/health``.
+SERVE_TIMEOUT = 300.0
 
 
 def run_once(argv: list[str], env: dict[str, str]) -> dict[str, Any]:
@@ -62,15 +80,71 @@ def run_once(argv: list[str], env: dict[str, str]) -> dict[str, Any]:
     return {"wall_s": wall, "cpu_s": cpu, "max_rss_mib": usage.ru_maxrss / 1024, "exit": process.returncode}
 
 
-def commands_of(checkout: Path, names: list[str]) -> dict[str, list[str]]:
-    """The argv of each named floor or command, with ``checkout``'s virtual environment."""
+def commands_of(checkout: Path, names: list[str], *, without_local: bool = False) -> dict[str, list[str]]:
+    """The argv of each named floor or command, with ``checkout``'s virtual environment.
+
+    ``without_local``: drop ``--local``, for a checkout from before the hand-off, whose chat runs in-process anyway.
+    """
     python, companion = checkout / ".venv" / "bin" / "python", checkout / ".venv" / "bin" / "companion"
     for path in (python, companion):
         if not path.exists():
             raise SystemExit(f"{path} is missing: run ./scripts/setup in {checkout}")
     argvs = {name: [str(python), *args] for name, args in FLOORS.items()}
-    argvs |= {name: [str(companion), *args] for name, args in COMMANDS.items()}
+    argvs |= {name: [str(companion), *args] for name, args in (COMMANDS | SERVICE_COMMANDS).items()}
+    if without_local:
+        argvs = {name: [arg for arg in argv if arg != "--local"] for name, argv in argvs.items()}
     return {name: argvs[name] for name in names}
+
+
+@contextlib.contextmanager
+def serving(checkout: Path, data_dir: Path, env: dict[str, str]) -> Iterator[dict[str, object]]:
+    """``companion serve --port 0`` from ``checkout`` on ``data_dir`` until the block ends; yields its discovery file.
+
+    Ready once it has written the discovery file (after it listens) and answers ``/health``; stopped with SIGINT,
+    as Ctrl-C would, so it withdraws the file and stops the Chroma server it started.
+    """
+    companion = checkout / ".venv" / "bin" / "companion"
+    discovery = data_dir / "serve.json"
+    log = (data_dir / "bench-serve.log").open("w")
+    argv = [str(companion), "serve", "--port", "0", "--no-background", "--log-level", "warning"]
+    process = subprocess.Popen(argv, env=env, stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT)
+    try:
+        deadline = time.monotonic() + SERVE_TIMEOUT
+        while True:
+            if process.poll() is not None:
+                raise SystemExit(f"serve exited with {process.returncode}; see {log.name}")
+            if time.monotonic() > deadline:
+                raise SystemExit(f"serve did not come up within {SERVE_TIMEOUT:g} s; see {log.name}")
+            record = _read_json(discovery)
+            if record is not None and record.get("pid") == process.pid and _answers(f"{record['url']}/health"):
+                break
+            time.sleep(0.2)
+        yield record
+    finally:
+        process.send_signal(signal.SIGINT)
+        try:
+            process.wait(timeout=60)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+        log.close()
+
+
+def _read_json(path: Path) -> dict[str, object] | None:
+    try:
+        data = json.loads(path.read_text())
+    except (OSError, ValueError):
+        return None
+    return data if isinstance(data, dict) else None
+
+
+def _answers(url: str) -> bool:
+    opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))  # a local server: never a proxy
+    try:
+        with opener.open(url, timeout=2) as response:
+            return bool(response.status == 200)
+    except OSError:
+        return False
 
 
 def commit_of(checkout: Path) -> str | None:
@@ -103,10 +177,13 @@ def main() -> int:
     parser.add_argument("--baseline", type=Path, help="another checkout (with .venv) to compare against")
     parser.add_argument("--only", help="comma-separated names of the commands to run (default: all)")
     parser.add_argument("--data-dir", type=Path, help="data dir to use (default: a temporary one)")
+    parser.add_argument(
+        "--service", action="store_true", help="time the chat handed to a running `companion serve` beside --local"
+    )
     parser.add_argument("--json-out", type=Path)
     args = parser.parse_args()
 
-    names = [*FLOORS, *COMMANDS]
+    names = [*FLOORS, *(SERVICE_COMMANDS if args.service else COMMANDS)]
     if args.only:
         wanted = [name.strip() for name in args.only.split(",")]
         unknown = set(wanted) - set(names)
@@ -115,32 +192,61 @@ def main() -> int:
         names = [name for name in names if name in wanted]
     sides = {"this": commands_of(args.checkout.resolve(), names)}
     if args.baseline is not None:
-        sides["baseline"] = commands_of(args.baseline.resolve(), names)
+        sides["baseline"] = commands_of(args.baseline.resolve(), names, without_local=True)
 
     data_dir = args.data_dir or Path(tempfile.mkdtemp(prefix="companion-cli-bench-"))
     env = {key: value for key, value in os.environ.items() if not key.startswith("COMPANION_")}
     env["COMPANION_DATA_DIR"] = str(data_dir)
 
     runs: dict[str, dict[str, list[dict[str, Any]]]] = {side: {name: [] for name in names} for side in sides}
+    service: dict[str, object] | None = None
     try:
-        for round_number in range(args.warmup + args.runs):
-            counted = round_number >= args.warmup
-            for name in names:
-                # alternate which side goes first, so neither always runs on a cache the other just warmed
-                order = list(sides) if round_number % 2 == 0 else list(reversed(sides))
-                for side in order:
-                    result = run_once(sides[side][name], env)
-                    if result["exit"] != 0:
-                        raise SystemExit(f"{side}: {name!r} exited with {result['exit']}")
-                    if counted:
-                        runs[side][name].append(result)
-            print(f"round {round_number + 1}/{args.warmup + args.runs}{'' if counted else ' (warm-up)'}", flush=True)
+        with contextlib.ExitStack() as stack:
+            if args.service:
+                service = stack.enter_context(serving(args.checkout.resolve(), data_dir, env))
+                print(f"serve is up at {service['url']} (pid {service['pid']})", flush=True)
+            measure(sides, names, runs, env, warmup=args.warmup, counted_runs=args.runs)
     finally:
         stop = args.checkout.resolve() / ".venv" / "bin" / "companion"
         subprocess.run([str(stop), "services", "stop"], env=env, stdout=subprocess.DEVNULL, check=False)
         if args.data_dir is None:
             shutil.rmtree(data_dir, ignore_errors=True)
+    report_results(args, sides, names, runs, service)
+    return 0
 
+
+def measure(
+    sides: dict[str, dict[str, list[str]]],
+    names: list[str],
+    runs: dict[str, dict[str, list[dict[str, Any]]]],
+    env: dict[str, str],
+    *,
+    warmup: int,
+    counted_runs: int,
+) -> None:
+    """Run every command of every side once per round, ``warmup`` rounds uncounted, then ``counted_runs``."""
+    for round_number in range(warmup + counted_runs):
+        counted = round_number >= warmup
+        for name in names:
+            # alternate which side goes first, so neither always runs on a cache the other just warmed
+            order = list(sides) if round_number % 2 == 0 else list(reversed(sides))
+            for side in order:
+                result = run_once(sides[side][name], env)
+                if result["exit"] != 0:
+                    raise SystemExit(f"{side}: {name!r} exited with {result['exit']}")
+                if counted:
+                    runs[side][name].append(result)
+        print(f"round {round_number + 1}/{warmup + counted_runs}{'' if counted else ' (warm-up)'}", flush=True)
+
+
+def report_results(
+    args: argparse.Namespace,
+    sides: dict[str, dict[str, list[str]]],
+    names: list[str],
+    runs: dict[str, dict[str, list[dict[str, Any]]]],
+    service: dict[str, object] | None,
+) -> None:
+    """Print the medians (and ratios) and write the JSON report."""
     results: dict[str, Any] = {}
     floors = {"x_python_floor": "floor: python -c pass", "x_import_floor": "floor: import chat libraries"}
     for name in names:
@@ -164,14 +270,14 @@ def main() -> int:
             }
         results[name] = entry
 
-    columns = f"{'command':30} {'wall s: median (min-max)':>25} {'CPU s':>6} {'peak MiB':>8}"
+    columns = f"{'command':31} {'wall s: median (min-max)':>25} {'CPU s':>6} {'peak MiB':>8}"
     if "baseline" in sides:
         columns += f" | {'baseline wall':>13} {'CPU':>6} {'MiB':>5} | ratio wall {'CPU':>5} {'RSS':>5}"
     print(f"\nwarm runs, {args.runs} of each command, interleaved; medians")
     print(columns)
     for name, entry in results.items():
         this, wall = entry["this"], entry["this"]["wall_s"]
-        line = f"{name:30} {wall['median']:>8.3f} ({wall['min']:.3f}-{wall['max']:.3f})"
+        line = f"{name:31} {wall['median']:>8.3f} ({wall['min']:.3f}-{wall['max']:.3f})"
         line += f" {this['cpu_s']['median']:>6.2f} {this['max_rss_mib']['median']:>8.0f}"
         if "baseline" in sides:
             base, ratio = entry["baseline"], entry["this_over_baseline"]
@@ -189,14 +295,15 @@ def main() -> int:
         "warmup_rounds": args.warmup,
         "commit": commit_of(args.checkout),
         "baseline_commit": commit_of(args.baseline) if args.baseline else None,
-        "commands": {name: (FLOORS | COMMANDS)[name] for name in names},
+        "commands": {name: (FLOORS | COMMANDS | SERVICE_COMMANDS)[name] for name in names},
+        "service": None if service is None else "companion serve --port 0 --no-background (same data dir)",
         "results": results,
     }
-    out = args.json_out or ROOT / "bench" / "results" / f"cli_startup-{report['date']}.json"
+    suffix = "-service" if service is not None else ""
+    out = args.json_out or ROOT / "bench" / "results" / f"cli_startup-{report['date']}{suffix}.json"
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(report, indent=2) + "\n")
     print(f"written to {out.relative_to(ROOT) if out.is_relative_to(ROOT) else out}")
-    return 0
 
 
 if __name__ == "__main__":
