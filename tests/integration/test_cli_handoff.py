@@ -198,3 +198,20 @@ def test_a_discovery_file_of_a_server_that_is_gone_is_ignored(data_dir: Path, re
     finally:
         lingering.kill()
         lingering.wait()
+
+
+def test_a_chat_model_failure_in_the_service_is_exit_5_in_one_line(
+    serve: Callable[..., Served],  # noqa: F811
+    data_dir: Path,
+    redis_url: str,
+    tmp_path: Path,
+) -> None:
+    model = {"chat_model": "openai:gpt-4o-mini", "openai_base_url": "http://127.0.0.1:1/v1", "openai_api_key": "test"}
+    start(serve, data_dir, **model)  # nothing listens on port 1: every reply fails
+    result, loaded = chat_in_probe(
+        ["--user", USER, "--message", "hello there"], cli_env(data_dir, redis_url, **model), tmp_path
+    )
+    assert result.returncode == 5, result.stderr
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("error: the chat model failed"), result.stderr
+    assert loaded & HEAVY == set()  # the service ran the turn, and failed it
