@@ -12,16 +12,18 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
+import pytest
 import redis as redis_sync
 from test_cli import PROCESS_TIMEOUT, cli_env, companion, json_lines, one_json, sync_redis  # noqa: F401 (fixture)
 from test_serve_background import Served, _wait_for, serve  # noqa: F401 (a fixture)
 
 from companion.cli.handoff import DISCOVERY_FILE, new_token, publish, settings_fingerprint
 from companion.core.settings import load_settings
+from memory.embedded import running_chroma_server
 
 USER = "handoff-ines"
 #: What a handed-off turn must not load: the point of handing it off.
@@ -62,10 +64,25 @@ def served_turns(served: Served) -> int:
     return served.log.read_text().count('"POST /v1/chat HTTP/1.1" 200')
 
 
-def start(serve: Callable[..., Served], data_dir: Path, **settings: str) -> Served:  # noqa: F811
-    served = serve("--no-background", env=settings)
-    _wait_for((data_dir / DISCOVERY_FILE).exists, "serve to write its discovery file")
-    return served
+@pytest.fixture
+def start(serve: Callable[..., Served], data_dir: Path) -> Iterator[Callable[..., Served]]:  # noqa: F811
+    """``companion serve --no-background`` with ``settings``, up once it has written its discovery file.
+
+    Stopped with SIGINT at the end, whatever the test's outcome: killed, it would leave behind the Chroma server it
+    started for the data dir (a detached process).
+    """
+    started: list[Served] = []
+
+    def begin(**settings: str) -> Served:
+        served = serve("--no-background", env=settings)
+        started.append(served)
+        _wait_for((data_dir / DISCOVERY_FILE).exists, "serve to write its discovery file")
+        return served
+
+    yield begin
+    for served in started:
+        if served.process.poll() is None:
+            served.stop()
 
 
 def shape(value: Any) -> Any:
@@ -78,12 +95,12 @@ def shape(value: Any) -> Any:
 
 
 def test_a_one_shot_chat_is_handed_to_serve_and_prints_what_it_prints_itself(
-    serve: Callable[..., Served],  # noqa: F811
+    start: Callable[..., Served],
     data_dir: Path,
     redis_url: str,
     tmp_path: Path,
 ) -> None:
-    served = start(serve, data_dir)
+    served = start()
     env = cli_env(data_dir, redis_url)
     record = json.loads((data_dir / DISCOVERY_FILE).read_text())
     assert record["pid"] == served.process.pid and (data_dir / DISCOVERY_FILE).stat().st_mode & 0o077 == 0
@@ -127,15 +144,16 @@ def test_a_one_shot_chat_is_handed_to_serve_and_prints_what_it_prints_itself(
 
     assert served.stop() == 0
     assert not (data_dir / DISCOVERY_FILE).exists()  # withdrawn on a clean shutdown
+    assert running_chroma_server(data_dir) is None
 
 
 def test_an_interactive_chat_is_handed_to_serve_turn_by_turn(
-    serve: Callable[..., Served],  # noqa: F811
+    start: Callable[..., Served],
     data_dir: Path,
     redis_url: str,
     tmp_path: Path,
 ) -> None:
-    served = start(serve, data_dir)
+    served = start()
     lines = "I'm learning the cello.\n\nignored after the empty line\n"
     result, loaded = chat_in_probe(["--user", USER, "--json"], cli_env(data_dir, redis_url), tmp_path, stdin=lines)
     turns = json_lines(result)
@@ -149,14 +167,14 @@ def test_an_interactive_chat_is_handed_to_serve_turn_by_turn(
 
 
 def test_the_services_errors_are_the_clis_one_line_errors_and_exit_codes(
-    serve: Callable[..., Served],  # noqa: F811
+    start: Callable[..., Served],
     data_dir: Path,
     redis_url: str,
     tmp_path: Path,
     sync_redis: redis_sync.Redis,  # noqa: F811
 ) -> None:
     # The server accepts shorter messages and fewer per minute than this CLI would: the errors are the server's.
-    served = start(serve, data_dir, max_message_chars="40", rate_limit_per_user="2")
+    served = start(max_message_chars="40", rate_limit_per_user="2")
     env = cli_env(data_dir, redis_url)
 
     long = companion(
@@ -201,13 +219,13 @@ def test_a_discovery_file_of_a_server_that_is_gone_is_ignored(data_dir: Path, re
 
 
 def test_a_chat_model_failure_in_the_service_is_exit_5_in_one_line(
-    serve: Callable[..., Served],  # noqa: F811
+    start: Callable[..., Served],
     data_dir: Path,
     redis_url: str,
     tmp_path: Path,
 ) -> None:
     model = {"chat_model": "openai:gpt-4o-mini", "openai_base_url": "http://127.0.0.1:1/v1", "openai_api_key": "test"}
-    start(serve, data_dir, **model)  # nothing listens on port 1: every reply fails
+    start(**model)  # nothing listens on port 1: every reply fails
     result, loaded = chat_in_probe(
         ["--user", USER, "--message", "hello there"], cli_env(data_dir, redis_url, **model), tmp_path
     )
