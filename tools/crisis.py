@@ -23,9 +23,21 @@ from typing import Any, Literal
 
 from typing_extensions import TypedDict
 
-__all__ = ["CRISIS_KINDS", "CRISIS_THRESHOLD", "Crisis", "CrisisData", "CrisisKind", "combine", "detect_crisis"]
+__all__ = [
+    "CRISIS_KINDS",
+    "CRISIS_THRESHOLD",
+    "Crisis",
+    "CrisisData",
+    "CrisisKind",
+    "CrisisSource",
+    "combine",
+    "detect_crisis",
+]
 
 CrisisKind = Literal["self_harm", "abuse"]
+#: What flagged it: a rule, the perception model, the nearest known crisis statements (``tools.crisis_neighbours``).
+CrisisSource = Literal["rule", "model", "neighbours", "none"]
+_SOURCES: tuple[CrisisSource, ...] = ("rule", "model", "neighbours")
 CRISIS_KINDS: tuple[CrisisKind, ...] = ("self_harm", "abuse")
 
 #: A learned score at or above this flags a crisis (rules flag at 1.0).
@@ -38,7 +50,7 @@ class CrisisData(TypedDict):
     flagged: bool
     kind: CrisisKind | None
     score: float
-    source: Literal["rule", "model", "none"]
+    source: CrisisSource
 
 
 @dataclass(frozen=True, slots=True)
@@ -49,13 +61,13 @@ class Crisis:
         flagged: True when the message signals danger to the user.
         kind: ``self_harm`` or ``abuse`` when flagged, else None.
         score: 0-1; 1.0 for a rule match, the model's probability otherwise.
-        source: ``rule``, ``model`` or ``none``.
+        source: ``rule``, ``model``, ``neighbours`` or ``none``.
     """
 
     flagged: bool
     kind: CrisisKind | None
     score: float
-    source: Literal["rule", "model", "none"] = "none"
+    source: CrisisSource = "none"
 
     def to_dict(self) -> CrisisData:
         """A JSON-able dict."""
@@ -71,7 +83,7 @@ class Crisis:
             flagged=bool(data.get("flagged")),
             kind=kind if kind in CRISIS_KINDS else None,
             score=float(data.get("score") or 0.0),
-            source="rule" if source == "rule" else "model" if source == "model" else "none",
+            source=next((known for known in _SOURCES if known == source), "none"),
         )
 
 
@@ -191,12 +203,19 @@ def _unambiguous(phrase: str) -> bool:
     return bool(re.search(r"kill(?:ing)?\s+my\s*self|suicid|end(?:ing)?\s+my\s+life|self[-\s]?harm", phrase, _FLAGS))
 
 
-def combine(rule: Crisis, model_scores: dict[CrisisKind, float] | None) -> Crisis:
-    """The rule verdict, or the model's when no rule matched and its best kind reaches :data:`CRISIS_THRESHOLD`."""
-    if rule.flagged or not model_scores:
-        best_score = max(model_scores.values()) if model_scores else 0.0
-        return rule if rule.flagged else Crisis(flagged=False, kind=None, score=float(best_score), source="none")
-    kind, score = max(model_scores.items(), key=lambda item: item[1])
-    if score >= CRISIS_THRESHOLD:
-        return Crisis(flagged=True, kind=kind, score=float(score), source="model")
-    return Crisis(flagged=False, kind=None, score=float(score), source="none")
+def combine(
+    rule: Crisis, model_scores: dict[CrisisKind, float] | None, neighbours: tuple[CrisisKind, float] | None = None
+) -> Crisis:
+    """The rule verdict; else the model's when its best kind reaches :data:`CRISIS_THRESHOLD`; else the neighbours'.
+
+    ``neighbours`` is the nearest kind and its score from :mod:`tools.crisis_neighbours` (same scale, same
+    threshold). An unflagged verdict carries the model's best score.
+    """
+    best_kind, best_score = max((model_scores or {"self_harm": 0.0}).items(), key=lambda item: item[1])
+    if rule.flagged:
+        return rule
+    if model_scores and best_score >= CRISIS_THRESHOLD:
+        return Crisis(flagged=True, kind=best_kind, score=float(best_score), source="model")
+    if neighbours is not None and neighbours[1] >= CRISIS_THRESHOLD:
+        return Crisis(flagged=True, kind=neighbours[0], score=float(neighbours[1]), source="neighbours")
+    return Crisis(flagged=False, kind=None, score=float(best_score), source="none")

@@ -34,7 +34,8 @@ the encoder once for the retrieval vector and the states, then the model's last 
 and crisis scores. The frozen classifier above stays as the baseline the eval suites compare against (and the
 fallback for an embedder without states). Either way, an emotion named only to be denied ("I'm not sad, I'm
 actually doing great") is held below the signal threshold (:func:`negated_types`), and crisis is the rule verdict
-of ``tools/crisis.py`` combined with the model's self-harm and abuse scores (:func:`tools.crisis.combine`).
+of ``tools/crisis.py`` combined with the model's self-harm and abuse scores and, where neither flags, with the
+message's nearest known crisis statements (``tools/crisis_neighbours.py``; :func:`tools.crisis.combine`).
 
 With a chat model configured, :func:`score_with_model` asks it for importance and category with the seed's
 few-shot prompt and structured output; the local scorer stays the default and the fallback.
@@ -71,6 +72,7 @@ from tools.crisis import (
     combine,
     detect_crisis,
 )
+from tools.crisis_neighbours import CrisisNeighbours, load_crisis_neighbours
 from tools.injection import INJECTION_THRESHOLD
 from tools.perception import DEFAULT_EMOTION_WEIGHT, OUTPUTS, PerceptionModel, load_perception_model
 
@@ -497,7 +499,7 @@ def _sigmoid(x: npt.NDArray[np.float32]) -> npt.NDArray[np.float32]:
 class Detector:
     """The local emotion/importance/category detector. Pure numpy; thread-safe (read-only weights)."""
 
-    def __init__(self, weights: dict[str, npt.NDArray[Any]]) -> None:
+    def __init__(self, weights: dict[str, npt.NDArray[Any]], neighbours: CrisisNeighbours | None = None) -> None:
         try:
             self._w1 = np.ascontiguousarray(weights["w1"], dtype=np.float32)
             self._b1 = np.asarray(weights["b1"], dtype=np.float32)
@@ -518,6 +520,7 @@ class Detector:
         self._thresholds = np.clip(thresholds, 1e-3, 1.0 - 1e-3)
         self._signal = EMOTIONAL_SIGNAL_THRESHOLD / 100.0
         self._panic_sources = (LEARNED_TYPES.index("fear"), LEARNED_TYPES.index("anxiety"))
+        self._neighbours = neighbours
 
     # -- the contract ------------------------------------------------------------------------------------
     def detect(self, text: str, embedding: npt.NDArray[Any]) -> Detection:
@@ -549,6 +552,9 @@ class Detector:
         intensities = self.intensities(texts, vectors, emotion_scores=emotion_scores, model_weight=model_weight)
         categories = (vectors @ self._category_centroids.T).argmax(axis=1)
         importances = lift_strong_emotion(self._importance.levels(vectors), intensities)
+        # The neighbour layer's threshold was set beside the model's crisis scores, on the retrieval encoder's
+        # vectors: without those scores the vectors may come from another embedder, so it stays out.
+        near = self._neighbours.scores(vectors) if self._neighbours and crisis_scores is not None else None
         detections = []
         for row in range(len(texts)):
             values = intensities[row]
@@ -561,7 +567,11 @@ class Detector:
                     emotions=emotions,
                     importance=int(importances[row]),
                     category=CATEGORIES[int(categories[row])],
-                    crisis=self._crisis(texts[row], None if crisis_scores is None else crisis_scores[row]),
+                    crisis=self._crisis(
+                        texts[row],
+                        None if crisis_scores is None else crisis_scores[row],
+                        None if near is None else near[row],
+                    ),
                 )
             )
         return detections
@@ -573,12 +583,12 @@ class Detector:
         return _sigmoid(hidden @ self._w2 + self._b2 + word_logits(texts, self._w_words))
 
     @staticmethod
-    def _crisis(text: str, scores: npt.NDArray[Any] | None) -> Crisis:
+    def _crisis(text: str, scores: npt.NDArray[Any] | None, near: tuple[CrisisKind, float] | None) -> Crisis:
         rule = detect_crisis(text)
         if scores is None:
             return rule
         model: dict[CrisisKind, float] = {kind: float(scores[i]) for i, kind in enumerate(CRISIS_KINDS)}
-        return combine(rule, model)
+        return combine(rule, model, near)
 
     def intensities(
         self,
@@ -809,7 +819,7 @@ def load_detector(path: Path | None = None) -> Detector:
 def _load_detector(source: Path) -> Detector:
     try:
         with np.load(source, allow_pickle=False) as stored:
-            detector = Detector({name: stored[name] for name in stored.files})
+            detector = Detector({name: stored[name] for name in stored.files}, load_crisis_neighbours())
     except (OSError, ValueError) as exc:
         raise ConfigurationError(f"cannot load the emotion classifier {source}: {exc}") from None
     # Warm up: the first call pays one-off costs (BLAS thread start-up, numpy first-use paths; ~0.3 s on a busy

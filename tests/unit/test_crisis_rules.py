@@ -88,3 +88,15 @@ def test_round_trip_and_detections_stored_before_crisis_perception() -> None:
     crisis = detect_crisis("I want to kill myself")
     assert Crisis.from_dict(crisis.to_dict()) == crisis
     assert Crisis.from_dict(None) == NO_CRISIS
+
+
+def test_the_neighbours_flag_only_what_the_rules_and_the_model_left_and_only_above_the_threshold() -> None:
+    rule = detect_crisis("I want to end my life")
+    assert combine(rule, {"self_harm": 0.0, "abuse": 0.0}, ("abuse", 0.9)) == rule
+    model = combine(NO_CRISIS, {"self_harm": 0.7, "abuse": 0.0}, ("abuse", 0.9))
+    assert (model.kind, model.source) == ("self_harm", "model")
+    near = combine(NO_CRISIS, {"self_harm": 0.2, "abuse": 0.1}, ("abuse", 0.6))
+    assert near.flagged and (near.kind, near.source, near.score) == ("abuse", "neighbours", 0.6)
+    assert Crisis.from_dict(near.to_dict()) == near
+    quiet = combine(NO_CRISIS, {"self_harm": 0.2, "abuse": 0.1}, ("abuse", 0.49))
+    assert not quiet.flagged and quiet.source == "none" and quiet.score == pytest.approx(0.2)
