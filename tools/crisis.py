@@ -60,7 +60,8 @@ class Crisis:
     Attributes:
         flagged: True when the message signals danger to the user.
         kind: ``self_harm`` or ``abuse`` when flagged, else None.
-        score: 0-1; 1.0 for a rule match, the model's probability otherwise.
+        score: 0-1; 1.0 for a rule match, else the model's calibrated score, or the neighbours' when they flagged
+            (both with their decision point at :data:`CRISIS_THRESHOLD`).
         source: ``rule``, ``model``, ``neighbours`` or ``none``.
     """
 
