@@ -73,15 +73,15 @@ def injection_test(name: str) -> tuple[list[str], list[int]]:
     return texts, labels
 
 
-def load_locomo() -> list[dict[str, Any]]:
+def load_locomo(path: Path = LOCOMO) -> list[dict[str, Any]]:
     """LoCoMo's ten conversations as the file holds them (a one-line error when the file is missing)."""
-    data: list[dict[str, Any]] = json.loads(_require(LOCOMO, "LoCoMo (locomo10.json)").read_text(encoding="utf-8"))
+    data: list[dict[str, Any]] = json.loads(_require(path, "LoCoMo (locomo10.json)").read_text(encoding="utf-8"))
     return data
 
 
-def locomo_turns(conversations: range = LOCOMO_EVAL_CONVERSATIONS) -> list[str]:
+def locomo_turns(conversations: range = LOCOMO_EVAL_CONVERSATIONS, *, path: Path = LOCOMO) -> list[str]:
     """The text of every turn of the given LoCoMo conversations, in order."""
-    data = load_locomo()
+    data = load_locomo(path)
     turns: list[str] = []
     for index in conversations:
         conversation = data[index]["conversation"]

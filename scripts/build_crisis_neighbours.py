@@ -37,6 +37,7 @@ from rich.progress import Progress
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from evals.corpora import locomo_turns  # noqa: E402
 from memory.embeddings import OnnxMiniLMEmbedder  # noqa: E402
 from tools.crisis import CRISIS_KINDS, combine, detect_crisis  # noqa: E402
 from tools.crisis_neighbours import NEIGHBOURS, NEIGHBOURS_PATH, margins  # noqa: E402
@@ -49,21 +50,6 @@ GOEMOTIONS_SAMPLE = 20_000
 DEV_CONVERSATIONS = range(4)
 NEGATIVE_REACH = 0.4
 BATCH = 128
-
-
-def locomo_turns(path: Path, conversations: range) -> list[str]:
-    """The text of every turn of the given LoCoMo conversations, in order."""
-    data = json.loads(path.read_text(encoding="utf-8"))
-    turns: list[str] = []
-    for index in conversations:
-        conversation = data[index]["conversation"]
-        sessions = sorted(
-            (key for key, value in conversation.items() if key.startswith("session_") and isinstance(value, list)),
-            key=lambda key: int(key.split("_")[1]),
-        )
-        for key in sessions:
-            turns += [str(turn["text"]) for turn in conversation[key] if str(turn.get("text", "")).strip()]
-    return turns
 
 
 def goemotions(path: Path) -> list[str]:
@@ -109,7 +95,7 @@ def main() -> int:
     bank_rows, dev_rows = rows[:cut], rows[cut:]
     comments = goemotions(args.data / "goemotions" / "train.tsv")
     rng.shuffle(comments)
-    turns = locomo_turns(args.data / "locomo" / "locomo10.json", DEV_CONVERSATIONS)
+    turns = locomo_turns(DEV_CONVERSATIONS, path=args.data / "locomo" / "locomo10.json")
 
     positives = [row["text"] for row in bank_rows if row["label"] != "none"]
     positive_kinds = np.array([CRISIS_KINDS.index(row["label"]) for row in bank_rows if row["label"] != "none"])
