@@ -13,7 +13,6 @@ are marked consolidated only after their semantic memory and its log entry are w
 from __future__ import annotations
 
 import asyncio
-import hashlib
 import json
 import logging
 import time
@@ -82,21 +81,23 @@ from tools.reflection import (
     choose_strategy,
     cluster_by_similarity,
     contradiction_between,
-    extractive_summary,
     insight_id,
     insight_kind,
     insight_sources,
     insight_texts,
     is_faded,
+    is_summary,
     local_contradiction,
     local_days,
     mean_importance,
+    most_central,
     neighbours,
     parse_statement,
     report_lines,
     resolve,
     retention,
     scale_importance,
+    summary_id,
 )
 from tools.sensitivity import classified
 from tools.utterance import UtteranceType, is_fact, is_observation
@@ -156,7 +157,7 @@ class Consolidation(TypedDict):
     text: str
     importance: int
     source_ids: list[str]
-    summariser: str  # "local" or "llm"
+    summariser: str  # "llm" (the chat model's summary) or "promoted" (offline: the most central source)
 
 
 class ForgettingReport(TypedDict):
@@ -238,68 +239,77 @@ def consolidate(
     if len(pairs) < MIN_CLUSTER_SIZE:
         return {"consolidations": made, "done": ["consolidate"]}
     clusters = cluster_by_similarity(np.stack([vector for _, vector in pairs]))
-    semantics: list[MemoryRecord] = []
+    summaries: list[MemoryRecord] = []
     entries: list[LogEntry] = []
-    marked: list[MemoryRecord] = []
+    rewritten: list[MemoryRecord] = []  # gists promoted to semantic, sources marked consolidated
     for cluster in clusters:
         if len(cluster) < MIN_CLUSTER_SIZE:
             continue
         sources = [pairs[index][0] for index in cluster]
-        vectors = np.stack([pairs[index][1] for index in cluster])
-        summary, summariser = summarise(sources, vectors, chat_model)
-        semantic_id = "sem-" + hashlib.sha256(",".join(sorted(r.id for r in sources)).encode()).hexdigest()[:32]
-        categories = Counter(r.category for r in sources if r.category)
-        semantic = classified(
-            MemoryRecord(
-                id=semantic_id,
-                user_id=user_id,
-                text=summary,
-                kind=MemoryKind.SEMANTIC,
-                importance=scale_importance(mean_importance([r.importance for r in sources]), CONSOLIDATION_BOOST),
-                category=categories.most_common(1)[0][0] if categories else "",
-                created_at=now,
-                last_accessed=now,
-            ),
-            sources=sources,
-        )
-        semantics.append(semantic)
+        importance = scale_importance(mean_importance([r.importance for r in sources]), CONSOLIDATION_BOOST)
+        summary = summarise(sources, chat_model)
+        if summary is None:
+            # No new sentence without a model: the most central memory becomes the semantic one (the seed skips a
+            # cluster its summariser fails on; this keeps what consolidation is for, a gist that outlasts the
+            # episodes, without a second copy of the user's words)
+            gist = sources[most_central(np.stack([pairs[index][1] for index in cluster]))]
+            semantic = replace(gist, kind=MemoryKind.SEMANTIC, importance=max(gist.importance, importance))
+            rewritten.append(semantic)
+            summariser = "promoted"
+        else:
+            categories = Counter(r.category for r in sources if r.category)
+            semantic = classified(
+                MemoryRecord(
+                    id=summary_id(r.id for r in sources),
+                    user_id=user_id,
+                    text=summary,
+                    kind=MemoryKind.SEMANTIC,
+                    importance=importance,
+                    category=categories.most_common(1)[0][0] if categories else "",
+                    created_at=now,
+                    last_accessed=now,
+                ),
+                sources=sources,
+            )
+            summaries.append(semantic)
+            summariser = "llm"
         source_ids = [r.id for r in sources]
         entries.append(
             LogEntry(
-                f"consolidation:{semantic_id}",
+                f"consolidation:{semantic.id}",
                 "consolidation",
                 "consolidated",
                 now,
-                {"semantic_id": semantic_id, "source_ids": source_ids, "summariser": summariser},
+                {"semantic_id": semantic.id, "source_ids": source_ids, "summariser": summariser},
             )
         )
-        marked.extend(replace(r, consolidated_into=semantic_id) for r in sources)
+        rewritten.extend(replace(r, consolidated_into=semantic.id) for r in sources if r.id != semantic.id)
         made.append(
             {
-                "semantic_id": semantic_id,
-                "text": summary,
+                "semantic_id": semantic.id,
+                "text": semantic.text,
                 "importance": semantic.importance,
                 "source_ids": source_ids,
                 "summariser": summariser,
             }
         )
-    if semantics:  # in this order, so a run that dies half-way redoes the same clusters with the same ids
-        long_term.upsert(user_id, semantics, embedder.embed([r.text for r in semantics]))
+    # In this order, so a run that dies half-way redoes the same clusters with the same ids: the summaries, the
+    # log, then the sources (and gists) in one write, so a gist is never promoted without its cluster marked.
+    if summaries:
+        long_term.upsert(user_id, summaries, embedder.embed([r.text for r in summaries]))
+    if entries:
         log.put(user_id, entries)
-        long_term.update_metadata(user_id, marked)
+        long_term.update_metadata(user_id, rewritten)
     return {"consolidations": made, "done": ["consolidate"]}
 
 
-def summarise(sources: list[MemoryRecord], vectors: np.ndarray, chat_model: BaseChatModel | None) -> tuple[str, str]:
-    """The chat model's one-sentence summary when configured, else the extractive one; returns (text, how)."""
-    texts = [record.text for record in sources]
+def summarise(sources: list[MemoryRecord], chat_model: BaseChatModel | None) -> str | None:
+    """The chat model's one-sentence summary of ``sources``; None without a model or without an answer."""
     if chat_model is None:
-        return extractive_summary(texts, vectors), "extractive"
+        return None
     lines = "\n".join(CONSOLIDATION_LINE.format(when=_day(r.created_at), text=r.text) for r in sources)
     reply = _ask(chat_model, CONSOLIDATION_PROMPT.format(memories=lines)).strip()
-    if not reply:
-        return extractive_summary(texts, vectors), "extractive"
-    return reply.splitlines()[0].strip(), "llm"
+    return reply.splitlines()[0].strip() if reply else None
 
 
 # -- conflicts -----------------------------------------------------------------------------------------------
@@ -573,9 +583,8 @@ def gather_findings(
 
 
 def _is_message(record: MemoryRecord) -> bool:
-    if is_observation(record.utterance):
-        return False
-    return record.kind is MemoryKind.EPISODIC or bool(record.conversation_id)
+    """The user's own words: not an insight, not a chat model's summary (a gist promoted offline is a message)."""
+    return not is_observation(record.utterance) and not is_summary(record.id)
 
 
 def left_out(record: MemoryRecord) -> str | None:

@@ -1,6 +1,6 @@
 """Pure logic of nightly reflection.
 
-Clustering, extractive summaries, contradiction checks, conflict strategies and the forgetting curve. No I/O:
+Clustering, the gist of a cluster, contradiction checks, conflict strategies and the forgetting curve. No I/O:
 nodes load memories, call these, and write the results through the stores.
 
 Consolidation (design seed 003, ``consolidate_episodic_to_semantic``)
@@ -8,7 +8,10 @@ Consolidation (design seed 003, ``consolidate_episodic_to_semantic``)
     takes every other unclustered memory whose cosine similarity *to it* is >= 0.7. Clusters of >= 3 (at most
     20 per consolidation, the seed's ``max_memories_per_consolidation``) become one semantic memory whose
     importance is the cluster's mean × 1.3 (the seed's reflection boost), capped at 900 (importance uses the
-    seed's 100-900 scale; the fractions below are importance / 1000).
+    seed's 100-900 scale; the fractions below are importance / 1000). With a chat model that memory is its
+    one-sentence summary (id :func:`summary_id`); without one there is no new sentence to write, and the
+    cluster's most central memory (:func:`most_central`) becomes the semantic one, so no memory repeats another's
+    words.
 
 Conflicts (design seed 003, ``detect_memory_conflicts`` / ``resolve_conflict``)
     Pairs with similarity > 0.8 are checked for contradiction. Offline (no chat model) :func:`local_contradiction`
@@ -57,6 +60,7 @@ CONSOLIDATION_SIMILARITY = 0.7
 MIN_CLUSTER_SIZE = 3
 MAX_CLUSTER_SIZE = 20
 CONSOLIDATION_BOOST = 1.3
+SUMMARY_ID_PREFIX = "sem-"
 
 CONFLICT_SIMILARITY = 0.8
 TEMPORAL_PRECEDENCE_FACTOR = 0.7
@@ -149,23 +153,20 @@ def cluster_by_similarity(
     return clusters
 
 
-def extractive_summary(texts: Sequence[str], vectors: npt.ArrayLike, *, max_sentences: int = 2) -> str:
-    """Offline summary of a cluster: its most central memory, then the next most central one that adds something.
-
-    Centrality is the mean cosine similarity to the rest of the cluster; a second text is only added when it is
-    less than 0.9 similar to the first (otherwise it would repeat it).
-    """
+def most_central(vectors: npt.ArrayLike) -> int:
+    """Index of a cluster's most central memory: the highest mean cosine similarity to the cluster (first on ties)."""
     unit = normalise(vectors)
-    sims = unit @ unit.T
-    centrality = sims.mean(axis=1)
-    order = [int(i) for i in np.argsort(-centrality, kind="stable")]
-    chosen = [order[0]]
-    for index in order[1:]:
-        if len(chosen) >= max_sentences:
-            break
-        if all(sims[index, other] < 0.9 for other in chosen):
-            chosen.append(index)
-    return " / ".join(texts[i].strip() for i in chosen)
+    return int(np.argmax((unit @ unit.T).mean(axis=1)))
+
+
+def summary_id(source_ids: Iterable[str]) -> str:
+    """The fixed id of the summary of a cluster: a second run over the same sources rewrites the same memory."""
+    return SUMMARY_ID_PREFIX + hashlib.sha256(",".join(sorted(source_ids)).encode()).hexdigest()[:32]
+
+
+def is_summary(memory_id: str) -> bool:
+    """Whether ``memory_id`` names a chat model's summary of a cluster (reflection's words, not the user's)."""
+    return memory_id.startswith(SUMMARY_ID_PREFIX)
 
 
 # -- contradictions ------------------------------------------------------------------------------------------

@@ -3,6 +3,8 @@
 Only the chat model is faked (``FakeChatModel`` from conftest).
 """
 
+import json
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -12,10 +14,11 @@ from companion.core.errors import ConflictError, InvalidInputError
 from graphs.reflection import archive_store, build_graph, run_reflection
 from memory.embeddings import Embedder
 from memory.long_term import LongTermStore
-from memory.records import MemoryKind, MemoryRecord, Turn
+from memory.records import MemoryKind, MemoryRecord, Turn, normalised_content
 from memory.reflection_log import ReflectionLog
 from memory.short_term import ShortTermStore
 from tests.conftest import fake_chat_model
+from tools.reflection import most_central
 from tools.reflection_actions import pending_questions, restore_memory, undo_conflict
 
 DAY = 86_400.0
@@ -29,6 +32,7 @@ RUNS = [
     "Went for my usual morning run in the park",
 ]
 OTHERS = ["What's the weather like?", "I had pasta for dinner", "My sister is visiting next week"]
+LOCOMO_TURNS = Path(__file__).resolve().parents[1] / "fixtures" / "locomo_turns_1000.jsonl"
 
 
 class World:
@@ -73,20 +77,60 @@ async def test_a_cluster_of_similar_episodes_becomes_one_semantic_memory_and_sou
     assert len(state["consolidations"]) == 1
     made = state["consolidations"][0]
     assert sorted(made["source_ids"]) == sorted(r.id for r in sources)
-    assert made["summariser"] == "extractive" and made["text"].split(" / ")[0] in RUNS
+    # offline, the most central run becomes the semantic memory: no new text, so nothing repeats the runs' words
+    assert made["summariser"] == "promoted" and made["semantic_id"] in made["source_ids"]
     semantic = world.long_term.get(USER, made["semantic_id"])
-    assert semantic is not None and semantic.kind is MemoryKind.SEMANTIC
+    assert semantic is not None and semantic.kind is MemoryKind.SEMANTIC and semantic.text in RUNS
+    assert semantic.text == made["text"] and semantic.consolidated_into == ""
     assert semantic.importance == 650  # 500 × 1.3  # the seed's consolidation boost
-    assert world.long_term.count(USER) == len(RUNS) + len(OTHERS) + 1  # sources are kept, not deleted
+    assert world.long_term.count(USER) == len(RUNS) + len(OTHERS)  # nothing added, nothing deleted
     for source in sources:
         stored = world.long_term.get(USER, source.id)
-        assert stored is not None and stored.consolidated_into == made["semantic_id"]
+        assert stored is not None
+        if source.id != semantic.id:
+            assert stored.kind is MemoryKind.EPISODIC and stored.consolidated_into == made["semantic_id"]
     provenance = world.log.entries(USER, type="consolidation")
     assert [entry.data["source_ids"] for entry in provenance] == [made["source_ids"]]
 
     again = await run_reflection(world.graph(), user_id=USER, now=T0 + 6 * DAY, tasks=["consolidate"])
     assert again["consolidations"] == []
-    assert world.long_term.count(USER) == len(RUNS) + len(OTHERS) + 1
+    assert world.long_term.count(USER) == len(RUNS) + len(OTHERS)
+
+
+async def test_a_promoted_gist_keeps_its_own_importance_when_that_is_higher(world: World) -> None:
+    # the boost never lowers a memory: the central run at 800 among runs at 300 keeps its 800
+    central = RUNS[most_central(world.embedder.embed(RUNS))]
+    for i, text in enumerate(RUNS):
+        world.plant(text, at=T0 + i * DAY, importance=800 if text == central else 300)
+    state = await run_reflection(world.graph(), user_id=USER, now=T0 + 5 * DAY, tasks=["consolidate"])
+    made = state["consolidations"][0]
+    assert made["text"] == central and made["importance"] == 800  # not mean 425 × 1.3 = 552
+
+
+async def test_offline_consolidation_keeps_one_copy_of_every_memory(world: World) -> None:
+    # 400 LoCoMo turns as one user's memories, the nightly consolidation without a chat model: no memory may end up
+    # holding another's words (the cluster's gist is one of its memories, not a new text made of them)
+    lines = LOCOMO_TURNS.read_text(encoding="utf-8").splitlines()[:400]
+    texts = [json.loads(line)["text"] for line in lines]
+    records = [
+        MemoryRecord(id=f"l{i:04d}", user_id=USER, text=text, importance=500, created_at=T0 + i * 600)
+        for i, text in enumerate(texts)
+    ]
+    world.long_term.add(USER, records, world.embedder.embed(texts))
+
+    state = await run_reflection(world.graph(), user_id=USER, now=T0 + 30 * DAY, tasks=["consolidate"])
+
+    assert state["consolidations"], "nothing was consolidated: the check below would prove little"
+    memories = world.long_term.list_memories(USER, limit=1000)
+    assert len(memories) == len(texts)
+    contents = [normalised_content(record.text) for record in memories]
+    contained = [
+        (memories[i].text, memories[j].text)
+        for i in range(len(memories))
+        for j in range(len(memories))
+        if i != j and contents[i] in contents[j]
+    ]
+    assert contained == [], contained[:3]
 
 
 async def test_two_similar_episodes_are_not_enough_to_consolidate(world: World) -> None:

@@ -26,13 +26,15 @@ from tools.reflection import (
     Strategy,
     choose_strategy,
     cluster_by_similarity,
-    extractive_summary,
     is_faded,
+    is_summary,
     local_contradiction,
+    most_central,
     resolve,
     retention,
     scale_importance,
     stability_days,
+    summary_id,
 )
 
 DAY, HOUR = 86_400.0, 3600.0
@@ -56,10 +58,16 @@ def test_clustering_caps_a_cluster_at_max_size_keeping_the_most_similar() -> Non
     assert clusters[0] == [0, 1, 2] and sorted(i for c in clusters for i in c) == list(range(6))
 
 
-def test_extractive_summary_leads_with_the_most_central_text() -> None:
-    texts = ["edge a", "centre", "edge b"]
-    vectors = np.asarray([unit(1, 0.0), unit(1, 0.5), unit(0.6, 1)])
-    assert extractive_summary(texts, vectors).startswith("centre")
+def test_the_most_central_memory_is_the_one_nearest_the_rest() -> None:
+    vectors = np.asarray([unit(1, 0.0), unit(1, 0.5), unit(0.6, 1)])  # edge, centre, edge
+    assert most_central(vectors) == 1
+    assert most_central(vectors[[1, 0, 2]]) == 0  # follows the memory, not the position
+
+
+def test_a_summary_id_depends_on_its_sources_not_their_order() -> None:
+    first = summary_id(["m2", "m1", "m3"])
+    assert first == summary_id(["m1", "m2", "m3"]) and first != summary_id(["m1", "m2"])
+    assert is_summary(first) and not is_summary("m1")
 
 
 def test_importance_is_scaled_on_the_seed_scale_within_100_900() -> None:
