@@ -259,6 +259,14 @@ def test_an_interaction_records_the_mood_change_with_its_cause() -> None:
     assert PersonalityState.from_dict(result.state.to_dict()) == result.state
 
 
+def test_a_stored_mood_point_is_clamped_as_a_new_one_is() -> None:
+    stored = {"pleasure": 1.7, "arousal": -3, "dominance": "0.25"}  # a hand-edited or older state
+    point = PAD.from_dict(stored)
+    assert point == PAD(pleasure=1.7, arousal=-3, dominance=0.25) == PAD(pleasure=1.0, arousal=-1.0, dominance=0.25)
+    assert PAD.from_dict({}) == PAD() and PAD.from_dict(point.to_dict()) == point
+    assert hash(point) == hash(PAD(pleasure=1.0, arousal=-1.0, dominance=0.25))
+
+
 def test_needs_grow_at_the_seeds_hourly_rates_and_trigger_at_0_8() -> None:
     needs = decay_needs(initial_needs(), 10.0)
     for name, rate in DECAY_PER_HOUR.items():

@@ -30,6 +30,7 @@ class PADValues(TypedDict):
 
 
 TRAIT_NAMES: tuple[str, ...] = ("openness", "conscientiousness", "extraversion", "agreeableness", "neuroticism")
+PAD_NAMES: tuple[str, ...] = ("pleasure", "arousal", "dominance")
 
 #: PAD octant → emotion label (seed 003, ``PADState.to_emotion_octant``): keys are (P > 0, A > 0, D > 0).
 OCTANT_LABELS: dict[tuple[bool, bool, bool], str] = {
@@ -131,12 +132,13 @@ class PAD:
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> PAD:
-        """Inverse of :meth:`to_dict`."""
-        return cls(
-            pleasure=float(data.get("pleasure", 0.0)),
-            arousal=float(data.get("arousal", 0.0)),
-            dominance=float(data.get("dominance", 0.0)),
-        )
+        """Inverse of :meth:`to_dict` (values clamped as on creation)."""
+        # A stored state holds hundreds of points (the mood history), all read on every turn: filling the slots
+        # directly costs a quarter of going through __init__ and __post_init__.
+        point = object.__new__(cls)
+        for name in PAD_NAMES:
+            object.__setattr__(point, name, max(-1.0, min(1.0, float(data.get(name, 0.0)))))
+        return point
 
 
 def baseline_from_traits(traits: BigFive) -> PAD:
