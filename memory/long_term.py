@@ -218,19 +218,35 @@ class LongTermStore:
             raise ConfigurationError("this memory store has no cipher, so it cannot keep a secret memory")
         return self._cipher
 
-    def _from_chroma(self, memory_id: str, document: str | None, metadata: dict[str, Any]) -> MemoryRecord:
+    def _from_chroma(
+        self, memory_id: str, document: str | None, metadata: dict[str, Any], *, open_reply: bool = True
+    ) -> MemoryRecord:
+        """A stored record with its sealed text (and, unless ``open_reply`` is False, its sealed reply) decrypted.
+
+        Recall's candidates keep the reply sealed (``open_reply=False``): every reply is sealed when there is a
+        cipher, recall never shows one, and decrypting the ~50 replies of a pool cost a few ms a turn. Such a
+        record written back keeps its reply as it was stored (``TextCipher.seal`` leaves a sealed text alone).
+        """
         record = MemoryRecord.from_chroma(memory_id, document, metadata)
-        if self._cipher is None or not (
-            record.text.startswith(SEALED_PREFIX) or record.reply.startswith(SEALED_PREFIX)
-        ):
+        if self._cipher is None:
             # A store without a cipher (one that reads metadata only, like the personality replay) sees sealed texts
             # as they are stored: encrypted.
             return record
-        return replace(record, text=self._cipher.open(record.text), reply=self._cipher.open(record.reply))
+        sealed_text = record.text.startswith(SEALED_PREFIX)
+        sealed_reply = open_reply and record.reply.startswith(SEALED_PREFIX)
+        if not (sealed_text or sealed_reply):
+            return record
+        return replace(
+            record,
+            text=self._cipher.open(record.text) if sealed_text else record.text,
+            reply=self._cipher.open(record.reply) if sealed_reply else record.reply,
+        )
 
-    def _owned(self, user_id: str, memory_id: str, document: str | None, metadata: Any) -> MemoryRecord | None:
+    def _owned(
+        self, user_id: str, memory_id: str, document: str | None, metadata: Any, *, open_reply: bool = True
+    ) -> MemoryRecord | None:
         """The record Chroma returned from ``user_id``'s collection, or ``None`` (logged) if it is another user's."""
-        record = self._from_chroma(memory_id, document, dict(metadata or {}))
+        record = self._from_chroma(memory_id, document, dict(metadata or {}), open_reply=open_reply)
         if record.user_id != user_id:
             logger.error("dropped a record of another user from the collection of %s", user_id)
             return None
@@ -340,16 +356,19 @@ class LongTermStore:
         self._index(user_id, records)
 
     def get_with_embeddings(
-        self, user_id: str, memory_ids: Sequence[str]
+        self, user_id: str, memory_ids: Sequence[str], *, open_replies: bool = True
     ) -> dict[str, tuple[MemoryRecord, np.ndarray]]:
-        """Memories of ``user_id`` by id, with their stored embeddings (missing ids are left out)."""
+        """Memories of ``user_id`` by id, with their stored embeddings (missing ids are left out).
+
+        ``open_replies=False`` leaves the replies sealed (recall's candidates; see ``_from_chroma``).
+        """
         collection = self._collection(user_id, create=False)
         if collection is None or not memory_ids:
             return {}
         result = collection.get(ids=list(memory_ids), include=["documents", "metadatas", "embeddings"])
         vectors = result.get("embeddings")
         found: dict[str, tuple[MemoryRecord, np.ndarray]] = {}
-        for index, record in enumerate(self._records(result)):
+        for index, record in enumerate(self._records(result, open_replies=open_replies)):
             if record.user_id != user_id:
                 logger.error("dropped a record of another user from the collection of %s", user_id)
                 continue
@@ -595,7 +614,7 @@ class LongTermStore:
         now = time.time()
         candidates = []
         for index, memory_id in enumerate(ids):
-            record = self._owned(user_id, memory_id, documents[index], metadatas[index])
+            record = self._owned(user_id, memory_id, documents[index], metadatas[index], open_reply=False)
             if record is not None:  # cosine space: distance = 1 - similarity
                 candidates.append(_candidate(record, vectors[index], 1.0 - float(distances[index]), now))
         return candidates
@@ -643,7 +662,7 @@ class LongTermStore:
         wanted = list(memory_ids)
         if not wanted:
             return []
-        found = self.get_with_embeddings(user_id, wanted)
+        found = self.get_with_embeddings(user_id, wanted, open_replies=False)
         query = np.asarray(query_embedding, dtype=np.float32)
         query_norm = float(np.linalg.norm(query)) or 1.0
         now = time.time()
@@ -741,11 +760,11 @@ class LongTermStore:
             return []
         return self._checked(user_id, self._records(collection.get(include=["documents", "metadatas"])))
 
-    def _records(self, result: Any) -> list[MemoryRecord]:
+    def _records(self, result: Any, *, open_replies: bool = True) -> list[MemoryRecord]:
         documents = result.get("documents") or [None] * len(result["ids"])
         metadatas = result.get("metadatas") or [None] * len(result["ids"])
         return [
-            self._from_chroma(memory_id, documents[index], dict(metadatas[index] or {}))
+            self._from_chroma(memory_id, documents[index], dict(metadatas[index] or {}), open_reply=open_replies)
             for index, memory_id in enumerate(result["ids"])
         ]
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -55,3 +56,20 @@ def test_a_sealed_memory_reads_back_whole_through_every_path(long_term: LongTerm
     assert stored is not None and (stored.text, stored.reply) == (secret.text, secret.reply)
     assert [c.text for c in long_term.search("ci-bo", vector[0], 1)] == ["My PIN is 4821"]
     assert long_term.list_memories("ci-bo")[0].reply == "Noted."
+
+
+def test_recall_candidates_leave_replies_sealed_and_writing_one_back_keeps_the_reply(long_term: LongTermStore) -> None:
+    # recall never shows a reply, so its candidates skip decrypting them; a record read that way and written back
+    # (its metadata rewritten) must still hold the reply it was stored with
+    vector = np.full((1, 384), 0.05, dtype=np.float32)
+    long_term.add(
+        "ci-bo", [MemoryRecord(id="m4", user_id="ci-bo", text="I walk the dog at six", reply="Lovely.")], vector
+    )
+    [candidate] = long_term.search("ci-bo", vector[0], 1)
+    assert candidate.text == "I walk the dog at six" and candidate.metadata["reply"].startswith(SEALED_PREFIX)
+    [by_id] = long_term.candidates_by_id("ci-bo", ["m4"], vector[0])
+    assert by_id.metadata["reply"] == candidate.metadata["reply"]
+    record, _ = long_term.get_with_embeddings("ci-bo", ["m4"], open_replies=False)["m4"]
+    long_term.update_metadata("ci-bo", [replace(record, importance=700)])
+    stored = long_term.get("ci-bo", "m4")
+    assert stored is not None and (stored.reply, stored.importance) == ("Lovely.", 700)
