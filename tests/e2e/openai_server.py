@@ -44,12 +44,17 @@ def is_scoring(body: dict[str, Any]) -> bool:
 
 
 @contextmanager
-def serve_openai(reply: Callable[[dict[str, Any]], str]) -> Iterator[FakeOpenAI]:
-    """Run the server on a free loopback port for the ``with`` block; ``reply(body)`` writes each free-text answer."""
+def serve_openai(reply: Callable[[dict[str, Any]], str], *, delay: float = 0.0) -> Iterator[FakeOpenAI]:
+    """Run the server on a free loopback port for the ``with`` block; ``reply(body)`` writes each free-text answer.
+
+    ``delay`` (seconds): every request is answered that long after it arrived, as a remote model would (each on
+    its own thread, so requests made side by side wait side by side; ``bench/hot_path.py --chat-delay-ms``).
+    """
     server_state = FakeOpenAI(url="")
 
     class Handler(BaseHTTPRequestHandler):
         def do_POST(self) -> None:  # noqa: N802 (http.server's naming)
+            arrived = time.monotonic()
             body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
             server_state.requests.append(
                 {"path": self.path, "authorization": self.headers.get("Authorization"), "body": body}
@@ -78,6 +83,7 @@ def serve_openai(reply: Callable[[dict[str, Any]], str]) -> Iterator[FakeOpenAI]
                     "usage": {"prompt_tokens": 10, "completion_tokens": 5, "total_tokens": 15},
                 }
             ).encode()
+            time.sleep(max(0.0, delay - (time.monotonic() - arrived)))
             self.send_response(200)
             self.send_header("Content-Type", "application/json")
             self.send_header("Content-Length", str(len(payload)))
