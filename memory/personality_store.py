@@ -44,7 +44,7 @@ from companion.core.errors import StoreUnavailableError
 from companion.core.personality.journal import AppraisalInputs, JournalEntry, replay
 from companion.core.personality.state import DEFAULT_RATES, PersonalityData, PersonalityState, Rates
 from memory.keys import hash_tag
-from memory.long_term import LongTermStore, collection_name
+from memory.long_term import HNSW_SYNC_THRESHOLD, LongTermStore, collection_name, sync_sooner
 from memory.records import validate_user_id
 from memory.short_term import PREFIX
 
@@ -114,8 +114,12 @@ class PersonalityStore:
             if self._collection is None:
                 try:
                     self._collection = self._chroma.get_or_create_collection(
-                        self._name, metadata={"companion_kind": "personality-state"}, embedding_function=None
+                        self._name,
+                        metadata={"companion_kind": "personality-state"},
+                        embedding_function=None,
+                        configuration={"hnsw": {"sync_threshold": HNSW_SYNC_THRESHOLD}},
                     )
+                    sync_sooner(self._collection)
                 except Exception as exc:  # chromadb raises many types for I/O problems; report them as one
                     raise StoreUnavailableError(f"Chroma is not usable: {exc}") from exc
             return self._collection

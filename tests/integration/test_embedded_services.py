@@ -26,6 +26,8 @@ from memory.embedded import (
     EmbeddedRedis,
     running_chroma_server,
 )
+from memory.long_term import HNSW_SYNC_THRESHOLD, OWNER_KEY, LongTermStore, collection_name
+from memory.records import MemoryRecord
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 # Generous waits for real processes on a loaded machine; they bound a hang, they are not speed assertions.
@@ -257,6 +259,22 @@ def test_the_chroma_server_log_does_not_grow_with_every_request(chroma_server: E
         collection.query(query_embeddings=[[0.1, 0.2]], n_results=1)
     # at its default level the server wrote about 3 KB per request (180 KB here); warnings only, nothing
     assert chroma_server.log_path.stat().st_size - before < 2_000
+
+
+def test_the_chroma_server_takes_the_sync_threshold_for_new_and_old_collections(
+    chroma_server: EmbeddedChromaServer,
+) -> None:
+    client = _http_client(chroma_server.url)
+    old = client.create_collection(
+        collection_name("sync-old"), metadata={OWNER_KEY: "sync-old"}, embedding_function=None
+    )
+    assert old.configuration_json["hnsw"]["sync_threshold"] == 1000  # Chroma's default
+    store = LongTermStore(client)
+    store.add("sync-new", [MemoryRecord(id="m1", user_id="sync-new", text="I keep bees")], np.full((1, 384), 0.05))
+    assert store.list_memories("sync-old") == []  # resolving the old collection gives it the threshold
+    for user in ("sync-new", "sync-old"):
+        collection = client.get_collection(collection_name(user), embedding_function=None)
+        assert collection.configuration_json["hnsw"]["sync_threshold"] == HNSW_SYNC_THRESHOLD
 
 
 def test_second_chroma_server_object_reuses_the_running_server(chroma_server: EmbeddedChromaServer) -> None:
