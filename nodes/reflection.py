@@ -5,9 +5,10 @@ Every node is one *task* of a reflection run (``consolidate``, ``conflicts``, ``
 graph routes from task to task with :func:`next_task`. The run's clock is ``state["now"]`` (epoch seconds), so
 tests and ``companion reflect --now`` can replay weeks of a user's life without waiting.
 
-Every write is idempotent, so a run that dies half-way can simply run again: a semantic memory's id is derived
-from its sources, a conflict's from its pair, an insight's from the user, the local day and its kind, and sources
-are marked consolidated only after their semantic memory and its log entry are written.
+Every write is idempotent, so a run that dies half-way can simply run again: a summary's id is derived from its
+sources (a gist promoted offline keeps its own), a conflict's from its pair, an insight's from the user, the local
+day and its kind, and sources are marked consolidated (and gists promoted) only after the summaries and the log
+entries are written.
 """
 
 from __future__ import annotations
