@@ -104,29 +104,37 @@ RULES_BEYOND_THE_SCHEMA = {
 }
 
 
-#: The routes whose body carries a text field with ``TEXT_PATTERN`` (a subset of the rules above).
+#: The routes with a text field or parameter with ``TEXT_PATTERN`` (a subset of the rules above).
 TEXT_ROUTES = {
     (method.upper(), path)
     for path, operations in OPENAPI["paths"].items()
     for method, operation in operations.items()
-    if takes_text(operation.get("requestBody"))
+    if takes_text([operation.get("requestBody"), operation.get("parameters")])
 }
 TEXT_FIELDS = ("message", "text")
+#: The search text's limit (``GET .../memories?q=``), as documented.
+SEARCH_TEXT_MAX = next(
+    option["maxLength"]
+    for parameter in OPENAPI["paths"]["/v1/users/{user_id}/memories"]["get"]["parameters"]
+    if parameter["name"] == "q"
+    for option in parameter["schema"]["anyOf"]
+    if option.get("type") == "string"
+)
 
 
-def breaks_text_rule(body: Any) -> bool:
-    """Whether a body's text field is one the documented rule rejects (NUL, nothing visible, too long).
+def breaks_text_rule(body: Any, query: Any = None) -> bool:
+    """Whether a text field (or the search text) is one the documented rule rejects (NUL, nothing visible, too long).
 
     Checked here instead of by schemathesis on the text routes: schemathesis 4.15 merges ``pattern`` and
     ``maxLength`` into one pattern that demands a visible *last* character, then counts a valid text that ends in a
     space or a tab as invalid data the API should have refused.
     """
-    if not isinstance(body, dict):
-        return False
+    texts = [(body[field], MAX_MESSAGE_CHARS) for field in TEXT_FIELDS if isinstance(body, dict) and field in body]
+    if isinstance(query, dict) and "q" in query:
+        texts.append((query["q"], SEARCH_TEXT_MAX))
     return any(
-        isinstance(body.get(field), str)
-        and (re.fullmatch(TEXT_PATTERN, body[field]) is None or len(body[field]) > MAX_MESSAGE_CHARS)
-        for field in TEXT_FIELDS
+        isinstance(text, str) and (re.fullmatch(TEXT_PATTERN, text) is None or len(text) > limit)
+        for text, limit in texts
     )
 
 
@@ -189,7 +197,7 @@ def test_no_input_gets_a_5xx_and_every_response_matches_the_schema(
         excluded.append(schemathesis.checks.positive_data_acceptance)
     if (case.method, case.path) in TEXT_ROUTES:
         excluded.append(schemathesis.checks.negative_data_rejection)
-        if breaks_text_rule(case.body):
+        if breaks_text_rule(case.body, case.query):
             assert 400 <= response.status_code < 500, response.text
     case.validate_response(checked(response), excluded_checks=excluded)
 
@@ -206,3 +214,5 @@ def test_the_text_rule_is_checked_as_documented() -> None:
     assert not breaks_text_rule({"text": "9 B o=\x0b"})
     assert breaks_text_rule({"message": " \t\n"}) and breaks_text_rule({"text": "a\x00b"})
     assert breaks_text_rule({"text": "a" * (MAX_MESSAGE_CHARS + 1)}) and not breaks_text_rule({"user_id": "\x00"})
+    assert breaks_text_rule(None, {"q": "a" * (SEARCH_TEXT_MAX + 1)}) and not breaks_text_rule(None, {"q": "dog "})
+    assert ("GET", "/v1/users/{user_id}/memories") in TEXT_ROUTES
