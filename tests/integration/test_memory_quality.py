@@ -23,6 +23,7 @@ from memory.links import LinkStore
 from memory.long_term import LongTermStore
 from memory.records import MemoryRecord, new_id, normalised_content
 from memory.short_term import ShortTermStore
+from tests.integration.memory_helpers import contained_pairs
 from tools.detection import load_detector
 from tools.recall import recall
 
@@ -224,12 +225,7 @@ async def test_a_hundred_turn_chat_and_a_group_leave_one_copy_of_everything(
     # every message kept once: no memory is contained in another (the chat turn's copy, the mention copy, a
     # redelivery, a version that copied a message's words)
     memories = long_term.list_memories(USER, limit=1000)
-    contents = [normalised_content(record.text) for record in memories]
-    contained = [
-        (memories[i].text, memories[j].text)
-        for i in range(len(memories))
-        for j in range(len(memories))
-        if i != j and contents[i] in contents[j]
-    ]
+    contained = contained_pairs(memories)
     assert contained == [], contained[:3]
-    assert {normalised_content(text) for text in turns[:110]} <= set(contents)  # and nothing was lost
+    kept = {normalised_content(record.text) for record in memories}
+    assert {normalised_content(text) for text in turns[:110]} <= kept  # and nothing was lost

@@ -14,10 +14,11 @@ from companion.core.errors import ConflictError, InvalidInputError
 from graphs.reflection import archive_store, build_graph, run_reflection
 from memory.embeddings import Embedder
 from memory.long_term import LongTermStore
-from memory.records import MemoryKind, MemoryRecord, Turn, normalised_content
+from memory.records import MemoryKind, MemoryRecord, Turn
 from memory.reflection_log import ReflectionLog
 from memory.short_term import ShortTermStore
 from tests.conftest import fake_chat_model
+from tests.integration.memory_helpers import contained_pairs
 from tools.reflection import most_central
 from tools.reflection_actions import pending_questions, restore_memory, undo_conflict
 
@@ -123,13 +124,7 @@ async def test_offline_consolidation_keeps_one_copy_of_every_memory(world: World
     assert state["consolidations"], "nothing was consolidated: the check below would prove little"
     memories = world.long_term.list_memories(USER, limit=1000)
     assert len(memories) == len(texts)
-    contents = [normalised_content(record.text) for record in memories]
-    contained = [
-        (memories[i].text, memories[j].text)
-        for i in range(len(memories))
-        for j in range(len(memories))
-        if i != j and contents[i] in contents[j]
-    ]
+    contained = contained_pairs(memories)
     assert contained == [], contained[:3]
 
 
