@@ -57,7 +57,7 @@ from memory.embedded import EmbeddedRedis  # noqa: E402
 from memory.long_term import collection_name  # noqa: E402
 from memory.records import MemoryKind, MemoryRecord  # noqa: E402
 from memory.short_term import ASSOCIATION_STREAM  # noqa: E402
-from tests.e2e.openai_server import serve_openai  # noqa: E402
+from tests.e2e.openai_server import serve_openai_process  # noqa: E402
 from tools.detection import snap_importance  # noqa: E402
 from tools.retrieval import candidate_count  # noqa: E402
 
@@ -68,7 +68,7 @@ RETRIEVAL_K = 5
 MEMORY_SEED = 20240601
 MESSAGE_SEED = 7
 #: Bump when the generator or the stored records change, so cached data dirs are re-ingested.
-GENERATOR_VERSION = 1
+GENERATOR_VERSION = 2
 MARKER = "hot_path-ingest.json"
 STAGES = (
     "admit",
@@ -694,8 +694,7 @@ async def run_size(n: int, data_dir: Path, args: argparse.Namespace, *, keep: bo
         async with contextlib.AsyncExitStack() as stack:
             chat_url = None
             if args.chat_delay_ms is not None:  # the tests' local server, answering every request after the delay
-                server = stack.enter_context(serve_openai(lambda body: BENCH_REPLY, delay=args.chat_delay_ms / 1000))
-                chat_url = server.url
+                chat_url = stack.enter_context(serve_openai_process(BENCH_REPLY, delay=args.chat_delay_ms / 1000))
             services = await stack.enter_async_context(open_services(bench_settings(data_dir, chat_url)))
             console.rule(f"N = {n:,}")
             console.print(f"  data dir {data_dir} (Chroma {services.chroma_mode}, Redis {services.redis_url})")
@@ -905,7 +904,7 @@ def main() -> None:
             "n_results": candidate_count(RETRIEVAL_K),
             "responder": "offline (chat_model=None)"
             if args.chat_delay_ms is None
-            else f"local OpenAI-compatible server answering after {args.chat_delay_ms:g} ms",
+            else f"local OpenAI-compatible server (a process of its own) answering after {args.chat_delay_ms:g} ms",
             "redis": "embedded (unix socket)",
             "chroma": "embedded PersistentClient",
             "checkpointer": "AsyncSqliteSaver (open_checkpointer)",

@@ -216,10 +216,9 @@ class LongTermStore:
         return self._required_cipher().seal(record.text)
 
     def _metadata(self, record: MemoryRecord) -> dict[str, str | int | float]:
-        metadata = record.to_metadata()
         if record.reply and (self._cipher is not None or is_sealed_level(record.sensitivity)):
-            metadata["reply"] = self._required_cipher().seal(record.reply)
-        return metadata
+            record = replace(record, reply=self._required_cipher().seal(record.reply))
+        return record.to_metadata()
 
     def _required_cipher(self) -> TextCipher:
         if self._cipher is None:

@@ -53,6 +53,7 @@ from memory.records import (
     MemoryKind,
     MemoryRecord,
     content_hash,
+    importance_from_metadata,
     validate_conversation_id,
     validate_user_id,
 )
@@ -521,16 +522,12 @@ class Ingestor:
             texts = [record.text for record in records]
             detections = await asyncio.to_thread(self.detect, texts, vectors, scores)
             records = [
-                MemoryRecord.from_chroma(
-                    record.id,
-                    record.text,
-                    {
-                        **record.to_metadata(),
-                        "emotion": detection.emotion,
-                        "emotion_intensity": int(detection.intensity),
-                        "importance": int(detection.importance),
-                        "category": detection.category,
-                    },
+                replace(
+                    record,
+                    emotion=detection.emotion,
+                    emotion_intensity=int(detection.intensity),
+                    importance=importance_from_metadata(detection.importance),
+                    category=detection.category,
                 )
                 for record, detection in zip(records, detections, strict=True)
             ]

@@ -5,8 +5,11 @@ the model. Structured-output requests (importance and category, sensitivity) get
 request is answered by the test's ``reply`` function from the request body.
 """
 
+import argparse
 import json
 import os
+import subprocess
+import sys
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -105,6 +108,32 @@ def serve_openai(reply: Callable[[dict[str, Any]], str], *, delay: float = 0.0) 
         thread.join()
 
 
+@contextmanager
+def serve_openai_process(reply: str, *, delay: float = 0.0) -> Iterator[str]:
+    """The same server in a process of its own, answering every free-text request with ``reply``; yields its URL.
+
+    For benchmarks: a model is another machine, so its HTTP handling must not take the measured process's CPU
+    and GIL (in-process, the server's threads were timed as part of the turn).
+    """
+    command = [sys.executable, "-m", "tests.e2e.openai_server", "--reply", reply, "--delay", str(delay)]
+    root = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+    process = subprocess.Popen(command, cwd=root, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+    try:
+        assert process.stdout is not None
+        url = process.stdout.readline().strip()
+        if not url.startswith("http://"):
+            raise RuntimeError(f"the OpenAI-compatible server did not start (exit code {process.wait()})")
+        yield url
+    finally:
+        if process.stdin is not None:
+            process.stdin.close()  # the server stops when its stdin closes
+        try:
+            process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+
+
 def openai_env(url: str, **extra: str) -> dict[str, str]:
     """The environment of a ``companion`` process whose chat model is the server at ``url``: this process's own,
     less any ``COMPANION_``/``OPENAI_`` setting, offline, and with loopback kept off any proxy."""
@@ -120,3 +149,18 @@ def openai_env(url: str, **extra: str) -> dict[str, str]:
         **extra,
     )
     return env
+
+
+def main() -> None:
+    """Serve until stdin closes (``serve_openai_process``); prints the URL first."""
+    parser = argparse.ArgumentParser(description="A local OpenAI-compatible server (tests and benchmarks).")
+    parser.add_argument("--reply", required=True, help="the answer to every free-text request")
+    parser.add_argument("--delay", type=float, default=0.0, help="seconds between a request and its answer")
+    args = parser.parse_args()
+    with serve_openai(lambda body: args.reply, delay=args.delay) as server:
+        print(server.url, flush=True)
+        sys.stdin.read()
+
+
+if __name__ == "__main__":
+    main()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Any
 
@@ -136,7 +137,8 @@ def test_secret_memories_are_encrypted_at_rest_and_read_back_in_clear_by_their_o
         services = client.app.state.services  # type: ignore[attr-defined]
         secret = next(m for m in listing["memories"] if m["text"] == PASSWORD)
         raw = services.long_term.client.get_collection(_collection_of(services, "lvl-ida")).get(ids=[secret["id"]])
-        assert raw["documents"][0].startswith("enc:v1:") and raw["metadatas"][0]["reply"].startswith("enc:v1:")
+        details = json.loads(str(raw["metadatas"][0]["details"]))
+        assert raw["documents"][0].startswith("enc:v1:") and details["reply"].startswith("enc:v1:")
 
     # what is on disk: Chroma's files, the lexical index and the conversation checkpoints hold neither the password
     # nor a reply quoting it

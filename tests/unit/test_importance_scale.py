@@ -11,7 +11,7 @@ from memory.records import DEFAULT_IMPORTANCE, MemoryRecord, importance_from_met
 def test_a_new_record_is_medium_importance() -> None:
     record = MemoryRecord(id="m", user_id="u", text="t")
     assert record.importance == DEFAULT_IMPORTANCE == 500
-    assert record.to_metadata()["importance"] == 500
+    assert MemoryRecord.from_chroma("m", "t", record.to_metadata()).importance == 500
 
 
 @pytest.mark.parametrize(("stored", "read"), [(700, 700), (0.8, 800), (0.05, 100), (1200, 900), ("junk", 500)])

@@ -2,6 +2,7 @@
 
 import json
 import os
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -10,6 +11,9 @@ from companion.core.errors import ConfigurationError, InvalidInputError
 from companion.core.settings import Settings, load_settings, unknown_variables
 from memory.long_term import collection_name
 from memory.records import (
+    ASSOC_PENDING_KEY,
+    DETAILS_KEY,
+    OWN_KEYS,
     MemoryKind,
     MemoryRecord,
     validate_conversation_id,
@@ -285,3 +289,34 @@ def test_unknown_variables_in_the_env_file_are_found_too(tmp_path: Path) -> None
 def test_every_setting_is_known() -> None:
     environ = {f"COMPANION_{name.upper()}": "x" for name in Settings.model_fields}
     assert unknown_variables(environ, None) == []
+
+
+def _one_key_per_field(record: MemoryRecord) -> dict[str, object]:
+    """The metadata of a record as stores written before the packed form hold it."""
+    metadata: dict[str, object] = dict(record.to_metadata())
+    metadata.update(json.loads(str(metadata.pop(DETAILS_KEY))))
+    return metadata
+
+
+def test_chroma_metadata_keeps_the_filtered_keys_and_packs_the_rest() -> None:
+    record = MemoryRecord(id="m1", user_id="alice", text="My dog is Rex.", importance=700, reply="Lovely.")
+    metadata = record.to_metadata()
+    assert set(metadata) == (OWN_KEYS - {ASSOC_PENDING_KEY}) | {DETAILS_KEY}
+    assert json.loads(str(metadata[DETAILS_KEY]))["importance"] == 700
+    pending = replace(record, assoc_pending=True).to_metadata()
+    assert pending[ASSOC_PENDING_KEY] is True and ASSOC_PENDING_KEY not in json.loads(str(pending[DETAILS_KEY]))
+
+
+def test_a_record_stored_one_key_per_field_reads_back_the_same() -> None:
+    record = MemoryRecord(
+        id="m1", user_id="alice", text="My dog is Rex.", importance=700, tags=("pets",), last_accessed=1_700_000_000.0
+    )
+    assert MemoryRecord.from_chroma("m1", record.text, _one_key_per_field(record)) == record
+
+
+def test_an_old_record_rewritten_in_the_packed_form_reads_the_new_values() -> None:
+    # Chroma merges a rewrite into the stored metadata: the old per-field keys stay beside the new details
+    old = MemoryRecord(id="m1", user_id="alice", text="My dog is Rex.", importance=300, last_accessed=1_700_000_000.0)
+    new = replace(old, importance=800, retention=0.4, superseded_by="m2")
+    merged = {**_one_key_per_field(old), **new.to_metadata()}
+    assert MemoryRecord.from_chroma("m1", old.text, merged) == new
