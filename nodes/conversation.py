@@ -214,7 +214,9 @@ class TurnOutput(TypedDict):
 class ConversationState(TurnOutput):
     """State of one conversation turn."""
 
-    query_embedding: NotRequired[list[float]]
+    #: The message's embedding, for this turn's nodes only: untracked, so the checkpoint does not carry 384 floats
+    #: (a sixth of it) that no later turn reads.
+    query_embedding: Annotated[NotRequired[list[float]], UntrackedValue(list)]
     #: In a group: what was said there just before the message (the bots' chat buffer), for the chat model.
     group_context: NotRequired[list[GroupLine]]
     #: In a group: the running summary of what was said before that (the chat buffer's), for the chat model.

@@ -13,6 +13,7 @@ from typing import Any
 import chromadb
 import pytest
 from chromadb.api import ClientAPI
+from chromadb.api.client import SharedSystemClient
 from chromadb.config import Settings as ChromaSettings
 from cryptography.fernet import Fernet
 from langchain_core.language_models.fake_chat_models import GenericFakeChatModel
@@ -108,9 +109,15 @@ def data_dir(tmp_path: Path, session_dir: Path, embedder: Embedder) -> Path:
 
 
 @pytest.fixture
-def chroma_client(tmp_path: Path) -> ClientAPI:
-    """A real embedded Chroma in a fresh directory."""
-    return chromadb.PersistentClient(path=str(tmp_path / "chroma"), settings=ChromaSettings(anonymized_telemetry=False))
+def chroma_client(tmp_path: Path) -> Iterator[ClientAPI]:
+    """A real embedded Chroma in a fresh directory, released after the test.
+
+    Chroma keeps every client's system (its SQLite connections, loaded vector indexes, Rust runtime) in a process-wide
+    cache keyed by path, for the life of the process; each test's directory is new, so without the release the
+    cache, and pytest's memory, grew by one store per test.
+    """
+    yield chromadb.PersistentClient(path=str(tmp_path / "chroma"), settings=ChromaSettings(anonymized_telemetry=False))
+    SharedSystemClient.clear_system_cache()
 
 
 @pytest.fixture

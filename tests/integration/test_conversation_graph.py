@@ -154,6 +154,20 @@ async def test_a_turn_is_written_to_chroma_with_its_reply_then_to_redis_and_the_
     assert entries[0]["conversation_id"] == "c1"
 
 
+async def test_the_checkpoint_keeps_neither_the_message_embedding_nor_the_personality_state(
+    long_term: LongTermStore, short_term: ShortTermStore, embedder: Embedder
+) -> None:
+    graph = graph_over(long_term, short_term, embedder)
+    state = await run_turn(graph, user_id="ckpt-ann", message="My cat Mochi likes boxes.")
+    assert state["memory_id"]  # the write, which reads the embedding, ran
+    config = {"configurable": {"thread_id": "ckpt-ann:default"}}
+    saved = (await graph.aget_state(config)).values
+    assert saved["message"] == "My cat Mochi likes boxes." and saved["memories"] == state["memories"]
+    assert "query_embedding" not in saved and "personality" not in saved
+    again = await run_turn(graph, user_id="ckpt-ann", message="What does my cat like?")
+    assert "My cat Mochi likes boxes." in memory_texts(again)  # the next turn computes its own
+
+
 async def test_when_the_chroma_write_fails_nothing_of_the_turn_reaches_redis(
     chroma_client: ClientAPI, short_term: ShortTermStore, embedder: Embedder, redis: Redis
 ) -> None:
