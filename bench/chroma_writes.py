@@ -3,7 +3,7 @@
 Chroma keeps the operations its HNSW index has not yet written to disk in its log, and every write costs more the
 more of them wait; the index is written (and the log emptied) every ``sync_threshold`` operations (Chroma's default:
 1,000). This bench builds, for each threshold, a fresh persistent collection of N records shaped like this
-project's memories (384-d vectors, the 24 metadata keys of ``MemoryRecord.to_metadata``, a document), then makes
+project's memories (384-d vectors, the metadata ``MemoryRecord.to_metadata`` writes, a document), then makes
 ``--writes`` single-record adds one after the other, with a query for 25 neighbours every tenth write, and reports
 the adds' p50 / p95 / mean / max and the queries' p50 / p95 in ms. ``memory.long_term.HNSW_SYNC_THRESHOLD`` was
 chosen with it (bench/README.md, 2026-12-07).

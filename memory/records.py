@@ -39,7 +39,7 @@ ASSOC_PENDING_KEY = "assoc_pending"
 #: written alone (``superseded_by``, the pending mark: Chroma merges a partial update into the stored metadata),
 #: and the sensitivity, so a store-side filter on it stays possible. The others travel together as one JSON value
 #: under ``DETAILS_KEY``: Chroma stores and reads metadata one row per key, and recall's query and fetch by id of
-#: ~25 records each read them all (26 keys -> 11: recall's search 5 ms faster at 10,000 memories; bench/README.md).
+#: ~25 records each read them all (24 keys -> 10: recall's search 5 ms faster at 10,000 memories; bench/README.md).
 OWN_KEYS = frozenset(
     {
         "user_id",
