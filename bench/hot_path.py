@@ -14,9 +14,10 @@ raised so they never trigger but are still counted), it alternates
 * the **floor**: ``embedder.embed([message])`` + ``LongTermStore.search(..., candidate_count(5))``, the one
   embedding and one Chroma query that no implementation of a turn can avoid,
 
-on the same messages, so machine noise hits both alike. It reports p50/p95 of both, their ratios (target:
-turn p95 / floor p95 <= 1.5), the median per-stage timings the graph records in ``timings_ms``, and the ingest
-throughput. See ``bench/README.md``.
+on the same messages, so machine noise hits both alike; after each turn it also runs the **empty graph**
+(``graph_floor``: the same graph with nodes that do nothing), LangGraph's own share of the turn. It reports
+p50/p95 of both, their ratios (target: turn p95 / floor p95 <= 1.5), the median per-stage timings the graph
+records in ``timings_ms``, and the ingest throughput. See ``bench/README.md``.
 """
 
 import argparse
