@@ -246,52 +246,89 @@ def word_logits(texts: Sequence[str], weights: npt.NDArray[np.float32]) -> npt.N
     return out
 
 
-#: Words that name an emotion type, for negation handling ("I'm not sad", "no longer scared").
+#: Words and phrases that name an emotion type, for negation handling ("I'm not sad", "no longer scared").
 _EMOTION_WORDS: dict[str, str] = {
     **dict.fromkeys(
         ("sad", "sadness", "unhappy", "depressed", "devastated", "down", "heartbroken", "lonely", "miserable", "crying")
-        + ("cry", "cried"),
+        + ("cry", "cried", "tears", "blue", "bummed", "homesick", "gloomy"),
         "sadness",
     ),
-    **dict.fromkeys(("happy", "happiness", "glad", "joy", "joyful", "thrilled", "pleased", "cheerful"), "happiness"),
     **dict.fromkeys(
-        ("anxious", "anxiety", "nervous", "worried", "worrying", "stressed", "stress", "uneasy", "tense", "panicking"),
+        ("happy", "happiness", "glad", "joy", "joyful", "thrilled", "pleased", "cheerful", "satisfied")
+        + ("delighted",),
+        "happiness",
+    ),
+    **dict.fromkeys(
+        ("anxious", "anxiety", "nervous", "worried", "worrying", "worry", "stressed", "stress", "uneasy", "tense")
+        + ("panicking", "jittery", "freaking out", "freak out", "on edge", "nervous wreck"),
         "anxiety",
     ),
-    **dict.fromkeys(("scared", "afraid", "frightened", "terrified", "fearful", "fear"), "fear"),
-    **dict.fromkeys(("angry", "anger", "mad", "furious", "annoyed", "upset", "pissed", "irritated", "livid"), "anger"),
-    **dict.fromkeys(("excited", "hyped", "pumped"), "excitement"),
-    **dict.fromkeys(("love", "loved", "adore", "fond"), "love"),
+    **dict.fromkeys(
+        ("scared", "afraid", "frightened", "terrified", "fearful", "fear", "petrified", "terrify", "terrifies"),
+        "fear",
+    ),
+    **dict.fromkeys(
+        ("angry", "anger", "mad", "furious", "annoyed", "upset", "pissed", "irritated", "livid", "frustrated")
+        + ("bothered", "resentment", "resentful", "fuming"),
+        "anger",
+    ),
+    **dict.fromkeys(("excited", "hyped", "pumped", "stoked", "psyched", "looking forward"), "excitement"),
+    **dict.fromkeys(("love", "loved", "adore", "adored", "fond"), "love"),
 }
-_EMOTION = "(" + "|".join(sorted(_EMOTION_WORDS, key=len, reverse=True)) + r")\b"
+_EMOTION = "(" + "|".join(word.replace(" ", r"\s+") for word in sorted(_EMOTION_WORDS, key=len, reverse=True)) + r")\b"
 #: "not even a little bit sad": degree words between a negation and the emotion it denies.
 _DEGREE = (
     r"(?:even\s+|really\s+)?(?:a\s+little\s+bit|a\s+little|a\s+bit|the\s+least\s+bit|one\s+bit|in\s+the\s+least"
     r"|remotely|all\s+that|any)\s+"
 )
+#: Calm or glad states that, after "but", deny an emotion expected before it ("I thought I'd be nervous, but I was
+#: calm"; "expected to be heartbroken, but honestly I feel free").
+_SETTLED = r"(?:calm|fine|free|relieved|okay|ok|great|good|relaxed|grateful|peaceful|at\s+peace|ready|happy)\b"
 # Each names the denied emotion word as group 1. The forms, from the most common:
 _NEGATION_FORMS = (
     # a negation up to two words before it ("not sad", "don't feel anxious", "it's not like I'm unhappy"); "stop",
-    # "help", "quit" and "wait" reverse the denial ("can't stop crying", "can't help feeling sad"), and a comparison
-    # affirms it ("not usually this sad", "never been so happy", "never felt more alone")
+    # "help", "quit" and "wait" reverse the denial ("can't stop crying", "haven't stopped crying", "can't help
+    # feeling sad"), and a comparison affirms it ("not usually this sad", "never been so happy", "never felt more
+    # alone")
     r"\b(?:not|no\s+longer|n't|nt|isnt|wasnt|arent|werent|dont|didnt)\s+(?:" + _DEGREE + r")?"
-    r"(?:(?!stop\b|help\b|quit\b|wait\b|this\b)[\w']+\s+){0,2}?" + _EMOTION,
-    r"\bnever\s+(?:(?!stop\b|help\b|quit\b|this\b|so\b|more\b|as\b)[\w']+\s+){0,2}?" + _EMOTION,
-    # a denying phrase right before it ("anything but sad", "far from pleased", "no fear", "stopped worrying")
-    r"\b(?:anything\s+but|far\s+from|hardly|nowhere\s+near|no|without(?:\s+any)?|stopped(?:\s+being)?|quit\s+being"
-    r"|(?:nothing|no\s+(?:reason|need))\s+to\s+(?:be|feel|get))\s+"
+    r"(?:(?!stop\w*\b|help\b|quit\b|wait\b|this\b)[\w']+\s+){0,2}?" + _EMOTION,
+    r"\bnever\s+(?:(?!stop\w*\b|help\b|quit\b|this\b|so\b|more\b|as\b)[\w']+\s+){0,2}?" + _EMOTION,
+    # a denying phrase right before it ("anything but sad", "far from pleased", "no fear", "stopped worrying",
+    # "without a hint of fear", "done being sad", "over being angry", "instead of panicking")
+    r"\b(?:anything\s+but|far\s+from|hardly|nowhere\s+near|no|zero|(?<!n't\s)stopped(?:\s+(?:being|getting|feeling))?"
+    r"|without(?:\s+(?:any|a\s+(?:hint|trace|shred|speck|bit)\s+of|an\s+ounce\s+of))?|quit\s+being"
+    r"|(?:done|over|through)\s+(?:being|feeling|getting)|done|rather\s+than(?:\s+(?:being|feeling|getting))?"
+    r"|instead\s+of(?:\s+(?:being|feeling|getting))?|(?:nothing|no\s+(?:reason|need))\s+to\s+(?:be|feel|get))\s+"
     r"(?:(?:so|that|too|very|feeling|being)\s+)?" + _EMOTION,
-    # named, then denied as an answer ("Sad? Not at all.", "Afraid? No, I feel ready.")
-    _EMOTION + r"\s*\?\s*(?:no|nope|nah|not\s+(?:at\s+all|really|me|a\s+bit)|hardly|never)\b",
-    # expected, then denied ("I thought I'd be sad, but I'm not"; "expected to be frightened but I wasn't")
+    # named, then denied as an answer ("Sad? Not at all.", "Afraid? No, I feel ready.", "Scared of the dentist? Not
+    # me.", "Who's scared? Definitely not me"); "Not sure", "No idea" and "not gonna lie" answer something else
+    _EMOTION + r"(?:\s+[\w']+){0,4}\s*\?\s*(?:(?:definitely|certainly|absolutely|honestly|well)\s*,?\s*)?"
+    r"(?:nope|nah|hardly|never|no\b(?!\s+(?:one|idea|clue))|not\b(?!\s+(?:sure|certain|gonna|going)))",
+    # expected, then denied ("I thought I'd be sad, but I'm not"; "expected to be frightened but I wasn't"; "thought
+    # I'd be nervous but I was calm")
     r"\b(?:thought|expected|expect|assumed|figured|supposed|would|'d|should|must)\b[^.!?]{0,40}?\b"
     + _EMOTION
-    + r"[^.!?]{0,40}?\bbut\b[^.!?]{0,20}?(?:\bnot\b|n't\b|\bnever\b)",
-    # felt once, not any more ("I was sad last year, not anymore"; "used to be terrified of flying, not anymore")
+    + r"[^.!?]{0,40}?\bbut\b[^.!?]{0,25}?(?:\bnot\b|n't\b|\bnever\b|\b"
+    + _SETTLED
+    + ")",
+    # felt once, not any more ("I was sad last year, not anymore"; "used to be terrified of flying, not anymore";
+    # "used to be a nervous wreck, these days I'm calm")
     _EMOTION + r"[^.!?]{0,40}?(?:,|;|\bbut)\s*(?:i'?m\s+|i\s+am\s+)?(?:not\s+any\s*more|no\s+longer)\b",
+    r"\bused\s+to\s+(?:be|feel|get)\s+(?:[\w']+\s+){0,2}?" + _EMOTION + r"[^.!?]{0,40}?(?:,|;|\bbut|\bnow)\s*"
+    r"(?:now|these\s+days|nowadays)?\s*,?\s*(?:i'?m|i\s+am|i\s+feel)\s+(?:[\w']+\s+)?" + _SETTLED,
+    # gone from the speaker ("the fear is gone", "my anxiety has lifted", "the stress melted away")
+    _EMOTION + r"\s+(?:is|was|has|had|'s)?\s*(?:\w+\s+)?(?:gone|lifted|melted\s+away|passed|disappeared|vanished"
+    r"|faded(?:\s+away)?|went\s+away)\b",
+    # held by everyone but the speaker, or made by nothing ("everyone is hyped except me", "nothing about this makes
+    # me happy", "nobody here is unhappy")
+    _EMOTION + r"[^.!?]{0,40}?\bexcept\s+(?:for\s+)?me\b",
+    r"\bnothing\s+(?:[\w']+\s+){0,3}?(?:makes?|made)\s+me\s+(?:feel\s+)?" + _EMOTION,
+    r"\b(?:nobody|no\s+one)\s+(?:[\w']+\s+)?(?:is|was|feels|felt|gets|got)\s+(?:[\w']+\s+)?" + _EMOTION,
 )
 _NEGATED = tuple(re.compile(form, re.IGNORECASE) for form in _NEGATION_FORMS)
 _AFFIRMED = re.compile(r"\b" + _EMOTION, re.IGNORECASE)
+#: A denial denied again affirms ("there's no way I'm not angry", "I won't pretend I'm not scared").
+_DOUBLE_DENIAL = re.compile(r"(?:\bno\s+way|\bpretend|\bdeny(?:ing)?|\bnot\s+that|n't\s+say)\b[^.!?]{0,20}$", re.I)
 #: The intensity a negated type is held at (just below the signal threshold would still read as "a bit").
 NEGATED_CAP = 15
 
@@ -303,16 +340,24 @@ def negated_types(text: str) -> set[str]:
     affirmed mention ("I'm not sad about the job, I'm sad about her") keeps it.
     """
     normalised = text.replace("\u2019", "'").replace("n't", " n't")
-    negated_spans = {(m.start(1), m.end(1)) for pattern in _NEGATED for m in pattern.finditer(normalised)}
+    negated_spans = {
+        (m.start(1), m.end(1))
+        for pattern in _NEGATED
+        for m in pattern.finditer(normalised)
+        if not _DOUBLE_DENIAL.search(normalised, 0, m.start())
+    }
     if not negated_spans:
         return set()
-    negated = {_EMOTION_WORDS[normalised[a:b].lower()] for a, b in negated_spans}
+    negated = {_emotion_of(normalised[a:b]) for a, b in negated_spans}
     affirmed = {
-        _EMOTION_WORDS[m.group(1).lower()]
-        for m in _AFFIRMED.finditer(normalised)
-        if (m.start(1), m.end(1)) not in negated_spans
+        _emotion_of(m.group(1)) for m in _AFFIRMED.finditer(normalised) if (m.start(1), m.end(1)) not in negated_spans
     }
     return negated - affirmed
+
+
+def _emotion_of(words: str) -> str:
+    """The type an emotion word or phrase of :data:`_EMOTION_WORDS` names, whatever its case and spacing."""
+    return _EMOTION_WORDS[" ".join(words.lower().split())]
 
 
 #: The intensity of a non-neutral emotion that lifts a high-importance message to critical. Chosen by 5 × 5-fold

@@ -110,6 +110,11 @@ def test_figures_of_speech_and_news_are_not_crises(embedder: OnnxMiniLMEmbedder,
         ("I'm not even a little bit sad about leaving that job.", "sadness"),
         ("I'm anything but sad right now, we won!", "sadness"),
         ("I don't love him anymore and I think he knows.", "love"),
+        ("The fear is gone, I can finally drive on the highway.", "fear"),
+        ("I'm done being mad at the world.", "anger"),
+        ("Instead of panicking I just called the plumber.", "anxiety"),
+        ("Scared of the dentist? Not me.", "fear"),
+        ("I went into the surgery without a hint of fear.", "fear"),
     ],
 )
 def test_a_negated_emotion_is_not_felt(embedder: OnnxMiniLMEmbedder, text: str, negated: str) -> None:
@@ -143,6 +148,11 @@ def test_the_negation_rules_hold_on_their_dev_set() -> None:
         "I wasn't expecting to be this happy.",
         "I'm sad, I can't do this no more.",
         "I don't know why I'm so sad today.",
+        "I haven't stopped crying since the funeral.",
+        "There is no way I'm not excited about this!",
+        "I'm not going to pretend I'm not angry.",
+        "Am I sad? Not sure, maybe a little.",
+        "Nobody understands how sad I am.",
     ],
 )
 def test_comparisons_and_reversed_negations_affirm(text: str) -> None:
