@@ -71,6 +71,7 @@ from tools.crisis import (
     CrisisKind,
     combine,
     detect_crisis,
+    figure_of_speech,
 )
 from tools.crisis_neighbours import CrisisNeighbours, load_crisis_neighbours
 from tools.injection import INJECTION_THRESHOLD
@@ -633,7 +634,7 @@ class Detector:
         if scores is None:
             return rule
         model: dict[CrisisKind, float] = {kind: float(scores[i]) for i, kind in enumerate(CRISIS_KINDS)}
-        return combine(rule, model, near)
+        return combine(rule, model, near, figurative=figure_of_speech(text))
 
     def intensities(
         self,

@@ -1,6 +1,6 @@
 import pytest
 
-from tools.crisis import NO_CRISIS, Crisis, combine, detect_crisis
+from tools.crisis import NO_CRISIS, Crisis, combine, detect_crisis, figure_of_speech
 
 
 @pytest.mark.parametrize(
@@ -26,6 +26,12 @@ from tools.crisis import NO_CRISIS, Crisis, combine, detect_crisis
         ("My husband hits me when he drinks", "abuse"),
         ("he threatened to kill me if I leave", "abuse"),
         ("I'm scared to go home tonight", "abuse"),
+        ("nobody would even notice if I never came back", "self_harm"),
+        ("it'd make everyone's life easier if I was gone", "self_harm"),
+        ("I keep thinking about stepping in front of a train", "self_harm"),
+        ("my neighbour made me do things to him when I was nine", "abuse"),
+        ("a guy in my class said he'll stab me after school", "abuse"),
+        ("she told me she self-harms, and honestly I want to kill myself too", "self_harm"),
     ],
 )
 def test_crisis_phrases_are_flagged_with_their_kind(text: str, kind: str) -> None:
@@ -100,3 +106,42 @@ def test_the_neighbours_flag_only_what_the_rules_and_the_model_left_and_only_abo
     assert Crisis.from_dict(near.to_dict()) == near
     quiet = combine(NO_CRISIS, {"self_harm": 0.2, "abuse": 0.1}, ("abuse", 0.49))
     assert not quiet.flagged and quiet.source == "none" and quiet.score == pytest.approx(0.2)
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "How do I support my brother? He told me he self-harms",
+        "we're running a suicide prevention course at the library",
+        "the report says self-harm rates rose among teens",
+    ],
+)
+def test_someone_elses_crisis_or_the_topic_is_no_rule_match(text: str) -> None:
+    assert not detect_crisis(text).flagged
+
+
+def test_a_helpline_asked_for_stays_flagged() -> None:
+    assert detect_crisis("what's the number of a suicide helpline?").flagged
+
+
+@pytest.mark.parametrize(
+    ("text", "figurative"),
+    [
+        ("the heat in this flat is killing me", True),
+        ("my cousin keeps beating me at poker", True),
+        ("me muero de hambre", True),
+        ("a lasagne to die for", True),
+        ("I deserve to die for what I did", False),
+        ("my husband is killing me slowly", False),
+        ("he beats me at home when he's drunk", False),
+    ],
+)
+def test_figures_of_speech_are_told_from_crisis_words(text: str, figurative: bool) -> None:
+    assert figure_of_speech(text) is figurative
+
+
+def test_a_figure_of_speech_overrules_the_learned_layers_but_not_a_rule() -> None:
+    learned = combine(NO_CRISIS, {"self_harm": 0.9, "abuse": 0.1}, ("self_harm", 0.8), figurative=True)
+    assert not learned.flagged and learned.score < 0.5
+    rule = detect_crisis("I want to kill myself")
+    assert combine(rule, {"self_harm": 0.9, "abuse": 0.0}, None, figurative=True) == rule

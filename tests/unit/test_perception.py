@@ -247,3 +247,17 @@ def test_the_cards_emotion_weight_mixes_the_model_with_the_frozen_classifier(
         (tmp_path / "perception.json").write_text(json.dumps({**card, "emotion_model_weight": bad}), encoding="utf-8")
         with pytest.raises(ConfigurationError, match="emotion_model_weight"):
             PerceptionModel(MODEL_PATH, tmp_path / "perception.json")
+
+
+def test_crisis_perception_holds_on_its_rules_dev_set(embedder: OnnxMiniLMEmbedder) -> None:
+    """Rules, model and neighbours together on the hand-written dev set the 2026-12-07 rules were written against."""
+    rows = [
+        json.loads(line)
+        for line in (Path(__file__).parents[2] / "scripts" / "data" / "crisis_rules_dev.jsonl").read_text().splitlines()
+    ]
+    seen = perceive([row["text"] for row in rows], embedder)
+    positives = [p.detection.crisis for row, p in zip(rows, seen, strict=True) if row["label"] != "none"]
+    negatives = [p.detection.crisis for row, p in zip(rows, seen, strict=True) if row["label"] == "none"]
+    assert len(positives) >= 50 and len(negatives) >= 40
+    assert sum(c.flagged for c in positives) / len(positives) >= 0.95
+    assert sum(c.flagged for c in negatives) / len(negatives) <= 0.1
