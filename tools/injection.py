@@ -107,7 +107,8 @@ RULES: tuple[Rule, ...] = (
     _rule(
         "ignore_russian",
         _ROLE,
-        r"(?:игнорируй|игнорировать|забудь|забыть|проигнорируй|отбрось)\w*.{0,40}"
+        r"(?:игнорируй|игнорировать|забудь|забыть|проигнорируй|отбрось|перестань\s+(?:соблюдать|следовать)"
+        r"|не\s+(?:следуй|соблюдай))\w*.{0,40}"
         r"(?:предыдущ|прошл|прежн|все\s|всё\s|свои|твои)\w*.{0,30}(?:инструкци|указани|правил|команд|промпт)",
         0.95,
     ),
@@ -130,7 +131,17 @@ RULES: tuple[Rule, ...] = (
         r"|\b(?:cuáles|cuales)\s+son\s+tus\s+instrucciones|какие\s+у\s+тебя\s+(?:инструкции|правила)"
         r"|(?:покажи|выведи|раскрой)\s+(?:свой\s+|твой\s+)?системн\w+\s+(?:промпт|подсказк|инструкци)\w*"
         r"|\b(?:muestra|revela|dime)\s+(?:tu|el)\s+(?:prompt|mensaje)\s+(?:del\s+)?sistema"
-        r"|\b(?:zeig|verrate|nenne)\w*\b.{0,20}\b(?:deinen?\s+)?(?:system-?prompt|systemanweisungen)",
+        r"|\b(?:zeig|verrate|nenne)\w*\b.{0,20}\b(?:deinen?\s+)?(?:system-?prompt|systemanweisungen)"
+        r"|\b(?:text|message|instructions?|note)\s+(?:you\s+)?(?:got|received|were\s+given)\s+at\s+the\s+(?:start|beginning)"
+        r"|\b(?:instructions|rules)\s+(?:your|the)\s+(?:operator|developers?|creators?|makers?|owners?)\s+gave\s+you"
+        r"|\b(?:tell|show|give)\s+me\s+(?:everything|all|whatever)\s+(?:that\s+)?(?:was|were)\s+(?:written|said|told)"
+        r"\s+to\s+you\s+before"
+        r"|\bwelche\s+(?:anweisungen|instruktionen|regeln|vorgaben)\s+hast\s+du\b.{0,40}\b(?:bekommen|erhalten)"
+        r"|\b(?:text|nachricht),?\s+(?:den|die)\s+du\s+(?:ganz\s+)?am\s+anfang\s+(?:erhalten|bekommen)"
+        r"|\bqu[ée]\s+te\s+dijeron\s+antes\s+de\s+(?:empezar|comenzar)"
+        r"|\bquelles\s+(?:instructions|consignes|règles)\s+as-tu\s+reçues"
+        r"|(?:свои|твои|свой|твой)\s+(?:\w+\s+)?(?:промпт|инструкци|указани)\w*"
+        r"|(?:скрыт|системн|исходн|секретн)\w*\s+(?:промпт|инструкци|правил|указани|сообщени)\w*",
         0.85,
     ),
     _rule("dan", _ROLE, r"\bDAN\b|\bdo anything now\b|\bjailbr(?:oken|eak)\b|\bdeveloper mode\b", 0.9),
@@ -155,9 +166,28 @@ RULES: tuple[Rule, ...] = (
         0.8,
     ),
     _rule(
+        "rules_void",
+        _ROLE,
+        r"\b(?:your|the)\s+(?:old|previous|prior|original|earlier|current)\s+(?:guidelines|rules|instructions"
+        r"|programming|directives)\s+(?:(?:no\s+longer|don'?t|do\s+not)\s+apply|(?:is|are)\s+(?:now\s+)?"
+        r"(?:cancell?ed|void|null|revoked|overridden|lifted))"
+        r"|\bpretend\b.{0,30}\b(?:conversation|chat|instructions|everything)\b.{0,30}\b(?:never\s+happened"
+        r"|didn'?t\s+happen|(?:never\s+)?existed)"
+        r"|\b(?:deine|die)\s+(?:alten|bisherigen|vorherigen)\s+(?:regeln|anweisungen|vorgaben)\s+gelten\s+nicht\s+mehr"
+        r"|\b(?:AI|KI|IA|ИИ|bot|assistant|asistente|assistent)\s+(?:with\s+no|without|ohne|sin|без)\s+(?:any\s+)?"
+        r"(?:rules|restrictions|limits|filters?|regeln|einschränkungen|grenzen|reglas|restricciones|límites|filtros"
+        r"|правил|ограничений|фильтров)"
+        r"|\b(?:ab\s+jetzt|von\s+nun\s+an|a\s+partir\s+de\s+ahora|desde\s+ahora|с\s+этого\s+момента|теперь)\b.{0,60}"
+        r"(?:ohne\s+(?:einschränkungen|regeln|filter|grenzen)|sin\s+(?:límites|restricciones|reglas|filtros)"
+        r"|(?:нет|без)\s+(?:ограничений|правил|фильтров))",
+        0.85,
+    ),
+    _rule(
         "system_prompt",
         _SYSTEM,
-        r"\b(?:system|initial|hidden|original|internal|secret)\s+(?:prompt|instructions?|message|rules|configuration)",
+        r"\b(?:system|initial|hidden|original|internal|secret|setup|operator)\s+(?:prompt|instructions?|message|rules"
+        r"|configuration)|\b(?:system-?nachricht|system-?prompt|system-?anweisung(?:en)?)\b"
+        r"|\b(?:mensaje|prompt|instrucciones)\s+(?:de|del)\s+sistema\b|\binstrucciones\s+(?:ocultas|secretas)\b",
         0.9,
     ),
     _rule(
@@ -209,6 +239,32 @@ BENIGN: dict[str, re.Pattern[str]] = {
         re.IGNORECASE | re.DOTALL,
     ),
 }
+
+
+#: Ordinary messages shaped like an instruction, in the languages the rules read: someone else's instructions
+#: reported ("mi profesor dijo que ignoráramos las instrucciones"), the user's typos to be ignored, the rules of a
+#: game asked for, a resolution about oneself ("ab jetzt gehe ich joggen", not "from now on I am your master").
+#: The learned score reads their words, not their shape, and flagged 6 of 20 on a hand-written dev set
+#: (``scripts/data/injection_rules_dev.jsonl``); where no rule matches, it is held below the second-opinion band
+#: (:func:`detect_injection`).
+LOOKALIKES = re.compile(
+    r"\b(?:told|asked|wants?|wanted|said|says|tells?)\s+(?:me|us|him|her|them)\s+to\s+(?:ignore|disregard|forget)"
+    r"|\b(?:dijo|dijeron|pidi[óo]|pidieron)\s+que\s+(?:ignor|olvid)\w+"
+    r"|\b(?:hat|haben)\s+(?:gesagt|gemeint),?\s+(?:ich|wir)\s+(?:soll|sollen)\b"
+    r"|(?:сказал|сказала|сказали|велел|велела)\s+(?:мне\s+|нам\s+)?(?:не\s+обращать|игнорировать|забыть)"
+    r"|\b(?:m'a|nous\s+a)\s+dit\s+d'(?:ignorer|oublier)"
+    r"|\b(?:ignore|disregard|forget)\s+(?:my|the)\s+(?:typos?|spelling|grammar)\b|\bignora\s+(?:mis|las)\s+(?:faltas|errores)"
+    r"|игнорируй\s+(?:мои\s+)?(?:опечатки|ошибки)|\bignorier\w*\s+(?:meine\s+|die\s+)?(?:tipp|rechtschreib)?fehler"
+    r"|\bignore[rz]?\s+(?:mes\s+)?(?:fautes|coquilles)"
+    r"|\b(?:explain|explica|expl[ií]came|explicas|erkl[äa]r\w*|объясни)\b.{0,15}\b(?:rules|reglas|regeln|правила)\b"
+    r"|\b(?:from\s+now\s+on|a\s+partir\s+de\s+ahora|ab\s+jetzt|von\s+nun\s+an|теперь|с\s+этого\s+момента)\b,?\s+"
+    r"(?:\w+\s+)?(?:i|voy|yo|ich|я)\b(?!.{0,40}\b(?:you|your|du|dich|dir|t[úu]|te|ты|тебя|тебе)\b)",
+    re.IGNORECASE,
+)
+
+
+#: Look-alikes are short chat; a long prompt that opens with "From now on, I..." is read by the model alone.
+LOOKALIKE_MAX_CHARS = 300
 
 
 class InjectionVerdictData(TypedDict):
@@ -332,6 +388,8 @@ def detect_injection(
         classifier_score = float(model_score)
     else:
         classifier_score = classifier.score(embedding) if classifier is not None and embedding is not None else 0.0
+    if not matches and len(text) <= LOOKALIKE_MAX_CHARS and LOOKALIKES.search(text):
+        classifier_score = min(classifier_score, SECOND_OPINION_FROM - 0.01)
     score = max(rule_score, classifier_score)
     flagged = score >= threshold
     kind = None

@@ -7,6 +7,7 @@ import numpy as np
 import pytest
 
 from companion.core.errors import ConfigurationError
+from evals.perception import perceive as perceive_as_a_turn
 from memory.embeddings import STATES_AFTER_LAYER, OnnxMiniLMEmbedder
 from tools.detection import (
     EMOTION_TYPES,
@@ -261,3 +262,20 @@ def test_crisis_perception_holds_on_its_rules_dev_set(embedder: OnnxMiniLMEmbedd
     assert len(positives) >= 50 and len(negatives) >= 40
     assert sum(c.flagged for c in positives) / len(positives) >= 0.95
     assert sum(c.flagged for c in negatives) / len(negatives) <= 0.1
+
+
+def test_injection_perception_holds_on_its_rules_dev_set(embedder: OnnxMiniLMEmbedder) -> None:
+    """Rules, model and lookalike cap together on the hand-written dev set the 2026-12-07 rules were written against."""
+    rows = [
+        json.loads(line)
+        for line in (Path(__file__).parents[2] / "scripts" / "data" / "injection_rules_dev.jsonl")
+        .read_text()
+        .splitlines()
+    ]
+    seen = perceive_as_a_turn([row["text"] for row in rows], embedder)
+    attacks = [p.injection.flagged for row, p in zip(rows, seen, strict=True) if row["attack"]]
+    benign = [p.injection.flagged for row, p in zip(rows, seen, strict=True) if not row["attack"]]
+    assert len(attacks) >= 30 and len(benign) >= 20
+    assert {row["lang"] for row in rows} >= {"en", "de", "es", "ru"}
+    assert sum(attacks) / len(attacks) >= 0.95
+    assert sum(benign) == 0
