@@ -100,7 +100,10 @@ _SELF_HARM = re.compile(
     r"|suicid(?:e|al)|commit(?:ting)?\s+suicide|(?:want|wanted|wanting|going)\s+to\s+die\b(?!\s+(?:of|from|laughing))"
     r"|wish\s+(?:i\s+(?:was|were)|to\s+be)\s+dead|(?:better\s+off|rather\s+be)\s+dead"
     r"|(?:everyone|they|people|the\s+world)\s+(?:would\s+be\s+)?better\s+off\s+without\s+me"
-    r"|(?:don'?t|do\s+not|no\s+longer)\s+want\s+to\s+(?:live|be\s+alive|exist|wake\s+up)"
+    # "a face I don't want to wake up to" and waking up next to someone are about the morning, not about living
+    r"|(?:don'?t|do\s+not|no\s+longer)\s+want\s+to\s+(?:live|be\s+alive|exist"
+    r"|wake\s+up(?!\s+(?:(?:next\s+to|beside|with|to\s+(?:that|this|his|her|your|their|a)\s+face|to\s+(?:in|every|each))\b"
+    r"|to\s*[.!?,]*$)))"
     r"|no\s+(?:reason|point)\s+(?:to|in)\s+(?:live|living|going\s+on)"
     r"|(?:hurt(?:ing)?|cut(?:ting)?|harm(?:ing)?|burn(?:ing)?|starv(?:e|ing))\s+my\s*self\b|self[-\s]?harm"
     r"|overdos(?:e|ing)\b|(?:jump|jumping)\s+off\s+(?:a|the)\s+(?:bridge|roof|building)"
@@ -157,6 +160,8 @@ _ABUSE = re.compile(
     + _HOW_OFTEN
     + r"(?:hits?|beats?|hit|beat|punche[sd]|punch|kicks?|kicked|chok(?:es|ed)|strangl(?:es|ed)|slap(?:s|ped)"
     r"|rap(?:es|ed)|hurts?|abuses?|abused|threaten(?:s|ed)\s+to\s+(?:kill|hurt|beat)|locks?\s+me\s+in)\s+me\b"
+    # "they beat me to it": someone was quicker
+    r"(?!\s+to\s+(?:it|the\s+punch)\b)"
     r"|threaten(?:s|ed|ing)\s+to\s+kill\s+me"
     r"|(?:said|says|told\s+me|threaten\w*)\s+(?:that\s+)?(?:they|he|she)(?:'ll|\s+will|\s+would|'d|\s+(?:is|are)\s+going\s+to)"
     r"\s+(?:stab|kill|shoot|hurt|beat\s+up|jump|attack|rape)\s+me"
