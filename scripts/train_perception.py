@@ -31,12 +31,13 @@ dev chat flagged, not below 0.2; crisis: each output's lowest threshold, not bel
 ordinary dev chat); (4) the ONNX graph, written with the ``onnx`` helper API exactly like the embedder's and
 checked against torch; (5) a JSON card beside it with thresholds, dev metrics and hyper-parameters.
 
-``--next`` trains the candidate recipe, which was not shipped (its held-out results are in the README, "Retraining
-it"): the ``*_next.jsonl`` files are read after the two hand-written files above (more self-harm, abuse, hard
+``--next`` trains the second recipe (its held-out results alone are in the README, "Retraining it"): the ``*_next.jsonl`` files are read after the two hand-written files above (more self-harm, abuse, hard
 negatives and life-event/negation emotion rows), crisis rows teach the crisis outputs only (their injection output
 is masked as well as emotion), crisis positives are repeated x3 and hard negatives x4 (all x4 without it), and the
-epoch score adds a quarter of the crisis hard negatives cleared. Without it the script trains the shipped model's
-recipe.
+epoch score adds a quarter of the crisis hard negatives cleared. Without it the script trains the first recipe.
+
+The shipped model is the mean of the two recipes' weights (``--average FIRST SECOND``, then thresholds tuned on
+dev as ``--rethreshold`` does): each recipe alone lost on some held-out guard that the mean keeps.
 """
 
 from __future__ import annotations
@@ -687,6 +688,50 @@ def rethreshold(
     return 0
 
 
+def average(paths: list[Path], out: Path) -> None:
+    """The uniform average of exported models' weights (a "model soup", Wortsman et al. 2022) written to ``out``.
+
+    The models must share the graph: every recipe here fine-tunes the same two layers from the same MiniLM weights
+    with the same seed, so their weights lie in one basin and their mean is a model of its own, at no cost per turn.
+    The card starts from the first model's and names what was averaged; thresholds are tuned again afterwards.
+    """
+    import onnx
+    from onnx import numpy_helper
+
+    models = [onnx.load(str(path)) for path in paths]
+    first = models[0]
+    shapes = [{i.name: tuple(i.dims) for i in m.graph.initializer} for m in models]
+    if any(shape != shapes[0] for shape in shapes[1:]) or any(
+        [n.op_type for n in m.graph.node] != [n.op_type for n in first.graph.node] for m in models[1:]
+    ):
+        raise SystemExit("--average: the models do not share one graph")
+    weights = [{i.name: numpy_helper.to_array(i) for i in m.graph.initializer} for m in models]
+    for index, initializer in enumerate(first.graph.initializer):
+        value = weights[0][initializer.name]
+        if value.dtype.kind == "f":
+            mean = np.mean([w[initializer.name] for w in weights], axis=0).astype(value.dtype)
+            first.graph.initializer[index].CopyFrom(numpy_helper.from_array(mean, initializer.name))
+    onnx.checker.check_model(first)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_bytes(first.SerializeToString())
+    cards = [json.loads(path.with_suffix(".json").read_text(encoding="utf-8")) for path in paths]
+    card = {
+        **cards[0],
+        "file": out.name,
+        "size_bytes": out.stat().st_size,
+        "sha256": hashlib.sha256(out.read_bytes()).hexdigest(),
+        "recipe": "average",
+        "average_of": [
+            {key: c.get(key) for key in ("sha256", "recipe", "epoch", "hyper_parameters", "data", "dev_metrics")}
+            for c in cards
+        ],
+    }
+    card.pop("epoch", None)
+    card_path = out.with_suffix(".json") if out != MODEL_PATH else CARD_PATH
+    card_path.write_text(json.dumps(card, indent=2) + "\n", encoding="utf-8")
+    log(f"wrote {out}: the mean of {', '.join(str(p) for p in paths)}")
+
+
 # ------------------------------------------------------------------------------------------------------------
 
 
@@ -709,6 +754,16 @@ def main() -> int:
         action="store_true",
         help="no training: tune the thresholds and the emotion weight of the model at --out again on dev, "
         "and rewrite its card (after a change to the caps or the blend rule)",
+    )
+    parser.add_argument(
+        "--average",
+        nargs="+",
+        type=Path,
+        default=None,
+        metavar="MODEL",
+        help="no training: write the mean of the weights of these exported models (each with its card beside it) "
+        "to --out, then tune its thresholds on dev as --rethreshold does; the shipped model is the mean of the "
+        "default recipe's and --next's",
     )
     parser.add_argument(
         "--next",
@@ -760,7 +815,9 @@ def main() -> int:
         loaded[name] = (states, lengths, targets, masks)
         loaded_texts[name] = texts
     dev = {name: value for name, value in loaded.items() if name != "train"}
-    if args.rethreshold:
+    if args.average:
+        average(args.average, args.out)
+    if args.rethreshold or args.average:
         return rethreshold(args.out, dev, loaded_texts["dev_emotion"], embedder)
     states, lengths, targets, masks = loaded["train"]
     sources = np.array(splits["train"].sources)

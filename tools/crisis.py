@@ -132,6 +132,9 @@ _SELF_HARM = re.compile(
     r"|(?:nobody|no\s+one|no-one)\s+(?:would|will|'d)\s+(?:even\s+)?(?:notice|care|miss\s+me)\s+if\s+i\s+"
     r"(?:died|was\s+gone|were\s+gone|disappeared|never\s+came\s+back|wasn'?t\s+here|killed\s+myself|was\s+dead)"
     r"|(?:better|easier|happier|insurance)\b[^.!?]{0,40}\bif\s+i\s+(?:was|were)\s+(?:gone|dead|not\s+here|not\s+around)"
+    # done with life itself (not "done with this job"), and a morning one would rather not wake up to
+    r"|done\s+with\s+(?:life|living|being\s+alive)\b"
+    r"|(?:rather|prefer\s+to)\s+(?:just\s+)?(?:not|never)\s+wake\s+up\b(?!\s+(?:until|till|before|early)\b)"
     # other languages: first-person phrases for killing or hurting oneself and not wanting to live (not "my mother
     # will kill me", which these languages say as English does)
     r"|suicidarme|quitarme\s+la\s+vida|quiero\s+morir(?:me)?\b(?!\s+de\b)"
@@ -139,7 +142,7 @@ _SELF_HARM = re.compile(
     r"|no\s+quiero\s+(?:seguir\s+)?vivir\b(?!\s+(?:en|con|aqu[ií]|all[aá]|cerca|lejos)\b)"
     r"|(?:will|möchte|werde|würde)\s+mich\s+umbringen|mich\s+umzubringen|mich\s+(?:selbst\s+verletzen|ritzen)"
     r"|mir\s+das\s+leben\s+(?:nehmen|zu\s+nehmen)|will\s+nicht\s+mehr\s+leben"
-    r"|me\s+suicider|mettre\s+fin\s+à\s+mes\s+jours|(?:je\s+veux|envie\s+de)\s+me\s+faire\s+du\s+mal"
+    r"|me\s+suicider|mettre\s+fin\s+à\s+mes\s+jours|en\s+finir\s+avec\s+(?:la\s+vie|ma\s+vie|tout\s+ça)|(?:je\s+veux|envie\s+de)\s+me\s+faire\s+du\s+mal"
     r"|(?:quero|vou|penso\s+em|pensado\s+em|pensando\s+em|queria)\s+me\s+(?:matar|machucar)"
     r"|tirar\s+(?:a\s+)?minha\s+(?:própria\s+)?vida"
     r"|покончить\s+с\s+собой|убить\s+себя|не\s+хочу\s+(?:больше\s+)?жить"

@@ -243,7 +243,8 @@ BENIGN: dict[str, re.Pattern[str]] = {
 
 #: Ordinary messages shaped like an instruction, in the languages the rules read: someone else's instructions
 #: reported ("mi profesor dijo que ignoráramos las instrucciones"), the user's typos to be ignored, the rules of a
-#: game asked for, a resolution about oneself ("ab jetzt gehe ich joggen", not "from now on I am your master").
+#: game asked for, a resolution about oneself ("ab jetzt gehe ich joggen", not "from now on I am your master"), the
+#: user's own words taken back ("ignore what I said about pizza"), a reminder ("vergiss nicht...") or a thing forgotten.
 #: The learned score reads their words, not their shape, and flagged 6 of 20 on a hand-written dev set
 #: (``scripts/data/injection_rules_dev.jsonl``); where no rule matches, it is held below the second-opinion band
 #: (:func:`detect_injection`).
@@ -256,6 +257,9 @@ LOOKALIKES = re.compile(
     r"|\b(?:ignore|disregard|forget)\s+(?:my|the)\s+(?:typos?|spelling|grammar)\b|\bignora\s+(?:mis|las)\s+(?:faltas|errores)"
     r"|игнорируй\s+(?:мои\s+)?(?:опечатки|ошибки)|\bignorier\w*\s+(?:meine\s+|die\s+)?(?:tipp|rechtschreib)?fehler"
     r"|\bignore[rz]?\s+(?:mes\s+)?(?:fautes|coquilles)"
+    # the user's own earlier words taken back, a reminder, a thing the user forgot
+    r"|\b(?:ignore|forget|disregard)\s+what\s+i\s+(?:just\s+)?(?:said|wrote|asked|told\s+you)\b"
+    r"|\bvergiss\s+nicht\b|\b(?:me\s+)?olvidé\b|\bj'ai\s+oubli[ée]\b|\bя\s+забыл"
     r"|\b(?:explain|explica|expl[ií]came|explicas|erkl[äa]r\w*|объясни)\b.{0,15}\b(?:rules|reglas|regeln|правила)\b"
     r"|\b(?:from\s+now\s+on|a\s+partir\s+de\s+ahora|ab\s+jetzt|von\s+nun\s+an|теперь|с\s+этого\s+момента)\b,?\s+"
     r"(?:\w+\s+)?(?:i|voy|yo|ich|я)\b(?!.{0,40}\b(?:you|your|du|dich|dir|t[úu]|te|ты|тебя|тебе)\b)",

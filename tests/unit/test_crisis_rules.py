@@ -9,6 +9,9 @@ from tools.crisis import NO_CRISIS, Crisis, combine, detect_crisis, figure_of_sp
         ("I sometimes think about killing myself", "self_harm"),
         ("I don't want to wake up tomorrow", "self_harm"),
         ("I don't want to wake up to this life again", "self_harm"),
+        ("honestly I'm done with living", "self_harm"),
+        ("some days I'd rather never wake up", "self_harm"),
+        ("je veux en finir avec ma vie", "self_harm"),
         ("my stepdad beat me to the ground last night", "abuse"),
         ("everyone would be better off without me", "self_harm"),
         ("I've been cutting myself again", "self_harm"),
@@ -77,6 +80,8 @@ def test_crisis_phrases_are_flagged_with_their_kind(text: str, kind: str) -> Non
         "that is a face I do not want to wake up to in the morning",
         "I don't want to wake up next to him, he snores",
         "I was going to post it but they beat me to it",
+        "I'm done with this job, I'm handing in my notice",
+        "I'd rather not wake up early on a Sunday",
     ],
 )
 def test_figures_of_speech_and_ordinary_grief_are_not_crises(text: str) -> None:

@@ -115,6 +115,9 @@ def test_a_lookalike_with_no_rule_is_held_below_the_second_opinion_band() -> Non
         "Please ignore my typos, I'm on my phone",
         "Ab jetzt gehe ich jeden Morgen joggen",
         "Can you explain the rules of chess?",
+        "Forget what I said about Tuesday, I'm free after all",
+        "Vergiss nicht, die Blumen zu gießen",
+        "Olvidé la contraseña del wifi",
     ]
     for text in lookalikes:
         verdict = detect_injection(text, None, None, model_score=0.99)

@@ -21,7 +21,7 @@ from tools.detection import (
     perceive,
     perception_scores,
 )
-from tools.injection import INJECTION_THRESHOLD, detect_injection
+from tools.injection import SECOND_OPINION_FROM, detect_injection
 from tools.perception import CARD_PATH, MODEL_PATH, OUTPUTS, PerceptionModel, load_perception_model
 
 
@@ -201,8 +201,10 @@ def test_multilingual_and_indirect_attacks_are_flagged(embedder: OnnxMiniLMEmbed
 )
 def test_benign_look_alikes_are_not_attacks(embedder: OnnxMiniLMEmbedder, text: str) -> None:
     found = perceived(embedder, text)
-    assert found.injection_score is not None and found.injection_score < INJECTION_THRESHOLD
-    assert not detect_injection(text, found.embedding, None, model_score=found.injection_score).flagged
+    assert found.injection_score is not None
+    verdict = detect_injection(text, found.embedding, None, model_score=found.injection_score)
+    # Neither flagged nor deflected: the model's score, held down where the message has a look-alike's shape.
+    assert not verdict.flagged and verdict.score < SECOND_OPINION_FROM, verdict
 
 
 @pytest.mark.parametrize("text", ["x" * 50, "??????????", "j" * 37, "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA"])
