@@ -31,10 +31,11 @@ dev chat flagged, not below 0.2; crisis: each output's lowest threshold, not bel
 ordinary dev chat); (4) the ONNX graph, written with the ``onnx`` helper API exactly like the embedder's and
 checked against torch; (5) a JSON card beside it with thresholds, dev metrics and hyper-parameters.
 
-``--next`` trains the second recipe (its held-out results alone are in the README, "Retraining it"): the ``*_next.jsonl`` files are read after the two hand-written files above (more self-harm, abuse, hard
-negatives and life-event/negation emotion rows), crisis rows teach the crisis outputs only (their injection output
-is masked as well as emotion), crisis positives are repeated x3 and hard negatives x4 (all x4 without it), and the
-epoch score adds a quarter of the crisis hard negatives cleared. Without it the script trains the first recipe.
+``--next`` trains the second recipe (its held-out results alone are in the README, "Retraining it"): the
+``*_next.jsonl`` files are read after the two hand-written files above (more self-harm, abuse, hard negatives and
+life-event/negation emotion rows), crisis rows teach the crisis outputs only (their injection output is masked as
+well as emotion), crisis positives are repeated x3 and hard negatives x4 (all x4 without it), and the epoch score
+adds a quarter of the crisis hard negatives cleared. Without it the script trains the first recipe.
 
 The shipped model is the mean of the two recipes' weights (``--average FIRST SECOND``, then thresholds tuned on
 dev as ``--rethreshold`` does): each recipe alone lost on some held-out guard that the mean keeps.
