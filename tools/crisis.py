@@ -97,7 +97,9 @@ _FLAGS = re.IGNORECASE
 _SELF_HARM = re.compile(
     r"\b(?:"
     r"kill(?:ing)?\s+my\s*self|end(?:ing)?\s+(?:my|it)\s+(?:own\s+)?(?:life|all)|take\s+my\s+(?:own\s+)?life"
-    r"|suicid(?:e|al)|commit(?:ting)?\s+suicide|(?:want|wanted|wanting|going)\s+to\s+die\b(?!\s+(?:of|from|laughing))"
+    # not the attack, the film, the door or the sprint that share the word
+    r"|suicid(?:e|al)(?!\s+(?:bomb\w*|attacks?|missions?|squad|doors?|runs?|sprints?|drills?|squeeze))"
+    r"|commit(?:ting)?\s+suicide|(?:want|wanted|wanting|going)\s+to\s+die\b(?!\s+(?:of|from|laughing))"
     r"|wish\s+(?:i\s+(?:was|were)|to\s+be)\s+dead|(?:better\s+off|rather\s+be)\s+dead"
     r"|(?:everyone|they|people|the\s+world)\s+(?:would\s+be\s+)?better\s+off\s+without\s+me"
     # "a face I don't want to wake up to" and waking up next to someone are about the morning, not about living
@@ -106,6 +108,8 @@ _SELF_HARM = re.compile(
     r"|to\s*[.!?,]*$)))"
     r"|no\s+(?:reason|point)\s+(?:to|in)\s+(?:live|living|going\s+on)"
     r"|(?:hurt(?:ing)?|cut(?:ting)?|harm(?:ing)?|burn(?:ing)?|starv(?:e|ing))\s+my\s*self\b|self[-\s]?harm"
+    r"|(?:cut|cutting|burn|burning|scratch|scratching|carve|carving)\s+my\s+(?:arms?|wrists?|legs?|thighs?|skin|stomach)\b"
+    r"[^.!?]{0,30}\b(?:with\s+(?:a\s+)?(?:lighter|razor|blade|knife|cigarette|scissors)|on\s+purpose|again|to\s+feel)"
     r"|overdos(?:e|ing)\b|(?:jump|jumping)\s+off\s+(?:a|the)\s+(?:bridge|roof|building)"
     r"|can'?t\s+(?:go\s+on|do\s+this\s+anymore)\s+(?:living|with\s+life)"
     # passive ideation as the Columbia scale's first question words it: go to sleep and not wake up
@@ -142,10 +146,12 @@ _SELF_HARM = re.compile(
     r"|no\s+quiero\s+(?:seguir\s+)?vivir\b(?!\s+(?:en|con|aqu[ií]|all[aá]|cerca|lejos)\b)"
     r"|(?:will|möchte|werde|würde)\s+mich\s+umbringen|mich\s+umzubringen|mich\s+(?:selbst\s+verletzen|ritzen)"
     r"|mir\s+das\s+leben\s+(?:nehmen|zu\s+nehmen)|will\s+nicht\s+mehr\s+leben"
+    r"|farla\s+finita\b(?!\s+con)|togliermi\s+la\s+vita|uccidermi|voglio\s+morire"
+    r"|non\s+(?:ce\s+la\s+faccio|voglio)\s+più\s+(?:a\s+)?vivere"
     r"|me\s+suicider|mettre\s+fin\s+à\s+mes\s+jours|en\s+finir\s+avec\s+(?:la\s+vie|ma\s+vie|tout\s+ça)|(?:je\s+veux|envie\s+de)\s+me\s+faire\s+du\s+mal"
     r"|(?:quero|vou|penso\s+em|pensado\s+em|pensando\s+em|queria)\s+me\s+(?:matar|machucar)"
     r"|tirar\s+(?:a\s+)?minha\s+(?:própria\s+)?vida"
-    r"|покончить\s+с\s+собой|убить\s+себя|не\s+хочу\s+(?:больше\s+)?жить"
+    r"|покончить\s+(?:с\s+собой|со\s+всем)|убить\s+себя|не\s+хочу\s+(?:больше\s+)?жить"
     r")",
     _FLAGS,
 )
@@ -182,6 +188,8 @@ _ABUSE = re.compile(
     r"|(?:tell|told)\s+(?:the\s+)?(?:doctor|nurse|teacher|police|everyone|people)\s+(?:that\s+)?i\s+"
     r"(?:walked\s+into|fell\b(?!\s+(?:asleep|in\s+love|for)))"
     r"|(?:ask|need)\s+(?:his|her|their)?\s*permission\s+to\s+(?:leave\s+the\s+house|eat)"
+    r"|amenaz\w*\s+con\s+matarme|menace\s+de\s+me\s+tuer|droht\w*,?\s+mich\s+umzubringen"
+    r"|amea[çc]a\w*\s+(?:me\s+matar|matar-me)|minaccia\w*\s+di\s+uccidermi"
     r"|(?:schlägt|verprügelt)\s+mich|me\s+(?:pega|golpea)\b|me\s+frappe\b|me\s+bate\b|бь[её]т\s+меня"
     r")",
     _FLAGS,
@@ -210,6 +218,7 @@ _FIGURE_OF_SPEECH = re.compile(
     r"(?:this|that|the|these|those|my|your|our)\s+(?!(?:" + _PEOPLE + r")\b)[\w-]+(?:\s+[\w-]+)?\s+"
     r"(?:is|are|was|were|'s|'re)\s+(?:\w+\s+)?killing\s+me\b(?!\s+(?:to|if))"
     r"|kill\s+me\s+now|kill(?:ed|ing)\s+it\b|would\s+kill\s+for\b"
+    r"|(?:sleep|hibernate)\s+for\s+(?:a|an|the\s+next|\d+)\s+(?:weeks?|months?|years?|days|hours)\b"
     r"|(?:dying|die|died|dead)\s+(?:of|from)\s+(?:boredom|embarrassment|laughter|laughing|cuteness|shame|hunger|thirst"
     r"|cringe|heat|curiosity|suspense|jealousy)|dying\s+to\b|died\s+laughing|dead\s+tired"
     # "a view to die for", not "I deserve to die for what I did"

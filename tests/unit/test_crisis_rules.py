@@ -12,6 +12,10 @@ from tools.crisis import NO_CRISIS, Crisis, combine, detect_crisis, figure_of_sp
         ("honestly I'm done with living", "self_harm"),
         ("some days I'd rather never wake up", "self_harm"),
         ("je veux en finir avec ma vie", "self_harm"),
+        ("I keep cutting my wrists with a razor when it gets bad", "self_harm"),
+        ("voglio solo farla finita", "self_harm"),
+        ("я хочу покончить со всем", "self_harm"),
+        ("mi padre me amenaza con matarme", "abuse"),
         ("my stepdad beat me to the ground last night", "abuse"),
         ("everyone would be better off without me", "self_harm"),
         ("I've been cutting myself again", "self_harm"),
@@ -82,6 +86,9 @@ def test_crisis_phrases_are_flagged_with_their_kind(text: str, kind: str) -> Non
         "I was going to post it but they beat me to it",
         "I'm done with this job, I'm handing in my notice",
         "I'd rather not wake up early on a Sunday",
+        "we watched a film about a suicide squad of mercenaries",
+        "I cut my finger on a knife while cooking",
+        "voglio farla finita con questo progetto",
     ],
 )
 def test_figures_of_speech_and_ordinary_grief_are_not_crises(text: str) -> None:
@@ -141,6 +148,7 @@ def test_a_helpline_asked_for_stays_flagged() -> None:
         ("my cousin keeps beating me at poker", True),
         ("me muero de hambre", True),
         ("a lasagne to die for", True),
+        ("after this shift I could sleep for a month", True),
         ("I deserve to die for what I did", False),
         ("my husband is killing me slowly", False),
         ("he beats me at home when he's drunk", False),
