@@ -251,7 +251,7 @@ def word_logits(texts: Sequence[str], weights: npt.NDArray[np.float32]) -> npt.N
 _EMOTION_WORDS: dict[str, str] = {
     **dict.fromkeys(
         ("sad", "sadness", "unhappy", "depressed", "devastated", "down", "heartbroken", "lonely", "miserable", "crying")
-        + ("cry", "cried", "tears", "blue", "bummed", "homesick", "gloomy"),
+        + ("cry", "cried", "tears", "blue", "bummed", "homesick", "gloomy", "grief", "grieving"),
         "sadness",
     ),
     **dict.fromkeys(
@@ -265,7 +265,8 @@ _EMOTION_WORDS: dict[str, str] = {
         "anxiety",
     ),
     **dict.fromkeys(
-        ("scared", "afraid", "frightened", "terrified", "fearful", "fear", "petrified", "terrify", "terrifies"),
+        ("scared", "afraid", "frightened", "terrified", "fearful", "fear", "petrified", "terrify", "terrifies")
+        + ("scare", "scares", "frighten", "frightens"),
         "fear",
     ),
     **dict.fromkeys(
@@ -292,19 +293,23 @@ _NEGATION_FORMS = (
     # feeling sad"), and a comparison affirms it ("not usually this sad", "never been so happy", "never felt more
     # alone")
     r"\b(?:not|no\s+longer|n't|nt|isnt|wasnt|arent|werent|dont|didnt)\s+(?:" + _DEGREE + r")?"
-    r"(?:(?!stop\w*\b|help\b|quit\b|wait\b|this\b)[\w']+\s+){0,2}?" + _EMOTION,
+    r"(?:(?!stop\w*\b|help\b|quit\b|wait\b|this\b|believe\b)[\w']+\s+){0,2}?" + _EMOTION,
     r"\bnever\s+(?:(?!stop\w*\b|help\b|quit\b|this\b|so\b|more\b|as\b)[\w']+\s+){0,2}?" + _EMOTION,
     # a denying phrase right before it ("anything but sad", "far from pleased", "no fear", "stopped worrying",
     # "without a hint of fear", "done being sad", "over being angry", "instead of panicking")
     r"\b(?:anything\s+but|far\s+from|hardly|nowhere\s+near|no|zero|(?<!n't\s)stopped(?:\s+(?:being|getting|feeling))?"
     r"|without(?:\s+(?:any|a\s+(?:hint|trace|shred|speck|bit)\s+of|an\s+ounce\s+of))?|quit\s+being"
-    r"|(?:done|over|through)\s+(?:being|feeling|getting)|done|rather\s+than(?:\s+(?:being|feeling|getting))?"
+    r"|(?:done|over|through)\s+(?:being|feeling|getting)|done|let\s+go\s+of\s+(?:the|my|all\s+(?:the|my))|rather\s+than(?:\s+(?:being|feeling|getting))?"
     r"|instead\s+of(?:\s+(?:being|feeling|getting))?|(?:nothing|no\s+(?:reason|need))\s+to\s+(?:be|feel|get))\s+"
     r"(?:(?:so|that|too|very|feeling|being)\s+)?" + _EMOTION,
     # named, then denied as an answer ("Sad? Not at all.", "Afraid? No, I feel ready.", "Scared of the dentist? Not
     # me.", "Who's scared? Definitely not me"); "Not sure", "No idea" and "not gonna lie" answer something else
     _EMOTION + r"(?:\s+[\w']+){0,4}\s*\?\s*(?:(?:definitely|certainly|absolutely|honestly|well)\s*,?\s*)?"
-    r"(?:nope|nah|hardly|never|no\b(?!\s+(?:one|idea|clue))|not\b(?!\s+(?:sure|certain|gonna|going)))",
+    r"(?:me\s*\?\s*)?(?:nope|nah|hardly|never|no\b(?!\s+(?:one|idea|clue))|not\b(?!\s+(?:sure|certain|gonna|going)))",
+    # asked about, then denied in a sentence of its own at the end ("Asking if I'm worried about the move? I'm
+    # really not.")
+    _EMOTION + r"\b[^.!?]{0,60}[.!?]\s+(?:(?:and|but|honestly|really)\s*,?\s*)?(?:i'?m|i\s+am|i\s+was)\s+"
+    r"(?:(?:really|honestly|actually|just|simply|definitely)\s+)?not\s*[.!]*\s*$",
     # expected, then denied ("I thought I'd be sad, but I'm not"; "expected to be frightened but I wasn't"; "thought
     # I'd be nervous but I was calm")
     r"\b(?:thought|expected|expect|assumed|figured|supposed|would|'d|should|must)\b[^.!?]{0,40}?\b"
@@ -314,12 +319,13 @@ _NEGATION_FORMS = (
     + ")",
     # felt once, not any more ("I was sad last year, not anymore"; "used to be terrified of flying, not anymore";
     # "used to be a nervous wreck, these days I'm calm")
-    _EMOTION + r"[^.!?]{0,40}?(?:,|;|\bbut)\s*(?:i'?m\s+|i\s+am\s+)?(?:not\s+any\s*more|no\s+longer)\b",
+    _EMOTION + r"[^.!?]{0,40}?(?:,|;|\bbut)\s*(?:i'?m\s+|i\s+am\s+)?(?:not\s+any\s*more|no\s+longer"
+    r"|(?:that|it)(?:'s|\s+is)\s+(?:all\s+)?behind\s+me)\b",
     r"\bused\s+to\s+(?:be|feel|get)\s+(?:[\w']+\s+){0,2}?" + _EMOTION + r"[^.!?]{0,40}?(?:,|;|\bbut|\bnow)\s*"
     r"(?:now|these\s+days|nowadays)?\s*,?\s*(?:i'?m|i\s+am|i\s+feel)\s+(?:[\w']+\s+)?" + _SETTLED,
     # gone from the speaker ("the fear is gone", "my anxiety has lifted", "the stress melted away")
     _EMOTION + r"\s+(?:is|was|has|had|'s)?\s*(?:\w+\s+)?(?:gone|lifted|melted\s+away|passed|disappeared|vanished"
-    r"|faded(?:\s+away)?|went\s+away)\b",
+    r"|faded(?:\s+away)?|went\s+away|eased(?:\s+off)?|subsided)\b",
     # held by everyone but the speaker, or made by nothing ("everyone is hyped except me", "nothing about this makes
     # me happy", "nobody here is unhappy")
     _EMOTION + r"[^.!?]{0,40}?\bexcept\s+(?:for\s+)?me\b",

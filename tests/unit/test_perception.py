@@ -116,6 +116,11 @@ def test_figures_of_speech_and_news_are_not_crises(embedder: OnnxMiniLMEmbedder,
         ("Instead of panicking I just called the plumber.", "anxiety"),
         ("Scared of the dentist? Not me.", "fear"),
         ("I went into the surgery without a hint of fear.", "fear"),
+        ("My sister asked if I was nervous about the wedding. I'm honestly not.", "anxiety"),
+        ("I used to get stressed before exams, but that's all behind me.", "anxiety"),
+        ("Scared? Me? Never.", "fear"),
+        ("The thunder didn't scare me one bit.", "fear"),
+        ("I finally let go of my anger at him.", "anger"),
     ],
 )
 def test_a_negated_emotion_is_not_felt(embedder: OnnxMiniLMEmbedder, text: str, negated: str) -> None:
@@ -154,6 +159,7 @@ def test_the_negation_rules_hold_on_their_dev_set() -> None:
         "I'm not going to pretend I'm not angry.",
         "Am I sad? Not sure, maybe a little.",
         "Nobody understands how sad I am.",
+        "I can't believe how happy I am today.",
     ],
 )
 def test_comparisons_and_reversed_negations_affirm(text: str) -> None:
