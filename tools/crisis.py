@@ -219,6 +219,14 @@ _FIGURE_OF_SPEECH = re.compile(
     r"(?:is|are|was|were|'s|'re)\s+(?:\w+\s+)?killing\s+me\b(?!\s+(?:to|if))"
     r"|kill\s+me\s+now|kill(?:ed|ing)\s+it\b|would\s+kill\s+for\b"
     r"|(?:sleep|hibernate)\s+for\s+(?:a|an|the\s+next|\d+)\s+(?:weeks?|months?|years?|days|hours)\b"
+    r"|bury\s+myself\s+(?:under|in)\s+(?:a|the|my)\s+(?:blankets?|covers|duvet|pillows?|work|books|bed)\b"
+    r"|skin\s+me\s+alive|(?:have|want)\s+my\s+head\s+on\s+a\s+(?:plate|platter|stick)"
+    # a thing that "killed me" in other languages ("essa prova me matou", "questo caldo mi sta uccidendo")
+    r"|(?:ess[ae]|est[ae]|questo|questa|ce|cette|este|esta)\s+\w+\s+(?:me\s+mat(?:ou|a|ando)|mi\s+sta\s+uccidendo"
+    r"|mi\s+ha\s+ucciso|m'a\s+tu[ée]|me\s+tue|me\s+est[áa]\s+matando|me\s+mat[óo])"
+    # a threat to someone else over a trifle ("ich bring ihn um, wenn er wieder zu spät kommt")
+    r"|bring\w*\s+(?:ihn|sie|dich|euch)\s+um,?\s+wenn|убью\s+(?:его|её|ее|тебя|их),?\s+если"
+    r"|(?:i'?ll|i\s+will|i'?m\s+going\s+to|gonna)\s+(?:kill|strangle|murder)\s+(?:him|her|them|you|my\s+\w+)\s+if\b"
     r"|(?:dying|die|died|dead)\s+(?:of|from)\s+(?:boredom|embarrassment|laughter|laughing|cuteness|shame|hunger|thirst"
     r"|cringe|heat|curiosity|suspense|jealousy)|dying\s+to\b|died\s+laughing|dead\s+tired"
     # "a view to die for", not "I deserve to die for what I did"
