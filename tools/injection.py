@@ -141,7 +141,10 @@ RULES: tuple[Rule, ...] = (
         r"|\bqu[ée]\s+te\s+dijeron\s+antes\s+de\s+(?:empezar|comenzar)"
         r"|\bquelles\s+(?:instructions|consignes|règles)\s+as-tu\s+reçues"
         r"|(?:свои|твои|свой|твой)\s+(?:\w+\s+)?(?:промпт|инструкци|указани)\w*"
-        r"|(?:скрыт|системн|исходн|секретн)\w*\s+(?:промпт|инструкци|правил|указани|сообщени)\w*",
+        r"|(?:скрыт|системн|исходн|секретн)\w*\s+(?:промпт|инструкци|правил|указани|сообщени)\w*"
+        r"|\b(?:was|alles,?\s+was)\s+in\s+deine[nm]?\s+(?:anweisungen|instruktionen|vorgaben|richtlinien|system-?prompt)"
+        r"\s+steht|\blo\s+que\s+(?:dicen|pone\s+en)\s+tus\s+instrucciones|\bce\s+que\s+disent\s+tes\s+(?:instructions"
+        r"|consignes)|что\s+(?:написано|сказано)\s+в\s+тво(?:их|ей)\s+(?:инструкци|правил|промпт)\w*",
         0.85,
     ),
     _rule("dan", _ROLE, r"\bDAN\b|\bdo anything now\b|\bjailbr(?:oken|eak)\b|\bdeveloper mode\b", 0.9),
@@ -179,7 +182,16 @@ RULES: tuple[Rule, ...] = (
         r"|правил|ограничений|фильтров)"
         r"|\b(?:ab\s+jetzt|von\s+nun\s+an|a\s+partir\s+de\s+ahora|desde\s+ahora|с\s+этого\s+момента|теперь)\b.{0,60}"
         r"(?:ohne\s+(?:einschränkungen|regeln|filter|grenzen)|sin\s+(?:límites|restricciones|reglas|filtros)"
-        r"|(?:нет|без)\s+(?:ограничений|правил|фильтров))",
+        r"|(?:нет|без)\s+(?:ограничений|правил|фильтров))"
+        # "act as if you had no rules", and "you obey only me"
+        r"|\bcomo\s+si\s+no\s+tuvieras\s+(?:ning[úu]n[ao]?\s+)?(?:directri\w+|reglas?|restricci\w+|instrucci\w+|l[íi]mites?"
+        r"|filtros?)|\bcomme\s+si\s+tu\s+n'avais\s+(?:aucune?|pas\s+de)\s+(?:règles?|consignes?|restrictions?|limites?)"
+        r"|\bals\s+h[äa]ttest\s+du\s+keine\s+(?:regeln|richtlinien|anweisungen|einschränkungen|filter|grenzen)"
+        r"|(?:как\s+будто|будто|словно)\s+у\s+тебя\s+нет\s+(?:никаких\s+)?(?:правил|ограничений|инструкций|фильтров)"
+        r"|(?:старые|прежние|предыдущие|твои)\s+(?:указания|инструкции|правила)\s+(?:отменены|больше\s+не\s+действуют"
+        r"|недействительны)"
+        r"|\b(?:obey|answer\s+to)\s+only\s+me\b|\bonly\s+obey\s+me\b|\bobedeces\s+s[óo]lo\s+(?:a\s+m[íi]|mis)"
+        r"|\bgehorchst\s+nur\s+(?:noch\s+)?mir\b|\bn'ob[ée]is\s+qu'[àa]\s+moi|подчиняешься\s+только\s+мне",
         0.85,
     ),
     _rule(
@@ -261,8 +273,15 @@ LOOKALIKES = re.compile(
     r"|\b(?:ignore|forget|disregard)\s+what\s+i\s+(?:just\s+)?(?:said|wrote|asked|told\s+you)\b"
     r"|\bvergiss\s+nicht\b|\b(?:me\s+)?olvidé\b|\bj'ai\s+oubli[ée]\b|\bя\s+забыл"
     r"|\b(?:explain|explica|expl[ií]came|explicas|erkl[äa]r\w*|объясни)\b.{0,15}\b(?:rules|reglas|regeln|правила)\b"
-    r"|\b(?:from\s+now\s+on|a\s+partir\s+de\s+ahora|ab\s+jetzt|von\s+nun\s+an|теперь|с\s+этого\s+момента)\b,?\s+"
-    r"(?:\w+\s+)?(?:i|voy|yo|ich|я)\b(?!.{0,40}\b(?:you|your|du|dich|dir|t[úu]|te|ты|тебя|тебе)\b)",
+    r"|\b(?:what\s+are|cu[áa]les\s+son|was\s+sind|quelles\s+sont|какие)\s+(?:the\s+|las\s+|die\s+|les\s+)?"
+    r"(?:rules|reglas|regeln|règles|правила)\s+(?:of|del?|von|vom|beim|du|des|для|в)\b"
+    r"(?!\s+(?:your|tu|tus|deine[nmr]?|ton|tes|твоих|твоей|тебя)\b)"
+    r"|\bolvida\s+lo\s+que\s+te\s+(?:dije|escrib[íi]|ped[íi])\b|\boublie\s+ce\s+que\s+(?:je\s+t'ai\s+dit|j'ai\s+dit)"
+    r"|\bvergiss,?\s+was\s+ich\s+(?:\w+\s+){0,5}?(?:gesagt|geschrieben)|забудь,?\s+что\s+я\s+(?:сказал|говорил|писал)"
+    r"|не\s+обращай\s+внимания\s+на\s+мои\s+(?:опечатки|ошибки)"
+    r"|\b(?:from\s+now\s+on|a\s+partir\s+de\s+ahora|desde\s+hoy|ab\s+jetzt|ab\s+sofort|von\s+nun\s+an|dorénavant"
+    r"|à\s+partir\s+de\s+maintenant|теперь|отныне|с\s+этого\s+момента)\b,?\s+"
+    r"(?:\w+\s+)?(?:i|voy|yo|ich|je|я)\b(?!.{0,40}\b(?:you|your|du|dich|dir|t[úu]|te|ты|тебя|тебе)\b)",
     re.IGNORECASE,
 )
 
