@@ -187,7 +187,27 @@ _ABUSE = re.compile(
     r"|(?:made|makes|forced|forces)\s+me\s+(?:to\s+)?(?:do|touch)\s+(?:things|stuff)\s+(?:to|with|for)\s+(?:him|her|them)"
     r"|(?:tell|told)\s+(?:the\s+)?(?:doctor|nurse|teacher|police|everyone|people)\s+(?:that\s+)?i\s+"
     r"(?:walked\s+into|fell\b(?!\s+(?:asleep|in\s+love|for)))"
-    r"|(?:ask|need)\s+(?:his|her|their)?\s*permission\s+to\s+(?:leave\s+the\s+house|eat)"
+    r"|(?:ask|need)\s+(?:his|her|their|my\s+[\w-]+'s)?\s*permission\s+to\s+(?:leave\s+the\s+house|eat)"
+    # coercive control by a partner or carer: kept from family, friends, a phone, the door (not "my mum won't let
+    # me go out on a school night")
+    r"|(?:husband|wife|partner|boyfriend|girlfriend|fianc[ée]e?|daughter-in-law|son-in-law|carer|caregiver|he|she)"
+    r"\b[^.!?]{0,30}?\s(?:won'?t|doesn'?t|does\s+not|will\s+not|never)\s+lets?\s+me\s+(?:see\s+my\s+(?:family|friends|parents|kids)"
+    r"|use\s+(?:the|my)\s+phone|call\s+(?:my|anyone)|leave\s+the\s+(?:house|flat|apartment)|have\s+(?:my\s+own\s+)?money)"
+    r"|(?:i'?m|i\s+am|i\s+feel)\s+(?:so\s+|really\s+|very\s+|genuinely\s+)?(?:scared|afraid|terrified|frightened)\s+of\s+my\s+"
+    r"(?:husband|wife|partner|boyfriend|girlfriend|dad|father|stepdad|stepfather|mom|mum|mother|stepmom|stepmother"
+    r"|brother|uncle|son|carer)\b(?!'s|\s+(?:finding|seeing|knowing|reaction|when|if|will|might|being\s+(?:mad|angry|upset)))"
+    # sexual images as a threat, abuse recalled from childhood, a child not fed
+    r"|threaten\w*\s+to\s+(?:post|share|send|leak|publish|upload)\s+(?:the|my|our|those|these)\s+(?:\w+\s+)?"
+    r"(?:video|videos|pictures|photos|pics|nudes|images)"
+    r"|(?:made|makes|forced)\s+me\s+do\s+(?:stuff|things)\s+when\s+i\s+was\s+(?:little|young|a\s+kid|a\s+child|\d+)"
+    r"|(?:mom|mum|mother|dad|father|stepmom|stepmother|stepdad|stepfather|parents|foster\s+\w+)\s+(?:doesn'?t|don'?t"
+    r"|won'?t|never)\s+feeds?\s+(?:us|me)\b"
+    r"|(?:tells|calls|told|called)\s+me\s+(?:i'?m\s+|i\s+am\s+)?(?:worthless|useless|a\s+waste\s+of\s+space|nothing"
+    r"|pathetic)\b[^.!?]{0,30}\b(?:every\s+(?:day|single\s+day)|all\s+the\s+time|constantly|always)"
+    # other languages: choked, shoved, held in
+    r"|hat\s+mich\s+gewürgt|würgt\s+mich|me\s+(?:bouscule|cogne|gifle|étrangle)\b|me\s+traite\s+de\s+moins\s+que\s+rien"
+    r"|не\s+(?:выпускает|выпускают|пускает)\s+меня\s+из\s+(?:квартиры|дома|комнаты)"
+    r"|(?:marido|novio|pareja|esposo|novia|esposa)\s+(?:\w+\s+){0,4}no\s+me\s+deja\s+salir"
     r"|amenaz\w*\s+con\s+matarme|menace\s+de\s+me\s+tuer|droht\w*,?\s+mich\s+umzubringen"
     r"|amea[çc]a\w*\s+(?:me\s+matar|matar-me)|minaccia\w*\s+di\s+uccidermi"
     r"|(?:schlägt|verprügelt)\s+mich|me\s+(?:pega|golpea)\b|me\s+frappe\b|me\s+bate\b|бь[её]т\s+меня"

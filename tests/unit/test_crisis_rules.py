@@ -16,6 +16,10 @@ from tools.crisis import NO_CRISIS, Crisis, combine, detect_crisis, figure_of_sp
         ("voglio solo farla finita", "self_harm"),
         ("я хочу покончить со всем", "self_harm"),
         ("mi padre me amenaza con matarme", "abuse"),
+        ("my girlfriend won't let me see my friends or use my phone", "abuse"),
+        ("I'm so scared of my boyfriend, he gets violent when he drinks", "abuse"),
+        ("he threatened to share the pictures I sent him with my whole school", "abuse"),
+        ("my stepdad never feeds us when mum works nights", "abuse"),
         ("my stepdad beat me to the ground last night", "abuse"),
         ("everyone would be better off without me", "self_harm"),
         ("I've been cutting myself again", "self_harm"),
@@ -89,6 +93,9 @@ def test_crisis_phrases_are_flagged_with_their_kind(text: str, kind: str) -> Non
         "we watched a film about a suicide squad of mercenaries",
         "I cut my finger on a knife while cooking",
         "voglio farla finita con questo progetto",
+        "my mum won't let me go out on a school night",
+        "I'm scared of my dad finding out I dented the car",
+        "my wife won't let me buy another guitar",
     ],
 )
 def test_figures_of_speech_and_ordinary_grief_are_not_crises(text: str) -> None:
