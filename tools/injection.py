@@ -363,6 +363,9 @@ def load_classifier(path: Path = CLASSIFIER_PATH) -> InjectionClassifier:
     return InjectionClassifier.from_dict(json.loads(path.read_text(encoding="utf-8")))
 
 
+_BENIGN_CLEARS_ONLY_ITSELF = frozenset({"ignore_instructions"})
+
+
 def rule_matches(text: str) -> list[Rule]:
     """Every rule that matches ``text`` and is not cleared as a benign look-alike (:data:`BENIGN`), strongest first."""
     found = []
@@ -370,9 +373,15 @@ def rule_matches(text: str) -> list[Rule]:
         if not rule.pattern.search(text):
             continue
         benign = BENIGN.get(rule.name)
-        if benign is not None and benign.search(text):
+        if benign is None or not benign.search(text):
+            found.append(rule)
             continue
-        found.append(rule)
+        # A topic (a phone, SQL) clears the whole message; an override reported or retracted clears only its own
+        # words: "ignore all previous instructions, and ignore my typos too" is still an override.
+        if rule.name in _BENIGN_CLEARS_ONLY_ITSELF and rule.pattern.search(
+            benign.sub(lambda m: " " * len(m.group(0)), text)
+        ):
+            found.append(rule)
     return sorted(found, key=lambda rule: -rule.score)
 
 
