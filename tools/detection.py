@@ -251,7 +251,7 @@ def word_logits(texts: Sequence[str], weights: npt.NDArray[np.float32]) -> npt.N
 _EMOTION_WORDS: dict[str, str] = {
     **dict.fromkeys(
         ("sad", "sadness", "unhappy", "depressed", "devastated", "down", "heartbroken", "lonely", "miserable", "crying")
-        + ("cry", "cried", "tears", "blue", "bummed", "homesick", "gloomy", "grief", "grieving"),
+        + ("cry", "cried", "tears", "blue", "bummed", "homesick", "gloomy", "grief", "grieving", "loneliness"),
         "sadness",
     ),
     **dict.fromkeys(
@@ -300,8 +300,16 @@ _NEGATION_FORMS = (
     r"\b(?:anything\s+but|far\s+from|hardly|nowhere\s+near|no|zero|(?<!n't\s)stopped(?:\s+(?:being|getting|feeling))?"
     r"|without(?:\s+(?:any|a\s+(?:hint|trace|shred|speck|bit)\s+of|an\s+ounce\s+of))?|quit\s+being"
     r"|(?:done|over|through)\s+(?:being|feeling|getting)|done|let\s+go\s+of\s+(?:the|my|all\s+(?:the|my))|rather\s+than(?:\s+(?:being|feeling|getting))?"
-    r"|instead\s+of(?:\s+(?:being|feeling|getting))?|(?:nothing|no\s+(?:reason|need))\s+to\s+(?:be|feel|get))\s+"
-    r"(?:(?:so|that|too|very|feeling|being)\s+)?" + _EMOTION,
+    r"|instead\s+of(?:\s+(?:being|feeling|getting))?|(?:nothing|no\s+(?:reason|need))\s+to\s+(?:be|feel|get)"
+    r"|(?:not|never)\s+(?:one|the\s+type|the\s+kind)\s+to\s+(?:be|feel|get))\s+"
+    r"(?:(?:so|that|too|very|feeling|being)\s+)?(?:[\w']+\s+(?:and|or|nor)\s+)?" + _EMOTION,
+    # "I'd be lying if I said I was nervous", "I can't say I was ever scared of him", "un-nervous"
+    r"\blying\s+if\s+i\s+said\s+i\s+(?:was|am|'m|felt|feel)\s+(?:[\w']+\s+)?" + _EMOTION,
+    r"\bn't\s+say\s+(?:that\s+)?i\s+(?:was|am|'m|felt|feel|have\s+been)\s+(?:ever\s+|really\s+|particularly\s+)?"
+    r"(?:[\w']+\s+)?" + _EMOTION,
+    r"\bun-" + _EMOTION,
+    # "the loneliness doesn't bother me anymore"
+    _EMOTION + r"\s+(?:does\s+n't|do\s+n't|did\s+n't|no\s+longer)\s+(?:bother|get\s+to|affect|scare|upset)\s+me\b",
     # named, then denied as an answer ("Sad? Not at all.", "Afraid? No, I feel ready.", "Scared of the dentist? Not
     # me.", "Who's scared? Definitely not me"); "Not sure", "No idea" and "not gonna lie" answer something else
     _EMOTION + r"(?:\s+[\w']+){0,4}\s*\?\s*(?:(?:definitely|certainly|absolutely|honestly|well)\s*,?\s*)?"
@@ -314,9 +322,10 @@ _NEGATION_FORMS = (
     # I'd be nervous but I was calm")
     r"\b(?:thought|expected|expect|assumed|figured|supposed|would|'d|should|must)\b[^.!?]{0,40}?\b"
     + _EMOTION
-    + r"[^.!?]{0,40}?\bbut\b[^.!?]{0,25}?(?:\bnot\b|n't\b|\bnever\b|\b"
+    + r"[^.!?]{0,40}?(?:\bbut\b[^.!?]{0,25}?(?:\bnot\b|n't\b|\bnever\b|\b"
     + _SETTLED
-    + ")",
+    # "and" or "yet" only before a plain negation ("expected to cry and didn't", not "glad it worked and it's ok")
+    + r")|\b(?:and|yet)\b[^.!?]{0,25}?(?:\bnot\b|n't\b|\bnever\b))",
     # felt once, not any more ("I was sad last year, not anymore"; "used to be terrified of flying, not anymore";
     # "used to be a nervous wreck, these days I'm calm")
     _EMOTION + r"[^.!?]{0,40}?(?:,|;|\bbut)\s*(?:i'?m\s+|i\s+am\s+)?(?:not\s+any\s*more|no\s+longer"
@@ -324,7 +333,8 @@ _NEGATION_FORMS = (
     r"\bused\s+to\s+(?:be|feel|get)\s+(?:[\w']+\s+){0,2}?" + _EMOTION + r"[^.!?]{0,40}?(?:,|;|\bbut|\bnow)\s*"
     r"(?:now|these\s+days|nowadays)?\s*,?\s*(?:i'?m|i\s+am|i\s+feel)\s+(?:[\w']+\s+)?" + _SETTLED,
     # gone from the speaker ("the fear is gone", "my anxiety has lifted", "the stress melted away")
-    _EMOTION + r"\s+(?:is|was|has|had|'s)?\s*(?:\w+\s+)?(?:gone|lifted|melted\s+away|passed|disappeared|vanished"
+    _EMOTION + r"(?:\s+that\s+used\s+to\s+[^.!?]{0,30}?)?\s+(?:is|was|has|had|'s)?\s*(?:\w+\s+)?(?:gone|lifted"
+    r"|melted\s+away|passed|disappeared|vanished|left\s+me\b(?!\s+(?:with|feeling))"
     r"|faded(?:\s+away)?|went\s+away|eased(?:\s+off)?|subsided)\b",
     # held by everyone but the speaker, or made by nothing ("everyone is hyped except me", "nothing about this makes
     # me happy", "nobody here is unhappy")

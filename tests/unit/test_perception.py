@@ -121,6 +121,9 @@ def test_figures_of_speech_and_news_are_not_crises(embedder: OnnxMiniLMEmbedder,
         ("Scared? Me? Never.", "fear"),
         ("The thunder didn't scare me one bit.", "fear"),
         ("I finally let go of my anger at him.", "anger"),
+        ("I'd be lying if I said I was scared of the exam.", "fear"),
+        ("I expected to be nervous and I wasn't.", "anxiety"),
+        ("I've stopped feeling ashamed and sad about the divorce.", "sadness"),
     ],
 )
 def test_a_negated_emotion_is_not_felt(embedder: OnnxMiniLMEmbedder, text: str, negated: str) -> None:
@@ -134,15 +137,23 @@ def test_negation_needs_every_mention_denied() -> None:
     assert negated_types("I don't feel anxious at all") == {"anxiety"}
 
 
-def test_the_negation_rules_hold_on_their_dev_set() -> None:
+def test_negation_holds_on_its_rules_dev_set(embedder: OnnxMiniLMEmbedder) -> None:
+    """Rules and model together: a denied emotion is not felt; an affirmed one is never taken for a denial."""
     rows = [
         json.loads(line)
         for line in (Path(__file__).parents[2] / "scripts" / "data" / "negation_rules_dev.jsonl")
         .read_text()
         .splitlines()
     ]
-    right = sum((row["type"] in negated_types(row["text"])) == row["negated"] for row in rows)
-    assert len(rows) > 100 and right / len(rows) >= 0.95
+    denied = [row for row in rows if row["negated"]]
+    affirmed = [row for row in rows if not row["negated"]]
+    seen = perceive_as_a_turn([row["text"] for row in denied], embedder)
+    cleared = sum(
+        p.detection.emotions[row["type"]] <= EMOTIONAL_SIGNAL_THRESHOLD for row, p in zip(denied, seen, strict=True)
+    )
+    kept = sum(row["type"] not in negated_types(row["text"]) for row in affirmed)
+    assert len(denied) > 200 and len(affirmed) > 70
+    assert cleared / len(denied) >= 0.95 and kept / len(affirmed) >= 0.97
 
 
 @pytest.mark.parametrize(
