@@ -2,6 +2,7 @@
 
 import json
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
@@ -131,6 +132,12 @@ def test_a_negated_emotion_is_not_felt(embedder: OnnxMiniLMEmbedder, text: str, 
     assert perceived(embedder, text).detection.emotions[negated] <= EMOTIONAL_SIGNAL_THRESHOLD
 
 
+def _rules_dev_set(name: str) -> list[dict[str, Any]]:
+    """The hand-written dev set ``scripts/data/<name>_rules_dev.jsonl`` the rules of that kind were written against."""
+    path = Path(__file__).parents[2] / "scripts" / "data" / f"{name}_rules_dev.jsonl"
+    return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines()]
+
+
 def test_negation_needs_every_mention_denied() -> None:
     assert negated_types("I'm not sad about the job, I'm sad about her") == set()
     assert negated_types("I am so sad") == set()
@@ -139,12 +146,7 @@ def test_negation_needs_every_mention_denied() -> None:
 
 def test_negation_holds_on_its_rules_dev_set(embedder: OnnxMiniLMEmbedder) -> None:
     """Rules and model together: a denied emotion is not felt; an affirmed one is never taken for a denial."""
-    rows = [
-        json.loads(line)
-        for line in (Path(__file__).parents[2] / "scripts" / "data" / "negation_rules_dev.jsonl")
-        .read_text()
-        .splitlines()
-    ]
+    rows = _rules_dev_set("negation")
     denied = [row for row in rows if row["negated"]]
     affirmed = [row for row in rows if not row["negated"]]
     seen = perceive_as_a_turn([row["text"] for row in denied], embedder)
@@ -271,10 +273,7 @@ def test_the_cards_emotion_weight_mixes_the_model_with_the_frozen_classifier(
 
 def test_crisis_perception_holds_on_its_rules_dev_set(embedder: OnnxMiniLMEmbedder) -> None:
     """Rules, model and neighbours together on the hand-written dev set the 2026-12-07 rules were written against."""
-    rows = [
-        json.loads(line)
-        for line in (Path(__file__).parents[2] / "scripts" / "data" / "crisis_rules_dev.jsonl").read_text().splitlines()
-    ]
+    rows = _rules_dev_set("crisis")
     seen = perceive([row["text"] for row in rows], embedder)
     positives = [p.detection.crisis for row, p in zip(rows, seen, strict=True) if row["label"] != "none"]
     negatives = [p.detection.crisis for row, p in zip(rows, seen, strict=True) if row["label"] == "none"]
@@ -285,12 +284,7 @@ def test_crisis_perception_holds_on_its_rules_dev_set(embedder: OnnxMiniLMEmbedd
 
 def test_injection_perception_holds_on_its_rules_dev_set(embedder: OnnxMiniLMEmbedder) -> None:
     """Rules, model and lookalike cap together on the hand-written dev set the 2026-12-07 rules were written against."""
-    rows = [
-        json.loads(line)
-        for line in (Path(__file__).parents[2] / "scripts" / "data" / "injection_rules_dev.jsonl")
-        .read_text()
-        .splitlines()
-    ]
+    rows = _rules_dev_set("injection")
     seen = perceive_as_a_turn([row["text"] for row in rows], embedder)
     attacks = [p.injection.flagged for row, p in zip(rows, seen, strict=True) if row["attack"]]
     benign = [p.injection.flagged for row, p in zip(rows, seen, strict=True) if not row["attack"]]
