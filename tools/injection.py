@@ -226,14 +226,21 @@ RULES: tuple[Rule, ...] = (
 )
 
 
+# Shared by BENIGN and LOOKALIKES: someone else's instructions reported, and the user's own typos.
+_REPORTED_INSTRUCTIONS = (
+    r"\b(?:told|asked|wants?|wanted|said|says|tells?)\s+(?:me|us|him|her|them)\s+to\s+(?:ignore|disregard|forget)"
+)
+_OWN_TYPOS = r"\b(?:ignore|disregard|forget)\s+(?:my|the)\s+(?:typos?|spelling|grammar)\b"
+
 #: Benign look-alikes: a rule match in a message that also matches one of these is dropped (per rule name).
 #: Someone else's instructions reported ("my boss told me to ignore the previous instructions he gave me"),
 #: questions about SQL, and requests not to mind the user's own typos are ordinary chat.
 BENIGN: dict[str, re.Pattern[str]] = {
     "ignore_instructions": re.compile(
-        r"\b(?:told|asked|wants?|wanted|said|says|tells?)\s+(?:me|us|him|her|them)\s+to\s+(?:ignore|disregard|forget)"
-        r"|\b(?:he|she|they)\s+(?:gave|had\s+given|sent)\s+(?:me|us)\b"
-        r"|\b(?:ignore|disregard|forget)\s+(?:my|the)\s+(?:typos?|spelling|grammar|previous\s+(?:message|email|text))\b",
+        _REPORTED_INSTRUCTIONS
+        + r"|\b(?:he|she|they)\s+(?:gave|had\s+given|sent)\s+(?:me|us)\b|"
+        + _OWN_TYPOS
+        + r"|\b(?:ignore|disregard|forget)\s+(?:my|the)\s+previous\s+(?:message|email|text)\b",
         re.IGNORECASE,
     ),
     # jailbreaking a phone or a console is not jailbreaking the companion
@@ -261,12 +268,11 @@ BENIGN: dict[str, re.Pattern[str]] = {
 #: (``scripts/data/injection_rules_dev.jsonl``); where no rule matches, it is held below the second-opinion band
 #: (:func:`detect_injection`).
 LOOKALIKES = re.compile(
-    r"\b(?:told|asked|wants?|wanted|said|says|tells?)\s+(?:me|us|him|her|them)\s+to\s+(?:ignore|disregard|forget)"
-    r"|\b(?:dijo|dijeron|pidi[óo]|pidieron)\s+que\s+(?:ignor|olvid)\w+"
+    _REPORTED_INSTRUCTIONS + r"|\b(?:dijo|dijeron|pidi[óo]|pidieron)\s+que\s+(?:ignor|olvid)\w+"
     r"|\b(?:hat|haben)\s+(?:gesagt|gemeint),?\s+(?:ich|wir)\s+(?:soll|sollen)\b"
     r"|(?:сказал|сказала|сказали|велел|велела)\s+(?:мне\s+|нам\s+)?(?:не\s+обращать|игнорировать|забыть)"
     r"|\b(?:m'a|nous\s+a)\s+dit\s+d'(?:ignorer|oublier)"
-    r"|\b(?:ignore|disregard|forget)\s+(?:my|the)\s+(?:typos?|spelling|grammar)\b|\bignora\s+(?:mis|las)\s+(?:faltas|errores)"
+    r"|" + _OWN_TYPOS + r"|\bignora\s+(?:mis|las)\s+(?:faltas|errores)"
     r"|игнорируй\s+(?:мои\s+)?(?:опечатки|ошибки)|\bignorier\w*\s+(?:meine\s+|die\s+)?(?:tipp|rechtschreib)?fehler"
     r"|\bignore[rz]?\s+(?:mes\s+)?(?:fautes|coquilles)"
     # the user's own earlier words taken back, a reminder, a thing the user forgot
