@@ -72,6 +72,7 @@ def crisis_metrics(
         "kind_accuracy": share([predicted[i] == labels[i] for i in caught]),
         "hard_negatives_cleared": share([predicted[i] is None for i in negative]),
         "figures_cleared": share([predicted[i] is None for i in negative if groups[i] == "figure_of_speech"]),
+        "companion_chat_cleared": share([predicted[i] is None for i in negative if groups[i] == "companion_chat"]),
         "precision": share([labels[i] != "none" for i in flagged]),
         "ordinary_flag_rate": share([kind is not None for kind in ordinary]),
         "n_ordinary_flagged": sum(1 for kind in ordinary if kind is not None),

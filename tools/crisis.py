@@ -107,10 +107,17 @@ _SELF_HARM = re.compile(
     r"|wake\s+up(?!\s+(?:(?:next\s+to|beside|with|to\s+(?:that|this|his|her|your|their|a)\s+face|to\s+(?:in|every|each))\b"
     r"|to\s*[.!?,]*$)))"
     r"|no\s+(?:reason|point)\s+(?:to|in)\s+(?:live|living|going\s+on)"
-    r"|(?:hurt(?:ing)?|cut(?:ting)?|harm(?:ing)?|burn(?:ing)?|starv(?:e|ing))\s+my\s*self\b|self[-\s]?harm"
+    # an accident is not self-harm ("I cut myself shaving", "burned myself on the oven"; not "with a razor")
+    r"|(?:hurt(?:ing)?|cut(?:ting)?|harm(?:ing)?|burn(?:ing)?|starv(?:e|ing))\s+my\s*self\b"
+    r"(?!\s+(?:(?:while|when)\s+)?(?:shaving|cooking|chopping|slicing|gardening|opening|cleaning|baking|ironing"
+    r"|on\s+(?:a|an|the|some|my)\s+(?!purpose\b|(?:arms?|wrists?|legs?|thighs?|stomach|skin|hips?|body|chest|face|hands?)\b)|by\s+accident|accidentally|at\s+(?:the\s+)?(?:gym|work)|playing|lifting"
+    r"|running|(?:when|while)\s+i\s+(?:fell|slipped|tripped)))"
+    r"|self[-\s]?harm"
     r"|(?:cut|cutting|burn|burning|scratch|scratching|carve|carving)\s+my\s+(?:arms?|wrists?|legs?|thighs?|skin|stomach)\b"
     r"[^.!?]{0,30}\b(?:with\s+(?:a\s+)?(?:lighter|razor|blade|knife|cigarette|scissors)|on\s+purpose|again|to\s+feel)"
     r"|overdos(?:e|ing)\b|(?:jump|jumping)\s+off\s+(?:a|the)\s+(?:bridge|roof|building)"
+    # "I'd jump off a bridge for a slice of pizza" is devotion or appetite; "for real" and "for good" are not
+    r"(?!\s+for\s+(?!real\b|good\b|sure\b))"
     r"|can'?t\s+(?:go\s+on|do\s+this\s+anymore)\s+(?:living|with\s+life)"
     # passive ideation as the Columbia scale's first question words it: go to sleep and not wake up
     r"|(?:go\s+to\s+sleep|fall\s+asleep|sleep)\s+and\s+(?:never|not|just\s+not)\s+wake\s+up\b(?!\s+(?:until|till|before|early|for\s+(?:a|\d)))"
@@ -170,8 +177,10 @@ _ABUSE = re.compile(
     + _HOW_OFTEN
     + r"(?:hits?|beats?|hit|beat|punche[sd]|punch|kicks?|kicked|chok(?:es|ed)|strangl(?:es|ed)|slap(?:s|ped)"
     r"|rap(?:es|ed)|hurts?|abuses?|abused|threaten(?:s|ed)\s+to\s+(?:kill|hurt|beat)|locks?\s+me\s+in)\s+me\b"
-    # "they beat me to it": someone was quicker
+    # "they beat me to it": someone was quicker; "he hit me with a pillow": a game
     r"(?!\s+to\s+(?:it|the\s+punch)\b)"
+    r"(?!\s+with\s+(?:a|the|his|her|their|my)\s+(?:pillow|snowball|water\s+(?:balloon|gun|pistol)|nerf\s+\w+|foam\s+\w+"
+    r"|beach\s+ball|frisbee|cushion|paper\s+ball|balloon)s?\b)"
     r"|threaten(?:s|ed|ing)\s+to\s+kill\s+me"
     r"|(?:said|says|told\s+me|threaten\w*)\s+(?:that\s+)?(?:they|he|she)(?:'ll|\s+will|\s+would|'d|\s+(?:is|are)\s+going\s+to)"
     r"\s+(?:stab|kill|shoot|hurt|beat\s+up|jump|attack|rape)\s+me"
@@ -272,7 +281,11 @@ _ABOUT_OTHERS = re.compile(
     r"(?:'s|\s+(?:is|was|has\s+been|had\s+been|told\s+me\s+(?:she|he|they)|says\s+(?:she|he|they)))?\s+"
     r"(?:self[-\s]?harms?|self[-\s]?harming|suicidal|attempted\s+suicide|tried\s+to\s+kill\s+(?:her|him|them)sel(?:f|ves))"
     r"|\b(?:suicide|self[-\s]?harm)\s+(?:prevention|awareness|rates?|statistics|research"
-    r"|training|squad)\b",
+    r"|training|squad)\b"
+    # a story or a lesson about it ("a movie about a man who survived a suicide attempt")
+    r"|\b(?:movie|film|documentary|book|novel|memoir|show|series|episode|song|podcast|play|article|essay|paper"
+    r"|lecture|talk|course|class|chapter)(?:\s+(?:is|was))?\s+(?:about|on)\s+[^.!?]{0,50}?"
+    r"(?:suicid(?:e|al)(?:\s+attempts?)?|self[-\s]?harm\w*)",
     _FLAGS,
 )
 

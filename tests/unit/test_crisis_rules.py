@@ -46,6 +46,12 @@ from tools.crisis import NO_CRISIS, Crisis, combine, detect_crisis, figure_of_sp
         ("my neighbour made me do things to him when I was nine", "abuse"),
         ("a guy in my class said he'll stab me after school", "abuse"),
         ("she told me she self-harms, and honestly I want to kill myself too", "self_harm"),
+        ("I keep cutting myself on purpose", "self_harm"),
+        ("I cut myself on the arm again", "self_harm"),
+        ("I cut myself with a razor last night", "self_harm"),
+        ("I'm going to jump off the bridge for real this time", "self_harm"),
+        ("I watched a movie about suicide and now I want to kill myself", "self_harm"),
+        ("he hit me with a belt", "abuse"),
     ],
 )
 def test_crisis_phrases_are_flagged_with_their_kind(text: str, kind: str) -> None:
@@ -98,6 +104,13 @@ def test_crisis_phrases_are_flagged_with_their_kind(text: str, kind: str) -> Non
         "my mum won't let me go out on a school night",
         "I'm scared of my dad finding out I dented the car",
         "my wife won't let me buy another guitar",
+        "I cut myself shaving this morning",
+        "cut myself while cooking, no big deal",
+        "I hurt myself at the gym",
+        "he hit me with a pillow during our pillow fight",
+        "I watched a movie about a man who survived a suicide attempt",
+        "the book is about a girl who self harms",
+        "honestly I'd jump off a bridge for a good slice of pizza",
     ],
 )
 def test_figures_of_speech_and_ordinary_grief_are_not_crises(text: str) -> None:
