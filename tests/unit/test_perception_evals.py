@@ -58,6 +58,11 @@ def test_crisis_metrics_by_hand() -> None:
     assert metrics["figures_cleared"] == 0.5
     assert metrics["precision"] == 0.75  # 4 flagged, 3 of them positives
     assert metrics["ordinary_flag_rate"] == 0.001 and metrics["n_ordinary_flagged"] == 1
+    everyday = crisis_metrics(
+        ["none", "none", "none"], ["companion_chat", "companion_chat", "grief"], ["abuse", None, "abuse"], []
+    )
+    assert everyday["companion_chat_cleared"] == 0.5  # the grief row counts in hard negatives only
+    assert everyday["hard_negatives_cleared"] == pytest.approx(1 / 3)
 
 
 def test_injection_metrics_by_hand() -> None:
