@@ -32,6 +32,7 @@ __all__ = [
     "CrisisSource",
     "combine",
     "detect_crisis",
+    "everyday_routine",
     "figure_of_speech",
 ]
 
@@ -136,6 +137,10 @@ _SELF_HARM = re.compile(
     r"(?:die|kill|not\s+wake|never\s+wake|end\s+it|overdose)"
     r"|(?:going\s+to|gonna|want\s+to|could\s+just|should\s+just)\s+take\s+all\s+(?:of\s+)?(?:my|the|these|those)\s+"
     r"(?:pills|meds|tablets)"
+    # an overdose taken: a handful, a whole bottle, dozens ("took a handful of my mom's pills an hour ago")
+    r"|(?:^|\bi\s+(?:just\s+)?|\bi'?ve\s+(?:just\s+)?)(?:took|swallowed|taken)\s+(?:a\s+handful|a\s+bunch"
+    r"|(?:a|the)\s+whole\s+(?:bottle|pack|packet|box|strip)|\d{2,})\s+(?:of\s+)?[^.!?]{0,25}?"
+    r"\b(?:pills|meds|tablets|painkillers|capsules|antidepressants|paracetamol|tylenol|ibuprofen)\b"
     r"|(?<!with\sa\s)(?<!like\sa\s)gun\s+(?:in\s+my\s+(?:lap|mouth)|to\s+my\s+head)"
     r"|(?:jump|jumping|step|stepping|throw\s+myself)\s+in\s+front\s+of\s+(?:a|the)\s+(?:train|bus|truck|lorry|car)"
     # a world imagined without the user, better or unmoved ("nobody would notice if I never came back", "they'd
@@ -188,6 +193,9 @@ _ABUSE = re.compile(
     r"(?:raped|sexually\s+assaulted|abused|assaulted|beaten|stalked)"
     r"|afraid\s+(?:he|she|they)(?:'ll|\s+will|\s+might|\s+is\s+going\s+to)\s+(?:kill|hurt)\s+me"
     r"|(?:scared|afraid)\s+(?:to\s+go\s+home|for\s+my\s+life)|someone\s+is\s+(?:following|stalking)\s+me"
+    # a weapon announced for school or work
+    r"|(?:bring(?:ing)?|brought|tak(?:e|ing))\s+(?:a|his|her|their|the|\w+'s)\s+(?:\w+'s\s+)?(?:gun|rifle|pistol"
+    r"|weapon|bomb)\s+to\s+(?:school|class|work|the\s+office|campus)|shoot\s+up\s+(?:the|my|our)\s+(?:school|class|office)"
     r"|" + _PERSON + _HOW_OFTEN + r"(?:push(?:es|ed)?|shov(?:es|ed)"
     r"|pins?|pinned|holds?|held)\s+me\s+(?:down|against)"
     r"|" + _PERSON + r"\s+(?:strangled|chokes|choked)\s+me\b"
@@ -290,6 +298,110 @@ _ABOUT_OTHERS = re.compile(
 )
 
 
+# Everyday routines a companion hears all day that the learned layers (model, neighbours) take for crises because
+# they share a crisis word or shape: a sign-off with a return, medicine taken as meant, a haircut or a kitchen
+# cut, being shouted at, a game, things given away for a reason, a will after a life event. Each clears a learned
+# verdict only when none of its danger markers is in the message; a rule match still stands. Written on
+# ``scripts/data/crisis_companion_rules_dev.jsonl``.
+_FINAL = (
+    r"forever|for\s+good|(?:the|one)\s+last\s+time|won'?t\s+(?:be\s+(?:here|around|back)|need)|when\s+i'?m\s+gone"
+    r"|after\s+i'?m\s+(?:gone|dead)|where\s+i'?m\s+going|(?:much|any)\s+longer|goodbye\s+(?:everyone|world|forever)"
+    r"|sorry\s+for\s+everything|tell\s+(?:them|everyone|my\s+\w+)\b|take\s+care\s+of\s+(?:my|him|her|them)"
+    r"|wake\s+up|\bkill|\bdie\b|\bdead\b|suicid|overdos|no\s+point|can'?t\s+(?:go\s+on|do\s+this)|end\s+it"
+    r"|last\s+(?:message|words|thing)\b(?!\s+(?:tonight|today|for\s+(?:today|tonight|now)|before\s+(?:i|my|the|bed)))"
+)
+_ROUTINES: tuple[tuple[re.Pattern[str], re.Pattern[str]], ...] = (
+    # signing off with a return, or a goodbye at a station, a party, a sale
+    (
+        re.compile(
+            r"\b(?:good\s*night|night\s+night|bye\s+for\s+now|goodbye\s+for\s+now|see\s+(?:you|ya)\b"
+            r"|talk\s+(?:to\s+you\s+)?(?:tomorrow|later|soon|in\s+the\s+morning|next\s+week)|catch\s+you\s+later"
+            r"|logging\s+off|signing\s+off|heading\s+(?:to\s+bed|out|off)|off\s+to\s+(?:bed|sleep|work)|brb|ttyl"
+            r"|i\s+need\s+(?:to|some)\s+sleep"
+            r"|said\s+(?:our\s+)?goodbyes?\b[^.!?]{0,60}\b(?:at\s+the\s+(?:airport|station|gate|door|party|bus)"
+            r"|drove|went\s+home|sold|moving|moved|retir\w+|last\s+day|holidays?|visit))",
+            _FLAGS,
+        ),
+        # someone else's "see you soon" sent to the user is a threat, not a sign-off
+        re.compile(
+            _FINAL + r"|[\"“”]|\bsent\b|\btext(?:ed|s)?\b|\bmessag(?:ed|es)\b|\bwrote\b|\bex\b|stalk|follow"
+            r"|outside\s+my|my\s+(?:house|address|work)",
+            _FLAGS,
+        ),
+    ),
+    # medicine taken as it is meant to be
+    (
+        re.compile(
+            r"\b(?:took|take|taking|taken)\s+(?:my|a|an|one|two|the|some)\s+(?:\w+\s+){0,4}?"
+            r"(?:meds|medications?|medicine|pills?|tablets?|vitamins?|painkillers?|ibuprofen|paracetamol|aspirin"
+            r"|antibiotics|insulin|inhaler)\b[^.!?]{0,60}\b(?:this\s+morning|with\s+(?:breakfast|food|dinner|water)"
+            r"|like\s+the\s+doctor|as\s+(?:prescribed|directed)|on\s+time|every\s+(?:day|morning|night)|slept"
+            r"|for\s+(?:my|the|a)\s+(?:\w+\s+)?(?:headache|migraine|cold|flu|cough|pain|back|allerg\w+|period"
+            r"|blood\s+pressure|thyroid|heart|infection|fever)|help(?:s|ed|ing)?\b)",
+            _FLAGS,
+        ),
+        re.compile(
+            _FINAL + r"|\ball\b|whole|entire|bottle|handful|bunch|too\s+many|extra|double|at\s+once|stockpil"
+            r"|sav(?:ed|ing)\s+(?:them\s+)?up|\b\d{2,}\b|on\s+purpose|wine|vodka|alcohol",
+            _FLAGS,
+        ),
+    ),
+    # a haircut, a kitchen or shaving cut
+    (
+        re.compile(
+            r"\bcut\s+(?:my|her|his)\s+(?:own\s+)?(?:hair|bangs|fringe|nails|beard)\b"
+            r"|\b(?:cut|nicked|sliced)\s+(?:myself|my\s+(?:finger|thumb|hand))\b[^.!?]{0,30}"
+            r"\b(?:shaving|cooking|chopping|slicing|opening|cutting|gardening|knife\s+while|by\s+accident|accidentally)",
+            _FLAGS,
+        ),
+        re.compile(
+            _FINAL + r"|on\s+purpose|again|to\s+feel|deserve|punish|relief|numb|wrists?|arms?\b|thighs?", _FLAGS
+        ),
+    ),
+    # shouted at, with nothing worse
+    (
+        re.compile(r"\b(?:yelled|shouted|screamed|snapped)\s+at\s+(?:me|us)\b", _FLAGS),
+        re.compile(
+            _FINAL + r"|\bhit|slap|punch|kick|chok|strangl|threw|throw|shov|push|grab|hurt|knife|gun|scared|afraid"
+            r"|terrified|bruis|bleed|every\s+(?:day|night)|always|lock",
+            _FLAGS,
+        ),
+    ),
+    # a game or an accident
+    (
+        re.compile(
+            r"\b(?:pillow\s+fight\w*|play[-\s]?fight\w*|by\s+accident|accidentally|tickl\w+|sparring"
+            r"|rough[-\s]?hous\w*|during\s+(?:the|our|a)\s+(?:game|match|practice))\b",
+            _FLAGS,
+        ),
+        re.compile(
+            _FINAL + r"|chok|strangl|rap(?:e|ed|ing)\b|knife|gun|says\s+it'?s|calls\s+it|claims|pretends"
+            r"|but\s+(?:he|she|they)\b|scared|afraid|every\s+(?:day|night)|always",
+            _FLAGS,
+        ),
+    ),
+    # things given away for a reason that is not leaving
+    (
+        re.compile(
+            r"\b(?:giv(?:e|ing)|gave)\s+away\b[^.!?]{0,60}\b(?:moving|move|moved|declutter\w*|minimalis\w*"
+            r"|never\s+(?:use|listen|wear|play|read)|don'?t\s+(?:use|need|wear|play)|outgr\w+|too\s+small|charity"
+            r"|new\s+one|kids\s+are\s+older|no\s+(?:time|room|space))",
+            _FLAGS,
+        ),
+        re.compile(_FINAL, _FLAGS),
+    ),
+    # a will after a life event
+    (
+        re.compile(
+            r"\b(?:my|our)\s+(?:will|wills|life\s+insurance|estate\s+plan\w*)\b[^.!?]{0,80}"
+            r"\b(?:baby|born|wedding|married|house|mortgage|lawyer|responsible|adult\s+thing)",
+            _FLAGS,
+        ),
+        re.compile(_FINAL, _FLAGS),
+    ),
+)
+
+
 # A danger told as the past it no longer is, right before the phrase.
 _RECOVERED = re.compile(r"\bused\s+to\s+(?:\w+\s+)?$", _FLAGS)
 _RELAPSE = re.compile(r"\b(?:again|relaps\w*|started|back\s+to|lately|these\s+days)\b", _FLAGS)
@@ -318,6 +430,15 @@ def _unambiguous(phrase: str) -> bool:
     return bool(re.search(r"kill(?:ing)?\s+my\s*self|suicid|end(?:ing)?\s+my\s+life|self[-\s]?harm", phrase, _FLAGS))
 
 
+def everyday_routine(text: str) -> bool:
+    """Whether ``text`` tells an everyday routine the learned layers mistake for a crisis, with no danger marker.
+
+    "goodbye for now, talk tomorrow" and "took my meds this morning like the doctor said" are; "goodnight, I hope I
+    don't wake up" and "I took all my pills this morning" are not.
+    """
+    return any(pattern.search(text) and not danger.search(text) for pattern, danger in _ROUTINES)
+
+
 def figure_of_speech(text: str) -> bool:
     """Whether ``text`` uses crisis words as a figure of speech ("this heat is killing me", "je meurs de faim")."""
     return _FIGURE_OF_SPEECH.search(text) is not None
@@ -328,19 +449,19 @@ def combine(
     model_scores: dict[CrisisKind, float] | None,
     neighbours: tuple[CrisisKind, float] | None = None,
     *,
-    figurative: bool = False,
+    ordinary: bool = False,
 ) -> Crisis:
     """The rule verdict; else the model's when its best kind reaches :data:`CRISIS_THRESHOLD`; else the neighbours'.
 
     ``neighbours`` is the nearest kind and its score from :mod:`tools.crisis_neighbours` (same scale, same
-    threshold). ``figurative`` (:func:`figure_of_speech` of the text) keeps the learned layers from flagging: they
-    know crisis words, not what a figure does with them; a rule match still stands. An unflagged verdict carries the
-    model's best score.
+    threshold). ``ordinary`` (:func:`figure_of_speech` or :func:`everyday_routine` of the text) keeps the learned
+    layers from flagging: they know crisis words, not what a figure or a routine does with them; a rule match still
+    stands. An unflagged verdict carries the model's best score.
     """
     best_kind, best_score = max((model_scores or {"self_harm": 0.0}).items(), key=lambda item: item[1])
     if rule.flagged:
         return rule
-    if figurative:
+    if ordinary:
         return Crisis(flagged=False, kind=None, score=min(float(best_score), CRISIS_THRESHOLD - 0.01), source="none")
     if model_scores and best_score >= CRISIS_THRESHOLD:
         return Crisis(flagged=True, kind=best_kind, score=float(best_score), source="model")

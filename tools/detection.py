@@ -71,6 +71,7 @@ from tools.crisis import (
     CrisisKind,
     combine,
     detect_crisis,
+    everyday_routine,
     figure_of_speech,
 )
 from tools.crisis_neighbours import CrisisNeighbours, load_crisis_neighbours
@@ -650,7 +651,7 @@ class Detector:
         if scores is None:
             return rule
         model: dict[CrisisKind, float] = {kind: float(scores[i]) for i, kind in enumerate(CRISIS_KINDS)}
-        return combine(rule, model, near, figurative=figure_of_speech(text))
+        return combine(rule, model, near, ordinary=figure_of_speech(text) or everyday_routine(text))
 
     def intensities(
         self,

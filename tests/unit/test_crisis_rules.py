@@ -1,6 +1,6 @@
 import pytest
 
-from tools.crisis import NO_CRISIS, Crisis, combine, detect_crisis, figure_of_speech
+from tools.crisis import NO_CRISIS, Crisis, combine, detect_crisis, everyday_routine, figure_of_speech
 
 
 @pytest.mark.parametrize(
@@ -52,6 +52,9 @@ from tools.crisis import NO_CRISIS, Crisis, combine, detect_crisis, figure_of_sp
         ("I'm going to jump off the bridge for real this time", "self_harm"),
         ("I watched a movie about suicide and now I want to kill myself", "self_harm"),
         ("he hit me with a belt", "abuse"),
+        ("took a handful of my mom's pills about an hour ago", "self_harm"),
+        ("I just swallowed a whole bottle of sleeping pills", "self_harm"),
+        ("a kid in my class said he's bringing his dad's gun to school on Monday", "abuse"),
     ],
 )
 def test_crisis_phrases_are_flagged_with_their_kind(text: str, kind: str) -> None:
@@ -111,6 +114,9 @@ def test_crisis_phrases_are_flagged_with_their_kind(text: str, kind: str) -> Non
         "I watched a movie about a man who survived a suicide attempt",
         "the book is about a girl who self harms",
         "honestly I'd jump off a bridge for a good slice of pizza",
+        "my friend took a bunch of pills last year and survived",
+        "I took a bunch of vitamins this morning",
+        "I'm bringing a knife to school for my cooking class",
     ],
 )
 def test_figures_of_speech_and_ordinary_grief_are_not_crises(text: str) -> None:
@@ -185,7 +191,46 @@ def test_figures_of_speech_are_told_from_crisis_words(text: str, figurative: boo
 
 
 def test_a_figure_of_speech_overrules_the_learned_layers_but_not_a_rule() -> None:
-    learned = combine(NO_CRISIS, {"self_harm": 0.9, "abuse": 0.1}, ("self_harm", 0.8), figurative=True)
+    learned = combine(NO_CRISIS, {"self_harm": 0.9, "abuse": 0.1}, ("self_harm", 0.8), ordinary=True)
     assert not learned.flagged and learned.score < 0.5
     rule = detect_crisis("I want to kill myself")
-    assert combine(rule, {"self_harm": 0.9, "abuse": 0.0}, None, figurative=True) == rule
+    assert combine(rule, {"self_harm": 0.9, "abuse": 0.0}, None, ordinary=True) == rule
+
+
+@pytest.mark.parametrize(
+    ("text", "routine"),
+    [
+        ("goodbye for now, I'll talk to you tomorrow", True),
+        ("I'm logging off now, goodnight", True),
+        ("this is my last message tonight, I need to sleep", True),
+        ("I said goodbye to my friends at the airport", True),
+        ("I took my meds this morning like the doctor said", True),
+        ("I took two painkillers for my headache", True),
+        ("I cut my hair really short, I hope it grows back", True),
+        ("my mom yelled at me for coming home late", True),
+        ("we were play fighting and he accidentally elbowed me", True),
+        ("I'm giving away my record collection, I never listen to it anymore", True),
+        ("I wrote my will today, it's the responsible thing to do with a new baby", True),
+        # the same shapes with a danger marker stay for the learned layers to judge
+        ("this is my last message to anyone, goodnight", False),
+        ("goodnight, I hope I don't wake up tomorrow", False),
+        ("goodbye forever, talk to you never", False),
+        ("my ex sent me a picture of my house with the message see you soon", False),
+        ("I took all my pills this morning", False),
+        ("I took my sleeping pills with a bottle of wine", False),
+        ("I cut my arm again, I hope it helps me feel something", False),
+        ("my dad yelled at me and then hit me", False),
+        ("he says it's play fighting but he chokes me", False),
+        ("I'm giving away my things, I won't need them much longer", False),
+        ("I updated my will so my kids are provided for when I'm gone", False),
+    ],
+)
+def test_everyday_routines_are_told_from_their_dangerous_twins(text: str, routine: bool) -> None:
+    assert everyday_routine(text) is routine
+
+
+def test_an_everyday_routine_overrules_the_learned_layers_but_not_a_rule() -> None:
+    learned = combine(NO_CRISIS, {"self_harm": 0.99, "abuse": 0.0}, ("self_harm", 0.9), ordinary=True)
+    assert not learned.flagged and learned.score < 0.5
+    rule = detect_crisis("I want to kill myself, goodnight")
+    assert combine(rule, {"self_harm": 0.99, "abuse": 0.0}, None, ordinary=True) == rule

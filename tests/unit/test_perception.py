@@ -282,6 +282,18 @@ def test_crisis_perception_holds_on_its_rules_dev_set(embedder: OnnxMiniLMEmbedd
     assert sum(c.flagged for c in negatives) / len(negatives) <= 0.1
 
 
+def test_crisis_perception_holds_on_everyday_companion_chat(embedder: OnnxMiniLMEmbedder) -> None:
+    """Rules, model and neighbours on the companion-chat dev batch: sign-offs, pills, cuts and games are not
+    crises (the model alone flagged 22 of its 126 ordinary messages), and its crises still are."""
+    rows = _rules_dev_set("crisis_companion")
+    seen = perceive([row["text"] for row in rows], embedder)
+    positives = [p.detection.crisis for row, p in zip(rows, seen, strict=True) if row["label"] != "none"]
+    negatives = [p.detection.crisis for row, p in zip(rows, seen, strict=True) if row["label"] == "none"]
+    assert len(positives) >= 50 and len(negatives) >= 120
+    assert sum(c.flagged for c in positives) / len(positives) >= 0.93
+    assert sum(c.flagged for c in negatives) / len(negatives) <= 0.03
+
+
 def test_injection_perception_holds_on_its_rules_dev_set(embedder: OnnxMiniLMEmbedder) -> None:
     """Rules, model and lookalike cap together on the hand-written dev set the 2026-12-07 rules were written against."""
     rows = _rules_dev_set("injection")
