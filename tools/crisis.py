@@ -137,6 +137,21 @@ _SELF_HARM = re.compile(
     r"(?:die|kill|not\s+wake|never\s+wake|end\s+it|overdose)"
     r"|(?:going\s+to|gonna|want\s+to|could\s+just|should\s+just)\s+take\s+all\s+(?:of\s+)?(?:my|the|these|those)\s+"
     r"(?:pills|meds|tablets)"
+    # warning signs the crisis lines list, told plainly: a means bought and mentioned for no reason, a note
+    # written for someone to find, peace made with "going through with it", not expecting to be there, goodbye
+    # forever to family
+    r"|\b(?:bought|got|ordered|picked\s+up)\s+(?:a|some|the)\s+(?:rope|noose|razor\s+blades?|blades|rat\s+poison"
+    r"|charcoal|gun|bullets)\b[^?]{0,60}\b(?:don'?t|do\s+not)\s+know\s+why\s+i'?m\s+telling\s+(?:you|anyone)"
+    r"|\bi(?:'ve|\s+have)?\s+(?:already\s+|just\s+)?(?:written|wrote|writing|left)\s+(?:the|a|my)\s+"
+    r"(?:(?:suicide|goodbye|farewell)\s+note\b|note\b[^.!?]{0,60}\b(?:who\s+to\s+leave\s+it|where\s+to\s+leave\s+it"
+    r"|who\s+(?:will|'ll)\s+find\s+it|(?:for|so)\s+(?:my\s+)?(?:family|parents|kids|mom|mum|dad|wife|husband)\s+"
+    r"(?:to|can|will)\s+find))"
+    r"|made\s+(?:my\s+)?peace\s+with\s+it\b[^?]{0,80}\bgo\s+through\s+with\s+it"
+    r"|(?:don'?t|do\s+not)\s+think\s+i'?(?:ll|\s+will)\s+(?:still\s+)?(?:be\s+)?(?:around|here|alive)\s+(?:for|by|at|to\s+see)\s+"
+    r"(?:my|the|next|christmas|new\s+year)\b(?![^.!?]*\b(?:travel\w*|trip|abroad|away|vacation|holiday|business"
+    r"|conference|work(?:ing)?|shift|moving|visiting|camp\w*|hospital)\b)"
+    r"|\b(?:told|said)\s+(?:my\s+(?:sister|brother|mom|mum|mother|dad|father|parents|family|kids|children|son|daughter"
+    r"|best\s+friend)|everyone)\s+goodbye\s+(?:forever|for\s+good)\b"
     # an overdose taken: a handful, a whole bottle, dozens ("took a handful of my mom's pills an hour ago")
     r"|(?:^|\bi\s+(?:just\s+)?|\bi'?ve\s+(?:just\s+)?)(?:took|swallowed|taken)\s+(?:a\s+handful|a\s+bunch"
     r"|(?:a|the)\s+whole\s+(?:bottle|pack|packet|box|strip)|\d{2,})\s+(?:of\s+)?[^.!?]{0,25}?"

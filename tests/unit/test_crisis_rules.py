@@ -55,6 +55,11 @@ from tools.crisis import NO_CRISIS, Crisis, combine, detect_crisis, everyday_rou
         ("took a handful of my mom's pills about an hour ago", "self_harm"),
         ("I just swallowed a whole bottle of sleeping pills", "self_harm"),
         ("a kid in my class said he's bringing his dad's gun to school on Monday", "abuse"),
+        ("I bought a rope yesterday and I don't know why I'm telling you", "self_harm"),
+        ("I've already written the note, I just don't know who to leave it for", "self_harm"),
+        ("I've made my peace with it, I just need to find the courage to go through with it", "self_harm"),
+        ("I don't think I'll be around for my birthday next month", "self_harm"),
+        ("I told my sister goodbye forever and turned off my phone", "self_harm"),
     ],
 )
 def test_crisis_phrases_are_flagged_with_their_kind(text: str, kind: str) -> None:
@@ -117,6 +122,9 @@ def test_crisis_phrases_are_flagged_with_their_kind(text: str, kind: str) -> Non
         "my friend took a bunch of pills last year and survived",
         "I took a bunch of vitamins this morning",
         "I'm bringing a knife to school for my cooking class",
+        "I don't think I'll be around for my birthday, I'll be travelling for work",
+        "I left a note for my roommate about the rent",
+        "I told my ex goodbye forever and blocked him",
     ],
 )
 def test_figures_of_speech_and_ordinary_grief_are_not_crises(text: str) -> None:
