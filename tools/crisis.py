@@ -325,6 +325,11 @@ _FINAL = (
     r"|wake\s+up|\bkill|\bdie\b|\bdead\b|suicid|overdos|no\s+point|can'?t\s+(?:go\s+on|do\s+this)|end\s+it"
     r"|last\s+(?:message|words|thing)\b(?!\s+(?:tonight|today|for\s+(?:today|tonight|now)|before\s+(?:i|my|the|bed)))"
 )
+# A means or a doubt about being there: "goodnight, I took all my pills" is not a sign-off to wave through.
+_MEANS = (
+    r"|pills?\b|meds\b|tablets?\b|overdos|poison|bleach|rope|noose|\bgun|knife|blade|razor|bridge|roof|ledge"
+    r"|\bjump|\bnote\b|bleed|hurt\s+myself|too\s+many|if\s+i'?m\s+(?:still\s+)?(?:here|alive|around)"
+)
 _ROUTINES: tuple[tuple[re.Pattern[str], re.Pattern[str]], ...] = (
     # signing off with a return, or a goodbye at a station, a party, a sale
     (
@@ -339,8 +344,8 @@ _ROUTINES: tuple[tuple[re.Pattern[str], re.Pattern[str]], ...] = (
         ),
         # someone else's "see you soon" sent to the user is a threat, not a sign-off
         re.compile(
-            _FINAL + r"|[\"“”]|\bsent\b|\btext(?:ed|s)?\b|\bmessag(?:ed|es)\b|\bwrote\b|\bex\b|stalk|follow"
-            r"|outside\s+my|my\s+(?:house|address|work)",
+            _FINAL + _MEANS + r"|[\"“”]|\bsent\b|\btext(?:ed|s)?\b|\bmessag(?:ed|es)\b|\bwrote\b|\bex\b|stalk"
+            r"|follow|outside\s+my|my\s+(?:house|address|work)",
             _FLAGS,
         ),
     ),
@@ -370,15 +375,17 @@ _ROUTINES: tuple[tuple[re.Pattern[str], re.Pattern[str]], ...] = (
             _FLAGS,
         ),
         re.compile(
-            _FINAL + r"|on\s+purpose|again|to\s+feel|deserve|punish|relief|numb|wrists?|arms?\b|thighs?", _FLAGS
+            _FINAL + _MEANS.replace(r"|knife|blade|razor", "") + r"|on\s+purpose|again|to\s+feel|deserve|punish|relief"
+            r"|numb|wrists?|arms?\b|thighs?",
+            _FLAGS,
         ),
     ),
     # shouted at, with nothing worse
     (
         re.compile(r"\b(?:yelled|shouted|screamed|snapped)\s+at\s+(?:me|us)\b", _FLAGS),
         re.compile(
-            _FINAL + r"|\bhit|slap|punch|kick|chok|strangl|threw|throw|shov|push|grab|hurt|knife|gun|scared|afraid"
-            r"|terrified|bruis|bleed|every\s+(?:day|night)|always|lock",
+            _FINAL + _MEANS + r"|\bhit|slap|punch|kick|chok|strangl|threw|throw|shov|push|grab|hurt|scared|afraid"
+            r"|terrified|bruis|every\s+(?:day|night)|always|lock",
             _FLAGS,
         ),
     ),
@@ -390,8 +397,9 @@ _ROUTINES: tuple[tuple[re.Pattern[str], re.Pattern[str]], ...] = (
             _FLAGS,
         ),
         re.compile(
-            _FINAL + r"|chok|strangl|rap(?:e|ed|ing)\b|knife|gun|says\s+it'?s|calls\s+it|claims|pretends"
-            r"|but\s+(?:he|she|they)\b|scared|afraid|every\s+(?:day|night)|always",
+            _FINAL + _MEANS + r"|chok|strangl|rap(?:e|ed|ing)\b|says\s+it'?s|calls\s+it|claims|pretends"
+            r"|but\s+(?:he|she|they)\b|scared|afraid|every\s+(?:day|night)|always"
+            r"|(?:not|n'?t|never|no)\s+(?:\w+\s+){0,2}(?:by\s+)?(?:an\s+)?accident",
             _FLAGS,
         ),
     ),
@@ -403,7 +411,7 @@ _ROUTINES: tuple[tuple[re.Pattern[str], re.Pattern[str]], ...] = (
             r"|new\s+one|kids\s+are\s+older|no\s+(?:time|room|space))",
             _FLAGS,
         ),
-        re.compile(_FINAL, _FLAGS),
+        re.compile(_FINAL + _MEANS, _FLAGS),
     ),
     # a will after a life event
     (
@@ -412,7 +420,7 @@ _ROUTINES: tuple[tuple[re.Pattern[str], re.Pattern[str]], ...] = (
             r"\b(?:baby|born|wedding|married|house|mortgage|lawyer|responsible|adult\s+thing)",
             _FLAGS,
         ),
-        re.compile(_FINAL, _FLAGS),
+        re.compile(_FINAL + _MEANS, _FLAGS),
     ),
 )
 

@@ -231,6 +231,11 @@ def test_a_figure_of_speech_overrules_the_learned_layers_but_not_a_rule() -> Non
         ("he says it's play fighting but he chokes me", False),
         ("I'm giving away my things, I won't need them much longer", False),
         ("I updated my will so my kids are provided for when I'm gone", False),
+        ("goodnight everyone, I took all my pills", False),
+        ("talk tomorrow, if I'm still here", False),
+        ("good night, the rope is ready", False),
+        ("I accidentally took too many of my sleeping pills", False),
+        ("we were play fighting and it was not an accident", False),
     ],
 )
 def test_everyday_routines_are_told_from_their_dangerous_twins(text: str, routine: bool) -> None:
