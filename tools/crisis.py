@@ -323,6 +323,9 @@ _FINAL = (
     r"|after\s+i'?m\s+(?:gone|dead)|where\s+i'?m\s+going|(?:much|any)\s+longer|goodbye\s+(?:everyone|world|forever)"
     r"|sorry\s+for\s+everything|tell\s+(?:them|everyone|my\s+\w+)\b|take\s+care\s+of\s+(?:my|him|her|them)"
     r"|wake\s+up|\bkill|\bdie\b|\bdead\b|suicid|overdos|no\s+point|can'?t\s+(?:go\s+on|do\s+this)|end\s+it"
+    r"|done\s+with\s+(?:everything|it\s+all|life|living)|tired\s+of\s+(?:everything|living|life|being)"
+    r"|can'?t\s+take\s+(?:it|this)\s+any\s*more|(?:don'?t|do\s+not)\s+want\s+to\s+(?:live|be\s+here|exist)"
+    r"|give\s+up\s+on\s+(?:life|everything)|nothing\s+matters|hopeless|worthless|burden"
     r"|last\s+(?:message|words|thing)\b(?!\s+(?:tonight|today|for\s+(?:today|tonight|now)|before\s+(?:i|my|the|bed)))"
 )
 # A means or a doubt about being there: "goodnight, I took all my pills" is not a sign-off to wave through.

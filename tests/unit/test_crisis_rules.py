@@ -236,6 +236,7 @@ def test_a_figure_of_speech_overrules_the_learned_layers_but_not_a_rule() -> Non
         ("good night, the rope is ready", False),
         ("I accidentally took too many of my sleeping pills", False),
         ("we were play fighting and it was not an accident", False),
+        ("I need some sleep, I'm done with everything", False),
     ],
 )
 def test_everyday_routines_are_told_from_their_dangerous_twins(text: str, routine: bool) -> None:
