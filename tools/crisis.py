@@ -330,9 +330,11 @@ _FINAL = (
 )
 # A means or a doubt about being there: "goodnight, I took all my pills" is not a sign-off to wave through.
 _MEANS = (
-    r"|pills?\b|meds\b|tablets?\b|overdos|poison|bleach|rope|noose|\bgun|knife|blade|razor|bridge|roof|ledge"
+    r"|pills?\b|meds\b|tablets?\b|overdos|poison|bleach|rope|noose|\bgun|bridge|roof|ledge"
     r"|\bjump|\bnote\b|bleed|hurt\s+myself|too\s+many|if\s+i'?m\s+(?:still\s+)?(?:here|alive|around)"
 )
+# Blades are a means too, except in the kitchen and shaving cuts of the routine that names them.
+_BLADES = r"|knife|blade|razor"
 _ROUTINES: tuple[tuple[re.Pattern[str], re.Pattern[str]], ...] = (
     # signing off with a return, or a goodbye at a station, a party, a sale
     (
@@ -347,7 +349,7 @@ _ROUTINES: tuple[tuple[re.Pattern[str], re.Pattern[str]], ...] = (
         ),
         # someone else's "see you soon" sent to the user is a threat, not a sign-off
         re.compile(
-            _FINAL + _MEANS + r"|[\"“”]|\bsent\b|\btext(?:ed|s)?\b|\bmessag(?:ed|es)\b|\bwrote\b|\bex\b|stalk"
+            _FINAL + _MEANS + _BLADES + r"|[\"“”]|\bsent\b|\btext(?:ed|s)?\b|\bmessag(?:ed|es)\b|\bwrote\b|\bex\b|stalk"
             r"|follow|outside\s+my|my\s+(?:house|address|work)",
             _FLAGS,
         ),
@@ -378,7 +380,7 @@ _ROUTINES: tuple[tuple[re.Pattern[str], re.Pattern[str]], ...] = (
             _FLAGS,
         ),
         re.compile(
-            _FINAL + _MEANS.replace(r"|knife|blade|razor", "") + r"|on\s+purpose|again|to\s+feel|deserve|punish|relief"
+            _FINAL + _MEANS + r"|on\s+purpose|again|to\s+feel|deserve|punish|relief"
             r"|numb|wrists?|arms?\b|thighs?",
             _FLAGS,
         ),
@@ -387,7 +389,10 @@ _ROUTINES: tuple[tuple[re.Pattern[str], re.Pattern[str]], ...] = (
     (
         re.compile(r"\b(?:yelled|shouted|screamed|snapped)\s+at\s+(?:me|us)\b", _FLAGS),
         re.compile(
-            _FINAL + _MEANS + r"|\bhit|slap|punch|kick|chok|strangl|threw|throw|shov|push|grab|hurt|scared|afraid"
+            _FINAL
+            + _MEANS
+            + _BLADES
+            + r"|\bhit|slap|punch|kick|chok|strangl|threw|throw|shov|push|grab|hurt|scared|afraid"
             r"|terrified|bruis|every\s+(?:day|night)|always|lock",
             _FLAGS,
         ),
@@ -400,7 +405,7 @@ _ROUTINES: tuple[tuple[re.Pattern[str], re.Pattern[str]], ...] = (
             _FLAGS,
         ),
         re.compile(
-            _FINAL + _MEANS + r"|chok|strangl|rap(?:e|ed|ing)\b|says\s+it'?s|calls\s+it|claims|pretends"
+            _FINAL + _MEANS + _BLADES + r"|chok|strangl|rap(?:e|ed|ing)\b|says\s+it'?s|calls\s+it|claims|pretends"
             r"|but\s+(?:he|she|they)\b|scared|afraid|every\s+(?:day|night)|always"
             r"|(?:not|n'?t|never|no)\s+(?:\w+\s+){0,2}(?:by\s+)?(?:an\s+)?accident",
             _FLAGS,
@@ -414,7 +419,7 @@ _ROUTINES: tuple[tuple[re.Pattern[str], re.Pattern[str]], ...] = (
             r"|new\s+one|kids\s+are\s+older|no\s+(?:time|room|space))",
             _FLAGS,
         ),
-        re.compile(_FINAL + _MEANS, _FLAGS),
+        re.compile(_FINAL + _MEANS + _BLADES, _FLAGS),
     ),
     # a will after a life event
     (
@@ -423,7 +428,7 @@ _ROUTINES: tuple[tuple[re.Pattern[str], re.Pattern[str]], ...] = (
             r"\b(?:baby|born|wedding|married|house|mortgage|lawyer|responsible|adult\s+thing)",
             _FLAGS,
         ),
-        re.compile(_FINAL + _MEANS, _FLAGS),
+        re.compile(_FINAL + _MEANS + _BLADES, _FLAGS),
     ),
 )
 

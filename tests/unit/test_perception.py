@@ -271,27 +271,26 @@ def test_the_cards_emotion_weight_mixes_the_model_with_the_frozen_classifier(
             PerceptionModel(MODEL_PATH, tmp_path / "perception.json")
 
 
-def test_crisis_perception_holds_on_its_rules_dev_set(embedder: OnnxMiniLMEmbedder) -> None:
-    """Rules, model and neighbours together on the hand-written dev set the 2026-12-07 rules were written against."""
-    rows = _rules_dev_set("crisis")
+@pytest.mark.parametrize(
+    ("name", "least", "recall", "flagged"),
+    [
+        # the dev set the 2026-12-07 rules were written against
+        ("crisis", (50, 40), 0.95, 0.1),
+        # everyday companion chat: sign-offs, pills, cuts and games (the model alone flagged 22 of its 126)
+        ("crisis_companion", (50, 120), 0.93, 0.03),
+    ],
+)
+def test_crisis_perception_holds_on_its_rules_dev_sets(
+    embedder: OnnxMiniLMEmbedder, name: str, least: tuple[int, int], recall: float, flagged: float
+) -> None:
+    """Rules, model and neighbours together: the dev set's crises are flagged and its look-alikes are not."""
+    rows = _rules_dev_set(name)
     seen = perceive([row["text"] for row in rows], embedder)
     positives = [p.detection.crisis for row, p in zip(rows, seen, strict=True) if row["label"] != "none"]
     negatives = [p.detection.crisis for row, p in zip(rows, seen, strict=True) if row["label"] == "none"]
-    assert len(positives) >= 50 and len(negatives) >= 40
-    assert sum(c.flagged for c in positives) / len(positives) >= 0.95
-    assert sum(c.flagged for c in negatives) / len(negatives) <= 0.1
-
-
-def test_crisis_perception_holds_on_everyday_companion_chat(embedder: OnnxMiniLMEmbedder) -> None:
-    """Rules, model and neighbours on the companion-chat dev batch: sign-offs, pills, cuts and games are not
-    crises (the model alone flagged 22 of its 126 ordinary messages), and its crises still are."""
-    rows = _rules_dev_set("crisis_companion")
-    seen = perceive([row["text"] for row in rows], embedder)
-    positives = [p.detection.crisis for row, p in zip(rows, seen, strict=True) if row["label"] != "none"]
-    negatives = [p.detection.crisis for row, p in zip(rows, seen, strict=True) if row["label"] == "none"]
-    assert len(positives) >= 50 and len(negatives) >= 120
-    assert sum(c.flagged for c in positives) / len(positives) >= 0.93
-    assert sum(c.flagged for c in negatives) / len(negatives) <= 0.03
+    assert len(positives) >= least[0] and len(negatives) >= least[1]
+    assert sum(c.flagged for c in positives) / len(positives) >= recall
+    assert sum(c.flagged for c in negatives) / len(negatives) <= flagged
 
 
 def test_injection_perception_holds_on_its_rules_dev_set(embedder: OnnxMiniLMEmbedder) -> None:
