@@ -16,9 +16,10 @@ Steps (all reproducible, seeded):
    those examples (stratified by level, seeded; mean error in levels), then it is fitted on all of them.
 5. Write ``tools/models/emotion_classifier.npz`` (float32 weights, thresholds, prototypes, metadata; the
    importance examples' vectors in float16).
-6. Report, by the same cross-validation, what the strong-emotion rule (``tools.detection.lift_strong_emotion``)
-   does at a few thresholds, with the intensities a chat turn computes (the perception model's, with the weights
-   just written); ``tools.detection.STRONG_EMOTION`` is set from it by hand.
+6. Report, by the same cross-validation, what a strong-emotion rule on top of the model would do (a high message
+   lifted to critical, or every level lifted, when a felt emotion reaches a threshold), with the intensities a chat
+   turn computes (the perception model's, with the weights just written). Every such rule has made the error
+   worse, which is why ``tools.detection`` has none.
 
 ``--importance-only`` does steps 4 (importance only) to 6 and keeps every other array of the existing weights
 file as it is, so the emotion classifier and the category prototypes do not move.
@@ -53,11 +54,9 @@ from tools.detection import (  # noqa: E402
     IMPORTANCE_VALUES,
     LEARNED_TYPES,
     MODEL_PATH,
-    STRONG_EMOTION,
     WORD_BUCKETS,
     ImportanceModel,
     detect_with_scores,
-    lift_strong_emotion,
     load_detector,
     median_level,
     perception_scores,
@@ -357,16 +356,15 @@ def fit_importance(x: np.ndarray, labels: np.ndarray) -> tuple[dict[str, np.ndar
 
 
 def report_strong_emotion(texts: list[str], labels: np.ndarray, oof: np.ndarray, embedder: Embedder) -> None:
-    """Cross-validated effect of the strong-emotion rule at a few thresholds, with a chat turn's intensities."""
+    """Cross-validated effect of strong-emotion rules on top of the model, with a chat turn's intensities."""
     vectors, scores = perception_scores(texts, embedder)
     detections = detect_with_scores(texts, vectors, scores, detector=load_detector(MODEL_PATH))
     intensities = np.array([[d.emotions[name] for name in EMOTION_TYPES] for d in detections])
-    tiled = np.tile(intensities, (CV_REPEATS, 1))
+    felt = np.tile(np.delete(intensities, EMOTION_TYPES.index("neutral"), axis=1).max(axis=1), CV_REPEATS)
     base = median_level(oof)
-    felt = np.delete(tiled, EMOTION_TYPES.index("neutral"), axis=1).max(axis=1)
-    print(f"strong-emotion rule (STRONG_EMOTION = {STRONG_EMOTION}; same folds):")
+    print("strong-emotion rules on top of the model (same folds; the detector uses none):")
     rows = [("no rule", base)]
-    rows += [(f"700 -> 900 at >= {t}", lift_strong_emotion(base, tiled, threshold=t)) for t in (70, 85)]
+    rows += [(f"700 -> 900 at >= {t}", np.where((felt >= t) & (base == 700), 900, base)) for t in (70, 85)]
     rows += [(f"every level +1 at >= {t}", np.minimum(base + 200 * (felt >= t), 900)) for t in (70, 85)]
     for name, levels in rows:
         print(f"  {name:42s} " + " ".join(f"{k} {v:.3f}" for k, v in level_metrics(levels, labels).items()))

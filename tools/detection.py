@@ -24,8 +24,10 @@ network). ``load_detector()`` loads the committed weights ``tools/models/emotion
   (``scripts/data/category_examples.jsonl``).
 * **Importance** (:class:`ImportanceModel`): a distribution over the seed's five levels (:class:`ImportanceLevel`)
   that blends a multinomial logistic regression over the embedding with a similarity-sharpened vote of the nearest
-  importance examples (``scripts/data/importance_examples.jsonl``), decided at its median level; a strong emotion
-  (:data:`STRONG_EMOTION`) lifts a high (700) message to critical (900), never chatter or a regular event.
+  importance examples (``scripts/data/importance_examples.jsonl``), decided at its median level. The seed weighs
+  emotional significance, and the examples carry it (a grieving "I miss my dad" is critical, tears at a film's
+  wedding scene are a minor detail); an intensity rule on top (a strong emotion lifting 700 to 900) made the
+  cross-validated error worse and lifted "my therapist is great" to critical, so there is none.
 
 **The perception model** (``tools/perception.py``, ``tools/models/perception.onnx``, trained by
 ``scripts/train_perception.py``) replaces the frozen-embedding emotion classifier when the embedder can hand over
@@ -97,7 +99,6 @@ __all__ = [
     "ImportanceModel",
     "Perceived",
     "detect_with_scores",
-    "lift_strong_emotion",
     "load_detector",
     "median_level",
     "negated_types",
@@ -378,14 +379,6 @@ def _emotion_of(words: str) -> str:
     return _EMOTION_WORDS[" ".join(words.lower().split())]
 
 
-#: The intensity of a non-neutral emotion that lifts a high-importance message to critical. Chosen by 5 × 5-fold
-#: cross-validation on the importance examples with the perception model's intensities
-#: (``scripts/train_emotion.py --importance-only`` prints it): mean error 0.245 levels at 85, 0.253 at 70, 0.239
-#: without the rule, against 0.364 for lifting every level at 70 as before. The rule is kept, at its cheapest
-#: threshold, for the seed's weight on emotional significance; it never lifts a message over the memory gate (500).
-STRONG_EMOTION = 85
-
-
 class DetectionData(TypedDict):
     """:meth:`Detection.to_dict`: perception's findings as the conversation state and ``detect --json`` carry them."""
 
@@ -538,22 +531,6 @@ def median_level(distribution: npt.NDArray[Any]) -> npt.NDArray[np.int64]:
     return levels
 
 
-def lift_strong_emotion(
-    levels: npt.NDArray[np.int64], intensities: npt.NDArray[Any], *, threshold: float = STRONG_EMOTION
-) -> npt.NDArray[np.int64]:
-    """Levels with a high (700) message lifted to critical (900) when a non-neutral emotion reaches ``threshold``.
-
-    ``intensities`` are ``(n, 9)`` over :data:`EMOTION_TYPES`. The seed weighs emotional significance into
-    importance; the text model already hears the emotion words, so only an emotional disclosure that is already
-    about a relationship, milestone or health matter is lifted, and strong joy about a sandwich stays chatter.
-    """
-    felt = np.delete(np.asarray(intensities), EMOTION_TYPES.index("neutral"), axis=1).max(axis=1)
-    lifted: npt.NDArray[np.int64] = np.where(
-        (felt >= threshold) & (levels == ImportanceLevel.HIGH), int(ImportanceLevel.CRITICAL), levels
-    ).astype(np.int64)
-    return lifted
-
-
 def _sigmoid(x: npt.NDArray[np.float32]) -> npt.NDArray[np.float32]:
     out: npt.NDArray[np.float32] = 0.5 * (1.0 + np.tanh(0.5 * x))  # overflow-free logistic
     return out
@@ -614,7 +591,7 @@ class Detector:
             return []
         intensities = self.intensities(texts, vectors, emotion_scores=emotion_scores, model_weight=model_weight)
         categories = (vectors @ self._category_centroids.T).argmax(axis=1)
-        importances = lift_strong_emotion(self._importance.levels(vectors), intensities)
+        importances = self._importance.levels(vectors)
         # The neighbour layer's threshold was set beside the model's crisis scores, on the retrieval encoder's
         # vectors: without those scores the vectors may come from another embedder, so it stays out.
         near = self._neighbours.scores(vectors) if self._neighbours and crisis_scores is not None else None

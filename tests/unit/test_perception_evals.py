@@ -11,11 +11,20 @@ import numpy as np
 import numpy.typing as npt
 import pytest
 
+from companion.core.errors import InvalidInputError
 from evals.core import binary_metrics, load_jsonl, share
 from evals.crisis import crisis_metrics, keyword_kind
 from evals.crisis import validate_case as validate_crisis_case
 from evals.emotion import PROBES, lexicon_dominant, scores, type_metrics, validate_negation, validate_probe
-from evals.importance import importance_metrics, length_importance, seed_examples
+from evals.importance import (
+    COMPANION,
+    COMPANION_GROUPS,
+    companion_metrics,
+    importance_metrics,
+    length_importance,
+    seed_examples,
+    validate_companion_case,
+)
 from evals.importance import validate_case as validate_everyday_case
 from evals.injection import BENIGN, MULTILINGUAL, injection_metrics, keyword_flag, validate_attack
 from evals.perception import embed
@@ -104,6 +113,28 @@ def test_importance_metrics_by_hand_and_the_seed_examples() -> None:
     assert metrics["locomo_above_500"] == 0.25
 
 
+def test_companion_importance_metrics_by_hand() -> None:
+    metrics = companion_metrics(
+        [
+            ("chatter", 100, 100),
+            ("loaded_lookalike", 100, 700),  # a look-alike over the gate
+            ("loaded_lookalike", 300, 300),
+            ("regular", 500, 500),
+            ("milestone", 700, 500),  # an event under the gate, still within one level
+            ("life_changing", 900, 900),
+        ]
+    )
+    assert metrics["companion_within_one_level"] == pytest.approx(5 / 6)
+    assert metrics["companion_exact"] == pytest.approx(4 / 6)
+    assert metrics["companion_low_above_500"] == pytest.approx(1 / 3)
+    assert metrics["companion_lookalikes_at_most_300"] == 0.5
+    assert metrics["companion_events_above_500"] == 0.5
+    with pytest.raises(InvalidInputError, match="unknown group"):
+        validate_companion_case({"id": "x", "text": "hi", "expected": 100, "group": "smalltalk"})
+    with pytest.raises(InvalidInputError, match="expected is one of"):
+        validate_companion_case({"id": "x", "text": "hi", "expected": 200, "group": "chatter"})
+
+
 def test_baselines_are_the_plain_rules_they_claim() -> None:
     assert keyword_kind("I want to kill myself") == "self_harm"
     assert keyword_kind("my brother beat me at chess") == "abuse"  # why keywords are a weak baseline
@@ -128,6 +159,9 @@ def test_the_perception_datasets_load_validate_and_meet_their_sizes() -> None:
     assert len(load_jsonl(BENIGN)) >= 60
     everyday = [validate_everyday_case(case) for case in load_jsonl(SUITES["importance"].dataset_path or Path())]
     assert len(everyday) >= 40
+    companion = [validate_companion_case(case) for case in load_jsonl(COMPANION)]
+    assert len(companion) >= 150
+    assert {group for _, group, _ in companion} == set(COMPANION_GROUPS)
 
 
 class CountingEmbedder:
