@@ -106,8 +106,16 @@ _SELF_HARM = re.compile(
     # "a face I don't want to wake up to" and waking up next to someone are about the morning, not about living
     r"|(?:don'?t|do\s+not|no\s+longer)\s+want\s+to\s+(?:live|be\s+alive|exist"
     r"|wake\s+up(?!\s+(?:(?:next\s+to|beside|with|to\s+(?:that|this|his|her|your|their|a)\s+face|to\s+(?:in|every|each))\b"
-    r"|to\s*[.!?,]*$)))"
+    r"|to\s*[.!?,]*$|(?:so\s+)?early\b|at\s+\d|before\b|on\s+time\b|for\s+(?:work|school|class)\b)))"
     r"|no\s+(?:reason|point)\s+(?:to|in)\s+(?:live|living|going\s+on)"
+    # the question form, about going on at all ("what's the point of going on like this"; not "going on the trip")
+    r"|what'?s\s+the\s+point\s+(?:of|in)\s+(?:living|being\s+alive|staying\s+alive"
+    r"|(?:going|carrying)\s+on(?=\s*(?:[.,!?;]|$|like\s+this|anymore|any\s+more)))"
+    # not expecting to grow older ("I don't see myself getting older than this year")
+    r"|(?:don'?t|can'?t|do\s+not|cannot)\s+see\s+myself\s+(?:getting\s+(?:any\s+)?older|living\s+(?:past|beyond|much\s+longer)"
+    r"|(?:still\s+)?(?:being\s+)?(?:here|alive|around)\s+(?:next\s+year|in\s+a\s+(?:year|month)))"
+    # a means made ready: a noose tied (not the sailing knot)
+    r"|(?:tied|tying|made|making|hung|hanging|put\s+up|set\s+up)\s+(?:a|the|my)\s+noose\b(?!\s+knot)"
     # an accident is not self-harm ("I cut myself shaving", "burned myself on the oven"; not "with a razor")
     r"|(?:hurt(?:ing)?|cut(?:ting)?|harm(?:ing)?|burn(?:ing)?|starv(?:e|ing))\s+my\s*self\b"
     r"(?!\s+(?:(?:while|when)\s+)?(?:shaving|cooking|chopping|slicing|gardening|opening|cleaning|baking|ironing"
@@ -125,7 +133,7 @@ _SELF_HARM = re.compile(
     # the warning signs public crisis lines list: hoping to die, tired of living, nothing to live for, a burden
     # leaving soon, a plan, a lethal dose asked about, a means at hand
     r"|hop(?:e|ing)\s+(?:that\s+)?i\s+(?:crash|die\b(?!\s+(?:laughing|of|from))|don'?t\s+wake\s+up|never\s+wake\s+up"
-    r"|get\s+hit\s+by)"
+    r"|get\s+hit\s+by)|hop(?:e|es|ing)\s+(?:that\s+)?(?:the|my)\s+(?:plane|flight)\s+(?:crashes|goes\s+down)"
     r"|wish\s+i\s+(?:could\s+|would\s+)?(?:just\s+)?(?:die\b(?!\s+(?:laughing|of|from|my\s+hair))|disappear\s+forever"
     r"|stop\s+existing|didn'?t\s+exist|never\s+wake\s+up)"
     r"|tired\s+of\s+(?:existing|being\s+alive|fighting\s+to\s+(?:stay|live)"
@@ -207,7 +215,9 @@ _ABUSE = re.compile(
     r"|(?:i\s+was|i'?ve\s+been|i\s+am|i'?m\s+being)\s+"
     r"(?:raped|sexually\s+assaulted|abused|assaulted|beaten|stalked)"
     r"|afraid\s+(?:he|she|they)(?:'ll|\s+will|\s+might|\s+is\s+going\s+to)\s+(?:kill|hurt)\s+me"
-    r"|(?:scared|afraid)\s+(?:to\s+go\s+home|for\s+my\s+life)|someone\s+is\s+(?:following|stalking)\s+me"
+    # scared to go home, not of the news one has to bring there ("scared to go home and tell my parents I failed")
+    r"|(?:scared|afraid)\s+(?:to\s+go\s+home(?!\s+(?:and|to)\s+(?:tell|show|face\s+(?:the|my)\s+(?:music|grades?)))"
+    r"|for\s+my\s+life)|someone\s+is\s+(?:following|stalking)\s+me"
     # a weapon announced for school or work
     r"|(?:bring(?:ing)?|brought|tak(?:e|ing))\s+(?:a|his|her|their|the|\w+'s)\s+(?:\w+'s\s+)?(?:gun|rifle|pistol"
     r"|weapon|bomb)\s+to\s+(?:school|class|work|the\s+office|campus)|shoot\s+up\s+(?:the|my|our)\s+(?:school|class|office)"
@@ -315,18 +325,30 @@ _ABOUT_OTHERS = re.compile(
 
 # Everyday routines a companion hears all day that the learned layers (model, neighbours) take for crises because
 # they share a crisis word or shape: a sign-off with a return, medicine taken as meant, a haircut or a kitchen
-# cut, being shouted at, a game, things given away for a reason, a will after a life event. Each clears a learned
+# cut, being shouted at, a game, things given away for a reason, waking up on a schedule, sitting in the car, a hand
+# held, a knot in laces, bad grades to bring home, a will after a life event. Each clears a learned
 # verdict only when none of its danger markers is in the message; a rule match still stands. Written on
 # ``scripts/data/crisis_companion_rules_dev.jsonl``.
+# Waking up at an hour, as a schedule asks, is not waking up at all.
+_ON_SCHEDULE = (
+    r"\s+(?:(?:so|too|really)\s+)?early\b|\s+at\s+\d|\s+before\b|\s+on\s+time\b|\s+for\s+(?:work|school|class)\b"
+)
+# Despair about living itself, in the words crisis lines list.
+_DESPAIR = (
+    r"wake\s+up\b(?!"
+    + _ON_SCHEDULE
+    + r")|\bkill|\bdie\b|\bdead\b|suicid|overdos|no\s+point|can'?t\s+(?:go\s+on|do\s+this)|end\s+it"
+    r"|done\s+with\s+(?:everything|it\s+all|life|living)|tired\s+of\s+(?:everything|living|life|being)"
+    r"|can'?t\s+take\s+(?:it|this)\s+any\s*more|(?:don'?t|do\s+not)\s+want\s+to\s+(?:live|be\s+here|exist)"
+    r"|give\s+up\s+on\s+(?:life|everything)|nothing\s+matters|hopeless|worthless|burden"
+)
+# Finality: a farewell, affairs put in order, or despair.
 _FINAL = (
     r"forever|for\s+good|(?:the|one)\s+last\s+time|won'?t\s+(?:be\s+(?:here|around|back)|need)|when\s+i'?m\s+gone"
     r"|after\s+i'?m\s+(?:gone|dead)|where\s+i'?m\s+going|(?:much|any)\s+longer|goodbye\s+(?:everyone|world|forever)"
     r"|sorry\s+for\s+everything|tell\s+(?:them|everyone|my\s+\w+)\b|take\s+care\s+of\s+(?:my|him|her|them)"
-    r"|wake\s+up|\bkill|\bdie\b|\bdead\b|suicid|overdos|no\s+point|can'?t\s+(?:go\s+on|do\s+this)|end\s+it"
-    r"|done\s+with\s+(?:everything|it\s+all|life|living)|tired\s+of\s+(?:everything|living|life|being)"
-    r"|can'?t\s+take\s+(?:it|this)\s+any\s*more|(?:don'?t|do\s+not)\s+want\s+to\s+(?:live|be\s+here|exist)"
-    r"|give\s+up\s+on\s+(?:life|everything)|nothing\s+matters|hopeless|worthless|burden"
     r"|last\s+(?:message|words|thing)\b(?!\s+(?:tonight|today|for\s+(?:today|tonight|now)|before\s+(?:i|my|the|bed)))"
+    r"|" + _DESPAIR
 )
 # A means or a doubt about being there: "goodnight, I took all my pills" is not a sign-off to wave through.
 _MEANS = (
@@ -335,6 +357,11 @@ _MEANS = (
 )
 # Blades are a means too, except in the kitchen and shaving cuts of the routine that names them.
 _BLADES = r"|knife|blade|razor"
+# Hurt done by a hand: a grip that holds on, bruises, force.
+_FORCE = (
+    r"|hard\b|tight|twist|bruis|hurt|wouldn'?t\s+let|couldn'?t\s+(?:get\s+)?(?:away|free)|forc|dragg|pinn|scared"
+    r"|afraid|punish|burn|over\s+(?:the|a)\s+(?:cooker|stove|hob|fire|flame|candle)"
+)
 _ROUTINES: tuple[tuple[re.Pattern[str], re.Pattern[str]], ...] = (
     # signing off with a return, or a goodbye at a station, a party, a sale
     (
@@ -420,6 +447,47 @@ _ROUTINES: tuple[tuple[re.Pattern[str], re.Pattern[str]], ...] = (
             _FLAGS,
         ),
         re.compile(_FINAL + _MEANS + _BLADES, _FLAGS),
+    ),
+    # waking up on a schedule ("I don't want to wake up early tomorrow")
+    (
+        re.compile(r"\b(?:wake|get)\s+up(?=" + _ON_SCHEDULE + r")", _FLAGS),
+        re.compile(_FINAL + _MEANS + _BLADES + r"|\bever\b|never", _FLAGS),
+    ),
+    # sitting in the car with music, a call or a meal, not an engine left running
+    (
+        re.compile(
+            r"\bsat\s+in\s+(?:the|my|our)\s+car\b[^.!?]{0,60}\b(?:music|songs?|podcast|radio|phone|scroll\w*|sing\w*"
+            r"|eat\w*|lunch|coffee|call\w*|waiting|before\s+going\s+in|parking\s+lot|car\s+park|driveway)",
+            _FLAGS,
+        ),
+        re.compile(_FINAL + _MEANS + _BLADES + r"|engine|running|garage|exhaust|hose|fumes|carbon|monoxide", _FLAGS),
+    ),
+    # a hand taken or held, with no force
+    (
+        re.compile(r"\b(?:grabbed|took|held|holding|holds|squeezed)\s+my\s+hand\b", _FLAGS),
+        re.compile(_FINAL + _MEANS + _BLADES + _FORCE, _FLAGS),
+    ),
+    # a knot in laces, a tie or hair
+    (
+        re.compile(
+            r"\bknots?\s+in\s+(?:my|the|his|her)\s+(?:shoe\s*laces?|laces|tie|hair|necklace|yarn|thread)\b", _FLAGS
+        ),
+        re.compile(_FINAL + _MEANS + _BLADES, _FLAGS),
+    ),
+    # bad news to bring home: grades, a dent, a tattoo
+    (
+        re.compile(
+            r"\b(?:scared|afraid|nervous|terrified|dreading)\s+(?:(?:to|of)\s+)?(?:go(?:ing)?\s+home\s+(?:and|to)\s+)?"
+            r"(?:tell|show)\w*\s+(?:my\s+)?(?:parents|mom|mum|dad|mother|father|family)\b[^.!?]{0,60}"
+            r"\b(?:fail\w*|grades?|report\s+card|results?|dent\w*|crash\w*|broke|tattoo|piercing|lost|dropp\w*|quit)",
+            _FLAGS,
+        ),
+        # telling the parents is the routine itself, so a farewell's "tell my mom" is not a marker here
+        re.compile(
+            _DESPAIR + _MEANS + _BLADES + r"|forever|for\s+good|\bhit|beat|slap|punch|kick|belt|hurt|throw\s+me\s+out"
+            r"|lock|starv",
+            _FLAGS,
+        ),
     ),
     # a will after a life event
     (

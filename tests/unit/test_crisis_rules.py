@@ -60,6 +60,11 @@ from tools.crisis import NO_CRISIS, Crisis, combine, detect_crisis, everyday_rou
         ("I've made my peace with it, I just need to find the courage to go through with it", "self_harm"),
         ("I don't think I'll be around for my birthday next month", "self_harm"),
         ("I told my sister goodbye forever and turned off my phone", "self_harm"),
+        ("made a noose in my room tonight", "self_harm"),
+        ("whats the point of carrying on anymore", "self_harm"),
+        ("I can't see myself living past this winter", "self_harm"),
+        ("I keep hoping my flight crashes", "self_harm"),
+        ("I'm scared to go home, my stepdad will be there", "abuse"),
     ],
 )
 def test_crisis_phrases_are_flagged_with_their_kind(text: str, kind: str) -> None:
@@ -125,6 +130,10 @@ def test_crisis_phrases_are_flagged_with_their_kind(text: str, kind: str) -> Non
         "I don't think I'll be around for my birthday, I'll be travelling for work",
         "I left a note for my roommate about the rent",
         "I told my ex goodbye forever and blocked him",
+        "I learned to tie a noose knot at sailing camp",
+        "what's the point of going on the trip if it rains all week",
+        "I don't want to wake up so early on a Saturday",
+        "I'm scared to go home and tell my dad I crashed his car",
     ],
 )
 def test_figures_of_speech_and_ordinary_grief_are_not_crises(text: str) -> None:
@@ -219,6 +228,11 @@ def test_a_figure_of_speech_overrules_the_learned_layers_but_not_a_rule() -> Non
         ("we were play fighting and he accidentally elbowed me", True),
         ("I'm giving away my record collection, I never listen to it anymore", True),
         ("I wrote my will today, it's the responsible thing to do with a new baby", True),
+        ("ugh I have to wake up at 5 for my flight", True),
+        ("sat in my car eating lunch and scrolling my phone", True),
+        ("he took my hand and we walked along the beach", True),
+        ("there's a knot in my necklace I can't undo", True),
+        ("I'm dreading showing my parents my report card, I failed maths", True),
         # the same shapes with a danger marker stay for the learned layers to judge
         ("this is my last message to anyone, goodnight", False),
         ("goodnight, I hope I don't wake up tomorrow", False),
@@ -237,6 +251,12 @@ def test_a_figure_of_speech_overrules_the_learned_layers_but_not_a_rule() -> Non
         ("I accidentally took too many of my sleeping pills", False),
         ("we were play fighting and it was not an accident", False),
         ("I need some sleep, I'm done with everything", False),
+        ("I wish I didn't have to wake up early, or ever again", False),
+        ("sat in the car in the garage with the engine running and music on", False),
+        ("he grabbed my hand so hard it bruised and wouldn't let go", False),
+        ("my mum held my hand over the stove as a punishment", False),
+        ("there's a knot in my tie and a rope in my bag", False),
+        ("I'm scared to tell my parents I failed, my dad will beat me", False),
     ],
 )
 def test_everyday_routines_are_told_from_their_dangerous_twins(text: str, routine: bool) -> None:
