@@ -147,25 +147,39 @@ RULES: tuple[Rule, ...] = (
         r"|consignes)|что\s+(?:написано|сказано)\s+в\s+тво(?:их|ей)\s+(?:инструкци|правил|промпт)\w*",
         0.85,
     ),
-    _rule("dan", _ROLE, r"\bDAN\b|\bdo anything now\b|\bjailbr(?:oken|eak)\b|\bdeveloper mode\b", 0.9),
+    # The jailbreak's name is written in capitals ("You are DAN"); "Dan from work brought donuts" is a friend.
+    _rule("dan", _ROLE, r"(?-i:\bDAN\b)|\bdo anything now\b|\bjailbr(?:oken|eak)\b|\bdeveloper mode\b", 0.9),
+    # Guidelines and content policies are an AI's; restrictions, filters and rules only count when said of the
+    # companion or its answers ("answer without restrictions"), not of a selfie, a diet or a bedtime.
     _rule(
         "no_restrictions",
         _ROLE,
-        r"\b(?:no|without|free of|ignore (?:all |your )?)\s*(?:restrictions|limitations|filters|safety guidelines"
-        r"|content polic(?:y|ies)|ethical guidelines|rules)\b",
+        r"\b(?:no|without|free of|ignore (?:all |your )?)\s*(?:safety guidelines|content polic(?:y|ies)"
+        r"|ethical guidelines)\b|\bignore (?:all |your )(?:restrictions|limitations|filters|rules)\b"
+        r"|\b(?:you|you'?re|your|yourself|respond\w*|answer\w*|repl(?:y|ies)|talk|speak|AI|assistant|chatbot|bot"
+        r"|model|mode)\b[^.!?\n]{0,40}\b(?:no|without|free of)\s+(?:any\s+)?"
+        r"(?:restrictions|limitations|filters|rules|limits)\b",
         0.8,
     ),
     _rule(
         "override_persona",
         _ROLE,
-        r"\b(?:override|abandon|drop|change|reset)\b.{0,20}\b(?:your )?(?:personality|persona|character|programming)\b",
+        # the companion's own: "change my character in the game" and "reset my personality" are the user's
+        r"\b(?:override|abandon|drop|change|reset)\b.{0,20}\byour\s+(?:personality|persona|character|programming)\b"
+        r"|\b(?:override|abandon)\s+(?:the\s+)?(?:personality|persona|programming)\b",
         0.85,
     ),
     _rule(
         "new_instructions",
         _ROLE,
-        r"\b(?:from now on|now you are|you are now|henceforth)\b.{0,60}"
-        r"\b(?:no|without|unrestricted|unfiltered|not bound|any(?:thing)?)\b",
+        # said to the companion and about its limits: not "from now on, no phones at dinner" or "you are now my
+        # favourite person, no doubt"
+        r"\b(?:from now on|henceforth)\b,?\s+(?:[\w,]+\s+){0,3}?you\b.{0,60}"
+        r"\b(?:(?:no|without)\s+(?:any\s+)?(?:rules|restrictions|limit\w*|filter\w*|guidelines|boundaries|censor\w*"
+        r"|moral\w*|ethic\w*)|unrestricted|unfiltered|not bound|free from"
+        r"|anything\s+(?:i|we)\s+(?:say|want|ask|tell))\b"
+        r"|\b(?:now you are|you are now)\b.{0,60}\b(?:unrestricted|unfiltered|not bound|free from"
+        r"|(?:no|without)\s+(?:any\s+)?(?:rules|restrictions|limit\w*|filter\w*|guidelines|boundaries))\b",
         0.8,
     ),
     _rule(
@@ -197,16 +211,24 @@ RULES: tuple[Rule, ...] = (
     _rule(
         "system_prompt",
         _SYSTEM,
-        r"\b(?:system|initial|hidden|original|internal|secret|setup|operator)\s+(?:prompt|instructions?|message|rules"
-        r"|configuration)|\b(?:system-?nachricht|system-?prompt|system-?anweisung(?:en)?)\b"
+        # a prompt is the AI's; instructions, a message or rules are the companion's only when they are "yours" (not
+        # a lego set's original instructions or HR's internal message)
+        r"\b(?:system|initial|hidden|original|internal|secret|setup|operator)\s+prompt"
+        r"|\byour\s+(?:\w+\s+)?(?:system|initial|hidden|original|internal|secret|setup|operator)\s+"
+        r"(?:instructions?|message|rules|configuration)|\bsystem\s+(?:instructions?|rules|configuration)\b"
+        r"(?![^.!?]{0,30}\b(?:on|of|for)\s+(?:the|my|this|our|a)\b)"
+        r"|\b(?:system-?nachricht|system-?prompt|system-?anweisung(?:en)?)\b"
         r"|\b(?:mensaje|prompt|instrucciones)\s+(?:de|del)\s+sistema\b|\binstrucciones\s+(?:ocultas|secretas)\b",
         0.9,
     ),
     _rule(
         "reveal_instructions",
         _SYSTEM,
-        r"\b(?:show|print|reveal|repeat|output|tell|display|dump|list)\b.{0,20}\b(?:me )?(?:your|the)\b.{0,25}"
-        r"\b(?:instructions|prompt|rules you(?:'re| are) following|configuration|config settings|settings)\b",
+        # the companion's: "show me the instructions for this recipe" and "the settings on his tv" are not
+        r"\b(?:show|print|reveal|repeat|output|tell|display|dump|list)\b.{0,20}\b(?:me )?(?:your\b.{0,25}"
+        r"\b(?:instructions|prompt|rules you(?:'re| are) following|configuration|config settings|settings)"
+        r"|the\b.{0,25}\b(?:prompt|rules you(?:'re| are) following|instructions you(?:'ve| have| were)?\s*"
+        r"(?:been\s+)?(?:given|got|received)))\b(?!\s+(?:for|of|on)\s+(?:a|the|my|this|our|his|her)\b)",
         0.85,
     ),
     _rule(
@@ -228,9 +250,13 @@ RULES: tuple[Rule, ...] = (
 
 # Shared by BENIGN and LOOKALIKES: someone else's instructions reported, and the user's own typos.
 _REPORTED_INSTRUCTIONS = (
-    r"\b(?:told|asked|wants?|wanted|said|says|tells?)\s+(?:me|us|him|her|them)\s+to\s+(?:ignore|disregard|forget)"
+    r"\b(?:(?:told|asked|wants?|wanted|said|says|tells?)\s+(?:me|us|him|her|them)|told|asked|said|says)\s+to\s+"
+    r"(?:ignore|disregard|forget)"
 )
-_OWN_TYPOS = r"\b(?:ignore|disregard|forget)\s+(?:my|the)\s+(?:typos?|spelling|grammar)\b"
+_OWN_TYPOS = (
+    r"\b(?:ignore|disregard|forget)\s+(?:my|the)\s+(?:typos?|spelling|grammar)\b"
+    r"|\b(?:ignore|disregard|forget)\s+my\s+(?:previous|last|earlier)\s+(?:message|text|email|question)\b"
+)
 
 #: Benign look-alikes: a rule match in a message that also matches one of these is dropped (per rule name).
 #: Someone else's instructions reported ("my boss told me to ignore the previous instructions he gave me"),
@@ -248,7 +274,11 @@ BENIGN: dict[str, re.Pattern[str]] = {
         r"\bjailbr(?:eak|oke|oken|eaking)\w*\s+(?:my|your|his|her|an?|the|this|our)?\s*(?:old\s+|new\s+)?"
         r"(?:i?phone|ipad|ipod|android|device|ps\s?\d|playstation|switch|console|kindle|fire\s?stick|apple\s?tv|xbox"
         r"|wii|router|tablet|watch|car)\b|\b(?:i?phone|ipad|android|device|ps\s?\d|console|switch|kindle|firestick)"
-        r"\s+(?:is\s+)?jailbr(?:oken|eak)",
+        r"\s+(?:is\s+)?jailbr(?:oken|eak)"
+        # a phone's developer options
+        r"|\bdeveloper\s+(?:mode|options)\b[^.!?]{0,30}\b(?:i?phone|android|device|tablet|pixel|samsung|laptop|pc"
+        r"|mac|windows|chrome\w*|tv|console|xbox|switch)\b|\b(?:i?phone|android|device|tablet|pixel|samsung|laptop"
+        r"|windows|chrome\w*|tv|console|xbox|switch)'?s?\s+(?:\w+\s+){0,2}developer\s+(?:mode|options)\b",
         re.IGNORECASE,
     ),
     "sql": re.compile(
@@ -285,6 +315,8 @@ LOOKALIKES = re.compile(
     r"|\bolvida\s+lo\s+que\s+te\s+(?:dije|escrib[íi]|ped[íi])\b|\boublie\s+ce\s+que\s+(?:je\s+t'ai\s+dit|j'ai\s+dit)"
     r"|\bvergiss,?\s+was\s+ich\s+(?:\w+\s+){0,5}?(?:gesagt|geschrieben)|забудь,?\s+что\s+я\s+(?:сказал|говорил|писал)"
     r"|не\s+обращай\s+внимания\s+на\s+мои\s+(?:опечатки|ошибки)"
+    # instructions or settings of a thing: a recipe, an exercise, a tv
+    r"|\b(?:instructions|settings|directions)\s+(?:for|of|on)\s+(?:a|the|my|this|that|our|his|her)\b"
     r"|\b(?:from\s+now\s+on|a\s+partir\s+de\s+ahora|desde\s+hoy|ab\s+jetzt|ab\s+sofort|von\s+nun\s+an|dorénavant"
     r"|à\s+partir\s+de\s+maintenant|теперь|отныне|с\s+этого\s+момента)\b,?\s+"
     r"(?:\w+\s+)?(?:i|voy|yo|ich|je|я)\b(?!.{0,40}\b(?:you|your|du|dich|dir|t[úu]|te|ты|тебя|тебе)\b)",
