@@ -14,7 +14,8 @@ network). ``load_detector()`` loads the committed weights ``tools/models/emotion
   "intensity > 30" means "the classifier decides the type is expressed", for every type alike.
 * **Panic** has no GoEmotions label, so it is not learned: its intensity is the geometric mean of the fear and
   anxiety intensities (panic is fear with high anxious arousal), raised to at least the stronger of the two
-  (and at least 50) when the message names it (:data:`PANIC_CUES`).
+  (and at least 50) when the message names it (:data:`PANIC_CUES`), held at :data:`NEGATED_CAP` when it names it
+  only to deny it ("I'm not panicking", "no need to panic").
 * **Neutral** is learned like the others (GoEmotions' ``neutral``, ``realization``, ``curiosity``,
   ``confusion``); the dominant emotion is the strongest feeling the classifier decides is expressed (above
   :data:`EMOTIONAL_SIGNAL_THRESHOLD`), even beside a stronger neutral ("I'm furious that my landlord kept my
@@ -222,7 +223,8 @@ LEARNED_TYPES: tuple[str, ...] = tuple(t for t in EMOTION_TYPES if t != "panic")
 #: The committed weights.
 MODEL_PATH = Path(__file__).resolve().parent / "models" / "emotion_classifier.npz"
 
-#: Words that name panic; they make panic at least as strong as fear or anxiety.
+#: Words that name panic; they make panic at least as strong as fear or anxiety (unless named to be denied: "I'm not
+#: panicking", see :meth:`Detector.intensities`).
 PANIC_CUES = re.compile(
     r"\b(panic\w*|freak(?:ing|ed)? out|can'?t breathe|hyperventilat\w*|heart (?:is )?racing)\b", re.IGNORECASE
 )
@@ -258,12 +260,14 @@ _EMOTION_WORDS: dict[str, str] = {
     ),
     **dict.fromkeys(
         ("happy", "happiness", "glad", "joy", "joyful", "thrilled", "pleased", "cheerful", "satisfied")
-        + ("delighted",),
+        + ("delighted", "ecstatic", "overjoyed", "elated"),
         "happiness",
     ),
     **dict.fromkeys(
         ("anxious", "anxiety", "nervous", "worried", "worrying", "worry", "stressed", "stress", "uneasy", "tense")
-        + ("panicking", "jittery", "freaking out", "freak out", "on edge", "nervous wreck"),
+        + ("panicking", "jittery", "freaking out", "freak out", "on edge", "nervous wreck", "panic", "panicked")
+        # panic is not learned (it is derived from fear and anxiety), so its words deny or affirm anxiety
+        + ("panicky", "panic attack", "panic attacks"),
         "anxiety",
     ),
     **dict.fromkeys(
@@ -273,7 +277,7 @@ _EMOTION_WORDS: dict[str, str] = {
     ),
     **dict.fromkeys(
         ("angry", "anger", "mad", "furious", "annoyed", "upset", "pissed", "irritated", "livid", "frustrated")
-        + ("bothered", "resentment", "resentful", "fuming"),
+        + ("bothered", "resentment", "resentful", "fuming", "bother me", "bothers me"),
         "anger",
     ),
     **dict.fromkeys(("excited", "hyped", "pumped", "stoked", "psyched", "looking forward"), "excitement"),
@@ -285,40 +289,66 @@ _DEGREE = (
     r"(?:even\s+|really\s+)?(?:a\s+little\s+bit|a\s+little|a\s+bit|the\s+least\s+bit|one\s+bit|in\s+the\s+least"
     r"|remotely|all\s+that|any)\s+"
 )
+#: Words after a negation that leave the emotion affirmed: "not just/only" adds to it, "how" measures it, "thought
+#: I'd" is surprised by it, "so ... if" wishes it away ("wouldn't be so anxious if he texted back"); see the first
+#: of :data:`_NEGATION_FORMS`.
+_MEASURED = (
+    r"just\b|only\b|merely\b|how\b|(?:thought|knew|imagined|realised|realized|dreamt|dreamed)\b"
+    r"|th(?:ink|ought)\s+i(?:'d|\s+(?:would|could))\b|(?:so|as)\s+[\w']+\s+(?:if|unless)\b"
+)
 #: Calm or glad states that, after "but", deny an emotion expected before it ("I thought I'd be nervous, but I was
 #: calm"; "expected to be heartbroken, but honestly I feel free").
 _SETTLED = r"(?:calm|fine|free|relieved|okay|ok|great|good|relaxed|grateful|peaceful|at\s+peace|ready|happy)\b"
+#: "I was", "I'm", "im", "I have been": the speaker's state in a reported or hedged denial.
+_I_WAS = r"(?:i'?m|i\s+(?:was|am|felt|feel|have\s+been))"
+#: How a reported answer is introduced ("I said", "I told her", "I replied").
+_ANSWERED = r"(?:said|told\s+\w+|answered|replied)"
 # Each names the denied emotion word as group 1. The forms, from the most common:
 _NEGATION_FORMS = (
     # a negation up to two words before it ("not sad", "don't feel anxious", "it's not like I'm unhappy"); "stop",
     # "help", "quit" and "wait" reverse the denial ("can't stop crying", "haven't stopped crying", "can't help
-    # feeling sad"), and a comparison affirms it ("not usually this sad", "never been so happy", "never felt more
-    # alone")
-    r"\b(?:not|no\s+longer|n't|nt|isnt|wasnt|arent|werent|dont|didnt)\s+(?:" + _DEGREE + r")?"
-    r"(?:(?!stop\w*\b|help\b|quit\b|wait\b|this\b|believe\b)[\w']+\s+){0,2}?" + _EMOTION,
-    r"\bnever\s+(?:(?!stop\w*\b|help\b|quit\b|this\b|so\b|more\b|as\b)[\w']+\s+){0,2}?" + _EMOTION,
-    # a denying phrase right before it ("anything but sad", "far from pleased", "no fear", "stopped worrying",
-    # "without a hint of fear", "done being sad", "over being angry", "instead of panicking")
-    r"\b(?:anything\s+but|far\s+from|hardly|nowhere\s+near|no|zero|(?<!n't\s)stopped(?:\s+(?:being|getting|feeling))?"
+    # feeling sad"), a comparison affirms it ("not usually this sad", "never been so happy", "never felt more
+    # alone"), so do "not just/only" ("not just angry, I'm hurt"), a measure of it ("didn't know how sad I was",
+    # "never realised how lonely") and a surprise at it ("never thought I'd love again")
+    r"\b(?:not|no\s+longer|n't|nt)\s+(?:" + _DEGREE + r")?"
+    r"(?:(?!stop\w*\b|help\b|quit\b|wait\b|this\b|believe\b|" + _MEASURED + r")[\w']+\s+){0,2}?" + _EMOTION,
+    r"\bnever\s+(?:(?!stop\w*\b|help\b|quit\b|this\b|so\b|more\b|as\b|" + _MEASURED + r")[\w']+\s+){0,2}?" + _EMOTION,
+    # a denying phrase right before it ("anything but sad", "far from pleased", "no fear", "no more crying",
+    # "neither sad nor scared", "stopped worrying", "without a hint of fear", "done being sad", "over being angry",
+    # "instead of panicking", "nothing to worry about", "no need to panic")
+    r"\b(?:anything\s+but|far\s+from|hardly|nowhere\s+near|no(?:\s+more)?|zero|neither"
+    r"|(?<!n't\s)stopped(?:\s+(?:being|getting|feeling))?"
     r"|without(?:\s+(?:any|a\s+(?:hint|trace|shred|speck|bit)\s+of|an\s+ounce\s+of))?|quit\s+being"
     r"|(?:done|over|through)\s+(?:being|feeling|getting)|done|let\s+go\s+of\s+(?:the|my|all\s+(?:the|my))|rather\s+than(?:\s+(?:being|feeling|getting))?"
-    r"|instead\s+of(?:\s+(?:being|feeling|getting))?|(?:nothing|no\s+(?:reason|need))\s+to\s+(?:be|feel|get)"
+    r"|instead\s+of(?:\s+(?:being|feeling|getting))?|(?:nothing|no\s+(?:reason|need))\s+to(?:\s+(?:be|feel|get))?"
     r"|(?:not|never)\s+(?:one|the\s+type|the\s+kind)\s+to\s+(?:be|feel|get))\s+"
     r"(?:(?:so|that|too|very|feeling|being)\s+)?(?:[\w']+\s+(?:and|or|nor)\s+)?" + _EMOTION,
-    # "I'd be lying if I said I was nervous", "I can't say I was ever scared of him", "un-nervous"
-    r"\blying\s+if\s+i\s+said\s+i\s+(?:was|am|'m|felt|feel)\s+(?:[\w']+\s+)?" + _EMOTION,
-    r"\bn't\s+say\s+(?:that\s+)?i\s+(?:was|am|'m|felt|feel|have\s+been)\s+(?:ever\s+|really\s+|particularly\s+)?"
-    r"(?:[\w']+\s+)?" + _EMOTION,
+    # "I'd be lying if I said I was nervous", "I can't say I was ever scared of him", "I wouldn't say that I'm really
+    # angry", "un-nervous"
+    r"\blying\s+if\s+i\s+said\s+(?:that\s+)?" + _I_WAS + r"\s+(?:[\w']+\s+)?" + _EMOTION,
+    r"\bn't\s+say\s+(?:that\s+)?" + _I_WAS + r"\s+(?:ever\s+|really\s+|particularly\s+)?(?:[\w']+\s+)?" + _EMOTION,
     r"\bun-" + _EMOTION,
     # "the loneliness doesn't bother me anymore"
     _EMOTION + r"\s+(?:does\s+n't|do\s+n't|did\s+n't|no\s+longer)\s+(?:bother|get\s+to|affect|scare|upset)\s+me\b",
     # named, then denied as an answer ("Sad? Not at all.", "Afraid? No, I feel ready.", "Scared of the dentist? Not
-    # me.", "Who's scared? Definitely not me"); "Not sure", "No idea" and "not gonna lie" answer something else
-    _EMOTION + r"(?:\s+[\w']+){0,4}\s*\?\s*(?:(?:definitely|certainly|absolutely|honestly|well)\s*,?\s*)?"
+    # me.", "Who's scared? Definitely not me", "Hyped? Meh, not really", "asked 'upset?' and I said 'no'"); "Not
+    # sure", "No idea" and "not gonna lie" answer something else
+    _EMOTION + r"(?:\s+[\w']+){0,4}\s*\?\s*['\"]?\s*(?:(?:and\s+)?i\s+" + _ANSWERED + r"\s*,?\s*['\"]?\s*)?"
+    r"(?:(?:definitely|certainly|absolutely|honestly|well|meh|eh|um+|uh+|hmm+)\s*,?\s*)?"
     r"(?:me\s*\?\s*)?(?:nope|nah|hardly|never|no\b(?!\s+(?:one|idea|clue))|not\b(?!\s+(?:sure|certain|gonna|going)))",
+    # asked about and denied in the same sentence ("when she asked if I was nervous I said nope")
+    rf"\b(?:if|whether)\s+{_I_WAS}\s+(?:[\w']+\s+)?{_EMOTION}[^.!?]{{0,30}}?\bi\s+{_ANSWERED}\s*,?\s*['\"]?"
+    r"(?:nope|nah|no|not)\b",
+    # asked back as if absurd ("Why would I be scared? It's a spider."; not "why would I be so sad")
+    r"\bwhy\s+(?:would|should)\s+i\s+(?:be|feel|get)\s+(?:(?!so\b|this\b)[\w']+\s+)?" + _EMOTION + r"[^.!?]{0,30}\?",
+    # named and set aside as the wrong word ("Sad isn't really how I'd put it", "Happy is not how I'd describe
+    # myself"; not "sad isn't the word", which reaches for a stronger one)
+    _EMOTION + r"\s+(?:is|was)\s+(?:n't|not)\s+(?:really\s+|exactly\s+|quite\s+)?(?:how\s+i'?d\s+(?:put|describe|say)"
+    r"|what\s+i'?(?:m|\s+am)?\s+feel(?:ing)?)\b",
     # asked about, then denied in a sentence of its own at the end ("Asking if I'm worried about the move? I'm
     # really not.")
-    _EMOTION + r"\b[^.!?]{0,60}[.!?]\s+(?:(?:and|but|honestly|really)\s*,?\s*)?(?:i'?m|i\s+am|i\s+was)\s+"
+    _EMOTION + r"\b[^.!?]{0,60}[.!?]\s+(?:(?:and|but|honestly|really|because|'?cause|cos|cuz)\s*,?\s*)?"
+    r"(?:i'?m|i\s+am|i\s+was)\s+"
     r"(?:(?:really|honestly|actually|just|simply|definitely)\s+)?not\s*[.!]*\s*$",
     # expected, then denied ("I thought I'd be sad, but I'm not"; "expected to be frightened but I wasn't"; "thought
     # I'd be nervous but I was calm")
@@ -346,8 +376,20 @@ _NEGATION_FORMS = (
 )
 _NEGATED = tuple(re.compile(form, re.IGNORECASE) for form in _NEGATION_FORMS)
 _AFFIRMED = re.compile(r"\b" + _EMOTION, re.IGNORECASE)
-#: A denial denied again affirms ("there's no way I'm not angry", "I won't pretend I'm not scared").
-_DOUBLE_DENIAL = re.compile(r"(?:\bno\s+way|\bpretend|\bdeny(?:ing)?|\bnot\s+that|n't\s+say)\b[^.!?]{0,20}$", re.I)
+#: A denial denied again affirms ("there's no way I'm not angry", "I won't pretend I'm not scared", "don't tell me
+#: not to panic"), and so does one asked as if the emotion went without saying ("who wouldn't be scared?", "how
+#: could I not be upset?", "why wouldn't I be nervous"; not "who's sad? not me", where the denial is the answer).
+_DOUBLE_DENIAL = re.compile(
+    r"(?:(?:\bno\s+way|\bpretend|\bdeny(?:ing)?|\bnot\s+that|n't\s+say|n't\s+tell\s+me)\b[^.!?]{0,20}"
+    r"|\b(?:who|how)\s+(?:would|could|can|ca|wo|is|are|do|does)(?:\s+(?:i|you|anyone|we|they|he|she))?\s*"
+    r"|\bwhy\s+(?:would|should|ca|wo)\s*)$",
+    re.I,
+)
+#: A negation written without its apostrophe ("dont", "im not sad", "i cant say", "aint", "wont"), split as
+#: "n't" is split before matching (``do n't``, ``ca n't``).
+_NO_APOSTROPHE = re.compile(
+    r"\b(do|does|did|is|was|are|were|has|have|had|would|could|should|must|need|ca|wo|ai)nt\b", re.I
+)
 #: The intensity a negated type is held at (just below the signal threshold would still read as "a bit").
 NEGATED_CAP = 15
 
@@ -358,7 +400,7 @@ def negated_types(text: str) -> set[str]:
     A type counts as negated when every word naming it is denied by one of :data:`_NEGATION_FORMS`; one
     affirmed mention ("I'm not sad about the job, I'm sad about her") keeps it.
     """
-    normalised = text.replace("\u2019", "'").replace("n't", " n't")
+    normalised = _NO_APOSTROPHE.sub(r"\1 n't", text.replace("\u2019", "'").replace("n't", " n't"))
     negated_spans = {
         (m.start(1), m.end(1))
         for pattern in _NEGATED
@@ -656,14 +698,21 @@ class Detector:
         if emotion_scores is not None:
             model = np.asarray(emotion_scores, dtype=np.float64) * 100.0
             learned = model_weight * model + (1.0 - model_weight) * learned
-        for row, text in enumerate(texts):
-            for name in negated_types(text):
+        denied = [negated_types(text) for text in texts]
+        for row, names in enumerate(denied):
+            for name in names:
                 column = LEARNED_TYPES.index(name)
                 learned[row, column] = min(learned[row, column], NEGATED_CAP)
         fear, anxiety = learned[:, self._panic_sources[0]], learned[:, self._panic_sources[1]]
         panic = np.sqrt(fear * anxiety)
         for row, text in enumerate(texts):
-            if PANIC_CUES.search(text):
+            if not PANIC_CUES.search(text):
+                continue
+            # the panic words are anxiety words of _EMOTION_WORDS: with anxiety negated, panic was named to be denied
+            # ("I'm not panicking", "no need to panic", "Panic? Nope"), and is held like a negated type
+            if "anxiety" in denied[row]:
+                panic[row] = min(panic[row], NEGATED_CAP)
+            else:
                 panic[row] = max(panic[row], fear[row], anxiety[row], 50.0)
         panic_at = EMOTION_TYPES.index("panic")
         full = np.insert(learned, panic_at, panic, axis=1)
