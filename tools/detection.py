@@ -322,7 +322,9 @@ _NEGATION_FORMS = (
     r"|(?:done|over|through)\s+(?:being|feeling|getting)|done|let\s+go\s+of\s+(?:the|my|all\s+(?:the|my))|rather\s+than(?:\s+(?:being|feeling|getting))?"
     r"|instead\s+of(?:\s+(?:being|feeling|getting))?|(?:nothing|no\s+(?:reason|need))\s+to(?:\s+(?:be|feel|get))?"
     r"|(?:not|never)\s+(?:one|the\s+type|the\s+kind)\s+to\s+(?:be|feel|get))\s+"
-    r"(?:(?:so|that|too|very|feeling|being)\s+)?(?:[\w']+\s+(?:and|or|nor)\s+)?" + _EMOTION,
+    # (a word joined before the emotion is skipped only when it names none: "stopped feeling ashamed and sad"; "no
+    # fear or worry" denies fear here and worry through _JOINED)
+    r"(?:(?:so|that|too|very|feeling|being)\s+)?(?:[\w']+\s+(?:and|or|nor)\s+)??" + _EMOTION,
     # "I'd be lying if I said I was nervous", "I can't say I was ever scared of him", "I wouldn't say that I'm really
     # angry", "un-nervous"
     r"\blying\s+if\s+i\s+said\s+(?:that\s+)?" + _I_WAS + r"\s+(?:[\w']+\s+)?" + _EMOTION,
@@ -376,6 +378,10 @@ _NEGATION_FORMS = (
 )
 _NEGATED = tuple(re.compile(form, re.IGNORECASE) for form in _NEGATION_FORMS)
 _AFFIRMED = re.compile(r"\b" + _EMOTION, re.IGNORECASE)
+#: Two emotion words joined ("angry or sad", "sad nor scared", "sad and lonely"): the second shares a denial of the
+#: first ("I'm not angry or sad", "neither nervous nor excited"); the lookahead lets a list chain ("sad or angry or
+#: scared").
+_JOINED = re.compile(r"\b" + _EMOTION + r"\s*,?\s+(?:and|or|nor)\s+(?:even\s+|really\s+)?(?=" + _EMOTION + ")", re.I)
 #: A denial denied again affirms ("there's no way I'm not angry", "I won't pretend I'm not scared", "don't tell me
 #: not to panic"), and so does one asked as if the emotion went without saying ("who wouldn't be scared?", "how
 #: could I not be upset?", "why wouldn't I be nervous"; not "who's sad? not me", where the denial is the answer).
@@ -409,6 +415,9 @@ def negated_types(text: str) -> set[str]:
     }
     if not negated_spans:
         return set()
+    for m in _JOINED.finditer(normalised):  # left to right, so a denial runs down a list
+        if m.span(1) in negated_spans:
+            negated_spans.add(m.span(2))
     negated = {_emotion_of(normalised[a:b]) for a, b in negated_spans}
     affirmed = {
         _emotion_of(m.group(1)) for m in _AFFIRMED.finditer(normalised) if (m.start(1), m.end(1)) not in negated_spans
