@@ -180,6 +180,37 @@ def test_comparisons_and_reversed_negations_affirm(text: str) -> None:
 
 
 @pytest.mark.parametrize(
+    ("denial", "negated", "twin"),
+    [
+        ("i cant say im nervous about it", "anxiety", "i cant stop being nervous about it"),
+        ("No more tears over that job.", "sadness", "I don't know why the tears keep coming."),
+        ("I'm neither angry nor upset.", "anger", "I'm not just angry, I'm upset."),
+        ("There's nothing to worry about.", "anxiety", "I can't help but worry about it."),
+        ("Why would I be angry? You did nothing wrong.", "anger", "Why wouldn't I be angry? You lied to me."),
+        ("Afraid? Meh, not really.", "fear", "Afraid? Honestly, yes."),
+        ("She asked if I was upset and I said no.", "anger", "She asked if I was upset and I said yes."),
+        ("I wouldn't say that I'm particularly sad.", "sadness", "I didn't realise how sad I was."),
+        ("Lonely isn't how I'd describe it.", "sadness", "Lonely isn't the word for it."),
+        ("I never loved him.", "love", "I never thought I'd love him this much."),
+        ("I wouldn't be anxious about it.", "anxiety", "I wouldn't be so anxious if you called."),
+        ("Who's nervous? Not me.", "anxiety", "Who wouldn't be nervous before a trial?"),
+        ("I'm not ecstatic about the move.", "happiness", "I'm not happy, I'm ecstatic."),
+        ("It doesn't bother me at all.", "anger", "It really bothers me that she lied."),
+    ],
+)
+def test_hedged_and_reported_denials_and_their_affirming_twins(denial: str, negated: str, twin: str) -> None:
+    assert negated in negated_types(denial)
+    assert negated not in negated_types(twin)
+
+
+def test_panic_named_only_to_be_denied_is_not_felt(embedder: OnnxMiniLMEmbedder) -> None:
+    denied = ["I'm not panicking, I've got this.", "No need to panic, it's only a delay.", "Panic? Nah, I'm calm."]
+    for seen in perceive(denied, embedder):
+        assert seen.detection.emotions["panic"] <= EMOTIONAL_SIGNAL_THRESHOLD
+    assert perceived(embedder, "I'm panicking, I can't breathe.").detection.emotions["panic"] > 30
+
+
+@pytest.mark.parametrize(
     ("text", "emotion"),
     [
         ("I'm so furious with my landlord right now", "anger"),
