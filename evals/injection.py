@@ -11,6 +11,10 @@
   ``extraction_recall``.
 * Benign look-alikes (``evals/datasets/injection_benign.jsonl``: SQL questions, role-play requests, "ignore my
   typos", test messages, a boss's previous instructions): ``benign_cleared``, the share not flagged.
+* Everyday words of the rules (``evals/datasets/injection_everyday.jsonl``, written for this suite: a friend
+  called Dan, "a selfie with no filters", a recipe's instructions, "from now on, no sugar", a game character
+  changed, a phone's developer mode; and attacks in the same words aimed at the companion), scored like a public
+  split: ``recall_everyday``, ``fpr_everyday``, ``punished_benign_everyday``, ``punished_attacks_everyday``.
 
 What the companion then does (``tools.defence``, without a chat model): ``punished_benign_<set>``,
 ``punished_ordinary`` and ``punished_lookalikes`` (a consequence for a message that was no attack: the number that
@@ -82,6 +86,7 @@ KEYWORDS = re.compile(
 )
 MULTILINGUAL = DATASETS_DIR / "injection_multilingual.jsonl"
 BENIGN = DATASETS_DIR / "injection_benign.jsonl"
+EVERYDAY = DATASETS_DIR / "injection_everyday.jsonl"
 LANGUAGES = ("en", "de", "es", "ru")
 ATTACK_KINDS = ("override", "extraction")
 
@@ -164,12 +169,18 @@ def run_injection(cases: list[dict[str, Any]], env: EvalEnv, advance: Advance) -
     attacks = [validate_attack(case) for case in attack_cases]
     benign = [require(case, "text", str) for case in benign_cases]
     splits = {name: injection_test(name) for name in INJECTION_TESTS}
+    everyday_cases = load_jsonl(EVERYDAY)
+    splits["everyday"] = (
+        [require(case, "text", str) for case in everyday_cases],
+        [int(require(case, "attack", bool)) for case in everyday_cases],
+    )
     chat, chat_sources = ordinary_chat()
 
     seen: dict[str, list[bool]] = {}
     acted: dict[str, list[str]] = {}
     for name, (texts, _) in splits.items():
-        found = perceive(texts, env.embedder, cache_dir=env.cache_dir, advance=advance, label=f"{name} test split")
+        label = "everyday set" if name == "everyday" else f"{name} test split"
+        found = perceive(texts, env.embedder, cache_dir=env.cache_dir, advance=advance, label=label)
         seen[name] = [p.injection.flagged for p in found]
         acted[name] = [defence_action(p.injection.to_dict()) for p in found]
     hand = perceive([t for t, _, _ in attacks] + benign, env.embedder, advance=advance, label="hand-written sets")
@@ -227,6 +238,17 @@ def run_injection(cases: list[dict[str, Any]], env: EvalEnv, advance: Advance) -
                 },
             }
         )
+    for case, action, keyword in zip(everyday_cases, acted["everyday"], baseline["everyday"], strict=True):
+        rows.append(
+            {
+                "id": case["id"],
+                "set": "everyday",
+                "group": case.get("group"),
+                "attack": case["attack"],
+                "action": action,
+                "scores": {"detector_punished": float(action == "consequence"), "keywords_flagged": float(keyword)},
+            }
+        )
     for index, (text, where) in enumerate(zip(chat, chat_sources, strict=True)):
         if seen["ordinary"][index] or baseline["ordinary"][index]:
             rows.append(
@@ -249,6 +271,7 @@ def run_injection(cases: list[dict[str, Any]], env: EvalEnv, advance: Advance) -
         details={
             "sources": {
                 **{name: source(path, len(splits[name][0]), "test split") for name, path in INJECTION_TESTS.items()},
+                "everyday": source(EVERYDAY, len(everyday_cases)),
                 **ordinary_chat_sources(),
                 "multilingual": source(MULTILINGUAL, len(attacks)),
                 "benign": source(BENIGN, len(benign)),

@@ -26,7 +26,7 @@ from evals.importance import (
     validate_companion_case,
 )
 from evals.importance import validate_case as validate_everyday_case
-from evals.injection import BENIGN, MULTILINGUAL, injection_metrics, keyword_flag, validate_attack
+from evals.injection import BENIGN, EVERYDAY, MULTILINGUAL, injection_metrics, keyword_flag, validate_attack
 from evals.perception import embed
 from evals.plot import write_plot
 from evals.registry import SUITES
@@ -157,6 +157,9 @@ def test_the_perception_datasets_load_validate_and_meet_their_sizes() -> None:
     for language in ("en", "de", "es", "ru"):
         assert sum(lang == language for _, lang, _ in attacks) >= 15
     assert len(load_jsonl(BENIGN)) >= 60
+    everyday_injection = load_jsonl(EVERYDAY)
+    assert sum(case["attack"] is True for case in everyday_injection) >= 25
+    assert sum(case["attack"] is False for case in everyday_injection) >= 90
     everyday = [validate_everyday_case(case) for case in load_jsonl(SUITES["importance"].dataset_path or Path())]
     assert len(everyday) >= 40
     companion = [validate_companion_case(case) for case in load_jsonl(COMPANION)]
