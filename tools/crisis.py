@@ -324,11 +324,11 @@ _ABOUT_OTHERS = re.compile(
 
 
 # Everyday routines a companion hears all day that the learned layers (model, neighbours) take for crises because
-# they share a crisis word or shape: a sign-off with a return, medicine taken as meant, a haircut or a kitchen
-# cut, being shouted at, a game, things given away for a reason, waking up on a schedule, sitting in the car, a hand
-# held, a knot in laces, bad grades to bring home, a will after a life event. Each clears a learned
-# verdict only when none of its danger markers is in the message; a rule match still stands. Written on
-# ``scripts/data/crisis_companion_rules_dev.jsonl``.
+# they share a crisis word or shape: a sign-off with a return, medicine taken as meant, a haircut or a kitchen cut,
+# being shouted at, a game, things given away for a reason, waking up on a schedule, sitting in the car, a hand
+# held, a knot in laces, bad grades to bring home, a will after a life event. Each clears a learned verdict only
+# when none of its danger markers is in the message; a rule match still stands. Written on
+# ``scripts/data/crisis_companion_rules_dev.jsonl`` and ``crisis_indirect_rules_dev.jsonl``.
 # Waking up at an hour, as a schedule asks, is not waking up at all.
 _ON_SCHEDULE = (
     r"\s+(?:(?:so|too|really)\s+)?early\b|\s+at\s+\d|\s+before\b|\s+on\s+time\b|\s+for\s+(?:work|school|class)\b"
@@ -479,7 +479,7 @@ _ROUTINES: tuple[tuple[re.Pattern[str], re.Pattern[str]], ...] = (
         re.compile(
             r"\b(?:scared|afraid|nervous|terrified|dreading)\s+(?:(?:to|of)\s+)?(?:go(?:ing)?\s+home\s+(?:and|to)\s+)?"
             r"(?:tell|show)\w*\s+(?:my\s+)?(?:parents|mom|mum|dad|mother|father|family)\b[^.!?]{0,60}"
-            r"\b(?:fail\w*|grades?|report\s+card|results?|dent\w*|crash\w*|broke|tattoo|piercing|lost|dropp\w*|quit)",
+            r"\b(?:fail\w*|grades?|report\s+card|results?|dent(?:ed)?\b|crash\w*|broke|tattoo|piercing|lost|dropp\w*|quit)",
             _FLAGS,
         ),
         # telling the parents is the routine itself, so a farewell's "tell my mom" is not a marker here
