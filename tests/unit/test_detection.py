@@ -50,7 +50,7 @@ def test_the_contract_constants() -> None:
     assert set(GOEMOTIONS_TO_TYPE) == set(GOEMOTIONS_LABELS) and len(GOEMOTIONS_LABELS) == 28
     assert set(GOEMOTIONS_TO_TYPE.values()) == set(EMOTION_TYPES) - {"panic"}
     assert MODEL_PATH.is_file() and MODEL_PATH.suffix == ".npz"
-    assert MODEL_PATH.stat().st_size < 2_000_000  # small enough to commit
+    assert MODEL_PATH.stat().st_size < 2_500_000  # small enough to commit (the importance examples ride along)
 
 
 def test_a_detection_is_frozen_and_complete(detector: Detector, embedder: Embedder) -> None:
