@@ -316,7 +316,8 @@ LOOKALIKES = re.compile(
     r"|\bvergiss,?\s+was\s+ich\s+(?:\w+\s+){0,5}?(?:gesagt|geschrieben)|забудь,?\s+что\s+я\s+(?:сказал|говорил|писал)"
     r"|не\s+обращай\s+внимания\s+на\s+мои\s+(?:опечатки|ошибки)"
     # instructions or settings of a thing: a recipe, an exercise, a tv
-    r"|\b(?:instructions|settings|directions)\s+(?:for|of|on)\s+(?:a|the|my|this|that|our|his|her)\b"
+    r"|\b(?:instructions|settings|directions)\s+(?:for|of|on)\s+(?:a|the|my|this|that|our|his|her)\s+"
+    r"(?!(?:system|ai|assistant|bot|chatbot|model|companion|conversation|chat)\b)"
     r"|\b(?:from\s+now\s+on|a\s+partir\s+de\s+ahora|desde\s+hoy|ab\s+jetzt|ab\s+sofort|von\s+nun\s+an|dorénavant"
     r"|à\s+partir\s+de\s+maintenant|теперь|отныне|с\s+этого\s+момента)\b,?\s+"
     r"(?:\w+\s+)?(?:i|voy|yo|ich|je|я)\b(?!.{0,40}\b(?:you|your|du|dich|dir|t[úu]|te|ты|тебя|тебе)\b)",
