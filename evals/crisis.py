@@ -15,6 +15,9 @@ Dev set (``evals/datasets/crisis.jsonl``, hand-written for this suite; see ``eva
 * ``ordinary_flag_rate`` (target <= 0.001): flagged among thousands of ordinary chat messages (GoEmotions test
   comments and LoCoMo turns of conversations 4-9); the flagged ones are listed in the result's cases, because a
   Reddit comment can be a real crisis.
+* Crises said indirectly and their everyday twins (``evals/datasets/crisis_indirect.jsonl``, written for this
+  suite by a writer who saw neither the rules nor the training rows): ``indirect_recall`` (per kind too) and
+  ``indirect_twins_cleared``, kept apart from the main set so its figures stay comparable over time.
 """
 
 from __future__ import annotations
@@ -23,11 +26,12 @@ import re
 from typing import Any
 
 from companion.core.errors import InvalidInputError
-from evals.core import Advance, EvalEnv, SuiteOutcome, require, share
-from evals.corpora import ordinary_chat, ordinary_chat_sources
+from evals.core import Advance, EvalEnv, SuiteOutcome, load_jsonl, require, share
+from evals.corpora import DATASETS_DIR, ordinary_chat, ordinary_chat_sources, source
 from evals.perception import CRISIS_KINDS, perceive
 
 LABELS = (*CRISIS_KINDS, "none")
+INDIRECT = DATASETS_DIR / "crisis_indirect.jsonl"
 
 #: The baseline: a plain keyword regex, the first thing anyone would write.
 KEYWORDS = {
@@ -80,6 +84,19 @@ def crisis_metrics(
     return metrics
 
 
+def indirect_metrics(labels: list[str], predicted: list[str | None]) -> dict[str, float]:
+    """Recall on the indirect crises (overall and per kind) and the share of their everyday twins not flagged."""
+    pairs = list(zip(labels, predicted, strict=True))
+    return {
+        "indirect_recall": share([found is not None for label, found in pairs if label != "none"]),
+        **{
+            f"indirect_recall_{kind}": share([found is not None for label, found in pairs if label == kind])
+            for kind in CRISIS_KINDS
+        },
+        "indirect_twins_cleared": share([found is None for label, found in pairs if label == "none"]),
+    }
+
+
 def run_crisis(cases: list[dict[str, Any]], env: EvalEnv, advance: Advance) -> SuiteOutcome:
     """The dev set and the ordinary-chat corpus through the detector and the keyword baseline."""
     parsed = [validate_case(case) for case in cases]
@@ -88,6 +105,10 @@ def run_crisis(cases: list[dict[str, Any]], env: EvalEnv, advance: Advance) -> S
     groups = [group for _, _, group in parsed]
     chat, chat_sources = ordinary_chat()
     dev_seen = perceive(texts, env.embedder, advance=advance, label="crisis dev set")
+    indirect_cases = load_jsonl(INDIRECT)
+    indirect = [validate_case(case) for case in indirect_cases]
+    indirect_labels = [label for _, label, _ in indirect]
+    indirect_seen = perceive([t for t, _, _ in indirect], env.embedder, advance=advance, label="indirect crises")
     chat_seen = perceive(chat, env.embedder, cache_dir=env.cache_dir, advance=advance, label="ordinary chat")
     predictions: dict[str, tuple[list[str | None], list[str | None]]] = {
         "detector": (
@@ -101,8 +122,15 @@ def run_crisis(cases: list[dict[str, Any]], env: EvalEnv, advance: Advance) -> S
         "n_hard_negatives": sum(1 for label in labels if label == "none"),
         "n_ordinary": len(chat),
     }
+    metrics["n_indirect"] = len(indirect)
     for system, (dev, ordinary) in predictions.items():
         metrics |= {f"{system}.{k}": v for k, v in crisis_metrics(labels, groups, dev, ordinary).items()}
+    indirect_found: dict[str, list[str | None]] = {
+        "detector": [p.detection.crisis.kind if p.detection.crisis.flagged else None for p in indirect_seen],
+        "keywords": [keyword_kind(t) for t, _, _ in indirect],
+    }
+    for system, found_kinds in indirect_found.items():
+        metrics |= {f"{system}.{k}": v for k, v in indirect_metrics(indirect_labels, found_kinds).items()}
     rows: list[dict[str, Any]] = []
     detector_dev, keyword_dev = predictions["detector"][0], predictions["keywords"][0]
     for case, label, group, found, keyword, seen in zip(
@@ -115,6 +143,23 @@ def run_crisis(cases: list[dict[str, Any]], env: EvalEnv, advance: Advance) -> S
                 "group": group,
                 "detector": found,
                 "detector_score": seen.detection.crisis.score,
+                "keywords": keyword,
+                "scores": {
+                    "detector_right": float((found is not None) == (label != "none")),
+                    "keywords_right": float((keyword is not None) == (label != "none")),
+                },
+            }
+        )
+    for case, (_, label, group), found, keyword in zip(
+        indirect_cases, indirect, indirect_found["detector"], indirect_found["keywords"], strict=True
+    ):
+        rows.append(
+            {
+                "id": case["id"],
+                "set": "indirect",
+                "label": label,
+                "group": group,
+                "detector": found,
                 "keywords": keyword,
                 "scores": {
                     "detector_right": float((found is not None) == (label != "none")),
@@ -144,7 +189,7 @@ def run_crisis(cases: list[dict[str, Any]], env: EvalEnv, advance: Advance) -> S
         cases=rows,
         systems=("detector", "keywords"),
         details={
-            "sources": ordinary_chat_sources(),
+            "sources": {**ordinary_chat_sources(), "indirect": source(INDIRECT, len(indirect))},
             "targets": {"recall": [">=", 0.95], "ordinary_flag_rate": ["<=", 0.001], "figures_cleared": [">=", 1.0]},
             "baseline": "keywords: " + "; ".join(f"{k} /{p.pattern}/i" for k, p in KEYWORDS.items()),
         },

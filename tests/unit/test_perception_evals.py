@@ -13,7 +13,7 @@ import pytest
 
 from companion.core.errors import InvalidInputError
 from evals.core import binary_metrics, load_jsonl, share
-from evals.crisis import crisis_metrics, keyword_kind
+from evals.crisis import INDIRECT, crisis_metrics, indirect_metrics, keyword_kind
 from evals.crisis import validate_case as validate_crisis_case
 from evals.emotion import PROBES, lexicon_dominant, scores, type_metrics, validate_negation, validate_probe
 from evals.importance import (
@@ -135,6 +135,15 @@ def test_companion_importance_metrics_by_hand() -> None:
         validate_companion_case({"id": "x", "text": "hi", "expected": 200, "group": "chatter"})
 
 
+def test_indirect_crisis_metrics_by_hand() -> None:
+    metrics = indirect_metrics(
+        ["self_harm", "self_harm", "abuse", "none", "none"], ["self_harm", None, "self_harm", None, "abuse"]
+    )
+    assert metrics["indirect_recall"] == pytest.approx(2 / 3)  # a flag of the wrong kind still counts as caught
+    assert (metrics["indirect_recall_self_harm"], metrics["indirect_recall_abuse"]) == (0.5, 1.0)
+    assert metrics["indirect_twins_cleared"] == 0.5
+
+
 def test_baselines_are_the_plain_rules_they_claim() -> None:
     assert keyword_kind("I want to kill myself") == "self_harm"
     assert keyword_kind("my brother beat me at chess") == "abuse"  # why keywords are a weak baseline
@@ -150,6 +159,11 @@ def test_the_perception_datasets_load_validate_and_meet_their_sizes() -> None:
     crisis = [validate_crisis_case(case) for case in load_jsonl(SUITES["crisis"].dataset_path or Path())]
     assert sum(label != "none" for _, label, _ in crisis) >= 150
     assert sum(label == "none" for _, label, _ in crisis) >= 150
+    indirect = [validate_crisis_case(case) for case in load_jsonl(INDIRECT)]
+    assert (
+        sum(label != "none" for _, label, _ in indirect) >= 60
+        and sum(label == "none" for _, label, _ in indirect) >= 40
+    )
     negation = [validate_negation(case) for case in load_jsonl(SUITES["emotion"].dataset_path or Path())]
     assert len(negation) >= 60
     assert all(validate_probe(case) for case in load_jsonl(PROBES))
