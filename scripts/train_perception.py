@@ -52,6 +52,7 @@ import os
 import random
 import sys
 import time
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -181,11 +182,12 @@ def hand_written(name: str, *, candidate: bool) -> list[dict[str, Any]]:
     return rows
 
 
-def load_data(data: Path, *, candidate: bool = False) -> dict[str, Examples]:
+def load_data(data: Path, *, candidate: bool = False, extra_crisis: Sequence[Path] = ()) -> dict[str, Examples]:
     """The train split and the dev splits (``dev_emotion``, ``dev_injection``, ``dev_crisis``, ``dev_chat``).
 
     ``candidate`` (``--next``): the ``_next`` files too, and crisis rows mask the injection output, their hard
-    negatives in their own sampling group ``crisis_negative``.
+    negatives in their own sampling group ``crisis_negative``. ``extra_crisis`` files (``--extra-crisis``) are
+    read after the crisis rows and split with them (by hash, so a row lands in train or dev whatever file it is in).
     """
     train, dev_emotion, dev_injection, dev_crisis, dev_chat = (Examples() for _ in range(5))
     add_goemotions(train, read_goemotions(data / "goemotions" / "train.tsv"), "goemotions")
@@ -207,6 +209,8 @@ def load_data(data: Path, *, candidate: bool = False) -> dict[str, Examples]:
     for text in held_turns:
         dev_chat.add(text, "locomo_dev", {}, LEARNED_TYPES)
     crisis_rows = hand_written("crisis_train", candidate=candidate)
+    for path in extra_crisis:
+        crisis_rows += read_jsonl(path)
     keep_crisis, held_crisis = split_holdout(crisis_rows, 0.2, "crisis")
     # --next: crisis rows teach the crisis outputs only (emotion and injection masked); hard negatives are their own
     # sampling group, so that figures of speech weigh more than the positives they resemble.
@@ -781,6 +785,15 @@ def main() -> int:
         help="distil the injection output of MODEL (the shipped perception.onnx) into the new model on every "
         "training row, so that a change meant for emotion or crisis does not move the injection guard",
     )
+    parser.add_argument(
+        "--extra-crisis",
+        type=Path,
+        action="append",
+        default=[],
+        metavar="FILE",
+        help="more crisis rows (JSONL, text and label) read after the hand-written ones; e.g. "
+        "scripts/data/crisis_indirect_train.jsonl, the candidate of README's 'Indirect crises, retrained'",
+    )
     parser.add_argument("--keep-weight", type=float, default=1.0, help="weight of that distillation loss")
     args = parser.parse_args()
 
@@ -796,7 +809,7 @@ def main() -> int:
     torch.use_deterministic_algorithms(True)
     rng = np.random.default_rng(SEED)
 
-    splits = load_data(args.data, candidate=args.next)
+    splits = load_data(args.data, candidate=args.next, extra_crisis=args.extra_crisis)
     for name, examples in splits.items():
         log(f"{name}: {len(examples.texts)} examples")
     embedder = OnnxMiniLMEmbedder(args.cache / "graph", batch_size=64, threads=args.threads)
@@ -952,6 +965,8 @@ def main() -> int:
     }
     if args.next:
         card["recipe"] = "next (the candidate: --next)"
+    if args.extra_crisis:
+        card["hyper_parameters"]["extra_crisis"] = [path.name for path in args.extra_crisis]
     if args.keep_injection is not None:
         card["hyper_parameters"]["keep_injection"] = {"model": args.keep_injection.name, "weight": args.keep_weight}
     card_path = args.out.with_suffix(".json") if args.out != MODEL_PATH else CARD_PATH
