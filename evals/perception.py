@@ -39,7 +39,7 @@ from tools.detection import (
     perception_scores,
 )
 from tools.injection import InjectionVerdict, detect_injection, load_classifier
-from tools.perception import MODEL_PATH, OUTPUTS
+from tools.perception import CRISIS_MODEL_PATH, MODEL_PATH, OUTPUTS
 
 __all__ = [
     "CRISIS_KINDS",
@@ -202,9 +202,13 @@ def perceive(
 
 
 def _model_id() -> str:
-    """A fingerprint of the shipped perception model (a retrained model: a new cache file)."""
-    stat = MODEL_PATH.stat()
-    return hashlib.sha1(f"{MODEL_PATH}:{stat.st_size}:{stat.st_mtime_ns}".encode()).hexdigest()[:10]
+    """A fingerprint of the shipped perception models (a retrained model: a new cache file)."""
+    parts = []
+    for path in (MODEL_PATH, CRISIS_MODEL_PATH):
+        if path.is_file():
+            stat = path.stat()
+            parts.append(f"{path}:{stat.st_size}:{stat.st_mtime_ns}")
+    return hashlib.sha1("|".join(parts).encode()).hexdigest()[:10]
 
 
 def emotion_set(detection: Detection) -> set[str]:

@@ -255,50 +255,68 @@ def word_logits(texts: Sequence[str], weights: npt.NDArray[np.float32]) -> npt.N
 _EMOTION_WORDS: dict[str, str] = {
     **dict.fromkeys(
         ("sad", "sadness", "unhappy", "depressed", "devastated", "down", "heartbroken", "lonely", "miserable", "crying")
-        + ("cry", "cried", "tears", "blue", "bummed", "homesick", "gloomy", "grief", "grieving", "loneliness"),
+        + ("cry", "cried", "tears", "blue", "bummed", "homesick", "gloomy", "grief", "grieving", "loneliness")
+        + ("heartbreak", "heartbroke", "melancholy", "gutted"),
         "sadness",
     ),
     **dict.fromkeys(
         ("happy", "happiness", "glad", "joy", "joyful", "thrilled", "pleased", "cheerful", "satisfied")
-        + ("delighted", "ecstatic", "overjoyed", "elated"),
+        + ("delighted", "ecstatic", "overjoyed", "elated", "chuffed"),
         "happiness",
     ),
     **dict.fromkeys(
         ("anxious", "anxiety", "nervous", "worried", "worrying", "worry", "stressed", "stress", "uneasy", "tense")
         + ("panicking", "jittery", "freaking out", "freak out", "on edge", "nervous wreck", "panic", "panicked")
         # panic is not learned (it is derived from fear and anxiety), so its words deny or affirm anxiety
-        + ("panicky", "panic attack", "panic attacks"),
+        + ("panicky", "panic attack", "panic attacks", "nerves", "jitters", "stressing", "racing thoughts"),
         "anxiety",
     ),
     **dict.fromkeys(
         ("scared", "afraid", "frightened", "terrified", "fearful", "fear", "petrified", "terrify", "terrifies")
-        + ("scare", "scares", "frighten", "frightens"),
+        + ("scare", "scares", "frighten", "frightens", "terror", "phobia", "fright", "horrified", "creeped out")
+        + ("scaredy cat", "freaked out"),
         "fear",
     ),
     **dict.fromkeys(
         ("angry", "anger", "mad", "furious", "annoyed", "upset", "pissed", "irritated", "livid", "frustrated")
-        + ("bothered", "resentment", "resentful", "fuming", "bother me", "bothers me"),
+        + ("bothered", "resentment", "resentful", "fuming", "bother me", "bothers me", "hate", "dislike", "resent")
+        + ("cross", "salty", "grumpy", "seething", "raging", "temper", "grudge", "grudges", "hard feelings"),
         "anger",
     ),
-    **dict.fromkeys(("excited", "hyped", "pumped", "stoked", "psyched", "looking forward"), "excitement"),
-    **dict.fromkeys(("love", "loved", "adore", "adored", "fond"), "love"),
+    **dict.fromkeys(
+        ("excited", "excitement", "enthusiasm", "eager", "hyped", "pumped", "stoked", "psyched", "looking forward"),
+        "excitement",
+    ),
+    **dict.fromkeys(
+        ("love", "loved", "loving", "in love", "adore", "adored", "fond", "smitten", "feelings for"), "love"
+    ),
 }
 _EMOTION = "(" + "|".join(word.replace(" ", r"\s+") for word in sorted(_EMOTION_WORDS, key=len, reverse=True)) + r")\b"
 #: "not even a little bit sad": degree words between a negation and the emotion it denies.
 _DEGREE = (
-    r"(?:even\s+|really\s+)?(?:a\s+little\s+bit|a\s+little|a\s+bit|the\s+least\s+bit|one\s+bit|in\s+the\s+least"
+    r"(?:even\s+|really\s+)?(?:a\s+(?:little|tiny|wee)\s+bit|a\s+little|a\s+bit|a\s+tad|the\s+(?:least|slightest)\s+bit"
+    r"|one\s+bit|in\s+the\s+least"
     r"|remotely|all\s+that|any)\s+"
 )
 #: Words after a negation that leave the emotion affirmed: "not just/only" adds to it, "how" measures it, "thought
 #: I'd" is surprised by it, "so ... if" wishes it away ("wouldn't be so anxious if he texted back"); see the first
 #: of :data:`_NEGATION_FORMS`.
 _MEASURED = (
-    r"just\b|only\b|merely\b|how\b|(?:thought|knew|imagined|realised|realized|dreamt|dreamed)\b"
+    r"just\b|only\b|merely\b|how\b|(?:thought|knew|imagined|realised|realized|dreamt|dreamed|expect(?:ed)?)\b"
     r"|th(?:ink|ought)\s+i(?:'d|\s+(?:would|could))\b|(?:so|as)\s+[\w']+\s+(?:if|unless)\b"
 )
+#: After the emotion, a comparison that affirms it ("couldn't love my cat more if I tried", "never felt love like
+#: this", "never been hyped this much").
+_COMPARED = r"(?!\s+(?:[\w']+\s+){0,3}?more\s+(?:if|than)\b|\s+(?:like\s+(?:this|that)|this\s+much)\b)"
 #: Calm or glad states that, after "but", deny an emotion expected before it ("I thought I'd be nervous, but I was
 #: calm"; "expected to be heartbroken, but honestly I feel free").
 _SETTLED = r"(?:calm|fine|free|relieved|okay|ok|great|good|relaxed|grateful|peaceful|at\s+peace|ready|happy)\b"
+#: The speaker's state denied ("I'm not", "I wasn't", "I didn't", "I don't", "not at all", "not me").
+_DENIED_STATE = (
+    r"\b(?:i'?m|i\s+(?:am|was|were|did|do|have|had|felt|feel)|it\s+(?:was|is|did))\s*(?:really\s+|actually\s+|even\s+)?"
+    r"(?:not|n't|never)\b|\b(?:was|were|did|am)\s*(?:n't|not)\b"
+    r"|\bnot\s+(?:at\s+all|really|me|one\s+bit|in\s+the\s+least)\b|\bnope\b|\bnah\b"
+)
 #: "I was", "I'm", "im", "I have been": the speaker's state in a reported or hedged denial.
 _I_WAS = r"(?:i'?m|i\s+(?:was|am|felt|feel|have\s+been))"
 #: How a reported answer is introduced ("I said", "I told her", "I replied").
@@ -311,15 +329,23 @@ _NEGATION_FORMS = (
     # alone"), so do "not just/only" ("not just angry, I'm hurt"), a measure of it ("didn't know how sad I was",
     # "never realised how lonely") and a surprise at it ("never thought I'd love again")
     r"\b(?:not|no\s+longer|n't|nt)\s+(?:" + _DEGREE + r")?"
-    r"(?:(?!stop\w*\b|help\b|quit\b|wait\b|this\b|believe\b|" + _MEASURED + r")[\w']+\s+){0,2}?" + _EMOTION,
-    r"\bnever\s+(?:(?!stop\w*\b|help\b|quit\b|this\b|so\b|more\b|as\b|" + _MEASURED + r")[\w']+\s+){0,2}?" + _EMOTION,
+    r"(?:(?!stop\w*\b|help\b|quit\b|wait\b|this\b|believe\b|more\b|"
+    + _MEASURED
+    + r")[\w']+\s+){0,2}?"
+    + _EMOTION
+    + _COMPARED,
+    r"\bnever\s+(?:(?!stop\w*\b|help\b|quit\b|this\b|so\b|more\b|as\b|"
+    + _MEASURED
+    + r")[\w']+\s+){0,2}?"
+    + _EMOTION
+    + _COMPARED,
     # a denying phrase right before it ("anything but sad", "far from pleased", "no fear", "no more crying",
     # "neither sad nor scared", "stopped worrying", "without a hint of fear", "done being sad", "over being angry",
     # "instead of panicking", "nothing to worry about", "no need to panic")
     r"\b(?:anything\s+but|far\s+from|hardly|nowhere\s+near|no(?:\s+more)?|zero|neither"
     r"|(?<!n't\s)stopped(?:\s+(?:being|getting|feeling))?"
     r"|without(?:\s+(?:any|a\s+(?:hint|trace|shred|speck|bit)\s+of|an\s+ounce\s+of))?|quit\s+being"
-    r"|(?:done|over|through)\s+(?:being|feeling|getting)|done|let\s+go\s+of\s+(?:the|my|all\s+(?:the|my))|rather\s+than(?:\s+(?:being|feeling|getting))?"
+    r"|(?:done|over|through)\s+(?:being|feeling|getting)|done(?:\s+with)?|fell\s+out\s+of|let\s+go\s+of\s+(?:the|my|all\s+(?:the|my))|rather\s+than(?:\s+(?:being|feeling|getting))?"
     r"|instead\s+of(?:\s+(?:being|feeling|getting))?|(?:nothing|no\s+(?:reason|need))\s+to(?:\s+(?:be|feel|get))?"
     r"|(?:not|never)\s+(?:one|the\s+type|the\s+kind)\s+to\s+(?:be|feel|get))\s+"
     # (a word joined before the emotion is skipped only when it names none: "stopped feeling ashamed and sad"; "no
@@ -335,9 +361,12 @@ _NEGATION_FORMS = (
     # named, then denied as an answer ("Sad? Not at all.", "Afraid? No, I feel ready.", "Scared of the dentist? Not
     # me.", "Who's scared? Definitely not me", "Hyped? Meh, not really", "asked 'upset?' and I said 'no'"); "Not
     # sure", "No idea" and "not gonna lie" answer something else
-    _EMOTION + r"(?:\s+[\w']+){0,4}\s*\?\s*['\"]?\s*(?:(?:and\s+)?i\s+" + _ANSWERED + r"\s*,?\s*['\"]?\s*)?"
-    r"(?:(?:definitely|certainly|absolutely|honestly|well|meh|eh|um+|uh+|hmm+)\s*,?\s*)?"
-    r"(?:me\s*\?\s*)?(?:nope|nah|hardly|never|no\b(?!\s+(?:one|idea|clue))|not\b(?!\s+(?:sure|certain|gonna|going)))",
+    _EMOTION + r"(?:\s+[\w']+){0,4}\s*\?+\s*['\"]?\s*(?:(?:and\s+)?i\s+" + _ANSWERED + r"\s*,?\s*['\"]?\s*)?"
+    r"(?:(?:definitely|certainly|absolutely|honestly|well|meh|eh|um+|uh+|hmm+|lol|lmao|haha\w*)\s*,?\s*)?"
+    # a second, incredulous question before the answer ("furious? over a parking ticket? nah")
+    r"(?:(?:me|(?:over|about|at|by|of|for)\s+(?:[\w']+\s+){0,3}?[\w']+)\s*\?+\s*)?"
+    r"(?:nope|nah|hardly|never|come\s+on|did\s*n't\s+happen|no\b(?!\s+(?:one|idea|clue))"
+    r"|not\b(?!\s+(?:sure|certain|gonna|going)))",
     # asked about and denied in the same sentence ("when she asked if I was nervous I said nope")
     rf"\b(?:if|whether)\s+{_I_WAS}\s+(?:[\w']+\s+)?{_EMOTION}[^.!?]{{0,30}}?\bi\s+{_ANSWERED}\s*,?\s*['\"]?"
     r"(?:nope|nah|no|not)\b",
@@ -356,7 +385,10 @@ _NEGATION_FORMS = (
     # I'd be nervous but I was calm")
     r"\b(?:thought|expected|expect|assumed|figured|supposed|would|'d|should|must)\b[^.!?]{0,40}?\b"
     + _EMOTION
-    + r"[^.!?]{0,40}?(?:\bbut\b[^.!?]{0,25}?(?:\bnot\b|n't\b|\bnever\b|\b"
+    + r"[^.!?]{0,40}?(?:\bbut\b[^.!?]{0,25}?(?:"
+    + _DENIED_STATE
+    + r"|\bnever\b|\b(?:felt|feel|feeling)\s+"
+    r"(?:nothing|empty|numb)\b|\b"
     + _SETTLED
     # "and" or "yet" only before a plain negation ("expected to cry and didn't", not "glad it worked and it's ok")
     + r")|\b(?:and|yet)\b[^.!?]{0,25}?(?:\bnot\b|n't\b|\bnever\b))",
@@ -375,6 +407,41 @@ _NEGATION_FORMS = (
     _EMOTION + r"[^.!?]{0,40}?\bexcept\s+(?:for\s+)?me\b",
     r"\bnothing\s+(?:[\w']+\s+){0,3}?(?:makes?|made)\s+me\s+(?:feel\s+)?" + _EMOTION,
     r"\b(?:nobody|no\s+one)\s+(?:[\w']+\s+)?(?:is|was|feels|felt|gets|got)\s+(?:[\w']+\s+)?" + _EMOTION,
+    # named and waved off as too big a word ("joy is the last thing I feel", "hate is too strong", "delighted is a
+    # stretch", "devastated isn't the word, I barely knew him"; "sad isn't the word, I'm crushed" reaches higher)
+    _EMOTION + r"['\"]?\s+(?:is|was|'s)\s+(?:the\s+last\s+thing|(?:way\s+|a\s+bit\s+|much\s+)?too\s+strong|a\s+stretch"
+    r"|an\s+overstatement|an\s+exaggeration)\b",
+    _EMOTION + r"['\"]?\s+(?:is|was)\s*(?:n't|not)\s+(?:really\s+|quite\s+)?the\s+(?:right\s+)?word[^!?]{0,12}?"
+    r"(?:more\s+like|just|i\s+barely|it\s+was\s+(?:just|only)|only|a\s+bit|slightly|mildly|kinda|kind\s+of)\b",
+    # "an anxiety-free week", "fear-free flight"
+    _EMOTION + r"-free\b",
+    # gone from the speaker, with words between ("the happiness from the holiday faded", "my fear of water has
+    # faded", "the excitement kinda fizzled", "the terror wore off", "that phase is over" after the emotion)
+    r"\b(?:the|my|that|this|all\s+(?:the|my)|our)\s+(?:[\w']+\s+){0,2}?"
+    + _EMOTION
+    + r"(?:\s+(?!but\b|and\b)[\w']+){0,5}?\s+(?:is|was|has|have|had|are|'s|kinda|kind\s+of|finally|totally|completely"
+    r"|pretty\s+much|long|all|just)?\s*(?:\w+\s+)?(?:gone|faded|fizzled(?:\s+out)?|wore\s+off|worn\s+off|softened"
+    r"|(?:all\s+)?over|behind\s+me|lifted|disappeared|vanished|evaporated|died\s+down|passed)\b",
+    # felt once, then a sentence that closes it ("I used to be happy at this job. not anymore"; "I was happy with
+    # him once. that's done now")
+    _EMOTION + r"[^.!?]{0,40}?[.!]+\s*(?:(?:but|and)\s+)?(?:not\s+any\s*more|no\s+longer|(?:that|it)(?:'s|\s+is)\s+"
+    r"(?:all\s+)?(?:done|over|behind\s+me)|those\s+days\s+are\s+(?:over|gone))\b",
+    # assumed or expected by someone, denied by the speaker in the next sentence ("people assume I'm excited. I'm
+    # not", "You'd think I'd be devastated. Nope.", "I told him I was glad to see him. I wasn't")
+    r"\b(?:assume[sd]?|think|thinks|thought|expect(?:s|ed)?|figured?|said|told\s+\w+|would|'d)\b[^.!?]{0,50}?\b"
+    + _EMOTION
+    + r"[^.!?]{0,40}?[.!?,;]+\s*(?:nope|nah|no\b|(?:i'?m|i\s+(?:am|was|did|do))\s*(?:really\s+|actually\s+)?"
+    r"(?:not|n't)\b(?!\s+(?:sure|certain|gonna|going|just|only|even|that|okay|ok|fine|well|ready|able)\b)"
+    r"|(?:(?:totally|actually|honestly|completely|perfectly|i\s+was|i'?m)\s+){1,2}(?:fine|calm|relaxed)\b)",
+    # felt by someone else and not by the speaker ("my roommate's the one who's livid, not me", "my brother was
+    # petrified of the clown, I wasn't")
+    r"\bthe\s+one\s+(?:(?:who|that)(?:'s|\s+is|\s+was|\s+gets)?\s+)?(?:[\w']+\s+)?"
+    + _EMOTION
+    + r"[^.!?]{0,40}?,\s*not\s+me\b",
+    _EMOTION + r"[^.!?]{0,40}?,\s*(?:but\s+)?i\s+(?:was|am|'m|did)\s*(?:n't|not)\s*[.!]*\s*$",
+    # "I'd hardly call myself pleased", "can't muster any excitement"
+    r"\bhardly\s+call\s+(?:myself|me|it)\s+(?:[\w']+\s+)?" + _EMOTION,
+    r"\bn't\s+(?:muster|summon|work\s+up)\s+(?:any|much|an\s+ounce\s+of)?\s*" + _EMOTION,
 )
 _NEGATED = tuple(re.compile(form, re.IGNORECASE) for form in _NEGATION_FORMS)
 _AFFIRMED = re.compile(r"\b" + _EMOTION, re.IGNORECASE)
@@ -386,7 +453,7 @@ _JOINED = re.compile(r"\b" + _EMOTION + r"\s*,?\s+(?:and|or|nor)\s+(?:even\s+|re
 #: not to panic"), and so does one asked as if the emotion went without saying ("who wouldn't be scared?", "how
 #: could I not be upset?", "why wouldn't I be nervous"; not "who's sad? not me", where the denial is the answer).
 _DOUBLE_DENIAL = re.compile(
-    r"(?:(?:\bno\s+way|\bpretend|\bdeny(?:ing)?|\bnot\s+that|n't\s+say|n't\s+tell\s+me)\b[^.!?]{0,20}"
+    r"(?:(?:\bno\s+way|\bpretend|\bdeny(?:ing)?|\bnot\s+that|n't\s+say|n't\s+tell\s+me|\bwho\s+says)\b[^.!?]{0,20}"
     r"|\b(?:who|how)\s+(?:would|could|can|ca|wo|is|are|do|does)(?:\s+(?:i|you|anyone|we|they|he|she))?\s*"
     r"|\bwhy\s+(?:would|should|ca|wo)\s*)$",
     re.I,
@@ -419,8 +486,11 @@ def negated_types(text: str) -> set[str]:
         if m.span(1) in negated_spans:
             negated_spans.add(m.span(2))
     negated = {_emotion_of(normalised[a:b]) for a, b in negated_spans}
+    # a mention overlapping a denied one is that one ("be in love": the denial may have matched "love" alone)
     affirmed = {
-        _emotion_of(m.group(1)) for m in _AFFIRMED.finditer(normalised) if (m.start(1), m.end(1)) not in negated_spans
+        _emotion_of(m.group(1))
+        for m in _AFFIRMED.finditer(normalised)
+        if not any(a < m.end(1) and m.start(1) < b for a, b in negated_spans)
     }
     return negated - affirmed
 

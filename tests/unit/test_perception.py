@@ -23,7 +23,16 @@ from tools.detection import (
     perception_scores,
 )
 from tools.injection import SECOND_OPINION_FROM, detect_injection
-from tools.perception import CARD_PATH, MODEL_PATH, OUTPUTS, PerceptionModel, load_perception_model
+from tools.perception import (
+    CARD_PATH,
+    CRISIS_MODEL_PATH,
+    CRISIS_OUTPUTS,
+    MODEL_PATH,
+    OUTPUTS,
+    PerceptionModel,
+    calibrate,
+    load_perception_model,
+)
 
 
 def perceived(embedder: OnnxMiniLMEmbedder, text: str) -> Perceived:
@@ -37,6 +46,36 @@ def test_the_model_and_its_card_are_shipped_and_small() -> None:
     assert card["reads_states_after_layer"] == STATES_AFTER_LAYER == 4
     assert card["size_bytes"] == MODEL_PATH.stat().st_size
     assert set(card["thresholds"]) == set(OUTPUTS)
+
+
+def test_the_crisis_model_moves_only_the_crisis_outputs_by_its_cards_weight(embedder: OnnxMiniLMEmbedder) -> None:
+    texts = ["my dad says if I tell anyone what happens at night he'll make sure nobody believes me", "hi", "lol"]
+    _, states, mask = embedder.embed_with_states(texts)
+    main_alone = PerceptionModel(crisis_path=None)
+    crisis_alone = PerceptionModel(CRISIS_MODEL_PATH, crisis_path=None)
+    blended = load_perception_model()
+    assert blended.crisis_path == CRISIS_MODEL_PATH
+    p_main, p_crisis, p_blend = (m.probabilities(states, mask) for m in (main_alone, crisis_alone, blended))
+    others = [i for i in range(len(OUTPUTS)) if i not in CRISIS_OUTPUTS]
+    np.testing.assert_array_equal(p_blend[:, others], p_main[:, others])  # emotion and injection untouched
+    columns = list(CRISIS_OUTPUTS)
+    weight = json.loads(CRISIS_MODEL_PATH.with_suffix(".json").read_text(encoding="utf-8"))["crisis_blend_weight"]
+    expected = (1 - weight) * calibrate(p_main[:, columns], main_alone.thresholds[columns], 0.5) + weight * calibrate(
+        p_crisis[:, columns], crisis_alone.thresholds[columns], 0.5
+    )
+    np.testing.assert_allclose(p_blend[:, columns], expected, atol=1e-6)
+    assert not np.allclose(p_blend[:, columns], p_main[:, columns], atol=1e-3)
+    assert (blended.thresholds[columns] == 0.5).all()
+    assert CRISIS_MODEL_PATH.stat().st_size <= 5_000_000  # int8
+
+
+def test_a_crisis_model_card_without_a_usable_weight_is_refused(tmp_path: Path) -> None:
+    (tmp_path / "perception_crisis.onnx").symlink_to(CRISIS_MODEL_PATH)
+    card = json.loads(CRISIS_MODEL_PATH.with_suffix(".json").read_text(encoding="utf-8"))
+    for bad in ({"crisis_blend_weight": 1.5}, {"crisis_blend_weight": "half"}, {"crisis_blend_weight": None}):
+        (tmp_path / "perception_crisis.json").write_text(json.dumps({**card, **bad}), encoding="utf-8")
+        with pytest.raises(ConfigurationError, match="crisis_blend_weight"):
+            PerceptionModel(crisis_path=tmp_path / "perception_crisis.onnx")
 
 
 def test_layer_states_come_from_the_same_run_as_the_sentence_vectors(embedder: OnnxMiniLMEmbedder) -> None:
