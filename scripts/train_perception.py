@@ -39,6 +39,11 @@ adds a quarter of the crisis hard negatives cleared. Without it the script train
 
 The shipped model is the mean of the two recipes' weights (``--average FIRST SECOND``, then thresholds tuned on
 dev as ``--rethreshold`` does): each recipe alone lost on some held-out guard that the mean keeps.
+
+The crisis model ``tools/models/perception_crisis.onnx`` is a ``--next`` run with more crisis rows
+(``--extra-crisis``, twice) and the main model's injection output kept (``--keep-injection``), quantised to int8 by
+``--quantize`` with the weight its crisis outputs get in the runtime's blend (``--crisis-weight``; README,
+"Indirect crises, a crisis model").
 """
 
 from __future__ import annotations
@@ -737,6 +742,30 @@ def average(paths: list[Path], out: Path) -> None:
     log(f"wrote {out}: the mean of {', '.join(str(p) for p in paths)}")
 
 
+def quantize_crisis_model(source: Path, out: Path, weight: float) -> None:
+    """``source`` quantised to int8 (dynamic, weights only) as the crisis model ``tools/models/perception_crisis.onnx``.
+
+    Its card is the source's, with the blend weight the runtime gives its crisis outputs (``tools/perception.py``).
+    Measured on the crisis dev files (README, "Indirect crises"): int8 keeps the verdicts of float32 within a few
+    messages at a quarter of the size.
+    """
+    from onnxruntime.quantization import QuantType, quantize_dynamic
+
+    out.parent.mkdir(parents=True, exist_ok=True)
+    quantize_dynamic(str(source), str(out), weight_type=QuantType.QInt8)
+    card = json.loads(source.with_suffix(".json").read_text(encoding="utf-8"))
+    card |= {
+        "model": "perception_crisis",
+        "file": out.name,
+        "size_bytes": out.stat().st_size,
+        "sha256": hashlib.sha256(out.read_bytes()).hexdigest(),
+        "quantized_from": {"sha256": hashlib.sha256(source.read_bytes()).hexdigest(), "weights": "int8 (dynamic)"},
+        "crisis_blend_weight": weight,
+    }
+    out.with_suffix(".json").write_text(json.dumps(card, indent=2) + "\n", encoding="utf-8")
+    log(f"wrote {out} ({out.stat().st_size / 1e6:.1f} MB), crisis blend weight {weight}")
+
+
 # ------------------------------------------------------------------------------------------------------------
 
 
@@ -795,7 +824,25 @@ def main() -> int:
         "scripts/data/crisis_indirect_train.jsonl, the candidate of README's 'Indirect crises, retrained'",
     )
     parser.add_argument("--keep-weight", type=float, default=1.0, help="weight of that distillation loss")
+    parser.add_argument(
+        "--quantize",
+        type=Path,
+        default=None,
+        metavar="MODEL",
+        help="no training: write MODEL quantised to int8 to --out as the crisis model (tools/models/"
+        "perception_crisis.onnx), whose crisis outputs the runtime blends with the main model's",
+    )
+    parser.add_argument(
+        "--crisis-weight", type=float, default=0.5, help="with --quantize: the crisis model's weight in the blend"
+    )
     args = parser.parse_args()
+    if args.quantize is not None:
+        if not 0.0 <= args.crisis_weight <= 1.0:
+            parser.error("--crisis-weight must be within 0-1")
+        if args.out == MODEL_PATH:
+            parser.error("--quantize needs --out (e.g. tools/models/perception_crisis.onnx), not the main model")
+        quantize_crisis_model(args.quantize, args.out, args.crisis_weight)
+        return 0
 
     os.environ.setdefault("OMP_NUM_THREADS", str(args.threads))
     import onnxruntime as ort
