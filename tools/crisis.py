@@ -128,6 +128,16 @@ _SELF_HARM = re.compile(
     # "I'd jump off a bridge for a slice of pizza" is devotion or appetite; "for real" and "for good" are not
     r"(?!\s+for\s+(?!real\b|good\b|sure\b))"
     r"|can'?t\s+(?:go\s+on|do\s+this\s+anymore)\s+(?:living|with\s+life)"
+    # "i can't go on like this" (not "can't go on like this with the noise upstairs", which names what to change)
+    r"|can'?t\s+go\s+on\s+(?:like\s+this|anymore|any\s+more)\s*(?:[.!]|$|,?\s*i\s+(?:really\s+)?(?:can'?t|mean\s+it))"
+    # the internet's words for it: kms, ctb, unalive, sewerslide (not "kms lol" about homework, which stays a figure)
+    r"|\bunalive\s+(?:my\s*self|me)\b|\bsewerslide\b|\bctb(?:'?d)?\b(?=[^.!?]{0,40}\b(?:tonight|this\s+weekend|soon|i\s+think"
+    r"|last\s+night|almost|today|tomorrow))|\bkms\b(?=[^.!?]{0,30}\b(?:tonight|for\s+real|i\s+mean\s+it|not\s+joking))"
+    r"|k+i+l+\s*(?:my|me)\s*(?:slef|selv|sefl|slf|self)\b"
+    r"|(?:want|wants|wanting)\s+to\s+(?:be\s+dead|not\s+wake\s+up|never\s+wake\s+up)\b"
+    r"|check\s+out\s+(?:permanently|for\s+good)|(?:not|n'?t)\s+(?:going\s+to|gonna)\s+be\s+around\s+(?:much\s+)?longer"
+    r"|(?:wouldn'?t|would\s+not)\s+mind\s+if\s+(?:a|the|some)\s+(?:bus|car|truck|lorry|train)\s+(?:hit|ran\s+over|killed)\s+me"
+    r"|if\s+(?:my|the)\s+(?:plane|flight)\s+(?:went|goes|came|comes)\s+down\b[^.!?]{0,25}\b(?:grateful|relief|fine|glad|happy)"
     # passive ideation as the Columbia scale's first question words it: go to sleep and not wake up
     r"|(?:go\s+to\s+sleep|fall\s+asleep|sleep)\s+and\s+(?:never|not|just\s+not)\s+wake\s+up\b(?!\s+(?:until|till|before|early|for\s+(?:a|\d)))"
     # the warning signs public crisis lines list: hoping to die, tired of living, nothing to live for, a burden
@@ -188,14 +198,30 @@ _SELF_HARM = re.compile(
     r"|(?:quero|vou|penso\s+em|pensado\s+em|pensando\s+em|queria)\s+me\s+(?:matar|machucar)"
     r"|tirar\s+(?:a\s+)?minha\s+(?:própria\s+)?vida"
     r"|покончить\s+(?:с\s+собой|со\s+всем)|убить\s+себя|не\s+хочу\s+(?:больше\s+)?жить"
+    # the suicide noun in the other languages, and the same wishes in other words
+    r"|\bsuicid(?:io|ios|ar|arme|er|é|ée)\b|\bsuizid|самоубийств"
+    r"|(?:will|möchte|wäre)\s+(?:einfach\s+)?(?:nur\s+noch\s+)?(?:lieber\s+)?tot(?:\s+sein)?\b|lieber\s+tot\s+wäre"
+    r"|(?:hoff\w*|wünsch\w*)[^.!?]{0,20}\bnicht\s+mehr\s+(?:aufzuwachen|aufwache)|(?:wieder\s+)?geritzt\b|\britze\s+mich"
+    r"|schluss\s+(?:mit\s+allem|machen\s+mit\s+(?:allem|meinem\s+leben))"
+    r"|no\s+quiero\s+seguir\s+viviendo|(?:creo\s+que\s+)?(?:este\s+finde|hoy|mañana|esta\s+noche)\s+me\s+mato\b"
+    r"|pienso\s+en\s+matarme|ganas\s+de\s+(?:morir|matarme)|(?:dormirme|dormir)\s+y\s+no\s+despertar"
+    r"|me\s+(?:volví\s+a\s+)?(?:cort[eé]|quem[eé])\b|volví\s+a\s+(?:cortarme|quemarme)"
+    r"|envie\s+de\s+(?:mourir|crever)|me\s+foutre\s+en\s+l'air|d[ée]cid[ée]\s+d'en\s+finir|(?:pr[ée]f[ée]r\w*)\s+mourir"
+    r"|disparaître\s+pour\s+de\s+bon|me\s+tuer\b(?=[^.!?]{0,20}\b(?:ce\s+soir|ce\s+week|demain|bientôt))"
+    r"|(?:quero|queria)\s+(?:muito\s+)?morrer|me\s+cortei|planejando\s+me\s+matar|vou\s+acabar\s+com\s+(?:isso|tudo)"
+    r"|(?:se|que)\s+eu\s+não\s+acordasse|sumir\s+pra\s+sempre"
+    r"|(?:voler|vorrei|voglio)\s+morire|preferire\w*\s+essere\s+mort[oa]|(?:la\s+)?faccio\s+finita"
+    r"|mi\s+sono\s+tagliat[oa]|non\s+mi\s+svegliassi|уби(?:ть|ю)\s+себя|хочу\s+умереть|не\s+хочу\s+просыпаться"
     r")",
     _FLAGS,
 )
 
 # Danger from others: someone hurts, threatens or abuses the user.
 _PERSON = (
-    r"(?:he|she|they|my\s+(?:husband|wife|partner|boyfriend|girlfriend|ex|dad|father|mom|mum|mother|stepdad"
-    r"|stepfather|stepmom|stepmother|brother|sister|uncle|boss|roommate|landlord|son|daughter))"
+    r"(?:he|she|they|my\s+(?:husband|wife|partner|boyfriend|girlfriend|bf|gf|hubby|fianc[ée]e?|ex|dad|father|mom|mum"
+    r"|mother|stepdad|stepfather|stepmom|stepmother|stepbrother|stepsister|(?:older\s+|big\s+)?brother|(?:older\s+|big\s+)?sister"
+    r"|uncle|aunt|cousin|grandpa|grandfather|grandma|boss|manager|coach|teacher|tutor|roommate|landlord|son|daughter"
+    r"|carer|caregiver))"
 )
 # "he hits me", "he always hits me", "he keeps hitting me"
 _HOW_OFTEN = r"\s+(?:always\s+|often\s+|sometimes\s+|keeps?\s+|still\s+)?"
@@ -204,7 +230,8 @@ _ABUSE = re.compile(
     + _PERSON
     + _HOW_OFTEN
     + r"(?:hits?|beats?|hit|beat|punche[sd]|punch|kicks?|kicked|chok(?:es|ed)|strangl(?:es|ed)|slap(?:s|ped)"
-    r"|rap(?:es|ed)|hurts?|abuses?|abused|threaten(?:s|ed)\s+to\s+(?:kill|hurt|beat)|locks?\s+me\s+in)\s+me\b"
+    r"|rap(?:es|ed)|hurts?|abuses?|abused|threaten(?:s|ed)\s+to\s+(?:kill|hurt|beat)|locks?\s+me\s+in|slaps?|touche[sd]"
+    r"|grope[sd]?|molest(?:s|ed))\s+me\b"
     # "they beat me to it": someone was quicker; "he hit me with a pillow": a game
     r"(?!\s+to\s+(?:it|the\s+punch)\b)"
     r"(?!\s+with\s+(?:a|the|his|her|their|my)\s+(?:pillow|snowball|water\s+(?:balloon|gun|pistol)|nerf\s+\w+|foam\s+\w+"
@@ -224,6 +251,14 @@ _ABUSE = re.compile(
     r"|" + _PERSON + _HOW_OFTEN + r"(?:push(?:es|ed)?|shov(?:es|ed)"
     r"|pins?|pinned|holds?|held)\s+me\s+(?:down|against)"
     r"|" + _PERSON + r"\s+(?:strangled|chokes|choked)\s+me\b"
+    # pushed down the stairs, a plate thrown at one's head, hair pulled, a head held under water, intimate grabbing
+    r"|" + _PERSON + _HOW_OFTEN + r"(?:push(?:es|ed)?|shov(?:es|ed)|threw\s+me|throws\s+me)\s+(?:me\s+)?down\s+the\s+stairs"
+    r"|" + _PERSON + _HOW_OFTEN + r"(?:threw|throws|throw)\s+(?:a|the|his|her|their)\s+\w+\s+at\s+(?:me|my\s+(?:head|face))\b"
+    r"|" + _PERSON + _HOW_OFTEN + r"(?:pulls?|pulled|yanks?|yanked)\s+my\s+hair"
+    r"|" + _PERSON + _HOW_OFTEN + r"(?:holds?|held|pushe[sd]|push)\s+my\s+head\s+under"
+    r"|\bgrabbed\s+my\s+(?:ass|butt|bum|breasts?|boobs?|crotch|chest)\b|\b(?:stranger|guy|man|someone)\s+grabbed\s+me\b"
+    r"|touched\s+me\s+when\s+i\s+was\s+(?:little|young|a\s+kid|a\s+child|\d+)"
+    r"|\bi(?:'m|\s+am)\s+being\s+groomed|(?:i\s+think\s+)?i'?m\s+being\s+groomed"
     r"|(?:i\s+get|i\s+got|i\s+was|i'?ve\s+been)\s+(?:hit|beaten|slapped|kicked|choked|strangled|punched)"
     r"\s+(?:if|when|every|again|last)\b"
     r"|(?:things|stuff)\s+to\s+me\s+(?:that\s+)?i\s+(?:didn'?t|did\s+not)\s+(?:agree|consent|want)"
@@ -254,6 +289,11 @@ _ABUSE = re.compile(
     r"|amenaz\w*\s+con\s+matarme|menace\s+de\s+me\s+tuer|droht\w*,?\s+mich\s+umzubringen"
     r"|amea[çc]a\w*\s+(?:me\s+matar|matar-me)|minaccia\w*\s+di\s+uccidermi"
     r"|(?:schlägt|verprügelt)\s+mich|me\s+(?:pega|golpea)\b|me\s+frappe\b|me\s+bate\b|бь[её]т\s+меня"
+    r"|mich\s+gewürgt|fasst\s+mich\s+(?:ständig\s+|immer\s+)?an\b|droht\w*[^.!?]{0,30}\bnacktbilder|mich\s+gezwungen"
+    r"|me\s+empuj[óo]\s+contra|me\s+amenaza\s+con|me\s+tira\s+del\s+pelo|me\s+encierra"
+    r"|m'a\s+gifl[ée]e?|me\s+touche\s+(?:dès|quand|tout)|chantage\s+avec\s+mes\s+photos|me\s+fait\s+des\s+choses"
+    r"|me\s+bateu|me\s+deixa\s+sem\s+comer|(?:pra|para)\s+me\s+amea[çc]ar|passou\s+a\s+mão\s+em\s+mim"
+    r"|mi\s+ha\s+dato\s+uno\s+schiaffo|mi\s+picchia|minaccia\s+di\s+mandare\s+le\s+mie\s+foto|mi\s+chiude\s+fuori"
     r")",
     _FLAGS,
 )
