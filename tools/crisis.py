@@ -232,8 +232,9 @@ _ABUSE = re.compile(
     + r"(?:hits?|beats?|hit|beat|punche[sd]|punch|kicks?|kicked|chok(?:es|ed)|strangl(?:es|ed)|slap(?:s|ped)"
     r"|rap(?:es|ed)|hurts?|abuses?|abused|threaten(?:s|ed)\s+to\s+(?:kill|hurt|beat)|locks?\s+me\s+in|slaps?|touche[sd]"
     r"|grope[sd]?|molest(?:s|ed))\s+me\b"
-    # "they beat me to it": someone was quicker; "he hit me with a pillow": a game
-    r"(?!\s+to\s+(?:it|the\s+punch)\b)"
+    # "they beat me to it": someone was quicker; "he hit me with a pillow": a game; "punched me in the arm for
+    # spoiling the movie": a sibling's telling-off
+    r"(?!\s+to\s+(?:it|the\s+punch)\b)(?!\s+(?:playfully|lightly|(?:in|on)\s+the\s+(?:arm|shoulder)\s+for)\b)"
     r"(?!\s+with\s+(?:a|the|his|her|their|my)\s+(?:pillow|snowball|water\s+(?:balloon|gun|pistol)|nerf\s+\w+|foam\s+\w+"
     r"|beach\s+ball|frisbee|cushion|paper\s+ball|balloon)s?\b)"
     r"|threaten(?:s|ed|ing)\s+to\s+kill\s+me"
@@ -252,8 +253,14 @@ _ABUSE = re.compile(
     r"|pins?|pinned|holds?|held)\s+me\s+(?:down|against)"
     r"|" + _PERSON + r"\s+(?:strangled|chokes|choked)\s+me\b"
     # pushed down the stairs, a plate thrown at one's head, hair pulled, a head held under water, intimate grabbing
-    r"|" + _PERSON + _HOW_OFTEN + r"(?:push(?:es|ed)?|shov(?:es|ed)|threw\s+me|throws\s+me)\s+(?:me\s+)?down\s+the\s+stairs"
-    r"|" + _PERSON + _HOW_OFTEN + r"(?:threw|throws|throw)\s+(?:a|the|his|her|their)\s+\w+\s+at\s+(?:me|my\s+(?:head|face))\b"
+    r"|"
+    + _PERSON
+    + _HOW_OFTEN
+    + r"(?:push(?:es|ed)?|shov(?:es|ed)|threw\s+me|throws\s+me)\s+(?:me\s+)?down\s+the\s+stairs"
+    r"|"
+    + _PERSON
+    + _HOW_OFTEN
+    + r"(?:threw|throws|throw)\s+(?:a|the|his|her|their)\s+\w+\s+at\s+(?:me|my\s+(?:head|face))\b"
     r"|" + _PERSON + _HOW_OFTEN + r"(?:pulls?|pulled|yanks?|yanked)\s+my\s+hair"
     r"|" + _PERSON + _HOW_OFTEN + r"(?:holds?|held|pushe[sd]|push)\s+my\s+head\s+under"
     r"|\bgrabbed\s+my\s+(?:ass|butt|bum|breasts?|boobs?|crotch|chest)\b|\b(?:stranger|guy|man|someone)\s+grabbed\s+me\b"

@@ -327,9 +327,10 @@ _NEGATION_FORMS = (
     # "help", "quit" and "wait" reverse the denial ("can't stop crying", "haven't stopped crying", "can't help
     # feeling sad"), a comparison affirms it ("not usually this sad", "never been so happy", "never felt more
     # alone"), so do "not just/only" ("not just angry, I'm hurt"), a measure of it ("didn't know how sad I was",
-    # "never realised how lonely") and a surprise at it ("never thought I'd love again")
+    # "never realised how lonely"), a surprise at it ("never thought I'd love again"), a question to the listener
+    # ("don't you hate it when") and excitement that cannot be held in ("can't contain my excitement")
     r"\b(?:not|no\s+longer|n't|nt)\s+(?:" + _DEGREE + r")?"
-    r"(?:(?!stop\w*\b|help\b|quit\b|wait\b|this\b|believe\b|more\b|"
+    r"(?:(?!stop\w*\b|help\b|quit\b|wait\b|this\b|believe\b|more\b|you\b|contain\b|"
     + _MEASURED
     + r")[\w']+\s+){0,2}?"
     + _EMOTION

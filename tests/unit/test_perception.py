@@ -349,8 +349,10 @@ def test_the_cards_emotion_weight_mixes_the_model_with_the_frozen_classifier(
         # everyday companion chat: sign-offs, pills, cuts and games (the model alone flagged 22 of its 126)
         ("crisis_companion", (50, 120), 0.93, 0.03),
         # indirect crises (a noose tied, "what's the point of going on like this", control and threats) and their
-        # everyday twins (a hand held on the dance floor, waking up early): 61 of 66 and 6 of 39 flagged before
-        ("crisis_indirect", (60, 35), 0.95, 0.05),
+        # everyday twins (a hand held on the dance floor, waking up early): 61 of 66 and 6 of 39 flagged before the
+        # rules; 2 of 39 since the crisis model (a phone taken at dinner), the price of 42 more of 206 indirect dev
+        # crises (README, "Indirect crises, a crisis model")
+        ("crisis_indirect", (60, 35), 0.95, 2 / 39),
     ],
 )
 def test_crisis_perception_holds_on_its_rules_dev_sets(
