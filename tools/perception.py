@@ -38,6 +38,7 @@ logger = logging.getLogger(__name__)
 __all__ = [
     "CARD_PATH",
     "CRISIS_MODEL_PATH",
+    "CRISIS_OUTPUTS",
     "DEFAULT_EMOTION_WEIGHT",
     "MODEL_PATH",
     "OUTPUTS",
