@@ -321,6 +321,12 @@ _DENIED_STATE = (
 _I_WAS = r"(?:i'?m|i\s+(?:was|am|felt|feel|have\s+been))"
 #: How a reported answer is introduced ("I said", "I told her", "I replied").
 _ANSWERED = r"(?:said|told\s+\w+|answered|replied)"
+#: Where "gone", "over" or "passed" must end their clause to mean the feeling left ("my anxiety is over now"; not
+#: "all over the place", "passed through me", "gone deeper", "over the moon", "gone for a while but it's back").
+_CLAUSE_END = (
+    r"(?=\s*(?:[.,!;:)]|$)|\s+(?:now|finally|for\s+good|at\s+last|completely|since|these\s+days|thank\w*|and|so|lol|once|after"
+    r"|haha\w*)\b)"
+)
 # Each names the denied emotion word as group 1. The forms, from the most common:
 _NEGATION_FORMS = (
     # a negation up to two words before it ("not sad", "don't feel anxious", "it's not like I'm unhappy"); "stop",
@@ -401,8 +407,8 @@ _NEGATION_FORMS = (
     r"(?:now|these\s+days|nowadays)?\s*,?\s*(?:i'?m|i\s+am|i\s+feel)\s+(?:[\w']+\s+)?" + _SETTLED,
     # gone from the speaker ("the fear is gone", "my anxiety has lifted", "the stress melted away")
     _EMOTION + r"(?:\s+that\s+used\s+to\s+[^.!?]{0,30}?)?\s+(?:is|was|has|had|'s)?\s*(?:\w+\s+)?(?:gone|lifted"
-    r"|melted\s+away|passed|disappeared|vanished|left\s+me\b(?!\s+(?:with|feeling))"
-    r"|faded(?:\s+away)?|went\s+away|eased(?:\s+off)?|subsided)\b",
+    r"|melted\s+away|passed|disappeared|vanished|left\s+me|(?<=has\s|had\s)left|(?<=finally\s)left"
+    r"|faded(?:\s+away)?|went\s+away|eased(?:\s+off)?|subsided)" + _CLAUSE_END,
     # held by everyone but the speaker, or made by nothing ("everyone is hyped except me", "nothing about this makes
     # me happy", "nobody here is unhappy")
     _EMOTION + r"[^.!?]{0,40}?\bexcept\s+(?:for\s+)?me\b",
@@ -422,7 +428,7 @@ _NEGATION_FORMS = (
     + _EMOTION
     + r"(?:\s+(?!but\b|and\b)[\w']+){0,5}?\s+(?:is|was|has|have|had|are|'s|kinda|kind\s+of|finally|totally|completely"
     r"|pretty\s+much|long|all|just)?\s*(?:\w+\s+)?(?:gone|faded|fizzled(?:\s+out)?|wore\s+off|worn\s+off|softened"
-    r"|(?:all\s+)?over|behind\s+me|lifted|disappeared|vanished|evaporated|died\s+down|passed)\b",
+    r"|(?<!from\s)over|behind\s+me|lifted|disappeared|vanished|evaporated|died\s+down|passed)" + _CLAUSE_END,
     # felt once, then a sentence that closes it ("I used to be happy at this job. not anymore"; "I was happy with
     # him once. that's done now")
     _EMOTION + r"[^.!?]{0,40}?[.!]+\s*(?:(?:but|and)\s+)?(?:not\s+any\s*more|no\s+longer|(?:that|it)(?:'s|\s+is)\s+"
