@@ -205,13 +205,18 @@ _SELF_HARM = re.compile(
     r"|schluss\s+(?:mit\s+allem|machen\s+mit\s+(?:allem|meinem\s+leben))"
     r"|no\s+quiero\s+seguir\s+viviendo|(?:creo\s+que\s+)?(?:este\s+finde|hoy|mañana|esta\s+noche)\s+me\s+mato\b"
     r"|pienso\s+en\s+matarme|ganas\s+de\s+(?:morir|matarme)|(?:dormirme|dormir)\s+y\s+no\s+despertar"
-    r"|me\s+(?:volví\s+a\s+)?(?:cort[eé]|quem[eé])\b|volví\s+a\s+(?:cortarme|quemarme)"
+    # (a haircut, a nail or a shave is not: "me corté el pelo", "me cortei fazendo a barba", "mi sono tagliata i
+    # capelli")
+    r"|(?:me\s+(?:volví\s+a\s+)?(?:cort[eé]|quem[eé])|volví\s+a\s+(?:cortarme|quemarme)|me\s+cortei|mi\s+sono\s+tagliat[oa])\b"
+    r"(?!\s+(?:el|la|las|los|o|a|os|as|i|le|il|un|uno|una)\s+(?:pelo|cabello|uñas?|flequillo|barba|cabelo|unhas?|franja"
+    r"|capelli|unghie|frangia|dedo|dito)\b|\s+(?:fazendo|afeitando|afeitándome|cocinando|cozinhando|mentre|con\s+la\s+carta"
+    r"|cortando|tagliando|sin\s+querer|sem\s+querer|per\s+sbaglio))"
     r"|envie\s+de\s+(?:mourir|crever)|me\s+foutre\s+en\s+l'air|d[ée]cid[ée]\s+d'en\s+finir|(?:pr[ée]f[ée]r\w*)\s+mourir"
     r"|disparaître\s+pour\s+de\s+bon|me\s+tuer\b(?=[^.!?]{0,20}\b(?:ce\s+soir|ce\s+week|demain|bientôt))"
-    r"|(?:quero|queria)\s+(?:muito\s+)?morrer|me\s+cortei|planejando\s+me\s+matar|vou\s+acabar\s+com\s+(?:isso|tudo)"
+    r"|(?:quero|queria)\s+(?:muito\s+)?morrer|planejando\s+me\s+matar|vou\s+acabar\s+com\s+(?:isso|tudo)"
     r"|(?:se|que)\s+eu\s+não\s+acordasse|sumir\s+pra\s+sempre"
     r"|(?:voler|vorrei|voglio)\s+morire|preferire\w*\s+essere\s+mort[oa]|(?:la\s+)?faccio\s+finita"
-    r"|mi\s+sono\s+tagliat[oa]|non\s+mi\s+svegliassi|уби(?:ть|ю)\s+себя|хочу\s+умереть|не\s+хочу\s+просыпаться"
+    r"|non\s+mi\s+svegliassi|уби(?:ть|ю)\s+себя|хочу\s+умереть|не\s+хочу\s+просыпаться"
     r")",
     _FLAGS,
 )

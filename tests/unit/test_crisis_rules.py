@@ -65,6 +65,12 @@ from tools.crisis import NO_CRISIS, Crisis, combine, detect_crisis, everyday_rou
         ("I can't see myself living past this winter", "self_harm"),
         ("I keep hoping my flight crashes", "self_harm"),
         ("I'm scared to go home, my stepdad will be there", "abuse"),
+        ("me corté los brazos otra vez anoche", "self_harm"),
+        ("me cortei de novo ontem, escondo com moletom", "self_harm"),
+        ("ich will einfach nur noch tot sein", "self_harm"),
+        ("penso al suicidio ogni giorno", "self_harm"),
+        ("my bf pushed me down the stairs again", "abuse"),
+        ("i can't go on like this. i really can't", "self_harm"),
     ],
 )
 def test_crisis_phrases_are_flagged_with_their_kind(text: str, kind: str) -> None:
@@ -134,6 +140,10 @@ def test_crisis_phrases_are_flagged_with_their_kind(text: str, kind: str) -> Non
         "what's the point of going on the trip if it rains all week",
         "I don't want to wake up so early on a Saturday",
         "I'm scared to go home and tell my dad I crashed his car",
+        "me corté el pelo ayer y me encanta",
+        "me cortei fazendo a barba",
+        "mi sono tagliata i capelli corti",
+        "my cousin punched me in the arm for spoiling the movie",
     ],
 )
 def test_figures_of_speech_and_ordinary_grief_are_not_crises(text: str) -> None:
